@@ -1,0 +1,118 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# dvalin build.  `make` builds ./dvalin; `make run` and `make test` first
+# install missing Debian build dependencies (apt-get), see README.md.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+PKGS := libcrypto libzstd libxxhash
+
+# Debian packages needed to build and test.
+DEB_BUILD := gcc make pkg-config libssl-dev libzstd-dev libxxhash-dev
+DEB_TEST := python3-pytest acl attr util-linux
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2 -Wundef -Wpointer-arith \
+	-Wstrict-prototypes -Wmissing-prototypes -Wimplicit-fallthrough -Wcast-align \
+	-Werror=implicit-function-declaration
+BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(WARN) -g \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+CFLAGS ?= -O2
+ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS)
+SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC := $(sort $(wildcard src/base/*.c src/core/*.c src/backend/*.c src/repo/*.c \
+	src/archive/*.c src/jobs/*.c))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+
+B := build
+S := build/asan
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+SLIB_OBJ := $(LIB_SRC:%.c=$(S)/%.o)
+SCLI_OBJ := $(CLI_SRC:%.c=$(S)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
+
+.PHONY: all deps test-deps run test unit e2e e2e-asan install uninstall clean check-style bench
+
+all: dvalin
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(S)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libdvalin.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(S)/libdvalin.a: $(SLIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+dvalin: $(CLI_OBJ) $(B)/libdvalin.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(B)/libdvalin.a $(LIBS)
+
+$(S)/dvalin: $(SCLI_OBJ) $(S)/libdvalin.a
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -o $@ $(SCLI_OBJ) $(S)/libdvalin.a $(LIBS)
+
+$(B)/tests/%: tests/unit/%.c tests/unit/harness.h $(S)/libdvalin.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -Isrc -o $@ $< $(S)/libdvalin.a $(LIBS)
+
+$(B)/tools/%: tests/tools/%.c $(B)/libdvalin.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(B)/libdvalin.a $(LIBS)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# Install what is missing (Debian 12).  Uses sudo when not root.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+deps:
+	@missing=""; for p in $(DEB_BUILD); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+
+test-deps: deps
+	@missing=""; for p in $(DEB_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+
+run: deps
+	$(MAKE) dvalin
+	sh contrib/demo.sh
+
+unit: $(UNIT_BIN)
+	@sh tests/run-unit.sh $(UNIT_BIN)
+
+e2e: dvalin $(TOOL_BIN)
+	DVALIN_BIN=$(CURDIR)/dvalin DVALIN_TOOLS=$(CURDIR)/$(B)/tools python3 -m pytest -q tests/e2e
+
+e2e-asan: $(S)/dvalin $(TOOL_BIN)
+	DVALIN_BIN=$(CURDIR)/$(S)/dvalin DVALIN_TOOLS=$(CURDIR)/$(B)/tools \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  python3 -m pytest -q tests/e2e
+
+test: test-deps
+	$(MAKE) dvalin $(S)/dvalin $(UNIT_BIN) $(TOOL_BIN)
+	@sh tests/run-all.sh
+
+check-style:
+	@sh tests/check-layers.sh
+
+install: dvalin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 dvalin $(DESTDIR)$(PREFIX)/bin/dvalin
+	install -m 0644 docs/dvalin.1 $(DESTDIR)$(PREFIX)/share/man/man1/dvalin.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/dvalin $(DESTDIR)$(PREFIX)/share/man/man1/dvalin.1
+
+clean:
+	rm -rf $(B) dvalin

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * backend: where repository files live.  A backend stores named files and
+ * knows nothing about blobs, packs or keys.
+ *
+ * Names are relative, '/'-separated: "config", "keys/<hex>",
+ * "snapshots/<hex>", "index/<hex>", "data/<2 hex>/<hex>".  Every put is
+ * atomic and durable when it returns (readers see the old state or the
+ * whole new file, never a part).  A backend object is used by one thread
+ * at a time unless its documentation says otherwise.
+ *
+ * Contract of each operation:
+ *   put        create or replace name with n bytes, atomically, durably
+ *   get        the whole file; the bytes stay valid until bytes_release()
+ *   get_range  exactly n bytes at off; -ENODATA if the file is shorter
+ *   size       the file's length
+ *   list       call fn(ud, name) for each file under dir ("data" lists
+ *              all packs); fn returning non-zero stops and is returned
+ *   remove     delete name; -ENOENT if it does not exist
+ * Errors are negative errnos; the thread-local message names the file.
+ */
+#ifndef DV_BACKEND_BACKEND_H
+#define DV_BACKEND_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+	const uint8_t *data;
+	size_t len;
+	void (*release)(void *priv, const uint8_t *data, size_t len);
+	void *priv;
+} bytes;
+
+#define BYTES_INIT { NULL, 0, NULL, NULL }
+
+void bytes_release(bytes *b);
+
+typedef struct backend backend;
+
+typedef int (*backend_list_fn)(void *ud, const char *name);
+
+struct backend_ops {
+	int (*put)(backend *b, const char *name, const void *p, size_t n);
+	int (*get)(backend *b, const char *name, bytes *out);
+	int (*get_range)(backend *b, const char *name, uint64_t off, void *p, size_t n);
+	int (*size)(backend *b, const char *name, uint64_t *out);
+	int (*list)(backend *b, const char *dir, backend_list_fn fn, void *ud);
+	int (*remove)(backend *b, const char *name);
+	void (*free)(backend *b);
+};
+
+struct backend {
+	const struct backend_ops *ops;
+	char *location; /* for messages */
+};
+
+static inline int backend_put(backend *b, const char *n, const void *p, size_t len)
+{
+	return b->ops->put(b, n, p, len);
+}
+static inline int backend_get(backend *b, const char *n, bytes *out)
+{
+	return b->ops->get(b, n, out);
+}
+static inline int backend_get_range(backend *b, const char *n, uint64_t off, void *p, size_t len)
+{
+	return b->ops->get_range(b, n, off, p, len);
+}
+static inline int backend_size(backend *b, const char *n, uint64_t *out)
+{
+	return b->ops->size(b, n, out);
+}
+static inline int backend_list(backend *b, const char *dir, backend_list_fn fn, void *ud)
+{
+	return b->ops->list(b, dir, fn, ud);
+}
+static inline int backend_remove(backend *b, const char *n)
+{
+	return b->ops->remove(b, n);
+}
+void backend_free(backend *b);
+
+/* Opens (create = 0) or creates (create = 1) a local directory backend. */
+int local_backend_open(backend **out, const char *path, int create);
+/* An empty in-memory backend, for tests. */
+int mem_backend_new(backend **out);
+
+#endif

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * fsio: whole-buffer reads and writes that retry on EINTR and short
+ * transfers, and the write-temp-fsync-rename step that makes every
+ * repository file appear atomically.
+ */
+#ifndef DV_BASE_FSIO_H
+#define DV_BASE_FSIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+
+int fsio_write_all(int fd, const void *p, size_t n);
+int fsio_pwrite_all(int fd, const void *p, size_t n, off_t off);
+/* Reads exactly n bytes at off; -ENODATA if the file is shorter. */
+int fsio_pread_exact(int fd, void *p, size_t n, off_t off);
+/* Reads a whole file (at most max bytes, else -EFBIG) into out. */
+int fsio_read_file(int dirfd, const char *name, buf *out, size_t max);
+/*
+ * Writes name in dirfd atomically: a temporary file in the same directory
+ * is written, fsync'd and renamed over name, then the directory is
+ * fsync'd.  A crash leaves either the old state or the complete new file.
+ */
+int fsio_write_atomic(int dirfd, const char *name, const void *p, size_t n);
+/* mkdirat that accepts an existing directory. */
+int fsio_mkdir(int dirfd, const char *name, mode_t mode);
+
+#endif

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "json.h"
+#include "hex.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+void json_init(json *j, FILE *f)
+{
+	memset(j, 0, sizeof(*j));
+	j->f = f;
+}
+
+static void before_value(json *j)
+{
+	if (j->after_key) {
+		j->after_key = false;
+		return;
+	}
+	if (j->depth > 0 && j->depth <= JSON_MAX_DEPTH) {
+		if (j->need_comma[j->depth - 1])
+			fputc(',', j->f);
+		j->need_comma[j->depth - 1] = true;
+	}
+}
+
+static void open_(json *j, char c)
+{
+	before_value(j);
+	fputc(c, j->f);
+	if (j->depth < JSON_MAX_DEPTH)
+		j->need_comma[j->depth] = false;
+	j->depth++;
+}
+
+void json_obj_begin(json *j) { open_(j, '{'); }
+void json_arr_begin(json *j) { open_(j, '['); }
+
+void json_obj_end(json *j)
+{
+	j->depth--;
+	fputc('}', j->f);
+}
+
+void json_arr_end(json *j)
+{
+	j->depth--;
+	fputc(']', j->f);
+}
+
+/* Length of a valid UTF-8 sequence at p (n bytes left), or 0. */
+static size_t utf8_len(const uint8_t *p, size_t n)
+{
+	uint8_t c = p[0];
+	size_t len;
+	uint32_t cp;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
+	else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
+	else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
+	else return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+void json_strn(json *j, const void *s, size_t n)
+{
+	const uint8_t *p = s;
+	before_value(j);
+	fputc('"', j->f);
+	for (size_t i = 0; i < n;) {
+		uint8_t c = p[i];
+		if (c == '"' || c == '\\') {
+			fputc('\\', j->f);
+			fputc(c, j->f);
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			fprintf(j->f, "\\u%04x", c);
+			i++;
+		} else {
+			size_t l = utf8_len(p + i, n - i);
+			if (l == 0) {
+				fputs("\\ufffd", j->f);
+				i++;
+			} else {
+				fwrite(p + i, 1, l, j->f);
+				i += l;
+			}
+		}
+	}
+	fputc('"', j->f);
+}
+
+void json_str(json *j, const char *s)
+{
+	json_strn(j, s, strlen(s));
+}
+
+void json_key(json *j, const char *k)
+{
+	json_str(j, k);
+	fputc(':', j->f);
+	j->after_key = true;
+}
+
+void json_int(json *j, int64_t v)
+{
+	before_value(j);
+	fprintf(j->f, "%" PRId64, v);
+}
+
+void json_uint(json *j, uint64_t v)
+{
+	before_value(j);
+	fprintf(j->f, "%" PRIu64, v);
+}
+
+void json_bool(json *j, bool v)
+{
+	before_value(j);
+	fputs(v ? "true" : "false", j->f);
+}
+
+void json_null(json *j)
+{
+	before_value(j);
+	fputs("null", j->f);
+}
+
+void json_hex(json *j, const uint8_t *p, size_t n)
+{
+	char h[2 * 64 + 1];
+	if (n > 64)
+		n = 64;
+	hex_encode(h, p, n);
+	json_str(j, h);
+}
+
+void json_finish(json *j)
+{
+	fputc('\n', j->f);
+	fflush(j->f);
+}

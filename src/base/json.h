@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * json: a streaming JSON writer for --json output.
+ *
+ * The writer tracks nesting and commas; callers emit keys and values in
+ * order.  Strings are arbitrary bytes: valid UTF-8 is passed through,
+ * control characters are escaped, and bytes that are not valid UTF-8
+ * (file names may hold any byte) are written as U+FFFD so the output is
+ * always valid JSON.
+ */
+#ifndef DV_BASE_JSON_H
+#define DV_BASE_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define JSON_MAX_DEPTH 32
+
+typedef struct {
+	FILE *f;
+	int depth;
+	bool need_comma[JSON_MAX_DEPTH];
+	bool after_key;
+} json;
+
+void json_init(json *j, FILE *f);
+void json_obj_begin(json *j);
+void json_obj_end(json *j);
+void json_arr_begin(json *j);
+void json_arr_end(json *j);
+void json_key(json *j, const char *k);
+void json_strn(json *j, const void *s, size_t n);
+void json_str(json *j, const char *s);
+void json_int(json *j, int64_t v);
+void json_uint(json *j, uint64_t v);
+void json_bool(json *j, bool v);
+void json_null(json *j);
+void json_hex(json *j, const uint8_t *p, size_t n);
+/* Ends the document with a newline. */
+void json_finish(json *j);
+
+#endif

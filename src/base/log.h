@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* log: one-line warnings and errors on stderr, prefixed "dvalin: ". */
+#ifndef DV_BASE_LOG_H
+#define DV_BASE_LOG_H
+
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Silence log_info (warnings and errors are never silenced). */
+void log_set_quiet(int quiet);
+/* A hook run before each line (the progress display clears its line). */
+void log_set_hook(void (*hook)(void));
+
+#endif

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * cli: what every command shares: the parsed global options, password
+ * and repository look-up, human-readable numbers and the command table.
+ *
+ * Commands return the process exit status: 0 success, 1 fatal error,
+ * 3 finished but some files could not be read (backup).
+ */
+#ifndef DV_CLI_CLI_H
+#define DV_CLI_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../repo/repo.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_PARTIAL = 3 };
+
+typedef struct {
+	const char *repo;
+	const char *password_file;
+	int json;
+	int quiet;
+	int progress; /* show progress (stderr is a terminal, not quiet) */
+	int compression; /* zstd level for new blobs, 0 = off */
+	const char *cmd;
+} cli_ctx;
+
+typedef struct {
+	const char *name;
+	int (*fn)(cli_ctx *ctx, int argc, char **argv);
+	const char *summary;
+	const char *usage; /* full --help text */
+} cli_command;
+
+const cli_command *cli_find_command(const char *name);
+void cli_print_usage(const char *cmd);
+/* Prints "dvalin CMD: msg" for bad usage and returns EXIT_USAGE. */
+int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Logs err_msg(code) as one line and returns EXIT_FAIL. */
+int cli_fail(int code);
+
+/* Reads the password (confirm: ask twice on a terminal). Caller frees. */
+int cli_password(const cli_ctx *ctx, int confirm, char **out);
+const char *cli_repo_path(const cli_ctx *ctx);
+/* Opens the repository named by the options, asking for the password. */
+int cli_open_repo(const cli_ctx *ctx, repo **out);
+/* Parses --compression auto|off|fast|max|N into a zstd level. */
+int cli_parse_compression(const char *s, int *out_level);
+
+/* "1.23 GiB" */
+void cli_human_bytes(char out[32], uint64_t n);
+/* "1:02:03" or "2:03" */
+void cli_human_duration(char out[32], double seconds);
+
+/* Appends a copy of s to a string list. */
+int cli_list_add(char ***list, size_t *n, const char *s);
+void cli_list_free(char **list, size_t n);
+
+int cmd_init(cli_ctx *ctx, int argc, char **argv);
+int cmd_backup(cli_ctx *ctx, int argc, char **argv);
+int cmd_snapshots(cli_ctx *ctx, int argc, char **argv);
+int cmd_ls(cli_ctx *ctx, int argc, char **argv);
+int cmd_restore(cli_ctx *ctx, int argc, char **argv);
+int cmd_cat(cli_ctx *ctx, int argc, char **argv);
+int cmd_version(cli_ctx *ctx, int argc, char **argv);
+
+extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], cmd_ls_usage[],
+	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[];
+
+#define DVALIN_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "cli.h"
+#include "../base/err.h"
+#include "../base/json.h"
+#include "../jobs/ls.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+const char cmd_ls_usage[] =
+	"usage: dvalin ls -r REPO SNAPSHOT [PATH] [-l] [--json]\n\n"
+	"List the files of a snapshot (recursively), or of PATH within it.\n"
+	"SNAPSHOT is 'latest' or a unique prefix of a snapshot id.\n\n"
+	"Options:\n"
+	"  -l, --long   mode, owner, size and modification time too\n"
+	"      --json   one JSON object per line (newline-delimited): path, name, type,\n"
+	"               mode, uid, gid, user, group, size, mtime (RFC 3339, ns), and\n"
+	"               link_target for symlinks\n";
+
+static const char *type_name(int t)
+{
+	static const char *names[] = { "?", "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket" };
+	return t >= 1 && t <= 7 ? names[t] : "?";
+}
+
+static char type_char(int t)
+{
+	return "?-dlpcbs"[t >= 1 && t <= 7 ? t : 0];
+}
+
+typedef struct {
+	const cli_ctx *ctx;
+	int lng;
+	json j;
+} ls_state;
+
+static void mode_string(char out[11], const tree_node *n)
+{
+	static const char rwx[] = "rwxrwxrwx";
+	out[0] = type_char(n->type);
+	for (int i = 0; i < 9; i++)
+		out[1 + i] = (n->mode & (0400u >> i)) ? rwx[i] : '-';
+	if (n->mode & 04000) out[3] = (n->mode & 0100) ? 's' : 'S';
+	if (n->mode & 02000) out[6] = (n->mode & 010) ? 's' : 'S';
+	if (n->mode & 01000) out[9] = (n->mode & 01) ? 't' : 'T';
+	out[10] = 0;
+}
+
+static void rfc3339_ns(char out[64], int64_t sec, uint32_t ns)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	size_t n = strftime(out, 64, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 64 - n, ".%09uZ", ns);
+}
+
+static int print_node(void *ud, const buf *path, const tree *t, const tree_node *n)
+{
+	(void)t;
+	ls_state *st = ud;
+	if (st->ctx->json) {
+		json *j = &st->j;
+		char when[64];
+		rfc3339_ns(when, n->mtime, n->mtime_ns);
+		json_init(j, stdout);
+		json_obj_begin(j);
+		json_key(j, "path"); json_strn(j, path->data, path->len);
+		json_key(j, "name"); json_strn(j, n->name, n->name_len);
+		json_key(j, "type"); json_str(j, type_name(n->type));
+		json_key(j, "mode"); json_uint(j, n->mode);
+		json_key(j, "uid"); json_uint(j, n->uid);
+		json_key(j, "gid"); json_uint(j, n->gid);
+		json_key(j, "user"); json_strn(j, n->user, n->user_len);
+		json_key(j, "group"); json_strn(j, n->group, n->group_len);
+		json_key(j, "size"); json_uint(j, n->size);
+		json_key(j, "mtime"); json_str(j, when);
+		if (n->type == NODE_SYMLINK) {
+			json_key(j, "link_target");
+			json_strn(j, n->target, n->target_len);
+		}
+		if (n->type == NODE_CHR || n->type == NODE_BLK) {
+			json_key(j, "rdev");
+			json_uint(j, n->rdev);
+		}
+		json_obj_end(j);
+		json_finish(j);
+		return 0;
+	}
+	if (st->lng) {
+		char mode[11], when[32];
+		time_t tt = (time_t)n->mtime;
+		struct tm tm;
+		localtime_r(&tt, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		mode_string(mode, n);
+		printf("%s %8.*s %8.*s %12llu %s ", mode,
+		       (int)(n->user_len ? n->user_len : 0), (const char *)n->user,
+		       (int)n->group_len, (const char *)n->group, (unsigned long long)n->size, when);
+		if (!n->user_len)
+			printf("(uid %u) ", n->uid);
+	}
+	fwrite(path->data, 1, path->len, stdout);
+	if (st->lng && n->type == NODE_SYMLINK) {
+		fputs(" -> ", stdout);
+		fwrite(n->target, 1, n->target_len, stdout);
+	}
+	putchar('\n');
+	return ferror(stdout) ? -5 : 0;
+}
+
+int cmd_ls(cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "long", no_argument, NULL, 'l' }, { 0 } };
+	ls_state st;
+	memset(&st, 0, sizeof(st));
+	st.ctx = ctx;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "l", opts, NULL)) != -1) {
+		if (c == 'l')
+			st.lng = 1;
+		else
+			return cli_usage_error(ctx, "unknown option");
+	}
+	if (optind >= argc)
+		return cli_usage_error(ctx, "no snapshot given (use 'latest' or an id)");
+	if (argc - optind > 2)
+		return cli_usage_error(ctx, "too many arguments");
+	const char *spec = argv[optind], *sub = optind + 1 < argc ? argv[optind + 1] : NULL;
+	repo *r;
+	snapshot *s = NULL;
+	int rc = cli_open_repo(ctx, &r);
+	if (rc < 0)
+		return cli_fail(rc);
+	rc = repo_find_snapshot(r, spec, &s);
+	rc = rc ?: ls_run(r, s, sub, print_node, &st);
+	snapshot_free(s);
+	repo_free(r);
+	return rc < 0 ? cli_fail(rc) : EXIT_OK;
+}

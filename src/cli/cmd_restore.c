@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "cli.h"
+#include "progress.h"
+#include "../base/err.h"
+#include "../base/json.h"
+#include "../jobs/restore.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+const char cmd_restore_usage[] =
+	"usage: dvalin restore -r REPO SNAPSHOT --target DIR [--include GLOB]... [--verify]\n\n"
+	"Restore a snapshot under DIR: a backup of /srv/data is written to\n"
+	"DIR/srv/data.  Metadata is restored as rsync -aHAXS --numeric-ids would:\n"
+	"mode, numeric owner (when root), nanosecond mtime, xattrs and ACLs, hard\n"
+	"links, holes of sparse files, symlinks, fifos and device nodes (when root).\n"
+	"Nothing is ever written outside DIR, whatever the snapshot contains.\n\n"
+	"Options:\n"
+	"  -t, --target DIR     where to restore (created if missing)\n"
+	"  -i, --include GLOB   restore only matching entries and what is below them\n"
+	"                       (repeatable; a GLOB with '/' matches absolute paths)\n"
+	"      --verify         re-hash every chunk read (slower)\n"
+	"      --json           print the summary as JSON\n\n"
+	"Exit status: 0 done, 1 some entries could not be restored or the snapshot is\n"
+	"damaged (each is named on stderr).\n";
+
+int cmd_restore(cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "target", required_argument, NULL, 't' },
+		{ "include", required_argument, NULL, 'i' },
+		{ "verify", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	restore_opts o;
+	memset(&o, 0, sizeof(o));
+	int c, rc;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "t:i:", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': o.target = optarg; break;
+		case 'i':
+			if (cli_list_add(&o.includes, &o.nincludes, optarg) < 0)
+				return cli_fail(-12);
+			break;
+		case 'V': o.verify = 1; break;
+		default:
+			cli_list_free(o.includes, o.nincludes);
+			return cli_usage_error(ctx, "unknown option");
+		}
+	}
+	if (optind >= argc || !o.target || argc - optind > 1) {
+		cli_list_free(o.includes, o.nincludes);
+		return cli_usage_error(ctx, optind >= argc ? "no snapshot given" :
+					    !o.target ? "no --target given" : "too many arguments");
+	}
+	repo *r;
+	snapshot *s = NULL;
+	restore_stats st;
+	memset(&st, 0, sizeof(st));
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = cli_open_repo(ctx, &r);
+	if (rc < 0) {
+		cli_list_free(o.includes, o.nincludes);
+		return cli_fail(rc);
+	}
+	rc = repo_find_snapshot(r, argv[optind], &s);
+	if (rc == 0) {
+		job_progress prog = { 0 };
+		progress_display *pd = NULL;
+		progress_start(&pd, &prog, "restore", ctx->progress);
+		rc = restore_run(r, s, &o, &prog, &st);
+		progress_stop(pd);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	snapshot_free(s);
+	repo_free(r);
+	cli_list_free(o.includes, o.nincludes);
+	if (rc < 0)
+		return cli_fail(rc);
+	if (ctx->json) {
+		json j;
+		json_init(&j, stdout);
+		json_obj_begin(&j);
+		json_key(&j, "files"); json_uint(&j, st.files);
+		json_key(&j, "dirs"); json_uint(&j, st.dirs);
+		json_key(&j, "others"); json_uint(&j, st.others);
+		json_key(&j, "bytes"); json_uint(&j, st.bytes);
+		json_key(&j, "errors"); json_uint(&j, st.errors);
+		json_key(&j, "not_permitted"); json_uint(&j, st.not_permitted);
+		json_key(&j, "duration_seconds");
+		printf("%.3f", secs);
+		json_obj_end(&j);
+		json_finish(&j);
+	} else if (!ctx->quiet) {
+		char b[32], d[32];
+		cli_human_bytes(b, st.bytes);
+		cli_human_duration(d, secs);
+		printf("restored %llu files, %llu directories, %llu other entries, %s in %s (%.2f s)\n",
+		       (unsigned long long)st.files, (unsigned long long)st.dirs,
+		       (unsigned long long)st.others, b, d, secs);
+		if (st.errors)
+			printf("%llu entries could not be restored (see the errors above)\n",
+			       (unsigned long long)st.errors);
+	}
+	return st.errors ? EXIT_FAIL : EXIT_OK;
+}

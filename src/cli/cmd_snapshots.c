@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "cli.h"
+#include "../base/err.h"
+#include "../base/hex.h"
+#include "../base/json.h"
+#include "../base/log.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+const char cmd_snapshots_usage[] =
+	"usage: dvalin snapshots -r REPO [--host H] [--tag T] [--json]\n\n"
+	"List the snapshots, oldest first: id, time, host, tags, paths, number of\n"
+	"files and the bytes the backup added to the repository.\n\n"
+	"Options:\n"
+	"      --host H   only snapshots of host H\n"
+	"      --tag T    only snapshots carrying tag T\n"
+	"      --json     an array of objects: id, short_id, time (RFC 3339), host,\n"
+	"                 user, paths, tags, parent, tree, and a summary object\n";
+
+static void json_strlist(json *j, char **v, size_t n)
+{
+	json_arr_begin(j);
+	for (size_t i = 0; i < n; i++)
+		json_str(j, v[i]);
+	json_arr_end(j);
+}
+
+static void print_json(snapshot **v, size_t n, const char *host, const char *tag);
+
+static int has_tag(const snapshot *s, const char *tag)
+{
+	for (size_t i = 0; i < s->ntags; i++)
+		if (strcmp(s->tags[i], tag) == 0)
+			return 1;
+	return 0;
+}
+
+static int selected(const snapshot *s, const char *host, const char *tag)
+{
+	return (!host || strcmp(s->host, host) == 0) && (!tag || has_tag(s, tag));
+}
+
+int cmd_snapshots(cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "tag", required_argument, NULL, 't' },
+		{ 0 },
+	};
+	const char *host = NULL, *tag = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'H')
+			host = optarg;
+		else if (c == 't')
+			tag = optarg;
+		else
+			return cli_usage_error(ctx, "unknown option");
+	}
+	if (optind < argc)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	repo *r;
+	int rc = cli_open_repo(ctx, &r);
+	if (rc < 0)
+		return cli_fail(rc);
+	snapshot **v;
+	size_t n, damaged;
+	rc = repo_load_snapshots(r, &v, &n, &damaged);
+	if (rc < 0) {
+		repo_free(r);
+		return cli_fail(rc);
+	}
+	if (damaged)
+		log_warn("%s (%zu damaged snapshot file(s) skipped)", err_msg(0), damaged);
+	if (ctx->json) {
+		print_json(v, n, host, tag);
+	} else {
+		printf("%-8s  %-19s  %-12s  %-12s  %10s  %10s  %s\n", "ID", "Time", "Host", "Tags",
+		       "Files", "Added", "Paths");
+		size_t shown = 0;
+		for (size_t i = 0; i < n; i++) {
+			const snapshot *s = v[i];
+			if (!selected(s, host, tag))
+				continue;
+			char hex[65], when[40], added[32], tags[256] = "";
+			hex_encode(hex, s->id, 32);
+			time_t t = (time_t)s->time;
+			struct tm tm;
+			localtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+			cli_human_bytes(added, s->stats.bytes_added);
+			for (size_t k = 0; k < s->ntags; k++) {
+				size_t l = strlen(tags);
+				snprintf(tags + l, sizeof(tags) - l, "%s%s", k ? "," : "", s->tags[k]);
+			}
+			printf("%.8s  %-19s  %-12s  %-12s  %10llu  %10s  %s\n", hex, when, s->host, tags,
+			       (unsigned long long)s->stats.total_files, added,
+			       s->npaths ? s->paths[0] : "");
+			for (size_t k = 1; k < s->npaths; k++)
+				printf("%*s%s\n", 82, "", s->paths[k]);
+			shown++;
+		}
+		printf("%zu snapshot%s\n", shown, shown == 1 ? "" : "s");
+	}
+	repo_free_snapshots(v, n);
+	repo_free(r);
+	return damaged ? EXIT_FAIL : EXIT_OK;
+}
+
+static void print_json(snapshot **v, size_t n, const char *host, const char *tag)
+{
+	json j;
+	json_init(&j, stdout);
+	json_arr_begin(&j);
+	for (size_t i = 0; i < n; i++) {
+		const snapshot *s = v[i];
+		if (!selected(s, host, tag))
+			continue;
+		char hex[65], when[40];
+		hex_encode(hex, s->id, 32);
+		snapshot_format_time(when, s);
+		json_obj_begin(&j);
+		json_key(&j, "id"); json_str(&j, hex);
+		json_key(&j, "short_id"); json_strn(&j, hex, 8);
+		json_key(&j, "time"); json_str(&j, when);
+		json_key(&j, "host"); json_str(&j, s->host);
+		json_key(&j, "user"); json_str(&j, s->user);
+		json_key(&j, "paths"); json_strlist(&j, s->paths, s->npaths);
+		json_key(&j, "tags"); json_strlist(&j, s->tags, s->ntags);
+		json_key(&j, "parent");
+		if (s->has_parent)
+			json_hex(&j, s->parent, 32);
+		else
+			json_null(&j);
+		json_key(&j, "tree"); json_hex(&j, s->tree, 32);
+		json_key(&j, "summary");
+		json_obj_begin(&j);
+		json_key(&j, "files_new"); json_uint(&j, s->stats.files_new);
+		json_key(&j, "files_changed"); json_uint(&j, s->stats.files_changed);
+		json_key(&j, "files_unchanged"); json_uint(&j, s->stats.files_unchanged);
+		json_key(&j, "dirs"); json_uint(&j, s->stats.dirs);
+		json_key(&j, "total_files"); json_uint(&j, s->stats.total_files);
+		json_key(&j, "total_bytes"); json_uint(&j, s->stats.total_bytes);
+		json_key(&j, "bytes_read"); json_uint(&j, s->stats.bytes_read);
+		json_key(&j, "bytes_added"); json_uint(&j, s->stats.bytes_added);
+		json_key(&j, "errors"); json_uint(&j, s->stats.errors);
+		json_obj_end(&j);
+		json_obj_end(&j);
+	}
+	json_arr_end(&j);
+	json_finish(&j);
+}

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "cli.h"
+#include "../base/cleanup.h"
+#include "../base/err.h"
+#include "../base/log.h"
+#include "../core/blob.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "dvalin%s%s: ", ctx->cmd ? " " : "", ctx->cmd ? ctx->cmd : "");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, " (see 'dvalin %s--help')\n", ctx->cmd ? ctx->cmd : "");
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+int cli_fail(int code)
+{
+	log_error("%s", err_msg(code));
+	return EXIT_FAIL;
+}
+
+static void strip_newline(char *s)
+{
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+		s[--n] = 0;
+}
+
+static int read_password_file(const char *path, char **out)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return err_sys(-errno, "cannot read password file '%s'", path);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, f);
+	fclose(f);
+	if (n < 0) {
+		free(line);
+		return err_set(-EINVAL, "password file '%s' is empty", path);
+	}
+	strip_newline(line);
+	*out = line;
+	return 0;
+}
+
+static int run_password_command(const char *cmd, char **out)
+{
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return err_sys(-errno, "cannot run password command");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, p);
+	int st = pclose(p);
+	if (n < 0 || st != 0) {
+		free(line);
+		return err_set(-EINVAL, "password command failed (status %d)", st);
+	}
+	strip_newline(line);
+	*out = line;
+	return 0;
+}
+
+static int prompt(const char *text, char **out)
+{
+	_cleanup_close_ int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || !isatty(fd))
+		return err_set(-EINVAL, "no password given: set DVALIN_PASSWORD, DVALIN_PASSWORD_FILE or DVALIN_PASSWORD_COMMAND, or run on a terminal");
+	struct termios old, quiet;
+	if (tcgetattr(fd, &old) < 0)
+		return -errno;
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	if (write(fd, text, strlen(text)) < 0)
+		return -errno;
+	tcsetattr(fd, TCSAFLUSH, &quiet);
+	char line[1024];
+	ssize_t n = read(fd, line, sizeof(line) - 1);
+	tcsetattr(fd, TCSAFLUSH, &old);
+	if (write(fd, "\n", 1) < 0)
+		return -errno;
+	if (n <= 0)
+		return err_set(-EINVAL, "no password entered");
+	line[n] = 0;
+	strip_newline(line);
+	*out = strdup(line);
+	explicit_bzero(line, sizeof(line));
+	return *out ? 0 : -ENOMEM;
+}
+
+int cli_password(const cli_ctx *ctx, int confirm, char **out)
+{
+	const char *file = ctx->password_file ? ctx->password_file : getenv("DVALIN_PASSWORD_FILE");
+	const char *cmd = getenv("DVALIN_PASSWORD_COMMAND");
+	const char *env = getenv("DVALIN_PASSWORD");
+	int rc;
+	if (file && *file)
+		rc = read_password_file(file, out);
+	else if (cmd && *cmd)
+		rc = run_password_command(cmd, out);
+	else if (env)
+		rc = (*out = strdup(env)) ? 0 : -ENOMEM;
+	else {
+		rc = prompt(confirm ? "enter password for new repository: " : "enter password: ", out);
+		if (rc == 0 && confirm) {
+			char *again = NULL;
+			rc = prompt("enter password again: ", &again);
+			if (rc == 0 && strcmp(again, *out) != 0)
+				rc = err_set(-EINVAL, "passwords do not match");
+			free(again);
+			if (rc < 0) {
+				free(*out);
+				*out = NULL;
+			}
+		}
+	}
+	if (rc == 0 && confirm && !**out) {
+		free(*out);
+		*out = NULL;
+		rc = err_set(-EINVAL, "an empty password is not allowed");
+	}
+	return rc;
+}
+
+const char *cli_repo_path(const cli_ctx *ctx)
+{
+	if (ctx->repo)
+		return ctx->repo;
+	const char *e = getenv("DVALIN_REPOSITORY");
+	return e && *e ? e : NULL;
+}
+
+int cli_open_repo(const cli_ctx *ctx, repo **out)
+{
+	const char *path = cli_repo_path(ctx);
+	if (!path)
+		return err_set(-DV_EUSAGE, "no repository given: use -r/--repo or set DVALIN_REPOSITORY");
+	char *pass = NULL;
+	int rc = cli_password(ctx, 0, &pass);
+	if (rc < 0)
+		return rc;
+	rc = repo_open(out, path, pass, ctx->compression);
+	explicit_bzero(pass, strlen(pass));
+	free(pass);
+	return rc;
+}
+
+int cli_parse_compression(const char *s, int *out)
+{
+	char *end;
+	if (strcmp(s, "auto") == 0)
+		*out = 3;
+	else if (strcmp(s, "off") == 0)
+		*out = 0;
+	else if (strcmp(s, "fast") == 0)
+		*out = 1;
+	else if (strcmp(s, "max") == 0)
+		*out = 19;
+	else {
+		long v = strtol(s, &end, 10);
+		if (*end || v < 0 || v > 22)
+			return -EINVAL;
+		*out = (int)v;
+	}
+	return 0;
+}
+
+void cli_human_bytes(char out[32], uint64_t n)
+{
+	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)n;
+	size_t u = 0;
+	while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, 32, "%llu B", (unsigned long long)n);
+	else
+		snprintf(out, 32, "%.2f %s", v, units[u]);
+}
+
+void cli_human_duration(char out[32], double seconds)
+{
+	unsigned long s = (unsigned long)(seconds + 0.5);
+	if (s >= 3600)
+		snprintf(out, 32, "%lu:%02lu:%02lu", s / 3600, s / 60 % 60, s % 60);
+	else
+		snprintf(out, 32, "%lu:%02lu", s / 60, s % 60);
+}
+
+int cli_list_add(char ***list, size_t *n, const char *s)
+{
+	char **l = realloc(*list, (*n + 1) * sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	*list = l;
+	if (!(l[*n] = strdup(s)))
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+void cli_list_free(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * main: global options, the command table, dispatch.  The only place
+ * that calls exit().
+ *
+ * Global options (-r/--repo, --password-file, --json, -q/--quiet) may
+ * stand before or after the command name; they are taken out of argv
+ * first, the rest goes to the command's own getopt_long.
+ */
+#include "cli.h"
+#include "../base/cleanup.h"
+#include "../base/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static const cli_command commands[] = {
+	{ "init", cmd_init, "create a new repository", cmd_init_usage },
+	{ "backup", cmd_backup, "back up files and directories", cmd_backup_usage },
+	{ "snapshots", cmd_snapshots, "list snapshots", cmd_snapshots_usage },
+	{ "ls", cmd_ls, "list the files of a snapshot", cmd_ls_usage },
+	{ "restore", cmd_restore, "restore a snapshot", cmd_restore_usage },
+	{ "cat", cmd_cat, "print repository objects (debugging aid)", cmd_cat_usage },
+	{ "version", cmd_version, "print the version", cmd_version_usage },
+};
+
+const cli_command *cli_find_command(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void main_usage(FILE *f)
+{
+	fputs("usage: dvalin [-r REPO] COMMAND [OPTIONS] [ARGS]\n\n"
+	      "A deduplicating, compressing, encrypting backup tool.\n\n"
+	      "Commands:\n", f);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("\nGlobal options (before or after the command):\n"
+	      "  -r, --repo PATH        repository (default: $DVALIN_REPOSITORY)\n"
+	      "      --password-file F  read the password from F (also $DVALIN_PASSWORD_FILE)\n"
+	      "      --json             machine-readable output\n"
+	      "  -q, --quiet            no progress, no summary\n"
+	      "  -h, --help             this text; 'dvalin COMMAND --help' for a command\n\n"
+	      "Password: --password-file, $DVALIN_PASSWORD_FILE, $DVALIN_PASSWORD_COMMAND,\n"
+	      "$DVALIN_PASSWORD, else asked on the terminal.\n"
+	      "Exit status: 0 success, 1 error, 2 usage error, 3 backup incomplete (files unreadable).\n", f);
+}
+
+void cli_print_usage(const char *cmd)
+{
+	const cli_command *c = cli_find_command(cmd);
+	if (c)
+		fputs(c->usage, stdout);
+	else
+		main_usage(stdout);
+}
+
+/* Takes the global options out of argv; returns the new argc or -1. */
+static int take_globals(cli_ctx *ctx, int argc, char **argv)
+{
+	int out = 1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *val = NULL;
+		if (strcmp(a, "--") == 0) {
+			while (i < argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (strcmp(a, "-r") == 0 || strcmp(a, "--repo") == 0 || strcmp(a, "--password-file") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "dvalin: option '%s' needs a value\n", a);
+				return -1;
+			}
+			val = argv[++i];
+			if (a[1] == 'r' || a[2] == 'r')
+				ctx->repo = val;
+			else
+				ctx->password_file = val;
+		} else if (strncmp(a, "--repo=", 7) == 0) {
+			ctx->repo = a + 7;
+		} else if (strncmp(a, "-r", 2) == 0 && a[2]) {
+			ctx->repo = a + 2;
+		} else if (strncmp(a, "--password-file=", 16) == 0) {
+			ctx->password_file = a + 16;
+		} else if (strcmp(a, "--json") == 0) {
+			ctx->json = 1;
+		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			ctx->quiet = 1;
+		} else {
+			argv[out++] = argv[i];
+		}
+	}
+	argv[out] = NULL;
+	return out;
+}
+
+/* Deep directory trees are walked with one descriptor per level. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	cli_ctx ctx;
+	memset(&ctx, 0, sizeof(ctx));
+	argc = take_globals(&ctx, argc, argv);
+	if (argc < 0)
+		exit(EXIT_USAGE);
+	if (argc < 2) {
+		main_usage(stderr);
+		exit(EXIT_USAGE);
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+		cli_print_usage(argc > 2 ? argv[2] : "");
+		exit(EXIT_OK);
+	}
+	if (strcmp(argv[1], "--version") == 0)
+		argv[1] = "version";
+	const cli_command *c = cli_find_command(argv[1]);
+	if (!c) {
+		fprintf(stderr, "dvalin: unknown command '%s' (see 'dvalin --help')\n", argv[1]);
+		exit(EXIT_USAGE);
+	}
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(c->usage, stdout);
+			exit(EXIT_OK);
+		}
+	}
+	ctx.cmd = c->name;
+	ctx.compression = 3;
+	ctx.progress = !ctx.quiet && !ctx.json && isatty(STDERR_FILENO);
+	log_set_quiet(ctx.quiet);
+	raise_fd_limit();
+	int rc = c->fn(&ctx, argc - 1, argv + 1);
+	if (fflush(stdout) != 0 && rc == EXIT_OK) {
+		perror("dvalin: cannot write output");
+		rc = EXIT_FAIL;
+	}
+	exit(rc);
+}

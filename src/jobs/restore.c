@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "restore.h"
+#include "match.h"
+#include "quote.h"
+#include "../archive/meta.h"
+#include "../archive/tree.h"
+#include "../base/cleanup.h"
+#include "../base/err.h"
+#include "../base/fsio.h"
+#include "../base/log.h"
+#include "../core/blob.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+/* A directory on the way to restored entries, created on first use. */
+typedef struct pdir {
+	struct pdir *parent;
+	char *name;   /* NUL-terminated component */
+	int fd;       /* -1 until created */
+	int owned_fd; /* fd is ours to close */
+	const tree_node *node;
+} pdir;
+
+/* Where the first link of a hard-linked inode was restored. */
+typedef struct {
+	uint64_t dev, ino;
+	char *rel; /* path below the target, components joined by '/' */
+} link_seen;
+
+typedef struct {
+	repo *r;
+	const restore_opts *o;
+	job_progress *prog;
+	restore_stats st;
+	buf path;  /* snapshot path of the current entry */
+	buf rel;   /* the same below the target */
+	buf qbuf;
+	buf data;
+	link_seen *links;
+	size_t nlinks, links_cap;
+	int root_fd;
+	unsigned meta_warned;
+} rctx;
+
+static const char *qpath(rctx *c)
+{
+	return quote_path(&c->qbuf, c->path.data, c->path.len);
+}
+
+static void fail(rctx *c, const char *what, int code)
+{
+	log_error("%s '%s': %s", what, qpath(c), err_msg(code));
+	err_clear();
+	c->st.errors++;
+	atomic_fetch_add(&c->prog->errors, 1);
+}
+
+static int safe_name(const tree_node *n)
+{
+	if (n->name_len == 0 || memchr(n->name, '/', n->name_len) || memchr(n->name, 0, n->name_len))
+		return 0;
+	if ((n->name_len == 1 && n->name[0] == '.') ||
+	    (n->name_len == 2 && n->name[0] == '.' && n->name[1] == '.'))
+		return 0;
+	return 1;
+}
+
+/* Opens (creating) the directory pd; NULL-safe chain up to the target. */
+static int pdir_open(rctx *c, pdir *pd)
+{
+	if (pd->fd >= 0)
+		return pd->fd;
+	int pfd = pdir_open(c, pd->parent);
+	if (pfd < 0)
+		return pfd;
+	if (mkdirat(pfd, pd->name, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	int fd = openat(pfd, pd->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP || errno == ENOTDIR ? -ENOTDIR : -errno;
+	pd->fd = fd;
+	pd->owned_fd = 1;
+	return fd;
+}
+
+static void report_meta(rctx *c, unsigned failed, int code)
+{
+	if (!failed)
+		return;
+	/* Non-root users may not chown or set trusted.* xattrs: say so once. */
+	if (!c->st.as_root && (code == -EPERM || code == -EACCES)) {
+		c->st.not_permitted++;
+		if (!(c->meta_warned & failed)) {
+			c->meta_warned |= failed;
+			log_warn("not running as root: cannot restore %s (first: '%s'); continuing",
+				 failed & META_FAIL_OWNER ? "ownership" :
+				 failed & META_FAIL_XATTR ? "some extended attributes" : "some metadata",
+				 qpath(c));
+		}
+		return;
+	}
+	fail(c, "cannot restore metadata of", code);
+}
+
+static int apply_meta(rctx *c, int fd, int dirfd, const char *name, const tree_node *n)
+{
+	unsigned failed = 0;
+	int rc = meta_apply(fd, dirfd, name, n, c->st.as_root, &failed);
+	if (rc == -ENOMEM)
+		return rc;
+	report_meta(c, failed, rc);
+	return 0;
+}
+
+static int write_file(rctx *c, int fd, const tree *t, const tree_node *n)
+{
+	uint64_t off = 0;
+	int rc;
+	for (size_t i = 0; i < n->nsegs; i++) {
+		const tree_seg *sg = &n->segs[i];
+		if (sg->ref) {
+			const uint8_t *id = tree_child(t, sg->ref);
+			rc = c->o->verify ? repo_load_blob_verified(c->r, BLOB_DATA, id, &c->data)
+					  : repo_load_blob(c->r, BLOB_DATA, id, &c->data);
+			if (rc < 0)
+				return rc;
+			if (c->data.len != sg->len)
+				return err_set(-DV_ECORRUPT, "a chunk has the wrong length");
+			if ((rc = fsio_pwrite_all(fd, c->data.data, c->data.len, (off_t)off)) < 0)
+				return err_sys(rc, "write failed");
+			c->st.bytes += sg->len;
+			atomic_fetch_add(&c->prog->bytes, sg->len);
+		}
+		off += sg->len;
+	}
+	if (ftruncate(fd, (off_t)n->size) < 0)
+		return err_sys(-errno, "cannot set size");
+	return 0;
+}
+
+/* Removes a non-directory entry that is in the way. */
+static int clear_entry(int dirfd, const char *name)
+{
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Opens the directory of a path below the target without following links. */
+static int open_rel_dir(rctx *c, const char *rel, const char **out_base)
+{
+	int fd = dup(c->root_fd);
+	const char *p = rel;
+	for (const char *slash; fd >= 0 && (slash = strchr(p, '/'));) {
+		char comp[256];
+		size_t l = (size_t)(slash - p);
+		if (l == 0 || l >= sizeof(comp)) {
+			close(fd);
+			return -EINVAL;
+		}
+		memcpy(comp, p, l);
+		comp[l] = 0;
+		int nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = nfd;
+		p = slash + 1;
+	}
+	*out_base = p;
+	return fd < 0 ? -errno : fd;
+}
+
+static link_seen *link_lookup(rctx *c, const tree_node *n)
+{
+	for (size_t i = 0; i < c->nlinks; i++)
+		if (c->links[i].dev == n->dev && c->links[i].ino == n->ino)
+			return &c->links[i];
+	return NULL;
+}
+
+static int link_record(rctx *c, const tree_node *n)
+{
+	if (c->nlinks == c->links_cap) {
+		size_t cap = c->links_cap ? c->links_cap * 2 : 16;
+		link_seen *l = realloc(c->links, cap * sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		c->links = l;
+		c->links_cap = cap;
+	}
+	char *rel = strndup((const char *)c->rel.data, c->rel.len);
+	if (!rel)
+		return -ENOMEM;
+	c->links[c->nlinks++] = (link_seen){ n->dev, n->ino, rel };
+	return 0;
+}
+
+/* 1 when restored as a link to an earlier path, 0 when not possible. */
+static int try_link(rctx *c, int pfd, const char *name, const tree_node *n)
+{
+	link_seen *l = link_lookup(c, n);
+	if (!l)
+		return 0;
+	const char *base;
+	_cleanup_close_ int ofd = open_rel_dir(c, l->rel, &base);
+	if (ofd < 0)
+		return 0;
+	if (clear_entry(pfd, name) < 0)
+		return 0;
+	if (linkat(ofd, base, pfd, name, 0) < 0)
+		return 0;
+	c->st.files++;
+	return 1;
+}
+
+static int restore_file(rctx *c, int pfd, const char *name, const tree *t, const tree_node *n)
+{
+	int rc;
+	if (n->nlink > 1 && try_link(c, pfd, name, n))
+		return 0;
+	if ((rc = clear_entry(pfd, name)) < 0) {
+		fail(c, "cannot replace", rc);
+		return 0;
+	}
+	_cleanup_close_ int fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fail(c, "cannot create", -errno);
+		return 0;
+	}
+	rc = write_file(c, fd, t, n);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0) {
+		fail(c, "cannot restore", rc);
+		return 0;
+	}
+	c->st.files++;
+	atomic_fetch_add(&c->prog->files, 1);
+	if ((rc = apply_meta(c, fd, pfd, name, n)) < 0)
+		return rc;
+	if (n->nlink > 1)
+		return link_record(c, n);
+	return 0;
+}
+
+static int restore_special(rctx *c, int pfd, const char *name, const tree_node *n)
+{
+	int rc = clear_entry(pfd, name);
+	if (rc < 0) {
+		fail(c, "cannot replace", rc);
+		return 0;
+	}
+	switch (n->type) {
+	case NODE_SYMLINK: {
+		_cleanup_free_ char *target = strndup((const char *)n->target, n->target_len);
+		if (!target)
+			return -ENOMEM;
+		if (strlen(target) != n->target_len) {
+			fail(c, "refusing symlink with a NUL byte in its target", -DV_ECORRUPT);
+			return 0;
+		}
+		rc = symlinkat(target, pfd, name);
+		break;
+	}
+	case NODE_FIFO:
+		rc = mkfifoat(pfd, name, 0600);
+		break;
+	case NODE_SOCK:
+		rc = mknodat(pfd, name, S_IFSOCK | 0600, 0);
+		break;
+	default:
+		rc = mknodat(pfd, name, (n->type == NODE_CHR ? S_IFCHR : S_IFBLK) | 0600, (dev_t)n->rdev);
+		break;
+	}
+	if (rc < 0) {
+		if (errno == EPERM && !c->st.as_root) {
+			log_warn("not running as root: cannot create device node '%s'", qpath(c));
+			c->st.not_permitted++;
+			return 0;
+		}
+		fail(c, "cannot create", -errno);
+		return 0;
+	}
+	c->st.others++;
+	return apply_meta(c, -1, pfd, name, n);
+}
+
+static int path_push(buf *b, const uint8_t *name, size_t len, int root_slash)
+{
+	if (b->len > 0 || root_slash)
+		if (!(b->len == 1 && b->data[0] == '/' && root_slash))
+			buf_put_u8(b, '/');
+	return buf_append(b, name, len);
+}
+
+static int restore_tree(rctx *c, pdir *pd, const tree *t, int inc);
+
+static int restore_dir(rctx *c, pdir *pd, const char *name, const tree *t, const tree_node *n,
+		       int inc)
+{
+	buf _cleanup_(buf_releasep) plain = BUF_INIT;
+	tree sub = TREE_INIT;
+	int rc = repo_load_blob(c->r, BLOB_TREE, tree_child(t, n->subtree), &plain);
+	rc = rc ?: tree_decode(&sub, &plain);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0) {
+		fail(c, "cannot read directory", rc);
+		return 0;
+	}
+	pdir child = { pd, (char *)name, -1, 0, n };
+	if (inc) {
+		int fd = pdir_open(c, &child);
+		if (fd < 0) {
+			tree_release(&sub);
+			fail(c, fd == -ENOTDIR ? "refusing to restore through a symlink or non-directory at"
+					       : "cannot create directory", fd);
+			return 0;
+		}
+	}
+	rc = restore_tree(c, &child, &sub, inc);
+	tree_release(&sub);
+	if (rc == 0 && child.fd >= 0) {
+		c->st.dirs++;
+		rc = apply_meta(c, child.fd, -1, name, n);
+	}
+	if (child.owned_fd)
+		close(child.fd);
+	return rc;
+}
+
+static int restore_node(rctx *c, pdir *pd, const tree *t, const tree_node *n, int inc)
+{
+	if (!safe_name(n)) {
+		fail(c, "refusing to restore an entry with an unsafe name at", -DV_ECORRUPT);
+		return 0;
+	}
+	_cleanup_free_ char *name = strndup((const char *)n->name, n->name_len);
+	if (!name)
+		return -ENOMEM;
+	int here = inc || match_any(c->o->includes, c->o->nincludes, &c->path, name);
+	if (n->type == NODE_DIR)
+		return restore_dir(c, pd, name, t, n, here);
+	if (!here)
+		return 0;
+	int pfd = pdir_open(c, pd);
+	if (pfd < 0) {
+		fail(c, pfd == -ENOTDIR ? "refusing to restore through a symlink or non-directory above"
+					: "cannot create the directory of", pfd);
+		return 0;
+	}
+	return n->type == NODE_FILE ? restore_file(c, pfd, name, t, n)
+				    : restore_special(c, pfd, name, n);
+}
+
+static int restore_tree(rctx *c, pdir *pd, const tree *t, int inc)
+{
+	int rc = 0;
+	for (size_t i = 0; i < t->n && rc == 0; i++) {
+		const tree_node *n = &t->nodes[i];
+		size_t old = c->path.len, old_rel = c->rel.len;
+		rc = path_push(&c->path, n->name, n->name_len, 1);
+		rc = rc ?: path_push(&c->rel, n->name, n->name_len, 0);
+		rc = rc ?: restore_node(c, pd, t, n, inc);
+		c->path.len = old;
+		c->rel.len = old_rel;
+	}
+	return rc;
+}
+
+static int mkdir_p(const char *path)
+{
+	_cleanup_free_ char *p = strdup(path);
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress *prog,
+		restore_stats *out)
+{
+	rctx c;
+	memset(&c, 0, sizeof(c));
+	c.r = r;
+	c.o = o;
+	c.prog = prog;
+	c.st.as_root = geteuid() == 0;
+	atomic_store(&prog->est_bytes, s->stats.total_bytes);
+	atomic_store(&prog->est_files, s->stats.total_files);
+	int rc = mkdir_p(o->target);
+	if (rc < 0)
+		return err_sys(rc, "cannot create target directory '%s'", o->target);
+	c.root_fd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c.root_fd < 0)
+		return err_sys(-errno, "cannot open target directory '%s'", o->target);
+	buf _cleanup_(buf_releasep) plain = BUF_INIT;
+	tree t = TREE_INIT;
+	rc = repo_load_blob(r, BLOB_TREE, s->tree, &plain);
+	rc = rc ?: tree_decode(&t, &plain);
+	if (rc == -DV_ECORRUPT && !strstr(err_msg(rc), "blob"))
+		rc = err_set(rc, "root tree of the snapshot is damaged");
+	if (rc == 0) {
+		pdir root = { NULL, NULL, c.root_fd, 0, NULL };
+		rc = restore_tree(&c, &root, &t, o->nincludes == 0);
+	}
+	tree_release(&t);
+	close(c.root_fd);
+	for (size_t i = 0; i < c.nlinks; i++)
+		free(c.links[i].rel);
+	free(c.links);
+	buf_release(&c.path);
+	buf_release(&c.rel);
+	buf_release(&c.qbuf);
+	buf_release(&c.data);
+	*out = c.st;
+	return rc;
+}

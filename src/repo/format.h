@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * format: magic numbers, versions and fixed sizes of every repository
+ * file.  The specification is docs/format.md; change both together, and
+ * keep readers for every released version (tests/golden pins v1).
+ */
+#ifndef DV_REPO_FORMAT_H
+#define DV_REPO_FORMAT_H
+
+#define FORMAT_VERSION 1
+
+#define MAGIC_LEN 8
+#define CONFIG_MAGIC "DVALCFG1"
+#define KEY_MAGIC "DVALKEY1"
+#define PACK_MAGIC "DVALPACK"
+#define PACK_END_MAGIC "DVPKEND1"
+#define INDEX_MAGIC "DVALIDX1"
+#define INDEX_END_MAGIC "DVIXEND1"
+#define SNAPSHOT_MAGIC "DVALSNP1"
+
+/* config: magic | le32 version | repo id[32] | le32 min avg max | cksum16 */
+#define CONFIG_LEN (8 + 4 + 32 + 12 + 16)
+
+/* pack: header | blobs | table | trailer */
+#define PACK_HEADER_LEN 16
+#define PACK_ENTRY_LEN 65   /* type | id | le64 off | le32 stored | le32 raw | cksum16 */
+#define PACK_TRAILER_LEN 40 /* le32 count | le32 0 | le64 table off | cksum16 | magic */
+#define PACK_TARGET_SIZE ((size_t)16 << 20)
+#define PACK_MAX_BLOBS 1000000u
+
+/* index: header | fanout | pack ids | entries | trailer */
+#define INDEX_HEADER_LEN 24 /* magic | le32 version | le32 npacks | le32 nblobs | le32 0 */
+#define INDEX_FANOUT_LEN (256 * 4)
+#define INDEX_ENTRY_LEN 52  /* id | le32 pack | le32 off | le32 stored | le32 raw | type | 3 pad */
+#define INDEX_TRAILER_LEN 24 /* cksum16 | magic */
+
+/* snapshot: magic | le32 version | le32 0 | tree id | sealed body */
+#define SNAPSHOT_HEADER_LEN (8 + 4 + 4 + 32)
+
+/* key: magic | le32 version | kdf | log_n | r | p | salt[32] | sealed keys */
+#define KEY_HEADER_LEN (8 + 4 + 4 + 32)
+#define KEY_KDF_SCRYPT 1
+
+#endif

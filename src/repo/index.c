@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "index.h"
+#include "format.h"
+#include "../base/cleanup.h"
+#include "../base/err.h"
+#include "../base/hex.h"
+#include "../core/checksum.h"
+#include "../core/crypto.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+typedef struct {
+	bytes b;
+	uint32_t npacks, nblobs;
+	const uint8_t *fanout, *packs, *entries;
+} index_file;
+
+/* In-memory entry of a blob added in this session. */
+typedef struct {
+	uint8_t id[32];
+	uint32_t slot, offset, stored_len, raw_len;
+	uint8_t type, used, written;
+} mem_entry;
+
+struct index_set {
+	index_file *files;
+	size_t nfiles;
+	mem_entry *tab; /* open addressing, capacity a power of two */
+	size_t tab_cap, tab_n;
+	uint8_t (*slots)[32];
+	uint8_t *slot_stored;
+	size_t nslots;
+};
+
+int index_set_new(index_set **out)
+{
+	index_set *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	*out = s;
+	return 0;
+}
+
+void index_set_free(index_set *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nfiles; i++)
+		bytes_release(&s->files[i].b);
+	free(s->files);
+	free(s->tab);
+	free(s->slots);
+	free(s->slot_stored);
+	free(s);
+}
+
+size_t index_set_file_count(const index_set *s)
+{
+	return s->nfiles;
+}
+
+int index_validate(const uint8_t *p, size_t n)
+{
+	size_t min = INDEX_HEADER_LEN + INDEX_FANOUT_LEN + INDEX_TRAILER_LEN;
+	if (n < min || memcmp(p, INDEX_MAGIC, MAGIC_LEN) != 0 ||
+	    memcmp(p + n - MAGIC_LEN, INDEX_END_MAGIC, MAGIC_LEN) != 0)
+		return -DV_ECORRUPT;
+	if (le32_get(p + 8) != FORMAT_VERSION)
+		return -DV_EFORMAT;
+	uint64_t npacks = le32_get(p + 12), nblobs = le32_get(p + 16);
+	if (n != min + npacks * 32 + nblobs * INDEX_ENTRY_LEN)
+		return -DV_ECORRUPT;
+	uint8_t c[16];
+	checksum128(c, p, n - INDEX_TRAILER_LEN);
+	if (memcmp(c, p + n - INDEX_TRAILER_LEN, 16) != 0)
+		return -DV_ECORRUPT;
+	const uint8_t *fan = p + INDEX_HEADER_LEN;
+	const uint8_t *ent = fan + INDEX_FANOUT_LEN + npacks * 32;
+	uint32_t prev = 0;
+	for (int i = 0; i < 256; i++) {
+		uint32_t v = le32_get(fan + 4 * i);
+		if (v < prev || v > nblobs)
+			return -DV_ECORRUPT;
+		/* Every entry counted in bucket i must start with byte i. */
+		for (uint32_t k = prev; k < v; k++)
+			if (ent[(size_t)k * INDEX_ENTRY_LEN] != i)
+				return -DV_ECORRUPT;
+		prev = v;
+	}
+	if (prev != nblobs)
+		return -DV_ECORRUPT;
+	for (uint64_t k = 0; k < nblobs; k++) {
+		const uint8_t *e = ent + k * INDEX_ENTRY_LEN;
+		if (k > 0 && memcmp(e - INDEX_ENTRY_LEN, e, 32) >= 0)
+			return -DV_ECORRUPT;
+		if (le32_get(e + 32) >= npacks || (e[48] != 1 && e[48] != 2) || le32_get(e + 40) == 0)
+			return -DV_ECORRUPT;
+	}
+	return 0;
+}
+
+struct load_ctx {
+	index_set *s;
+	backend *be;
+};
+
+static int load_one(void *ud, const char *name)
+{
+	struct load_ctx *lc = ud;
+	index_set *s = lc->s;
+	bytes b = BYTES_INIT;
+	int r = backend_get(lc->be, name, &b);
+	if (r < 0)
+		return r;
+	r = index_validate(b.data, b.len);
+	if (r < 0) {
+		bytes_release(&b);
+		return err_set(r == -DV_EFORMAT ? r : -DV_ECORRUPT, "index file '%s' is %s", name,
+			       r == -DV_EFORMAT ? "of an unsupported version" : "damaged");
+	}
+	index_file *f = realloc(s->files, (s->nfiles + 1) * sizeof(*f));
+	if (!f) {
+		bytes_release(&b);
+		return -ENOMEM;
+	}
+	s->files = f;
+	f = &s->files[s->nfiles++];
+	f->b = b;
+	f->npacks = le32_get(b.data + 12);
+	f->nblobs = le32_get(b.data + 16);
+	f->fanout = b.data + INDEX_HEADER_LEN;
+	f->packs = f->fanout + INDEX_FANOUT_LEN;
+	f->entries = f->packs + (size_t)f->npacks * 32;
+	/*
+	 * Validation touched every page; let the kernel drop them from our
+	 * resident set (they stay in the page cache) so memory stays flat.
+	 */
+	if (b.release && b.len > 65536) {
+		uintptr_t start = ((uintptr_t)b.data + 4095) & ~(uintptr_t)4095;
+		uintptr_t end = ((uintptr_t)b.data + b.len) & ~(uintptr_t)4095;
+		if (end > start)
+			madvise((void *)start, end - start, MADV_DONTNEED);
+	}
+	return 0;
+}
+
+int index_set_load(index_set *s, backend *be)
+{
+	struct load_ctx lc = { s, be };
+	return backend_list(be, "index", load_one, &lc);
+}
+
+static int file_lookup(const index_file *f, const uint8_t id[32], index_loc *out)
+{
+	uint32_t lo = id[0] ? le32_get(f->fanout + 4 * (id[0] - 1)) : 0;
+	uint32_t hi = le32_get(f->fanout + 4 * id[0]);
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const uint8_t *e = f->entries + (size_t)mid * INDEX_ENTRY_LEN;
+		int c = memcmp(id, e, 32);
+		if (c == 0) {
+			out->pack_id = f->packs + (size_t)le32_get(e + 32) * 32;
+			out->offset = le32_get(e + 36);
+			out->stored_len = le32_get(e + 40);
+			out->raw_len = le32_get(e + 44);
+			out->type = e[48];
+			return 0;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -DV_ENOTFOUND;
+}
+
+static mem_entry *tab_find(const index_set *s, const uint8_t id[32])
+{
+	if (!s->tab_cap)
+		return NULL;
+	size_t mask = s->tab_cap - 1;
+	uint64_t h;
+	memcpy(&h, id, sizeof(h));
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		mem_entry *e = &s->tab[i];
+		if (!e->used || memcmp(e->id, id, 32) == 0)
+			return e;
+	}
+}
+
+int index_set_lookup(const index_set *s, const uint8_t id[32], index_loc *out)
+{
+	mem_entry *m = tab_find(s, id);
+	if (m && m->used) {
+		out->pack_id = s->slots[m->slot];
+		out->offset = m->offset;
+		out->stored_len = m->stored_len;
+		out->raw_len = m->raw_len;
+		out->type = m->type;
+		return 0;
+	}
+	for (size_t i = s->nfiles; i-- > 0;)
+		if (file_lookup(&s->files[i], id, out) == 0)
+			return 0;
+	return -DV_ENOTFOUND;
+}
+
+int index_set_pack_slot(index_set *s, uint32_t *out_slot)
+{
+	uint8_t(*slots)[32] = realloc(s->slots, (s->nslots + 1) * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	s->slots = slots;
+	uint8_t *st = realloc(s->slot_stored, s->nslots + 1);
+	if (!st)
+		return -ENOMEM;
+	s->slot_stored = st;
+	memset(s->slots[s->nslots], 0, 32);
+	s->slot_stored[s->nslots] = 0;
+	*out_slot = (uint32_t)s->nslots++;
+	return 0;
+}
+
+void index_set_pack_stored(index_set *s, uint32_t slot, const uint8_t id[32])
+{
+	memcpy(s->slots[slot], id, 32);
+	s->slot_stored[slot] = 1;
+}
+
+static int tab_grow(index_set *s)
+{
+	size_t cap = s->tab_cap ? s->tab_cap * 2 : 1024;
+	mem_entry *old = s->tab;
+	size_t old_cap = s->tab_cap;
+	s->tab = calloc(cap, sizeof(*s->tab));
+	if (!s->tab) {
+		s->tab = old;
+		return -ENOMEM;
+	}
+	s->tab_cap = cap;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].used)
+			*tab_find(s, old[i].id) = old[i];
+	free(old);
+	return 0;
+}
+
+int index_set_add(index_set *s, const uint8_t id[32], int type, uint32_t slot, uint32_t offset,
+		  uint32_t stored_len, uint32_t raw_len)
+{
+	if ((s->tab_n + 1) * 10 > s->tab_cap * 7) {
+		int r = tab_grow(s);
+		if (r < 0)
+			return r;
+	}
+	mem_entry *e = tab_find(s, id);
+	if (e->used)
+		return 0;
+	memcpy(e->id, id, 32);
+	e->slot = slot;
+	e->offset = offset;
+	e->stored_len = stored_len;
+	e->raw_len = raw_len;
+	e->type = (uint8_t)type;
+	e->used = 1;
+	e->written = 0;
+	s->tab_n++;
+	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return memcmp(((const index_entry *)a)->id, ((const index_entry *)b)->id, 32);
+}
+
+int index_encode(buf *out, index_entry *e, size_t n, const uint8_t (*packs)[32], size_t npacks)
+{
+	if (n > UINT32_MAX / 2 || npacks > UINT32_MAX / 2)
+		return -EFBIG;
+	qsort(e, n, sizeof(*e), cmp_entry);
+	size_t total = INDEX_HEADER_LEN + INDEX_FANOUT_LEN + npacks * 32 + n * INDEX_ENTRY_LEN +
+		       INDEX_TRAILER_LEN;
+	out->len = 0;
+	int r = buf_reserve(out, total);
+	if (r < 0)
+		return r;
+	uint8_t *p = out->data;
+	memset(p, 0, total);
+	memcpy(p, INDEX_MAGIC, MAGIC_LEN);
+	le32_put(p + 8, FORMAT_VERSION);
+	le32_put(p + 12, (uint32_t)npacks);
+	le32_put(p + 16, (uint32_t)n);
+	uint8_t *fan = p + INDEX_HEADER_LEN;
+	uint32_t counts[256] = { 0 };
+	for (size_t i = 0; i < n; i++)
+		counts[e[i].id[0]]++;
+	uint32_t acc = 0;
+	for (int i = 0; i < 256; i++) {
+		acc += counts[i];
+		le32_put(fan + 4 * i, acc);
+	}
+	memcpy(fan + INDEX_FANOUT_LEN, packs, npacks * 32);
+	uint8_t *ent = fan + INDEX_FANOUT_LEN + npacks * 32;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *q = ent + i * INDEX_ENTRY_LEN;
+		memcpy(q, e[i].id, 32);
+		le32_put(q + 32, e[i].pack);
+		le32_put(q + 36, e[i].offset);
+		le32_put(q + 40, e[i].stored_len);
+		le32_put(q + 44, e[i].raw_len);
+		q[48] = e[i].type;
+	}
+	uint8_t *tr = p + total - INDEX_TRAILER_LEN;
+	checksum128(tr, p, total - INDEX_TRAILER_LEN);
+	memcpy(tr + 16, INDEX_END_MAGIC, MAGIC_LEN);
+	out->len = total;
+	return 0;
+}
+
+int index_set_write(index_set *s, backend *be)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->tab_cap; i++)
+		if (s->tab[i].used && !s->tab[i].written && s->slot_stored[s->tab[i].slot])
+			n++;
+	if (n == 0)
+		return 0;
+	_cleanup_free_ index_entry *e = malloc(n * sizeof(*e));
+	_cleanup_free_ uint32_t *remap = malloc(s->nslots * sizeof(*remap));
+	_cleanup_free_ uint8_t(*packs)[32] = malloc(s->nslots * 32);
+	if (!e || !remap || !packs)
+		return -ENOMEM;
+	size_t np = 0, k = 0;
+	for (size_t i = 0; i < s->nslots; i++)
+		remap[i] = UINT32_MAX;
+	for (size_t i = 0; i < s->tab_cap; i++) {
+		mem_entry *m = &s->tab[i];
+		if (!m->used || m->written || !s->slot_stored[m->slot])
+			continue;
+		if (remap[m->slot] == UINT32_MAX) {
+			remap[m->slot] = (uint32_t)np;
+			memcpy(packs[np++], s->slots[m->slot], 32);
+		}
+		memcpy(e[k].id, m->id, 32);
+		e[k].pack = remap[m->slot];
+		e[k].offset = m->offset;
+		e[k].stored_len = m->stored_len;
+		e[k].raw_len = m->raw_len;
+		e[k].type = m->type;
+		k++;
+	}
+	buf _cleanup_(buf_releasep) out = BUF_INIT;
+	int r = index_encode(&out, e, n, (const uint8_t(*)[32])packs, np);
+	if (r < 0)
+		return r;
+	uint8_t h[32];
+	char name[80], hex[65];
+	crypto_sha256(h, out.data, out.len);
+	hex_encode(hex, h, 32);
+	snprintf(name, sizeof(name), "index/%s", hex);
+	if ((r = backend_put(be, name, out.data, out.len)) < 0)
+		return r;
+	for (size_t i = 0; i < s->tab_cap; i++)
+		if (s->tab[i].used && s->slot_stored[s->tab[i].slot])
+			s->tab[i].written = 1;
+	return 0;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * index: where each blob lives (pack, offset, sizes).
+ *
+ * Index files are sorted tables with a 256-entry fan-out on the first id
+ * byte, like git's .idx, read in place through the backend's mapping: a
+ * lookup is a binary search over mapped pages, and memory stays flat in
+ * the number of blobs.  Blobs added in this session live in a small
+ * open-addressing table until index_set_write() stores them as a new
+ * index file.  All index data is plaintext: no key is needed.
+ */
+#ifndef DV_REPO_INDEX_H
+#define DV_REPO_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../backend/backend.h"
+#include "../base/buf.h"
+
+typedef struct {
+	const uint8_t *pack_id;
+	uint32_t offset, stored_len, raw_len;
+	uint8_t type;
+} index_loc;
+
+/* One decoded entry, used for building index files. */
+typedef struct {
+	uint8_t id[32];
+	uint32_t pack; /* position in the pack id list */
+	uint32_t offset, stored_len, raw_len;
+	uint8_t type;
+} index_entry;
+
+typedef struct index_set index_set;
+
+int index_set_new(index_set **out);
+void index_set_free(index_set *s);
+/* Maps and validates every file under index/. */
+int index_set_load(index_set *s, backend *be);
+/* 0 and *out filled when found, else -DV_ENOTFOUND. */
+int index_set_lookup(const index_set *s, const uint8_t id[32], index_loc *out);
+
+/* Reserves a slot for a pack being written; its id is set when stored. */
+int index_set_pack_slot(index_set *s, uint32_t *out_slot);
+void index_set_pack_stored(index_set *s, uint32_t slot, const uint8_t id[32]);
+int index_set_add(index_set *s, const uint8_t id[32], int type, uint32_t slot, uint32_t offset,
+		  uint32_t stored_len, uint32_t raw_len);
+/* Writes blobs of stored packs added since the last write as one index file. */
+int index_set_write(index_set *s, backend *be);
+size_t index_set_file_count(const index_set *s);
+
+/* Pure codec, for the writer, tests and fuzzing. entries are sorted in place. */
+int index_encode(buf *out, index_entry *entries, size_t n, const uint8_t (*packs)[32],
+		 size_t npacks);
+/* Validates a whole index file image; 0 or -DV_ECORRUPT / -DV_EFORMAT. */
+int index_validate(const uint8_t *p, size_t n);
+
+#endif

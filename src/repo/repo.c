@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "repo.h"
+#include "format.h"
+#include "index.h"
+#include "pack.h"
+#include "../base/cleanup.h"
+#include "../base/err.h"
+#include "../base/hex.h"
+#include "../core/blob.h"
+#include "../core/checksum.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One pack under construction; data and tree blobs go to separate packs
+ * so that tree packs stay small and are cheap to read for ls and GC. */
+typedef struct {
+	pack_writer w;
+	uint32_t slot;
+	int open;
+} open_pack;
+
+struct repo {
+	backend *be;
+	repo_config cfg;
+	crypto_keys keys;
+	chunker chunker;
+	blob_ctx *blob;
+	index_set *index;
+	open_pack packs[2];
+	buf tmp;
+};
+
+static int config_encode(uint8_t out[CONFIG_LEN], const repo_config *c)
+{
+	memcpy(out, CONFIG_MAGIC, MAGIC_LEN);
+	le32_put(out + 8, FORMAT_VERSION);
+	memcpy(out + 12, c->id, 32);
+	le32_put(out + 44, c->chunker.min);
+	le32_put(out + 48, c->chunker.avg);
+	le32_put(out + 52, c->chunker.max);
+	checksum128(out + 56, out, 56);
+	return 0;
+}
+
+static int config_decode(repo_config *c, const uint8_t *p, size_t n)
+{
+	uint8_t ck[16];
+	if (n < 12 || memcmp(p, CONFIG_MAGIC, MAGIC_LEN) != 0)
+		return -DV_ECORRUPT;
+	if (le32_get(p + 8) != FORMAT_VERSION)
+		return -DV_EFORMAT;
+	if (n != CONFIG_LEN)
+		return -DV_ECORRUPT;
+	checksum128(ck, p, 56);
+	if (memcmp(ck, p + 56, 16) != 0)
+		return -DV_ECORRUPT;
+	memcpy(c->id, p + 12, 32);
+	c->chunker.min = le32_get(p + 44);
+	c->chunker.avg = le32_get(p + 48);
+	c->chunker.max = le32_get(p + 52);
+	return chunker_params_valid(&c->chunker) ? 0 : -DV_ECORRUPT;
+}
+
+static void key_name(char out[80], const uint8_t *file, size_t n)
+{
+	uint8_t h[32];
+	char hex[65];
+	crypto_sha256(h, file, n);
+	hex_encode(hex, h, 32);
+	snprintf(out, 80, "keys/%s", hex);
+}
+
+static int dir_is_empty_cb(void *ud, const char *name)
+{
+	(void)ud;
+	(void)name;
+	return 1;
+}
+
+int repo_create(const char *path, const char *pass, const repo_init_params *p)
+{
+	backend *be = NULL;
+	uint64_t sz;
+	int r = local_backend_open(&be, path, 1);
+	if (r < 0)
+		return r;
+	if (backend_size(be, "config", &sz) == 0) {
+		backend_free(be);
+		return err_set(-EEXIST, "repository '%s' already exists", path);
+	}
+	if (backend_list(be, "snapshots", dir_is_empty_cb, NULL) == 1) {
+		backend_free(be);
+		return err_set(-EEXIST, "'%s' already holds snapshots but no config", path);
+	}
+	crypto_keys k;
+	repo_config c;
+	uint8_t cfg[CONFIG_LEN];
+	char kname[80];
+	buf _cleanup_(buf_releasep) kf = BUF_INIT;
+	c.chunker = p->chunker;
+	if (!chunker_params_valid(&c.chunker)) {
+		backend_free(be);
+		return err_set(-EINVAL, "invalid chunker parameters");
+	}
+	r = crypto_random(&k, sizeof(k));
+	r = r ?: crypto_random(c.id, sizeof(c.id));
+	r = r ?: key_encode(&kf, &k, pass, &p->kdf);
+	crypto_wipe(&k, sizeof(k));
+	if (r == 0) {
+		key_name(kname, kf.data, kf.len);
+		r = backend_put(be, kname, kf.data, kf.len);
+	}
+	if (r == 0) {
+		config_encode(cfg, &c);
+		/* config last: a repository without it is not yet a repository */
+		r = backend_put(be, "config", cfg, sizeof(cfg));
+	}
+	backend_free(be);
+	return r;
+}
+
+struct unlock_ctx {
+	repo *r;
+	const char *pass;
+	int found, bad;
+};
+
+static int try_key(void *ud, const char *name)
+{
+	struct unlock_ctx *u = ud;
+	bytes b = BYTES_INIT;
+	int r = backend_get(u->r->be, name, &b);
+	if (r < 0)
+		return r;
+	r = key_decode(&u->r->keys, b.data, b.len, u->pass);
+	bytes_release(&b);
+	if (r == 0) {
+		u->found = 1;
+		return 1;
+	}
+	if (r == -DV_EBADKEY)
+		return 0;
+	if (r == -DV_ECORRUPT || r == -DV_EFORMAT) {
+		u->bad++;
+		return 0;
+	}
+	return r;
+}
+
+static int load_config(repo *r, const char *path)
+{
+	bytes b = BYTES_INIT;
+	int rc = backend_get(r->be, "config", &b);
+	if (rc == -ENOENT)
+		return err_set(-DV_ENOTFOUND, "'%s' is not a dvalin repository (no config file)", path);
+	if (rc < 0)
+		return rc;
+	rc = config_decode(&r->cfg, b.data, b.len);
+	bytes_release(&b);
+	if (rc == -DV_EFORMAT)
+		return err_set(rc, "repository '%s' has a format version this dvalin cannot read", path);
+	if (rc < 0)
+		return err_set(rc, "config file of repository '%s' is damaged", path);
+	return 0;
+}
+
+int repo_open(repo **out, const char *path, const char *pass, int level)
+{
+	repo *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	int rc = local_backend_open(&r->be, path, 0);
+	rc = rc ?: load_config(r, path);
+	if (rc == 0) {
+		struct unlock_ctx u = { r, pass, 0, 0 };
+		rc = backend_list(r->be, "keys", try_key, &u);
+		if (rc == 1)
+			rc = 0;
+		if (rc == 0 && !u.found)
+			rc = u.bad ? err_set(-DV_ECORRUPT, "no usable key in '%s/keys': %d key file(s) damaged and none matches the password", path, u.bad)
+				   : err_set(-DV_EBADKEY, "wrong password for repository '%s'", path);
+	}
+	if (rc == 0) {
+		uint64_t gear[256];
+		crypto_derive((uint8_t *)gear, sizeof(gear), r->keys.chunk, "dvalin-gear-v1");
+		chunker_init(&r->chunker, &r->cfg.chunker, gear);
+		rc = blob_ctx_new(&r->blob, &r->keys, level);
+	}
+	rc = rc ?: index_set_new(&r->index);
+	rc = rc ?: index_set_load(r->index, r->be);
+	if (rc < 0) {
+		repo_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void repo_free(repo *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(r->packs); i++)
+		pack_writer_release(&r->packs[i].w);
+	index_set_free(r->index);
+	blob_ctx_free(r->blob);
+	backend_free(r->be);
+	buf_release(&r->tmp);
+	crypto_wipe(&r->keys, sizeof(r->keys));
+	free(r);
+}
+
+const char *repo_location(const repo *r) { return r->be->location; }
+const repo_config *repo_get_config(const repo *r) { return &r->cfg; }
+const chunker *repo_chunker(const repo *r) { return &r->chunker; }
+backend *repo_backend(repo *r) { return r->be; }
+
+int repo_has_blob(const repo *r, const uint8_t id[32])
+{
+	index_loc loc;
+	return index_set_lookup(r->index, id, &loc);
+}
+
+void repo_blob_id(const repo *r, uint8_t out[32], const void *plain, size_t n)
+{
+	blob_id(out, r->blob, plain, n);
+}
+
+static int store_pack(repo *r, open_pack *op)
+{
+	uint8_t id[32];
+	char name[80];
+	if (!op->open)
+		return 0;
+	int rc = pack_writer_finish(&op->w, id);
+	if (rc < 0)
+		return rc;
+	pack_name(name, id);
+	rc = backend_put(r->be, name, op->w.data.data, op->w.data.len);
+	if (rc < 0)
+		return rc;
+	index_set_pack_stored(r->index, op->slot, id);
+	pack_writer_reset(&op->w);
+	op->open = 0;
+	return 0;
+}
+
+int repo_save_blob(repo *r, int type, const uint8_t id[32], const void *plain, size_t n,
+		   uint64_t *out_added)
+{
+	if (out_added)
+		*out_added = 0;
+	if (repo_has_blob(r, id) == 0)
+		return 0;
+	if (n > BLOB_MAX_RAW)
+		return err_set(-EFBIG, "blob too large (%zu bytes)", n);
+	open_pack *op = &r->packs[type == BLOB_TREE];
+	int rc;
+	if (!op->open) {
+		if ((rc = index_set_pack_slot(r->index, &op->slot)) < 0)
+			return rc;
+		op->open = 1;
+	}
+	buf *b;
+	if ((rc = pack_writer_buf(&op->w, &b)) < 0)
+		return rc;
+	size_t start = b->len;
+	rc = blob_seal(r->blob, b, type, id, plain, n);
+	rc = rc ?: pack_writer_commit(&op->w, type, id, (uint32_t)n, start);
+	if (rc < 0) {
+		b->len = start;
+		return rc;
+	}
+	rc = index_set_add(r->index, id, type, op->slot, (uint32_t)start, (uint32_t)(b->len - start),
+			   (uint32_t)n);
+	if (rc < 0)
+		return rc;
+	if (out_added)
+		*out_added = b->len - start;
+	if (b->len >= PACK_TARGET_SIZE || op->w.n >= PACK_MAX_BLOBS)
+		return store_pack(r, op);
+	return 0;
+}
+
+int repo_flush(repo *r)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(r->packs); i++) {
+		int rc = store_pack(r, &r->packs[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return index_set_write(r->index, r->be);
+}
+
+static int load_blob(repo *r, int type, const uint8_t id[32], buf *out, int verify)
+{
+	index_loc loc;
+	char hex[65], name[80];
+	hex_encode(hex, id, 32);
+	if (index_set_lookup(r->index, id, &loc) < 0)
+		return err_set(-DV_ENOTFOUND, "blob '%s' is not in the index", hex);
+	if (loc.type != type)
+		return err_set(-DV_ECORRUPT, "blob '%s' has the wrong type in the index", hex);
+	pack_name(name, loc.pack_id);
+	/* A blob of the pack being written is still in memory. */
+	for (size_t i = 0; i < ARRAY_SIZE(r->packs); i++) {
+		open_pack *op = &r->packs[i];
+		if (op->open && memcmp(loc.pack_id, (uint8_t[32]){ 0 }, 32) == 0) {
+			for (size_t k = 0; k < op->w.n; k++)
+				if (memcmp(op->w.entries[k].id, id, 32) == 0)
+					return blob_open(r->blob, out, type, id, op->w.data.data + loc.offset,
+							 loc.stored_len, loc.raw_len, verify);
+		}
+	}
+	r->tmp.len = 0;
+	int rc = buf_reserve(&r->tmp, loc.stored_len);
+	if (rc < 0)
+		return rc;
+	rc = backend_get_range(r->be, name, loc.offset, r->tmp.data, loc.stored_len);
+	if (rc < 0)
+		return rc;
+	rc = blob_open(r->blob, out, type, id, r->tmp.data, loc.stored_len, loc.raw_len, verify);
+	if (rc == -DV_EBADKEY || rc == -DV_ECORRUPT)
+		return err_set(-DV_ECORRUPT, "blob '%s' in pack '%s' is damaged", hex, name + 8);
+	return rc;
+}
+
+int repo_load_blob(repo *r, int type, const uint8_t id[32], buf *out)
+{
+	return load_blob(r, type, id, out, 0);
+}
+
+int repo_load_blob_verified(repo *r, int type, const uint8_t id[32], buf *out)
+{
+	return load_blob(r, type, id, out, 1);
+}
+
+int repo_save_snapshot(repo *r, snapshot *s)
+{
+	buf _cleanup_(buf_releasep) b = BUF_INIT;
+	char hex[65], name[80];
+	int rc = snapshot_encode(&b, s, &r->keys);
+	if (rc < 0)
+		return rc;
+	hex_encode(hex, s->id, 32);
+	snprintf(name, sizeof(name), "snapshots/%s", hex);
+	return backend_put(r->be, name, b.data, b.len);
+}
+
+struct snap_list {
+	repo *r;
+	snapshot **v;
+	size_t n;
+	size_t damaged;
+};
+
+static int load_snap(void *ud, const char *name)
+{
+	struct snap_list *l = ud;
+	bytes b = BYTES_INIT;
+	snapshot *s = NULL;
+	uint8_t want[32];
+	const char *base = strrchr(name, '/') + 1;
+	int rc = backend_get(l->r->be, name, &b);
+	if (rc == 0) {
+		rc = snapshot_decode(&s, b.data, b.len, &l->r->keys);
+		bytes_release(&b);
+	}
+	if (rc == 0 && (hex_decode(want, base, 32) < 0 || memcmp(want, s->id, 32) != 0))
+		rc = -DV_ECORRUPT;
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0) {
+		snapshot_free(s);
+		if (l->damaged++ == 0)
+			err_set(-DV_ECORRUPT, "snapshot file '%s' is damaged or unreadable", name);
+		return 0;
+	}
+	snapshot **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+	if (!v) {
+		snapshot_free(s);
+		return -ENOMEM;
+	}
+	l->v = v;
+	v[l->n++] = s;
+	return 0;
+}
+
+static int cmp_time(const void *a, const void *b)
+{
+	const snapshot *x = *(snapshot *const *)a, *y = *(snapshot *const *)b;
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	if (x->time_nsec != y->time_nsec)
+		return x->time_nsec < y->time_nsec ? -1 : 1;
+	return memcmp(x->id, y->id, 32);
+}
+
+int repo_load_snapshots(repo *r, snapshot ***out, size_t *out_n, size_t *out_damaged)
+{
+	struct snap_list l = { r, NULL, 0, 0 };
+	int rc = backend_list(r->be, "snapshots", load_snap, &l);
+	if (rc < 0) {
+		repo_free_snapshots(l.v, l.n);
+		return rc;
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_time);
+	*out = l.v;
+	*out_n = l.n;
+	if (out_damaged)
+		*out_damaged = l.damaged;
+	return 0;
+}
+
+void repo_free_snapshots(snapshot **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		snapshot_free(list[i]);
+	free(list);
+}
+
+int repo_find_snapshot(repo *r, const char *spec, snapshot **out)
+{
+	snapshot **v;
+	size_t n, damaged, match = SIZE_MAX, hits = 0;
+	int latest = strcmp(spec, "latest") == 0;
+	if (!latest && !hex_is_prefix(spec, 64))
+		return err_set(-DV_EUSAGE, "invalid snapshot id '%s'", spec);
+	int rc = repo_load_snapshots(r, &v, &n, &damaged);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		char hex[65];
+		hex_encode(hex, v[i]->id, 32);
+		if (latest || strncasecmp(hex, spec, strlen(spec)) == 0) {
+			match = i;
+			hits++;
+		}
+	}
+	if (latest && n)
+		hits = 1;
+	if (hits == 1) {
+		*out = v[match];
+		v[match] = NULL;
+	}
+	repo_free_snapshots(v, n);
+	if (hits == 0)
+		return err_set(-DV_ENOTFOUND, latest ? "no snapshot in repository '%s'%s"
+						     : "no snapshot matches '%s'%s",
+			       latest ? repo_location(r) : spec,
+			       damaged ? " (some snapshot files are damaged)" : "");
+	if (hits > 1)
+		return err_set(-DV_EAMBIG, "snapshot id prefix '%s' is ambiguous", spec);
+	return 0;
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * repo: an open repository: its backend, config, master keys, index and
+ * the pack writers of the current session.
+ *
+ * Write ordering gives crash safety: a pack is stored (durably) before any
+ * index names it, an index before any snapshot that needs it.  Whatever a
+ * crash leaves behind is unreferenced and harmless.  A repo handle is
+ * used by one thread at a time.
+ */
+#ifndef DV_REPO_REPO_H
+#define DV_REPO_REPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../backend/backend.h"
+#include "../base/buf.h"
+#include "../core/chunker.h"
+#include "../core/crypto.h"
+#include "key.h"
+#include "snapshot.h"
+
+typedef struct repo repo;
+
+typedef struct {
+	uint8_t id[32];
+	chunker_params chunker;
+} repo_config;
+
+typedef struct {
+	chunker_params chunker;
+	key_params kdf;
+} repo_init_params;
+
+#define REPO_INIT_PARAMS_INIT { CHUNKER_PARAMS_INIT, KEY_PARAMS_INIT }
+
+/* Creates a new repository in an empty or missing directory. */
+int repo_create(const char *path, const char *pass, const repo_init_params *p);
+/* Opens and unlocks a repository; level is the zstd level for new blobs. */
+int repo_open(repo **out, const char *path, const char *pass, int level);
+void repo_free(repo *r);
+
+const char *repo_location(const repo *r);
+const repo_config *repo_get_config(const repo *r);
+const chunker *repo_chunker(const repo *r);
+backend *repo_backend(repo *r);
+
+/* 0 if the blob is stored (or queued in this session), else -DV_ENOTFOUND. */
+int repo_has_blob(const repo *r, const uint8_t id[32]);
+/* The keyed id of a plaintext. */
+void repo_blob_id(const repo *r, uint8_t out[32], const void *plain, size_t n);
+/*
+ * Stores a blob unless it exists.  *out_added (may be NULL) receives the
+ * stored bytes added (0 when deduplicated).
+ */
+int repo_save_blob(repo *r, int type, const uint8_t id[32], const void *plain, size_t n,
+		   uint64_t *out_added);
+/* Stores open packs and the index of everything saved so far. */
+int repo_flush(repo *r);
+/* Reads, decrypts and decompresses a blob into out (reset first). */
+int repo_load_blob(repo *r, int type, const uint8_t id[32], buf *out);
+/* Like repo_load_blob, also re-hashing the plaintext against the id. */
+int repo_load_blob_verified(repo *r, int type, const uint8_t id[32], buf *out);
+
+/* Encodes, stores and fills s->id. */
+int repo_save_snapshot(repo *r, snapshot *s);
+/*
+ * All snapshots, oldest first.  Files that cannot be read or decrypted
+ * are skipped and counted in *out_damaged (the message names the first).
+ */
+int repo_load_snapshots(repo *r, snapshot ***out, size_t *out_n, size_t *out_damaged);
+void repo_free_snapshots(snapshot **list, size_t n);
+/* "latest" or a unique hex prefix of a snapshot id. */
+int repo_find_snapshot(repo *r, const char *spec, snapshot **out);
+
+#endif

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "snapshot.h"
+#include "format.h"
+#include "../base/cleanup.h"
+#include "../base/err.h"
+#include "../base/reader.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum {
+	F_TIME = 1,
+	F_HOST = 2,
+	F_USER = 3,
+	F_PATH = 4,
+	F_TAG = 5,
+	F_PARENT = 6,
+	F_STATS = 7,
+};
+
+#define MAX_STR 65536
+#define MAX_LIST 4096
+
+snapshot *snapshot_new(void)
+{
+	return calloc(1, sizeof(snapshot));
+}
+
+static void free_list(char **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+void snapshot_free(snapshot *s)
+{
+	if (!s)
+		return;
+	free(s->host);
+	free(s->user);
+	free_list(s->paths, s->npaths);
+	free_list(s->tags, s->ntags);
+	free(s);
+}
+
+int snapshot_add_str(char ***list, size_t *n, const char *str)
+{
+	if (*n >= MAX_LIST)
+		return -E2BIG;
+	char **l = realloc(*list, (*n + 1) * sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	*list = l;
+	if (!(l[*n] = strdup(str)))
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+static int put_field(buf *b, unsigned tag, const buf *val)
+{
+	int r = buf_put_varint(b, tag);
+	return r < 0 ? r : buf_put_str(b, val->data, val->len);
+}
+
+static int put_strfield(buf *b, unsigned tag, const char *s)
+{
+	int r = buf_put_varint(b, tag);
+	return r < 0 ? r : buf_put_str(b, s, strlen(s));
+}
+
+static int encode_body(buf *b, const snapshot *s)
+{
+	buf _cleanup_(buf_releasep) v = BUF_INIT;
+	int r = 0;
+	r = r ?: buf_put_svarint(&v, s->time);
+	r = r ?: buf_put_varint(&v, s->time_nsec);
+	r = r ?: buf_put_svarint(&v, s->tz_offset);
+	r = r ?: put_field(b, F_TIME, &v);
+	r = r ?: put_strfield(b, F_HOST, s->host ? s->host : "");
+	r = r ?: put_strfield(b, F_USER, s->user ? s->user : "");
+	for (size_t i = 0; !r && i < s->npaths; i++)
+		r = put_strfield(b, F_PATH, s->paths[i]);
+	for (size_t i = 0; !r && i < s->ntags; i++)
+		r = put_strfield(b, F_TAG, s->tags[i]);
+	if (!r && s->has_parent) {
+		r = buf_put_varint(b, F_PARENT);
+		r = r ?: buf_put_str(b, s->parent, 32);
+	}
+	v.len = 0;
+	const snapshot_stats *st = &s->stats;
+	uint64_t vals[] = { st->files_new, st->files_changed, st->files_unchanged, st->dirs,
+			    st->bytes_read, st->bytes_added, st->total_files, st->total_bytes,
+			    st->errors };
+	for (size_t i = 0; !r && i < ARRAY_SIZE(vals); i++)
+		r = buf_put_varint(&v, vals[i]);
+	r = r ?: put_field(b, F_STATS, &v);
+	return r;
+}
+
+int snapshot_encode(buf *out, snapshot *s, const crypto_keys *k)
+{
+	buf _cleanup_(buf_releasep) body = BUF_INIT;
+	int r = encode_body(&body, s);
+	if (r < 0)
+		return r;
+	uint8_t h[SNAPSHOT_HEADER_LEN] = { 0 };
+	memcpy(h, SNAPSHOT_MAGIC, MAGIC_LEN);
+	le32_put(h + 8, FORMAT_VERSION);
+	memcpy(h + 16, s->tree, 32);
+	out->len = 0;
+	if ((r = buf_reserve(out, sizeof(h) + body.len + CRYPTO_OVERHEAD)) < 0)
+		return r;
+	memcpy(out->data, h, sizeof(h));
+	r = crypto_seal(out->data + sizeof(h), k->enc, h, sizeof(h), body.data, body.len);
+	if (r < 0)
+		return r;
+	out->len = sizeof(h) + body.len + CRYPTO_OVERHEAD;
+	crypto_sha256(s->id, out->data, out->len);
+	return 0;
+}
+
+static int dup_str(char **out, const uint8_t *p, size_t n)
+{
+	if (memchr(p, 0, n))
+		return -DV_ECORRUPT;
+	*out = strndup((const char *)p, n);
+	return *out ? 0 : -ENOMEM;
+}
+
+static int decode_field(snapshot *s, uint64_t tag, const uint8_t *p, size_t n)
+{
+	reader r;
+	char *str = NULL;
+	int rc;
+	reader_init(&r, p, n);
+	switch (tag) {
+	case F_TIME:
+		s->time = reader_svarint(&r);
+		s->time_nsec = (uint32_t)reader_varint(&r);
+		s->tz_offset = (int32_t)reader_svarint(&r);
+		if (s->time_nsec >= 1000000000u || s->tz_offset < -86400 || s->tz_offset > 86400)
+			return -DV_ECORRUPT;
+		break;
+	case F_HOST:
+		free(s->host);
+		return dup_str(&s->host, p, n);
+	case F_USER:
+		free(s->user);
+		return dup_str(&s->user, p, n);
+	case F_PATH:
+	case F_TAG:
+		if ((rc = dup_str(&str, p, n)) < 0)
+			return rc;
+		rc = tag == F_PATH ? snapshot_add_str(&s->paths, &s->npaths, str)
+				   : snapshot_add_str(&s->tags, &s->ntags, str);
+		free(str);
+		return rc;
+	case F_PARENT:
+		if (n != 32)
+			return -DV_ECORRUPT;
+		memcpy(s->parent, p, 32);
+		s->has_parent = 1;
+		return 0;
+	case F_STATS: {
+		uint64_t *v[] = { &s->stats.files_new, &s->stats.files_changed,
+				  &s->stats.files_unchanged, &s->stats.dirs, &s->stats.bytes_read,
+				  &s->stats.bytes_added, &s->stats.total_files,
+				  &s->stats.total_bytes, &s->stats.errors };
+		for (size_t i = 0; i < ARRAY_SIZE(v) && reader_left(&r); i++)
+			*v[i] = reader_varint(&r);
+		break;
+	}
+	default:
+		return 0; /* a field from a later version: skip */
+	}
+	return reader_ok(&r) ? 0 : -DV_ECORRUPT;
+}
+
+int snapshot_decode(snapshot **out, const uint8_t *p, size_t n, const crypto_keys *k)
+{
+	if (n < SNAPSHOT_HEADER_LEN + CRYPTO_OVERHEAD || memcmp(p, SNAPSHOT_MAGIC, MAGIC_LEN) != 0)
+		return -DV_ECORRUPT;
+	if (le32_get(p + 8) != FORMAT_VERSION)
+		return -DV_EFORMAT;
+	size_t blen = n - SNAPSHOT_HEADER_LEN - CRYPTO_OVERHEAD;
+	_cleanup_free_ uint8_t *body = malloc(blen + 1);
+	if (!body)
+		return -ENOMEM;
+	int rc = crypto_open(body, k->enc, p, SNAPSHOT_HEADER_LEN, p + SNAPSHOT_HEADER_LEN,
+			     n - SNAPSHOT_HEADER_LEN);
+	if (rc < 0)
+		return -DV_ECORRUPT;
+	snapshot *s = snapshot_new();
+	if (!s)
+		return -ENOMEM;
+	memcpy(s->tree, p + 16, 32);
+	crypto_sha256(s->id, p, n);
+	reader r;
+	reader_init(&r, body, blen);
+	while (reader_ok(&r) && reader_left(&r)) {
+		uint64_t tag = reader_varint(&r);
+		size_t flen;
+		const uint8_t *f = reader_str(&r, &flen, MAX_STR);
+		if (!f)
+			break;
+		if ((rc = decode_field(s, tag, f, flen)) < 0) {
+			snapshot_free(s);
+			return rc;
+		}
+	}
+	if (!reader_ok(&r) || !s->host || !s->user) {
+		snapshot_free(s);
+		return -DV_ECORRUPT;
+	}
+	*out = s;
+	return 0;
+}
+
+int snapshot_tree_id(uint8_t out[32], const uint8_t *p, size_t n)
+{
+	if (n < SNAPSHOT_HEADER_LEN || memcmp(p, SNAPSHOT_MAGIC, MAGIC_LEN) != 0)
+		return -DV_ECORRUPT;
+	memcpy(out, p + 16, 32);
+	return 0;
+}
+
+void snapshot_format_time(char out[40], const snapshot *s)
+{
+	time_t t = (time_t)(s->time + s->tz_offset);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+	int off = s->tz_offset, sign = off < 0 ? '-' : '+';
+	if (off < 0)
+		off = -off;
+	snprintf(out + n, 40 - n, "%c%02d:%02d", sign, off / 3600, off / 60 % 60);
+}
+
+int snapshot_parse_time(const char *str, int64_t *out_time, int32_t *out_tz)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *end = strptime(str, "%Y-%m-%d %H:%M:%S", &tm);
+	if (!end || *end)
+		return -EINVAL;
+	tm.tm_isdst = -1;
+	time_t t = mktime(&tm);
+	if (t == (time_t)-1 && !(tm.tm_year == 69 && tm.tm_mday == 31))
+		return -EINVAL;
+	*out_time = t;
+	*out_tz = (int32_t)tm.tm_gmtoff;
+	return 0;
+}
