@@ -3,6 +3,8 @@
 # install missing Debian build dependencies (apt-get), see README.md.
 
 PREFIX ?= /usr/local
+# Debian's interpreter, where python3-pytest installs (not a pyenv one on PATH)
+PYTHON := /usr/bin/python3
 DESTDIR ?=
 CC ?= cc
 PKGS := libcrypto libzstd libxxhash
@@ -42,11 +44,13 @@ all: dvalin
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(S)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC asan $<"
+	@$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -MMD -MP -c -o $@ $<
 
 $(B)/libdvalin.a: $(LIB_OBJ)
 	@rm -f $@
@@ -92,12 +96,12 @@ unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
 
 e2e: dvalin $(TOOL_BIN)
-	DVALIN_BIN=$(CURDIR)/dvalin DVALIN_TOOLS=$(CURDIR)/$(B)/tools python3 -m pytest -q tests/e2e
+	DVALIN_BIN=$(CURDIR)/dvalin DVALIN_TOOLS=$(CURDIR)/$(B)/tools $(PYTHON) -m pytest -q tests/e2e
 
 e2e-asan: $(S)/dvalin $(TOOL_BIN)
 	DVALIN_BIN=$(CURDIR)/$(S)/dvalin DVALIN_TOOLS=$(CURDIR)/$(B)/tools \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  python3 -m pytest -q tests/e2e
+	  $(PYTHON) -m pytest -q tests/e2e
 
 test: test-deps
 	$(MAKE) dvalin $(S)/dvalin $(UNIT_BIN) $(TOOL_BIN)

@@ -11,6 +11,7 @@ void bytes_release(bytes *b)
 	b->len = 0;
 	b->release = NULL;
 	b->priv = NULL;
+	b->file_mapped = 0;
 }
 
 void backend_free(backend *b)

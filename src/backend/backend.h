@@ -30,9 +30,10 @@ typedef struct {
 	size_t len;
 	void (*release)(void *priv, const uint8_t *data, size_t len);
 	void *priv;
+	int file_mapped; /* a read-only file mapping: pages may be dropped */
 } bytes;
 
-#define BYTES_INIT { NULL, 0, NULL, NULL }
+#define BYTES_INIT { NULL, 0, NULL, NULL, 0 }
 
 void bytes_release(bytes *b);
 

@@ -97,6 +97,7 @@ static int local_get(backend *b, const char *name, bytes *out)
 	if (m == MAP_FAILED)
 		return err_sys(-errno, "cannot map '%s/%s'", b->location, name);
 	out->data = m;
+	out->file_mapped = 1;
 	return 0;
 }
 

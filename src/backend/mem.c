@@ -70,6 +70,7 @@ static int mem_get(backend *b, const char *name, bytes *out)
 	out->len = f->len;
 	out->release = release_copy;
 	out->priv = NULL;
+	out->file_mapped = 0;
 	return 0;
 }
 

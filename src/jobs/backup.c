@@ -320,7 +320,11 @@ static int do_file(bctx *c, tree_writer *tw, int dirfd, const char *name, struct
 	if (st->st_nlink > 1) {
 		hardlink *h = link_find(c, st->st_dev, st->st_ino, 0);
 		if (h) {
-			c->st.files_unchanged++;
+			/* another name of an inode read (or reused) a moment ago */
+			if (pn && pn->type == NODE_FILE)
+				c->st.files_unchanged++;
+			else
+				c->st.files_new++;
 			return link_reuse(c, h, tw);
 		}
 	}
@@ -657,7 +661,7 @@ static int normalize(const char *in, char **out)
 	}
 	res[rl] = 0;
 	if (rl == 0) {
-		strcpy(res, "/");
+		memcpy(res, "/", 2);
 		*out = res;
 		return 0;
 	}

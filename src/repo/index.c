@@ -138,8 +138,9 @@ static int load_one(void *ud, const char *name)
 	/*
 	 * Validation touched every page; let the kernel drop them from our
 	 * resident set (they stay in the page cache) so memory stays flat.
+	 * Only for file mappings: on heap memory this would zero the data.
 	 */
-	if (b.release && b.len > 65536) {
+	if (b.file_mapped && b.len > 65536) {
 		uintptr_t start = ((uintptr_t)b.data + 4095) & ~(uintptr_t)4095;
 		uintptr_t end = ((uintptr_t)b.data + b.len) & ~(uintptr_t)4095;
 		if (end > start)

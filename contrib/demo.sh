@@ -1,0 +1,42 @@
+#!/bin/sh
+# The `make run` demo: back up a sample tree into a local repository,
+# change it, back it up again, list and restore it, and show it is exact.
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+dv="$here/dvalin"
+demo=${DEMO_DIR:-$here/build/demo}
+rm -rf "$demo"
+mkdir -p "$demo/data"
+export DVALIN_REPOSITORY="$demo/repo"
+export DVALIN_PASSWORD="demo password (use DVALIN_PASSWORD_FILE for real repositories)"
+
+# sample data: this project's sources and docs, plus a sparse image and links
+cp -a "$here/src" "$here/docs" "$demo/data/"
+truncate -s 256M "$demo/data/disk.img"
+printf 'a few bytes in the middle of a sparse image\n' |
+	dd of="$demo/data/disk.img" bs=1 seek=$((100 << 20)) conv=notrunc status=none
+ln -s src/cli "$demo/data/cli-link"
+ln "$demo/data/src/cli/main.c" "$demo/data/main-hardlink.c"
+
+echo "== dvalin init"
+"$dv" init
+echo "== dvalin backup (first)"
+"$dv" backup "$demo/data" --tag demo
+echo "== change one file, back up again (unchanged files are not read)"
+echo "// edited" >> "$demo/data/src/cli/main.c"
+"$dv" backup "$demo/data" --tag demo
+echo "== dvalin snapshots"
+"$dv" snapshots
+echo "== dvalin ls latest (first lines)"
+"$dv" ls -l latest "$demo/data/src/cli" | head -n 6
+echo "== dvalin restore latest"
+"$dv" restore latest --target "$demo/restore"
+echo "== compare the restore with the original"
+if diff -r --no-dereference "$demo/data" "$demo/restore$demo/data" >/dev/null; then
+	echo "restore is identical to the source"
+else
+	echo "restore differs from the source" >&2
+	exit 1
+fi
+echo "sparse image: $(du -k "$demo/data/disk.img" | cut -f1) KiB on disk before, $(du -k "$demo/restore$demo/data/disk.img" | cut -f1) KiB after restore (256 MiB apparent)"
+echo "repository: $(du -sh "$demo/repo" | cut -f1) in $demo/repo"

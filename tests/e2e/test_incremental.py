@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Parent-snapshot change detection: unchanged files are never re-read."""
+import os
+import threading
+import time
+
+from conftest import run, snapshots
+
+
+def make(src, n=50):
+    os.makedirs(os.path.join(src, "sub"))
+    for i in range(n):
+        with open(os.path.join(src, "sub" if i % 2 else "", f"f{i}"), "w") as f:
+            f.write(f"file {i}\n" * (i + 1))
+
+
+def test_unchanged_rebackup_reads_nothing_and_reuses_trees(world, repo):
+    src = os.path.join(world, "src")
+    make(src)
+    first = run(["backup", "-r", repo, src, "--json"])
+    assert first.rc == 0, first
+    assert first.json()["files_new"] == 50
+    again = run(["backup", "-r", repo, src, "--json"])
+    assert again.rc == 0, again
+    s = again.json()
+    assert s["files_unchanged"] == 50 and s["files_new"] == 0 and s["files_changed"] == 0
+    assert s["bytes_read"] == 0 and s["bytes_added"] == 0
+    snaps = snapshots(repo)
+    assert snaps[1]["parent"] == snaps[0]["id"]
+    assert snaps[1]["tree"] == snaps[0]["tree"]  # identical tree blobs
+
+
+def test_edits_are_seen(world, repo):
+    src = os.path.join(world, "src")
+    make(src)
+    assert run(["backup", "-r", repo, src]).rc == 0
+    with open(os.path.join(src, "f0"), "a") as f:
+        f.write("appended\n")
+    os.utime(os.path.join(src, "sub", "f1"))          # touched, same content
+    os.chmod(os.path.join(src, "f2"), 0o600)         # mode only: ctime changes
+    os.remove(os.path.join(src, "sub", "f3"))
+    with open(os.path.join(src, "brand_new"), "w") as f:
+        f.write("new")
+    r = run(["backup", "-r", repo, src, "--json"])
+    assert r.rc == 0, r
+    s = r.json()
+    assert s["files_new"] == 1
+    assert s["files_changed"] == 3
+    assert s["files_unchanged"] == 46
+    t = os.path.join(world, "t")
+    assert run(["restore", "-r", repo, "latest", "--target", t]).rc == 0
+    assert open(t + src + "/f0").read().endswith("appended\n")
+    assert not os.path.exists(t + src + "/sub/f3")
+    assert os.stat(t + src + "/f2").st_mode & 0o777 == 0o600
+    # the first snapshot still restores the old state
+    first = snapshots(repo)[0]["id"][:10]
+    t2 = os.path.join(world, "t2")
+    assert run(["restore", "-r", repo, first, "--target", t2]).rc == 0
+    assert os.path.exists(t2 + src + "/sub/f3")
+
+
+def test_parent_is_per_host_and_paths(world, repo):
+    src = os.path.join(world, "src")
+    make(src, 4)
+    assert run(["backup", "-r", repo, src, "--host", "a"]).rc == 0
+    r = run(["backup", "-r", repo, src, "--host", "b", "--json"])
+    assert r.json()["files_new"] == 4  # another host: no parent
+    r = run(["backup", "-r", repo, src, "--host", "a", "--json"])
+    assert r.json()["files_unchanged"] == 4
+    r = run(["backup", "-r", repo, src, "--host", "a", "--force", "--json"])
+    assert r.json()["bytes_read"] > 0
+
+
+def test_file_changing_while_read_is_reported(world, repo):
+    src = os.path.join(world, "src")
+    os.makedirs(src)
+    path = os.path.join(src, "growing")
+    with open(path, "wb") as f:
+        f.write(os.urandom(64 << 20))
+    stop = threading.Event()
+
+    def writer():
+        with open(path, "r+b") as f:
+            while not stop.is_set():
+                f.seek(0)
+                f.write(os.urandom(4096))
+                f.flush()
+                time.sleep(0.001)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        r = run(["backup", "-r", repo, src, "--json"])
+    finally:
+        stop.set()
+        t.join()
+    assert r.rc == 0, r
+    assert "changed while being read" in r.err and "growing" in r.err
+    assert r.json()["files_changed_while_read"] == 1
+
+
+def test_unreadable_and_vanishing_files_give_exit_3(world, repo):
+    src = os.path.join(world, "src")
+    make(src, 6)
+    os.chmod(os.path.join(src, "f0"), 0)
+    os.chmod(os.path.join(src, "sub"), 0o311)  # not listable
+    __import__("subprocess").run(["chown", "-R", "65534:65534", repo], check=True)
+    r = run(["backup", "-r", repo, src], user="nobody" if os.geteuid() == 0 else None)
+    assert r.rc == 3, r
+    assert "f0" in r.err and "sub" in r.err
+    snap = snapshots(repo)[-1]
+    assert snap["summary"]["errors"] == 2
+
+
+def test_excludes_and_one_file_system(world, repo):
+    src = os.path.join(world, "src")
+    make(src, 6)
+    os.makedirs(os.path.join(src, "cache", "x"))
+    open(os.path.join(src, "cache", "x", "big"), "w").close()
+    open(os.path.join(src, "keep.o"), "w").close()
+    r = run(["backup", "-r", repo, src, "--exclude", "*.o", "--exclude", src + "/cache", "--json"])
+    assert r.rc == 0, r
+    names = run(["ls", "-r", repo, "latest", "--json"]).out.splitlines()
+    paths = [__import__("json").loads(l)["path"] for l in names]
+    assert not any(p.endswith(".o") or "/cache" in p for p in paths)
+    assert src + "/f0" in paths

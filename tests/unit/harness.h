@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * harness: a tiny unit-test runner.  TEST(name) defines and registers a
+ * test; CHECK(cond) records a failure with file and line and goes on;
+ * REQUIRE(cond) stops the test.  main() runs every test and prints
+ * "N passed, N failed".
+ */
+#ifndef DV_TEST_HARNESS_H
+#define DV_TEST_HARNESS_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef void (*test_fn)(void);
+struct test_case {
+	const char *name;
+	test_fn fn;
+};
+
+static struct test_case tests_[256];
+static int ntests_, failed_checks_;
+
+#define TEST(name)                                                        \
+	static void name(void);                                           \
+	__attribute__((constructor)) static void register_##name(void)    \
+	{                                                                 \
+		tests_[ntests_++] = (struct test_case){ #name, name };    \
+	}                                                                 \
+	static void name(void)
+
+#define CHECK(cond)                                                              \
+	do {                                                                     \
+		if (!(cond)) {                                                   \
+			if (failed_checks_ < 20)                                 \
+				fprintf(stderr, "  %s:%d: check failed: %s\n",  \
+					__FILE__, __LINE__, #cond);              \
+			failed_checks_++;                                        \
+		}                                                                \
+	} while (0)
+
+#define REQUIRE(cond)                                                            \
+	do {                                                                     \
+		if (!(cond)) {                                                   \
+			fprintf(stderr, "  %s:%d: requirement failed: %s\n",     \
+				__FILE__, __LINE__, #cond);                      \
+			failed_checks_++;                                        \
+			return;                                                  \
+		}                                                                \
+	} while (0)
+
+/* Deterministic test data: xorshift64*. */
+static inline uint64_t test_rand(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545F4914F6CDD1DULL;
+}
+
+static inline void test_fill(uint8_t *p, size_t n, uint64_t seed)
+{
+	uint64_t s = seed | 1;
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(test_rand(&s) >> 56);
+}
+
+int main(int argc, char **argv)
+{
+	int passed = 0, failed = 0;
+	for (int i = 0; i < ntests_; i++) {
+		if (argc > 1 && !strstr(tests_[i].name, argv[1]))
+			continue;
+		int before = failed_checks_;
+		tests_[i].fn();
+		if (failed_checks_ == before) {
+			passed++;
+			printf("ok   %s\n", tests_[i].name);
+		} else {
+			failed++;
+			printf("FAIL %s\n", tests_[i].name);
+		}
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
+
+#endif
