@@ -45,6 +45,8 @@ int cli_password(const cli_ctx *ctx, int confirm, char **out);
 const char *cli_repo_path(const cli_ctx *ctx);
 /* Opens the repository named by the options, asking for the password. */
 int cli_open_repo(const cli_ctx *ctx, repo **out);
+/* Parses --threads N (1..64). */
+int cli_parse_threads(const char *s, int *out);
 /* Parses --compression auto|off|fast|max|N into a zstd level. */
 int cli_parse_compression(const char *s, int *out_level);
 

@@ -5,6 +5,7 @@
 #include "../base/hex.h"
 #include "../base/json.h"
 #include "../base/log.h"
+#include "../base/workq.h"
 #include "../jobs/backup.h"
 
 #include <getopt.h>
@@ -27,6 +28,8 @@ const char cmd_backup_usage[] =
 	"      --parent ID         use snapshot ID as the parent\n"
 	"      --force             read every file, ignoring the parent\n"
 	"      --compression MODE  auto|off|fast|max|0..22 (default auto: zstd 3)\n"
+	"      --threads N         read, compress and encrypt files on N threads\n"
+	"                          (default: one per processor; 1: no extra threads)\n"
 	"      --json              print the summary as JSON\n\n"
 	"Exit status: 0 done, 1 failed (nothing recorded), 3 done but some files\n"
 	"could not be read (they are missing from the snapshot; see the warnings).\n";
@@ -102,11 +105,12 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 		{ "parent", required_argument, NULL, 'p' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "compression", required_argument, NULL, 'c' },
+		{ "threads", required_argument, NULL, 'j' },
 		{ 0 },
 	};
 	backup_opts o;
 	memset(&o, 0, sizeof(o));
-	int c, level = 3, rc = EXIT_OK;
+	int c, level = 3, threads = workq_default_threads(), rc = EXIT_OK;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "e:x", opts, NULL)) != -1) {
 		switch (c) {
@@ -135,6 +139,12 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 				goto out;
 			}
 			break;
+		case 'j':
+			if (cli_parse_threads(optarg, &threads) < 0) {
+				rc = cli_usage_error(ctx, "invalid --threads '%s' (1..64)", optarg);
+				goto out;
+			}
+			break;
 		default:
 			rc = cli_usage_error(ctx, "unknown option");
 			goto out;
@@ -156,8 +166,9 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	}
 	job_progress prog = { 0 };
 	progress_display *pd = NULL;
-	progress_start(&pd, &prog, "backup", ctx->progress);
 	backup_result res;
+	o.threads = threads;
+	progress_start(&pd, &prog, "backup", ctx->progress);
 	e = backup_run(r, &o, &prog, &res);
 	progress_stop(pd);
 	if (e < 0) {

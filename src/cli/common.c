@@ -20,7 +20,7 @@ int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	fprintf(stderr, "dvalin%s%s: ", ctx->cmd ? " " : "", ctx->cmd ? ctx->cmd : "");
 	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, " (see 'dvalin %s--help')\n", ctx->cmd ? ctx->cmd : "");
+	fprintf(stderr, " (see 'dvalin %s%s--help')\n", ctx->cmd ? ctx->cmd : "", ctx->cmd ? " " : "");
 	va_end(ap);
 	return EXIT_USAGE;
 }
@@ -156,6 +156,16 @@ int cli_open_repo(const cli_ctx *ctx, repo **out)
 	explicit_bzero(pass, strlen(pass));
 	free(pass);
 	return rc;
+}
+
+int cli_parse_threads(const char *s, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*end || end == s || v < 1 || v > 64)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
 }
 
 int cli_parse_compression(const char *s, int *out)

@@ -1,4 +1,14 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The backup walk.  One thread (the caller) walks directories, stats
+ * entries, reads xattrs and links, decides for each file whether the
+ * parent snapshot's chunk list can be reused, and assembles the tree of
+ * each directory.  Files that must be read become file jobs, run by a
+ * pool of workers (or inline with one thread): open, read extent by
+ * extent, chunk, hash, compress, seal, save.  A directory's tree is
+ * written once all of its file jobs are done, so trees, and thus
+ * snapshots, are the same whatever the number of threads.
+ */
 #include "backup.h"
 #include "match.h"
 #include "quote.h"
@@ -8,14 +18,15 @@
 #include "../base/err.h"
 #include "../base/hex.h"
 #include "../base/log.h"
+#include "../base/workq.h"
 #include "../core/blob.h"
 #include "../core/chunker.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,48 +35,116 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A file seen with nlink > 1: its chunk list, so other links reuse it. */
+/* A segment of a file being built: a chunk (by id) or a hole. */
 typedef struct {
-	uint64_t dev, ino;
-	uint8_t (*ids)[32]; /* NULL entry id = hole: kept as a zero id + flag */
-	uint8_t *is_hole;
-	uint64_t *lens;
-	size_t n;
-	int used;
-} hardlink;
+	uint64_t len;
+	uint8_t id[32];
+	uint8_t hole;
+} bseg;
 
 typedef struct {
+	bseg *v;
+	size_t n, cap;
+} bsegs;
+
+typedef struct bctx bctx;
+
+/* A file to read; filled by a worker, consumed by the walking thread. */
+typedef struct {
+	bctx *c;
+	int dirfd;
+	const char *name;
+	char *qpath;     /* for messages from the worker */
+	struct stat st;  /* in: from the walk; out: fstat of the opened file */
+	bsegs segs;
+	int rc;          /* a fatal error (the repository failed) */
+	int skipped;     /* could not be read: warned, entry left out */
+	int done;        /* guarded by c->lock */
+} file_job;
+
+/* A hard-linked inode: the chunk list of its first name. */
+typedef struct {
+	uint64_t dev, ino;
+	int used, ready, failed;
+	file_job *pending; /* the first name's job, until its segments are copied */
+	bsegs segs;
+} hardlink;
+
+enum { PE_SKIP, PE_NODE, PE_REUSE, PE_JOB, PE_LINK };
+
+/* An entry of the directory being assembled. */
+typedef struct {
+	char *name;
+	int kind;
+	struct stat st;
+	buf xattrs, target;
+	uint8_t sub[32];
+	const tree_node *pn; /* same name in the parent snapshot (during the walk only) */
+	int is_new;          /* no file of that name in the parent */
+	file_job *job;
+	bsegs segs;
+} pentry;
+
+/*
+ * A walked directory waiting for its file jobs.  Directories are queued
+ * children first (post-order), so when one is assembled its
+ * subdirectories' tree ids are known.
+ */
+typedef struct pdir {
+	struct pdir *next;
+	pentry *pe;
+	size_t n;
+	int fd;       /* the jobs open files relative to it */
+	uint8_t *out; /* where the tree id goes */
+	int rc;
+} pdir;
+
+#define PDIR_WINDOW 64
+
+struct bctx {
 	repo *r;
 	const backup_opts *o;
 	job_progress *prog;
 	meta_names *names;
 	snapshot_stats st;
-	uint64_t changed_while_read;
-	buf path;    /* absolute path of the entry being processed */
-	buf qbuf;    /* quoted path for messages */
-	buf rbuf;    /* read buffer for chunking */
-	buf scratch; /* link targets, tree plaintexts */
-	tree_seg *segs;
-	size_t nsegs, segs_cap;
+	atomic_uint_fast64_t bytes_read, errors, changed_while_read;
+	buf path; /* absolute path of the entry being walked */
+	buf qbuf;
+	workq *wq; /* NULL: file jobs run inline */
+	repo_reader *inline_rd;
+	buf inline_rbuf;
+	pthread_mutex_t lock;
+	pthread_cond_t job_done;
 	hardlink *links;
 	size_t links_cap, links_n;
 	dev_t root_dev;
-	int read_errno; /* set when the source file failed, not the repository */
-} bctx;
+	pdir *q_head, *q_tail;
+	size_t q_len;
+};
+
+/* What each worker owns. */
+typedef struct {
+	repo_reader *rd;
+	buf rbuf;
+} wstate;
 
 static const char *qpath(bctx *c)
 {
 	return quote_path(&c->qbuf, c->path.data, c->path.len);
 }
 
-static void warn_entry(bctx *c, const char *what, int code)
+static void count_error(bctx *c)
 {
-	log_warn("%s '%s': %s", what, qpath(c), err_str(code));
-	c->st.errors++;
+	atomic_fetch_add(&c->errors, 1);
 	atomic_fetch_add(&c->prog->errors, 1);
 }
 
-/* Pushes "/name" onto the current path; returns the old length. */
+static void warn_entry(bctx *c, const char *what, int code)
+{
+	log_warn("%s '%s': %s", what, qpath(c), err_str(code));
+	count_error(c);
+}
+
 static size_t path_push(bctx *c, const char *name)
 {
 	size_t old = c->path.len;
@@ -75,48 +154,51 @@ static size_t path_push(bctx *c, const char *name)
 	return old;
 }
 
-static int seg_push(bctx *c, uint64_t len, uint32_t ref)
+static int segs_push(bsegs *s, uint64_t len, const uint8_t *id)
 {
-	if (c->nsegs == c->segs_cap) {
-		size_t cap = c->segs_cap ? c->segs_cap * 2 : 64;
-		tree_seg *s = realloc(c->segs, cap * sizeof(*s));
-		if (!s)
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 8;
+		bseg *v = realloc(s->v, cap * sizeof(*v));
+		if (!v)
 			return -ENOMEM;
-		c->segs = s;
-		c->segs_cap = cap;
+		s->v = v;
+		s->cap = cap;
 	}
-	c->segs[c->nsegs].len = len;
-	c->segs[c->nsegs].ref = ref;
-	c->nsegs++;
+	bseg *g = &s->v[s->n++];
+	g->len = len;
+	g->hole = !id;
+	if (id)
+		memcpy(g->id, id, 32);
 	return 0;
 }
 
-static int save_chunk(bctx *c, tree_writer *tw, const uint8_t *p, size_t n)
+static int segs_copy(bsegs *dst, const bsegs *src)
 {
-	uint8_t id[32];
-	uint64_t added;
-	uint32_t ref;
-	repo_blob_id(c->r, id, p, n);
-	int rc = repo_save_blob(c->r, BLOB_DATA, id, p, n, &added);
-	rc = rc ?: tree_writer_ref(tw, id, &ref);
-	rc = rc ?: seg_push(c, n, ref);
-	c->st.bytes_added += added;
-	return rc;
+	dst->n = 0;
+	for (size_t i = 0; i < src->n; i++) {
+		int rc = segs_push(dst, src->v[i].len, src->v[i].hole ? NULL : src->v[i].id);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
+
+/* ---- file jobs (any thread) ---- */
 
 /*
  * Reads [off, end) of fd, cutting content-defined chunks.  Returns 0,
  * 1 when the file ended early (it shrank), 2 when reading the source
- * failed (c->read_errno), or a negative code of the repository.
+ * failed (*read_errno), or a negative code of the repository.
  */
-static int chunk_range(bctx *c, tree_writer *tw, int fd, uint64_t off, uint64_t end)
+static int chunk_range(bctx *c, repo_reader *rd, buf *rbuf, file_job *j, int fd, uint64_t off,
+		       uint64_t end, int *read_errno)
 {
 	const chunker *ch = repo_chunker(c->r);
-	size_t cap = (size_t)ch->p.max * 2, start = 0, fill = 0;
+	size_t cap = (size_t)ch->p.max + (1u << 20), start = 0, fill = 0;
 	int rc, eof = 0;
-	if ((rc = buf_reserve(&c->rbuf, cap)) < 0)
+	if ((rc = buf_reserve(rbuf, cap)) < 0)
 		return rc;
-	uint8_t *b = c->rbuf.data;
+	uint8_t *b = rbuf->data;
 	while (!eof || fill > start) {
 		while (!eof && fill < cap) {
 			size_t want = cap - fill;
@@ -130,7 +212,7 @@ static int chunk_range(bctx *c, tree_writer *tw, int fd, uint64_t off, uint64_t 
 			if (got < 0) {
 				if (errno == EINTR)
 					continue;
-				c->read_errno = -errno;
+				*read_errno = -errno;
 				return 2;
 			}
 			if (got == 0) {
@@ -139,12 +221,16 @@ static int chunk_range(bctx *c, tree_writer *tw, int fd, uint64_t off, uint64_t 
 			}
 			fill += (size_t)got;
 			off += (uint64_t)got;
-			c->st.bytes_read += (uint64_t)got;
+			atomic_fetch_add(&c->bytes_read, (uint64_t)got);
 			atomic_fetch_add(&c->prog->bytes, (uint64_t)got);
 		}
 		while (fill - start >= ch->p.max || (eof && fill > start)) {
 			size_t cut = chunker_cut(ch, b + start, fill - start);
-			if ((rc = save_chunk(c, tw, b + start, cut)) < 0)
+			uint8_t id[32];
+			repo_blob_id(c->r, id, b + start, cut);
+			rc = repo_reader_save(rd, BLOB_DATA, id, b + start, cut);
+			rc = rc ?: segs_push(&j->segs, cut, id);
+			if (rc < 0)
 				return rc;
 			start += cut;
 		}
@@ -157,40 +243,163 @@ static int chunk_range(bctx *c, tree_writer *tw, int fd, uint64_t off, uint64_t 
 	return eof == 2 ? 1 : 0;
 }
 
-/* Reads a regular file into segments, skipping holes; returns as chunk_range. */
-static int read_file(bctx *c, tree_writer *tw, int fd, uint64_t size)
+/* Whole file, extent by extent: holes are recorded, never read. */
+static int read_extents(bctx *c, repo_reader *rd, buf *rbuf, file_job *j, int fd, int *read_errno)
 {
-	uint64_t off = 0;
-	int rc, shrank = 0;
+	uint64_t size = (uint64_t)j->st.st_size, off = 0;
+	/* a file with as many blocks as bytes has no holes: skip the lseeks */
+	int dense = (uint64_t)j->st.st_blocks * 512 >= size;
+	int rc;
 	while (off < size) {
-		off_t data = lseek(fd, (off_t)off, SEEK_DATA);
-		if (data < 0 && errno == ENXIO)
-			data = (off_t)size; /* only a hole remains */
-		else if (data < 0)
-			data = (off_t)off; /* SEEK_DATA unsupported: all data */
-		if ((uint64_t)data > size)
-			data = (off_t)size;
-		if ((uint64_t)data > off) {
-			if ((rc = seg_push(c, (uint64_t)data - off, 0)) < 0)
+		uint64_t data = off, hole = size;
+		if (!dense) {
+			off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+			if (d < 0 && errno == ENXIO)
+				d = (off_t)size;
+			else if (d < 0)
+				d = (off_t)off; /* SEEK_DATA unsupported: all data */
+			data = MIN((uint64_t)d, size);
+			if (data > off && (rc = segs_push(&j->segs, data - off, NULL)) < 0)
 				return rc;
-			off = (uint64_t)data;
+			if (data >= size)
+				break;
+			off_t h = lseek(fd, (off_t)data, SEEK_HOLE);
+			hole = (h < 0 || (uint64_t)h > size || (uint64_t)h <= data) ? size : (uint64_t)h;
 		}
-		if (off >= size)
-			break;
-		off_t hole = lseek(fd, (off_t)off, SEEK_HOLE);
-		if (hole < 0 || (uint64_t)hole > size || (uint64_t)hole <= off)
-			hole = (off_t)size;
-		rc = chunk_range(c, tw, fd, off, (uint64_t)hole);
-		if (rc < 0 || rc == 2)
+		rc = chunk_range(c, rd, rbuf, j, fd, data, hole, read_errno);
+		if (rc != 0)
 			return rc;
-		if (rc == 1) {
-			shrank = 1;
-			break;
-		}
-		off = (uint64_t)hole;
+		off = hole;
 	}
-	return shrank;
+	return 0;
 }
+
+static int same_version(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static void job_warn(file_job *j, const char *what, int code)
+{
+	log_warn("%s '%s': %s", what, j->qpath, err_str(code));
+	count_error(j->c);
+	j->skipped = 1;
+}
+
+static void file_job_read(file_job *j, repo_reader *rd, buf *rbuf)
+{
+	bctx *c = j->c;
+	int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	_cleanup_close_ int fd = openat(j->dirfd, j->name, flags | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(j->dirfd, j->name, flags);
+	if (fd < 0) {
+		job_warn(j, errno == ENOENT ? "file vanished" : "cannot read", -errno);
+		return;
+	}
+	struct stat before;
+	if (fstat(fd, &before) < 0 || !S_ISREG(before.st_mode) || before.st_ino != j->st.st_ino) {
+		job_warn(j, "file replaced during backup", -ESTALE);
+		return;
+	}
+	j->st = before;
+	int read_errno = 0;
+	int rc = read_extents(c, rd, rbuf, j, fd, &read_errno);
+	if (rc == 2) {
+		job_warn(j, "cannot read", read_errno);
+		return;
+	}
+	if (rc < 0) {
+		j->rc = rc;
+		return;
+	}
+	struct stat after;
+	if (rc == 1 || fstat(fd, &after) < 0 || !same_version(&before, &after)) {
+		log_warn("file changed while being read '%s': the stored copy may be inconsistent", j->qpath);
+		atomic_fetch_add(&c->changed_while_read, 1);
+	}
+}
+
+static void file_job_finish(bctx *c, file_job *j)
+{
+	pthread_mutex_lock(&c->lock);
+	j->done = 1;
+	pthread_cond_broadcast(&c->job_done);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void file_job_run(void *state, void *arg)
+{
+	wstate *w = state;
+	file_job *j = arg;
+	file_job_read(j, w->rd, &w->rbuf);
+	file_job_finish(j->c, j);
+}
+
+static void file_job_wait(bctx *c, file_job *j)
+{
+	pthread_mutex_lock(&c->lock);
+	while (!j->done)
+		pthread_cond_wait(&c->job_done, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int wstate_new(void **out, void *arg)
+{
+	bctx *c = arg;
+	wstate *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	int rc = repo_reader_new(&w->rd, c->r);
+	if (rc < 0) {
+		free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+static void wstate_free(void *state)
+{
+	wstate *w = state;
+	repo_reader_free(w->rd);
+	buf_release(&w->rbuf);
+	free(w);
+}
+
+static int submit_file(bctx *c, int dirfd, pentry *pe)
+{
+	file_job *j = calloc(1, sizeof(*j));
+	if (!j || !(j->qpath = strdup(qpath(c)))) {
+		free(j);
+		return -ENOMEM;
+	}
+	j->c = c;
+	j->dirfd = dirfd;
+	j->name = pe->name;
+	j->st = pe->st;
+	pe->job = j;
+	pe->kind = PE_JOB;
+	if (!c->wq) {
+		file_job_read(j, c->inline_rd, &c->inline_rbuf);
+		j->done = 1;
+		return 0;
+	}
+	return workq_submit(c->wq, j);
+}
+
+static void file_job_free(file_job *j)
+{
+	if (!j)
+		return;
+	free(j->qpath);
+	free(j->segs.v);
+	free(j);
+}
+
+/* ---- hard links (walking thread) ---- */
 
 static hardlink *link_find(bctx *c, uint64_t dev, uint64_t ino, int insert)
 {
@@ -227,170 +436,6 @@ static hardlink *link_find(bctx *c, uint64_t dev, uint64_t ino, int insert)
 	c->links_n++;
 	return &c->links[k];
 }
-
-static int link_remember(bctx *c, const tree_node *n, tree_writer *tw)
-{
-	hardlink *h = link_find(c, n->dev, n->ino, 1);
-	if (!h)
-		return -ENOMEM;
-	h->ids = malloc((c->nsegs ? c->nsegs : 1) * 32);
-	h->is_hole = malloc(c->nsegs ? c->nsegs : 1);
-	h->lens = malloc((c->nsegs ? c->nsegs : 1) * sizeof(uint64_t));
-	if (!h->ids || !h->is_hole || !h->lens)
-		return -ENOMEM;
-	const uint8_t *ids = tw->children.data + 4;
-	for (size_t i = 0; i < c->nsegs; i++) {
-		h->is_hole[i] = c->segs[i].ref == 0;
-		h->lens[i] = c->segs[i].len;
-		if (c->segs[i].ref)
-			memcpy(h->ids[i], ids + 32 * (size_t)(c->segs[i].ref - 1), 32);
-	}
-	h->n = c->nsegs;
-	return 0;
-}
-
-static int link_reuse(bctx *c, const hardlink *h, tree_writer *tw)
-{
-	int rc;
-	for (size_t i = 0; i < h->n; i++) {
-		uint32_t ref = 0;
-		if (!h->is_hole[i] && (rc = tree_writer_ref(tw, h->ids[i], &ref)) < 0)
-			return rc;
-		if ((rc = seg_push(c, h->lens[i], ref)) < 0)
-			return rc;
-	}
-	return 0;
-}
-
-/* Reuses the parent's chunk list when every blob is still in the index. */
-static int reuse_parent(bctx *c, tree_writer *tw, const tree *pt, const tree_node *pn)
-{
-	int rc;
-	for (size_t i = 0; i < pn->nsegs; i++) {
-		const uint8_t *id = tree_child(pt, pn->segs[i].ref);
-		if (pn->segs[i].ref && repo_has_blob(c->r, id) < 0)
-			return 1;
-	}
-	for (size_t i = 0; i < pn->nsegs; i++) {
-		uint32_t ref = 0;
-		if (pn->segs[i].ref &&
-		    (rc = tree_writer_ref(tw, tree_child(pt, pn->segs[i].ref), &ref)) < 0)
-			return rc;
-		if ((rc = seg_push(c, pn->segs[i].len, ref)) < 0)
-			return rc;
-	}
-	return 0;
-}
-
-static int unchanged(const tree_node *pn, const struct stat *st)
-{
-	return pn && pn->type == NODE_FILE && pn->size == (uint64_t)st->st_size &&
-	       pn->mtime == st->st_mtim.tv_sec && pn->mtime_ns == (uint32_t)st->st_mtim.tv_nsec &&
-	       pn->ctime == st->st_ctim.tv_sec && pn->ctime_ns == (uint32_t)st->st_ctim.tv_nsec &&
-	       pn->ino == st->st_ino && pn->mode == (st->st_mode & 07777u);
-}
-
-static int same_version(const struct stat *a, const struct stat *b)
-{
-	return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
-/*
- * Fills n's segments for a regular file.  Returns 0, 1 when the file
- * could not be read (warned; the entry is skipped), or a fatal code.
- */
-static int do_file(bctx *c, tree_writer *tw, int dirfd, const char *name, struct stat *st,
-		   tree_node *n, const tree *pt, const tree_node *pn)
-{
-	int rc;
-	c->nsegs = 0;
-	if (!c->o->force && unchanged(pn, st)) {
-		rc = reuse_parent(c, tw, pt, pn);
-		if (rc <= 0) {
-			c->st.files_unchanged++;
-			atomic_fetch_add(&c->prog->bytes, (uint64_t)st->st_size);
-			if (rc == 0 && st->st_nlink > 1 && !link_find(c, st->st_dev, st->st_ino, 0))
-				rc = link_remember(c, n, tw);
-			return rc;
-		}
-		c->nsegs = 0;
-	}
-	if (st->st_nlink > 1) {
-		hardlink *h = link_find(c, st->st_dev, st->st_ino, 0);
-		if (h) {
-			/* another name of an inode read (or reused) a moment ago */
-			if (pn && pn->type == NODE_FILE)
-				c->st.files_unchanged++;
-			else
-				c->st.files_new++;
-			return link_reuse(c, h, tw);
-		}
-	}
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOATIME);
-	if (fd < 0 && errno == EPERM)
-		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0) {
-		warn_entry(c, errno == ENOENT ? "file vanished" : "cannot read", -errno);
-		return 1;
-	}
-	struct stat before;
-	if (fstat(fd, &before) < 0 || !S_ISREG(before.st_mode) || before.st_ino != st->st_ino) {
-		warn_entry(c, "file replaced during backup", -ESTALE);
-		return 1;
-	}
-	*st = before;
-	n->size = (uint64_t)st->st_size;
-	rc = read_file(c, tw, fd, (uint64_t)st->st_size);
-	if (rc == 2) {
-		warn_entry(c, "cannot read", c->read_errno);
-		return 1;
-	}
-	if (rc < 0)
-		return rc;
-	struct stat after;
-	if (rc == 1 || fstat(fd, &after) < 0 || !same_version(&before, &after)) {
-		log_warn("file changed while being read '%s': the stored copy may be inconsistent", qpath(c));
-		c->changed_while_read++;
-		if (rc == 1) {
-			/* it shrank: record what was read */
-			uint64_t total = 0;
-			for (size_t i = 0; i < c->nsegs; i++)
-				total += c->segs[i].len;
-			n->size = total;
-		}
-	}
-	if (pn && pn->type == NODE_FILE)
-		c->st.files_changed++;
-	else
-		c->st.files_new++;
-	if (st->st_nlink > 1 && (rc = link_remember(c, n, tw)) < 0)
-		return rc;
-	return 0;
-}
-
-static int load_tree(bctx *c, const uint8_t id[32], tree *out)
-{
-	buf _cleanup_(buf_releasep) plain = BUF_INIT;
-	int rc = repo_load_blob(c->r, BLOB_TREE, id, &plain);
-	rc = rc ?: tree_decode(out, &plain);
-	return rc;
-}
-
-static int save_tree(bctx *c, tree_writer *tw, uint8_t out_id[32])
-{
-	int rc = tree_writer_finish(tw, &c->scratch);
-	if (rc < 0)
-		return rc;
-	uint64_t added;
-	repo_blob_id(c->r, out_id, c->scratch.data, c->scratch.len);
-	rc = repo_save_blob(c->r, BLOB_TREE, out_id, c->scratch.data, c->scratch.len, &added);
-	c->st.bytes_added += added;
-	return rc;
-}
-
-static int walk_dir(bctx *c, int fd, const tree *parent, uint8_t out_id[32]);
 
 static int cmp_name(const void *a, const void *b)
 {
@@ -448,123 +493,392 @@ static int read_names(int fd, char ***out, size_t *out_n)
 	return 0;
 }
 
-/* An empty tree, for directories that cannot be read or are skipped. */
+
+/* ---- the walk (walking thread) ---- */
+
+static int load_tree(bctx *c, const uint8_t id[32], tree *out)
+{
+	buf _cleanup_(buf_releasep) plain = BUF_INIT;
+	int rc = repo_load_blob(c->r, BLOB_TREE, id, &plain);
+	rc = rc ?: tree_decode(out, &plain);
+	return rc;
+}
+
+static int save_tree(bctx *c, tree_writer *tw, uint8_t out_id[32])
+{
+	buf _cleanup_(buf_releasep) plain = BUF_INIT;
+	int rc = tree_writer_finish(tw, &plain);
+	if (rc < 0)
+		return rc;
+	repo_blob_id(c->r, out_id, plain.data, plain.len);
+	return repo_save_blob(c->r, BLOB_TREE, out_id, plain.data, plain.len);
+}
+
+/* An empty tree, for directories that cannot be read or are not crossed. */
 static int empty_tree(bctx *c, uint8_t out_id[32])
 {
 	tree_writer _cleanup_(tree_writer_release) tw = TREE_WRITER_INIT;
 	return save_tree(c, &tw, out_id);
 }
 
-/*
- * Adds the entry dirfd/name to tw.  pt is the parent snapshot's tree of
- * the same directory (or NULL).  Per-entry problems are warnings.
- */
-static int do_entry(bctx *c, tree_writer *tw, int dirfd, const char *name, const tree *pt)
+static int unchanged(const tree_node *pn, const struct stat *st)
 {
-	size_t old = path_push(c, name);
+	return pn && pn->type == NODE_FILE && pn->size == (uint64_t)st->st_size &&
+	       pn->mtime == st->st_mtim.tv_sec && pn->mtime_ns == (uint32_t)st->st_mtim.tv_nsec &&
+	       pn->ctime == st->st_ctim.tv_sec && pn->ctime_ns == (uint32_t)st->st_ctim.tv_nsec &&
+	       pn->ino == st->st_ino && pn->mode == (st->st_mode & 07777u);
+}
+
+/* The parent's chunk list, if every blob of it is still stored: 0, 1 if not. */
+static int parent_segs(bctx *c, const tree *pt, const tree_node *pn, bsegs *out)
+{
+	out->n = 0;
+	for (size_t i = 0; i < pn->nsegs; i++) {
+		const uint8_t *id = pn->segs[i].ref ? tree_child(pt, pn->segs[i].ref) : NULL;
+		if (id && repo_has_blob(c->r, id) < 0)
+			return 1;
+		int rc = segs_push(out, pn->segs[i].len, id);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int walk_dir(bctx *c, int fd, const tree *parent, uint8_t out_id[32]);
+
+static int prepare_dir(bctx *c, int dirfd, pentry *pe, const tree *pt)
+{
+	const tree_node *pn = pe->pn;
+	int rc;
+	c->st.dirs++;
+	if (c->o->one_file_system && pe->st.st_dev != c->root_dev)
+		return empty_tree(c, pe->sub);
+	int sfd = openat(dirfd, pe->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0) {
+		warn_entry(c, "cannot open directory", -errno);
+		return empty_tree(c, pe->sub);
+	}
+	tree ptree = TREE_INIT;
+	int have = 0;
+	if (pn && pn->type == NODE_DIR && !c->o->force)
+		have = load_tree(c, tree_child(pt, pn->subtree), &ptree) == 0;
+	rc = walk_dir(c, sfd, have ? &ptree : NULL, pe->sub);
+	tree_release(&ptree);
+	return rc;
+}
+
+static int prepare_file(bctx *c, int dirfd, pentry *pe, const tree *pt)
+{
+	int rc;
+	if (!c->o->force && unchanged(pe->pn, &pe->st)) {
+		rc = parent_segs(c, pt, pe->pn, &pe->segs);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			pe->kind = PE_REUSE;
+			atomic_fetch_add(&c->prog->bytes, (uint64_t)pe->st.st_size);
+			if (pe->st.st_nlink > 1) {
+				hardlink *h = link_find(c, pe->st.st_dev, pe->st.st_ino, 1);
+				if (!h)
+					return -ENOMEM;
+				if (!h->ready && !h->pending) {
+					h->ready = 1;
+					return segs_copy(&h->segs, &pe->segs);
+				}
+			}
+			return 0;
+		}
+	}
+	if (pe->st.st_nlink > 1) {
+		hardlink *h = link_find(c, pe->st.st_dev, pe->st.st_ino, 1);
+		if (!h)
+			return -ENOMEM;
+		if (h->ready || h->pending) {
+			pe->kind = PE_LINK;
+			return 0;
+		}
+		rc = submit_file(c, dirfd, pe);
+		h->pending = pe->job;
+		return rc;
+	}
+	return submit_file(c, dirfd, pe);
+}
+
+/*
+ * Walks one entry: metadata now, contents later (a file job) or now (a
+ * directory, recursively).  Per-entry problems are warnings.
+ */
+static int prepare_entry(bctx *c, int dirfd, pentry *pe, const tree *pt)
+{
+	size_t old = path_push(c, pe->name);
 	int rc = 0;
-	struct stat st;
-	tree_node n;
-	buf _cleanup_(buf_releasep) xattrs = BUF_INIT;
-	buf _cleanup_(buf_releasep) target = BUF_INIT;
-	uint8_t sub[32];
-	if (match_any(c->o->excludes, c->o->nexcludes, &c->path, name))
+	pe->kind = PE_SKIP;
+	pe->pn = NULL;
+	if (match_any(c->o->excludes, c->o->nexcludes, &c->path, pe->name))
 		goto out;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (fstatat(dirfd, pe->name, &pe->st, AT_SYMLINK_NOFOLLOW) < 0) {
 		warn_entry(c, errno == ENOENT ? "file vanished" : "cannot stat", -errno);
 		goto out;
 	}
-	memset(&n, 0, sizeof(n));
-	meta_from_stat(&n, &st, c->names);
-	n.name = (const uint8_t *)name;
-	n.name_len = strlen(name);
-	rc = meta_read_xattrs(&xattrs, dirfd, name);
+	rc = meta_read_xattrs(&pe->xattrs, dirfd, pe->name);
 	if (rc == -ENOMEM)
 		goto out;
 	if (rc < 0 && rc != -ENOENT) {
 		warn_entry(c, "cannot read extended attributes of", rc);
-		xattrs.len = 0;
+		pe->xattrs.len = 0;
 	}
 	rc = 0;
-	n.xattrs = xattrs.data;
-	n.xattrs_len = xattrs.len;
-	long pi = pt ? tree_find(pt, name, n.name_len) : -1;
-	const tree_node *pn = pi >= 0 ? &pt->nodes[pi] : NULL;
-	switch (n.type) {
-	case NODE_FILE:
-		rc = do_file(c, tw, dirfd, name, &st, &n, pt, pn);
-		if (rc == 1) {
-			rc = 0;
-			goto out;
-		}
-		n.segs = c->segs;
-		n.nsegs = c->nsegs;
-		c->st.total_files++;
-		c->st.total_bytes += n.size;
-		atomic_fetch_add(&c->prog->files, 1);
+	long pi = pt ? tree_find(pt, pe->name, strlen(pe->name)) : -1;
+	pe->pn = pi >= 0 ? &pt->nodes[pi] : NULL;
+	pe->is_new = !pe->pn || pe->pn->type != NODE_FILE;
+	pe->kind = PE_NODE;
+	switch (pe->st.st_mode & S_IFMT) {
+	case S_IFREG:
+		rc = prepare_file(c, dirfd, pe, pt);
 		break;
-	case NODE_SYMLINK:
-		if ((rc = meta_read_link(&target, dirfd, name)) < 0) {
-			if (rc == -ENOMEM)
-				goto out;
+	case S_IFDIR:
+		rc = prepare_dir(c, dirfd, pe, pt);
+		break;
+	case S_IFLNK:
+		rc = meta_read_link(&pe->target, dirfd, pe->name);
+		if (rc < 0 && rc != -ENOMEM) {
 			warn_entry(c, "cannot read symlink", rc);
+			pe->kind = PE_SKIP;
 			rc = 0;
-			goto out;
+		} else if (rc == 0 && pe->target.len == 0) {
+			pe->kind = PE_SKIP;
 		}
-		if (target.len == 0)
-			goto out;
-		n.target = target.data;
-		n.target_len = target.len;
-		break;
-	case NODE_DIR: {
-		c->st.dirs++;
-		if (c->o->one_file_system && st.st_dev != c->root_dev) {
-			rc = empty_tree(c, sub);
-		} else {
-			_cleanup_close_ int sfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sfd < 0) {
-				warn_entry(c, "cannot open directory", -errno);
-				rc = empty_tree(c, sub);
-			} else {
-				tree ptree = TREE_INIT;
-				int have = 0;
-				if (pn && pn->type == NODE_DIR && !c->o->force)
-					have = load_tree(c, tree_child(pt, pn->subtree), &ptree) == 0;
-				rc = walk_dir(c, sfd, have ? &ptree : NULL, sub);
-				tree_release(&ptree);
-			}
-		}
-		if (rc < 0)
-			goto out;
-		if ((rc = tree_writer_ref(tw, sub, &n.subtree)) < 0)
-			goto out;
 		break;
 	}
-	default:
-		break;
-	}
-	rc = tree_writer_add(tw, &n);
 out:
+	pe->pn = NULL; /* the parent tree is released after the walk of this directory */
 	c->path.len = old;
 	return rc;
 }
 
+/* The segments of a second name of a hard-linked inode. */
+static int link_segs(bctx *c, int dirfd, pentry *pe, const bsegs **out)
+{
+	hardlink *h = link_find(c, pe->st.st_dev, pe->st.st_ino, 0);
+	if (h && h->ready) {
+		*out = &h->segs;
+		return 0;
+	}
+	if (h && h->pending) {
+		file_job_wait(c, h->pending);
+		if (!h->pending->skipped && !h->pending->rc) {
+			*out = &h->pending->segs;
+			return 0;
+		}
+	}
+	/* the first name could not be read: try this one */
+	size_t old = path_push(c, pe->name);
+	workq *wq = c->wq;
+	c->wq = NULL;
+	int rc = submit_file(c, dirfd, pe);
+	c->wq = wq;
+	c->path.len = old;
+	if (rc < 0)
+		return rc;
+	if (pe->job->rc)
+		return pe->job->rc;
+	if (pe->job->skipped)
+		return 1;
+	*out = &pe->job->segs;
+	return 0;
+}
+
+/* Adds a prepared entry to the tree; its file job, if any, is done. */
+static int finish_entry(bctx *c, tree_writer *tw, int dirfd, pentry *pe)
+{
+	if (pe->kind == PE_SKIP)
+		return 0;
+	tree_node n;
+	const bsegs *segs = NULL;
+	int rc = 0, is_new = pe->is_new;
+	struct stat *st = &pe->st;
+	if (pe->kind == PE_JOB) {
+		if (pe->job->rc)
+			return pe->job->rc;
+		if (pe->job->skipped)
+			return 0;
+		segs = &pe->job->segs;
+		st = &pe->job->st;
+		if (is_new)
+			c->st.files_new++;
+		else
+			c->st.files_changed++;
+		hardlink *h = st->st_nlink > 1 ? link_find(c, st->st_dev, st->st_ino, 0) : NULL;
+		if (h && h->pending == pe->job) {
+			h->pending = NULL;
+			h->ready = 1;
+			if ((rc = segs_copy(&h->segs, segs)) < 0)
+				return rc;
+		}
+	} else if (pe->kind == PE_REUSE) {
+		segs = &pe->segs;
+		c->st.files_unchanged++;
+	} else if (pe->kind == PE_LINK) {
+		rc = link_segs(c, dirfd, pe, &segs);
+		if (rc)
+			return rc < 0 ? rc : 0;
+		if (is_new)
+			c->st.files_new++;
+		else
+			c->st.files_unchanged++;
+	}
+	memset(&n, 0, sizeof(n));
+	meta_from_stat(&n, st, c->names);
+	n.name = (const uint8_t *)pe->name;
+	n.name_len = strlen(pe->name);
+	n.xattrs = pe->xattrs.data;
+	n.xattrs_len = pe->xattrs.len;
+	_cleanup_free_ tree_seg *ts = NULL;
+	if (segs) {
+		ts = calloc(segs->n ? segs->n : 1, sizeof(*ts));
+		if (!ts)
+			return -ENOMEM;
+		n.size = 0;
+		for (size_t i = 0; i < segs->n; i++) {
+			ts[i].len = segs->v[i].len;
+			n.size += segs->v[i].len; /* what was read, should the file have shrunk */
+			if (!segs->v[i].hole && (rc = tree_writer_ref(tw, segs->v[i].id, &ts[i].ref)) < 0)
+				return rc;
+		}
+		n.segs = ts;
+		n.nsegs = segs->n;
+		c->st.total_files++;
+		c->st.total_bytes += n.size;
+		atomic_fetch_add(&c->prog->files, 1);
+	}
+	if (n.type == NODE_DIR && (rc = tree_writer_ref(tw, pe->sub, &n.subtree)) < 0)
+		return rc;
+	if (n.type == NODE_SYMLINK) {
+		n.target = pe->target.data;
+		n.target_len = pe->target.len;
+	}
+	return tree_writer_add(tw, &n);
+}
+
+static void pentries_free(pentry *pe, size_t n)
+{
+	for (size_t i = 0; pe && i < n; i++) {
+		free(pe[i].name);
+		buf_release(&pe[i].xattrs);
+		buf_release(&pe[i].target);
+		file_job_free(pe[i].job);
+		free(pe[i].segs.v);
+	}
+	free(pe);
+}
+
+/* Waits for a directory's file jobs and writes its tree. */
+static int assemble(bctx *c, pdir *d)
+{
+	int rc = d->rc;
+	/* every job must end before its entry is freed, even after an error */
+	for (size_t i = 0; i < d->n; i++)
+		if (d->pe[i].job)
+			file_job_wait(c, d->pe[i].job);
+	tree_writer _cleanup_(tree_writer_release) tw = TREE_WRITER_INIT;
+	for (size_t i = 0; rc == 0 && i < d->n; i++)
+		rc = finish_entry(c, &tw, d->fd, &d->pe[i]);
+	rc = rc ?: save_tree(c, &tw, d->out);
+	pentries_free(d->pe, d->n);
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d);
+	return rc;
+}
+
+static int dir_ready(bctx *c, const pdir *d)
+{
+	int ready = 1;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; ready && i < d->n; i++)
+		ready = !d->pe[i].job || d->pe[i].job->done;
+	pthread_mutex_unlock(&c->lock);
+	return ready;
+}
+
+static int assemble_front(bctx *c)
+{
+	pdir *d = c->q_head;
+	c->q_head = d->next;
+	if (!c->q_head)
+		c->q_tail = NULL;
+	c->q_len--;
+	return assemble(c, d);
+}
+
+/*
+ * Queues a walked directory (taking fd and pe) and assembles those at the
+ * front whose jobs are done; waits only when PDIR_WINDOW are pending.
+ */
+static int queue_dir(bctx *c, int fd, pentry *pe, size_t n, int rc, uint8_t out_id[32])
+{
+	pdir *d = calloc(1, sizeof(*d));
+	if (!d) {
+		for (size_t i = 0; i < n; i++)
+			if (pe[i].job)
+				file_job_wait(c, pe[i].job);
+		pentries_free(pe, n);
+		close(fd);
+		return -ENOMEM;
+	}
+	*d = (pdir){ NULL, pe, n, fd, out_id, rc };
+	if (c->q_tail)
+		c->q_tail->next = d;
+	else
+		c->q_head = d;
+	c->q_tail = d;
+	c->q_len++;
+	int first = 0;
+	while (c->q_head && (c->q_len > PDIR_WINDOW || dir_ready(c, c->q_head))) {
+		int r = assemble_front(c);
+		if (r < 0 && !first)
+			first = r;
+	}
+	return first;
+}
+
+/* Assembles every queued directory. */
+static int drain_dirs(bctx *c)
+{
+	int first = 0;
+	while (c->q_head) {
+		int r = assemble_front(c);
+		if (r < 0 && !first)
+			first = r;
+	}
+	return first;
+}
+
+/* Walks the directory fd (owned); its tree id will be written to out_id. */
 static int walk_dir(bctx *c, int fd, const tree *parent, uint8_t out_id[32])
 {
 	char **names = NULL;
 	size_t n = 0;
 	int rc = read_names(fd, &names, &n);
 	if (rc < 0) {
+		close(fd);
 		if (rc == -ENOMEM)
 			return rc;
 		warn_entry(c, "cannot list directory", rc);
 		return empty_tree(c, out_id);
 	}
-	tree_writer _cleanup_(tree_writer_release) tw = TREE_WRITER_INIT;
+	pentry *pe = calloc(n ? n : 1, sizeof(*pe));
+	if (!pe) {
+		free_names(names, n);
+		close(fd);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		pe[i].name = names[i]; /* pentries own the names now */
+	free(names);
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = do_entry(c, &tw, fd, names[i], parent);
-	free_names(names, n);
-	return rc ?: save_tree(c, &tw, out_id);
+		rc = prepare_entry(c, fd, &pe[i], parent);
+	return queue_dir(c, fd, pe, n, rc, out_id);
 }
 
 /*
@@ -577,53 +891,55 @@ static int virtual_dir(bctx *c, const char *dir, char **paths, size_t n, const t
 		       uint8_t out_id[32])
 {
 	size_t dl = strlen(dir);
-	_cleanup_close_ int fd = open(dl ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(dl ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return err_sys(-errno, "cannot open '%s'", dl ? dir : "/");
-	tree_writer _cleanup_(tree_writer_release) tw = TREE_WRITER_INIT;
-	int rc = 0;
+	pentry *pe = calloc(n, sizeof(*pe));
+	size_t npe = 0;
+	int rc = pe ? 0 : -ENOMEM;
 	for (size_t i = 0; i < n && rc == 0;) {
 		const char *comp = paths[i] + dl + 1;
-		size_t cl = strcspn(comp, "/");
-		size_t j = i;
+		size_t cl = strcspn(comp, "/"), j = i;
 		int is_root = 0;
 		while (j < n && strncmp(paths[j] + dl + 1, comp, cl) == 0 &&
 		       (paths[j][dl + 1 + cl] == '/' || paths[j][dl + 1 + cl] == 0)) {
 			is_root |= paths[j][dl + 1 + cl] == 0;
 			j++;
 		}
-		_cleanup_free_ char *name = strndup(comp, cl);
-		if (!name)
-			return -ENOMEM;
+		pentry *e = &pe[npe++];
+		if (!(e->name = strndup(comp, cl))) {
+			rc = -ENOMEM;
+			break;
+		}
 		if (is_root) {
-			rc = do_entry(c, &tw, fd, name, parent);
+			rc = prepare_entry(c, fd, e, parent);
 		} else {
 			_cleanup_free_ char *sub = strndup(paths[i], dl + 1 + cl);
-			struct stat st;
-			tree_node node;
 			tree ptree = TREE_INIT;
-			uint8_t sid[32];
-			if (!sub)
-				return -ENOMEM;
-			if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-				return err_sys(-errno, "cannot stat '%s'", sub);
-			long pi = parent ? tree_find(parent, name, cl) : -1;
+			if (!sub) {
+				rc = -ENOMEM;
+				break;
+			}
+			if (fstatat(fd, e->name, &e->st, AT_SYMLINK_NOFOLLOW) < 0) {
+				rc = err_sys(-errno, "cannot stat '%s'", sub);
+				break;
+			}
+			long pi = parent ? tree_find(parent, e->name, cl) : -1;
 			int have = pi >= 0 && parent->nodes[pi].type == NODE_DIR &&
 				   load_tree(c, tree_child(parent, parent->nodes[pi].subtree), &ptree) == 0;
-			size_t old = path_push(c, name);
-			rc = virtual_dir(c, sub, paths + i, j - i, have ? &ptree : NULL, sid);
+			size_t old = path_push(c, e->name);
+			rc = virtual_dir(c, sub, paths + i, j - i, have ? &ptree : NULL, e->sub);
 			c->path.len = old;
 			tree_release(&ptree);
-			memset(&node, 0, sizeof(node));
-			meta_from_stat(&node, &st, c->names);
-			node.name = (const uint8_t *)name;
-			node.name_len = cl;
-			rc = rc ?: tree_writer_ref(&tw, sid, &node.subtree);
-			rc = rc ?: tree_writer_add(&tw, &node);
+			e->kind = PE_NODE;
 		}
 		i = j;
 	}
-	return rc ?: save_tree(c, &tw, out_id);
+	if (!pe) {
+		close(fd);
+		return rc;
+	}
+	return queue_dir(c, fd, pe, npe, rc, out_id);
 }
 
 /* Absolute, with "." and ".." and duplicate slashes resolved; the parent
@@ -726,20 +1042,20 @@ static int find_parent(repo *r, const backup_opts *o, const char *host, char **p
 	return 0;
 }
 
+
 static void bctx_release(bctx *c)
 {
+	workq_free(c->wq);
+	repo_reader_free(c->inline_rd);
+	buf_release(&c->inline_rbuf);
 	meta_names_free(c->names);
 	buf_release(&c->path);
 	buf_release(&c->qbuf);
-	buf_release(&c->rbuf);
-	buf_release(&c->scratch);
-	free(c->segs);
-	for (size_t i = 0; i < c->links_cap; i++) {
-		free(c->links[i].ids);
-		free(c->links[i].is_hole);
-		free(c->links[i].lens);
-	}
+	for (size_t i = 0; i < c->links_cap; i++)
+		free(c->links[i].segs.v);
 	free(c->links);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->job_done);
 }
 
 static int fill_identity(snapshot *s, const backup_opts *o)
@@ -820,11 +1136,20 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	c.r = r;
 	c.o = o;
 	c.prog = prog;
+	pthread_mutex_init(&c.lock, NULL);
+	pthread_cond_init(&c.job_done, NULL);
 	char **paths = NULL;
 	size_t npaths = 0;
 	snapshot *parent = NULL, *s = snapshot_new();
 	tree ptree = TREE_INIT;
+	uint64_t added_before = repo_bytes_added(r);
 	int rc = s ? meta_names_new(&c.names) : -ENOMEM;
+	rc = rc ?: repo_reader_new(&c.inline_rd, r);
+	if (rc == 0 && o->threads > 1) {
+		workq_params wp = { o->threads, (size_t)o->threads * 4, file_job_run, wstate_new,
+				    wstate_free, &c };
+		rc = workq_new(&c.wq, &wp);
+	}
 	rc = rc ?: fill_identity(s, o);
 	rc = rc ?: prepare_paths(o, &paths, &npaths);
 	rc = rc ?: find_parent(r, o, s->host, paths, npaths, &parent);
@@ -845,15 +1170,23 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	if (stat(paths[0], &rst) == 0)
 		c.root_dev = rst.st_dev;
 	if (strcmp(paths[0], "/") == 0) {
-		_cleanup_close_ int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		buf_put_u8(&c.path, '/');
 		rc = fd < 0 ? -errno : walk_dir(&c, fd, ptree.plain.data ? &ptree : NULL, s->tree);
 	} else {
 		rc = virtual_dir(&c, "", paths, npaths, ptree.plain.data ? &ptree : NULL, s->tree);
 	}
+	/* the queued directories, also after an error (their jobs must end) */
+	int rc2 = drain_dirs(&c);
+	rc = rc ?: rc2;
+	if (c.wq)
+		workq_wait(c.wq);
 	rc = rc ?: repo_flush(r);
 	if (rc < 0)
 		goto out;
+	c.st.bytes_read = atomic_load(&c.bytes_read);
+	c.st.errors = atomic_load(&c.errors);
+	c.st.bytes_added = repo_bytes_added(r) - added_before;
 	s->stats = c.st;
 	rc = repo_save_snapshot(r, s);
 	if (rc < 0)
@@ -861,7 +1194,7 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	out->snap = s;
 	s = NULL;
-	out->files_changed_while_read = c.changed_while_read;
+	out->files_changed_while_read = atomic_load(&c.changed_while_read);
 	out->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 out:
 	tree_release(&ptree);

@@ -32,6 +32,7 @@ typedef struct {
 	int64_t time;
 	int32_t tz_offset;
 	const char *parent;   /* snapshot id or NULL to find one */
+	int threads;          /* file readers; <= 1: all in the calling thread */
 } backup_opts;
 
 typedef struct {

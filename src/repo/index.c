@@ -197,7 +197,7 @@ int index_set_lookup(const index_set *s, const uint8_t id[32], index_loc *out)
 {
 	mem_entry *m = tab_find(s, id);
 	if (m && m->used) {
-		out->pack_id = s->slots[m->slot];
+		out->pack_id = m->slot == INDEX_PENDING ? NULL : s->slots[m->slot];
 		out->offset = m->offset;
 		out->stored_len = m->stored_len;
 		out->raw_len = m->raw_len;
@@ -273,6 +273,23 @@ int index_set_add(index_set *s, const uint8_t id[32], int type, uint32_t slot, u
 	return 0;
 }
 
+void index_set_place(index_set *s, const uint8_t id[32], uint32_t slot, uint32_t offset,
+		     uint32_t stored_len)
+{
+	mem_entry *e = tab_find(s, id);
+	if (e && e->used) {
+		e->slot = slot;
+		e->offset = offset;
+		e->stored_len = stored_len;
+	}
+}
+
+/* Entries whose pack is stored and that no index file holds yet. */
+static int writable(const index_set *s, const mem_entry *m)
+{
+	return m->used && !m->written && m->slot != INDEX_PENDING && s->slot_stored[m->slot];
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
 	return memcmp(((const index_entry *)a)->id, ((const index_entry *)b)->id, 32);
@@ -326,7 +343,7 @@ int index_set_write(index_set *s, backend *be)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < s->tab_cap; i++)
-		if (s->tab[i].used && !s->tab[i].written && s->slot_stored[s->tab[i].slot])
+		if (writable(s, &s->tab[i]))
 			n++;
 	if (n == 0)
 		return 0;
@@ -340,7 +357,7 @@ int index_set_write(index_set *s, backend *be)
 		remap[i] = UINT32_MAX;
 	for (size_t i = 0; i < s->tab_cap; i++) {
 		mem_entry *m = &s->tab[i];
-		if (!m->used || m->written || !s->slot_stored[m->slot])
+		if (!writable(s, m))
 			continue;
 		if (remap[m->slot] == UINT32_MAX) {
 			remap[m->slot] = (uint32_t)np;
@@ -366,7 +383,7 @@ int index_set_write(index_set *s, backend *be)
 	if ((r = backend_put(be, name, out.data, out.len)) < 0)
 		return r;
 	for (size_t i = 0; i < s->tab_cap; i++)
-		if (s->tab[i].used && s->slot_stored[s->tab[i].slot])
+		if (writable(s, &s->tab[i]))
 			s->tab[i].written = 1;
 	return 0;
 }

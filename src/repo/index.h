@@ -46,6 +46,13 @@ int index_set_pack_slot(index_set *s, uint32_t *out_slot);
 void index_set_pack_stored(index_set *s, uint32_t slot, const uint8_t id[32]);
 int index_set_add(index_set *s, const uint8_t id[32], int type, uint32_t slot, uint32_t offset,
 		  uint32_t stored_len, uint32_t raw_len);
+/*
+ * A blob being sealed has slot INDEX_PENDING: lookups find it (pack_id
+ * NULL), so it is not stored twice; index_set_place() gives its place.
+ */
+#define INDEX_PENDING UINT32_MAX
+void index_set_place(index_set *s, const uint8_t id[32], uint32_t slot, uint32_t offset,
+		     uint32_t stored_len);
 /* Writes blobs of stored packs added since the last write as one index file. */
 int index_set_write(index_set *s, backend *be);
 size_t index_set_file_count(const index_set *s);

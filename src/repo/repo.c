@@ -10,6 +10,7 @@
 #include "../core/checksum.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,15 +23,24 @@ typedef struct {
 	int open;
 } open_pack;
 
+struct repo_reader {
+	repo *r;
+	blob_ctx *blob;
+	buf tmp;
+};
+
 struct repo {
 	backend *be;
 	repo_config cfg;
 	crypto_keys keys;
 	chunker chunker;
-	blob_ctx *blob;
+	int level;
+	repo_reader *reader; /* the owning thread's */
 	index_set *index;
 	open_pack packs[2];
-	buf tmp;
+	uint64_t bytes_added;
+	/* guards index and packs: blobs are saved from several threads */
+	pthread_mutex_t lock;
 };
 
 static int config_encode(uint8_t out[CONFIG_LEN], const repo_config *c)
@@ -172,6 +182,7 @@ int repo_open(repo **out, const char *path, const char *pass, int level)
 	repo *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	pthread_mutex_init(&r->lock, NULL);
 	int rc = local_backend_open(&r->be, path, 0);
 	rc = rc ?: load_config(r, path);
 	if (rc == 0) {
@@ -187,7 +198,8 @@ int repo_open(repo **out, const char *path, const char *pass, int level)
 		uint64_t gear[256];
 		crypto_derive((uint8_t *)gear, sizeof(gear), r->keys.chunk, "dvalin-gear-v1");
 		chunker_init(&r->chunker, &r->cfg.chunker, gear);
-		rc = blob_ctx_new(&r->blob, &r->keys, level);
+		r->level = level;
+		rc = repo_reader_new(&r->reader, r);
 	}
 	rc = rc ?: index_set_new(&r->index);
 	rc = rc ?: index_set_load(r->index, r->be);
@@ -203,12 +215,12 @@ void repo_free(repo *r)
 {
 	if (!r)
 		return;
+	pthread_mutex_destroy(&r->lock);
 	for (size_t i = 0; i < ARRAY_SIZE(r->packs); i++)
 		pack_writer_release(&r->packs[i].w);
 	index_set_free(r->index);
-	blob_ctx_free(r->blob);
+	repo_reader_free(r->reader);
 	backend_free(r->be);
-	buf_release(&r->tmp);
 	crypto_wipe(&r->keys, sizeof(r->keys));
 	free(r);
 }
@@ -218,15 +230,23 @@ const repo_config *repo_get_config(const repo *r) { return &r->cfg; }
 const chunker *repo_chunker(const repo *r) { return &r->chunker; }
 backend *repo_backend(repo *r) { return r->be; }
 
-int repo_has_blob(const repo *r, const uint8_t id[32])
+int repo_has_blob(repo *r, const uint8_t id[32])
 {
 	index_loc loc;
-	return index_set_lookup(r->index, id, &loc);
+	pthread_mutex_lock(&r->lock);
+	int rc = index_set_lookup(r->index, id, &loc);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
 }
 
 void repo_blob_id(const repo *r, uint8_t out[32], const void *plain, size_t n)
 {
-	blob_id(out, r->blob, plain, n);
+	blob_id(out, r->reader->blob, plain, n);
+}
+
+uint64_t repo_bytes_added(const repo *r)
+{
+	return r->bytes_added;
 }
 
 static int store_pack(repo *r, open_pack *op)
@@ -248,81 +268,138 @@ static int store_pack(repo *r, open_pack *op)
 	return 0;
 }
 
-int repo_save_blob(repo *r, int type, const uint8_t id[32], const void *plain, size_t n,
-		   uint64_t *out_added)
+/* The pack buffer for a blob of type; starts a pack when none is open. */
+static int pack_for(repo *r, int type, open_pack **out_op, buf **out_buf)
 {
-	if (out_added)
-		*out_added = 0;
-	if (repo_has_blob(r, id) == 0)
-		return 0;
-	if (n > BLOB_MAX_RAW)
-		return err_set(-EFBIG, "blob too large (%zu bytes)", n);
 	open_pack *op = &r->packs[type == BLOB_TREE];
 	int rc;
 	if (!op->open) {
 		if ((rc = index_set_pack_slot(r->index, &op->slot)) < 0)
 			return rc;
 		op->open = 1;
+		/* one allocation per pack instead of doubling past the target */
+		if ((rc = buf_reserve(&op->w.data, PACK_TARGET_SIZE + (5u << 20))) < 0)
+			return rc;
 	}
-	buf *b;
-	if ((rc = pack_writer_buf(&op->w, &b)) < 0)
-		return rc;
-	size_t start = b->len;
-	rc = blob_seal(r->blob, b, type, id, plain, n);
-	rc = rc ?: pack_writer_commit(&op->w, type, id, (uint32_t)n, start);
+	*out_op = op;
+	return pack_writer_buf(&op->w, out_buf);
+}
+
+/* Records the stored blob appended at start; stores the pack when full. */
+static int commit_blob(repo *r, open_pack *op, int type, const uint8_t id[32], size_t n,
+		       size_t start)
+{
+	buf *b = &op->w.data;
+	int rc = pack_writer_commit(&op->w, type, id, (uint32_t)n, start);
 	if (rc < 0) {
 		b->len = start;
 		return rc;
 	}
-	rc = index_set_add(r->index, id, type, op->slot, (uint32_t)start, (uint32_t)(b->len - start),
-			   (uint32_t)n);
-	if (rc < 0)
-		return rc;
-	if (out_added)
-		*out_added = b->len - start;
+	index_set_place(r->index, id, op->slot, (uint32_t)start, (uint32_t)(b->len - start));
+	r->bytes_added += b->len - start;
 	if (b->len >= PACK_TARGET_SIZE || op->w.n >= PACK_MAX_BLOBS)
 		return store_pack(r, op);
 	return 0;
 }
 
-int repo_flush(repo *r)
+
+/*
+ * Thread-safe: the index and the open packs are guarded by r->lock; the
+ * expensive part, compressing and sealing, runs outside it in the
+ * caller's own context.  A blob is entered as pending before it is
+ * sealed, so a concurrent save of the same id is deduplicated.
+ */
+int repo_reader_save(repo_reader *rd, int type, const uint8_t id[32], const void *plain, size_t n)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(r->packs); i++) {
-		int rc = store_pack(r, &r->packs[i]);
-		if (rc < 0)
-			return rc;
-	}
-	return index_set_write(r->index, r->be);
+	repo *r = rd->r;
+	index_loc loc;
+	if (n > BLOB_MAX_RAW)
+		return err_set(-EFBIG, "blob too large (%zu bytes)", n);
+	pthread_mutex_lock(&r->lock);
+	int rc = index_set_lookup(r->index, id, &loc) == 0 ? 1 :
+		 index_set_add(r->index, id, type, INDEX_PENDING, 0, 0, (uint32_t)n);
+	pthread_mutex_unlock(&r->lock);
+	if (rc)
+		return rc < 0 ? rc : 0;
+	rd->tmp.len = 0;
+	rc = blob_seal(rd->blob, &rd->tmp, type, id, plain, n);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&r->lock);
+	open_pack *op;
+	buf *b = NULL;
+	rc = pack_for(r, type, &op, &b);
+	size_t start = b ? b->len : 0;
+	rc = rc ?: buf_append(b, rd->tmp.data, rd->tmp.len);
+	rc = rc ?: commit_blob(r, op, type, id, n, start);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
 }
 
-static int load_blob(repo *r, int type, const uint8_t id[32], buf *out, int verify)
+int repo_save_blob(repo *r, int type, const uint8_t id[32], const void *plain, size_t n)
+{
+	return repo_reader_save(r->reader, type, id, plain, n);
+}
+
+int repo_flush(repo *r)
+{
+	int rc = 0;
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(r->packs); i++)
+		rc = store_pack(r, &r->packs[i]);
+	rc = rc ?: index_set_write(r->index, r->be);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+
+int repo_reader_new(repo_reader **out, repo *r)
+{
+	repo_reader *rd = calloc(1, sizeof(*rd));
+	if (!rd)
+		return -ENOMEM;
+	rd->r = r;
+	int rc = blob_ctx_new(&rd->blob, &r->keys, r->level);
+	if (rc < 0) {
+		free(rd);
+		return rc;
+	}
+	*out = rd;
+	return 0;
+}
+
+void repo_reader_free(repo_reader *rd)
+{
+	if (!rd)
+		return;
+	blob_ctx_free(rd->blob);
+	buf_release(&rd->tmp);
+	free(rd);
+}
+
+int repo_reader_load(repo_reader *rd, int type, const uint8_t id[32], buf *out, int verify)
 {
 	index_loc loc;
 	char hex[65], name[80];
 	hex_encode(hex, id, 32);
-	if (index_set_lookup(r->index, id, &loc) < 0)
+	pthread_mutex_lock(&rd->r->lock);
+	int found = index_set_lookup(rd->r->index, id, &loc);
+	pthread_mutex_unlock(&rd->r->lock);
+	if (found < 0)
 		return err_set(-DV_ENOTFOUND, "blob '%s' is not in the index", hex);
 	if (loc.type != type)
 		return err_set(-DV_ECORRUPT, "blob '%s' has the wrong type in the index", hex);
+	if (!loc.pack_id)
+		return err_set(-DV_ENOTFOUND, "blob '%s' is not stored yet", hex);
 	pack_name(name, loc.pack_id);
-	/* A blob of the pack being written is still in memory. */
-	for (size_t i = 0; i < ARRAY_SIZE(r->packs); i++) {
-		open_pack *op = &r->packs[i];
-		if (op->open && memcmp(loc.pack_id, (uint8_t[32]){ 0 }, 32) == 0) {
-			for (size_t k = 0; k < op->w.n; k++)
-				if (memcmp(op->w.entries[k].id, id, 32) == 0)
-					return blob_open(r->blob, out, type, id, op->w.data.data + loc.offset,
-							 loc.stored_len, loc.raw_len, verify);
-		}
-	}
-	r->tmp.len = 0;
-	int rc = buf_reserve(&r->tmp, loc.stored_len);
+	rd->tmp.len = 0;
+	int rc = buf_reserve(&rd->tmp, loc.stored_len);
 	if (rc < 0)
 		return rc;
-	rc = backend_get_range(r->be, name, loc.offset, r->tmp.data, loc.stored_len);
+	rc = backend_get_range(rd->r->be, name, loc.offset, rd->tmp.data, loc.stored_len);
 	if (rc < 0)
 		return rc;
-	rc = blob_open(r->blob, out, type, id, r->tmp.data, loc.stored_len, loc.raw_len, verify);
+	rc = blob_open(rd->blob, out, type, id, rd->tmp.data, loc.stored_len, loc.raw_len, verify);
 	if (rc == -DV_EBADKEY || rc == -DV_ECORRUPT)
 		return err_set(-DV_ECORRUPT, "blob '%s' in pack '%s' is damaged", hex, name + 8);
 	return rc;
@@ -330,12 +407,12 @@ static int load_blob(repo *r, int type, const uint8_t id[32], buf *out, int veri
 
 int repo_load_blob(repo *r, int type, const uint8_t id[32], buf *out)
 {
-	return load_blob(r, type, id, out, 0);
+	return repo_reader_load(r->reader, type, id, out, 0);
 }
 
 int repo_load_blob_verified(repo *r, int type, const uint8_t id[32], buf *out)
 {
-	return load_blob(r, type, id, out, 1);
+	return repo_reader_load(r->reader, type, id, out, 1);
 }
 
 int repo_save_snapshot(repo *r, snapshot *s)

@@ -46,22 +46,31 @@ const repo_config *repo_get_config(const repo *r);
 const chunker *repo_chunker(const repo *r);
 backend *repo_backend(repo *r);
 
-/* 0 if the blob is stored (or queued in this session), else -DV_ENOTFOUND. */
-int repo_has_blob(const repo *r, const uint8_t id[32]);
+/* 0 if the blob is stored (or being stored), else -DV_ENOTFOUND. */
+int repo_has_blob(repo *r, const uint8_t id[32]);
 /* The keyed id of a plaintext. */
 void repo_blob_id(const repo *r, uint8_t out[32], const void *plain, size_t n);
-/*
- * Stores a blob unless it exists.  *out_added (may be NULL) receives the
- * stored bytes added (0 when deduplicated).
- */
-int repo_save_blob(repo *r, int type, const uint8_t id[32], const void *plain, size_t n,
-		   uint64_t *out_added);
-/* Stores open packs and the index of everything saved so far. */
+/* Stores a blob unless it exists or is being stored (owning thread). */
+int repo_save_blob(repo *r, int type, const uint8_t id[32], const void *plain, size_t n);
+/* Stores open packs and the index of everything saved (no saves may run). */
 int repo_flush(repo *r);
+/* Stored bytes added by this session so far (after dedup and compression). */
+uint64_t repo_bytes_added(const repo *r);
 /* Reads, decrypts and decompresses a blob into out (reset first). */
 int repo_load_blob(repo *r, int type, const uint8_t id[32], buf *out);
 /* Like repo_load_blob, also re-hashing the plaintext against the id. */
 int repo_load_blob_verified(repo *r, int type, const uint8_t id[32], buf *out);
+
+/*
+ * A reader is one thread's access to the blobs: its own compression
+ * context and buffers.  Loads and saves through different readers may run
+ * concurrently; repo_flush() must not.
+ */
+typedef struct repo_reader repo_reader;
+int repo_reader_new(repo_reader **out, repo *r);
+void repo_reader_free(repo_reader *rd);
+int repo_reader_load(repo_reader *rd, int type, const uint8_t id[32], buf *out, int verify);
+int repo_reader_save(repo_reader *rd, int type, const uint8_t id[32], const void *plain, size_t n);
 
 /* Encodes, stores and fills s->id. */
 int repo_save_snapshot(repo *r, snapshot *s);

@@ -38,7 +38,7 @@ static int save_tree(repo *r, tree_writer *w, uint8_t id[32])
 	int rc = tree_writer_finish(w, &p);
 	if (rc == 0) {
 		repo_blob_id(r, id, p.data, p.len);
-		rc = repo_save_blob(r, BLOB_TREE, id, p.data, p.len, NULL);
+		rc = repo_save_blob(r, BLOB_TREE, id, p.data, p.len);
 	}
 	buf_release(&p);
 	return rc;
@@ -50,7 +50,7 @@ static int file_node(repo *r, tree_writer *w, tree_node *n, tree_seg *seg, const
 	uint8_t id[32];
 	size_t len = strlen(text);
 	repo_blob_id(r, id, text, len);
-	int rc = repo_save_blob(r, BLOB_DATA, id, text, len, NULL);
+	int rc = repo_save_blob(r, BLOB_DATA, id, text, len);
 	rc = rc ?: tree_writer_ref(w, id, &seg->ref);
 	seg->len = len;
 	n->segs = seg;
