@@ -17,6 +17,8 @@
  *   list       call fn(ud, name) for each file under dir ("data" lists
  *              all packs); fn returning non-zero stops and is returned
  *   remove     delete name; -ENOENT if it does not exist
+ *   open_read  a handle for many ranged reads of one file (file_read,
+ *              file_close); a handle is used by one thread at a time
  * Errors are negative errnos; the thread-local message names the file.
  */
 #ifndef DV_BACKEND_BACKEND_H
@@ -41,6 +43,8 @@ typedef struct backend backend;
 
 typedef int (*backend_list_fn)(void *ud, const char *name);
 
+typedef struct backend_file backend_file;
+
 struct backend_ops {
 	int (*put)(backend *b, const char *name, const void *p, size_t n);
 	int (*get)(backend *b, const char *name, bytes *out);
@@ -48,6 +52,9 @@ struct backend_ops {
 	int (*size)(backend *b, const char *name, uint64_t *out);
 	int (*list)(backend *b, const char *dir, backend_list_fn fn, void *ud);
 	int (*remove)(backend *b, const char *name);
+	int (*open_read)(backend *b, const char *name, backend_file **out);
+	int (*file_read)(backend_file *f, uint64_t off, void *p, size_t n);
+	void (*file_close)(backend_file *f);
 	void (*free)(backend *b);
 };
 
@@ -79,6 +86,20 @@ static inline int backend_list(backend *b, const char *dir, backend_list_fn fn, 
 static inline int backend_remove(backend *b, const char *n)
 {
 	return b->ops->remove(b, n);
+}
+static inline int backend_open_read(backend *b, const char *n, backend_file **out)
+{
+	return b->ops->open_read(b, n, out);
+}
+static inline int backend_file_read(backend *b, backend_file *f, uint64_t off, void *p, size_t n)
+{
+	return b->ops->file_read(f, off, p, n);
+}
+/* NULL-safe. */
+static inline void backend_file_close(backend *b, backend_file *f)
+{
+	if (f)
+		b->ops->file_close(f);
 }
 void backend_free(backend *b);
 

@@ -114,6 +114,45 @@ static int local_get_range(backend *b, const char *name, uint64_t off, void *p, 
 	return 0;
 }
 
+struct backend_file {
+	int fd;
+	char name[96];
+	const char *location;
+};
+
+static int local_open_read(backend *b, const char *name, backend_file **out)
+{
+	backend_file *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->fd = openat(L(b)->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0) {
+		int rc = -errno;
+		free(f);
+		return err_sys(rc, "cannot open '%s/%s'", b->location, name);
+	}
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->location = b->location;
+	*out = f;
+	return 0;
+}
+
+static int local_file_read(backend_file *f, uint64_t off, void *p, size_t n)
+{
+	int r = fsio_pread_exact(f->fd, p, n, (off_t)off);
+	if (r == -ENODATA)
+		return err_set(r, "cannot read '%s/%s': file is truncated", f->location, f->name);
+	if (r < 0)
+		return err_sys(r, "cannot read '%s/%s'", f->location, f->name);
+	return 0;
+}
+
+static void local_file_close(backend_file *f)
+{
+	close(f->fd);
+	free(f);
+}
+
 static int local_size(backend *b, const char *name, uint64_t *out)
 {
 	struct stat st;
@@ -181,7 +220,8 @@ static void local_free(backend *b)
 }
 
 static const struct backend_ops local_ops = {
-	local_put, local_get, local_get_range, local_size, local_list, local_remove, local_free,
+	local_put, local_get, local_get_range, local_size, local_list, local_remove,
+	local_open_read, local_file_read, local_file_close, local_free,
 };
 
 static const char *const subdirs[] = { "data", "index", "snapshots", "keys", "locks" };

@@ -85,6 +85,37 @@ static int mem_get_range(backend *b, const char *name, uint64_t off, void *p, si
 	return 0;
 }
 
+/* A handle keeps the backend and name: reads see the current contents. */
+struct backend_file {
+	backend *b;
+	char *name;
+};
+
+static int mem_open_read(backend *b, const char *name, backend_file **out)
+{
+	if (!*find(b, name))
+		return err_set(-ENOENT, "cannot open 'mem:%s': no such file", name);
+	backend_file *f = calloc(1, sizeof(*f));
+	if (!f || !(f->name = strdup(name))) {
+		free(f);
+		return -ENOMEM;
+	}
+	f->b = b;
+	*out = f;
+	return 0;
+}
+
+static int mem_file_read(backend_file *f, uint64_t off, void *p, size_t n)
+{
+	return mem_get_range(f->b, f->name, off, p, n);
+}
+
+static void mem_file_close(backend_file *f)
+{
+	free(f->name);
+	free(f);
+}
+
 static int mem_size(backend *b, const char *name, uint64_t *out)
 {
 	mem_file *f = *find(b, name);
@@ -134,7 +165,8 @@ static void mem_free(backend *b)
 }
 
 static const struct backend_ops mem_ops = {
-	mem_put, mem_get, mem_get_range, mem_size, mem_list, mem_remove, mem_free,
+	mem_put, mem_get, mem_get_range, mem_size, mem_list, mem_remove,
+	mem_open_read, mem_file_read, mem_file_close, mem_free,
 };
 
 int mem_backend_new(backend **out)

@@ -3,6 +3,7 @@
 #include "progress.h"
 #include "../base/err.h"
 #include "../base/json.h"
+#include "../base/workq.h"
 #include "../jobs/restore.h"
 
 #include <getopt.h>
@@ -22,6 +23,7 @@ const char cmd_restore_usage[] =
 	"  -i, --include GLOB   restore only matching entries and what is below them\n"
 	"                       (repeatable; a GLOB with '/' matches absolute paths)\n"
 	"      --verify         re-hash every chunk read (slower)\n"
+	"      --threads N      write files on N threads (default: one per processor)\n"
 	"      --json           print the summary as JSON\n\n"
 	"Exit status: 0 done, 1 some entries could not be restored or the snapshot is\n"
 	"damaged (each is named on stderr).\n";
@@ -32,10 +34,12 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 		{ "target", required_argument, NULL, 't' },
 		{ "include", required_argument, NULL, 'i' },
 		{ "verify", no_argument, NULL, 'V' },
+		{ "threads", required_argument, NULL, 'j' },
 		{ 0 },
 	};
 	restore_opts o;
 	memset(&o, 0, sizeof(o));
+	o.threads = workq_default_threads();
 	int c, rc;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "t:i:", opts, NULL)) != -1) {
@@ -46,6 +50,12 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 				return cli_fail(-12);
 			break;
 		case 'V': o.verify = 1; break;
+		case 'j':
+			if (cli_parse_threads(optarg, &o.threads) < 0) {
+				cli_list_free(o.includes, o.nincludes);
+				return cli_usage_error(ctx, "invalid --threads '%s' (1..64)", optarg);
+			}
+			break;
 		default:
 			cli_list_free(o.includes, o.nincludes);
 			return cli_usage_error(ctx, "unknown option");

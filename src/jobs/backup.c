@@ -529,6 +529,12 @@ static int unchanged(const tree_node *pn, const struct stat *st)
 	       pn->ino == st->st_ino && pn->mode == (st->st_mode & 07777u);
 }
 
+static int same_inode_and_ctime(const tree_node *pn, const struct stat *st)
+{
+	return pn && pn->ino == st->st_ino && pn->ctime == st->st_ctim.tv_sec &&
+	       pn->ctime_ns == (uint32_t)st->st_ctim.tv_nsec;
+}
+
 /* The parent's chunk list, if every blob of it is still stored: 0, 1 if not. */
 static int parent_segs(bctx *c, const tree *pt, const tree_node *pn, bsegs *out)
 {
@@ -620,17 +626,23 @@ static int prepare_entry(bctx *c, int dirfd, pentry *pe, const tree *pt)
 		warn_entry(c, errno == ENOENT ? "file vanished" : "cannot stat", -errno);
 		goto out;
 	}
-	rc = meta_read_xattrs(&pe->xattrs, dirfd, pe->name);
-	if (rc == -ENOMEM)
-		goto out;
-	if (rc < 0 && rc != -ENOENT) {
-		warn_entry(c, "cannot read extended attributes of", rc);
-		pe->xattrs.len = 0;
-	}
-	rc = 0;
 	long pi = pt ? tree_find(pt, pe->name, strlen(pe->name)) : -1;
 	pe->pn = pi >= 0 ? &pt->nodes[pi] : NULL;
 	pe->is_new = !pe->pn || pe->pn->type != NODE_FILE;
+	if (same_inode_and_ctime(pe->pn, &pe->st) && !c->o->force) {
+		/* changing an xattr changes ctime: the parent's list is current */
+		rc = buf_append(&pe->xattrs, pe->pn->xattrs, pe->pn->xattrs_len);
+	} else {
+		rc = meta_read_xattrs(&pe->xattrs, dirfd, pe->name);
+		if (rc < 0 && rc != -ENOMEM && rc != -ENOENT)
+			warn_entry(c, "cannot read extended attributes of", rc);
+		if (rc < 0 && rc != -ENOMEM) {
+			pe->xattrs.len = 0;
+			rc = 0;
+		}
+	}
+	if (rc < 0)
+		goto out;
 	pe->kind = PE_NODE;
 	switch (pe->st.st_mode & S_IFMT) {
 	case S_IFREG:

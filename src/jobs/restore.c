@@ -8,10 +8,12 @@
 #include "../base/err.h"
 #include "../base/fsio.h"
 #include "../base/log.h"
+#include "../base/workq.h"
 #include "../core/blob.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +40,10 @@ typedef struct {
 	repo *r;
 	const restore_opts *o;
 	job_progress *prog;
-	restore_stats st;
+	restore_stats st;   /* counters updated by workers: under lock */
+	pthread_mutex_t lock;
+	workq *wq;          /* NULL: contents written inline */
+	repo_reader *inline_rd;
 	buf path;  /* snapshot path of the current entry */
 	buf rel;   /* the same below the target */
 	buf qbuf;
@@ -54,12 +59,19 @@ static const char *qpath(rctx *c)
 	return quote_path(&c->qbuf, c->path.data, c->path.len);
 }
 
+static void fail_at(rctx *c, const char *path, const char *what, int code)
+{
+	log_error("%s '%s': %s", what, path, err_msg(code));
+	err_clear();
+	pthread_mutex_lock(&c->lock);
+	c->st.errors++;
+	pthread_mutex_unlock(&c->lock);
+	atomic_fetch_add(&c->prog->errors, 1);
+}
+
 static void fail(rctx *c, const char *what, int code)
 {
-	log_error("%s '%s': %s", what, qpath(c), err_msg(code));
-	err_clear();
-	c->st.errors++;
-	atomic_fetch_add(&c->prog->errors, 1);
+	fail_at(c, qpath(c), what, code);
 }
 
 static int safe_name(const tree_node *n)
@@ -90,59 +102,172 @@ static int pdir_open(rctx *c, pdir *pd)
 	return fd;
 }
 
-static void report_meta(rctx *c, unsigned failed, int code)
+static void report_meta(rctx *c, const char *path, unsigned failed, int code)
 {
 	if (!failed)
 		return;
 	/* Non-root users may not chown or set trusted.* xattrs: say so once. */
 	if (!c->st.as_root && (code == -EPERM || code == -EACCES)) {
+		pthread_mutex_lock(&c->lock);
 		c->st.not_permitted++;
-		if (!(c->meta_warned & failed)) {
-			c->meta_warned |= failed;
+		unsigned fresh = failed & ~c->meta_warned;
+		c->meta_warned |= failed;
+		pthread_mutex_unlock(&c->lock);
+		if (fresh)
 			log_warn("not running as root: cannot restore %s (first: '%s'); continuing",
-				 failed & META_FAIL_OWNER ? "ownership" :
-				 failed & META_FAIL_XATTR ? "some extended attributes" : "some metadata",
-				 qpath(c));
-		}
+				 fresh & META_FAIL_OWNER ? "ownership" :
+				 fresh & META_FAIL_XATTR ? "some extended attributes" : "some metadata",
+				 path);
 		return;
 	}
-	fail(c, "cannot restore metadata of", code);
+	fail_at(c, path, "cannot restore metadata of", code);
 }
 
-static int apply_meta(rctx *c, int fd, int dirfd, const char *name, const tree_node *n)
+static int apply_meta_at(rctx *c, const char *path, int fd, int dirfd, const char *name,
+			 const tree_node *n)
 {
 	unsigned failed = 0;
 	int rc = meta_apply(fd, dirfd, name, n, c->st.as_root, &failed);
 	if (rc == -ENOMEM)
 		return rc;
-	report_meta(c, failed, rc);
+	report_meta(c, path, failed, rc);
 	return 0;
 }
 
-static int write_file(rctx *c, int fd, const tree *t, const tree_node *n)
+static int apply_meta(rctx *c, int fd, int dirfd, const char *name, const tree_node *n)
 {
+	return apply_meta_at(c, qpath(c), fd, dirfd, name, n);
+}
+
+/*
+ * The contents of one file, written by a worker (or inline): a copy of
+ * the node with its own segment ids and xattrs, and the open file.
+ */
+typedef struct {
+	rctx *c;
+	int fd;
+	tree_node n;
+	tree_seg *segs;
+	uint8_t (*ids)[32]; /* segment ref k refers to ids[k - 1] */
+	buf xattrs;
+	char *qpath;
+} fjob;
+
+typedef struct {
+	repo_reader *rd;
+	buf data;
+} rstate;
+
+static void fjob_free(fjob *j)
+{
+	if (!j)
+		return;
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j->segs);
+	free(j->ids);
+	buf_release(&j->xattrs);
+	free(j->qpath);
+	free(j);
+}
+
+static int fjob_new(fjob **out, rctx *c, int fd, const tree *t, const tree_node *n)
+{
+	fjob *j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->c = c;
+	j->fd = fd;
+	j->n = *n;
+	j->n.name = NULL;
+	j->n.name_len = 0;
+	j->segs = calloc(n->nsegs ? n->nsegs : 1, sizeof(*j->segs));
+	j->ids = calloc(n->nsegs ? n->nsegs : 1, 32);
+	j->qpath = strdup(qpath(c));
+	int rc = buf_append(&j->xattrs, n->xattrs, n->xattrs_len);
+	if (!j->segs || !j->ids || !j->qpath || rc < 0) {
+		j->fd = -1; /* the caller still owns fd */
+		fjob_free(j);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n->nsegs; i++) {
+		j->segs[i].len = n->segs[i].len;
+		if (n->segs[i].ref) {
+			memcpy(j->ids[i], tree_child(t, n->segs[i].ref), 32);
+			j->segs[i].ref = (uint32_t)i + 1;
+		}
+	}
+	j->n.segs = j->segs;
+	j->n.xattrs = j->xattrs.data;
+	*out = j;
+	return 0;
+}
+
+static int write_file(fjob *j, repo_reader *rd, buf *data)
+{
+	rctx *c = j->c;
 	uint64_t off = 0;
 	int rc;
-	for (size_t i = 0; i < n->nsegs; i++) {
-		const tree_seg *sg = &n->segs[i];
+	for (size_t i = 0; i < j->n.nsegs; i++) {
+		const tree_seg *sg = &j->segs[i];
 		if (sg->ref) {
-			const uint8_t *id = tree_child(t, sg->ref);
-			rc = c->o->verify ? repo_load_blob_verified(c->r, BLOB_DATA, id, &c->data)
-					  : repo_load_blob(c->r, BLOB_DATA, id, &c->data);
+			rc = repo_reader_load(rd, BLOB_DATA, j->ids[sg->ref - 1], data, c->o->verify);
 			if (rc < 0)
 				return rc;
-			if (c->data.len != sg->len)
+			if (data->len != sg->len)
 				return err_set(-DV_ECORRUPT, "a chunk has the wrong length");
-			if ((rc = fsio_pwrite_all(fd, c->data.data, c->data.len, (off_t)off)) < 0)
+			if ((rc = fsio_pwrite_all(j->fd, data->data, data->len, (off_t)off)) < 0)
 				return err_sys(rc, "write failed");
+			pthread_mutex_lock(&c->lock);
 			c->st.bytes += sg->len;
+			pthread_mutex_unlock(&c->lock);
 			atomic_fetch_add(&c->prog->bytes, sg->len);
 		}
 		off += sg->len;
 	}
-	if (ftruncate(fd, (off_t)n->size) < 0)
+	if (ftruncate(j->fd, (off_t)j->n.size) < 0)
 		return err_sys(-errno, "cannot set size");
 	return 0;
+}
+
+static void fjob_run(fjob *j, repo_reader *rd, buf *data)
+{
+	rctx *c = j->c;
+	int rc = write_file(j, rd, data);
+	if (rc < 0)
+		fail_at(c, j->qpath, "cannot restore", rc);
+	else
+		apply_meta_at(c, j->qpath, j->fd, -1, NULL, &j->n);
+	fjob_free(j);
+}
+
+static void fjob_worker(void *state, void *arg)
+{
+	rstate *w = state;
+	fjob_run(arg, w->rd, &w->data);
+}
+
+static int rstate_new(void **out, void *arg)
+{
+	rctx *c = arg;
+	rstate *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	int rc = repo_reader_new(&w->rd, c->r);
+	if (rc < 0) {
+		free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+static void rstate_free(void *state)
+{
+	rstate *w = state;
+	repo_reader_free(w->rd);
+	buf_release(&w->data);
+	free(w);
 }
 
 /* Removes a non-directory entry that is in the way. */
@@ -224,26 +349,34 @@ static int restore_file(rctx *c, int pfd, const char *name, const tree *t, const
 	int rc;
 	if (n->nlink > 1 && try_link(c, pfd, name, n))
 		return 0;
-	if ((rc = clear_entry(pfd, name)) < 0) {
-		fail(c, "cannot replace", rc);
-		return 0;
+	/* O_EXCL with O_NOFOLLOW: whatever is in the way (a symlink too) is
+	 * removed and the file created anew, never written through */
+	const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int fd = openat(pfd, name, flags, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		if ((rc = clear_entry(pfd, name)) < 0) {
+			fail(c, "cannot replace", rc);
+			return 0;
+		}
+		fd = openat(pfd, name, flags, 0600);
 	}
-	_cleanup_close_ int fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		fail(c, "cannot create", -errno);
 		return 0;
 	}
-	rc = write_file(c, fd, t, n);
-	if (rc == -ENOMEM)
+	fjob *j;
+	if ((rc = fjob_new(&j, c, fd, t, n)) < 0) {
+		close(fd);
 		return rc;
-	if (rc < 0) {
-		fail(c, "cannot restore", rc);
-		return 0;
 	}
+	pthread_mutex_lock(&c->lock);
 	c->st.files++;
+	pthread_mutex_unlock(&c->lock);
 	atomic_fetch_add(&c->prog->files, 1);
-	if ((rc = apply_meta(c, fd, pfd, name, n)) < 0)
-		return rc;
+	if (c->wq)
+		workq_submit(c->wq, j);
+	else
+		fjob_run(j, c->inline_rd, &c->data);
 	if (n->nlink > 1)
 		return link_record(c, n);
 	return 0;
@@ -401,14 +534,24 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 	c.o = o;
 	c.prog = prog;
 	c.st.as_root = geteuid() == 0;
+	pthread_mutex_init(&c.lock, NULL);
 	atomic_store(&prog->est_bytes, s->stats.total_bytes);
 	atomic_store(&prog->est_files, s->stats.total_files);
-	int rc = mkdir_p(o->target);
-	if (rc < 0)
-		return err_sys(rc, "cannot create target directory '%s'", o->target);
-	c.root_fd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (c.root_fd < 0)
-		return err_sys(-errno, "cannot open target directory '%s'", o->target);
+	int rc = repo_reader_new(&c.inline_rd, r);
+	if (rc == 0 && o->threads > 1) {
+		workq_params wp = { o->threads, (size_t)o->threads * 4, fjob_worker, rstate_new,
+				    rstate_free, &c };
+		rc = workq_new(&c.wq, &wp);
+	}
+	rc = rc ?: mkdir_p(o->target);
+	if (rc == 0 && (c.root_fd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		workq_free(c.wq);
+		repo_reader_free(c.inline_rd);
+		pthread_mutex_destroy(&c.lock);
+		return err_sys(rc, "cannot create or open target directory '%s'", o->target);
+	}
 	buf _cleanup_(buf_releasep) plain = BUF_INIT;
 	tree t = TREE_INIT;
 	rc = repo_load_blob(r, BLOB_TREE, s->tree, &plain);
@@ -420,6 +563,9 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 		rc = restore_tree(&c, &root, &t, o->nincludes == 0);
 	}
 	tree_release(&t);
+	workq_free(c.wq); /* waits for the last contents */
+	repo_reader_free(c.inline_rd);
+	pthread_mutex_destroy(&c.lock);
 	close(c.root_fd);
 	for (size_t i = 0; i < c.nlinks; i++)
 		free(c.links[i].rel);

@@ -22,7 +22,8 @@ typedef struct {
 	const char *target;
 	char **includes;
 	size_t nincludes;
-	int verify; /* re-hash every blob read */
+	int verify;  /* re-hash every blob read */
+	int threads; /* file writers; <= 1: all in the calling thread */
 } restore_opts;
 
 typedef struct {

@@ -23,10 +23,19 @@ typedef struct {
 	int open;
 } open_pack;
 
+/* Packs read recently by a reader stay open: restores read runs of blobs
+ * from the same pack, and an open per blob costs more than the read. */
+#define READER_OPEN_PACKS 4
+
 struct repo_reader {
 	repo *r;
 	blob_ctx *blob;
 	buf tmp;
+	struct {
+		uint8_t id[32];
+		backend_file *f;
+	} open[READER_OPEN_PACKS];
+	unsigned next_slot;
 };
 
 struct repo {
@@ -372,9 +381,30 @@ void repo_reader_free(repo_reader *rd)
 {
 	if (!rd)
 		return;
+	for (size_t i = 0; i < READER_OPEN_PACKS; i++)
+		backend_file_close(rd->r->be, rd->open[i].f);
 	blob_ctx_free(rd->blob);
 	buf_release(&rd->tmp);
 	free(rd);
+}
+
+static int reader_pack(repo_reader *rd, const uint8_t id[32], const char *name, backend_file **out)
+{
+	for (size_t i = 0; i < READER_OPEN_PACKS; i++) {
+		if (rd->open[i].f && memcmp(rd->open[i].id, id, 32) == 0) {
+			*out = rd->open[i].f;
+			return 0;
+		}
+	}
+	size_t slot = rd->next_slot++ % READER_OPEN_PACKS;
+	backend_file_close(rd->r->be, rd->open[slot].f);
+	rd->open[slot].f = NULL;
+	int rc = backend_open_read(rd->r->be, name, &rd->open[slot].f);
+	if (rc < 0)
+		return rc;
+	memcpy(rd->open[slot].id, id, 32);
+	*out = rd->open[slot].f;
+	return 0;
 }
 
 int repo_reader_load(repo_reader *rd, int type, const uint8_t id[32], buf *out, int verify)
@@ -396,7 +426,10 @@ int repo_reader_load(repo_reader *rd, int type, const uint8_t id[32], buf *out, 
 	int rc = buf_reserve(&rd->tmp, loc.stored_len);
 	if (rc < 0)
 		return rc;
-	rc = backend_get_range(rd->r->be, name, loc.offset, rd->tmp.data, loc.stored_len);
+	backend_file *f;
+	if ((rc = reader_pack(rd, loc.pack_id, name, &f)) < 0)
+		return rc;
+	rc = backend_file_read(rd->r->be, f, loc.offset, rd->tmp.data, loc.stored_len);
 	if (rc < 0)
 		return rc;
 	rc = blob_open(rd->blob, out, type, id, rd->tmp.data, loc.stored_len, loc.raw_len, verify);

@@ -16,13 +16,14 @@ def give_to_nobody(*paths):
 
 
 @pytest.mark.skipif(not is_root(), reason="needs root for devices, owners, trusted.*")
-def test_awkward_tree_restores_identical_as_root(world, repo):
+@pytest.mark.parametrize("threads", [1, 2, 5])
+def test_awkward_tree_restores_identical_as_root(world, repo, threads):
     src = os.path.join(world, "src")
     make_awkward_tree(src, as_root=True)
-    r = run(["backup", "-r", repo, src])
+    r = run(["backup", "-r", repo, src, "--threads", threads])
     assert r.rc == 0, r
     target = os.path.join(world, "target")
-    r = run(["restore", "-r", repo, "latest", "--target", target])
+    r = run(["restore", "-r", repo, "latest", "--target", target, "--threads", threads])
     assert r.rc == 0, r
     n = compare(src, target + src)
     assert n > 30

@@ -14,6 +14,21 @@ def make(src, n=50):
             f.write(f"file {i}\n" * (i + 1))
 
 
+def test_trees_do_not_depend_on_the_thread_count(world, repo):
+    src = os.path.join(world, "src")
+    make(src, 300)
+    for i in range(5):
+        os.makedirs(os.path.join(src, f"d{i}", "e"))
+        with open(os.path.join(src, f"d{i}", "e", "big"), "wb") as f:
+            f.write(bytes([i]) * (3 << 20) + os.urandom(1 << 20))
+    trees = set()
+    for threads in (1, 2, 3, 8):
+        r = run(["backup", "-r", repo, src, "--force", "--threads", threads, "--json"])
+        assert r.rc == 0, r
+        trees.add(snapshots(repo)[-1]["tree"])
+    assert len(trees) == 1
+
+
 def test_unchanged_rebackup_reads_nothing_and_reuses_trees(world, repo):
     src = os.path.join(world, "src")
     make(src)
@@ -124,3 +139,19 @@ def test_excludes_and_one_file_system(world, repo):
     paths = [__import__("json").loads(l)["path"] for l in names]
     assert not any(p.endswith(".o") or "/cache" in p for p in paths)
     assert src + "/f0" in paths
+
+
+def test_xattr_and_mode_only_changes_are_backed_up(world, repo):
+    src = os.path.join(world, "src")
+    make(src, 4)
+    f = os.path.join(src, "f0")
+    os.setxattr(f, "user.v", b"1")
+    assert run(["backup", "-r", repo, src]).rc == 0
+    os.setxattr(f, "user.v", b"2")          # only ctime moves
+    os.setxattr(os.path.join(src, "sub"), "user.d", b"dir")
+    r = run(["backup", "-r", repo, src, "--json"])
+    assert r.rc == 0, r
+    t = os.path.join(world, "t")
+    assert run(["restore", "-r", repo, "latest", "--target", t]).rc == 0
+    assert os.getxattr(t + f, "user.v") == b"2"
+    assert os.getxattr(t + src + "/sub", "user.d") == b"dir"
