@@ -22,6 +22,7 @@ LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 CFLAGS ?= -O2
 ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS)
 SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+TSAN_FLAGS := -O1 -fsanitize=thread -fno-omit-frame-pointer
 
 LIB_SRC := $(sort $(wildcard src/base/*.c src/core/*.c src/backend/*.c src/repo/*.c \
 	src/archive/*.c src/jobs/*.c))
@@ -31,10 +32,13 @@ TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 
 B := build
 S := build/asan
+T := build/tsan
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 SLIB_OBJ := $(LIB_SRC:%.c=$(S)/%.o)
 SCLI_OBJ := $(CLI_SRC:%.c=$(S)/%.o)
+TLIB_OBJ := $(LIB_SRC:%.c=$(T)/%.o)
+TCLI_OBJ := $(CLI_SRC:%.c=$(T)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
@@ -51,6 +55,14 @@ $(S)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC asan $<"
 	@$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -MMD -MP -c -o $@ $<
+
+$(T)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC tsan $<"
+	@$(CC) $(BASE_CFLAGS) $(TSAN_FLAGS) -MMD -MP -c -o $@ $<
+
+$(T)/dvalin: $(TLIB_OBJ) $(TCLI_OBJ)
+	$(CC) $(BASE_CFLAGS) $(TSAN_FLAGS) -o $@ $(TCLI_OBJ) $(TLIB_OBJ) $(LIBS)
 
 $(B)/libdvalin.a: $(LIB_OBJ)
 	@rm -f $@
@@ -104,7 +116,7 @@ e2e-asan: $(S)/dvalin $(TOOL_BIN)
 	  $(PYTHON) -m pytest -q tests/e2e
 
 test: test-deps
-	$(MAKE) dvalin $(S)/dvalin $(UNIT_BIN) $(TOOL_BIN)
+	$(MAKE) dvalin $(S)/dvalin $(T)/dvalin $(UNIT_BIN) $(TOOL_BIN)
 	@sh tests/run-all.sh
 
 check-style:

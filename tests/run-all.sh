@@ -28,6 +28,14 @@ for variant in release asan; do
 	if [ $rc -ne 0 ]; then status=1; [ -z "$(printf '%s' "$out" | grep -E '[0-9]+ failed')" ] && total_f=$((total_f + 1)); fi
 done
 
+echo "== threaded end-to-end tests (ThreadSanitizer build)"
+out=$(DVALIN_BIN=$PWD/build/tsan/dvalin DVALIN_TOOLS=$PWD/build/tools \
+      TSAN_OPTIONS="halt_on_error=1 exitcode=66" $PY -m pytest -q -p no:cacheprovider \
+      tests/e2e/test_fidelity.py tests/e2e/test_incremental.py 2>&1); rc=$?
+printf '%s\n' "$out" | tail -n 25
+count "$out"
+if [ $rc -ne 0 ]; then status=1; [ -z "$(printf '%s' "$out" | grep -E '[0-9]+ failed')" ] && total_f=$((total_f + 1)); fi
+
 echo "== layering and style"
 if sh tests/check-layers.sh; then total_p=$((total_p + 1)); else total_f=$((total_f + 1)); status=1; fi
 

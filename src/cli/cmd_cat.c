@@ -159,7 +159,8 @@ static int cat_tree(repo *r, const char *spec)
 {
 	uint8_t id[32];
 	int rc;
-	if (strlen(spec) == 64 && hex_decode(id, spec, 32) == 0) {
+	/* a full id names a tree if there is one, else a snapshot */
+	if (strlen(spec) == 64 && hex_decode(id, spec, 32) == 0 && repo_has_blob(r, id) == 0) {
 		rc = 0;
 	} else {
 		snapshot *s;

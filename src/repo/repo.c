@@ -335,7 +335,7 @@ int repo_reader_save(repo_reader *rd, int type, const uint8_t id[32], const void
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&r->lock);
-	open_pack *op;
+	open_pack *op = NULL;
 	buf *b = NULL;
 	rc = pack_for(r, type, &op, &b);
 	size_t start = b ? b->len : 0;
