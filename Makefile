@@ -119,6 +119,19 @@ test: test-deps
 	$(MAKE) dvalin $(S)/dvalin $(T)/dvalin $(UNIT_BIN) $(TOOL_BIN)
 	@sh tests/run-all.sh
 
+# Benchmark against restic and borg (not part of `make test`: timings are noisy).
+DEB_BENCH := restic borgbackup linux-source-6.1 e2fsprogs
+bench: deps
+	@missing=""; for p in $(DEB_BENCH); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+	$(MAKE) dvalin $(B)/index_bench
+	$(B)/index_bench
+	$(PYTHON) bench/bench.py
+
+$(B)/index_bench: bench/index_bench.c $(B)/libdvalin.a
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(B)/libdvalin.a $(LIBS)
+
 check-style:
 	@sh tests/check-layers.sh
 

@@ -167,6 +167,7 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	job_progress prog = { 0 };
 	progress_display *pd = NULL;
 	backup_result res;
+	prog.want_estimate = ctx->progress;
 	o.threads = threads;
 	progress_start(&pd, &prog, "backup", ctx->progress);
 	e = backup_run(r, &o, &prog, &res);

@@ -82,37 +82,38 @@ int blob_seal(blob_ctx *c, buf *out, int type, const uint8_t id[32], const void 
 		return r;
 	const uint8_t *body = p + region;
 	size_t body_len = n - region;
-
-	/* Inner plaintext: compression byte then payload, compressed if it pays. */
-	c->tmp.len = 0;
 	size_t bound = ZSTD_compressBound(body_len);
-	if ((r = buf_reserve(&c->tmp, 1 + MAX(bound, body_len))) < 0)
-		return r;
-	size_t inner = 0;
-	if (c->level > 0 && body_len >= 128) {
-		size_t z = ZSTD_compressCCtx(c->cctx, c->tmp.data + 1, bound, body, body_len, c->level);
-		if (!ZSTD_isError(z) && z < body_len - body_len / 32) {
-			c->tmp.data[0] = 1;
-			inner = 1 + z;
-		}
-	}
-	if (!inner) {
-		c->tmp.data[0] = 0;
-		memcpy(c->tmp.data + 1, body, body_len);
-		inner = 1 + body_len;
-	}
-
 	buf _cleanup_(buf_releasep) aad = BUF_INIT;
 	if ((r = make_aad(&aad, type, id, p, region)) < 0)
 		return r;
-	if ((r = buf_reserve(out, region + inner + CRYPTO_OVERHEAD)) < 0)
+	if ((r = buf_reserve(out, region + CRYPTO_OVERHEAD + 1 + MAX(bound, body_len))) < 0)
 		return r;
-	memcpy(out->data + out->len, p, region);
-	r = crypto_seal(out->data + out->len + region, c->keys->enc, aad.data, aad.len,
-			c->tmp.data, inner);
+
+	/*
+	 * Built in place: the child region, then the inner plaintext
+	 * (compression byte, payload compressed if it pays) right where the
+	 * ciphertext goes, encrypted over itself.
+	 */
+	uint8_t *dst = out->data + out->len;
+	uint8_t *inner = dst + region + CRYPTO_NONCE_LEN;
+	size_t inner_len = 0;
+	memcpy(dst, p, region);
+	if (c->level > 0 && body_len >= 128) {
+		size_t z = ZSTD_compressCCtx(c->cctx, inner + 1, bound, body, body_len, c->level);
+		if (!ZSTD_isError(z) && z < body_len - body_len / 32) {
+			inner[0] = 1;
+			inner_len = 1 + z;
+		}
+	}
+	if (!inner_len) {
+		inner[0] = 0;
+		memcpy(inner + 1, body, body_len);
+		inner_len = 1 + body_len;
+	}
+	r = crypto_seal(dst + region, c->keys->enc, aad.data, aad.len, inner, inner_len);
 	if (r < 0)
 		return r;
-	out->len += region + inner + CRYPTO_OVERHEAD;
+	out->len += region + inner_len + CRYPTO_OVERHEAD;
 	return 0;
 }
 

@@ -40,7 +40,10 @@ void crypto_sha256(uint8_t out[32], const void *p, size_t n);
 void crypto_hmac(uint8_t out[32], const uint8_t key[32], const void *p, size_t n);
 /* Expands key into n bytes for a purpose named by label. */
 void crypto_derive(uint8_t *out, size_t n, const uint8_t key[32], const char *label);
-/* out must have room for n + CRYPTO_OVERHEAD bytes. */
+/*
+ * out must have room for n + CRYPTO_OVERHEAD bytes.  plain may be
+ * out + CRYPTO_NONCE_LEN (sealing in place); otherwise they must not overlap.
+ */
 int crypto_seal(uint8_t *out, const uint8_t key[32], const void *aad, size_t aad_len,
 		const void *plain, size_t n);
 /*

@@ -25,6 +25,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -1055,6 +1056,63 @@ static int find_parent(repo *r, const backup_opts *o, const char *host, char **p
 }
 
 
+/*
+ * The totals for the ETA of a first backup: a concurrent walk adding up
+ * file sizes (excludes are ignored: it is an estimate).  It stops early
+ * when the backup ends first.
+ */
+typedef struct {
+	pthread_t thread;
+	int started;
+	atomic_int stop;
+	job_progress *prog;
+	char **paths;
+	size_t npaths;
+	int one_fs;
+} scanner;
+
+static _Thread_local scanner *scan_self;
+
+static int scan_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (atomic_load(&scan_self->stop))
+		return 1;
+	if (flag == FTW_F && S_ISREG(st->st_mode)) {
+		atomic_fetch_add(&scan_self->prog->est_bytes, (uint64_t)st->st_size);
+		atomic_fetch_add(&scan_self->prog->est_files, 1);
+	}
+	return 0;
+}
+
+static void *scan_run(void *arg)
+{
+	scan_self = arg;
+	for (size_t i = 0; i < scan_self->npaths && !atomic_load(&scan_self->stop); i++)
+		nftw(scan_self->paths[i], scan_visit, 64, FTW_PHYS | (scan_self->one_fs ? FTW_MOUNT : 0));
+	return NULL;
+}
+
+static void scanner_start(scanner *sc, job_progress *prog, char **paths, size_t n, int one_fs)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->prog = prog;
+	sc->paths = paths;
+	sc->npaths = n;
+	sc->one_fs = one_fs;
+	sc->started = pthread_create(&sc->thread, NULL, scan_run, sc) == 0;
+}
+
+static void scanner_stop(scanner *sc)
+{
+	if (!sc->started)
+		return;
+	atomic_store(&sc->stop, 1);
+	pthread_join(sc->thread, NULL);
+	sc->started = 0;
+}
+
 static void bctx_release(bctx *c)
 {
 	workq_free(c->wq);
@@ -1178,6 +1236,9 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 		if (load_tree(&c, parent->tree, &ptree) < 0)
 			log_warn("cannot read the parent snapshot's tree: every file will be read");
 	}
+	scanner sc = { .started = 0 };
+	if (!parent && prog->want_estimate)
+		scanner_start(&sc, prog, paths, npaths, o->one_file_system);
 	struct stat rst;
 	if (stat(paths[0], &rst) == 0)
 		c.root_dev = rst.st_dev;
@@ -1193,6 +1254,7 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	rc = rc ?: rc2;
 	if (c.wq)
 		workq_wait(c.wq);
+	scanner_stop(&sc);
 	rc = rc ?: repo_flush(r);
 	if (rc < 0)
 		goto out;

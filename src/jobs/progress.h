@@ -13,6 +13,7 @@ typedef struct {
 	atomic_uint_fast64_t files, bytes;     /* processed so far */
 	atomic_uint_fast64_t est_files, est_bytes; /* expected totals, 0 = unknown */
 	atomic_uint_fast64_t errors;
+	int want_estimate; /* set by a display: scan for totals when none are known */
 } job_progress;
 
 #endif

@@ -143,7 +143,7 @@ TEST(index_set_new_blobs_and_write)
 	uint32_t slot;
 	uint8_t pid[32] = { 9 }, id[32];
 	REQUIRE(index_set_pack_slot(s, &slot) == 0);
-	for (uint32_t i = 0; i < 5000; i++) {
+	for (uint32_t i = 0; i < 100000; i++) {
 		crypto_sha256(id, &i, sizeof(i));
 		REQUIRE(index_set_add(s, id, 1, slot, i * 10, 10, 20) == 0);
 	}
@@ -158,7 +158,7 @@ TEST(index_set_new_blobs_and_write)
 	REQUIRE(index_set_new(&t) == 0);
 	REQUIRE(index_set_load(t, be) == 0);
 	CHECK(index_set_file_count(t) == 1);
-	for (uint32_t i = 0; i < 5000; i++) {
+	for (uint32_t i = 0; i < 100000; i++) {
 		index_loc loc;
 		crypto_sha256(id, &i, sizeof(i));
 		CHECK(index_set_lookup(t, id, &loc) == 0 && loc.offset == i * 10);
