@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../archive/tree.h"
+#include "../base/json.h"
 #include "../repo/repo.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_PARTIAL = 3 };
@@ -49,6 +51,9 @@ int cli_open_repo(const cli_ctx *ctx, repo **out);
 int cli_parse_threads(const char *s, int *out);
 /* Parses --compression auto|off|fast|max|N into a zstd level. */
 int cli_parse_compression(const char *s, int *out_level);
+
+/* Emits link_target (symlinks) and rdev (devices) of a node, if it has them. */
+void cli_json_node_extra(json *j, const tree_node *n);
 
 /* "1.23 GiB" */
 void cli_human_bytes(char out[32], uint64_t n);

@@ -104,14 +104,7 @@ static void print_node(json *j, const tree *t, const tree_node *n)
 	json_key(j, "inode"); json_uint(j, n->ino);
 	json_key(j, "nlink"); json_uint(j, n->nlink);
 	json_key(j, "size"); json_uint(j, n->size);
-	if (n->type == NODE_SYMLINK) {
-		json_key(j, "link_target");
-		json_strn(j, n->target, n->target_len);
-	}
-	if (n->type == NODE_CHR || n->type == NODE_BLK) {
-		json_key(j, "rdev");
-		json_uint(j, n->rdev);
-	}
+	cli_json_node_extra(j, n);
 	if (n->type == NODE_DIR) {
 		json_key(j, "subtree");
 		json_hex(j, tree_child(t, n->subtree), 32);

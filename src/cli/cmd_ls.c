@@ -77,14 +77,7 @@ static int print_node(void *ud, const buf *path, const tree *t, const tree_node 
 		json_key(j, "group"); json_strn(j, n->group, n->group_len);
 		json_key(j, "size"); json_uint(j, n->size);
 		json_key(j, "mtime"); json_str(j, when);
-		if (n->type == NODE_SYMLINK) {
-			json_key(j, "link_target");
-			json_strn(j, n->target, n->target_len);
-		}
-		if (n->type == NODE_CHR || n->type == NODE_BLK) {
-			json_key(j, "rdev");
-			json_uint(j, n->rdev);
-		}
+		cli_json_node_extra(j, n);
 		json_obj_end(j);
 		json_finish(j);
 		return 0;

@@ -230,3 +230,15 @@ void cli_list_free(char **list, size_t n)
 		free(list[i]);
 	free(list);
 }
+
+void cli_json_node_extra(json *j, const tree_node *n)
+{
+	if (n->type == NODE_SYMLINK) {
+		json_key(j, "link_target");
+		json_strn(j, n->target, n->target_len);
+	}
+	if (n->type == NODE_CHR || n->type == NODE_BLK) {
+		json_key(j, "rdev");
+		json_uint(j, n->rdev);
+	}
+}

@@ -71,6 +71,28 @@ static int make_aad(buf *aad, int type, const uint8_t id[32], const uint8_t *reg
 	return r;
 }
 
+/*
+ * Whether compressing p is worth trying: large payloads are sampled first
+ * (three 4 KiB slices compressed at level 1), so incompressible data
+ * (media, encrypted or already compressed files) costs no full zstd pass.
+ */
+static int worth_compressing(blob_ctx *c, const uint8_t *p, size_t n)
+{
+	enum { SLICE = 4096 };
+	if (n < 16 * SLICE)
+		return 1;
+	uint8_t sample[3 * SLICE];
+	memcpy(sample, p, SLICE);
+	memcpy(sample + SLICE, p + n / 2, SLICE);
+	memcpy(sample + 2 * SLICE, p + n - SLICE, SLICE);
+	size_t bound = ZSTD_compressBound(sizeof(sample));
+	c->tmp.len = 0;
+	if (buf_reserve(&c->tmp, bound) < 0)
+		return 1;
+	size_t z = ZSTD_compressCCtx(c->cctx, c->tmp.data, bound, sample, sizeof(sample), 1);
+	return ZSTD_isError(z) || z < sizeof(sample) - sizeof(sample) / 32;
+}
+
 int blob_seal(blob_ctx *c, buf *out, int type, const uint8_t id[32], const void *plain, size_t n)
 {
 	const uint8_t *p = plain;
@@ -98,7 +120,7 @@ int blob_seal(blob_ctx *c, buf *out, int type, const uint8_t id[32], const void 
 	uint8_t *inner = dst + region + CRYPTO_NONCE_LEN;
 	size_t inner_len = 0;
 	memcpy(dst, p, region);
-	if (c->level > 0 && body_len >= 128) {
+	if (c->level > 0 && body_len >= 128 && worth_compressing(c, body, body_len)) {
 		size_t z = ZSTD_compressCCtx(c->cctx, inner + 1, bound, body, body_len, c->level);
 		if (!ZSTD_isError(z) && z < body_len - body_len / 32) {
 			inner[0] = 1;

@@ -12,6 +12,7 @@
 #include "backup.h"
 #include "match.h"
 #include "quote.h"
+#include "worker.h"
 #include "../archive/meta.h"
 #include "../archive/tree.h"
 #include "../base/cleanup.h"
@@ -112,6 +113,9 @@ struct bctx {
 	buf path; /* absolute path of the entry being walked */
 	buf qbuf;
 	workq *wq; /* NULL: file jobs run inline */
+	workq *seal_wq; /* chunks of large files are compressed and sealed here */
+	atomic_int seal_rc; /* first failure of the seal pool */
+	char seal_err[256];
 	repo_reader *inline_rd;
 	buf inline_rbuf;
 	pthread_mutex_t lock;
@@ -122,12 +126,6 @@ struct bctx {
 	pdir *q_head, *q_tail;
 	size_t q_len;
 };
-
-/* What each worker owns. */
-typedef struct {
-	repo_reader *rd;
-	buf rbuf;
-} wstate;
 
 static const char *qpath(bctx *c)
 {
@@ -184,6 +182,50 @@ static int segs_copy(bsegs *dst, const bsegs *src)
 	return 0;
 }
 
+/* ---- sealing chunks of large files (seal pool) ---- */
+
+/* Files this large spread their chunks over the seal pool. */
+#define LARGE_FILE ((uint64_t)4 << 20)
+
+typedef struct {
+	bctx *c;
+	uint8_t id[32];
+	size_t n;
+	uint8_t data[];
+} seal_job;
+
+static void seal_job_run(void *state, void *arg)
+{
+	job_worker *w = state;
+	seal_job *j = arg;
+	bctx *c = j->c;
+	int rc = repo_reader_save(w->rd, BLOB_DATA, j->id, j->data, j->n);
+	int none = 0;
+	if (rc < 0 && atomic_compare_exchange_strong(&c->seal_rc, &none, rc))
+		snprintf(c->seal_err, sizeof(c->seal_err), "%s", err_msg(rc));
+	free(j);
+}
+
+/* Saves a chunk now, or hands it to the seal pool for large files. */
+static int save_chunk(bctx *c, repo_reader *rd, int async, const uint8_t id[32],
+		      const uint8_t *p, size_t n)
+{
+	if (!async)
+		return repo_reader_save(rd, BLOB_DATA, id, p, n);
+	if (atomic_load(&c->seal_rc))
+		return atomic_load(&c->seal_rc);
+	if (repo_has_blob(c->r, id) == 0)
+		return 0; /* deduplicated: no copy, no job */
+	seal_job *j = malloc(sizeof(*j) + n);
+	if (!j)
+		return -ENOMEM;
+	j->c = c;
+	memcpy(j->id, id, 32);
+	j->n = n;
+	memcpy(j->data, p, n);
+	return workq_submit(c->seal_wq, j);
+}
+
 /* ---- file jobs (any thread) ---- */
 
 /*
@@ -200,6 +242,7 @@ static int chunk_range(bctx *c, repo_reader *rd, buf *rbuf, file_job *j, int fd,
 	if ((rc = buf_reserve(rbuf, cap)) < 0)
 		return rc;
 	uint8_t *b = rbuf->data;
+	int async = c->seal_wq && (uint64_t)j->st.st_size >= LARGE_FILE;
 	while (!eof || fill > start) {
 		while (!eof && fill < cap) {
 			size_t want = cap - fill;
@@ -229,7 +272,7 @@ static int chunk_range(bctx *c, repo_reader *rd, buf *rbuf, file_job *j, int fd,
 			size_t cut = chunker_cut(ch, b + start, fill - start);
 			uint8_t id[32];
 			repo_blob_id(c->r, id, b + start, cut);
-			rc = repo_reader_save(rd, BLOB_DATA, id, b + start, cut);
+			rc = save_chunk(c, rd, async, id, b + start, cut);
 			rc = rc ?: segs_push(&j->segs, cut, id);
 			if (rc < 0)
 				return rc;
@@ -333,9 +376,9 @@ static void file_job_finish(bctx *c, file_job *j)
 
 static void file_job_run(void *state, void *arg)
 {
-	wstate *w = state;
+	job_worker *w = state;
 	file_job *j = arg;
-	file_job_read(j, w->rd, &w->rbuf);
+	file_job_read(j, w->rd, &w->data);
 	file_job_finish(j->c, j);
 }
 
@@ -345,29 +388,6 @@ static void file_job_wait(bctx *c, file_job *j)
 	while (!j->done)
 		pthread_cond_wait(&c->job_done, &c->lock);
 	pthread_mutex_unlock(&c->lock);
-}
-
-static int wstate_new(void **out, void *arg)
-{
-	bctx *c = arg;
-	wstate *w = calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	int rc = repo_reader_new(&w->rd, c->r);
-	if (rc < 0) {
-		free(w);
-		return rc;
-	}
-	*out = w;
-	return 0;
-}
-
-static void wstate_free(void *state)
-{
-	wstate *w = state;
-	repo_reader_free(w->rd);
-	buf_release(&w->rbuf);
-	free(w);
 }
 
 static int submit_file(bctx *c, int dirfd, pentry *pe)
@@ -1116,6 +1136,7 @@ static void scanner_stop(scanner *sc)
 static void bctx_release(bctx *c)
 {
 	workq_free(c->wq);
+	workq_free(c->seal_wq);
 	repo_reader_free(c->inline_rd);
 	buf_release(&c->inline_rbuf);
 	meta_names_free(c->names);
@@ -1216,9 +1237,12 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	int rc = s ? meta_names_new(&c.names) : -ENOMEM;
 	rc = rc ?: repo_reader_new(&c.inline_rd, r);
 	if (rc == 0 && o->threads > 1) {
-		workq_params wp = { o->threads, (size_t)o->threads * 4, file_job_run, wstate_new,
-				    wstate_free, &c };
+		workq_params wp = { o->threads, (size_t)o->threads * 4, file_job_run, job_worker_new,
+				    job_worker_free, r };
+		workq_params sp = { o->threads, (size_t)o->threads, seal_job_run, job_worker_new,
+				    job_worker_free, r };
 		rc = workq_new(&c.wq, &wp);
+		rc = rc ?: workq_new(&c.seal_wq, &sp);
 	}
 	rc = rc ?: fill_identity(s, o);
 	rc = rc ?: prepare_paths(o, &paths, &npaths);
@@ -1254,6 +1278,10 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	rc = rc ?: rc2;
 	if (c.wq)
 		workq_wait(c.wq);
+	if (c.seal_wq)
+		workq_wait(c.seal_wq);
+	if (rc == 0 && atomic_load(&c.seal_rc))
+		rc = err_set(atomic_load(&c.seal_rc), "%s", c.seal_err);
 	scanner_stop(&sc);
 	rc = rc ?: repo_flush(r);
 	if (rc < 0)

@@ -2,6 +2,7 @@
 #include "restore.h"
 #include "match.h"
 #include "quote.h"
+#include "worker.h"
 #include "../archive/meta.h"
 #include "../archive/tree.h"
 #include "../base/cleanup.h"
@@ -153,11 +154,6 @@ typedef struct {
 	char *qpath;
 } fjob;
 
-typedef struct {
-	repo_reader *rd;
-	buf data;
-} rstate;
-
 static void fjob_free(fjob *j)
 {
 	if (!j)
@@ -243,32 +239,10 @@ static void fjob_run(fjob *j, repo_reader *rd, buf *data)
 
 static void fjob_worker(void *state, void *arg)
 {
-	rstate *w = state;
+	job_worker *w = state;
 	fjob_run(arg, w->rd, &w->data);
 }
 
-static int rstate_new(void **out, void *arg)
-{
-	rctx *c = arg;
-	rstate *w = calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	int rc = repo_reader_new(&w->rd, c->r);
-	if (rc < 0) {
-		free(w);
-		return rc;
-	}
-	*out = w;
-	return 0;
-}
-
-static void rstate_free(void *state)
-{
-	rstate *w = state;
-	repo_reader_free(w->rd);
-	buf_release(&w->data);
-	free(w);
-}
 
 /* Removes a non-directory entry that is in the way. */
 static int clear_entry(int dirfd, const char *name)
@@ -539,8 +513,8 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 	atomic_store(&prog->est_files, s->stats.total_files);
 	int rc = repo_reader_new(&c.inline_rd, r);
 	if (rc == 0 && o->threads > 1) {
-		workq_params wp = { o->threads, (size_t)o->threads * 4, fjob_worker, rstate_new,
-				    rstate_free, &c };
+		workq_params wp = { o->threads, (size_t)o->threads * 4, fjob_worker, job_worker_new,
+				    job_worker_free, r };
 		rc = workq_new(&c.wq, &wp);
 	}
 	rc = rc ?: mkdir_p(o->target);

@@ -76,7 +76,9 @@ int pack_writer_finish(pack_writer *w, uint8_t out_id[32])
 	checksum128(tr + 16, t, table_len);
 	memcpy(tr + 32, PACK_END_MAGIC, MAGIC_LEN);
 	w->data.len += table_len + PACK_TRAILER_LEN;
-	crypto_sha256(out_id, w->data.data, w->data.len);
+	/* the table holds a checksum of every blob: hashing it names the
+	 * contents without hashing every stored byte a second time */
+	crypto_sha256(out_id, t, table_len + PACK_TRAILER_LEN);
 	return 0;
 }
 

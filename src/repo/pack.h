@@ -3,7 +3,7 @@
  * pack: files that hold many blobs, and their plaintext tables.
  *
  * A pack is built in memory (a pack_writer), up to PACK_TARGET_SIZE, then
- * stored under the SHA-256 of its bytes.  Its table, at the end, lists
+ * stored under the SHA-256 of its table and trailer.  Its table, at the end, lists
  * every blob with its offset, sizes and a checksum of its stored bytes,
  * so the index can be rebuilt from packs alone and storage integrity can
  * be verified without the key.
@@ -38,7 +38,7 @@ int pack_writer_buf(pack_writer *w, buf **out);
 /* Records the blob appended to the buffer since offset start. */
 int pack_writer_commit(pack_writer *w, int type, const uint8_t id[32], uint32_t raw_len,
 		       size_t start);
-/* Appends table and trailer; out_id is the pack's name (SHA-256). */
+/* Appends table and trailer; out_id is the pack's name (SHA-256 of both). */
 int pack_writer_finish(pack_writer *w, uint8_t out_id[32]);
 /* Empties the writer for the next pack, keeping its allocations. */
 void pack_writer_reset(pack_writer *w);

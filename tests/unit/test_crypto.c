@@ -89,7 +89,7 @@ TEST(blob_round_trip_compressible_and_not)
 	stored.len = 0;
 	blob_id(id, c, rnd, n);
 	REQUIRE(blob_seal(c, &stored, BLOB_DATA, id, rnd, n) == 0);
-	CHECK(stored.len == n + 1 + CRYPTO_OVERHEAD); /* stored raw */
+	CHECK(stored.len == n + 1 + CRYPTO_OVERHEAD); /* stored raw (the sample said so) */
 	CHECK(blob_open(c, &out, BLOB_DATA, id, stored.data, stored.len, n, 1) == 0);
 	CHECK(memcmp(out.data, rnd, n) == 0);
 	buf_release(&stored);
@@ -125,5 +125,29 @@ TEST(tree_blob_children_are_readable_without_key)
 	CHECK(blob_children(&ids, &n, stored.data, stored.len) == -DV_ECORRUPT);
 	buf_release(&stored);
 	buf_release(&out);
+	blob_ctx_free(c);
+}
+
+/* Sampling must not skip data that compresses only in part. */
+TEST(mixed_payload_is_still_compressed)
+{
+	crypto_keys k;
+	keys_init(&k);
+	blob_ctx *c;
+	REQUIRE(blob_ctx_new(&c, &k, 3) == 0);
+	size_t n = 1 << 20;
+	uint8_t *p = malloc(n), id[32];
+	REQUIRE(p);
+	test_fill(p, n, 11);
+	memset(p + 4096, 'a', n / 2); /* compressible after the first slice */
+	buf stored = BUF_INIT, out = BUF_INIT;
+	blob_id(id, c, p, n);
+	REQUIRE(blob_seal(c, &stored, BLOB_DATA, id, p, n) == 0);
+	CHECK(stored.len < n * 3 / 4);
+	CHECK(blob_open(c, &out, BLOB_DATA, id, stored.data, stored.len, n, 1) == 0);
+	CHECK(out.len == n && memcmp(out.data, p, n) == 0);
+	buf_release(&stored);
+	buf_release(&out);
+	free(p);
 	blob_ctx_free(c);
 }
