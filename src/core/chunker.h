@@ -20,7 +20,7 @@ typedef struct {
 	uint32_t min, avg, max;
 } chunker_params;
 
-#define CHUNKER_PARAMS_INIT { 256u << 10, 1u << 20, 4u << 20 }
+#define CHUNKER_PARAMS_INIT { 256u << 10, 1u << 20, 2u << 20 }
 
 typedef struct {
 	uint64_t gear[256];

@@ -1239,7 +1239,7 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	if (rc == 0 && o->threads > 1) {
 		workq_params wp = { o->threads, (size_t)o->threads * 4, file_job_run, job_worker_new,
 				    job_worker_free, r };
-		workq_params sp = { o->threads, (size_t)o->threads, seal_job_run, job_worker_new,
+		workq_params sp = { o->threads, 1, seal_job_run, job_worker_new,
 				    job_worker_free, r };
 		rc = workq_new(&c.wq, &wp);
 		rc = rc ?: workq_new(&c.seal_wq, &sp);

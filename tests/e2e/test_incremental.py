@@ -4,6 +4,8 @@ import os
 import threading
 import time
 
+import pytest
+
 from conftest import run, snapshots
 
 
@@ -169,3 +171,24 @@ def test_xattr_and_mode_only_changes_are_backed_up(world, repo):
     assert run(["restore", "-r", repo, "latest", "--target", t]).rc == 0
     assert os.getxattr(t + f, "user.v") == b"2"
     assert os.getxattr(t + src + "/sub", "user.d") == b"dir"
+
+
+def test_one_file_system_stops_at_mount_points(world, repo):
+    src = os.path.join(world, "src")
+    make(src, 4)
+    mnt = os.path.join(src, "mnt")
+    os.makedirs(mnt)
+    p = __import__("subprocess").run(["mount", "-t", "tmpfs", "-o", "size=1m", "none", mnt],
+                                      capture_output=True)
+    if p.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        open(os.path.join(mnt, "elsewhere"), "w").close()
+        assert run(["backup", "-r", repo, src, "-x"]).rc == 0
+        paths = run(["ls", "-r", repo, "latest"]).out.splitlines()
+        assert mnt in paths                              # the mount point itself
+        assert mnt + "/elsewhere" not in paths           # not what is mounted there
+        assert run(["backup", "-r", repo, src]).rc == 0
+        assert mnt + "/elsewhere" in run(["ls", "-r", repo, "latest"]).out.splitlines()
+    finally:
+        __import__("subprocess").run(["umount", mnt])
