@@ -731,6 +731,17 @@ static int finish_entry(bctx *c, tree_writer *tw, int dirfd, pentry *pe)
 	int rc = 0, is_new = pe->is_new;
 	struct stat *st = &pe->st;
 	if (pe->kind == PE_JOB) {
+		/* the job is freed with this directory: other names of the inode
+		 * must not keep pointing at it, whatever became of it */
+		hardlink *h = pe->st.st_nlink > 1 ? link_find(c, pe->st.st_dev, pe->st.st_ino, 0) : NULL;
+		if (h && h->pending == pe->job) {
+			h->pending = NULL;
+			if (!pe->job->rc && !pe->job->skipped) {
+				h->ready = 1;
+				if ((rc = segs_copy(&h->segs, &pe->job->segs)) < 0)
+					return rc;
+			}
+		}
 		if (pe->job->rc)
 			return pe->job->rc;
 		if (pe->job->skipped)
@@ -741,13 +752,6 @@ static int finish_entry(bctx *c, tree_writer *tw, int dirfd, pentry *pe)
 			c->st.files_new++;
 		else
 			c->st.files_changed++;
-		hardlink *h = st->st_nlink > 1 ? link_find(c, st->st_dev, st->st_ino, 0) : NULL;
-		if (h && h->pending == pe->job) {
-			h->pending = NULL;
-			h->ready = 1;
-			if ((rc = segs_copy(&h->segs, segs)) < 0)
-				return rc;
-		}
 	} else if (pe->kind == PE_REUSE) {
 		segs = &pe->segs;
 		c->st.files_unchanged++;

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Parent-snapshot change detection: unchanged files are never re-read."""
 import os
+import subprocess
 import threading
 import time
 
@@ -192,3 +193,23 @@ def test_one_file_system_stops_at_mount_points(world, repo):
         assert mnt + "/elsewhere" in run(["ls", "-r", repo, "latest"]).out.splitlines()
     finally:
         __import__("subprocess").run(["umount", mnt])
+
+
+def test_hard_link_whose_first_name_is_unreadable(world, repo):
+    """The first name of an inode fails to read.  Its directory (a/) is
+    assembled, and its job freed, before the directory of a later name (b/):
+    the later name must not use the freed job, and must be read itself."""
+    src = os.path.join(world, "src")
+    os.makedirs(os.path.join(src, "a"))
+    os.makedirs(os.path.join(src, "b", "c"))
+    first = os.path.join(src, "a", "first")
+    with open(first, "w") as f:
+        f.write("linked")
+    os.link(first, os.path.join(src, "b", "second"))
+    os.link(first, os.path.join(src, "b", "c", "third"))
+    subprocess.run(["chown", "-R", "65534:65534", repo, src], check=True)
+    user = "nobody" if os.geteuid() == 0 else None
+    os.chmod(first, 0o200)  # unreadable for its owner when not root
+    for threads in (1, 2, 4):
+        r = run(["backup", "-r", repo, src, "--threads", threads, "--force"], user=user)
+        assert r.rc == 3 and "first" in r.err, r
