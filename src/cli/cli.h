@@ -60,9 +60,6 @@ void cli_human_bytes(char out[32], uint64_t n);
 /* "1:02:03" or "2:03" */
 void cli_human_duration(char out[32], double seconds);
 
-/* Appends a copy of s to a string list. */
-int cli_list_add(char ***list, size_t *n, const char *s);
-void cli_list_free(char **list, size_t n);
 
 int cmd_init(cli_ctx *ctx, int argc, char **argv);
 int cmd_backup(cli_ctx *ctx, int argc, char **argv);

@@ -4,6 +4,7 @@
 #include "../base/err.h"
 #include "../base/hex.h"
 #include "../base/json.h"
+#include "../base/strlist.h"
 #include "../base/log.h"
 #include "../base/workq.h"
 #include "../jobs/backup.h"
@@ -86,7 +87,7 @@ static int add_tags(char ***tags, size_t *n, const char *arg)
 	if (!copy)
 		return -1;
 	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		if (*t && cli_list_add(tags, n, t) < 0) {
+		if (*t && strlist_add(tags, n, t) < 0) {
 			free(copy);
 			return -1;
 		}
@@ -115,7 +116,7 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "e:x", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
-			if (cli_list_add(&o.excludes, &o.nexcludes, optarg) < 0)
+			if (strlist_add(&o.excludes, &o.nexcludes, optarg) < 0)
 				goto oom;
 			break;
 		case 'x': o.one_file_system = 1; break;
@@ -181,8 +182,8 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	}
 	repo_free(r);
 out:
-	cli_list_free(o.excludes, o.nexcludes);
-	cli_list_free(o.tags, o.ntags);
+	strlist_free(o.excludes, o.nexcludes);
+	strlist_free(o.tags, o.ntags);
 	return rc;
 oom:
 	rc = cli_fail(-12);

@@ -3,6 +3,7 @@
 #include "progress.h"
 #include "../base/err.h"
 #include "../base/json.h"
+#include "../base/strlist.h"
 #include "../base/workq.h"
 #include "../jobs/restore.h"
 
@@ -46,23 +47,23 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 		switch (c) {
 		case 't': o.target = optarg; break;
 		case 'i':
-			if (cli_list_add(&o.includes, &o.nincludes, optarg) < 0)
+			if (strlist_add(&o.includes, &o.nincludes, optarg) < 0)
 				return cli_fail(-12);
 			break;
 		case 'V': o.verify = 1; break;
 		case 'j':
 			if (cli_parse_threads(optarg, &o.threads) < 0) {
-				cli_list_free(o.includes, o.nincludes);
+				strlist_free(o.includes, o.nincludes);
 				return cli_usage_error(ctx, "invalid --threads '%s' (1..64)", optarg);
 			}
 			break;
 		default:
-			cli_list_free(o.includes, o.nincludes);
+			strlist_free(o.includes, o.nincludes);
 			return cli_usage_error(ctx, "unknown option");
 		}
 	}
 	if (optind >= argc || !o.target || argc - optind > 1) {
-		cli_list_free(o.includes, o.nincludes);
+		strlist_free(o.includes, o.nincludes);
 		return cli_usage_error(ctx, optind >= argc ? "no snapshot given" :
 					    !o.target ? "no --target given" : "too many arguments");
 	}
@@ -74,7 +75,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = cli_open_repo(ctx, &r);
 	if (rc < 0) {
-		cli_list_free(o.includes, o.nincludes);
+		strlist_free(o.includes, o.nincludes);
 		return cli_fail(rc);
 	}
 	rc = repo_find_snapshot(r, argv[optind], &s);
@@ -89,7 +90,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	snapshot_free(s);
 	repo_free(r);
-	cli_list_free(o.includes, o.nincludes);
+	strlist_free(o.includes, o.nincludes);
 	if (rc < 0)
 		return cli_fail(rc);
 	if (ctx->json) {

@@ -212,24 +212,6 @@ void cli_human_duration(char out[32], double seconds)
 		snprintf(out, 32, "%lu:%02lu", s / 60, s % 60);
 }
 
-int cli_list_add(char ***list, size_t *n, const char *s)
-{
-	char **l = realloc(*list, (*n + 1) * sizeof(*l));
-	if (!l)
-		return -ENOMEM;
-	*list = l;
-	if (!(l[*n] = strdup(s)))
-		return -ENOMEM;
-	(*n)++;
-	return 0;
-}
-
-void cli_list_free(char **list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(list[i]);
-	free(list);
-}
 
 void cli_json_node_extra(json *j, const tree_node *n)
 {

@@ -19,6 +19,7 @@
 #include "../base/err.h"
 #include "../base/hex.h"
 #include "../base/log.h"
+#include "../base/strlist.h"
 #include "../base/workq.h"
 #include "../core/blob.h"
 #include "../core/chunker.h"
@@ -463,12 +464,6 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void free_names(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
 
 /* The sorted entry names of a directory (without . and ..). */
 static int read_names(int fd, char ***out, size_t *out_n)
@@ -491,20 +486,20 @@ static int read_names(int fd, char ***out, size_t *out_n)
 			cap = cap ? cap * 2 : 32;
 			char **nv = realloc(v, cap * sizeof(*v));
 			if (!nv) {
-				free_names(v, n);
+				strlist_free(v, n);
 				return -ENOMEM;
 			}
 			v = nv;
 		}
 		if (!(v[n] = strdup(e->d_name))) {
-			free_names(v, n);
+			strlist_free(v, n);
 			return -ENOMEM;
 		}
 		n++;
 	}
 	if (errno) {
 		int rc = -errno;
-		free_names(v, n);
+		strlist_free(v, n);
 		return rc;
 	}
 	if (n)
@@ -906,7 +901,7 @@ static int walk_dir(bctx *c, int fd, const tree *parent, uint8_t out_id[32])
 	}
 	pentry *pe = calloc(n ? n : 1, sizeof(*pe));
 	if (!pe) {
-		free_names(names, n);
+		strlist_free(names, n);
 		close(fd);
 		return -ENOMEM;
 	}
@@ -1178,7 +1173,7 @@ static int fill_identity(snapshot *s, const backup_opts *o)
 		s->tz_offset = (int32_t)tm.tm_gmtoff;
 	}
 	for (size_t i = 0; i < o->ntags; i++)
-		if (snapshot_add_str(&s->tags, &s->ntags, o->tags[i]) < 0)
+		if (strlist_add(&s->tags, &s->ntags, o->tags[i]) < 0)
 			return -ENOMEM;
 	return 0;
 }
@@ -1198,7 +1193,7 @@ static int prepare_paths(const backup_opts *o, char ***out, size_t *out_n)
 			rc = -errno;
 		if (rc < 0) {
 			free(p);
-			free_names(v, n);
+			strlist_free(v, n);
 			return err_sys(rc, "cannot back up '%s'", o->paths[i]);
 		}
 		v[n++] = p;
@@ -1254,7 +1249,7 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	if (rc < 0)
 		goto out;
 	for (size_t i = 0; i < npaths; i++)
-		if ((rc = snapshot_add_str(&s->paths, &s->npaths, paths[i])) < 0)
+		if ((rc = strlist_add(&s->paths, &s->npaths, paths[i])) < 0)
 			goto out;
 	if (parent) {
 		s->has_parent = 1;
@@ -1306,7 +1301,7 @@ out:
 	tree_release(&ptree);
 	snapshot_free(parent);
 	snapshot_free(s);
-	free_names(paths, npaths);
+	strlist_free(paths, npaths);
 	bctx_release(&c);
 	return rc;
 }

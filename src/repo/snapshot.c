@@ -4,6 +4,7 @@
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/reader.h"
+#include "../base/strlist.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,18 +23,10 @@ enum {
 };
 
 #define MAX_STR 65536
-#define MAX_LIST 4096
 
 snapshot *snapshot_new(void)
 {
 	return calloc(1, sizeof(snapshot));
-}
-
-static void free_list(char **l, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(l[i]);
-	free(l);
 }
 
 void snapshot_free(snapshot *s)
@@ -42,23 +35,9 @@ void snapshot_free(snapshot *s)
 		return;
 	free(s->host);
 	free(s->user);
-	free_list(s->paths, s->npaths);
-	free_list(s->tags, s->ntags);
+	strlist_free(s->paths, s->npaths);
+	strlist_free(s->tags, s->ntags);
 	free(s);
-}
-
-int snapshot_add_str(char ***list, size_t *n, const char *str)
-{
-	if (*n >= MAX_LIST)
-		return -E2BIG;
-	char **l = realloc(*list, (*n + 1) * sizeof(*l));
-	if (!l)
-		return -ENOMEM;
-	*list = l;
-	if (!(l[*n] = strdup(str)))
-		return -ENOMEM;
-	(*n)++;
-	return 0;
 }
 
 static int put_field(buf *b, unsigned tag, const buf *val)
@@ -104,6 +83,9 @@ static int encode_body(buf *b, const snapshot *s)
 
 int snapshot_encode(buf *out, snapshot *s, const crypto_keys *k)
 {
+	/* never write what snapshot_decode would refuse */
+	if (s->npaths > SNAPSHOT_MAX_LIST || s->ntags > SNAPSHOT_MAX_LIST)
+		return err_set(-E2BIG, "too many paths or tags (at most %d each)", SNAPSHOT_MAX_LIST);
 	buf _cleanup_(buf_releasep) body = BUF_INIT;
 	int r = encode_body(&body, s);
 	if (r < 0)
@@ -156,8 +138,11 @@ static int decode_field(snapshot *s, uint64_t tag, const uint8_t *p, size_t n)
 	case F_TAG:
 		if ((rc = dup_str(&str, p, n)) < 0)
 			return rc;
-		rc = tag == F_PATH ? snapshot_add_str(&s->paths, &s->npaths, str)
-				   : snapshot_add_str(&s->tags, &s->ntags, str);
+		if ((tag == F_PATH ? s->npaths : s->ntags) >= SNAPSHOT_MAX_LIST)
+			rc = -DV_ECORRUPT;
+		else
+			rc = tag == F_PATH ? strlist_add(&s->paths, &s->npaths, str)
+					   : strlist_add(&s->tags, &s->ntags, str);
 		free(str);
 		return rc;
 	case F_PARENT:
@@ -218,14 +203,6 @@ int snapshot_decode(snapshot **out, const uint8_t *p, size_t n, const crypto_key
 		return -DV_ECORRUPT;
 	}
 	*out = s;
-	return 0;
-}
-
-int snapshot_tree_id(uint8_t out[32], const uint8_t *p, size_t n)
-{
-	if (n < SNAPSHOT_HEADER_LEN || memcmp(p, SNAPSHOT_MAGIC, MAGIC_LEN) != 0)
-		return -DV_ECORRUPT;
-	memcpy(out, p + 16, 32);
 	return 0;
 }
 

@@ -39,17 +39,16 @@ typedef struct {
 	snapshot_stats stats;
 } snapshot;
 
+/* Paths and tags per snapshot, each. */
+#define SNAPSHOT_MAX_LIST 4096
+
 snapshot *snapshot_new(void);
 void snapshot_free(snapshot *s);
-/* Appends a copy of str to the list. */
-int snapshot_add_str(char ***list, size_t *n, const char *str);
 
 /* Encodes the whole file; fills s->id. */
 int snapshot_encode(buf *out, snapshot *s, const crypto_keys *k);
 /* Decodes a whole file; id is computed from the bytes. */
 int snapshot_decode(snapshot **out, const uint8_t *p, size_t n, const crypto_keys *k);
-/* Keyless: the root tree id of a snapshot file. */
-int snapshot_tree_id(uint8_t out[32], const uint8_t *p, size_t n);
 /* RFC 3339 with offset, e.g. 2026-11-23T08:15:00+01:00. */
 void snapshot_format_time(char out[40], const snapshot *s);
 /* Parses "YYYY-MM-DD HH:MM:SS" (local time) into seconds and offset. */

@@ -12,6 +12,7 @@
 #include "archive/tree.h"
 #include "base/err.h"
 #include "base/hex.h"
+#include "base/strlist.h"
 #include "core/blob.h"
 #include "repo/repo.h"
 
@@ -126,7 +127,7 @@ int main(int argc, char **argv)
 		s->host = strdup("forged");
 		s->user = strdup("mallory");
 		s->time = time(NULL);
-		rc = snapshot_add_str(&s->paths, &s->npaths, "/");
+		rc = strlist_add(&s->paths, &s->npaths, "/");
 		rc = rc ?: repo_save_snapshot(r, s);
 	}
 	if (rc == 0) {
