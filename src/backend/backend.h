@@ -13,7 +13,8 @@
  *   put        create or replace name with n bytes, atomically, durably
  *   get        the whole file; the bytes stay valid until bytes_release()
  *   get_range  exactly n bytes at off; -ENODATA if the file is shorter
- *   size       the file's length
+ *   stat       the file's length and modification time (the storage's
+ *              clock: leases and garbage collection compare it)
  *   list       call fn(ud, name) for each file under dir ("data" lists
  *              all packs); fn returning non-zero stops and is returned
  *   remove     delete name; -ENOENT if it does not exist
@@ -39,6 +40,11 @@ typedef struct {
 
 void bytes_release(bytes *b);
 
+typedef struct {
+	uint64_t size;
+	int64_t mtime_ns;
+} backend_stat_t;
+
 typedef struct backend backend;
 
 typedef int (*backend_list_fn)(void *ud, const char *name);
@@ -49,7 +55,7 @@ struct backend_ops {
 	int (*put)(backend *b, const char *name, const void *p, size_t n);
 	int (*get)(backend *b, const char *name, bytes *out);
 	int (*get_range)(backend *b, const char *name, uint64_t off, void *p, size_t n);
-	int (*size)(backend *b, const char *name, uint64_t *out);
+	int (*stat)(backend *b, const char *name, backend_stat_t *out);
 	int (*list)(backend *b, const char *dir, backend_list_fn fn, void *ud);
 	int (*remove)(backend *b, const char *name);
 	int (*open_read)(backend *b, const char *name, backend_file **out);
@@ -75,9 +81,17 @@ static inline int backend_get_range(backend *b, const char *n, uint64_t off, voi
 {
 	return b->ops->get_range(b, n, off, p, len);
 }
+static inline int backend_stat(backend *b, const char *n, backend_stat_t *out)
+{
+	return b->ops->stat(b, n, out);
+}
 static inline int backend_size(backend *b, const char *n, uint64_t *out)
 {
-	return b->ops->size(b, n, out);
+	backend_stat_t st;
+	int r = b->ops->stat(b, n, &st);
+	if (r == 0)
+		*out = st.size;
+	return r;
 }
 static inline int backend_list(backend *b, const char *dir, backend_list_fn fn, void *ud)
 {

@@ -30,6 +30,17 @@ static local_backend *L(backend *b)
 	return (local_backend *)b;
 }
 
+static const char *const subdirs[] = { "data", "index", "snapshots", "keys", "locks", "gc",
+					"protected" };
+
+static int is_subdir(const char *dir)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(subdirs); i++)
+		if (strcmp(dir, subdirs[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* Splits "dir/sub/name" into an opened parent dirfd and the last component. */
 static int open_parent(local_backend *lb, const char *name, int *out_fd, const char **out_base)
 {
@@ -46,8 +57,9 @@ static int open_parent(local_backend *lb, const char *name, int *out_fd, const c
 	memcpy(dir, name, n);
 	dir[n] = 0;
 	int fd = openat(lb->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && strncmp(dir, "data/", 5) == 0) {
-		/* Pack fan-out directories are created on demand. */
+	if (fd < 0 && errno == ENOENT && (strncmp(dir, "data/", 5) == 0 || is_subdir(dir))) {
+		/* Pack fan-out directories (and directories newer than the
+		 * repository) are created on demand. */
 		if (mkdirat(lb->dirfd, dir, 0700) < 0 && errno != EEXIST)
 			return -errno;
 		fd = openat(lb->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -153,12 +165,13 @@ static void local_file_close(backend_file *f)
 	free(f);
 }
 
-static int local_size(backend *b, const char *name, uint64_t *out)
+static int local_stat(backend *b, const char *name, backend_stat_t *out)
 {
 	struct stat st;
 	if (fstatat(L(b)->dirfd, name, &st, 0) < 0)
 		return err_sys(-errno, "cannot stat '%s/%s'", b->location, name);
-	*out = (uint64_t)st.st_size;
+	out->size = (uint64_t)st.st_size;
+	out->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	return 0;
 }
 
@@ -220,11 +233,9 @@ static void local_free(backend *b)
 }
 
 static const struct backend_ops local_ops = {
-	local_put, local_get, local_get_range, local_size, local_list, local_remove,
+	local_put, local_get, local_get_range, local_stat, local_list, local_remove,
 	local_open_read, local_file_read, local_file_close, local_free,
 };
-
-static const char *const subdirs[] = { "data", "index", "snapshots", "keys", "locks" };
 
 int local_backend_open(backend **out, const char *path, int create)
 {

@@ -6,12 +6,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct mem_file {
 	struct mem_file *next;
 	char *name;
 	uint8_t *data;
 	size_t len;
+	int64_t mtime_ns;
 } mem_file;
 
 typedef struct {
@@ -47,6 +49,9 @@ static int mem_put(backend *b, const char *name, const void *p, size_t n)
 	}
 	(*slot)->data = copy;
 	(*slot)->len = n;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	(*slot)->mtime_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	return 0;
 }
 
@@ -116,12 +121,13 @@ static void mem_file_close(backend_file *f)
 	free(f);
 }
 
-static int mem_size(backend *b, const char *name, uint64_t *out)
+static int mem_stat(backend *b, const char *name, backend_stat_t *out)
 {
 	mem_file *f = *find(b, name);
 	if (!f)
 		return -ENOENT;
-	*out = f->len;
+	out->size = f->len;
+	out->mtime_ns = f->mtime_ns;
 	return 0;
 }
 
@@ -165,7 +171,7 @@ static void mem_free(backend *b)
 }
 
 static const struct backend_ops mem_ops = {
-	mem_put, mem_get, mem_get_range, mem_size, mem_list, mem_remove,
+	mem_put, mem_get, mem_get_range, mem_stat, mem_list, mem_remove,
 	mem_open_read, mem_file_read, mem_file_close, mem_free,
 };
 

@@ -45,8 +45,11 @@ int cli_fail(int code);
 /* Reads the password (confirm: ask twice on a terminal). Caller frees. */
 int cli_password(const cli_ctx *ctx, int confirm, char **out);
 const char *cli_repo_path(const cli_ctx *ctx);
-/* Opens the repository named by the options, asking for the password. */
+/* Opens the repository named by the options with a read lease, asking for the password. */
 int cli_open_repo(const cli_ctx *ctx, repo **out);
+enum { CLI_KEYLESS = 1, CLI_EXCLUSIVE = 2, CLI_TOLERANT = 4 };
+/* Opens it with a lease of the given kind (NULL: none) and CLI_* flags. */
+int cli_open_repo_as(const cli_ctx *ctx, const char *kind, int flags, repo **out);
 /* Parses --threads N (1..64). */
 int cli_parse_threads(const char *s, int *out);
 /* Parses --compression auto|off|fast|max|N into a zstd level. */
@@ -68,9 +71,23 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv);
 int cmd_restore(cli_ctx *ctx, int argc, char **argv);
 int cmd_cat(cli_ctx *ctx, int argc, char **argv);
 int cmd_version(cli_ctx *ctx, int argc, char **argv);
+int cmd_forget(cli_ctx *ctx, int argc, char **argv);
+int cmd_prune(cli_ctx *ctx, int argc, char **argv);
+int cmd_check(cli_ctx *ctx, int argc, char **argv);
+int cmd_repair(cli_ctx *ctx, int argc, char **argv);
+int cmd_stats(cli_ctx *ctx, int argc, char **argv);
+int cmd_protect(cli_ctx *ctx, int argc, char **argv);
+int cmd_unprotect(cli_ctx *ctx, int argc, char **argv);
 
 extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], cmd_ls_usage[],
-	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[];
+	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[], cmd_forget_usage[],
+	cmd_prune_usage[], cmd_check_usage[], cmd_repair_usage[], cmd_stats_usage[],
+	cmd_protect_usage[], cmd_unprotect_usage[];
+
+/* "5%" or "5" -> 0.05; -1 if invalid. */
+int cli_parse_percent(const char *s, double *out);
+/* Runs prune (its own keyless, exclusive open) and prints the report. */
+int cli_run_prune(cli_ctx *ctx, double max_unused, int dry);
 
 #define DVALIN_VERSION "0.1.0"
 

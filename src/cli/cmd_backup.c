@@ -160,7 +160,7 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 
 	ctx->compression = level;
 	repo *r = NULL;
-	int e = cli_open_repo(ctx, &r);
+	int e = cli_open_repo_as(ctx, "backup", 0, &r);
 	if (e < 0) {
 		rc = cli_fail(e);
 		goto out;

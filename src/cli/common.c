@@ -143,19 +143,28 @@ const char *cli_repo_path(const cli_ctx *ctx)
 	return e && *e ? e : NULL;
 }
 
-int cli_open_repo(const cli_ctx *ctx, repo **out)
+int cli_open_repo_as(const cli_ctx *ctx, const char *kind, int flags, repo **out)
 {
 	const char *path = cli_repo_path(ctx);
 	if (!path)
 		return err_set(-DV_EUSAGE, "no repository given: use -r/--repo or set DVALIN_REPOSITORY");
 	char *pass = NULL;
-	int rc = cli_password(ctx, 0, &pass);
-	if (rc < 0)
+	int rc = 0;
+	if (!(flags & CLI_KEYLESS) && (rc = cli_password(ctx, 0, &pass)) < 0)
 		return rc;
-	rc = repo_open(out, path, pass, ctx->compression);
-	explicit_bzero(pass, strlen(pass));
-	free(pass);
+	repo_open_opts o = { pass, ctx->compression, kind, !!(flags & CLI_EXCLUSIVE),
+			     !!(flags & CLI_TOLERANT) };
+	rc = repo_open_with(out, path, &o);
+	if (pass) {
+		explicit_bzero(pass, strlen(pass));
+		free(pass);
+	}
 	return rc;
+}
+
+int cli_open_repo(const cli_ctx *ctx, repo **out)
+{
+	return cli_open_repo_as(ctx, "read", 0, out);
 }
 
 int cli_parse_threads(const char *s, int *out)

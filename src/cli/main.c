@@ -23,6 +23,13 @@ static const cli_command commands[] = {
 	{ "snapshots", cmd_snapshots, "list snapshots", cmd_snapshots_usage },
 	{ "ls", cmd_ls, "list the files of a snapshot", cmd_ls_usage },
 	{ "restore", cmd_restore, "restore a snapshot", cmd_restore_usage },
+	{ "forget", cmd_forget, "remove snapshots by a retention policy", cmd_forget_usage },
+	{ "prune", cmd_prune, "remove data no snapshot uses", cmd_prune_usage },
+	{ "check", cmd_check, "verify the repository", cmd_check_usage },
+	{ "repair", cmd_repair, "rebuild the index, rewrite damaged snapshots", cmd_repair_usage },
+	{ "stats", cmd_stats, "sizes, deduplication and compression", cmd_stats_usage },
+	{ "protect", cmd_protect, "keep a snapshot from being forgotten", cmd_protect_usage },
+	{ "unprotect", cmd_unprotect, "allow a protected snapshot to be forgotten", cmd_unprotect_usage },
 	{ "cat", cmd_cat, "print repository objects (debugging aid)", cmd_cat_usage },
 	{ "version", cmd_version, "print the version", cmd_version_usage },
 };

@@ -17,6 +17,7 @@
 #define INDEX_MAGIC "DVALIDX1"
 #define INDEX_END_MAGIC "DVIXEND1"
 #define SNAPSHOT_MAGIC "DVALSNP1"
+#define GCREC_MAGIC "DVALGCR1"
 
 /* config: magic | le32 version | repo id[32] | le32 min avg max | cksum16 */
 #define CONFIG_LEN (8 + 4 + 32 + 12 + 16)
@@ -27,6 +28,8 @@
 #define PACK_TRAILER_LEN 40 /* le32 count | le32 0 | le64 table off | cksum16 | magic */
 #define PACK_TARGET_SIZE ((size_t)16 << 20)
 #define PACK_MAX_BLOBS 1000000u
+/* a backup writes an index file after this many packs (and at the end) */
+#define REPO_INDEX_EVERY_PACKS 8
 
 /* index: header | fanout | pack ids | entries | trailer */
 #define INDEX_HEADER_LEN 24 /* magic | le32 version | le32 npacks | le32 nblobs | le32 0 */
@@ -36,6 +39,10 @@
 
 /* snapshot: magic | le32 version | le32 0 | tree id | sealed body */
 #define SNAPSHOT_HEADER_LEN (8 + 4 + 4 + 32)
+
+/* condemned-pack record: magic | le32 version | le32 npacks | le64 time | ids | cksum16 */
+#define GCREC_HEADER_LEN 24
+#define GCREC_MAX_PACKS (1u << 24)
 
 /* key: magic | le32 version | kdf | log_n | r | p | salt[32] | sealed keys */
 #define KEY_HEADER_LEN (8 + 4 + 4 + 32)

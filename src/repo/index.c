@@ -4,6 +4,7 @@
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/hex.h"
+#include "../base/strlist.h"
 #include "../core/checksum.h"
 #include "../core/crypto.h"
 
@@ -15,6 +16,8 @@
 
 typedef struct {
 	bytes b;
+	char *name;
+	uint64_t base; /* position of the first entry in the set */
 	uint32_t npacks, nblobs;
 	const uint8_t *fanout, *packs, *entries;
 } index_file;
@@ -29,6 +32,10 @@ typedef struct {
 struct index_set {
 	index_file *files;
 	size_t nfiles;
+	uint64_t file_entries; /* entries in all files */
+	char **damaged;        /* files skipped by a tolerant load */
+	size_t ndamaged;
+	int tolerant;
 	mem_entry *tab; /* open addressing, capacity a power of two */
 	size_t tab_cap, tab_n;
 	uint8_t (*slots)[32];
@@ -49,9 +56,12 @@ void index_set_free(index_set *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->nfiles; i++)
+	for (size_t i = 0; i < s->nfiles; i++) {
 		bytes_release(&s->files[i].b);
+		free(s->files[i].name);
+	}
 	free(s->files);
+	strlist_free(s->damaged, s->ndamaged);
 	free(s->tab);
 	free(s->slots);
 	free(s->slot_stored);
@@ -117,6 +127,10 @@ static int load_one(void *ud, const char *name)
 	if (r < 0)
 		return r;
 	r = index_validate(b.data, b.len);
+	if (r < 0 && s->tolerant) {
+		bytes_release(&b);
+		return strlist_add(&s->damaged, &s->ndamaged, name);
+	}
 	if (r < 0) {
 		bytes_release(&b);
 		return err_set(r == -DV_EFORMAT ? r : -DV_ECORRUPT, "index file '%s' is %s", name,
@@ -128,13 +142,20 @@ static int load_one(void *ud, const char *name)
 		return -ENOMEM;
 	}
 	s->files = f;
-	f = &s->files[s->nfiles++];
+	f = &s->files[s->nfiles];
+	if (!(f->name = strdup(name))) {
+		bytes_release(&b);
+		return -ENOMEM;
+	}
+	s->nfiles++;
 	f->b = b;
 	f->npacks = le32_get(b.data + 12);
 	f->nblobs = le32_get(b.data + 16);
 	f->fanout = b.data + INDEX_HEADER_LEN;
 	f->packs = f->fanout + INDEX_FANOUT_LEN;
 	f->entries = f->packs + (size_t)f->npacks * 32;
+	f->base = s->file_entries;
+	s->file_entries += f->nblobs;
 	/*
 	 * Validation touched every page; let the kernel drop them from our
 	 * resident set (they stay in the page cache) so memory stays flat.
@@ -153,6 +174,75 @@ int index_set_load(index_set *s, backend *be)
 {
 	struct load_ctx lc = { s, be };
 	return backend_list(be, "index", load_one, &lc);
+}
+
+int index_set_load_tolerant(index_set *s, backend *be)
+{
+	s->tolerant = 1;
+	int r = index_set_load(s, be);
+	s->tolerant = 0;
+	return r;
+}
+
+void index_set_damaged(const index_set *s, char ***names, size_t *n)
+{
+	*names = s->damaged;
+	*n = s->ndamaged;
+}
+
+const char *index_set_file_name(const index_set *s, size_t i)
+{
+	return s->files[i].name;
+}
+
+uint64_t index_set_positions(const index_set *s)
+{
+	return s->file_entries + s->tab_cap;
+}
+
+static void entry_loc(const index_file *f, uint32_t k, index_loc *out)
+{
+	const uint8_t *e = f->entries + (size_t)k * INDEX_ENTRY_LEN;
+	out->pack_id = f->packs + (size_t)le32_get(e + 32) * 32;
+	out->offset = le32_get(e + 36);
+	out->stored_len = le32_get(e + 40);
+	out->raw_len = le32_get(e + 44);
+	out->type = e[48];
+	out->pos = f->base + k;
+}
+
+static void mem_loc(const index_set *s, const mem_entry *m, index_loc *out)
+{
+	out->pack_id = m->slot == INDEX_PENDING ? NULL : s->slots[m->slot];
+	out->offset = m->offset;
+	out->stored_len = m->stored_len;
+	out->raw_len = m->raw_len;
+	out->type = m->type;
+	out->pos = s->file_entries + (uint64_t)(m - s->tab);
+}
+
+int index_set_foreach(const index_set *s, index_foreach_fn fn, void *ud)
+{
+	index_loc loc;
+	for (size_t i = 0; i < s->nfiles; i++) {
+		const index_file *f = &s->files[i];
+		for (uint32_t k = 0; k < f->nblobs; k++) {
+			entry_loc(f, k, &loc);
+			int r = fn(ud, f->entries + (size_t)k * INDEX_ENTRY_LEN, &loc);
+			if (r)
+				return r;
+		}
+	}
+	for (size_t i = 0; i < s->tab_cap; i++) {
+		const mem_entry *m = &s->tab[i];
+		if (!m->used || m->slot == INDEX_PENDING || !s->slot_stored[m->slot])
+			continue;
+		mem_loc(s, m, &loc);
+		int r = fn(ud, m->id, &loc);
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 static uint64_t be64_at(const uint8_t *p)
@@ -206,12 +296,7 @@ static int file_lookup(const index_file *f, const uint8_t id[32], index_loc *out
 		uint32_t mid = lo + (hi - lo) / 2;
 		c = entry_cmp(f, mid, id);
 		if (c == 0) {
-			const uint8_t *e = f->entries + (size_t)mid * INDEX_ENTRY_LEN;
-			out->pack_id = f->packs + (size_t)le32_get(e + 32) * 32;
-			out->offset = le32_get(e + 36);
-			out->stored_len = le32_get(e + 40);
-			out->raw_len = le32_get(e + 44);
-			out->type = e[48];
+			entry_loc(f, mid, out);
 			return 0;
 		}
 		if (c > 0)
@@ -240,11 +325,7 @@ int index_set_lookup(const index_set *s, const uint8_t id[32], index_loc *out)
 {
 	mem_entry *m = tab_find(s, id);
 	if (m && m->used) {
-		out->pack_id = m->slot == INDEX_PENDING ? NULL : s->slots[m->slot];
-		out->offset = m->offset;
-		out->stored_len = m->stored_len;
-		out->raw_len = m->raw_len;
-		out->type = m->type;
+		mem_loc(s, m, out);
 		return 0;
 	}
 	for (size_t i = s->nfiles; i-- > 0;)
@@ -382,6 +463,28 @@ int index_encode(buf *out, index_entry *e, size_t n, const uint8_t (*packs)[32],
 	return 0;
 }
 
+int index_write_entries(backend *be, index_entry *e, size_t n, const uint8_t (*packs)[32],
+			size_t npacks)
+{
+	if (n == 0)
+		return 0;
+	qsort(e, n, sizeof(*e), cmp_entry);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || memcmp(e[k - 1].id, e[i].id, 32) != 0)
+			e[k++] = e[i];
+	buf _cleanup_(buf_releasep) out = BUF_INIT;
+	int r = index_encode(&out, e, k, packs, npacks);
+	if (r < 0)
+		return r;
+	uint8_t h[32];
+	char name[80], hex[65];
+	crypto_sha256(h, out.data, out.len);
+	hex_encode(hex, h, 32);
+	snprintf(name, sizeof(name), "index/%s", hex);
+	return backend_put(be, name, out.data, out.len);
+}
+
 int index_set_write(index_set *s, backend *be)
 {
 	size_t n = 0;
@@ -414,16 +517,8 @@ int index_set_write(index_set *s, backend *be)
 		e[k].type = m->type;
 		k++;
 	}
-	buf _cleanup_(buf_releasep) out = BUF_INIT;
-	int r = index_encode(&out, e, n, (const uint8_t(*)[32])packs, np);
+	int r = index_write_entries(be, e, n, (const uint8_t(*)[32])packs, np);
 	if (r < 0)
-		return r;
-	uint8_t h[32];
-	char name[80], hex[65];
-	crypto_sha256(h, out.data, out.len);
-	hex_encode(hex, h, 32);
-	snprintf(name, sizeof(name), "index/%s", hex);
-	if ((r = backend_put(be, name, out.data, out.len)) < 0)
 		return r;
 	for (size_t i = 0; i < s->tab_cap; i++)
 		if (writable(s, &s->tab[i]))

@@ -22,6 +22,7 @@ typedef struct {
 	const uint8_t *pack_id;
 	uint32_t offset, stored_len, raw_len;
 	uint8_t type;
+	uint64_t pos; /* a dense position in the set, < index_set_positions() */
 } index_loc;
 
 /* One decoded entry, used for building index files. */
@@ -38,6 +39,20 @@ int index_set_new(index_set **out);
 void index_set_free(index_set *s);
 /* Maps and validates every file under index/. */
 int index_set_load(index_set *s, backend *be);
+/* Like index_set_load, but skips damaged files (see index_set_damaged). */
+int index_set_load_tolerant(index_set *s, backend *be);
+/* Names of the files a tolerant load skipped. */
+void index_set_damaged(const index_set *s, char ***names, size_t *n);
+const char *index_set_file_name(const index_set *s, size_t i);
+/*
+ * Positions are dense numbers for entries (valid until the set changes),
+ * so a pass over the repository can keep one bit per blob.
+ */
+uint64_t index_set_positions(const index_set *s);
+/* Every entry of the files and every stored session entry, in no order;
+ * an id may appear more than once.  fn returning non-zero stops. */
+typedef int (*index_foreach_fn)(void *ud, const uint8_t *id, const index_loc *loc);
+int index_set_foreach(const index_set *s, index_foreach_fn fn, void *ud);
 /* 0 and *out filled when found, else -DV_ENOTFOUND. */
 int index_set_lookup(const index_set *s, const uint8_t id[32], index_loc *out);
 
@@ -56,6 +71,12 @@ void index_set_place(index_set *s, const uint8_t id[32], uint32_t slot, uint32_t
 /* Writes blobs of stored packs added since the last write as one index file. */
 int index_set_write(index_set *s, backend *be);
 size_t index_set_file_count(const index_set *s);
+/*
+ * Writes entries as one index file named by its SHA-256 (nothing when n
+ * is 0).  Entries are sorted in place and duplicate ids dropped.
+ */
+int index_write_entries(backend *be, index_entry *e, size_t n, const uint8_t (*packs)[32],
+			size_t npacks);
 
 /* Pure codec, for the writer, tests and fuzzing. entries are sorted in place. */
 int index_encode(buf *out, index_entry *entries, size_t n, const uint8_t (*packs)[32],

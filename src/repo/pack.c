@@ -168,7 +168,7 @@ int pack_parse(pack_entry **out, size_t *out_n, const uint8_t *file, size_t file
 int pack_read_table(backend *be, const uint8_t id[32], pack_entry **out, size_t *out_n)
 {
 	char name[80];
-	uint64_t size;
+	uint64_t size = 0;
 	uint8_t tr[PACK_TRAILER_LEN];
 	uint32_t count;
 	uint64_t toff;

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "repo.h"
 #include "format.h"
+#include "gcrec.h"
 #include "index.h"
+#include "lease.h"
 #include "pack.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/hex.h"
+#include "../base/log.h"
 #include "../core/blob.h"
 #include "../core/checksum.h"
 
@@ -45,8 +48,16 @@ struct repo {
 	chunker chunker;
 	int level;
 	repo_reader *reader; /* the owning thread's */
+	int keyless;
 	index_set *index;
+	/* blobs of condemned packs, loaded on the first index miss: readable
+	 * (a snapshot may use one until the next prune returns it), never
+	 * used for deduplication */
+	index_set *condemned;
+	int condemned_loaded;
+	lease *lease;
 	open_pack packs[2];
+	unsigned packs_unindexed; /* stored packs no index file names yet */
 	uint64_t bytes_added;
 	/* guards index and packs: blobs are saved from several threads */
 	pthread_mutex_t lock;
@@ -186,38 +197,68 @@ static int load_config(repo *r, const char *path)
 	return 0;
 }
 
-int repo_open(repo **out, const char *path, const char *pass, int level)
+static int unlock_keys(repo *r, const char *path, const char *pass)
+{
+	struct unlock_ctx u = { r, pass, 0, 0 };
+	int rc = backend_list(r->be, "keys", try_key, &u);
+	if (rc == 1)
+		rc = 0;
+	if (rc == 0 && !u.found)
+		rc = u.bad ? err_set(-DV_ECORRUPT, "no usable key in '%s/keys': %d key file(s) damaged and none matches the password", path, u.bad)
+			   : err_set(-DV_EBADKEY, "wrong password for repository '%s'", path);
+	return rc;
+}
+
+static int take_lease(repo *r, const repo_open_opts *o)
+{
+	if (!o->lease)
+		return 0;
+	int rc = lease_take(&r->lease, r->be, o->lease, o->exclusive);
+	/* A reader of a read-only repository (a cold-storage disk) needs no
+	 * lease: nothing can be pruned under it. */
+	if ((rc == -EROFS || rc == -EACCES || rc == -EPERM) && strcmp(o->lease, "read") == 0) {
+		err_clear();
+		return 0;
+	}
+	return rc;
+}
+
+int repo_open_with(repo **out, const char *path, const repo_open_opts *o)
 {
 	repo *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	pthread_mutex_init(&r->lock, NULL);
+	r->keyless = o->pass == NULL;
 	int rc = local_backend_open(&r->be, path, 0);
 	rc = rc ?: load_config(r, path);
-	if (rc == 0) {
-		struct unlock_ctx u = { r, pass, 0, 0 };
-		rc = backend_list(r->be, "keys", try_key, &u);
-		if (rc == 1)
-			rc = 0;
-		if (rc == 0 && !u.found)
-			rc = u.bad ? err_set(-DV_ECORRUPT, "no usable key in '%s/keys': %d key file(s) damaged and none matches the password", path, u.bad)
-				   : err_set(-DV_EBADKEY, "wrong password for repository '%s'", path);
-	}
+	if (rc == 0 && !r->keyless)
+		rc = unlock_keys(r, path, o->pass);
 	if (rc == 0) {
 		uint64_t gear[256];
 		crypto_derive((uint8_t *)gear, sizeof(gear), r->keys.chunk, "dvalin-gear-v1");
 		chunker_init(&r->chunker, &r->cfg.chunker, gear);
-		r->level = level;
+		r->level = o->level;
 		rc = repo_reader_new(&r->reader, r);
 	}
+	/* The lease comes before the index is read: a prune that replaces
+	 * the index after this point knows this process may use the old. */
+	rc = rc ?: take_lease(r, o);
 	rc = rc ?: index_set_new(&r->index);
-	rc = rc ?: index_set_load(r->index, r->be);
+	rc = rc ?: (o->tolerant ? index_set_load_tolerant(r->index, r->be)
+				: index_set_load(r->index, r->be));
 	if (rc < 0) {
 		repo_free(r);
 		return rc;
 	}
 	*out = r;
 	return 0;
+}
+
+int repo_open(repo **out, const char *path, const char *pass, int level)
+{
+	repo_open_opts o = { pass, level, NULL, 0, 0 };
+	return repo_open_with(out, path, &o);
 }
 
 void repo_free(repo *r)
@@ -228,7 +269,9 @@ void repo_free(repo *r)
 	for (size_t i = 0; i < ARRAY_SIZE(r->packs); i++)
 		pack_writer_release(&r->packs[i].w);
 	index_set_free(r->index);
+	index_set_free(r->condemned);
 	repo_reader_free(r->reader);
+	lease_drop(r->lease);
 	backend_free(r->be);
 	crypto_wipe(&r->keys, sizeof(r->keys));
 	free(r);
@@ -238,6 +281,9 @@ const char *repo_location(const repo *r) { return r->be->location; }
 const repo_config *repo_get_config(const repo *r) { return &r->cfg; }
 const chunker *repo_chunker(const repo *r) { return &r->chunker; }
 backend *repo_backend(repo *r) { return r->be; }
+index_set *repo_index(repo *r) { return r->index; }
+int repo_is_keyless(const repo *r) { return r->keyless; }
+lease *repo_lease(repo *r) { return r->lease; }
 
 int repo_has_blob(repo *r, const uint8_t id[32])
 {
@@ -258,6 +304,14 @@ uint64_t repo_bytes_added(const repo *r)
 	return r->bytes_added;
 }
 
+static int write_index(repo *r)
+{
+	int rc = index_set_write(r->index, r->be);
+	if (rc == 0)
+		r->packs_unindexed = 0;
+	return rc;
+}
+
 static int store_pack(repo *r, open_pack *op)
 {
 	uint8_t id[32];
@@ -274,6 +328,10 @@ static int store_pack(repo *r, open_pack *op)
 	index_set_pack_stored(r->index, op->slot, id);
 	pack_writer_reset(&op->w);
 	op->open = 0;
+	/* Index as we go: a backup killed half-way leaves packs the next
+	 * one finds and reuses instead of writing them again. */
+	if (++r->packs_unindexed >= REPO_INDEX_EVERY_PACKS)
+		return write_index(r);
 	return 0;
 }
 
@@ -356,7 +414,7 @@ int repo_flush(repo *r)
 	pthread_mutex_lock(&r->lock);
 	for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(r->packs); i++)
 		rc = store_pack(r, &r->packs[i]);
-	rc = rc ?: index_set_write(r->index, r->be);
+	rc = rc ?: write_index(r);
 	pthread_mutex_unlock(&r->lock);
 	return rc;
 }
@@ -407,14 +465,66 @@ static int reader_pack(repo_reader *rd, const uint8_t id[32], const char *name, 
 	return 0;
 }
 
+/* Indexes the blobs of every condemned pack (called with r->lock held). */
+static int load_condemned(repo *r)
+{
+	gc_record *v = NULL;
+	size_t n = 0;
+	r->condemned_loaded = 1;
+	int rc = index_set_new(&r->condemned);
+	rc = rc ?: gc_records_load(r->be, &v, &n, NULL);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		for (size_t k = 0; rc == 0 && k < v[i].npacks; k++)
+			rc = index_add_pack_table(r->condemned, r->be, v[i].packs[k]);
+	gc_records_free(v, n);
+	return rc;
+}
+
+int index_add_pack_table(index_set *s, backend *be, const uint8_t pack[32])
+{
+	pack_entry *e = NULL;
+	size_t n = 0;
+	uint32_t slot;
+	int rc = pack_read_table(be, pack, &e, &n);
+	if (rc == -ENOENT)
+		return 0; /* already deleted */
+	rc = rc ?: index_set_pack_slot(s, &slot);
+	if (rc == 0)
+		index_set_pack_stored(s, slot, pack);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = index_set_add(s, e[i].id, e[i].type, slot, (uint32_t)e[i].offset,
+				   e[i].stored_len, e[i].raw_len);
+	free(e);
+	return rc;
+}
+
+/* The index, then the condemned packs. */
+static int locate(repo *r, const uint8_t id[32], index_loc *loc)
+{
+	pthread_mutex_lock(&r->lock);
+	int found = index_set_lookup(r->index, id, loc);
+	if (found < 0 && !r->condemned_loaded) {
+		int rc = load_condemned(r);
+		if (rc < 0 && rc != -ENOENT)
+			log_warn("cannot read condemned packs: %s", err_msg(rc));
+	}
+	if (found < 0 && r->condemned)
+		found = index_set_lookup(r->condemned, id, loc);
+	pthread_mutex_unlock(&r->lock);
+	return found;
+}
+
+int repo_locate_blob(repo *r, const uint8_t id[32], index_loc *loc)
+{
+	return locate(r, id, loc);
+}
+
 int repo_reader_load(repo_reader *rd, int type, const uint8_t id[32], buf *out, int verify)
 {
 	index_loc loc;
 	char hex[65], name[80];
 	hex_encode(hex, id, 32);
-	pthread_mutex_lock(&rd->r->lock);
-	int found = index_set_lookup(rd->r->index, id, &loc);
-	pthread_mutex_unlock(&rd->r->lock);
+	int found = locate(rd->r, id, &loc);
 	if (found < 0)
 		return err_set(-DV_ENOTFOUND, "blob '%s' is not in the index", hex);
 	if (loc.type != type)
@@ -454,6 +564,10 @@ int repo_save_snapshot(repo *r, snapshot *s)
 	char hex[65], name[80];
 	int rc = snapshot_encode(&b, s, &r->keys);
 	if (rc < 0)
+		return rc;
+	/* A prune deletes what it condemned only after every lease older
+	 * than the condemnation is gone; ours must still count. */
+	if (r->lease && (rc = lease_confirm(r->lease)) < 0)
 		return rc;
 	hex_encode(hex, s->id, 32);
 	snprintf(name, sizeof(name), "snapshots/%s", hex);
@@ -511,6 +625,8 @@ static int cmp_time(const void *a, const void *b)
 
 int repo_load_snapshots(repo *r, snapshot ***out, size_t *out_n, size_t *out_damaged)
 {
+	if (r->keyless)
+		return err_set(-DV_EBADKEY, "snapshots of '%s' cannot be read without the key", repo_location(r));
 	struct snap_list l = { r, NULL, 0, 0 };
 	int rc = backend_list(r->be, "snapshots", load_snap, &l);
 	if (rc < 0) {
@@ -566,4 +682,117 @@ int repo_find_snapshot(repo *r, const char *spec, snapshot **out)
 	if (hits > 1)
 		return err_set(-DV_EAMBIG, "snapshot id prefix '%s' is ambiguous", spec);
 	return 0;
+}
+
+struct roots_ctx {
+	repo *r;
+	repo_root_fn fn;
+	void *ud;
+	size_t damaged;
+};
+
+static int root_one(void *ud, const char *name)
+{
+	struct roots_ctx *c = ud;
+	bytes b = BYTES_INIT;
+	uint8_t tree[32], want[32], got[32];
+	const char *base = strrchr(name, '/') + 1;
+	int rc = backend_get(c->r->be, name, &b);
+	if (rc == -ENOENT)
+		return 0; /* forgotten while we listed */
+	if (rc == 0) {
+		rc = snapshot_decode_header(b.data, b.len, tree);
+		crypto_sha256(got, b.data, b.len);
+		bytes_release(&b);
+	}
+	if (rc == 0 && (hex_decode(want, base, 32) < 0 || memcmp(want, got, 32) != 0))
+		rc = -DV_ECORRUPT;
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0) {
+		if (c->damaged++ == 0)
+			err_set(-DV_ECORRUPT, "snapshot file '%s' is damaged or unreadable", name);
+		return 0;
+	}
+	return c->fn(c->ud, want, tree);
+}
+
+int repo_list_snapshot_roots(repo *r, repo_root_fn fn, void *ud, size_t *out_damaged)
+{
+	struct roots_ctx c = { r, fn, ud, 0 };
+	int rc = backend_list(r->be, "snapshots", root_one, &c);
+	if (out_damaged)
+		*out_damaged = c.damaged;
+	return rc;
+}
+
+int repo_set_protected(repo *r, const uint8_t id[32], int on)
+{
+	char hex[65], name[80];
+	hex_encode(hex, id, 32);
+	snprintf(name, sizeof(name), "protected/%s", hex);
+	if (on)
+		return backend_put(r->be, name, "", 0);
+	int rc = backend_remove(r->be, name);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+static int add_protected(void *ud, const char *name)
+{
+	uint8_t id[32];
+	const char *base = strrchr(name, '/') + 1;
+	idmap_slot *s;
+	if (strlen(base) != 64 || hex_decode(id, base, 32) < 0)
+		return 0;
+	return idmap_put(ud, id, &s, NULL);
+}
+
+int repo_load_protected(repo *r, idmap *out)
+{
+	return backend_list(r->be, "protected", add_protected, out);
+}
+
+int repo_forget_snapshot(repo *r, const uint8_t id[32])
+{
+	char hex[65], name[80];
+	hex_encode(hex, id, 32);
+	snprintf(name, sizeof(name), "protected/%s", hex);
+	uint64_t sz;
+	if (backend_size(r->be, name, &sz) == 0)
+		return err_set(-EPERM, "snapshot '%.8s' is protected; run 'dvalin unprotect %.8s' first", hex, hex);
+	snprintf(name, sizeof(name), "snapshots/%s", hex);
+	return backend_remove(r->be, name);
+}
+
+int repo_reader_open_stored(repo_reader *rd, int type, const uint8_t id[32], const void *stored,
+			    size_t n, size_t raw_len, buf *out)
+{
+	return blob_open(rd->blob, out, type, id, stored, n, raw_len, 1);
+}
+
+struct unreadable_ctx {
+	repo *r;
+	size_t removed;
+};
+
+static int remove_if_unreadable(void *ud, const char *name)
+{
+	struct unreadable_ctx *c = ud;
+	struct snap_list l = { c->r, NULL, 0, 0 };
+	int rc = load_snap(&l, name);
+	repo_free_snapshots(l.v, l.n);
+	if (rc < 0 || l.damaged == 0)
+		return rc;
+	rc = backend_remove(c->r->be, name);
+	if (rc == 0)
+		c->removed++;
+	return rc == -ENOENT ? 0 : rc;
+}
+
+int repo_remove_unreadable_snapshots(repo *r, size_t *removed)
+{
+	struct unreadable_ctx c = { r, 0 };
+	int rc = r->keyless ? -DV_EBADKEY : backend_list(r->be, "snapshots", remove_if_unreadable, &c);
+	*removed = c.removed;
+	return rc;
 }

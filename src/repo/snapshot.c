@@ -20,6 +20,7 @@ enum {
 	F_TAG = 5,
 	F_PARENT = 6,
 	F_STATS = 7,
+	F_DAMAGED = 8,
 };
 
 #define MAX_STR 65536
@@ -37,6 +38,7 @@ void snapshot_free(snapshot *s)
 	free(s->user);
 	strlist_free(s->paths, s->npaths);
 	strlist_free(s->tags, s->ntags);
+	strlist_free(s->damaged, s->ndamaged);
 	free(s);
 }
 
@@ -66,6 +68,8 @@ static int encode_body(buf *b, const snapshot *s)
 		r = put_strfield(b, F_PATH, s->paths[i]);
 	for (size_t i = 0; !r && i < s->ntags; i++)
 		r = put_strfield(b, F_TAG, s->tags[i]);
+	for (size_t i = 0; !r && i < s->ndamaged; i++)
+		r = put_strfield(b, F_DAMAGED, s->damaged[i]);
 	if (!r && s->has_parent) {
 		r = buf_put_varint(b, F_PARENT);
 		r = r ?: buf_put_str(b, s->parent, 32);
@@ -86,6 +90,8 @@ int snapshot_encode(buf *out, snapshot *s, const crypto_keys *k)
 	/* never write what snapshot_decode would refuse */
 	if (s->npaths > SNAPSHOT_MAX_LIST || s->ntags > SNAPSHOT_MAX_LIST)
 		return err_set(-E2BIG, "too many paths or tags (at most %d each)", SNAPSHOT_MAX_LIST);
+	if (s->ndamaged > SNAPSHOT_MAX_DAMAGED)
+		return err_set(-E2BIG, "too many damaged paths to record (at most %d)", SNAPSHOT_MAX_DAMAGED);
 	buf _cleanup_(buf_releasep) body = BUF_INIT;
 	int r = encode_body(&body, s);
 	if (r < 0)
@@ -145,6 +151,13 @@ static int decode_field(snapshot *s, uint64_t tag, const uint8_t *p, size_t n)
 					   : strlist_add(&s->tags, &s->ntags, str);
 		free(str);
 		return rc;
+	case F_DAMAGED:
+		if ((rc = dup_str(&str, p, n)) < 0)
+			return rc;
+		rc = s->ndamaged >= SNAPSHOT_MAX_DAMAGED ? -DV_ECORRUPT
+							 : strlist_add(&s->damaged, &s->ndamaged, str);
+		free(str);
+		return rc;
 	case F_PARENT:
 		if (n != 32)
 			return -DV_ECORRUPT;
@@ -164,6 +177,16 @@ static int decode_field(snapshot *s, uint64_t tag, const uint8_t *p, size_t n)
 		return 0; /* a field from a later version: skip */
 	}
 	return reader_ok(&r) ? 0 : -DV_ECORRUPT;
+}
+
+int snapshot_decode_header(const uint8_t *p, size_t n, uint8_t tree[32])
+{
+	if (n < SNAPSHOT_HEADER_LEN + CRYPTO_OVERHEAD || memcmp(p, SNAPSHOT_MAGIC, MAGIC_LEN) != 0)
+		return -DV_ECORRUPT;
+	if (le32_get(p + 8) != FORMAT_VERSION)
+		return -DV_EFORMAT;
+	memcpy(tree, p + 16, 32);
+	return 0;
 }
 
 int snapshot_decode(snapshot **out, const uint8_t *p, size_t n, const crypto_keys *k)

@@ -37,10 +37,14 @@ typedef struct {
 	int has_parent;
 	uint8_t parent[32];
 	snapshot_stats stats;
+	/* set by repair: paths whose lost contents were replaced by holes */
+	char **damaged;
+	size_t ndamaged;
 } snapshot;
 
 /* Paths and tags per snapshot, each. */
 #define SNAPSHOT_MAX_LIST 4096
+#define SNAPSHOT_MAX_DAMAGED 100000
 
 snapshot *snapshot_new(void);
 void snapshot_free(snapshot *s);
@@ -49,6 +53,11 @@ void snapshot_free(snapshot *s);
 int snapshot_encode(buf *out, snapshot *s, const crypto_keys *k);
 /* Decodes a whole file; id is computed from the bytes. */
 int snapshot_decode(snapshot **out, const uint8_t *p, size_t n, const crypto_keys *k);
+/*
+ * Keyless: the root tree id of a snapshot file (the header is checked
+ * for magic and version; it is authenticated only by snapshot_decode).
+ */
+int snapshot_decode_header(const uint8_t *p, size_t n, uint8_t tree[32]);
 /* RFC 3339 with offset, e.g. 2026-11-23T08:15:00+01:00. */
 void snapshot_format_time(char out[40], const snapshot *s);
 /* Parses "YYYY-MM-DD HH:MM:SS" (local time) into seconds and offset. */

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "cli.h"
+#include "../base/err.h"
+#include "../base/hex.h"
+#include "../base/json.h"
+#include "../base/log.h"
+#include "../base/strlist.h"
+#include "../jobs/check.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char cmd_check_usage[] =
+	"usage: dvalin check -r REPO [--read-data | --read-data-subset S] [--no-key] [--json]\n\n"
+	"Verify the repository.  Levels, each named in the output:\n"
+	"  structure  index files are valid and agree with the pack tables, every\n"
+	"             pack the index names exists, snapshots parse, every blob a\n"
+	"             snapshot uses is indexed (always)\n"
+	"  storage    every stored blob matches the checksum in its pack's table\n"
+	"             (--read-data; needs no key)\n"
+	"  content    every blob decrypts and re-hashes to its id (--read-data,\n"
+	"             with the key)\n"
+	"On damage, the snapshots and files that lose data are listed.\n\n"
+	"Options:\n"
+	"      --read-data           read every pack\n"
+	"      --read-data-subset S  read part of the packs: 'N/M' reads part N of M\n"
+	"                            (runs 1/M .. M/M together read everything), 'P%'\n"
+	"                            reads P% chosen by the date, so that consecutive\n"
+	"                            days cover everything in 100/P days\n"
+	"      --no-key              run without the password (structure and storage)\n"
+	"      --json                print the result as JSON\n\n"
+	"Exit status: 0 no problems, 1 problems found (or the check could not run).\n";
+
+typedef struct {
+	const cli_ctx *ctx;
+	json *j;
+	char **problems; /* for JSON: printed after the affected list */
+	size_t nproblems;
+} out_ctx;
+
+static void on_problem(void *ud, const char *msg)
+{
+	out_ctx *o = ud;
+	if (!o->ctx->json)
+		log_error("%s", msg);
+	else if (strlist_add(&o->problems, &o->nproblems, msg) < 0)
+		log_error("%s", msg);
+}
+
+static void on_affected(void *ud, const snapshot *s, const char *path, const char *what)
+{
+	out_ctx *o = ud;
+	char hex[65], when[40];
+	hex_encode(hex, s->id, 32);
+	snapshot_format_time(when, s);
+	if (o->ctx->json) {
+		json_obj_begin(o->j);
+		json_key(o->j, "snapshot"); json_str(o->j, hex);
+		json_key(o->j, "path"); json_str(o->j, *path ? path : "/");
+		json_key(o->j, "damage"); json_str(o->j, what);
+		json_obj_end(o->j);
+		return;
+	}
+	printf("damaged: snapshot %.8s (%s): %s: %s\n", hex, when, *path ? path : "/", what);
+}
+
+static int parse_subset(const char *s, check_opts *o)
+{
+	unsigned a, b;
+	char extra;
+	if (sscanf(s, "%u/%u%c", &a, &b, &extra) == 2) {
+		if (b == 0 || a == 0 || a > b)
+			return -1;
+		o->part = a;
+		o->parts = b;
+		return 0;
+	}
+	double f;
+	if (cli_parse_percent(s, &f) < 0 || f <= 0 || !strchr(s, '%'))
+		return -1;
+	o->fraction = f;
+	o->day = (int64_t)time(NULL) / 86400;
+	return 0;
+}
+
+static void print_text(const check_result *r, const check_opts *o, int keyless)
+{
+	printf("structure: %llu snapshots, %llu index files, %llu packs, %llu trees, %llu blobs in use",
+	       (unsigned long long)r->snapshots, (unsigned long long)r->index_files,
+	       (unsigned long long)r->packs, (unsigned long long)r->trees,
+	       (unsigned long long)r->blobs_referenced);
+	if (keyless)
+		printf(" (without the key: snapshot bodies not read)");
+	printf("\n");
+	if (r->packs_unindexed)
+		printf("note:      %llu packs no index names (left by interrupted backups: prune\n"
+		       "           removes them, 'repair index' indexes them)\n",
+		       (unsigned long long)r->packs_unindexed);
+	if (r->packs_condemned)
+		printf("note:      %llu condemned packs wait for deletion by prune\n",
+		       (unsigned long long)r->packs_condemned);
+	if (r->storage_checked) {
+		char b[32];
+		cli_human_bytes(b, r->bytes_read);
+		printf("storage:   read %llu of %llu packs", (unsigned long long)r->packs_read,
+		       (unsigned long long)r->packs);
+		if (o->parts > 1)
+			printf(" (part %u/%u)", o->part, o->parts);
+		else if (o->fraction > 0)
+			printf(" (%.0f%% subset of the day)", o->fraction * 100);
+		printf(", %llu blobs, %s: checksums verified\n", (unsigned long long)r->blobs_read, b);
+	} else {
+		printf("storage:   not checked (use --read-data)\n");
+	}
+	if (r->content_checked)
+		printf("content:   %llu blobs decrypted and re-hashed\n", (unsigned long long)r->blobs_read);
+	else
+		printf("content:   not checked (%s)\n", keyless ? "needs the key" : "use --read-data");
+	if (r->problems)
+		printf("%llu problem%s found; %llu snapshot%s and %llu files or directories affected\n",
+		       (unsigned long long)r->problems, r->problems == 1 ? "" : "s",
+		       (unsigned long long)r->snapshots_affected,
+		       r->snapshots_affected == 1 ? "" : "s", (unsigned long long)r->files_affected);
+	else
+		printf("no problems found\n");
+}
+
+static void print_json_tail(json *j, const check_result *r, char **msgs, size_t nmsgs)
+{
+	json_arr_end(j);
+	json_key(j, "problem_list");
+	json_arr_begin(j);
+	for (size_t i = 0; i < nmsgs; i++)
+		json_str(j, msgs[i]);
+	json_arr_end(j);
+	json_key(j, "levels");
+	json_arr_begin(j);
+	json_str(j, "structure");
+	if (r->storage_checked)
+		json_str(j, "storage");
+	if (r->content_checked)
+		json_str(j, "content");
+	json_arr_end(j);
+	json_key(j, "ok"); json_bool(j, r->problems == 0);
+	json_key(j, "problems"); json_uint(j, r->problems);
+	json_key(j, "snapshots"); json_uint(j, r->snapshots);
+	json_key(j, "snapshots_damaged"); json_uint(j, r->snapshots_damaged);
+	json_key(j, "snapshots_affected"); json_uint(j, r->snapshots_affected);
+	json_key(j, "index_files"); json_uint(j, r->index_files);
+	json_key(j, "index_files_damaged"); json_uint(j, r->index_files_damaged);
+	json_key(j, "packs"); json_uint(j, r->packs);
+	json_key(j, "packs_missing"); json_uint(j, r->packs_missing);
+	json_key(j, "packs_damaged_table"); json_uint(j, r->packs_bad_table);
+	json_key(j, "packs_unindexed"); json_uint(j, r->packs_unindexed);
+	json_key(j, "packs_condemned"); json_uint(j, r->packs_condemned);
+	json_key(j, "index_mismatches"); json_uint(j, r->index_mismatches);
+	json_key(j, "trees"); json_uint(j, r->trees);
+	json_key(j, "blobs_referenced"); json_uint(j, r->blobs_referenced);
+	json_key(j, "blobs_missing"); json_uint(j, r->blobs_missing);
+	json_key(j, "packs_read"); json_uint(j, r->packs_read);
+	json_key(j, "blobs_read"); json_uint(j, r->blobs_read);
+	json_key(j, "bytes_read"); json_uint(j, r->bytes_read);
+	json_key(j, "blobs_damaged"); json_uint(j, r->blobs_damaged);
+	json_obj_end(j);
+	json_finish(j);
+}
+
+int cmd_check(cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "read-data", no_argument, NULL, 'd' },
+		{ "read-data-subset", required_argument, NULL, 's' },
+		{ "no-key", no_argument, NULL, 'k' },
+		{ 0 },
+	};
+	check_opts o;
+	memset(&o, 0, sizeof(o));
+	int keyless = 0, c, subset = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'd') {
+			o.read_data = 1;
+		} else if (c == 's') {
+			if (parse_subset(optarg, &o) < 0)
+				return cli_usage_error(ctx, "invalid --read-data-subset '%s' (expected N/M or P%%)", optarg);
+			o.read_data = 1;
+			subset = 1;
+		} else if (c == 'k') {
+			keyless = 1;
+		} else {
+			return cli_usage_error(ctx, "unknown option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	(void)subset;
+	repo *r;
+	int rc = cli_open_repo_as(ctx, "read", CLI_TOLERANT | (keyless ? CLI_KEYLESS : 0), &r);
+	if (rc < 0)
+		return cli_fail(rc);
+	json j;
+	out_ctx oc = { ctx, &j, NULL, 0 };
+	o.problem = on_problem;
+	o.affected = on_affected;
+	o.ud = &oc;
+	if (ctx->json) {
+		json_init(&j, stdout);
+		json_obj_begin(&j);
+		json_key(&j, "affected");
+		json_arr_begin(&j);
+	}
+	check_result res;
+	rc = check_run(r, &o, &res);
+	repo_free(r);
+	if (ctx->json && rc == 0)
+		print_json_tail(&j, &res, oc.problems, oc.nproblems);
+	strlist_free(oc.problems, oc.nproblems);
+	if (rc < 0)
+		return cli_fail(rc);
+	if (!ctx->json && !ctx->quiet)
+		print_text(&res, &o, keyless);
+	return res.problems ? EXIT_FAIL : EXIT_OK;
+}

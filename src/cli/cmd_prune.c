@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "cli.h"
+#include "../base/err.h"
+#include "../base/json.h"
+#include "../base/log.h"
+#include "../jobs/gc.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char cmd_prune_usage[] =
+	"usage: dvalin prune -r REPO [--max-unused P%] [--dry-run] [--json]\n\n"
+	"Remove data no snapshot uses.  Needs no password: prune reads only the\n"
+	"plaintext structure of the repository.  Backups may run meanwhile.\n\n"
+	"Packs no snapshot uses are condemned: the index stops naming them and a\n"
+	"later prune deletes them, once no process that started before may still use\n"
+	"them (a snapshot committed meanwhile that uses one gets it back).  When no\n"
+	"other dvalin process has the repository open, that later step happens at\n"
+	"once.  Packs whose unused share exceeds --max-unused are rewritten with\n"
+	"only the used blobs.  Packs younger than the oldest running process are\n"
+	"left alone.  Only one prune or repair runs at a time.\n\n"
+	"Options:\n"
+	"      --max-unused P%   rewrite packs more than P% unused (default 5%)\n"
+	"  -n, --dry-run         report what would be done, change nothing\n"
+	"      --json            print the report as JSON\n";
+
+int cli_parse_percent(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || (*end && strcmp(end, "%") != 0) || v < 0 || v > 100)
+		return -1;
+	*out = v / 100;
+	return 0;
+}
+
+static void report(const cli_ctx *ctx, const gc_result *g, int dry)
+{
+	if (ctx->json) {
+		json j;
+		json_init(&j, stdout);
+		json_obj_begin(&j);
+		json_key(&j, "dry_run"); json_bool(&j, dry);
+		json_key(&j, "snapshots"); json_uint(&j, g->snapshots);
+		json_key(&j, "trees"); json_uint(&j, g->trees);
+		json_key(&j, "blobs_used"); json_uint(&j, g->blobs_used);
+		json_key(&j, "packs"); json_uint(&j, g->packs);
+		json_key(&j, "bytes"); json_uint(&j, g->bytes);
+		json_key(&j, "bytes_used"); json_uint(&j, g->bytes_used);
+		json_key(&j, "packs_young"); json_uint(&j, g->packs_young);
+		json_key(&j, "packs_unindexed"); json_uint(&j, g->packs_orphan);
+		json_key(&j, "packs_condemned"); json_uint(&j, g->packs_condemned);
+		json_key(&j, "bytes_condemned"); json_uint(&j, g->bytes_condemned);
+		json_key(&j, "packs_repacked"); json_uint(&j, g->packs_repacked);
+		json_key(&j, "bytes_copied"); json_uint(&j, g->bytes_copied);
+		json_key(&j, "index_files_replaced"); json_uint(&j, g->index_files_replaced);
+		json_key(&j, "stale_leases_removed"); json_uint(&j, g->stale_leases);
+		json_key(&j, "packs_deleted"); json_uint(&j, g->packs_deleted);
+		json_key(&j, "bytes_deleted"); json_uint(&j, g->bytes_deleted);
+		json_key(&j, "packs_returned"); json_uint(&j, g->packs_returned);
+		json_key(&j, "records_waiting"); json_uint(&j, g->records_waiting);
+		json_obj_end(&j);
+		json_finish(&j);
+		return;
+	}
+	if (ctx->quiet)
+		return;
+	char a[32], b[32], c[32], d[32];
+	cli_human_bytes(a, g->bytes);
+	cli_human_bytes(b, g->bytes_used);
+	printf("marked:      %llu snapshots, %llu trees, %llu blobs in use\n",
+	       (unsigned long long)g->snapshots, (unsigned long long)g->trees,
+	       (unsigned long long)g->blobs_used);
+	printf("packs:       %llu (%s), %s of it in use\n", (unsigned long long)g->packs, a, b);
+	cli_human_bytes(c, g->bytes_condemned);
+	cli_human_bytes(d, g->bytes_copied);
+	printf("%s %llu unused packs (%s)%s\n", dry ? "would condemn:" : "condemned:  ",
+	       (unsigned long long)g->packs_condemned, c,
+	       g->packs_orphan ? " incl. packs no index named" : "");
+	printf("%s %llu packs (copying %s)\n", dry ? "would repack: " : "repacked:   ",
+	       (unsigned long long)g->packs_repacked, d);
+	if (g->packs_young)
+		printf("left alone:  %llu packs younger than the oldest running dvalin process\n",
+		       (unsigned long long)g->packs_young);
+	cli_human_bytes(a, g->bytes_deleted);
+	printf("deleted:     %llu packs (%s)", (unsigned long long)g->packs_deleted, a);
+	if (g->packs_returned)
+		printf(", %llu returned to the index (used by a newer snapshot)",
+		       (unsigned long long)g->packs_returned);
+	printf("\n");
+	if (g->records_waiting) {
+		printf("waiting:     %llu condemnation(s) wait for dvalin processes started before them\n"
+		       "             to finish; the next prune deletes them\n",
+		       (unsigned long long)g->records_waiting);
+	}
+}
+
+int cli_run_prune(cli_ctx *ctx, double max_unused, int dry)
+{
+	repo *r;
+	int rc = cli_open_repo_as(ctx, "prune", CLI_KEYLESS | CLI_EXCLUSIVE, &r);
+	if (rc < 0)
+		return cli_fail(rc);
+	gc_opts o = { max_unused, dry };
+	gc_result g;
+	rc = gc_prune(r, &o, &g);
+	repo_free(r);
+	if (rc < 0)
+		return cli_fail(rc);
+	report(ctx, &g, dry);
+	return EXIT_OK;
+}
+
+int cmd_prune(cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "max-unused", required_argument, NULL, 'm' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ 0 },
+	};
+	double max_unused = 0.05;
+	int dry = 0, c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
+		if (c == 'm') {
+			if (cli_parse_percent(optarg, &max_unused) < 0)
+				return cli_usage_error(ctx, "invalid --max-unused '%s' (expected a percentage such as 5%%)", optarg);
+		} else if (c == 'n') {
+			dry = 1;
+		} else {
+			return cli_usage_error(ctx, "unknown option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	return cli_run_prune(ctx, max_unused, dry);
+}

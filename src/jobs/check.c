@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "check.h"
+#include "mark.h"
+#include "quote.h"
+#include "../archive/tree.h"
+#include "../base/cleanup.h"
+#include "../base/err.h"
+#include "../base/hex.h"
+#include "../base/idmap.h"
+#include "../core/blob.h"
+#include "../core/checksum.h"
+#include "../repo/gcrec.h"
+#include "../repo/pack.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PROBLEM_LINES 50
+
+typedef struct {
+	repo *r;
+	backend *be;
+	const check_opts *o;
+	check_result *res;
+	index_set *idx, *cond;
+	idmap condemned;   /* pack ids in gc records */
+	idmap indexed;     /* pack ids the index names */
+	idmap lost;        /* blob ids that cannot be read back */
+	idmap clean;       /* trees known to reach nothing lost */
+	index_entry *ent;  /* every index entry, grouped by pack */
+	size_t nent, capent;
+	uint8_t (*packs)[32];
+	size_t npacks;
+} ck;
+
+static void problem(ck *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void problem(ck *c, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->res->problems++ < MAX_PROBLEM_LINES && c->o->problem)
+		c->o->problem(c->o->ud, msg);
+	else if (c->res->problems == MAX_PROBLEM_LINES + 1 && c->o->problem)
+		c->o->problem(c->o->ud, "(further problems are counted, not listed)");
+}
+
+static int add_lost(ck *c, const uint8_t id[32])
+{
+	idmap_slot *s;
+	return idmap_put(&c->lost, id, &s, NULL);
+}
+
+int check_pack_selected(const check_opts *o, const uint8_t id[32])
+{
+	uint32_t u = le32_get(id);
+	if (o->parts > 1)
+		return u % o->parts == o->part - 1;
+	if (o->fraction > 0 && o->fraction < 1) {
+		double x = u / 4294967296.0;
+		double start = (double)o->day * o->fraction;
+		start -= (double)(int64_t)start;
+		double d = x - start;
+		if (d < 0)
+			d += 1;
+		return d < o->fraction;
+	}
+	return 1;
+}
+
+/* ---------- structure: index against pack tables ---------- */
+
+static int collect(void *ud, const uint8_t *id, const index_loc *loc)
+{
+	ck *c = ud;
+	idmap_slot *s;
+	int created;
+	int rc = idmap_put(&c->indexed, loc->pack_id, &s, &created);
+	if (rc < 0)
+		return rc;
+	if (created) {
+		uint8_t(*p)[32] = realloc(c->packs, (c->npacks + 1) * 32);
+		if (!p)
+			return -ENOMEM;
+		c->packs = p;
+		memcpy(p[c->npacks], loc->pack_id, 32);
+		s->val = c->npacks++;
+	}
+	if (c->nent == c->capent) {
+		size_t cap = c->capent ? c->capent * 2 : 1024;
+		index_entry *e = realloc(c->ent, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		c->ent = e;
+		c->capent = cap;
+	}
+	index_entry *e = &c->ent[c->nent++];
+	memcpy(e->id, id, 32);
+	e->pack = (uint32_t)s->val;
+	e->offset = loc->offset;
+	e->stored_len = loc->stored_len;
+	e->raw_len = loc->raw_len;
+	e->type = loc->type;
+	return 0;
+}
+
+static int cmp_pack(const void *a, const void *b)
+{
+	const index_entry *x = a, *y = b;
+	return x->pack < y->pack ? -1 : x->pack > y->pack;
+}
+
+/* Compares the index entries of one pack with its table. */
+static int check_pack_table(ck *c, const index_entry *e, size_t n)
+{
+	const uint8_t *pid = c->packs[e[0].pack];
+	char hex[65];
+	hex_encode(hex, pid, 32);
+	pack_entry *t = NULL;
+	size_t nt = 0;
+	c->res->packs++;
+	int rc = pack_read_table(c->be, pid, &t, &nt);
+	if (rc == -ENOENT) {
+		c->res->packs_missing++;
+		problem(c, "pack %s is missing (%zu blobs the index names are lost)", hex, n);
+		for (size_t i = 0; rc == -ENOENT && i < n; i++)
+			rc = add_lost(c, e[i].id) ?: -ENOENT;
+		return rc == -ENOENT ? 0 : rc;
+	}
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0) {
+		c->res->packs_bad_table++;
+		problem(c, "pack %s: %s", hex, err_msg(rc));
+		for (size_t i = 0; i < n; i++)
+			if ((rc = add_lost(c, e[i].id)) < 0)
+				return rc;
+		return 0;
+	}
+	idmap tab = IDMAP_INIT;
+	for (size_t i = 0; rc == 0 && i < nt; i++) {
+		idmap_slot *s;
+		rc = idmap_put(&tab, t[i].id, &s, NULL);
+		if (rc == 0)
+			s->val = i;
+	}
+	size_t bad = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		idmap_slot *s = idmap_get(&tab, e[i].id);
+		const pack_entry *p = s ? &t[s->val] : NULL;
+		if (!p || p->offset != e[i].offset || p->stored_len != e[i].stored_len ||
+		    p->raw_len != e[i].raw_len || p->type != e[i].type) {
+			bad++;
+			rc = add_lost(c, e[i].id);
+		}
+	}
+	if (bad) {
+		c->res->index_mismatches += bad;
+		problem(c, "index disagrees with the table of pack %s on %zu blob(s); run 'dvalin repair index'", hex, bad);
+	}
+	idmap_release(&tab);
+	free(t);
+	return rc;
+}
+
+static int check_index(ck *c)
+{
+	int rc = index_set_foreach(c->idx, collect, c);
+	if (rc < 0)
+		return rc;
+	if (c->nent)
+		qsort(c->ent, c->nent, sizeof(*c->ent), cmp_pack);
+	for (size_t i = 0; rc == 0 && i < c->nent;) {
+		size_t k = i;
+		while (k < c->nent && c->ent[k].pack == c->ent[i].pack)
+			k++;
+		rc = check_pack_table(c, c->ent + i, k - i);
+		i = k;
+	}
+	return rc;
+}
+
+static int count_unindexed(void *ud, const char *name)
+{
+	ck *c = ud;
+	uint8_t id[32];
+	const char *base = strrchr(name, '/') + 1;
+	if (strlen(base) != 64 || hex_decode(id, base, 32) < 0)
+		return 0;
+	if (!idmap_get(&c->indexed, id) && !idmap_get(&c->condemned, id))
+		c->res->packs_unindexed++;
+	return 0;
+}
+
+static int load_condemned(ck *c)
+{
+	gc_record *v = NULL;
+	size_t n = 0, damaged = 0;
+	int rc = index_set_new(&c->cond);
+	rc = rc ?: gc_records_load(c->be, &v, &n, &damaged);
+	if (rc == 0 && damaged)
+		problem(c, "%s", err_msg(-DV_ECORRUPT));
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		for (size_t k = 0; rc == 0 && k < v[i].npacks; k++) {
+			idmap_slot *s;
+			c->res->packs_condemned++;
+			rc = idmap_put(&c->condemned, v[i].packs[k], &s, NULL);
+			rc = rc ?: index_add_pack_table(c->cond, c->be, v[i].packs[k]);
+		}
+	}
+	gc_records_free(v, n);
+	return rc;
+}
+
+/* ---------- reachability ---------- */
+
+static void on_missing(void *ud, const uint8_t id[32], const uint8_t *parent)
+{
+	ck *c = ud;
+	char hex[65], phex[65];
+	hex_encode(hex, id, 32);
+	if (parent) {
+		hex_encode(phex, parent, 32);
+		problem(c, "blob %s used by tree %.16s is not in the index", hex, phex);
+	} else {
+		problem(c, "tree %s is missing or unreadable", hex);
+	}
+	c->res->blobs_missing++;
+	add_lost(c, id);
+}
+
+static int check_reachable(ck *c)
+{
+	marker m;
+	int rc = mark_init(&m, c->be, c->idx, c->cond);
+	if (rc < 0)
+		return rc;
+	m.on_missing = on_missing;
+	m.ud = c;
+	rc = mark_snapshots(&m, c->r);
+	c->res->trees = m.trees;
+	c->res->blobs_referenced = m.blobs;
+	c->res->snapshots = m.snapshots;
+	if (repo_is_keyless(c->r)) { /* with the key, bodies were checked already */
+		if (m.damaged_snapshots) {
+			c->res->snapshots_damaged = m.damaged_snapshots;
+			problem(c, "%llu snapshot file(s) damaged: %s",
+				(unsigned long long)m.damaged_snapshots, err_msg(-DV_ECORRUPT));
+		}
+	}
+	mark_release(&m);
+	return rc;
+}
+
+/* ---------- storage and content ---------- */
+
+static int read_pack(ck *c, repo_reader *rd, const uint8_t pid[32], buf *plain)
+{
+	char name[80], hex[65];
+	bytes b = BYTES_INIT;
+	pack_entry *t = NULL;
+	size_t nt = 0;
+	pack_name(name, pid);
+	hex_encode(hex, pid, 32);
+	int rc = backend_get(c->be, name, &b);
+	if (rc == -ENOENT)
+		return 0; /* reported by the structure check */
+	if (rc < 0)
+		return rc;
+	if (pack_parse(&t, &nt, b.data, b.len) < 0) {
+		bytes_release(&b);
+		return 0; /* reported by the structure check */
+	}
+	c->res->packs_read++;
+	c->res->bytes_read += b.len;
+	for (size_t i = 0; rc == 0 && i < nt; i++) {
+		const uint8_t *stored = b.data + t[i].offset;
+		uint8_t ck16[16];
+		char bhex[65];
+		c->res->blobs_read++;
+		checksum128(ck16, stored, t[i].stored_len);
+		int bad = memcmp(ck16, t[i].cksum, 16) != 0;
+		if (!bad && rd) {
+			int o = repo_reader_open_stored(rd, t[i].type, t[i].id, stored, t[i].stored_len,
+							t[i].raw_len, plain);
+			if (o == -ENOMEM)
+				rc = o;
+			bad = o < 0;
+		}
+		if (bad) {
+			hex_encode(bhex, t[i].id, 32);
+			c->res->blobs_damaged++;
+			problem(c, "blob %s in pack %s is damaged (%s)", bhex, hex,
+				memcmp(ck16, t[i].cksum, 16) != 0 ? "stored bytes do not match their checksum"
+								 : "does not decrypt or re-hash to its id");
+			rc = rc ?: add_lost(c, t[i].id);
+		}
+	}
+	free(t);
+	bytes_release(&b);
+	return rc;
+}
+
+static int check_data(ck *c)
+{
+	repo_reader *rd = NULL;
+	buf _cleanup_(buf_releasep) plain = BUF_INIT;
+	int rc = repo_is_keyless(c->r) ? 0 : repo_reader_new(&rd, c->r);
+	for (size_t i = 0; rc == 0 && i < c->npacks; i++)
+		if (check_pack_selected(c->o, c->packs[i]))
+			rc = read_pack(c, rd, c->packs[i], &plain);
+	c->res->storage_checked = 1;
+	c->res->content_checked = rd != NULL;
+	repo_reader_free(rd);
+	return rc;
+}
+
+/* ---------- which files are affected ---------- */
+
+static int walk(ck *c, const snapshot *s, const uint8_t id[32], buf *path, int *tainted);
+
+static void affected(ck *c, const snapshot *s, buf *path, const char *what)
+{
+	buf _cleanup_(buf_releasep) q = BUF_INIT;
+	c->res->files_affected++;
+	if (c->o->affected)
+		c->o->affected(c->o->ud, s, quote_path(&q, path->data, path->len), what);
+}
+
+static int walk_node(ck *c, const snapshot *s, const tree *t, const tree_node *n, buf *path,
+		     int *tainted)
+{
+	size_t keep = path->len;
+	int rc = buf_append(path, "/", 1);
+	rc = rc ?: buf_append(path, n->name, n->name_len);
+	if (rc < 0)
+		return rc;
+	if (n->type == NODE_FILE) {
+		for (size_t k = 0; k < n->nsegs; k++) {
+			const uint8_t *cid = n->segs[k].ref ? tree_child(t, n->segs[k].ref) : NULL;
+			if (cid && idmap_get(&c->lost, cid)) {
+				affected(c, s, path, "file contents lost");
+				*tainted = 1;
+				break;
+			}
+		}
+	} else if (n->type == NODE_DIR) {
+		const uint8_t *sub = tree_child(t, n->subtree);
+		if (sub)
+			rc = walk(c, s, sub, path, tainted);
+	}
+	path->len = keep;
+	return rc;
+}
+
+static int walk(ck *c, const snapshot *s, const uint8_t id[32], buf *path, int *tainted)
+{
+	if (idmap_get(&c->clean, id))
+		return 0;
+	if (idmap_get(&c->lost, id)) {
+		affected(c, s, path, "directory lost");
+		*tainted = 1;
+		return 0;
+	}
+	buf plain = BUF_INIT;
+	tree t = TREE_INIT;
+	int rc = repo_load_blob(c->r, BLOB_TREE, id, &plain);
+	rc = rc ?: tree_decode(&t, &plain);
+	buf_release(&plain);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0) {
+		affected(c, s, path, "directory unreadable");
+		*tainted = 1;
+		return 0;
+	}
+	int mine = 0;
+	for (size_t i = 0; rc == 0 && i < t.n; i++)
+		rc = walk_node(c, s, &t, &t.nodes[i], path, &mine);
+	tree_release(&t);
+	if (rc == 0 && !mine) {
+		idmap_slot *sl;
+		rc = idmap_put(&c->clean, id, &sl, NULL);
+	}
+	*tainted |= mine;
+	return rc;
+}
+
+static int report_affected(ck *c)
+{
+	snapshot **v;
+	size_t n, damaged;
+	int rc = repo_load_snapshots(c->r, &v, &n, &damaged);
+	if (rc < 0)
+		return rc;
+	buf _cleanup_(buf_releasep) path = BUF_INIT;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		int tainted = 0;
+		path.len = 0;
+		rc = walk(c, v[i], v[i]->tree, &path, &tainted);
+		c->res->snapshots_affected += tainted;
+	}
+	repo_free_snapshots(v, n);
+	return rc;
+}
+
+int check_run(repo *r, const check_opts *o, check_result *res)
+{
+	ck c;
+	memset(&c, 0, sizeof(c));
+	memset(res, 0, sizeof(*res));
+	c.r = r;
+	c.be = repo_backend(r);
+	c.o = o;
+	c.res = res;
+	c.idx = repo_index(r);
+	char **dmg;
+	size_t ndmg;
+	index_set_damaged(c.idx, &dmg, &ndmg);
+	res->index_files = index_set_file_count(c.idx) + ndmg;
+	res->index_files_damaged = ndmg;
+	for (size_t i = 0; i < ndmg; i++)
+		problem(&c, "index file '%s' is damaged; run 'dvalin repair index'", dmg[i]);
+	int rc = load_condemned(&c);
+	rc = rc ?: check_index(&c);
+	rc = rc ?: backend_list(c.be, "data", count_unindexed, &c);
+	if (rc == 0 && !repo_is_keyless(r)) {
+		snapshot **v;
+		size_t n, damaged;
+		rc = repo_load_snapshots(r, &v, &n, &damaged);
+		if (rc == 0) {
+			repo_free_snapshots(v, n);
+			res->snapshots_damaged = damaged;
+			if (damaged)
+				problem(&c, "%zu snapshot file(s) cannot be read: %s", damaged, err_msg(0));
+		}
+	}
+	rc = rc ?: check_reachable(&c);
+	if (rc == 0 && o->read_data)
+		rc = check_data(&c);
+	if (rc == 0 && c.lost.n && !repo_is_keyless(r))
+		rc = report_affected(&c);
+	idmap_release(&c.condemned);
+	idmap_release(&c.indexed);
+	idmap_release(&c.lost);
+	idmap_release(&c.clean);
+	index_set_free(c.cond);
+	free(c.ent);
+	free(c.packs);
+	return rc;
+}

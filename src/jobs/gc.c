@@ -1,0 +1,697 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "gc.h"
+#include "mark.h"
+#include "../base/cleanup.h"
+#include "../base/err.h"
+#include "../base/hex.h"
+#include "../base/idmap.h"
+#include "../base/log.h"
+#include "../core/blob.h"
+#include "../core/checksum.h"
+#include "../core/crypto.h"
+#include "../repo/format.h"
+#include "../repo/gcrec.h"
+#include "../repo/pack.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { KEEP, CONDEMN, REPACK };
+
+typedef struct {
+	uint8_t id[32];
+	uint64_t total, used; /* stored bytes of its index entries */
+	uint32_t n, nused;
+	int64_t mtime_ns;
+	uint64_t size;
+	int action;
+} pack_acct;
+
+typedef struct {
+	repo *r;
+	backend *be;
+	const gc_opts *o;
+	gc_result *res;
+	idmap packs; /* pack id -> position in acct */
+	pack_acct *acct;
+	size_t nacct, capacct;
+	marker m;
+	int64_t cutoff_ns;
+	/* new index being built */
+	index_entry *ent;
+	size_t nent, capent;
+	uint8_t (*newpacks)[32];
+	size_t nnew;
+	idmap newpos; /* pack id -> position in newpacks */
+	/* packs condemned by this run */
+	uint8_t (*cond)[32];
+	size_t ncond;
+} gc;
+
+/* ---------- leases ---------- */
+
+/*
+ * The oldest start among live leases other than ours (INT64_MAX if none);
+ * stale lease files are removed when remove_stale is set.
+ */
+static int oldest_live_lease(repo *r, int remove_stale, int64_t *out, uint64_t *nstale)
+{
+	lease_info *v;
+	size_t n;
+	int rc = lease_list(repo_backend(r), &v, &n);
+	if (rc < 0)
+		return rc;
+	int64_t now = lease_now_ns(), oldest = INT64_MAX;
+	const char *mine = repo_lease(r) ? lease_name(repo_lease(r)) : "";
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].name, mine) == 0)
+			continue;
+		if (lease_is_stale(&v[i], now)) {
+			if (remove_stale && backend_remove(repo_backend(r), v[i].name) == 0 && nstale)
+				(*nstale)++;
+			continue;
+		}
+		if (v[i].damaged)
+			log_warn("lease file '%s' is damaged; it counts as live: remove it if no dvalin process uses the repository", v[i].name);
+		int64_t start = v[i].damaged ? INT64_MIN : v[i].start_ns;
+		if (start < oldest)
+			oldest = start;
+	}
+	free(v);
+	*out = oldest;
+	return 0;
+}
+
+/* ---------- accounting ---------- */
+
+static int acct_for(gc *g, const uint8_t id[32], pack_acct **out)
+{
+	idmap_slot *s;
+	int created;
+	int rc = idmap_put(&g->packs, id, &s, &created);
+	if (rc < 0)
+		return rc;
+	if (created) {
+		if (g->nacct == g->capacct) {
+			size_t cap = g->capacct ? g->capacct * 2 : 64;
+			pack_acct *a = realloc(g->acct, cap * sizeof(*a));
+			if (!a)
+				return -ENOMEM;
+			g->acct = a;
+			g->capacct = cap;
+		}
+		memset(&g->acct[g->nacct], 0, sizeof(*g->acct));
+		memcpy(g->acct[g->nacct].id, id, 32);
+		s->val = g->nacct++;
+	}
+	*out = &g->acct[s->val];
+	return 0;
+}
+
+static int count_entry(void *ud, const uint8_t *id, const index_loc *loc)
+{
+	gc *g = ud;
+	pack_acct *a;
+	(void)id;
+	int rc = acct_for(g, loc->pack_id, &a);
+	if (rc < 0)
+		return rc;
+	a->n++;
+	a->total += loc->stored_len;
+	if (mark_test(g->m.bits_main, loc->pos)) {
+		a->nused++;
+		a->used += loc->stored_len;
+	}
+	return 0;
+}
+
+static int stat_pack(gc *g, const uint8_t id[32], backend_stat_t *st)
+{
+	char name[80];
+	pack_name(name, id);
+	return backend_stat(g->be, name, st);
+}
+
+/* Decides, for each indexed pack, whether to keep, condemn or repack. */
+static int plan(gc *g)
+{
+	gc_result *res = g->res;
+	for (size_t i = 0; i < g->nacct; i++) {
+		pack_acct *a = &g->acct[i];
+		backend_stat_t st;
+		int rc = stat_pack(g, a->id, &st);
+		if (rc < 0)
+			if (rc == -ENOENT) {
+			char hex[65];
+			hex_encode(hex, a->id, 32);
+			return err_set(-DV_ECORRUPT, "pack '%s' named by the index is missing; run 'dvalin check'", hex);
+		}
+		if (rc < 0)
+			return rc;
+		a->mtime_ns = st.mtime_ns;
+		a->size = st.size;
+		res->packs++;
+		res->bytes += a->size;
+		res->bytes_used += a->used;
+		if (a->mtime_ns >= g->cutoff_ns) {
+			res->packs_young++;
+			continue;
+		}
+		if (a->nused == 0) {
+			a->action = CONDEMN;
+			res->packs_condemned++;
+			res->bytes_condemned += a->size;
+		} else if ((double)(a->total - a->used) > g->o->max_unused * (double)a->total) {
+			a->action = REPACK;
+			res->packs_repacked++;
+			res->bytes_repacked_freed += a->size - a->used;
+			res->bytes_copied += a->used;
+		}
+	}
+	return 0;
+}
+
+/* ---------- orphans: packs no index names ---------- */
+
+struct orphan_ctx {
+	gc *g;
+	const idmap *recorded;
+};
+
+static int orphan_one(void *ud, const char *name)
+{
+	struct orphan_ctx *c = ud;
+	gc *g = c->g;
+	uint8_t id[32];
+	const char *base = strrchr(name, '/') + 1;
+	if (strlen(base) != 64 || hex_decode(id, base, 32) < 0)
+		return 0;
+	if (idmap_get(&g->packs, id) || idmap_get(c->recorded, id))
+		return 0;
+	backend_stat_t st;
+	int rc = backend_stat(g->be, name, &st);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (st.mtime_ns >= g->cutoff_ns)
+		return 0; /* may belong to a running backup */
+	pack_acct *a;
+	if ((rc = acct_for(g, id, &a)) < 0)
+		return rc;
+	a->size = st.size;
+	a->mtime_ns = st.mtime_ns;
+	a->action = CONDEMN;
+	g->res->packs_orphan++;
+	g->res->packs_condemned++;
+	g->res->bytes_condemned += st.size;
+	return 0;
+}
+
+/* ---------- the new index ---------- */
+
+static int new_pack_pos(gc *g, const uint8_t id[32], uint32_t *out)
+{
+	idmap_slot *s;
+	int created;
+	int rc = idmap_put(&g->newpos, id, &s, &created);
+	if (rc < 0)
+		return rc;
+	if (created) {
+		uint8_t(*p)[32] = realloc(g->newpacks, (g->nnew + 1) * 32);
+		if (!p)
+			return -ENOMEM;
+		g->newpacks = p;
+		memcpy(p[g->nnew], id, 32);
+		s->val = g->nnew++;
+	}
+	*out = (uint32_t)s->val;
+	return 0;
+}
+
+static int add_entry(gc *g, const uint8_t id[32], const uint8_t pack[32], uint32_t off,
+		     uint32_t stored, uint32_t raw, int type)
+{
+	if (g->nent == g->capent) {
+		size_t cap = g->capent ? g->capent * 2 : 1024;
+		index_entry *e = realloc(g->ent, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		g->ent = e;
+		g->capent = cap;
+	}
+	index_entry *e = &g->ent[g->nent];
+	int rc = new_pack_pos(g, pack, &e->pack);
+	if (rc < 0)
+		return rc;
+	memcpy(e->id, id, 32);
+	e->offset = off;
+	e->stored_len = stored;
+	e->raw_len = raw;
+	e->type = (uint8_t)type;
+	g->nent++;
+	return 0;
+}
+
+static int keep_entry(void *ud, const uint8_t *id, const index_loc *loc)
+{
+	gc *g = ud;
+	idmap_slot *s = idmap_get(&g->packs, loc->pack_id);
+	if (s && g->acct[s->val].action != KEEP)
+		return 0;
+	return add_entry(g, id, loc->pack_id, loc->offset, loc->stored_len, loc->raw_len, loc->type);
+}
+
+/* ---------- repacking ---------- */
+
+typedef struct {
+	pack_writer w;
+	index_entry *ent; /* entries of the pack being built (pack field unused) */
+	size_t n, cap;
+} repacker;
+
+static int repacker_store(gc *g, repacker *p)
+{
+	if (p->w.n == 0)
+		return 0;
+	uint8_t id[32];
+	char name[80];
+	int rc = pack_writer_finish(&p->w, id);
+	if (rc < 0)
+		return rc;
+	pack_name(name, id);
+	if ((rc = backend_put(g->be, name, p->w.data.data, p->w.data.len)) < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < p->n; i++)
+		rc = add_entry(g, p->ent[i].id, id, p->ent[i].offset, p->ent[i].stored_len,
+			       p->ent[i].raw_len, p->ent[i].type);
+	pack_writer_reset(&p->w);
+	p->n = 0;
+	return rc;
+}
+
+static int repacker_add(gc *g, repacker *p, const pack_entry *e, const uint8_t *stored)
+{
+	buf *b;
+	int rc = pack_writer_buf(&p->w, &b);
+	if (rc < 0)
+		return rc;
+	size_t start = b->len;
+	if ((rc = buf_append(b, stored, e->stored_len)) < 0)
+		return rc;
+	if ((rc = pack_writer_commit(&p->w, e->type, e->id, e->raw_len, start)) < 0)
+		return rc;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 256;
+		index_entry *v = realloc(p->ent, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		p->ent = v;
+		p->cap = cap;
+	}
+	index_entry *x = &p->ent[p->n++];
+	memcpy(x->id, e->id, 32);
+	x->offset = (uint32_t)start;
+	x->stored_len = e->stored_len;
+	x->raw_len = e->raw_len;
+	x->type = e->type;
+	if (b->len >= PACK_TARGET_SIZE)
+		return repacker_store(g, p);
+	return 0;
+}
+
+/* Copies the marked blobs of one pack, checking each against its table. */
+static int repack_one(gc *g, repacker out[2], const uint8_t pid[32])
+{
+	char name[80];
+	bytes b = BYTES_INIT;
+	pack_entry *e = NULL;
+	size_t n = 0;
+	pack_name(name, pid);
+	int rc = backend_get(g->be, name, &b);
+	if (rc < 0)
+		return rc;
+	rc = pack_parse(&e, &n, b.data, b.len);
+	if (rc < 0)
+		rc = err_set(-DV_ECORRUPT, "pack '%s' has a damaged table; run 'dvalin check --read-data'", name + 8);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		index_loc loc;
+		if (index_set_lookup(g->m.main, e[i].id, &loc) < 0 || !loc.pack_id ||
+		    memcmp(loc.pack_id, pid, 32) != 0 || loc.offset != e[i].offset ||
+		    !mark_test(g->m.bits_main, loc.pos))
+			continue;
+		uint8_t ck[16];
+		const uint8_t *stored = b.data + e[i].offset;
+		checksum128(ck, stored, e[i].stored_len);
+		if (memcmp(ck, e[i].cksum, 16) != 0) {
+			char hex[65];
+			hex_encode(hex, e[i].id, 32);
+			rc = err_set(-DV_ECORRUPT, "blob '%s' in pack '%s' is damaged; prune stops before copying it (run 'dvalin check --read-data')",
+				     hex, name + 8);
+			break;
+		}
+		rc = repacker_add(g, &out[e[i].type == BLOB_TREE], &e[i], stored);
+	}
+	free(e);
+	bytes_release(&b);
+	return rc;
+}
+
+static int repack(gc *g)
+{
+	repacker out[2];
+	memset(out, 0, sizeof(out));
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < g->nacct; i++)
+		if (g->acct[i].action == REPACK)
+			rc = repack_one(g, out, g->acct[i].id);
+	for (size_t i = 0; rc == 0 && i < 2; i++)
+		rc = repacker_store(g, &out[i]);
+	for (size_t i = 0; i < 2; i++) {
+		pack_writer_release(&out[i].w);
+		free(out[i].ent);
+	}
+	return rc;
+}
+
+/* ---------- records ---------- */
+
+/*
+ * Loads records into *recs and the blobs of their packs into cond; packs
+ * that an index still names (a prune that stopped before replacing the
+ * index) are dropped from their records, which are rewritten.
+ */
+static int load_records(gc *g, gc_record **recs, size_t *nrecs, index_set *cond,
+			idmap *recorded, int dry)
+{
+	size_t damaged = 0;
+	int rc = gc_records_load(g->be, recs, nrecs, &damaged);
+	if (rc < 0)
+		return rc;
+	if (damaged)
+		log_warn("%s; its packs will be found again as unindexed packs", err_msg(-DV_ECORRUPT));
+	for (size_t i = 0; rc == 0 && i < *nrecs; i++) {
+		gc_record *rec = &(*recs)[i];
+		size_t k = 0;
+		for (size_t j = 0; j < rec->npacks; j++)
+			if (!idmap_get(&g->packs, rec->packs[j]))
+				memcpy(rec->packs[k++], rec->packs[j], 32);
+		if (k != rec->npacks && !dry) {
+			rec->npacks = k;
+			rc = k ? gc_record_put(g->be, rec) : backend_remove(g->be, rec->name);
+		}
+		rec->npacks = k;
+		for (size_t j = 0; rc == 0 && j < k; j++) {
+			idmap_slot *s;
+			rc = idmap_put(recorded, rec->packs[j], &s, NULL);
+			rc = rc ?: index_add_pack_table(cond, g->be, rec->packs[j]);
+		}
+	}
+	return rc;
+}
+
+/* ---------- phase 1: condemn ---------- */
+
+static int refuse_if_damaged(const marker *m)
+{
+	if (m->damaged_snapshots)
+		return err_set(-DV_ECORRUPT, "%llu snapshot file(s) cannot be read (%s); prune would delete what they use: run 'dvalin check'",
+			       (unsigned long long)m->damaged_snapshots, err_msg(-DV_ECORRUPT));
+	if (m->missing || m->unreadable)
+		return err_set(-DV_ECORRUPT, "%llu blob(s) used by snapshots are missing or unreadable; run 'dvalin check' and 'dvalin repair' before pruning",
+			       (unsigned long long)(m->missing + m->unreadable));
+	return 0;
+}
+
+static int condemn(gc *g)
+{
+	repo *r = g->r;
+	gc_result *res = g->res;
+	int dry = g->o->dry_run;
+	index_set *idx = repo_index(r);
+	index_set *cond = NULL;
+	gc_record *recs = NULL;
+	size_t nrecs = 0;
+	idmap recorded = IDMAP_INIT;
+	int64_t oldest;
+	int rc = oldest_live_lease(r, !dry, &oldest, &res->stale_leases);
+	if (rc < 0)
+		return rc;
+	/*
+	 * Packs a live process may still be writing or indexing are left
+	 * alone: younger than its start (by its clock, hence the skew) or
+	 * than ours (a process starting now).  Should one be condemned all
+	 * the same, finish() returns it when an index names it.
+	 */
+	int64_t mine = repo_lease(r) ? lease_start_ns(repo_lease(r)) : lease_now_ns();
+	int64_t theirs = oldest == INT64_MAX ? INT64_MAX : oldest - lease_skew_ns();
+	g->cutoff_ns = theirs < mine ? theirs : mine;
+
+	/* every indexed pack, so records can tell which packs are indexed */
+	rc = index_set_new(&cond);
+	rc = rc ?: mark_init(&g->m, g->be, idx, NULL);
+	rc = rc ?: index_set_foreach(idx, count_entry, g);
+	rc = rc ?: load_records(g, &recs, &nrecs, cond, &recorded, dry);
+	if (rc == 0) {
+		/* count_entry ran before marking: reset and mark for real */
+		mark_release(&g->m);
+		rc = mark_init(&g->m, g->be, idx, cond);
+	}
+	rc = rc ?: mark_snapshots(&g->m, r);
+	rc = rc ?: refuse_if_damaged(&g->m);
+	res->snapshots = g->m.snapshots;
+	res->trees = g->m.trees;
+	res->blobs_used = g->m.blobs;
+	if (rc == 0) {
+		for (size_t i = 0; i < g->nacct; i++)
+			g->acct[i].n = g->acct[i].nused = 0, g->acct[i].total = g->acct[i].used = 0;
+		rc = index_set_foreach(idx, count_entry, g);
+	}
+	rc = rc ?: plan(g);
+	if (rc == 0) {
+		struct orphan_ctx oc = { g, &recorded };
+		rc = backend_list(g->be, "data", orphan_one, &oc);
+	}
+	gc_records_free(recs, nrecs);
+	idmap_release(&recorded);
+	index_set_free(cond);
+	if (rc < 0 || dry)
+		return rc;
+
+	rc = repack(g);
+	rc = rc ?: index_set_foreach(idx, keep_entry, g);
+	if (rc < 0)
+		return rc;
+	gc_record rec;
+	memset(&rec, 0, sizeof(rec));
+	for (size_t i = 0; i < g->nacct; i++)
+		if (g->acct[i].action != KEEP)
+			rec.npacks++;
+	size_t nfiles = index_set_file_count(idx);
+	if (rec.npacks == 0 && nfiles <= 1)
+		return 0; /* nothing to condemn, nothing to consolidate */
+	if (rec.npacks) {
+		rec.packs = malloc(rec.npacks * 32);
+		if (!rec.packs)
+			return -ENOMEM;
+		size_t k = 0;
+		for (size_t i = 0; i < g->nacct; i++)
+			if (g->acct[i].action != KEEP)
+				memcpy(rec.packs[k++], g->acct[i].id, 32);
+		/* recorded before the index changes: a crash cannot lose them */
+		rc = gc_record_name(rec.name);
+		rc = rc ?: gc_record_put(g->be, &rec);
+	}
+	rc = rc ?: index_write_entries(g->be, g->ent, g->nent, (const uint8_t(*)[32])g->newpacks, g->nnew);
+	for (size_t i = 0; rc == 0 && i < nfiles; i++) {
+		rc = backend_remove(g->be, index_set_file_name(idx, i));
+		if (rc == -ENOENT)
+			rc = 0;
+		res->index_files_replaced++;
+	}
+	if (rc == 0 && rec.npacks) {
+		/* from now on no index names the packs */
+		rec.time_ns = lease_now_ns();
+		rc = gc_record_put(g->be, &rec);
+	}
+	free(rec.packs);
+	return rc;
+}
+
+/* ---------- phase 2: finish ripe records ---------- */
+
+struct ripe_ctx {
+	const uint8_t *bits;
+	idmap *used; /* pack id -> 1 when it holds a marked blob */
+};
+
+static int note_used(void *ud, const uint8_t *id, const index_loc *loc)
+{
+	struct ripe_ctx *c = ud;
+	(void)id;
+	if (!mark_test(c->bits, loc->pos))
+		return 0;
+	idmap_slot *s;
+	int rc = idmap_put(c->used, loc->pack_id, &s, NULL);
+	if (rc == 0)
+		s->val = 1;
+	return rc;
+}
+
+static int note_indexed(void *ud, const uint8_t *id, const index_loc *loc)
+{
+	idmap_slot *s;
+	(void)id;
+	int rc = idmap_put(ud, loc->pack_id, &s, NULL);
+	if (rc == 0 && s->val == 0)
+		s->val = 2; /* named by the index: keep, nothing to re-index */
+	return rc;
+}
+
+struct return_ctx {
+	gc *g;
+	const idmap *ret; /* packs going back into the index */
+};
+
+static int return_entry(void *ud, const uint8_t *id, const index_loc *loc)
+{
+	struct return_ctx *c = ud;
+	idmap_slot *s = idmap_get(c->ret, loc->pack_id);
+	if (!s || s->val != 1)
+		return 0;
+	return add_entry(c->g, id, loc->pack_id, loc->offset, loc->stored_len, loc->raw_len,
+			 loc->type);
+}
+
+static int finish_ripe(gc *g, gc_record *recs, size_t nrecs, const int *ripe)
+{
+	index_set *main = NULL, *cond = NULL;
+	marker m;
+	idmap used = IDMAP_INIT, ret = IDMAP_INIT;
+	memset(&m, 0, sizeof(m));
+	int rc = index_set_new(&main);
+	rc = rc ?: index_set_new(&cond);
+	rc = rc ?: index_set_load(main, g->be);
+	for (size_t i = 0; rc == 0 && i < nrecs; i++)
+		for (size_t k = 0; rc == 0 && k < recs[i].npacks; k++)
+			rc = index_add_pack_table(cond, g->be, recs[i].packs[k]);
+	rc = rc ?: mark_init(&m, g->be, main, cond);
+	rc = rc ?: mark_snapshots(&m, g->r);
+	rc = rc ?: refuse_if_damaged(&m);
+	if (rc == 0) {
+		struct ripe_ctx c = { m.bits_cond, &used };
+		rc = index_set_foreach(cond, note_used, &c);
+	}
+	/* a pack an index names again (written by a process that was running
+	 * when it was condemned) is not deleted, whatever marking says */
+	if (rc == 0)
+		rc = index_set_foreach(main, note_indexed, &used);
+	/* a ripe pack a snapshot now uses goes back into the index first */
+	for (size_t i = 0; rc == 0 && i < nrecs; i++) {
+		if (!ripe[i])
+			continue;
+		for (size_t k = 0; rc == 0 && k < recs[i].npacks; k++) {
+			idmap_slot *u = idmap_get(&used, recs[i].packs[k]), *s;
+			if (!u)
+				continue;
+			rc = idmap_put(&ret, recs[i].packs[k], &s, NULL);
+			if (rc == 0)
+				s->val = u->val;
+			g->res->packs_returned++;
+		}
+	}
+	g->nent = 0;
+	g->nnew = 0;
+	idmap_release(&g->newpos);
+	if (rc == 0 && ret.n) {
+		struct return_ctx c = { g, &ret };
+		rc = index_set_foreach(cond, return_entry, &c);
+		rc = rc ?: index_write_entries(g->be, g->ent, g->nent, (const uint8_t(*)[32])g->newpacks, g->nnew);
+	}
+	for (size_t i = 0; rc == 0 && i < nrecs; i++) {
+		if (!ripe[i])
+			continue;
+		for (size_t k = 0; rc == 0 && k < recs[i].npacks; k++) {
+			if (idmap_get(&ret, recs[i].packs[k]))
+				continue;
+			char name[80];
+			backend_stat_t st;
+			pack_name(name, recs[i].packs[k]);
+			if (backend_stat(g->be, name, &st) < 0)
+				continue;
+			rc = backend_remove(g->be, name);
+			if (rc == -ENOENT)
+				rc = 0;
+			g->res->packs_deleted++;
+			g->res->bytes_deleted += st.size;
+		}
+		rc = rc ?: backend_remove(g->be, recs[i].name);
+	}
+	mark_release(&m);
+	idmap_release(&used);
+	idmap_release(&ret);
+	index_set_free(main);
+	index_set_free(cond);
+	return rc;
+}
+
+static int finish(gc *g)
+{
+	gc_record *recs = NULL;
+	size_t nrecs = 0;
+	int64_t oldest, now = lease_now_ns();
+	int rc = gc_records_load(g->be, &recs, &nrecs, NULL);
+	rc = rc ?: oldest_live_lease(g->r, 0, &oldest, NULL);
+	_cleanup_free_ int *ripe = calloc(nrecs + 1, sizeof(int));
+	if (rc == 0 && !ripe)
+		rc = -ENOMEM;
+	size_t nripe = 0;
+	for (size_t i = 0; rc == 0 && i < nrecs; i++) {
+		if (recs[i].time_ns == 0) {
+			/* a prune stopped before noting when the index changed:
+			 * it changed before now */
+			recs[i].time_ns = now;
+			rc = g->o->dry_run ? 0 : gc_record_put(g->be, &recs[i]);
+			continue;
+		}
+		if (oldest == INT64_MAX || oldest - lease_skew_ns() >= recs[i].time_ns) {
+			ripe[i] = 1;
+			nripe++;
+		} else {
+			g->res->records_waiting++;
+			if (!g->res->waiting_since_ns || recs[i].time_ns < g->res->waiting_since_ns)
+				g->res->waiting_since_ns = recs[i].time_ns;
+		}
+	}
+	if (rc == 0 && g->o->dry_run) {
+		g->res->records_waiting += nripe;
+		nripe = 0;
+	}
+	if (rc == 0 && nripe)
+		rc = finish_ripe(g, recs, nrecs, ripe);
+	gc_records_free(recs, nrecs);
+	return rc;
+}
+
+int gc_prune(repo *r, const gc_opts *o, gc_result *res)
+{
+	gc g;
+	memset(&g, 0, sizeof(g));
+	memset(res, 0, sizeof(*res));
+	g.r = r;
+	g.be = repo_backend(r);
+	g.o = o;
+	g.res = res;
+	int rc = condemn(&g);
+	mark_release(&g.m);
+	rc = rc ?: finish(&g);
+	idmap_release(&g.packs);
+	idmap_release(&g.newpos);
+	free(g.acct);
+	free(g.ent);
+	free(g.newpacks);
+	free(g.cond);
+	return rc;
+}

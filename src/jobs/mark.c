@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "mark.h"
+#include "../base/cleanup.h"
+#include "../base/err.h"
+#include "../base/hex.h"
+#include "../core/blob.h"
+#include "../repo/pack.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int mark_init(marker *m, backend *be, const index_set *main, const index_set *cond)
+{
+	memset(m, 0, sizeof(*m));
+	m->be = be;
+	m->main = main;
+	m->cond = cond;
+	m->bits_main = calloc(index_set_positions(main) / 8 + 1, 1);
+	m->bits_cond = cond ? calloc(index_set_positions(cond) / 8 + 1, 1) : NULL;
+	if (!m->bits_main || (cond && !m->bits_cond)) {
+		mark_release(m);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void mark_release(marker *m)
+{
+	backend_file_close(m->be, m->f);
+	m->f = NULL;
+	free(m->bits_main);
+	free(m->bits_cond);
+	free(m->stack);
+	m->bits_main = m->bits_cond = NULL;
+	m->stack = NULL;
+}
+
+/* Finds id; *bits is the bit array its position belongs to. */
+static int find(marker *m, const uint8_t id[32], index_loc *loc, uint8_t **bits)
+{
+	if (index_set_lookup(m->main, id, loc) == 0 && loc->pack_id) {
+		*bits = m->bits_main;
+		return 0;
+	}
+	if (m->cond && index_set_lookup(m->cond, id, loc) == 0 && loc->pack_id) {
+		*bits = m->bits_cond;
+		return 0;
+	}
+	return -DV_ENOTFOUND;
+}
+
+/* Sets the bit; 1 if it was clear. */
+static int set_bit(uint8_t *bits, uint64_t pos)
+{
+	uint8_t mask = (uint8_t)(1u << (pos & 7));
+	if (bits[pos >> 3] & mask)
+		return 0;
+	bits[pos >> 3] |= mask;
+	return 1;
+}
+
+static int push(marker *m, const uint8_t id[32])
+{
+	if (m->nstack == m->capstack) {
+		size_t cap = m->capstack ? m->capstack * 2 : 256;
+		uint8_t(*s)[32] = realloc(m->stack, cap * 32);
+		if (!s)
+			return -ENOMEM;
+		m->stack = s;
+		m->capstack = cap;
+	}
+	memcpy(m->stack[m->nstack++], id, 32);
+	return 0;
+}
+
+static int read_stored(marker *m, const index_loc *loc, buf *out)
+{
+	char name[80];
+	if (!m->f || memcmp(m->f_id, loc->pack_id, 32) != 0) {
+		backend_file_close(m->be, m->f);
+		m->f = NULL;
+		pack_name(name, loc->pack_id);
+		int r = backend_open_read(m->be, name, &m->f);
+		if (r < 0)
+			return r;
+		memcpy(m->f_id, loc->pack_id, 32);
+	}
+	out->len = 0;
+	int r = buf_reserve(out, loc->stored_len);
+	if (r < 0)
+		return r;
+	r = backend_file_read(m->be, m->f, loc->offset, out->data, loc->stored_len);
+	if (r == 0)
+		out->len = loc->stored_len;
+	return r;
+}
+
+/* Visits one tree: marks its children and queues unvisited subtrees. */
+static int visit(marker *m, const uint8_t id[32], buf *tmp)
+{
+	index_loc loc;
+	uint8_t *bits;
+	if (find(m, id, &loc, &bits) < 0 || loc.type != BLOB_TREE) {
+		m->missing++;
+		return 0;
+	}
+	int r = read_stored(m, &loc, tmp);
+	const uint8_t *ids;
+	uint32_t n;
+	if (r == 0 && blob_children(&ids, &n, tmp->data, tmp->len) < 0)
+		r = -DV_ECORRUPT;
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		m->unreadable++;
+		if (m->on_missing)
+			m->on_missing(m->ud, id, NULL);
+		return 0;
+	}
+	m->trees++;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *c = ids + (size_t)i * 32;
+		index_loc cl;
+		uint8_t *cb;
+		if (find(m, c, &cl, &cb) < 0) {
+			m->missing++;
+			if (m->on_missing)
+				m->on_missing(m->ud, c, id);
+			continue;
+		}
+		if (!set_bit(cb, cl.pos))
+			continue;
+		m->blobs++;
+		if (cl.type == BLOB_TREE && (r = push(m, c)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int mark_tree(marker *m, const uint8_t root[32])
+{
+	buf _cleanup_(buf_releasep) tmp = BUF_INIT;
+	index_loc loc;
+	uint8_t *bits;
+	if (find(m, root, &loc, &bits) < 0) {
+		m->missing++;
+		if (m->on_missing)
+			m->on_missing(m->ud, root, NULL);
+		return 0;
+	}
+	if (!set_bit(bits, loc.pos))
+		return 0;
+	m->blobs++;
+	int r = push(m, root);
+	while (r == 0 && m->nstack) {
+		uint8_t id[32];
+		memcpy(id, m->stack[--m->nstack], 32);
+		r = visit(m, id, &tmp);
+	}
+	return r;
+}
+
+static int mark_root(void *ud, const uint8_t id[32], const uint8_t tree[32])
+{
+	marker *m = ud;
+	(void)id;
+	m->snapshots++;
+	return mark_tree(m, tree);
+}
+
+int mark_snapshots(marker *m, repo *r)
+{
+	size_t damaged = 0;
+	int rc = repo_list_snapshot_roots(r, mark_root, m, &damaged);
+	m->damaged_snapshots += damaged;
+	return rc;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * mark: which blobs the snapshots reach, without the key.
+ *
+ * Tree blobs carry their child ids in plaintext (docs/format.md), so the
+ * walk reads only those regions.  Each distinct tree is read once: the
+ * mark bit of its index position says it was visited, so the cost is the
+ * number of distinct trees, not snapshots times files.  Bits are kept per
+ * index position (one bit per blob), for the index and for the blobs of
+ * condemned packs, which snapshots committed during a prune may use.
+ */
+#ifndef DV_JOBS_MARK_H
+#define DV_JOBS_MARK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../repo/repo.h"
+
+typedef struct {
+	backend *be;
+	const index_set *main, *cond; /* cond may be NULL */
+	uint8_t *bits_main, *bits_cond;
+	uint64_t trees, blobs, missing, unreadable, snapshots, damaged_snapshots;
+	/* called for each referenced blob found in neither set (parent: the
+	 * tree that names it, NULL for a snapshot root) */
+	void (*on_missing)(void *ud, const uint8_t id[32], const uint8_t *parent);
+	void *ud;
+	/* the pack being read, kept open between trees */
+	backend_file *f;
+	uint8_t f_id[32];
+	uint8_t (*stack)[32];
+	size_t nstack, capstack;
+} marker;
+
+int mark_init(marker *m, backend *be, const index_set *main, const index_set *cond);
+void mark_release(marker *m);
+/* Marks everything reachable from a root tree. */
+int mark_tree(marker *m, const uint8_t root[32]);
+/* Marks from every snapshot of r (counts damaged snapshot files). */
+int mark_snapshots(marker *m, repo *r);
+/* Whether an entry's position is marked. */
+static inline int mark_test(const uint8_t *bits, uint64_t pos)
+{
+	return bits[pos >> 3] >> (pos & 7) & 1;
+}
+
+#endif

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * gcrec: records of condemned packs (docs/format.md "Condemned packs",
+ * docs/concurrency.md for why they exist).
+ *
+ * A prune does not delete the packs it finds unused.  It writes a record
+ * gc/<hex> naming them, stops indexing them, and stores in the record the
+ * time at which no index names them any more.  A later prune deletes the
+ * packs once no process that could have read the old index is alive, or
+ * returns them to the index when a snapshot committed meanwhile uses one
+ * of their blobs.  Plaintext: prune needs no key.
+ */
+#ifndef DV_REPO_GCREC_H
+#define DV_REPO_GCREC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../backend/backend.h"
+#include "../base/buf.h"
+
+typedef struct {
+	char name[80];   /* "gc/<hex>" */
+	int64_t time_ns; /* since when no index names the packs; 0: not yet */
+	uint8_t (*packs)[32];
+	size_t npacks;
+} gc_record;
+
+/* A fresh record name. */
+int gc_record_name(char out[80]);
+int gc_record_put(backend *be, const gc_record *r);
+/* All records; damaged ones are skipped and counted (message names one). */
+int gc_records_load(backend *be, gc_record **out, size_t *out_n, size_t *out_damaged);
+void gc_records_free(gc_record *v, size_t n);
+
+/* The pure codec, for tests. */
+int gc_record_encode(buf *out, const gc_record *r);
+int gc_record_decode(gc_record *r, const uint8_t *p, size_t n);
+
+#endif

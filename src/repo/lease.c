@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "lease.h"
+#include "../base/cleanup.h"
+#include "../base/err.h"
+#include "../base/hex.h"
+#include "../base/log.h"
+#include "../core/crypto.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LEASE_TEXT_MAX 1024
+
+struct lease {
+	backend *be;
+	lease_info info;
+	pthread_t thread;
+	int running;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	int64_t last_ok_mono; /* monotonic time of the last successful refresh */
+};
+
+int64_t lease_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t env_seconds(const char *name, int64_t dflt)
+{
+	const char *v = getenv(name);
+	if (!v || !*v)
+		return dflt * 1000000000;
+	char *end;
+	double d = strtod(v, &end);
+	if (*end || d < 0 || d > 1e7)
+		return dflt * 1000000000;
+	return (int64_t)(d * 1e9);
+}
+
+int64_t lease_expiry_ns(void)
+{
+	int64_t e = env_seconds("DVALIN_LEASE_EXPIRY", LEASE_EXPIRY_DEFAULT_S);
+	return e < 1000000000 ? 1000000000 : e;
+}
+
+int64_t lease_skew_ns(void)
+{
+	return env_seconds("DVALIN_CLOCK_SKEW", LEASE_SKEW_DEFAULT_S);
+}
+
+static void host_name(char out[256])
+{
+	if (gethostname(out, 255) < 0)
+		snprintf(out, 256, "unknown");
+	out[255] = 0;
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			*p = '?';
+}
+
+int lease_format(char *out, size_t cap, const lease_info *i)
+{
+	int n = snprintf(out, cap,
+			 "dvalin-lease 1\nkind %s\nhost %s\npid %ld\nstart %" PRId64 "\nrefresh %" PRId64 "\n",
+			 i->kind, i->host, i->pid, i->start_ns, i->refresh_ns);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
+}
+
+/* Copies the value of "key value\n" lines; 0 when found. */
+static int field(const char *text, size_t n, const char *key, char *out, size_t cap)
+{
+	size_t kl = strlen(key);
+	const char *p = text, *end = text + n;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			return -1;
+		if ((size_t)(nl - p) > kl && memcmp(p, key, kl) == 0 && p[kl] == ' ') {
+			size_t vl = (size_t)(nl - p) - kl - 1;
+			if (vl == 0 || vl >= cap)
+				return -1;
+			memcpy(out, p + kl + 1, vl);
+			out[vl] = 0;
+			return 0;
+		}
+		p = nl + 1;
+	}
+	return -1;
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end || end == s)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int lease_parse(lease_info *o, const char *text, size_t n)
+{
+	char v[256];
+	int64_t pid;
+	if (n < 15 || memcmp(text, "dvalin-lease 1\n", 15) != 0)
+		return -DV_ECORRUPT;
+	if (field(text, n, "kind", o->kind, sizeof(o->kind)) < 0 ||
+	    field(text, n, "host", o->host, sizeof(o->host)) < 0 ||
+	    field(text, n, "pid", v, sizeof(v)) < 0 || parse_i64(v, &pid) < 0 || pid <= 0 ||
+	    field(text, n, "start", v, sizeof(v)) < 0 || parse_i64(v, &o->start_ns) < 0 ||
+	    field(text, n, "refresh", v, sizeof(v)) < 0 || parse_i64(v, &o->refresh_ns) < 0)
+		return -DV_ECORRUPT;
+	o->pid = (long)pid;
+	return 0;
+}
+
+static int write_lease(lease *l)
+{
+	char text[LEASE_TEXT_MAX];
+	l->info.refresh_ns = lease_now_ns();
+	int n = lease_format(text, sizeof(text), &l->info);
+	if (n < 0)
+		return n;
+	return backend_put(l->be, l->info.name, text, (size_t)n);
+}
+
+static void *refresher(void *arg)
+{
+	lease *l = arg;
+	int64_t every = lease_expiry_ns() / 6;
+	pthread_mutex_lock(&l->mu);
+	while (!l->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		int64_t t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + every;
+		ts.tv_sec = t / 1000000000;
+		ts.tv_nsec = t % 1000000000;
+		int r = pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+		if (l->stop)
+			break;
+		if (r == ETIMEDOUT) {
+			int64_t before = mono_ns();
+			int w = write_lease(l);
+			if (w == 0)
+				l->last_ok_mono = before;
+			else
+				log_warn("cannot refresh lease: %s", err_msg(w));
+		}
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+const char *lease_name(const lease *l)
+{
+	return l->info.name;
+}
+
+int64_t lease_start_ns(const lease *l)
+{
+	return l->info.start_ns;
+}
+
+struct list_ctx {
+	backend *be;
+	lease_info *v;
+	size_t n;
+};
+
+static int list_one(void *ud, const char *name)
+{
+	struct list_ctx *c = ud;
+	bytes b = BYTES_INIT;
+	lease_info i;
+	memset(&i, 0, sizeof(i));
+	if (strlen(name) >= sizeof(i.name))
+		return 0;
+	int r = backend_get(c->be, name, &b);
+	if (r == -ENOENT)
+		return 0; /* dropped while we listed */
+	if (r < 0)
+		return r;
+	if (lease_parse(&i, (const char *)b.data, b.len) < 0)
+		i.damaged = 1;
+	bytes_release(&b);
+	snprintf(i.name, sizeof(i.name), "%s", name);
+	lease_info *v = realloc(c->v, (c->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	c->v = v;
+	v[c->n++] = i;
+	return 0;
+}
+
+int lease_list(backend *be, lease_info **out, size_t *out_n)
+{
+	struct list_ctx c = { be, NULL, 0 };
+	int r = backend_list(be, "locks", list_one, &c);
+	if (r < 0) {
+		free(c.v);
+		return r;
+	}
+	*out = c.v;
+	*out_n = c.n;
+	return 0;
+}
+
+int lease_is_stale(const lease_info *i, int64_t now)
+{
+	if (i->damaged)
+		return 0;
+	char host[256];
+	host_name(host);
+	if (strcmp(host, i->host) == 0 && kill((pid_t)i->pid, 0) < 0 && errno == ESRCH)
+		return 1;
+	return now - i->refresh_ns > lease_expiry_ns() + lease_skew_ns();
+}
+
+static int is_exclusive(const lease_info *i)
+{
+	return strcmp(i->kind, "prune") == 0 || strcmp(i->kind, "repair") == 0;
+}
+
+/* -EBUSY when an older live exclusive lease than ours exists. */
+static int check_exclusive(lease *l)
+{
+	lease_info *v;
+	size_t n;
+	int r = lease_list(l->be, &v, &n);
+	if (r < 0)
+		return r;
+	int64_t now = lease_now_ns();
+	for (size_t k = 0; r == 0 && k < n; k++) {
+		const lease_info *o = &v[k];
+		if (strcmp(o->name, l->info.name) == 0 || o->damaged || !is_exclusive(o) ||
+		    lease_is_stale(o, now))
+			continue;
+		if (o->start_ns < l->info.start_ns ||
+		    (o->start_ns == l->info.start_ns && strcmp(o->name, l->info.name) < 0)) {
+			time_t t = (time_t)(o->start_ns / 1000000000);
+			char when[32];
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
+			r = err_set(-EBUSY, "repository '%s' is in use by a %s on host %s (pid %ld) since %s (lease '%s')",
+				    l->be->location, o->kind, o->host, o->pid, when, o->name);
+		}
+	}
+	free(v);
+	return r;
+}
+
+int lease_take(lease **out, backend *be, const char *kind, int exclusive)
+{
+	lease *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	uint8_t rnd[8];
+	char hex[17];
+	int r = crypto_random(rnd, sizeof(rnd));
+	if (r < 0) {
+		free(l);
+		return r;
+	}
+	hex_encode(hex, rnd, sizeof(rnd));
+	l->be = be;
+	snprintf(l->info.name, sizeof(l->info.name), "locks/%s", hex);
+	snprintf(l->info.kind, sizeof(l->info.kind), "%s", kind);
+	host_name(l->info.host);
+	l->info.pid = (long)getpid();
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	/* The start is taken before the file exists, so everything this
+	 * process reads from the repository happens after it. */
+	l->info.start_ns = lease_now_ns();
+	l->last_ok_mono = mono_ns();
+	r = write_lease(l);
+	if (r == 0 && exclusive)
+		r = check_exclusive(l);
+	if (r == 0) {
+		r = -pthread_create(&l->thread, NULL, refresher, l);
+		l->running = r == 0;
+	}
+	if (r < 0) {
+		int keep = r;
+		lease_drop(l);
+		return keep;
+	}
+	*out = l;
+	return 0;
+}
+
+int lease_confirm(lease *l)
+{
+	pthread_mutex_lock(&l->mu);
+	int64_t before = mono_ns();
+	int64_t gap = before - l->last_ok_mono;
+	uint64_t size;
+	int r = backend_size(l->be, l->info.name, &size);
+	if (r == -ENOENT)
+		r = err_set(-ESTALE, "lease '%s' was removed: another process took this one for dead", l->info.name);
+	else if (r == 0 && gap > lease_expiry_ns() / 2)
+		r = err_set(-ESTALE, "lease '%s' was not refreshed for %.0f s (process stalled?)",
+			    l->info.name, (double)gap / 1e9);
+	if (r == 0 && (r = write_lease(l)) == 0)
+		l->last_ok_mono = before;
+	pthread_mutex_unlock(&l->mu);
+	return r;
+}
+
+void lease_drop(lease *l)
+{
+	if (!l)
+		return;
+	if (l->running) {
+		pthread_mutex_lock(&l->mu);
+		l->stop = 1;
+		pthread_cond_signal(&l->cv);
+		pthread_mutex_unlock(&l->mu);
+		pthread_join(l->thread, NULL);
+	}
+	int r = backend_remove(l->be, l->info.name);
+	if (r < 0 && r != -ENOENT)
+		log_warn("%s", err_msg(r));
+	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->cv);
+	free(l);
+}

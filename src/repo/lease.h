@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * lease: who is using a repository, since when (docs/concurrency.md).
+ *
+ * Every process that opens a repository writes locks/<random> with its
+ * kind, host, pid, start time and the time it last refreshed the file.
+ * Leases are not locks: backups never wait for anything.  They tell a
+ * prune which processes may still act on an index it is replacing, so it
+ * deletes nothing such a process could reference.  Only prune and
+ * repair exclude each other.  A lease whose process is gone (same host,
+ * pid not running) or that was not refreshed for the expiry time is
+ * stale.  Times are the writer's wall clock in nanoseconds; hosts sharing
+ * a repository must agree within the clock skew allowance.
+ */
+#ifndef DV_REPO_LEASE_H
+#define DV_REPO_LEASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../backend/backend.h"
+
+#define LEASE_EXPIRY_DEFAULT_S 1800
+#define LEASE_SKEW_DEFAULT_S 300
+
+typedef struct {
+	char name[40];   /* "locks/<hex>" */
+	char kind[16];   /* backup, read, prune, repair */
+	char host[256];
+	long pid;
+	int64_t start_ns, refresh_ns;
+	int damaged;     /* unparsable: treated as live and as old as can be */
+} lease_info;
+
+typedef struct lease lease;
+
+/* Wall-clock time in nanoseconds. */
+int64_t lease_now_ns(void);
+/* The expiry and skew allowance (DVALIN_LEASE_EXPIRY, DVALIN_CLOCK_SKEW). */
+int64_t lease_expiry_ns(void);
+int64_t lease_skew_ns(void);
+
+/*
+ * Writes a new lease and starts a thread that refreshes it.  With
+ * exclusive set, fails with -EBUSY (message naming the holder) when an
+ * older live exclusive lease exists.
+ */
+int lease_take(lease **out, backend *be, const char *kind, int exclusive);
+/* Removes the lease file and stops refreshing.  NULL-safe. */
+void lease_drop(lease *l);
+const char *lease_name(const lease *l);
+int64_t lease_start_ns(const lease *l);
+/*
+ * 0 if the lease is certainly still live for others: refreshed (now)
+ * within half the expiry time.  A process that cannot say so must not
+ * commit anything that depends on blobs it found in the index.
+ */
+int lease_confirm(lease *l);
+
+/* Every lease file; damaged ones are listed with damaged set. */
+int lease_list(backend *be, lease_info **out, size_t *out_n);
+/* Whether another process should treat lease i as gone. */
+int lease_is_stale(const lease_info *i, int64_t now_ns);
+
+/* The pure codec, for tests. */
+int lease_format(char *out, size_t cap, const lease_info *i);
+int lease_parse(lease_info *out, const char *text, size_t n);
+
+#endif
