@@ -170,10 +170,34 @@ static int load_one(void *ud, const char *name)
 	return 0;
 }
 
+static void drop_files(index_set *s)
+{
+	for (size_t i = 0; i < s->nfiles; i++) {
+		bytes_release(&s->files[i].b);
+		free(s->files[i].name);
+	}
+	s->nfiles = 0;
+	s->file_entries = 0;
+	strlist_free(s->damaged, s->ndamaged);
+	s->damaged = NULL;
+	s->ndamaged = 0;
+}
+
 int index_set_load(index_set *s, backend *be)
 {
 	struct load_ctx lc = { s, be };
-	return backend_list(be, "index", load_one, &lc);
+	/*
+	 * A prune replaces index files while others read them: it writes the
+	 * new file before deleting the old, so a file that vanished between
+	 * listing and opening means the listing is stale: list again.
+	 */
+	for (int attempt = 0;; attempt++) {
+		int r = backend_list(be, "index", load_one, &lc);
+		if (r != -ENOENT || attempt == 10)
+			return r;
+		drop_files(s);
+		err_clear();
+	}
 }
 
 int index_set_load_tolerant(index_set *s, backend *be)

@@ -589,6 +589,8 @@ static int load_snap(void *ud, const char *name)
 	uint8_t want[32];
 	const char *base = strrchr(name, '/') + 1;
 	int rc = backend_get(l->r->be, name, &b);
+	if (rc == -ENOENT)
+		return 0; /* forgotten while we listed */
 	if (rc == 0) {
 		rc = snapshot_decode(&s, b.data, b.len, &l->r->keys);
 		bytes_release(&b);
