@@ -125,6 +125,12 @@ void json_uint(json *j, uint64_t v)
 	fprintf(j->f, "%" PRIu64, v);
 }
 
+void json_double(json *j, double v)
+{
+	before_value(j);
+	fprintf(j->f, "%.3f", v);
+}
+
 void json_bool(json *j, bool v)
 {
 	before_value(j);

@@ -35,6 +35,7 @@ void json_strn(json *j, const void *s, size_t n);
 void json_str(json *j, const char *s);
 void json_int(json *j, int64_t v);
 void json_uint(json *j, uint64_t v);
+void json_double(json *j, double v); /* three decimals */
 void json_bool(json *j, bool v);
 void json_null(json *j);
 void json_hex(json *j, const uint8_t *p, size_t n);

@@ -57,7 +57,7 @@ static void print_summary(const cli_ctx *ctx, const backup_result *res)
 		json_key(&j, "errors"); json_uint(&j, st->errors);
 		json_key(&j, "files_changed_while_read"); json_uint(&j, res->files_changed_while_read);
 		json_key(&j, "duration_seconds");
-		fprintf(stdout, "%.3f", res->seconds);
+		json_double(&j, res->seconds);
 		json_obj_end(&j);
 		json_finish(&j);
 		return;

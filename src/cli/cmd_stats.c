@@ -51,9 +51,9 @@ int cmd_stats(cli_ctx *ctx, int argc, char **argv)
 		json_key(&j, "packs"); json_uint(&j, s.packs);
 		json_key(&j, "pack_bytes"); json_uint(&j, s.pack_bytes);
 		json_key(&j, "dedup_ratio");
-		fprintf(stdout, "%.3f", ratio(s.logical_bytes, s.data_raw_used));
+		json_double(&j, ratio(s.logical_bytes, s.data_raw_used));
 		json_key(&j, "compression_ratio");
-		fprintf(stdout, "%.3f", ratio(s.raw_used, s.stored_used));
+		json_double(&j, ratio(s.raw_used, s.stored_used));
 		json_obj_end(&j);
 		json_finish(&j);
 		return EXIT_OK;

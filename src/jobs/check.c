@@ -280,6 +280,12 @@ static int read_pack(ck *c, repo_reader *rd, const uint8_t pid[32], buf *plain)
 	c->res->packs_read++;
 	c->res->bytes_read += b.len;
 	for (size_t i = 0; rc == 0 && i < nt; i++) {
+		index_loc loc;
+		/* only what the index names matters: a blob a repair left out
+		 * is garbage waiting for prune */
+		if (index_set_lookup(c->idx, t[i].id, &loc) < 0 || !loc.pack_id ||
+		    memcmp(loc.pack_id, pid, 32) != 0 || loc.offset != t[i].offset)
+			continue;
 		const uint8_t *stored = b.data + t[i].offset;
 		uint8_t ck16[16];
 		char bhex[65];
