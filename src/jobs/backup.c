@@ -195,15 +195,24 @@ typedef struct {
 	uint8_t data[];
 } seal_job;
 
+/* Keeps the first fatal error of any thread with its message (messages
+ * are thread-local), for the walker to report. */
+static int note_fatal(bctx *c, int rc)
+{
+	int none = 0;
+	if (atomic_compare_exchange_strong(&c->seal_rc, &none, rc))
+		snprintf(c->seal_err, sizeof(c->seal_err), "%s", err_msg(rc));
+	return rc;
+}
+
 static void seal_job_run(void *state, void *arg)
 {
 	job_worker *w = state;
 	seal_job *j = arg;
 	bctx *c = j->c;
 	int rc = repo_reader_save(w->rd, BLOB_DATA, j->id, j->data, j->n);
-	int none = 0;
-	if (rc < 0 && atomic_compare_exchange_strong(&c->seal_rc, &none, rc))
-		snprintf(c->seal_err, sizeof(c->seal_err), "%s", err_msg(rc));
+	if (rc < 0)
+		note_fatal(c, rc);
 	free(j);
 }
 
@@ -357,7 +366,7 @@ static void file_job_read(file_job *j, repo_reader *rd, buf *rbuf)
 		return;
 	}
 	if (rc < 0) {
-		j->rc = rc;
+		j->rc = note_fatal(c, rc);
 		return;
 	}
 	struct stat after;
@@ -1279,7 +1288,7 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 		workq_wait(c.wq);
 	if (c.seal_wq)
 		workq_wait(c.seal_wq);
-	if (rc == 0 && atomic_load(&c.seal_rc))
+	if ((rc == 0 || rc == atomic_load(&c.seal_rc)) && atomic_load(&c.seal_rc))
 		rc = err_set(atomic_load(&c.seal_rc), "%s", c.seal_err);
 	scanner_stop(&sc);
 	rc = rc ?: repo_flush(r);

@@ -303,9 +303,10 @@ int lease_take(lease **out, backend *be, const char *kind, int exclusive)
 		l->running = r == 0;
 	}
 	if (r < 0) {
-		int keep = r;
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", err_msg(r));
 		lease_drop(l);
-		return keep;
+		return err_set(r, "%s", msg);
 	}
 	*out = l;
 	return 0;

@@ -215,8 +215,10 @@ static int take_lease(repo *r, const repo_open_opts *o)
 		return 0;
 	int rc = lease_take(&r->lease, r->be, o->lease, o->exclusive);
 	/* A reader of a read-only repository (a cold-storage disk) needs no
-	 * lease: nothing can be pruned under it. */
-	if ((rc == -EROFS || rc == -EACCES || rc == -EPERM) && strcmp(o->lease, "read") == 0) {
+	 * lease: nothing can be pruned under it.  Nor should a full disk stop
+	 * a restore, or the forget that makes room. */
+	if ((rc == -EROFS || rc == -EACCES || rc == -EPERM || rc == -ENOSPC || rc == -EDQUOT) &&
+	    strcmp(o->lease, "read") == 0) {
 		err_clear();
 		return 0;
 	}

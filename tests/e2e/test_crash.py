@@ -1,0 +1,179 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Crash safety: kill -9 at random points of backup, forget, prune and
+repair leaves a repository that checks clean and restores every earlier
+snapshot; a killed backup's packs are reused; a full disk fails cleanly."""
+import hashlib
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import DVALIN, base_env, is_root, run, snapshots
+
+
+def digest(root):
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(d, f)
+            out[os.path.relpath(p, root)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
+    return out
+
+
+@pytest.fixture
+def fast():
+    """Scratch space in memory when there is room (the disk is slow)."""
+    base = "/dev/shm" if shutil.disk_usage("/dev/shm").free > (2 << 30) else "/tmp"
+    d = tempfile.mkdtemp(prefix="dvalin-crash-", dir=base)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def mutate(data, rng, n):
+    for i in range(n):
+        sub = os.path.join(data, f"d{rng.randrange(8)}")
+        os.makedirs(sub, exist_ok=True)
+        with open(os.path.join(sub, f"f{rng.randrange(40)}"), "wb") as f:
+            f.write(rng.randbytes(rng.choice([100, 5000, 300_000, 3 << 20])))
+
+
+def timed(args):
+    t = time.monotonic()
+    r = run(args)
+    assert r.rc == 0, r
+    return r, time.monotonic() - t
+
+
+def test_kill_9_at_random_points(fast):
+    rng = random.Random(int(os.environ.get("DVALIN_CRASH_SEED", "7")))
+    repo, data = os.path.join(fast, "repo"), os.path.join(fast, "data")
+    assert run(["init", "-r", repo, "--kdf-log-n", "10"]).rc == 0
+    mutate(data, rng, 60)
+    known = {}
+    r, t_backup = timed(["backup", "-r", repo, "--json", data])
+    known[r.json()["snapshot_id"]] = digest(data)
+    ops = {
+        "backup": (["backup", "-r", repo, "--json", data], t_backup),
+        "forget": (["forget", "-r", repo, "--keep-last", "3"], 0.05),
+        "prune": (["prune", "-r", repo, "--max-unused", "0%"], None),
+        "repair": (["repair", "-r", repo, "index"], None),
+    }
+    kills = {k: 0 for k in ops}
+    for i in range(int(os.environ.get("DVALIN_CRASH_ROUNDS", "24"))):
+        op = list(ops)[i % 4] if i < 8 else rng.choice(list(ops))
+        args, dur = ops[op]
+        if dur is None:  # measure once on a copy, so the kill lands inside
+            copy = os.path.join(fast, "measure")
+            shutil.copytree(repo, copy)
+            _, dur = timed([a if a != repo else copy for a in args])
+            shutil.rmtree(copy)
+            ops[op] = (args, dur)
+        if op == "backup":
+            mutate(data, rng, 6)
+            want = digest(data)
+        p = subprocess.Popen([DVALIN] + args, env=base_env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(0, dur * 1.1))
+        p.kill()
+        out, err = p.communicate()
+        assert "Sanitizer" not in err, err
+        if p.returncode == -9:
+            kills[op] += 1
+        else:
+            assert p.returncode == 0, (op, err)
+            if op == "backup":
+                import json
+                known[json.loads(out)["snapshot_id"]] = want
+        r = run(["check", "-r", repo])
+        assert r.rc == 0, (op, i, r)
+    print("kills", kills)
+    assert sum(kills.values()) >= 12, kills
+    r = run(["check", "-r", repo, "--read-data"])
+    assert r.rc == 0, r
+    left = {s["id"] for s in snapshots(repo)}
+    assert left, "forget --keep-last 3 always keeps some"
+    for sid in left & set(known):
+        target = os.path.join(fast, "t")
+        assert run(["restore", "-r", repo, sid, "--target", target]).rc == 0
+        assert digest(os.path.join(target, data.lstrip("/"))) == known[sid], sid
+        shutil.rmtree(target)
+    # after all that, a prune cleans up after the killed ones and check agrees
+    assert run(["prune", "-r", repo]).rc == 0
+    r = run(["check", "-r", repo, "--read-data", "--json"])
+    assert r.rc == 0 and r.json()["packs_unindexed"] == 0, r
+
+
+def test_killed_backup_leaves_packs_the_next_one_reuses(fast):
+    repo, data = os.path.join(fast, "repo"), os.path.join(fast, "data")
+    assert run(["init", "-r", repo, "--kdf-log-n", "10"]).rc == 0
+    os.makedirs(data)
+    rng = random.Random(3)
+    for i in range(10):
+        with open(os.path.join(data, f"big{i}"), "wb") as f:
+            f.write(rng.randbytes(30 << 20))
+    index = os.path.join(repo, "index")
+    p = subprocess.Popen([DVALIN, "backup", "-r", repo, "--threads", "1", data], env=base_env(),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not os.listdir(index) and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    p.kill()
+    p.wait()
+    if p.returncode == 0:
+        pytest.skip("the backup finished before it could be killed")
+    assert snapshots(repo) == []
+    assert os.listdir(index), "a backup writes an index file as it goes"
+    r = run(["backup", "-r", repo, "--json", data])
+    assert r.rc == 0, r
+    doc = r.json()
+    assert doc["bytes_added"] < doc["total_bytes"] - (100 << 20), doc
+    assert run(["check", "-r", repo, "--read-data"]).rc == 0
+
+
+@pytest.fixture
+def small_fs(fast):
+    if not is_root():
+        pytest.skip("mounting a small file system needs root")
+    mnt = os.path.join(fast, "small")
+    os.mkdir(mnt)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "none", mnt],
+                       capture_output=True)
+    if p.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mnt
+    subprocess.run(["umount", "-l", mnt])
+
+
+def test_disk_full_fails_cleanly_and_loses_nothing(fast, small_fs):
+    repo, data = os.path.join(small_fs, "repo"), os.path.join(fast, "data")
+    assert run(["init", "-r", repo, "--kdf-log-n", "10"]).rc == 0
+    os.makedirs(data)
+    with open(os.path.join(data, "small"), "wb") as f:
+        f.write(os.urandom(4 << 20))
+    first = run(["backup", "-r", repo, "--json", data])
+    assert first.rc == 0, first
+    want = digest(data)
+    with open(os.path.join(data, "huge"), "wb") as f:
+        f.write(os.urandom(40 << 20))
+    r = run(["backup", "-r", repo, data])
+    assert r.rc == 1 and "No space left on device" in r.err, r
+    assert r.err.strip().count("\n") == 0 and repo in r.err, r
+    assert len(snapshots(repo)) == 1
+    assert run(["check", "-r", repo, "--read-data"]).rc == 0
+    # prune on a full disk: fails as clearly, or succeeds; never corrupts
+    filler = os.path.join(small_fs, "filler")
+    subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True)
+    # forget only deletes: it works on a full disk
+    assert run(["forget", "-r", repo, first.json()["snapshot_id"]]).rc == 0
+    r = run(["prune", "-r", repo])
+    assert r.rc in (0, 1), r
+    if r.rc == 1:
+        assert "No space left on device" in r.err and r.err.count("\n") == 1, r
+    os.unlink(filler)
+    assert run(["check", "-r", repo, "--read-data"]).rc == 0
+    assert run(["prune", "-r", repo]).rc == 0
+    assert run(["check", "-r", repo, "--read-data"]).rc == 0
