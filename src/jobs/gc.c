@@ -504,8 +504,12 @@ static int condemn(gc *g)
 		rc = gc_record_name(rec.name);
 		rc = rc ?: gc_record_put(g->be, &rec);
 	}
-	rc = rc ?: index_write_entries(g->be, g->ent, g->nent, (const uint8_t(*)[32])g->newpacks, g->nnew);
+	char written[80] = "";
+	rc = rc ?: index_write_entries(g->be, g->ent, g->nent, (const uint8_t(*)[32])g->newpacks,
+				       g->nnew, written);
 	for (size_t i = 0; rc == 0 && i < nfiles; i++) {
+		if (strcmp(index_set_file_name(idx, i), written) == 0)
+			continue; /* the same contents under the same name */
 		rc = backend_remove(g->be, index_set_file_name(idx, i));
 		if (rc == -ENOENT)
 			rc = 0;
@@ -608,7 +612,8 @@ static int finish_ripe(gc *g, gc_record *recs, size_t nrecs, const int *ripe)
 	if (rc == 0 && ret.n) {
 		struct return_ctx c = { g, &ret };
 		rc = index_set_foreach(cond, return_entry, &c);
-		rc = rc ?: index_write_entries(g->be, g->ent, g->nent, (const uint8_t(*)[32])g->newpacks, g->nnew);
+		rc = rc ?: index_write_entries(g->be, g->ent, g->nent,
+					       (const uint8_t(*)[32])g->newpacks, g->nnew, NULL);
 	}
 	for (size_t i = 0; rc == 0 && i < nrecs; i++) {
 		if (!ripe[i])

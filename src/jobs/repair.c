@@ -129,8 +129,12 @@ int repair_index(repo *r, int read_data, repair_index_result *res)
 		}
 	rc = rc ?: backend_list(x.be, "data", index_pack, &x);
 	/* the new index is complete before any old file goes */
-	rc = rc ?: index_write_entries(x.be, x.e, x.n, (const uint8_t(*)[32])x.packs, x.npacks);
+	char written[80] = "";
+	rc = rc ?: index_write_entries(x.be, x.e, x.n, (const uint8_t(*)[32])x.packs, x.npacks,
+				       written);
 	for (size_t i = 0; rc == 0 && i < x.nold; i++) {
+		if (strcmp(x.old[i], written) == 0)
+			continue; /* rebuilt identical: keep it */
 		int d = backend_remove(x.be, x.old[i]);
 		if (d < 0 && d != -ENOENT)
 			rc = d;

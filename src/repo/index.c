@@ -488,8 +488,11 @@ int index_encode(buf *out, index_entry *e, size_t n, const uint8_t (*packs)[32],
 }
 
 int index_write_entries(backend *be, index_entry *e, size_t n, const uint8_t (*packs)[32],
-			size_t npacks)
+			size_t npacks, char out_name[80])
 {
+	char name[80];
+	if (out_name)
+		out_name[0] = 0;
 	if (n == 0)
 		return 0;
 	qsort(e, n, sizeof(*e), cmp_entry);
@@ -502,10 +505,12 @@ int index_write_entries(backend *be, index_entry *e, size_t n, const uint8_t (*p
 	if (r < 0)
 		return r;
 	uint8_t h[32];
-	char name[80], hex[65];
+	char hex[65];
 	crypto_sha256(h, out.data, out.len);
 	hex_encode(hex, h, 32);
 	snprintf(name, sizeof(name), "index/%s", hex);
+	if (out_name)
+		memcpy(out_name, name, sizeof(name));
 	return backend_put(be, name, out.data, out.len);
 }
 
@@ -541,7 +546,7 @@ int index_set_write(index_set *s, backend *be)
 		e[k].type = m->type;
 		k++;
 	}
-	int r = index_write_entries(be, e, n, (const uint8_t(*)[32])packs, np);
+	int r = index_write_entries(be, e, n, (const uint8_t(*)[32])packs, np, NULL);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < s->tab_cap; i++)

@@ -73,10 +73,12 @@ int index_set_write(index_set *s, backend *be);
 size_t index_set_file_count(const index_set *s);
 /*
  * Writes entries as one index file named by its SHA-256 (nothing when n
- * is 0).  Entries are sorted in place and duplicate ids dropped.
+ * is 0) and gives its name ("" if none).  Entries are sorted in place and
+ * duplicate ids dropped.  The name may be that of an existing file with
+ * the same contents: a caller replacing files must not delete it.
  */
 int index_write_entries(backend *be, index_entry *e, size_t n, const uint8_t (*packs)[32],
-			size_t npacks);
+			size_t npacks, char out_name[80]);
 
 /* Pure codec, for the writer, tests and fuzzing. entries are sorted in place. */
 int index_encode(buf *out, index_entry *entries, size_t n, const uint8_t (*packs)[32],

@@ -173,3 +173,17 @@ def test_stats(filled):
     assert doc["packs"] >= 2 and doc["unused_stored_bytes"] == 0
     r = run(["stats", "-r", repo])
     assert r.rc == 0 and "dedup:" in r.out and "compression:" in r.out
+
+
+def test_repair_index_that_rebuilds_the_same_file_keeps_it(filled):
+    """Found by the kill -9 test: when the rebuilt index is byte for byte the
+    one already there, it has the same name; deleting 'the old files' then
+    deleted the new one."""
+    repo, _, _ = filled
+    for _ in range(3):
+        assert run(["repair", "-r", repo, "index"]).rc == 0
+        assert len(os.listdir(os.path.join(repo, "index"))) == 1
+        assert run(["check", "-r", repo]).rc == 0
+    for _ in range(2):
+        assert run(["prune", "-r", repo]).rc == 0
+        assert run(["check", "-r", repo]).rc == 0
