@@ -42,7 +42,8 @@ TCLI_OBJ := $(CLI_SRC:%.c=$(T)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
-.PHONY: all deps test-deps run test unit e2e e2e-asan install uninstall clean check-style bench
+.PHONY: all deps test-deps run test unit e2e e2e-asan install uninstall clean check-style bench \
+	bench-maintenance
 
 all: dvalin
 
@@ -128,6 +129,14 @@ bench: deps
 	$(MAKE) dvalin $(B)/index_bench
 	$(B)/index_bench
 	$(PYTHON) bench/bench.py
+
+# prune and check on 20 snapshots, against restic and borg
+bench-maintenance: deps
+	@missing=""; for p in $(DEB_BENCH); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+	$(MAKE) dvalin
+	$(PYTHON) bench/maintenance.py
 
 $(B)/index_bench: bench/index_bench.c $(B)/libdvalin.a
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(B)/libdvalin.a $(LIBS)

@@ -96,3 +96,21 @@ uint8_t *buf_steal(buf *b)
 	b->len = b->cap = 0;
 	return p;
 }
+
+int array_reserve(void *p, size_t *cap, size_t need, size_t elem)
+{
+	void **arr = p;
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 16;
+	while (n < need)
+		n *= 2;
+	if (n > SIZE_MAX / elem)
+		return -ENOMEM;
+	void *q = realloc(*arr, n * elem);
+	if (!q)
+		return -ENOMEM;
+	*arr = q;
+	*cap = n;
+	return 0;
+}

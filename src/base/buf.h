@@ -23,6 +23,11 @@ typedef struct {
 #define BUF_INIT { NULL, 0, 0 }
 
 int buf_reserve(buf *b, size_t extra);
+/*
+ * Makes room for need elements of size elem in the array *p of capacity
+ * *cap (in elements), doubling; -ENOMEM on failure (*p unchanged).
+ */
+int array_reserve(void *p, size_t *cap, size_t need, size_t elem);
 int buf_append(buf *b, const void *p, size_t n);
 int buf_put_u8(buf *b, uint8_t v);
 int buf_put_le16(buf *b, uint16_t v);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "cli.h"
+#include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/json.h"
 #include "../base/log.h"
@@ -44,24 +45,19 @@ static void report(const cli_ctx *ctx, const gc_result *g, int dry)
 		json_init(&j, stdout);
 		json_obj_begin(&j);
 		json_key(&j, "dry_run"); json_bool(&j, dry);
-		json_key(&j, "snapshots"); json_uint(&j, g->snapshots);
-		json_key(&j, "trees"); json_uint(&j, g->trees);
-		json_key(&j, "blobs_used"); json_uint(&j, g->blobs_used);
-		json_key(&j, "packs"); json_uint(&j, g->packs);
-		json_key(&j, "bytes"); json_uint(&j, g->bytes);
-		json_key(&j, "bytes_used"); json_uint(&j, g->bytes_used);
-		json_key(&j, "packs_young"); json_uint(&j, g->packs_young);
-		json_key(&j, "packs_unindexed"); json_uint(&j, g->packs_orphan);
-		json_key(&j, "packs_condemned"); json_uint(&j, g->packs_condemned);
-		json_key(&j, "bytes_condemned"); json_uint(&j, g->bytes_condemned);
-		json_key(&j, "packs_repacked"); json_uint(&j, g->packs_repacked);
-		json_key(&j, "bytes_copied"); json_uint(&j, g->bytes_copied);
-		json_key(&j, "index_files_replaced"); json_uint(&j, g->index_files_replaced);
-		json_key(&j, "stale_leases_removed"); json_uint(&j, g->stale_leases);
-		json_key(&j, "packs_deleted"); json_uint(&j, g->packs_deleted);
-		json_key(&j, "bytes_deleted"); json_uint(&j, g->bytes_deleted);
-		json_key(&j, "packs_returned"); json_uint(&j, g->packs_returned);
-		json_key(&j, "records_waiting"); json_uint(&j, g->records_waiting);
+		cli_counter c[] = {
+			{ "snapshots", g->snapshots }, { "trees", g->trees },
+			{ "blobs_used", g->blobs_used }, { "packs", g->packs }, { "bytes", g->bytes },
+			{ "bytes_used", g->bytes_used }, { "packs_young", g->packs_young },
+			{ "packs_unindexed", g->packs_orphan }, { "packs_condemned", g->packs_condemned },
+			{ "bytes_condemned", g->bytes_condemned }, { "packs_repacked", g->packs_repacked },
+			{ "bytes_copied", g->bytes_copied },
+			{ "index_files_replaced", g->index_files_replaced },
+			{ "stale_leases_removed", g->stale_leases }, { "packs_deleted", g->packs_deleted },
+			{ "bytes_deleted", g->bytes_deleted }, { "packs_returned", g->packs_returned },
+			{ "records_waiting", g->records_waiting },
+		};
+		cli_json_counters(&j, c, ARRAY_SIZE(c));
 		json_obj_end(&j);
 		json_finish(&j);
 		return;

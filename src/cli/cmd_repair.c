@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "cli.h"
+#include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/hex.h"
 #include "../base/json.h"
@@ -60,16 +61,12 @@ static int repair_index_cmd(cli_ctx *ctx, int read_data)
 	if (rc < 0)
 		return cli_fail(rc);
 	if (ctx->json) {
-		json j;
-		json_init(&j, stdout);
-		json_obj_begin(&j);
-		json_key(&j, "packs"); json_uint(&j, res.packs);
-		json_key(&j, "packs_damaged"); json_uint(&j, res.packs_bad);
-		json_key(&j, "blobs"); json_uint(&j, res.blobs);
-		json_key(&j, "blobs_damaged"); json_uint(&j, res.blobs_damaged);
-		json_key(&j, "index_files_replaced"); json_uint(&j, res.index_files_removed);
-		json_obj_end(&j);
-		json_finish(&j);
+		cli_counter c[] = {
+			{ "packs", res.packs }, { "packs_damaged", res.packs_bad },
+			{ "blobs", res.blobs }, { "blobs_damaged", res.blobs_damaged },
+			{ "index_files_replaced", res.index_files_removed },
+		};
+		cli_print_counters(c, ARRAY_SIZE(c));
 	} else if (!ctx->quiet) {
 		printf("indexed %llu blobs in %llu packs; replaced %llu index files\n",
 		       (unsigned long long)res.blobs, (unsigned long long)res.packs,
@@ -98,16 +95,12 @@ static int repair_snapshots_cmd(cli_ctx *ctx, int forget_damaged)
 	if (rc < 0)
 		return cli_fail(rc);
 	if (ctx->json) {
-		json j;
-		json_init(&j, stdout);
-		json_obj_begin(&j);
-		json_key(&j, "snapshots"); json_uint(&j, res.snapshots);
-		json_key(&j, "rewritten"); json_uint(&j, res.rewritten);
-		json_key(&j, "forgotten"); json_uint(&j, res.forgotten);
-		json_key(&j, "unreadable_removed"); json_uint(&j, res.unreadable_removed);
-		json_key(&j, "damaged_paths"); json_uint(&j, res.paths);
-		json_obj_end(&j);
-		json_finish(&j);
+		cli_counter c[] = {
+			{ "snapshots", res.snapshots }, { "rewritten", res.rewritten },
+			{ "forgotten", res.forgotten }, { "unreadable_removed", res.unreadable_removed },
+			{ "damaged_paths", res.paths },
+		};
+		cli_print_counters(c, ARRAY_SIZE(c));
 	} else if (!ctx->quiet) {
 		printf("%llu snapshots: %llu rewritten, %llu forgotten, %llu unreadable removed\n",
 		       (unsigned long long)res.snapshots, (unsigned long long)res.rewritten,

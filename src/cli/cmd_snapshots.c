@@ -18,7 +18,8 @@ const char cmd_snapshots_usage[] =
 	"      --host H   only snapshots of host H\n"
 	"      --tag T    only snapshots carrying tag T\n"
 	"      --json     an array of objects: id, short_id, time (RFC 3339), host,\n"
-	"                 user, paths, tags, parent, tree, and a summary object\n";
+	"                 user, paths, tags, parent, tree, protected, damaged_paths\n"
+	"                 (after a repair) and a summary object\n";
 
 static void json_strlist(json *j, char **v, size_t n)
 {
@@ -28,7 +29,8 @@ static void json_strlist(json *j, char **v, size_t n)
 	json_arr_end(j);
 }
 
-static void print_json(snapshot **v, size_t n, const char *host, const char *tag);
+static void print_json(snapshot **v, size_t n, const char *host, const char *tag,
+		       const idmap *prot);
 
 static int has_tag(const snapshot *s, const char *tag)
 {
@@ -67,17 +69,21 @@ int cmd_snapshots(cli_ctx *ctx, int argc, char **argv)
 	int rc = cli_open_repo(ctx, &r);
 	if (rc < 0)
 		return cli_fail(rc);
-	snapshot **v;
-	size_t n, damaged;
+	snapshot **v = NULL;
+	size_t n = 0, damaged = 0;
+	idmap prot = IDMAP_INIT;
 	rc = repo_load_snapshots(r, &v, &n, &damaged);
+	rc = rc ?: repo_load_protected(r, &prot);
 	if (rc < 0) {
+		repo_free_snapshots(v, n);
+		idmap_release(&prot);
 		repo_free(r);
 		return cli_fail(rc);
 	}
 	if (damaged)
 		log_warn("%s (%zu damaged snapshot file(s) skipped)", err_msg(0), damaged);
 	if (ctx->json) {
-		print_json(v, n, host, tag);
+		print_json(v, n, host, tag, &prot);
 	} else {
 		printf("%-8s  %-19s  %-12s  %-12s  %10s  %10s  %s\n", "ID", "Time", "Host", "Tags",
 		       "Files", "Added", "Paths");
@@ -97,6 +103,9 @@ int cmd_snapshots(cli_ctx *ctx, int argc, char **argv)
 				size_t l = strlen(tags);
 				snprintf(tags + l, sizeof(tags) - l, "%s%s", k ? "," : "", s->tags[k]);
 			}
+			if (idmap_get(&prot, s->id))
+				snprintf(tags + strlen(tags), sizeof(tags) - strlen(tags), "%s(protected)",
+					 s->ntags ? "," : "");
 			printf("%.8s  %-19s  %-12s  %-12s  %10llu  %10s  %s\n", hex, when, s->host, tags,
 			       (unsigned long long)s->stats.total_files, added,
 			       s->npaths ? s->paths[0] : "");
@@ -107,11 +116,13 @@ int cmd_snapshots(cli_ctx *ctx, int argc, char **argv)
 		printf("%zu snapshot%s\n", shown, shown == 1 ? "" : "s");
 	}
 	repo_free_snapshots(v, n);
+	idmap_release(&prot);
 	repo_free(r);
 	return damaged ? EXIT_FAIL : EXIT_OK;
 }
 
-static void print_json(snapshot **v, size_t n, const char *host, const char *tag)
+static void print_json(snapshot **v, size_t n, const char *host, const char *tag,
+		       const idmap *prot)
 {
 	json j;
 	json_init(&j, stdout);
@@ -137,6 +148,11 @@ static void print_json(snapshot **v, size_t n, const char *host, const char *tag
 		else
 			json_null(&j);
 		json_key(&j, "tree"); json_hex(&j, s->tree, 32);
+		json_key(&j, "protected"); json_bool(&j, idmap_get(prot, s->id) != NULL);
+		if (s->ndamaged) {
+			json_key(&j, "damaged_paths");
+			json_strlist(&j, s->damaged, s->ndamaged);
+		}
 		json_key(&j, "summary");
 		json_obj_begin(&j);
 		json_key(&j, "files_new"); json_uint(&j, s->stats.files_new);

@@ -233,3 +233,21 @@ void cli_json_node_extra(json *j, const tree_node *n)
 		json_uint(j, n->rdev);
 	}
 }
+
+void cli_json_counters(json *j, const cli_counter *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_key(j, c[i].key);
+		json_uint(j, c[i].val);
+	}
+}
+
+void cli_print_counters(const cli_counter *c, size_t n)
+{
+	json j;
+	json_init(&j, stdout);
+	json_obj_begin(&j);
+	cli_json_counters(&j, c, n);
+	json_obj_end(&j);
+	json_finish(&j);
+}

@@ -30,10 +30,7 @@ typedef struct {
 	idmap indexed;     /* pack ids the index names */
 	idmap lost;        /* blob ids that cannot be read back */
 	idmap clean;       /* trees known to reach nothing lost */
-	index_entry *ent;  /* every index entry, grouped by pack */
-	size_t nent, capent;
-	uint8_t (*packs)[32];
-	size_t npacks;
+	index_builder all; /* every index entry, then grouped by pack */
 } ck;
 
 static void problem(ck *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -80,34 +77,9 @@ static int collect(void *ud, const uint8_t *id, const index_loc *loc)
 {
 	ck *c = ud;
 	idmap_slot *s;
-	int created;
-	int rc = idmap_put(&c->indexed, loc->pack_id, &s, &created);
-	if (rc < 0)
-		return rc;
-	if (created) {
-		uint8_t(*p)[32] = realloc(c->packs, (c->npacks + 1) * 32);
-		if (!p)
-			return -ENOMEM;
-		c->packs = p;
-		memcpy(p[c->npacks], loc->pack_id, 32);
-		s->val = c->npacks++;
-	}
-	if (c->nent == c->capent) {
-		size_t cap = c->capent ? c->capent * 2 : 1024;
-		index_entry *e = realloc(c->ent, cap * sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		c->ent = e;
-		c->capent = cap;
-	}
-	index_entry *e = &c->ent[c->nent++];
-	memcpy(e->id, id, 32);
-	e->pack = (uint32_t)s->val;
-	e->offset = loc->offset;
-	e->stored_len = loc->stored_len;
-	e->raw_len = loc->raw_len;
-	e->type = loc->type;
-	return 0;
+	int rc = idmap_put(&c->indexed, loc->pack_id, &s, NULL);
+	return rc ?: index_builder_add(&c->all, id, loc->pack_id, loc->offset, loc->stored_len,
+				       loc->raw_len, loc->type);
 }
 
 static int cmp_pack(const void *a, const void *b)
@@ -119,7 +91,7 @@ static int cmp_pack(const void *a, const void *b)
 /* Compares the index entries of one pack with its table. */
 static int check_pack_table(ck *c, const index_entry *e, size_t n)
 {
-	const uint8_t *pid = c->packs[e[0].pack];
+	const uint8_t *pid = c->all.packs[e[0].pack];
 	char hex[65];
 	hex_encode(hex, pid, 32);
 	pack_entry *t = NULL;
@@ -174,13 +146,15 @@ static int check_index(ck *c)
 	int rc = index_set_foreach(c->idx, collect, c);
 	if (rc < 0)
 		return rc;
-	if (c->nent)
-		qsort(c->ent, c->nent, sizeof(*c->ent), cmp_pack);
-	for (size_t i = 0; rc == 0 && i < c->nent;) {
+	index_entry *e = c->all.e;
+	size_t n = c->all.n;
+	if (n)
+		qsort(e, n, sizeof(*e), cmp_pack);
+	for (size_t i = 0; rc == 0 && i < n;) {
 		size_t k = i;
-		while (k < c->nent && c->ent[k].pack == c->ent[i].pack)
+		while (k < n && e[k].pack == e[i].pack)
 			k++;
-		rc = check_pack_table(c, c->ent + i, k - i);
+		rc = check_pack_table(c, e + i, k - i);
 		i = k;
 	}
 	return rc;
@@ -318,9 +292,9 @@ static int check_data(ck *c)
 	repo_reader *rd = NULL;
 	buf _cleanup_(buf_releasep) plain = BUF_INIT;
 	int rc = repo_is_keyless(c->r) ? 0 : repo_reader_new(&rd, c->r);
-	for (size_t i = 0; rc == 0 && i < c->npacks; i++)
-		if (check_pack_selected(c->o, c->packs[i]))
-			rc = read_pack(c, rd, c->packs[i], &plain);
+	for (size_t i = 0; rc == 0 && i < c->all.npacks; i++)
+		if (check_pack_selected(c->o, c->all.packs[i]))
+			rc = read_pack(c, rd, c->all.packs[i], &plain);
 	c->res->storage_checked = 1;
 	c->res->content_checked = rd != NULL;
 	repo_reader_free(rd);
@@ -457,7 +431,6 @@ int check_run(repo *r, const check_opts *o, check_result *res)
 	idmap_release(&c.lost);
 	idmap_release(&c.clean);
 	index_set_free(c.cond);
-	free(c.ent);
-	free(c.packs);
+	index_builder_release(&c.all);
 	return rc;
 }

@@ -39,15 +39,7 @@ typedef struct {
 	size_t nacct, capacct;
 	marker m;
 	int64_t cutoff_ns;
-	/* new index being built */
-	index_entry *ent;
-	size_t nent, capent;
-	uint8_t (*newpacks)[32];
-	size_t nnew;
-	idmap newpos; /* pack id -> position in newpacks */
-	/* packs condemned by this run */
-	uint8_t (*cond)[32];
-	size_t ncond;
+	index_builder ib; /* the new index */
 } gc;
 
 /* ---------- leases ---------- */
@@ -94,14 +86,8 @@ static int acct_for(gc *g, const uint8_t id[32], pack_acct **out)
 	if (rc < 0)
 		return rc;
 	if (created) {
-		if (g->nacct == g->capacct) {
-			size_t cap = g->capacct ? g->capacct * 2 : 64;
-			pack_acct *a = realloc(g->acct, cap * sizeof(*a));
-			if (!a)
-				return -ENOMEM;
-			g->acct = a;
-			g->capacct = cap;
-		}
+		if ((rc = array_reserve(&g->acct, &g->capacct, g->nacct + 1, sizeof(*g->acct))) < 0)
+			return rc;
 		memset(&g->acct[g->nacct], 0, sizeof(*g->acct));
 		memcpy(g->acct[g->nacct].id, id, 32);
 		s->val = g->nacct++;
@@ -212,56 +198,14 @@ static int orphan_one(void *ud, const char *name)
 
 /* ---------- the new index ---------- */
 
-static int new_pack_pos(gc *g, const uint8_t id[32], uint32_t *out)
-{
-	idmap_slot *s;
-	int created;
-	int rc = idmap_put(&g->newpos, id, &s, &created);
-	if (rc < 0)
-		return rc;
-	if (created) {
-		uint8_t(*p)[32] = realloc(g->newpacks, (g->nnew + 1) * 32);
-		if (!p)
-			return -ENOMEM;
-		g->newpacks = p;
-		memcpy(p[g->nnew], id, 32);
-		s->val = g->nnew++;
-	}
-	*out = (uint32_t)s->val;
-	return 0;
-}
-
-static int add_entry(gc *g, const uint8_t id[32], const uint8_t pack[32], uint32_t off,
-		     uint32_t stored, uint32_t raw, int type)
-{
-	if (g->nent == g->capent) {
-		size_t cap = g->capent ? g->capent * 2 : 1024;
-		index_entry *e = realloc(g->ent, cap * sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		g->ent = e;
-		g->capent = cap;
-	}
-	index_entry *e = &g->ent[g->nent];
-	int rc = new_pack_pos(g, pack, &e->pack);
-	if (rc < 0)
-		return rc;
-	memcpy(e->id, id, 32);
-	e->offset = off;
-	e->stored_len = stored;
-	e->raw_len = raw;
-	e->type = (uint8_t)type;
-	g->nent++;
-	return 0;
-}
-
 static int keep_entry(void *ud, const uint8_t *id, const index_loc *loc)
 {
 	gc *g = ud;
 	idmap_slot *s = idmap_get(&g->packs, loc->pack_id);
 	if (s && g->acct[s->val].action != KEEP)
 		return 0;
-	return add_entry(g, id, loc->pack_id, loc->offset, loc->stored_len, loc->raw_len, loc->type);
+	return index_builder_add(&g->ib, id, loc->pack_id, loc->offset, loc->stored_len,
+				 loc->raw_len, loc->type);
 }
 
 /* ---------- repacking ---------- */
@@ -285,8 +229,8 @@ static int repacker_store(gc *g, repacker *p)
 	if ((rc = backend_put(g->be, name, p->w.data.data, p->w.data.len)) < 0)
 		return rc;
 	for (size_t i = 0; rc == 0 && i < p->n; i++)
-		rc = add_entry(g, p->ent[i].id, id, p->ent[i].offset, p->ent[i].stored_len,
-			       p->ent[i].raw_len, p->ent[i].type);
+		rc = index_builder_add(&g->ib, p->ent[i].id, id, p->ent[i].offset,
+				       p->ent[i].stored_len, p->ent[i].raw_len, p->ent[i].type);
 	pack_writer_reset(&p->w);
 	p->n = 0;
 	return rc;
@@ -303,14 +247,8 @@ static int repacker_add(gc *g, repacker *p, const pack_entry *e, const uint8_t *
 		return rc;
 	if ((rc = pack_writer_commit(&p->w, e->type, e->id, e->raw_len, start)) < 0)
 		return rc;
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 256;
-		index_entry *v = realloc(p->ent, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		p->ent = v;
-		p->cap = cap;
-	}
+	if ((rc = array_reserve(&p->ent, &p->cap, p->n + 1, sizeof(*p->ent))) < 0)
+		return rc;
 	index_entry *x = &p->ent[p->n++];
 	memcpy(x->id, e->id, 32);
 	x->offset = (uint32_t)start;
@@ -505,8 +443,7 @@ static int condemn(gc *g)
 		rc = rc ?: gc_record_put(g->be, &rec);
 	}
 	char written[80] = "";
-	rc = rc ?: index_write_entries(g->be, g->ent, g->nent, (const uint8_t(*)[32])g->newpacks,
-				       g->nnew, written);
+	rc = rc ?: index_builder_write(&g->ib, g->be, written);
 	for (size_t i = 0; rc == 0 && i < nfiles; i++) {
 		if (strcmp(index_set_file_name(idx, i), written) == 0)
 			continue; /* the same contents under the same name */
@@ -565,8 +502,8 @@ static int return_entry(void *ud, const uint8_t *id, const index_loc *loc)
 	idmap_slot *s = idmap_get(c->ret, loc->pack_id);
 	if (!s || s->val != 1)
 		return 0;
-	return add_entry(c->g, id, loc->pack_id, loc->offset, loc->stored_len, loc->raw_len,
-			 loc->type);
+	return index_builder_add(&c->g->ib, id, loc->pack_id, loc->offset, loc->stored_len,
+				 loc->raw_len, loc->type);
 }
 
 static int finish_ripe(gc *g, gc_record *recs, size_t nrecs, const int *ripe)
@@ -606,14 +543,11 @@ static int finish_ripe(gc *g, gc_record *recs, size_t nrecs, const int *ripe)
 			g->res->packs_returned++;
 		}
 	}
-	g->nent = 0;
-	g->nnew = 0;
-	idmap_release(&g->newpos);
+	index_builder_release(&g->ib);
 	if (rc == 0 && ret.n) {
 		struct return_ctx c = { g, &ret };
 		rc = index_set_foreach(cond, return_entry, &c);
-		rc = rc ?: index_write_entries(g->be, g->ent, g->nent,
-					       (const uint8_t(*)[32])g->newpacks, g->nnew, NULL);
+		rc = rc ?: index_builder_write(&g->ib, g->be, NULL);
 	}
 	for (size_t i = 0; rc == 0 && i < nrecs; i++) {
 		if (!ripe[i])
@@ -693,10 +627,7 @@ int gc_prune(repo *r, const gc_opts *o, gc_result *res)
 	mark_release(&g.m);
 	rc = rc ?: finish(&g);
 	idmap_release(&g.packs);
-	idmap_release(&g.newpos);
+	index_builder_release(&g.ib);
 	free(g.acct);
-	free(g.ent);
-	free(g.newpacks);
-	free(g.cond);
 	return rc;
 }

@@ -62,14 +62,9 @@ static int set_bit(uint8_t *bits, uint64_t pos)
 
 static int push(marker *m, const uint8_t id[32])
 {
-	if (m->nstack == m->capstack) {
-		size_t cap = m->capstack ? m->capstack * 2 : 256;
-		uint8_t(*s)[32] = realloc(m->stack, cap * 32);
-		if (!s)
-			return -ENOMEM;
-		m->stack = s;
-		m->capstack = cap;
-	}
+	int r = array_reserve(&m->stack, &m->capstack, m->nstack + 1, 32);
+	if (r < 0)
+		return r;
 	memcpy(m->stack[m->nstack++], id, 32);
 	return 0;
 }

@@ -25,34 +25,10 @@ typedef struct {
 	int read_data;
 	repair_index_result *res;
 	idmap condemned;
-	index_entry *e;
-	size_t n, cap;
-	uint8_t (*packs)[32];
-	size_t npacks;
+	index_builder ib;
 	char **old; /* index files found at the start */
 	size_t nold;
 } rix;
-
-static int add(rix *x, const pack_entry *p)
-{
-	if (x->n == x->cap) {
-		size_t cap = x->cap ? x->cap * 2 : 1024;
-		index_entry *e = realloc(x->e, cap * sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		x->e = e;
-		x->cap = cap;
-	}
-	index_entry *e = &x->e[x->n++];
-	memcpy(e->id, p->id, 32);
-	e->pack = (uint32_t)(x->npacks - 1);
-	e->offset = (uint32_t)p->offset;
-	e->stored_len = p->stored_len;
-	e->raw_len = p->raw_len;
-	e->type = p->type;
-	x->res->blobs++;
-	return 0;
-}
 
 static int index_pack(void *ud, const char *name)
 {
@@ -77,14 +53,7 @@ static int index_pack(void *ud, const char *name)
 		bytes_release(&b);
 		return 0;
 	}
-	uint8_t(*p)[32] = realloc(x->packs, (x->npacks + 1) * 32);
-	if (!p) {
-		rc = -ENOMEM;
-	} else {
-		x->packs = p;
-		memcpy(p[x->npacks++], id, 32);
-		x->res->packs++;
-	}
+	x->res->packs++;
 	for (size_t i = 0; rc == 0 && i < nt; i++) {
 		if (x->read_data) {
 			uint8_t ck[16];
@@ -97,7 +66,9 @@ static int index_pack(void *ud, const char *name)
 				continue;
 			}
 		}
-		rc = add(x, &t[i]);
+		rc = index_builder_add(&x->ib, t[i].id, id, (uint32_t)t[i].offset, t[i].stored_len,
+				       t[i].raw_len, t[i].type);
+		x->res->blobs++;
 	}
 	free(t);
 	bytes_release(&b);
@@ -130,8 +101,7 @@ int repair_index(repo *r, int read_data, repair_index_result *res)
 	rc = rc ?: backend_list(x.be, "data", index_pack, &x);
 	/* the new index is complete before any old file goes */
 	char written[80] = "";
-	rc = rc ?: index_write_entries(x.be, x.e, x.n, (const uint8_t(*)[32])x.packs, x.npacks,
-				       written);
+	rc = rc ?: index_builder_write(&x.ib, x.be, written);
 	for (size_t i = 0; rc == 0 && i < x.nold; i++) {
 		if (strcmp(x.old[i], written) == 0)
 			continue; /* rebuilt identical: keep it */
@@ -143,8 +113,7 @@ int repair_index(repo *r, int read_data, repair_index_result *res)
 	gc_records_free(v, nv);
 	idmap_release(&x.condemned);
 	strlist_free(x.old, x.nold);
-	free(x.e);
-	free(x.packs);
+	index_builder_release(&x.ib);
 	return rc;
 }
 

@@ -554,3 +554,47 @@ int index_set_write(index_set *s, backend *be)
 			s->tab[i].written = 1;
 	return 0;
 }
+
+int index_builder_add(index_builder *b, const uint8_t id[32], const uint8_t pack[32],
+		      uint32_t offset, uint32_t stored_len, uint32_t raw_len, int type)
+{
+	idmap_slot *s;
+	int created;
+	int r = idmap_put(&b->pos, pack, &s, &created);
+	if (r == 0 && created) {
+		r = array_reserve(&b->packs, &b->cappacks, b->npacks + 1, 32);
+		if (r == 0) {
+			memcpy(b->packs[b->npacks], pack, 32);
+			s->val = b->npacks++;
+		}
+	}
+	r = r ?: array_reserve(&b->e, &b->cap, b->n + 1, sizeof(*b->e));
+	if (r < 0)
+		return r;
+	index_entry *e = &b->e[b->n++];
+	memcpy(e->id, id, 32);
+	e->pack = (uint32_t)s->val;
+	e->offset = offset;
+	e->stored_len = stored_len;
+	e->raw_len = raw_len;
+	e->type = (uint8_t)type;
+	return 0;
+}
+
+int index_builder_write(index_builder *b, backend *be, char out_name[80])
+{
+	int r = index_write_entries(be, b->e, b->n, (const uint8_t(*)[32])b->packs, b->npacks,
+				    out_name);
+	b->n = 0;
+	b->npacks = 0;
+	idmap_release(&b->pos);
+	return r;
+}
+
+void index_builder_release(index_builder *b)
+{
+	free(b->e);
+	free(b->packs);
+	idmap_release(&b->pos);
+	memset(b, 0, sizeof(*b));
+}

@@ -17,6 +17,7 @@
 
 #include "../backend/backend.h"
 #include "../base/buf.h"
+#include "../base/idmap.h"
 
 typedef struct {
 	const uint8_t *pack_id;
@@ -79,6 +80,26 @@ size_t index_set_file_count(const index_set *s);
  */
 int index_write_entries(backend *be, index_entry *e, size_t n, const uint8_t (*packs)[32],
 			size_t npacks, char out_name[80]);
+
+/*
+ * Collects entries (with their packs by id) for one new index file: what
+ * prune, repair and the return of condemned packs write.
+ */
+typedef struct {
+	index_entry *e;
+	size_t n, cap;
+	uint8_t (*packs)[32];
+	size_t npacks, cappacks;
+	idmap pos; /* pack id -> position in packs */
+} index_builder;
+
+#define INDEX_BUILDER_INIT { NULL, 0, 0, NULL, 0, 0, IDMAP_INIT }
+
+int index_builder_add(index_builder *b, const uint8_t id[32], const uint8_t pack[32],
+		      uint32_t offset, uint32_t stored_len, uint32_t raw_len, int type);
+/* index_write_entries of everything added; the builder is emptied. */
+int index_builder_write(index_builder *b, backend *be, char out_name[80]);
+void index_builder_release(index_builder *b);
 
 /* Pure codec, for the writer, tests and fuzzing. entries are sorted in place. */
 int index_encode(buf *out, index_entry *entries, size_t n, const uint8_t (*packs)[32],

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Shared fixtures: the dvalin binary under test, repositories, users."""
+import hashlib
 import json
 import os
 import shutil
@@ -79,3 +80,14 @@ def snapshots(repo_path):
 
 def is_root():
     return os.geteuid() == 0
+
+
+def tree_digest(root):
+    """path -> sha256 of contents, for every regular file under root."""
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(d, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root)] = hashlib.sha256(fh.read()).hexdigest()
+    return out

@@ -107,6 +107,7 @@ def test_missing_pack_then_repair_restores_everything_else(filled, world):
     assert r.rc == 0, r
     snaps = snapshots(repo)
     assert len(snaps) == 2 and all("repaired" in s["tags"] for s in snaps)
+    assert all(s["damaged_paths"] == [os.path.join(data, "victim")] for s in snaps), snaps
     target = os.path.join(world, "t")
     assert run(["restore", "-r", repo, "latest", "--target", target]).rc == 0
     got = os.path.join(target, data.lstrip("/"))

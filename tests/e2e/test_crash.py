@@ -2,7 +2,7 @@
 """Crash safety: kill -9 at random points of backup, forget, prune and
 repair leaves a repository that checks clean and restores every earlier
 snapshot; a killed backup's packs are reused; a full disk fails cleanly."""
-import hashlib
+import json
 import os
 import random
 import shutil
@@ -12,16 +12,7 @@ import time
 
 import pytest
 
-from conftest import DVALIN, base_env, is_root, run, snapshots
-
-
-def digest(root):
-    out = {}
-    for d, _, files in os.walk(root):
-        for f in files:
-            p = os.path.join(d, f)
-            out[os.path.relpath(p, root)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
-    return out
+from conftest import DVALIN, base_env, is_root, run, snapshots, tree_digest as digest
 
 
 @pytest.fixture
@@ -86,7 +77,6 @@ def test_kill_9_at_random_points(fast):
         else:
             assert p.returncode == 0, (op, err)
             if op == "backup":
-                import json
                 known[json.loads(out)["snapshot_id"]] = want
         r = run(["check", "-r", repo])
         assert r.rc == 0, (op, i, r)

@@ -1,8 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """prune: space is freed, nothing in use is lost, and a prune never takes
 anything from a backup running at the same time (docs/concurrency.md)."""
-import hashlib
-import json
 import os
 import random
 import socket
@@ -12,23 +10,13 @@ import time
 
 import pytest
 
-from conftest import DVALIN, base_env, run, snapshots
+from conftest import base_env, run, snapshots, tree_digest
 
 
 def write(path, data):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
         f.write(data)
-
-
-def tree_digest(root):
-    """path -> sha256 of contents, for every regular file under root."""
-    out = {}
-    for d, _, files in os.walk(root):
-        for f in files:
-            p = os.path.join(d, f)
-            out[os.path.relpath(p, root)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
-    return out
 
 
 def repo_bytes(repo):
