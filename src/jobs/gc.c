@@ -350,6 +350,13 @@ static int load_records(gc *g, gc_record **recs, size_t *nrecs, index_set *cond,
 	return rc;
 }
 
+static int note_pack(void *ud, const uint8_t *id, const index_loc *loc)
+{
+	idmap_slot *s;
+	(void)id;
+	return idmap_put(ud, loc->pack_id, &s, NULL);
+}
+
 /* ---------- phase 1: condemn ---------- */
 
 static int refuse_if_damaged(const marker *m)
@@ -408,6 +415,9 @@ static int condemn(gc *g)
 		rc = index_set_foreach(idx, count_entry, g);
 	}
 	rc = rc ?: plan(g);
+	/* packs indexed since we read the index are not orphans */
+	if (rc == 0 && g->m.late)
+		rc = index_set_foreach(g->m.late, note_pack, &recorded);
 	if (rc == 0) {
 		struct orphan_ctx oc = { g, &recorded };
 		rc = backend_list(g->be, "data", orphan_one, &oc);

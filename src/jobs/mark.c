@@ -31,8 +31,11 @@ void mark_release(marker *m)
 	m->f = NULL;
 	free(m->bits_main);
 	free(m->bits_cond);
+	free(m->bits_late);
 	free(m->stack);
-	m->bits_main = m->bits_cond = NULL;
+	index_set_free(m->late);
+	m->bits_main = m->bits_cond = m->bits_late = NULL;
+	m->late = NULL;
 	m->stack = NULL;
 }
 
@@ -45,6 +48,10 @@ static int find(marker *m, const uint8_t id[32], index_loc *loc, uint8_t **bits)
 	}
 	if (m->cond && index_set_lookup(m->cond, id, loc) == 0 && loc->pack_id) {
 		*bits = m->bits_cond;
+		return 0;
+	}
+	if (m->late && index_set_lookup(m->late, id, loc) == 0 && loc->pack_id) {
+		*bits = m->bits_late;
 		return 0;
 	}
 	return -DV_ENOTFOUND;
@@ -156,18 +163,37 @@ int mark_tree(marker *m, const uint8_t root[32])
 	return r;
 }
 
-static int mark_root(void *ud, const uint8_t id[32], const uint8_t tree[32])
+struct roots {
+	uint8_t (*v)[32];
+	size_t n, cap;
+};
+
+static int add_root(void *ud, const uint8_t id[32], const uint8_t tree[32])
 {
-	marker *m = ud;
+	struct roots *r = ud;
 	(void)id;
-	m->snapshots++;
-	return mark_tree(m, tree);
+	int rc = array_reserve(&r->v, &r->cap, r->n + 1, 32);
+	if (rc == 0)
+		memcpy(r->v[r->n++], tree, 32);
+	return rc;
 }
 
 int mark_snapshots(marker *m, repo *r)
 {
+	struct roots roots = { NULL, 0, 0 };
 	size_t damaged = 0;
-	int rc = repo_list_snapshot_roots(r, mark_root, m, &damaged);
+	int rc = repo_list_snapshot_roots(r, add_root, &roots, &damaged);
 	m->damaged_snapshots += damaged;
+	if (rc == 0 && !m->late) {
+		rc = index_set_new(&m->late);
+		rc = rc ?: index_set_load(m->late, m->be);
+		if (rc == 0 && !(m->bits_late = calloc(index_set_positions(m->late) / 8 + 1, 1)))
+			rc = -ENOMEM;
+	}
+	for (size_t i = 0; rc == 0 && i < roots.n; i++) {
+		m->snapshots++;
+		rc = mark_tree(m, roots.v[i]);
+	}
+	free(roots.v);
 	return rc;
 }

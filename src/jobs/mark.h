@@ -21,6 +21,10 @@ typedef struct {
 	backend *be;
 	const index_set *main, *cond; /* cond may be NULL */
 	uint8_t *bits_main, *bits_cond;
+	/* the index as loaded after the snapshots were listed (mark_snapshots):
+	 * a snapshot committed after main was loaded finds its blobs here */
+	index_set *late;
+	uint8_t *bits_late;
 	uint64_t trees, blobs, missing, unreadable, snapshots, damaged_snapshots;
 	/* called for each referenced blob found in neither set (parent: the
 	 * tree that names it, NULL for a snapshot root) */
@@ -37,7 +41,11 @@ int mark_init(marker *m, backend *be, const index_set *main, const index_set *co
 void mark_release(marker *m);
 /* Marks everything reachable from a root tree. */
 int mark_tree(marker *m, const uint8_t root[32]);
-/* Marks from every snapshot of r (counts damaged snapshot files). */
+/*
+ * Marks from every snapshot of r (counts damaged snapshot files).  The
+ * snapshots are listed first, then the index is read again, so that
+ * snapshots committed meanwhile by running backups are fully found.
+ */
 int mark_snapshots(marker *m, repo *r);
 /* Whether an entry's position is marked. */
 static inline int mark_test(const uint8_t *bits, uint64_t pos)
