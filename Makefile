@@ -7,11 +7,12 @@ PREFIX ?= /usr/local
 PYTHON := /usr/bin/python3
 DESTDIR ?=
 CC ?= cc
-PKGS := libcrypto libzstd libxxhash
+PKGS := libcrypto libzstd libxxhash jansson libcurl sqlite3
 
 # Debian packages needed to build and test.
-DEB_BUILD := gcc make pkg-config libssl-dev libzstd-dev libxxhash-dev
-DEB_TEST := python3-pytest acl attr util-linux
+DEB_BUILD := gcc make pkg-config libssl-dev libzstd-dev libxxhash-dev libjansson-dev \
+	libcurl4-openssl-dev libsqlite3-dev
+DEB_TEST := python3-pytest acl attr util-linux smartmontools openssl
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2 -Wundef -Wpointer-arith \
 	-Wstrict-prototypes -Wmissing-prototypes -Wimplicit-fallthrough -Wcast-align \

@@ -21,10 +21,13 @@ const char *err_str(int code)
 
 int err_set(int code, const char *fmt, ...)
 {
+	/* formatted apart first: an argument may be err_msg() itself */
+	char tmp[sizeof(msg_buf)];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg_buf, sizeof(msg_buf), fmt, ap);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
+	memcpy(msg_buf, tmp, sizeof(tmp));
 	return code;
 }
 

@@ -30,6 +30,9 @@ static const cli_command commands[] = {
 	{ "stats", cmd_stats, "sizes, deduplication and compression", cmd_stats_usage },
 	{ "protect", cmd_protect, "keep a snapshot from being forgotten", cmd_protect_usage },
 	{ "unprotect", cmd_unprotect, "allow a protected snapshot to be forgotten", cmd_unprotect_usage },
+	{ "disks", cmd_disks, "check the health of disks (SMART)", cmd_disks_usage },
+	{ "zpool-check", cmd_zpool_check, "check ZFS pools", cmd_zpool_check_usage },
+	{ "alert", cmd_alert, "send a test notification", cmd_alert_usage },
 	{ "cat", cmd_cat, "print repository objects (debugging aid)", cmd_cat_usage },
 	{ "version", cmd_version, "print the version", cmd_version_usage },
 };
