@@ -149,9 +149,17 @@ install: dvalin
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 dvalin $(DESTDIR)$(PREFIX)/bin/dvalin
 	install -m 0644 docs/dvalin.1 $(DESTDIR)$(PREFIX)/share/man/man1/dvalin.1
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/dvalin
+	sed 's|/usr/local/bin/dvalin|$(PREFIX)/bin/dvalin|' contrib/dvalin-disks.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin-disks.service
+	install -m 0644 contrib/dvalin-disks.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 0644 contrib/alerts.conf.example $(DESTDIR)$(PREFIX)/share/doc/dvalin/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/dvalin $(DESTDIR)$(PREFIX)/share/man/man1/dvalin.1
+	rm -f $(DESTDIR)$(PREFIX)/bin/dvalin $(DESTDIR)$(PREFIX)/share/man/man1/dvalin.1 \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin-disks.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin-disks.timer \
+		$(DESTDIR)$(PREFIX)/share/doc/dvalin/alerts.conf.example
 
 clean:
 	rm -rf $(B) dvalin

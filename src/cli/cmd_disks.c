@@ -135,6 +135,8 @@ static int read_device(disk_list *l, const char *name, const char *type)
 	rc = smartctl(argv, &b, &status);
 	if (rc == 0 && (rc = smart_parse_json(&d->r, (const char *)b.data, b.len)) < 0)
 		rc = err_set(rc, "smartctl gave no usable output for '%s' (exit status %d)", name, status);
+	if (rc == 0) /* the name we asked for, whatever the output calls it */
+		snprintf(d->r.device, sizeof(d->r.device), "%s", name);
 	buf_release(&b);
 	if (rc == -ENOMEM || rc == -ENOENT)
 		return rc;

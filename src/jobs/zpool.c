@@ -4,6 +4,7 @@
 #include "../base/err.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,9 +87,136 @@ static int parse_row(zpool_pool *p, const char *l, int depth, int section)
 	return 0;
 }
 
+static void mark_leaves(zpool_status *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		zpool_pool *q = &s->v[i];
+		for (size_t k = 0; k < q->nrows; k++)
+			q->rows[k].leaf = k + 1 == q->nrows || q->rows[k + 1].depth <= q->rows[k].depth;
+	}
+}
+
+/* ---------- `zpool status -j` (OpenZFS 2.3 and later) ---------- */
+
+static uint64_t jcount(json_t *v)
+{
+	if (json_is_number(v))
+		return json_number_value(v) > 0 ? (uint64_t)json_number_value(v) : 0;
+	return json_is_string(v) ? counter(json_string_value(v)) : 0;
+}
+
+static int json_vdev(zpool_pool *p, json_t *v, int depth, int section)
+{
+	int rc = array_reserve(&p->rows, &p->caprows, p->nrows + 1, sizeof(*p->rows));
+	if (rc < 0)
+		return rc;
+	zpool_row *r = &p->rows[p->nrows++];
+	memset(r, 0, sizeof(*r));
+	const char *name = json_string_value(json_object_get(v, "path"));
+	if (!name)
+		name = json_string_value(json_object_get(v, "name"));
+	snprintf(r->name, sizeof(r->name), "%s", name ? name : "?");
+	const char *st = json_string_value(json_object_get(v, "state"));
+	snprintf(r->state, sizeof(r->state), "%s", st ? st : "");
+	r->rd = jcount(json_object_get(v, "read_errors"));
+	r->wr = jcount(json_object_get(v, "write_errors"));
+	r->ck = jcount(json_object_get(v, "checksum_errors"));
+	r->depth = depth;
+	r->section = section;
+	const char *key;
+	json_t *c;
+	json_object_foreach(json_object_get(v, "vdevs"), key, c) {
+		if ((rc = json_vdev(p, c, depth + 1, section)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void json_scan(zpool_pool *p, json_t *scan)
+{
+	const char *fn = json_string_value(json_object_get(scan, "function"));
+	const char *st = json_string_value(json_object_get(scan, "state"));
+	json_t *end = json_object_get(scan, "end_time");
+	time_t t = json_is_number(end) ? (time_t)json_number_value(end)
+		 : json_is_string(end) ? (time_t)strtoll(json_string_value(end), NULL, 10) : 0;
+	char when[64] = "";
+	struct tm tm;
+	if (t && localtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y", &tm);
+	int scrub = fn && strcmp(fn, "SCRUB") == 0;
+	if (!fn || !st)
+		snprintf(p->scan, sizeof(p->scan), "none requested");
+	else if (strcmp(st, "SCANNING") == 0)
+		snprintf(p->scan, sizeof(p->scan), "%s in progress", scrub ? "scrub" : "resilver");
+	else if (strcmp(st, "CANCELED") == 0)
+		snprintf(p->scan, sizeof(p->scan), "scrub canceled on %s", when);
+	else if (scrub)
+		snprintf(p->scan, sizeof(p->scan), "scrub repaired with %llu errors on %s",
+			 (unsigned long long)jcount(json_object_get(scan, "errors")), when);
+	else
+		snprintf(p->scan, sizeof(p->scan), "resilvered on %s", when);
+}
+
+static int parse_json(zpool_status *s, const char *text)
+{
+	json_error_t jerr;
+	/* pool and vdev GUIDs exceed int64: numbers are read as doubles */
+	json_t *root = json_loads(text, JSON_DECODE_INT_AS_REAL, &jerr);
+	if (!root)
+		return err_set(-DV_EFORMAT, "not zpool JSON (line %d: %s)", jerr.line, jerr.text);
+	static const char *const groups[] = { "", "logs", "l2cache", "spares", "special", "dedup" };
+	const char *pname;
+	json_t *pj;
+	int rc = 0;
+	json_object_foreach(json_object_get(root, "pools"), pname, pj) {
+		if ((rc = array_reserve(&s->v, &s->cap, s->n + 1, sizeof(*s->v))) < 0)
+			break;
+		zpool_pool *p = &s->v[s->n++];
+		memset(p, 0, sizeof(*p));
+		snprintf(p->name, sizeof(p->name), "%s", pname);
+		const char *st = json_string_value(json_object_get(pj, "state"));
+		snprintf(p->state, sizeof(p->state), "%s", st ? st : "");
+		const char *status = json_string_value(json_object_get(pj, "status"));
+		snprintf(p->status, sizeof(p->status), "%s", status ? status : "");
+		json_scan(p, json_object_get(pj, "scan_stats"));
+		uint64_t errs = jcount(json_object_get(pj, "error_count"));
+		if (errs)
+			snprintf(p->errors, sizeof(p->errors), "%llu data errors", (unsigned long long)errs);
+		else
+			snprintf(p->errors, sizeof(p->errors), "No known data errors");
+		for (int g = 0; rc == 0 && g < 6; g++) {
+			const char *key;
+			json_t *v;
+			json_t *obj = json_object_get(pj, g ? groups[g] : "vdevs");
+			json_object_foreach(obj, key, v) {
+				if ((rc = json_vdev(p, v, g ? 1 : 0, g)) < 0)
+					break;
+			}
+		}
+	}
+	json_decref(root);
+	return rc;
+}
+
 int zpool_parse(zpool_status *s, const char *text, size_t n)
 {
 	memset(s, 0, sizeof(*s));
+	/* JSON (zpool status -j), possibly after a line naming the command */
+	const char *brace = memchr(text, '{', n);
+	if (brace && (brace == text || brace[-1] == '\n') && !memmem(text, (size_t)(brace - text), "pool:", 5)) {
+		char *copy = strndup(brace, n - (size_t)(brace - text));
+		if (!copy)
+			return -ENOMEM;
+		int rc = parse_json(s, copy);
+		free(copy);
+		if (rc == 0 && s->n == 0)
+			rc = err_set(-DV_EFORMAT, "no pools in the JSON of 'zpool status -j'");
+		if (rc < 0)
+			zpool_status_release(s);
+		else
+			mark_leaves(s);
+		return rc;
+	}
 	char *copy = strndup(text, n);
 	if (!copy)
 		return -ENOMEM;
@@ -170,11 +298,7 @@ int zpool_parse(zpool_status *s, const char *text, size_t n)
 			stack[sp++] = ind;
 	}
 	free(copy);
-	for (size_t i = 0; i < s->n; i++) {
-		zpool_pool *q = &s->v[i];
-		for (size_t k = 0; k < q->nrows; k++)
-			q->rows[k].leaf = k + 1 == q->nrows || q->rows[k + 1].depth <= q->rows[k].depth;
-	}
+	mark_leaves(s);
 	if (rc == 0 && s->n == 0)
 		rc = err_set(-DV_EFORMAT, "no 'pool:' line: not the output of 'zpool status'");
 	if (rc < 0)
@@ -272,7 +396,7 @@ static int check_layout(zpool_pool *p)
 			append_text(singles, sizeof(singles), v->name);
 		}
 	}
-	snprintf(src, sizeof(src), "config: top-level vdevs: %d redundant, %d single-disk (%s)", nred,
+	snprintf(src, sizeof(src), "config: top-level vdevs: %d redundant, %d single-disk (%.180s)", nred,
 		 nsingle, singles);
 	if (nred && nsingle)
 		rc = disks_add_finding(r, SEV_WARNING, "zpool-mixed-redundancy", src,
@@ -313,7 +437,7 @@ static int check_rows(zpool_pool *p)
 		}
 	}
 	if (rc == 0 && nunstable) {
-		snprintf(src, sizeof(src), "config: %s", names);
+		snprintf(src, sizeof(src), "config: %.240s", names);
 		rc = disks_add_finding(r, SEV_WARNING, "zpool-unstable-names", src,
 				       "%d device(s) are named by kernel names (%s) that can change at boot: use /dev/disk/by-id names",
 				       nunstable, names);
