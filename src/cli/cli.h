@@ -14,6 +14,7 @@
 
 #include "../archive/tree.h"
 #include "../base/json.h"
+#include "../jobs/disks.h"
 #include "../repo/repo.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_PARTIAL = 3 };
@@ -69,6 +70,8 @@ void cli_json_counters(json *j, const cli_counter *c, size_t n);
 /* Prints a JSON object of just these counters on stdout. */
 void cli_print_counters(const cli_counter *c, size_t n);
 
+/* The findings of a disk or pool as a JSON array (severity, code, message, source). */
+void cli_json_findings(json *j, const disk_report *rep);
 /* "1.23 GiB" */
 void cli_human_bytes(char out[32], uint64_t n);
 /* "1:02:03" or "2:03" */

@@ -86,6 +86,18 @@ static int add_item(disk_list *l, disk_item **out)
 	return 0;
 }
 
+/* A disk that could not be read is reported and kept as "unknown"; the
+ * run goes on with the others. */
+static int item_done(disk_list *l, disk_item *d, int rc)
+{
+	if (rc == 0 || rc == -ENOMEM)
+		return rc;
+	log_error("%s", err_msg(rc));
+	d->error = 1;
+	l->op_error = 1;
+	return 0;
+}
+
 static int load_file(disk_list *l, const char *path)
 {
 	disk_item *d;
@@ -100,17 +112,9 @@ static int load_file(disk_list *l, const char *path)
 	else if ((rc = smart_parse(&d->r, (const char *)b.data, b.len)) < 0)
 		rc = err_set(rc, "'%s': %s", path, err_msg(rc));
 	buf_release(&b);
-	if (rc == -ENOMEM)
-		return rc;
-	if (rc < 0) {
-		log_error("%s", err_msg(rc));
-		d->error = 1;
-		l->op_error = 1;
-		return 0;
-	}
-	if (!d->r.device[0])
+	if (rc == 0 && !d->r.device[0])
 		snprintf(d->r.device, sizeof(d->r.device), "%s", path);
-	return 0;
+	return item_done(l, d, rc);
 }
 
 static int smartctl(const char *const argv[], buf *out, int *status)
@@ -138,14 +142,7 @@ static int read_device(disk_list *l, const char *name, const char *type)
 	if (rc == 0) /* the name we asked for, whatever the output calls it */
 		snprintf(d->r.device, sizeof(d->r.device), "%s", name);
 	buf_release(&b);
-	if (rc == -ENOMEM || rc == -ENOENT)
-		return rc;
-	if (rc < 0) {
-		log_error("%s", err_msg(rc));
-		d->error = 1;
-		l->op_error = 1;
-	}
-	return 0;
+	return rc == -ENOENT ? rc : item_done(l, d, rc);
 }
 
 struct scan_ctx {
@@ -178,14 +175,19 @@ static int scan(disk_list *l, const char *only)
 
 /* ---------- output ---------- */
 
-static void json_finding(json *j, const disk_finding *f)
+void cli_json_findings(json *j, const disk_report *rep)
 {
-	json_obj_begin(j);
-	json_key(j, "severity"); json_str(j, disks_severity_name(f->severity));
-	json_key(j, "code"); json_str(j, f->code);
-	json_key(j, "message"); json_str(j, f->message);
-	json_key(j, "source"); json_str(j, f->source);
-	json_obj_end(j);
+	json_arr_begin(j);
+	for (size_t k = 0; k < rep->n; k++) {
+		const disk_finding *f = &rep->v[k];
+		json_obj_begin(j);
+		json_key(j, "severity"); json_str(j, disks_severity_name(f->severity));
+		json_key(j, "code"); json_str(j, f->code);
+		json_key(j, "message"); json_str(j, f->message);
+		json_key(j, "source"); json_str(j, f->source);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
 }
 
 static const char *kind_name(int k)
@@ -222,10 +224,7 @@ static void print_json(const disk_list *l, size_t sent)
 		if (d->r.has_passed) json_bool(&j, d->r.passed); else json_null(&j);
 		json_key(&j, "verdict"); json_str(&j, disks_severity_name(d->rep.verdict));
 		json_key(&j, "findings");
-		json_arr_begin(&j);
-		for (size_t k = 0; k < d->rep.n; k++)
-			json_finding(&j, &d->rep.v[k]);
-		json_arr_end(&j);
+		cli_json_findings(&j, &d->rep);
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);

@@ -68,17 +68,7 @@ static void print_json(const zpool_status *s)
 		json_key(&j, "state"); json_str(&j, p->state);
 		json_key(&j, "verdict"); json_str(&j, disks_severity_name(p->report.verdict));
 		json_key(&j, "findings");
-		json_arr_begin(&j);
-		for (size_t k = 0; k < p->report.n; k++) {
-			const disk_finding *f = &p->report.v[k];
-			json_obj_begin(&j);
-			json_key(&j, "severity"); json_str(&j, disks_severity_name(f->severity));
-			json_key(&j, "code"); json_str(&j, f->code);
-			json_key(&j, "message"); json_str(&j, f->message);
-			json_key(&j, "source"); json_str(&j, f->source);
-			json_obj_end(&j);
-		}
-		json_arr_end(&j);
+		cli_json_findings(&j, &p->report);
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);

@@ -62,6 +62,17 @@ static int grew(disks_prev_fn prev, void *ud, const char *key, uint64_t now, uin
 	return prev && prev(ud, key, before) == 1 && now > *before;
 }
 
+/* A counter that should stay 0: a warning above zero, failing once it grows. */
+static int counter_rule(disk_report *rep, disks_prev_fn prev, void *ud, const char *key,
+			uint64_t now, const char *code, const char *src, const char *what)
+{
+	uint64_t before;
+	if (grew(prev, ud, key, now, &before))
+		return add(rep, SEV_FAILING, code, src, "%s grew from %llu to %llu", what,
+			   (unsigned long long)before, (unsigned long long)now);
+	return add(rep, SEV_WARNING, code, src, "%s: %llu", what, (unsigned long long)now);
+}
+
 static void attr_source(char out[256], const smart_attr *a)
 {
 	snprintf(out, 256, "attribute %d %s: value %d, worst %d, thresh %d, when_failed '%s', raw %s",
@@ -123,16 +134,11 @@ static int eval_ata(const smart_reading *r, disks_prev_fn prev, void *ud, disk_r
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < r->nattrs; i++)
 		rc = eval_attr(&r->attrs[i], prev, ud, rep);
-	uint64_t before;
 	char src[256];
 	if (rc == 0 && r->has_errlog && r->errlog_count > 0) {
 		snprintf(src, sizeof(src), "ATA error log: %llu entries", (unsigned long long)r->errlog_count);
-		if (grew(prev, ud, "ata.errlog", r->errlog_count, &before))
-			rc = add(rep, SEV_FAILING, "ata-error-log", src, "the ATA error log grew from %llu to %llu entries",
-				 (unsigned long long)before, (unsigned long long)r->errlog_count);
-		else
-			rc = add(rep, SEV_WARNING, "ata-error-log", src, "the ATA error log holds %llu entries",
-				 (unsigned long long)r->errlog_count);
+		rc = counter_rule(rep, prev, ud, "ata.errlog", r->errlog_count, "ata-error-log", src,
+				  "ATA error log entries");
 	}
 	if (rc == 0 && r->selftest_read_failure) {
 		snprintf(src, sizeof(src), "self-test log: read failure at LBA %llu",
@@ -183,12 +189,8 @@ static int eval_nvme(const smart_reading *r, disks_prev_fn prev, void *ud, disk_
 	}
 	if (rc == 0 && r->nvme_media_errors > 0) {
 		snprintf(src, sizeof(src), "NVMe health log: media_errors %llu", (unsigned long long)r->nvme_media_errors);
-		if (grew(prev, ud, "nvme.media_errors", r->nvme_media_errors, &before))
-			rc = add(rep, SEV_FAILING, "nvme-media-errors", src, "media errors grew from %llu to %llu",
-				 (unsigned long long)before, (unsigned long long)r->nvme_media_errors);
-		else
-			rc = add(rep, SEV_WARNING, "nvme-media-errors", src, "%llu media errors (unrecovered data)",
-				 (unsigned long long)r->nvme_media_errors);
+		rc = counter_rule(rep, prev, ud, "nvme.media_errors", r->nvme_media_errors,
+				  "nvme-media-errors", src, "media errors (unrecovered data)");
 	}
 	if (rc == 0 && grew(prev, ud, "nvme.err_entries", r->nvme_err_entries, &before)) {
 		snprintf(src, sizeof(src), "NVMe health log: num_err_log_entries %llu",
@@ -203,16 +205,11 @@ static int eval_scsi(const smart_reading *r, disks_prev_fn prev, void *ud, disk_
 {
 	static const char *const dirs[] = { "read", "write", "verify" };
 	char src[256];
-	uint64_t before;
 	int rc = 0;
 	if (r->has_grown && r->grown_defects > 0) {
 		snprintf(src, sizeof(src), "SCSI grown defect list: %llu", (unsigned long long)r->grown_defects);
-		if (grew(prev, ud, "scsi.grown", r->grown_defects, &before))
-			rc = add(rep, SEV_FAILING, "scsi-grown-defects", src, "the grown defect list grew from %llu to %llu",
-				 (unsigned long long)before, (unsigned long long)r->grown_defects);
-		else
-			rc = add(rep, SEV_WARNING, "scsi-grown-defects", src, "%llu grown defects (remapped sectors)",
-				 (unsigned long long)r->grown_defects);
+		rc = counter_rule(rep, prev, ud, "scsi.grown", r->grown_defects, "scsi-grown-defects",
+				  src, "grown defects (remapped sectors)");
 	}
 	for (int i = 0; rc == 0 && i < 3; i++) {
 		if (!r->uncorrected[i])

@@ -100,22 +100,32 @@ static int prepare(diskstate *s, const char *sql, sqlite3_stmt **st)
 	return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : fail(s, "prepare");
 }
 
-int diskstate_prev(diskstate *s, const char *disk, const char *key, uint64_t *out)
+/* One integer column of one row: 1 and *out, or 0 when there is no row. */
+static int select_int(diskstate *s, const char *sql, const char *a, const char *b, int64_t *out)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT value FROM readings WHERE disk = ?1 AND key = ?2", &st);
+	int rc = prepare(s, sql, &st);
 	if (rc < 0)
 		return rc;
-	sqlite3_bind_text(st, 1, disk, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
 	int step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
-		*out = (uint64_t)sqlite3_column_int64(st, 0);
+		*out = sqlite3_column_int64(st, 0);
 		rc = 1;
 	} else if (step != SQLITE_DONE) {
 		rc = fail(s, "read");
 	}
 	sqlite3_finalize(st);
+	return rc;
+}
+
+int diskstate_prev(diskstate *s, const char *disk, const char *key, uint64_t *out)
+{
+	int64_t v;
+	int rc = select_int(s, "SELECT value FROM readings WHERE disk = ?1 AND key = ?2", disk, key, &v);
+	if (rc == 1)
+		*out = (uint64_t)v;
 	return rc;
 }
 
@@ -148,20 +158,10 @@ int diskstate_put(diskstate *s, const char *disk, const char *key, uint64_t val,
 
 int diskstate_alert_get(diskstate *s, const char *disk, const char *code, int *sev)
 {
-	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT severity FROM alerts WHERE disk = ?1 AND code = ?2", &st);
-	if (rc < 0)
-		return rc;
-	sqlite3_bind_text(st, 1, disk, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC);
-	int step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
-		*sev = sqlite3_column_int(st, 0);
-		rc = 1;
-	} else if (step != SQLITE_DONE) {
-		rc = fail(s, "read");
-	}
-	sqlite3_finalize(st);
+	int64_t v;
+	int rc = select_int(s, "SELECT severity FROM alerts WHERE disk = ?1 AND code = ?2", disk, code, &v);
+	if (rc == 1)
+		*sev = (int)v;
 	return rc;
 }
 
