@@ -40,3 +40,8 @@ else
 fi
 echo "sparse image: $(du -k "$demo/data/disk.img" | cut -f1) KiB on disk before, $(du -k "$demo/restore$demo/data/disk.img" | cut -f1) KiB after restore (256 MiB apparent)"
 echo "repository: $(du -sh "$demo/repo" | cut -f1) in $demo/repo"
+echo "== dvalin forget --keep-last 1 --prune, then check --read-data"
+"$dv" forget --keep-last 1 --prune
+"$dv" check --read-data
+echo "== dvalin stats"
+"$dv" stats
