@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "cli.h"
+#include "../jobs/treeio.h"
 #include "../archive/tree.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
@@ -162,10 +163,8 @@ static int cat_tree(repo *r, const char *spec)
 		memcpy(id, s->tree, 32);
 		snapshot_free(s);
 	}
-	buf _cleanup_(buf_releasep) plain = BUF_INIT;
 	tree t = TREE_INIT;
-	rc = repo_load_blob(r, BLOB_TREE, id, &plain);
-	rc = rc ?: tree_decode(&t, &plain);
+	rc = treeio_load(r, id, &t);
 	if (rc == -DV_ECORRUPT)
 		return err_set(rc, "tree '%s' is damaged", spec);
 	if (rc < 0)

@@ -10,6 +10,7 @@
  * snapshots, are the same whatever the number of threads.
  */
 #include "backup.h"
+#include "treeio.h"
 #include "match.h"
 #include "quote.h"
 #include "worker.h"
@@ -523,20 +524,12 @@ static int read_names(int fd, char ***out, size_t *out_n)
 
 static int load_tree(bctx *c, const uint8_t id[32], tree *out)
 {
-	buf _cleanup_(buf_releasep) plain = BUF_INIT;
-	int rc = repo_load_blob(c->r, BLOB_TREE, id, &plain);
-	rc = rc ?: tree_decode(out, &plain);
-	return rc;
+	return treeio_load(c->r, id, out);
 }
 
 static int save_tree(bctx *c, tree_writer *tw, uint8_t out_id[32])
 {
-	buf _cleanup_(buf_releasep) plain = BUF_INIT;
-	int rc = tree_writer_finish(tw, &plain);
-	if (rc < 0)
-		return rc;
-	repo_blob_id(c->r, out_id, plain.data, plain.len);
-	return repo_save_blob(c->r, BLOB_TREE, out_id, plain.data, plain.len);
+	return treeio_store(c->r, tw, out_id);
 }
 
 /* An empty tree, for directories that cannot be read or are not crossed. */

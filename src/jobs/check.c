@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "check.h"
+#include "treeio.h"
 #include "mark.h"
 #include "quote.h"
 #include "../archive/tree.h"
@@ -348,11 +349,8 @@ static int walk(ck *c, const snapshot *s, const uint8_t id[32], buf *path, int *
 		*tainted = 1;
 		return 0;
 	}
-	buf plain = BUF_INIT;
 	tree t = TREE_INIT;
-	int rc = repo_load_blob(c->r, BLOB_TREE, id, &plain);
-	rc = rc ?: tree_decode(&t, &plain);
-	buf_release(&plain);
+	int rc = treeio_load(c->r, id, &t);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc < 0) {

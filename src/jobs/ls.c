@@ -1,18 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "ls.h"
+#include "treeio.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../core/blob.h"
 
 #include <errno.h>
 #include <string.h>
-
-static int load(repo *r, const uint8_t *id, tree *t)
-{
-	buf _cleanup_(buf_releasep) plain = BUF_INIT;
-	int rc = repo_load_blob(r, BLOB_TREE, id, &plain);
-	return rc ?: tree_decode(t, &plain);
-}
 
 static int walk(repo *r, const tree *t, buf *path, ls_fn fn, void *ud, int depth)
 {
@@ -28,7 +22,7 @@ static int walk(repo *r, const tree *t, buf *path, ls_fn fn, void *ud, int depth
 		rc = rc ?: fn(ud, path, t, n);
 		if (rc == 0 && n->type == NODE_DIR) {
 			tree sub = TREE_INIT;
-			rc = load(r, tree_child(t, n->subtree), &sub);
+			rc = treeio_load(r, tree_child(t, n->subtree), &sub);
 			rc = rc ?: walk(r, &sub, path, fn, ud, depth + 1);
 			tree_release(&sub);
 		}
@@ -44,7 +38,7 @@ int ls_run(repo *r, const snapshot *s, const char *subpath, ls_fn fn, void *ud)
 	buf _cleanup_(buf_releasep) path = BUF_INIT;
 	tree t = TREE_INIT;
 	int rc = buf_put_u8(&path, '/');
-	rc = rc ?: load(r, s->tree, &t);
+	rc = rc ?: treeio_load(r, s->tree, &t);
 	/* descend to subpath, component by component */
 	const char *p = subpath ? subpath : "/";
 	while (rc == 0 && *p) {
@@ -71,7 +65,7 @@ int ls_run(repo *r, const snapshot *s, const char *subpath, ls_fn fn, void *ud)
 			rc = rc ?: fn(ud, &path, &t, n);
 			if (rc == 0 && n->type == NODE_DIR) {
 				tree sub = TREE_INIT;
-				rc = load(r, tree_child(&t, n->subtree), &sub);
+				rc = treeio_load(r, tree_child(&t, n->subtree), &sub);
 				rc = rc ?: walk(r, &sub, &path, fn, ud, 1);
 				tree_release(&sub);
 			}
@@ -79,7 +73,7 @@ int ls_run(repo *r, const snapshot *s, const char *subpath, ls_fn fn, void *ud)
 			return rc;
 		}
 		tree sub = TREE_INIT;
-		rc = load(r, tree_child(&t, n->subtree), &sub);
+		rc = treeio_load(r, tree_child(&t, n->subtree), &sub);
 		tree_release(&t);
 		t = sub;
 	}

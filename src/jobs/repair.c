@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "repair.h"
+#include "treeio.h"
 #include "quote.h"
 #include "../archive/tree.h"
 #include "../base/cleanup.h"
@@ -145,15 +146,6 @@ static int note_damage(rsn *x, buf *path, const char *what)
 	return x->npaths < SNAPSHOT_MAX_DAMAGED ? strlist_add(&x->paths, &x->npaths, p) : 0;
 }
 
-static int save_tree(rsn *x, tree_writer *tw, uint8_t out[32])
-{
-	buf _cleanup_(buf_releasep) plain = BUF_INIT;
-	int rc = tree_writer_finish(tw, &plain);
-	if (rc < 0)
-		return rc;
-	repo_blob_id(x->r, out, plain.data, plain.len);
-	return repo_save_blob(x->r, BLOB_TREE, out, plain.data, plain.len);
-}
 
 static int rewrite(rsn *x, const uint8_t id[32], buf *path, uint8_t out[32], int *changed);
 
@@ -204,11 +196,8 @@ static int rewrite(rsn *x, const uint8_t id[32], buf *path, uint8_t out[32], int
 	memcpy(out, id, 32);
 	if (idmap_get(&x->clean, id))
 		return 0;
-	buf plain = BUF_INIT;
 	tree t = TREE_INIT;
-	int rc = blob_present(x, id) ? repo_load_blob(x->r, BLOB_TREE, id, &plain) : -DV_ENOTFOUND;
-	rc = rc ?: tree_decode(&t, &plain);
-	buf_release(&plain);
+	int rc = blob_present(x, id) ? treeio_load(x->r, id, &t) : -DV_ENOTFOUND;
 	if (rc == -ENOMEM)
 		return rc;
 	tree_writer tw = TREE_WRITER_INIT;
@@ -216,7 +205,7 @@ static int rewrite(rsn *x, const uint8_t id[32], buf *path, uint8_t out[32], int
 		/* the listing is lost: an empty directory keeps the place */
 		*changed = 1;
 		rc = note_damage(x, path, "directory lost, restored empty");
-		rc = rc ?: save_tree(x, &tw, out);
+		rc = rc ?: treeio_store(x->r, &tw, out);
 		tree_writer_release(&tw);
 		return rc;
 	}
@@ -224,7 +213,7 @@ static int rewrite(rsn *x, const uint8_t id[32], buf *path, uint8_t out[32], int
 	for (size_t i = 0; rc == 0 && i < t.n; i++)
 		rc = rewrite_node(x, &t, &t.nodes[i], &tw, path, &mine);
 	if (rc == 0 && mine)
-		rc = save_tree(x, &tw, out);
+		rc = treeio_store(x->r, &tw, out);
 	else if (rc == 0) {
 		idmap_slot *s;
 		rc = idmap_put(&x->clean, id, &s, NULL);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "restore.h"
+#include "treeio.h"
 #include "match.h"
 #include "quote.h"
 #include "worker.h"
@@ -411,10 +412,9 @@ static int restore_tree(rctx *c, pdir *pd, const tree *t, int inc);
 static int restore_dir(rctx *c, pdir *pd, const char *name, const tree *t, const tree_node *n,
 		       int inc)
 {
-	buf _cleanup_(buf_releasep) plain = BUF_INIT;
 	tree sub = TREE_INIT;
-	int rc = repo_load_blob(c->r, BLOB_TREE, tree_child(t, n->subtree), &plain);
-	rc = rc ?: tree_decode(&sub, &plain);
+	const uint8_t *sid = tree_child(t, n->subtree);
+	int rc = sid ? treeio_load(c->r, sid, &sub) : -DV_ECORRUPT;
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc < 0) {
@@ -526,10 +526,8 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 		pthread_mutex_destroy(&c.lock);
 		return err_sys(rc, "cannot create or open target directory '%s'", o->target);
 	}
-	buf _cleanup_(buf_releasep) plain = BUF_INIT;
 	tree t = TREE_INIT;
-	rc = repo_load_blob(r, BLOB_TREE, s->tree, &plain);
-	rc = rc ?: tree_decode(&t, &plain);
+	rc = treeio_load(r, s->tree, &t);
 	if (rc == -DV_ECORRUPT && !strstr(err_msg(rc), "blob"))
 		rc = err_set(rc, "root tree of the snapshot is damaged");
 	if (rc == 0) {
