@@ -8,7 +8,8 @@ contents (so every snapshot adds data that forgetting it makes garbage).
 Then each tool forgets the 10 oldest snapshots and prunes, checks its
 structure and checks with every byte read back.  Prints one table: wall
 seconds, CPU seconds and peak RSS per operation, and ratios to dvalin.
-Run by `make bench-maintenance` (after `make bench`'s set-up).
+Run by `make bench-maintenance`; the table is also written to
+bench/results-maintenance.md.
 """
 import os
 import random
@@ -87,6 +88,8 @@ def main():
         for op, cmds in ops[t.name](t.repo).items():
             res[t.name][op] = measure_all(cmds)
     after = {t.name: bench.du(t.repo) / 1e6 for t in tools}
+    out = []
+    print = out.append  # noqa: A001  (collected, then printed and saved)
     print(f"\n### maintenance: {SNAPSHOTS} snapshots of linux-source-6.1 "
           f"({len(files)} files), 1% of files changed between snapshots\n")
     print("| operation | dvalin s | restic s | borg s | restic/dvalin | borg/dvalin "
@@ -99,6 +102,10 @@ def main():
     print(f"| repository MB before / after | {sizes['dvalin']:.0f} / {after['dvalin']:.0f} | "
           f"{sizes['restic']:.0f} / {after['restic']:.0f} | "
           f"{sizes['borg']:.0f} / {after['borg']:.0f} | | | | | | |")
+    text = "\n".join(out) + "\n"
+    sys.stdout.write(text)
+    with open(os.path.join(bench.HERE, "results-maintenance.md"), "w") as f:
+        f.write("# make bench-maintenance\n" + text)
     shutil.rmtree(src, ignore_errors=True)
 
 
