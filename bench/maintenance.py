@@ -89,17 +89,17 @@ def main():
             res[t.name][op] = measure_all(cmds)
     after = {t.name: bench.du(t.repo) / 1e6 for t in tools}
     out = []
-    print = out.append  # noqa: A001  (collected, then printed and saved)
-    print(f"\n### maintenance: {SNAPSHOTS} snapshots of linux-source-6.1 "
+    emit = out.append  # the table: printed and saved below
+    emit(f"\n### maintenance: {SNAPSHOTS} snapshots of linux-source-6.1 "
           f"({len(files)} files), 1% of files changed between snapshots\n")
-    print("| operation | dvalin s | restic s | borg s | restic/dvalin | borg/dvalin "
+    emit("| operation | dvalin s | restic s | borg s | restic/dvalin | borg/dvalin "
           "| dvalin cpu s | dvalin MB RSS | restic MB RSS | borg MB RSS |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    emit("|---|---|---|---|---|---|---|---|---|---|")
     for op in res["dvalin"]:
         d, r, b = res["dvalin"][op], res["restic"][op], res["borg"][op]
-        print(f"| {op} | {d[0]:.2f} | {r[0]:.2f} | {b[0]:.2f} | {r[0] / d[0]:.1f} | "
+        emit(f"| {op} | {d[0]:.2f} | {r[0]:.2f} | {b[0]:.2f} | {r[0] / d[0]:.1f} | "
               f"{b[0] / d[0]:.1f} | {d[1]:.2f} | {d[2]:.0f} | {r[2]:.0f} | {b[2]:.0f} |")
-    print(f"| repository MB before / after | {sizes['dvalin']:.0f} / {after['dvalin']:.0f} | "
+    emit(f"| repository MB before / after | {sizes['dvalin']:.0f} / {after['dvalin']:.0f} | "
           f"{sizes['restic']:.0f} / {after['restic']:.0f} | "
           f"{sizes['borg']:.0f} / {after['borg']:.0f} | | | | | | |")
     text = "\n".join(out) + "\n"
