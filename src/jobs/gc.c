@@ -96,6 +96,13 @@ static int acct_for(gc *g, const uint8_t id[32], pack_acct **out)
 	return 0;
 }
 
+static int note_acct(void *ud, const uint8_t *id, const index_loc *loc)
+{
+	pack_acct *a;
+	(void)id;
+	return acct_for(ud, loc->pack_id, &a);
+}
+
 static int count_entry(void *ud, const uint8_t *id, const index_loc *loc)
 {
 	gc *g = ud;
@@ -394,26 +401,17 @@ static int condemn(gc *g)
 	int64_t theirs = oldest == INT64_MAX ? INT64_MAX : oldest - lease_skew_ns();
 	g->cutoff_ns = theirs < mine ? theirs : mine;
 
-	/* every indexed pack, so records can tell which packs are indexed */
+	/* every indexed pack first, so records can tell which packs are indexed */
 	rc = index_set_new(&cond);
-	rc = rc ?: mark_init(&g->m, g->be, idx, NULL);
-	rc = rc ?: index_set_foreach(idx, count_entry, g);
+	rc = rc ?: index_set_foreach(idx, note_acct, g);
 	rc = rc ?: load_records(g, &recs, &nrecs, cond, &recorded, dry);
-	if (rc == 0) {
-		/* count_entry ran before marking: reset and mark for real */
-		mark_release(&g->m);
-		rc = mark_init(&g->m, g->be, idx, cond);
-	}
+	rc = rc ?: mark_init(&g->m, g->be, idx, cond);
 	rc = rc ?: mark_snapshots(&g->m, r);
 	rc = rc ?: refuse_if_damaged(&g->m);
 	res->snapshots = g->m.snapshots;
 	res->trees = g->m.trees;
 	res->blobs_used = g->m.blobs;
-	if (rc == 0) {
-		for (size_t i = 0; i < g->nacct; i++)
-			g->acct[i].n = g->acct[i].nused = 0, g->acct[i].total = g->acct[i].used = 0;
-		rc = index_set_foreach(idx, count_entry, g);
-	}
+	rc = rc ?: index_set_foreach(idx, count_entry, g);
 	rc = rc ?: plan(g);
 	/* packs indexed since we read the index are not orphans */
 	if (rc == 0 && g->m.late)

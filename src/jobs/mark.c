@@ -186,7 +186,7 @@ int mark_snapshots(marker *m, repo *r)
 	m->damaged_snapshots += damaged;
 	if (rc == 0 && !m->late) {
 		rc = index_set_new(&m->late);
-		rc = rc ?: index_set_load(m->late, m->be);
+		rc = rc ?: index_set_load_new(m->late, m->be, m->main);
 		if (rc == 0 && !(m->bits_late = calloc(index_set_positions(m->late) / 8 + 1, 1)))
 			rc = -ENOMEM;
 	}

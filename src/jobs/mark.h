@@ -21,8 +21,9 @@ typedef struct {
 	backend *be;
 	const index_set *main, *cond; /* cond may be NULL */
 	uint8_t *bits_main, *bits_cond;
-	/* the index as loaded after the snapshots were listed (mark_snapshots):
-	 * a snapshot committed after main was loaded finds its blobs here */
+	/* index files that appeared after main was loaded, read after the
+	 * snapshots were listed (mark_snapshots): a snapshot committed
+	 * meanwhile finds its blobs here */
 	index_set *late;
 	uint8_t *bits_late;
 	uint64_t trees, blobs, missing, unreadable, snapshots, damaged_snapshots;

@@ -116,13 +116,24 @@ int index_validate(const uint8_t *p, size_t n)
 struct load_ctx {
 	index_set *s;
 	backend *be;
+	const index_set *skip; /* files already loaded there are left out */
 };
+
+static int loaded_in(const index_set *s, const char *name)
+{
+	for (size_t i = 0; s && i < s->nfiles; i++)
+		if (strcmp(s->files[i].name, name) == 0)
+			return 1;
+	return 0;
+}
 
 static int load_one(void *ud, const char *name)
 {
 	struct load_ctx *lc = ud;
 	index_set *s = lc->s;
 	bytes b = BYTES_INIT;
+	if (loaded_in(lc->skip, name))
+		return 0;
 	int r = backend_get(lc->be, name, &b);
 	if (r < 0)
 		return r;
@@ -183,9 +194,9 @@ static void drop_files(index_set *s)
 	s->ndamaged = 0;
 }
 
-int index_set_load(index_set *s, backend *be)
+int index_set_load_new(index_set *s, backend *be, const index_set *skip)
 {
-	struct load_ctx lc = { s, be };
+	struct load_ctx lc = { s, be, skip };
 	/*
 	 * A prune replaces index files while others read them: it writes the
 	 * new file before deleting the old, so a file that vanished between
@@ -198,6 +209,11 @@ int index_set_load(index_set *s, backend *be)
 		drop_files(s);
 		err_clear();
 	}
+}
+
+int index_set_load(index_set *s, backend *be)
+{
+	return index_set_load_new(s, be, NULL);
 }
 
 int index_set_load_tolerant(index_set *s, backend *be)

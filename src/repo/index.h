@@ -40,6 +40,8 @@ int index_set_new(index_set **out);
 void index_set_free(index_set *s);
 /* Maps and validates every file under index/. */
 int index_set_load(index_set *s, backend *be);
+/* Only the files that skip (loaded earlier) does not hold. */
+int index_set_load_new(index_set *s, backend *be, const index_set *skip);
 /* Like index_set_load, but skips damaged files (see index_set_damaged). */
 int index_set_load_tolerant(index_set *s, backend *be);
 /* Names of the files a tolerant load skipped. */
