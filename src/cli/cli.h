@@ -14,7 +14,7 @@
 
 #include "../archive/tree.h"
 #include "../base/json.h"
-#include "../jobs/disks.h"
+#include "../disks/disks.h"
 #include "../repo/repo.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_PARTIAL = 3 };

@@ -7,10 +7,10 @@
 #include "../base/log.h"
 #include "../base/proc.h"
 #include "../base/strlist.h"
-#include "../jobs/alert.h"
-#include "../jobs/disks.h"
-#include "../jobs/diskwatch.h"
-#include "../jobs/smart.h"
+#include "../notify/alert.h"
+#include "../disks/disks.h"
+#include "../disks/diskwatch.h"
+#include "../disks/smart.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -6,7 +6,7 @@
 #include "../base/json.h"
 #include "../base/log.h"
 #include "../base/proc.h"
-#include "../jobs/zpool.h"
+#include "../disks/zpool.h"
 
 #include <errno.h>
 #include <fcntl.h>

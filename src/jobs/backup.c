@@ -118,7 +118,7 @@ struct bctx {
 	workq *seal_wq; /* chunks of large files are compressed and sealed here */
 	atomic_int seal_rc; /* first failure of the seal pool */
 	char seal_err[256];
-	repo_reader *inline_rd;
+	repo_session *inline_rd;
 	buf inline_rbuf;
 	pthread_mutex_t lock;
 	pthread_cond_t job_done;
@@ -211,18 +211,18 @@ static void seal_job_run(void *state, void *arg)
 	job_worker *w = state;
 	seal_job *j = arg;
 	bctx *c = j->c;
-	int rc = repo_reader_save(w->rd, BLOB_DATA, j->id, j->data, j->n);
+	int rc = repo_session_save(w->rd, BLOB_DATA, j->id, j->data, j->n);
 	if (rc < 0)
 		note_fatal(c, rc);
 	free(j);
 }
 
 /* Saves a chunk now, or hands it to the seal pool for large files. */
-static int save_chunk(bctx *c, repo_reader *rd, int async, const uint8_t id[32],
+static int save_chunk(bctx *c, repo_session *rd, int async, const uint8_t id[32],
 		      const uint8_t *p, size_t n)
 {
 	if (!async)
-		return repo_reader_save(rd, BLOB_DATA, id, p, n);
+		return repo_session_save(rd, BLOB_DATA, id, p, n);
 	if (atomic_load(&c->seal_rc))
 		return atomic_load(&c->seal_rc);
 	if (repo_has_blob(c->r, id) == 0)
@@ -244,7 +244,7 @@ static int save_chunk(bctx *c, repo_reader *rd, int async, const uint8_t id[32],
  * 1 when the file ended early (it shrank), 2 when reading the source
  * failed (*read_errno), or a negative code of the repository.
  */
-static int chunk_range(bctx *c, repo_reader *rd, buf *rbuf, file_job *j, int fd, uint64_t off,
+static int chunk_range(bctx *c, repo_session *rd, buf *rbuf, file_job *j, int fd, uint64_t off,
 		       uint64_t end, int *read_errno)
 {
 	const chunker *ch = repo_chunker(c->r);
@@ -299,7 +299,7 @@ static int chunk_range(bctx *c, repo_reader *rd, buf *rbuf, file_job *j, int fd,
 }
 
 /* Whole file, extent by extent: holes are recorded, never read. */
-static int read_extents(bctx *c, repo_reader *rd, buf *rbuf, file_job *j, int fd, int *read_errno)
+static int read_extents(bctx *c, repo_session *rd, buf *rbuf, file_job *j, int fd, int *read_errno)
 {
 	uint64_t size = (uint64_t)j->st.st_size, off = 0;
 	/* a file with as many blocks as bytes has no holes: skip the lseeks */
@@ -343,7 +343,7 @@ static void job_warn(file_job *j, const char *what, int code)
 	j->skipped = 1;
 }
 
-static void file_job_read(file_job *j, repo_reader *rd, buf *rbuf)
+static void file_job_read(file_job *j, repo_session *rd, buf *rbuf)
 {
 	bctx *c = j->c;
 	int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
@@ -1138,7 +1138,7 @@ static void bctx_release(bctx *c)
 {
 	workq_free(c->wq);
 	workq_free(c->seal_wq);
-	repo_reader_free(c->inline_rd);
+	repo_session_free(c->inline_rd);
 	buf_release(&c->inline_rbuf);
 	meta_names_free(c->names);
 	buf_release(&c->path);
@@ -1236,7 +1236,7 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	tree ptree = TREE_INIT;
 	uint64_t added_before = repo_bytes_added(r);
 	int rc = s ? meta_names_new(&c.names) : -ENOMEM;
-	rc = rc ?: repo_reader_new(&c.inline_rd, r);
+	rc = rc ?: repo_session_new(&c.inline_rd, r);
 	if (rc == 0 && o->threads > 1) {
 		workq_params wp = { o->threads, (size_t)o->threads * 4, file_job_run, job_worker_new,
 				    job_worker_free, r };

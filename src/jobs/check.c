@@ -235,7 +235,7 @@ static int check_reachable(ck *c)
 
 /* ---------- storage and content ---------- */
 
-static int read_pack(ck *c, repo_reader *rd, const uint8_t pid[32], buf *plain)
+static int read_pack(ck *c, repo_session *rd, const uint8_t pid[32], buf *plain)
 {
 	char name[80], hex[65];
 	bytes b = BYTES_INIT;
@@ -268,7 +268,7 @@ static int read_pack(ck *c, repo_reader *rd, const uint8_t pid[32], buf *plain)
 		checksum128(ck16, stored, t[i].stored_len);
 		int bad = memcmp(ck16, t[i].cksum, 16) != 0;
 		if (!bad && rd) {
-			int o = repo_reader_open_stored(rd, t[i].type, t[i].id, stored, t[i].stored_len,
+			int o = repo_session_open_stored(rd, t[i].type, t[i].id, stored, t[i].stored_len,
 							t[i].raw_len, plain);
 			if (o == -ENOMEM)
 				rc = o;
@@ -290,15 +290,15 @@ static int read_pack(ck *c, repo_reader *rd, const uint8_t pid[32], buf *plain)
 
 static int check_data(ck *c)
 {
-	repo_reader *rd = NULL;
+	repo_session *rd = NULL;
 	buf _cleanup_(buf_releasep) plain = BUF_INIT;
-	int rc = repo_is_keyless(c->r) ? 0 : repo_reader_new(&rd, c->r);
+	int rc = repo_is_keyless(c->r) ? 0 : repo_session_new(&rd, c->r);
 	for (size_t i = 0; rc == 0 && i < c->all.npacks; i++)
 		if (check_pack_selected(c->o, c->all.packs[i]))
 			rc = read_pack(c, rd, c->all.packs[i], &plain);
 	c->res->storage_checked = 1;
 	c->res->content_checked = rd != NULL;
-	repo_reader_free(rd);
+	repo_session_free(rd);
 	return rc;
 }
 

@@ -45,7 +45,7 @@ typedef struct {
 	restore_stats st;   /* counters updated by workers: under lock */
 	pthread_mutex_t lock;
 	workq *wq;          /* NULL: contents written inline */
-	repo_reader *inline_rd;
+	repo_session *inline_rd;
 	buf path;  /* snapshot path of the current entry */
 	buf rel;   /* the same below the target */
 	buf qbuf;
@@ -200,7 +200,7 @@ static int fjob_new(fjob **out, rctx *c, int fd, const tree *t, const tree_node 
 	return 0;
 }
 
-static int write_file(fjob *j, repo_reader *rd, buf *data)
+static int write_file(fjob *j, repo_session *rd, buf *data)
 {
 	rctx *c = j->c;
 	uint64_t off = 0;
@@ -208,7 +208,7 @@ static int write_file(fjob *j, repo_reader *rd, buf *data)
 	for (size_t i = 0; i < j->n.nsegs; i++) {
 		const tree_seg *sg = &j->segs[i];
 		if (sg->ref) {
-			rc = repo_reader_load(rd, BLOB_DATA, j->ids[sg->ref - 1], data, c->o->verify);
+			rc = repo_session_load(rd, BLOB_DATA, j->ids[sg->ref - 1], data, c->o->verify);
 			if (rc < 0)
 				return rc;
 			if (data->len != sg->len)
@@ -227,7 +227,7 @@ static int write_file(fjob *j, repo_reader *rd, buf *data)
 	return 0;
 }
 
-static void fjob_run(fjob *j, repo_reader *rd, buf *data)
+static void fjob_run(fjob *j, repo_session *rd, buf *data)
 {
 	rctx *c = j->c;
 	int rc = write_file(j, rd, data);
@@ -511,7 +511,7 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 	pthread_mutex_init(&c.lock, NULL);
 	atomic_store(&prog->est_bytes, s->stats.total_bytes);
 	atomic_store(&prog->est_files, s->stats.total_files);
-	int rc = repo_reader_new(&c.inline_rd, r);
+	int rc = repo_session_new(&c.inline_rd, r);
 	if (rc == 0 && o->threads > 1) {
 		workq_params wp = { o->threads, (size_t)o->threads * 4, fjob_worker, job_worker_new,
 				    job_worker_free, r };
@@ -522,7 +522,7 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 		rc = -errno;
 	if (rc < 0) {
 		workq_free(c.wq);
-		repo_reader_free(c.inline_rd);
+		repo_session_free(c.inline_rd);
 		pthread_mutex_destroy(&c.lock);
 		return err_sys(rc, "cannot create or open target directory '%s'", o->target);
 	}
@@ -536,7 +536,7 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 	}
 	tree_release(&t);
 	workq_free(c.wq); /* waits for the last contents */
-	repo_reader_free(c.inline_rd);
+	repo_session_free(c.inline_rd);
 	pthread_mutex_destroy(&c.lock);
 	close(c.root_fd);
 	for (size_t i = 0; i < c.nlinks; i++)

@@ -9,7 +9,7 @@ int job_worker_new(void **out, void *arg)
 	job_worker *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	int rc = repo_reader_new(&w->rd, arg);
+	int rc = repo_session_new(&w->rd, arg);
 	if (rc < 0) {
 		free(w);
 		return rc;
@@ -21,7 +21,7 @@ int job_worker_new(void **out, void *arg)
 void job_worker_free(void *state)
 {
 	job_worker *w = state;
-	repo_reader_free(w->rd);
+	repo_session_free(w->rd);
 	buf_release(&w->data);
 	free(w);
 }

@@ -11,7 +11,7 @@
 #include "../repo/repo.h"
 
 typedef struct {
-	repo_reader *rd;
+	repo_session *rd;
 	buf data;
 } job_worker;
 

@@ -28,16 +28,16 @@ typedef struct {
 
 /* Packs read recently by a reader stay open: restores read runs of blobs
  * from the same pack, and an open per blob costs more than the read. */
-#define READER_OPEN_PACKS 4
+#define SESSION_OPEN_PACKS 4
 
-struct repo_reader {
+struct repo_session {
 	repo *r;
 	blob_ctx *blob;
 	buf tmp;
 	struct {
 		uint8_t id[32];
 		backend_file *f;
-	} open[READER_OPEN_PACKS];
+	} open[SESSION_OPEN_PACKS];
 	unsigned next_slot;
 };
 
@@ -47,7 +47,7 @@ struct repo {
 	crypto_keys keys;
 	chunker chunker;
 	int level;
-	repo_reader *reader; /* the owning thread's */
+	repo_session *reader; /* the owning thread's */
 	int keyless;
 	index_set *index;
 	/* blobs of condemned packs, loaded on the first index miss: readable
@@ -241,7 +241,7 @@ int repo_open_with(repo **out, const char *path, const repo_open_opts *o)
 		crypto_derive((uint8_t *)gear, sizeof(gear), r->keys.chunk, "dvalin-gear-v1");
 		chunker_init(&r->chunker, &r->cfg.chunker, gear);
 		r->level = o->level;
-		rc = repo_reader_new(&r->reader, r);
+		rc = repo_session_new(&r->reader, r);
 	}
 	/* The lease comes before the index is read: a prune that replaces
 	 * the index after this point knows this process may use the old. */
@@ -272,7 +272,7 @@ void repo_free(repo *r)
 		pack_writer_release(&r->packs[i].w);
 	index_set_free(r->index);
 	index_set_free(r->condemned);
-	repo_reader_free(r->reader);
+	repo_session_free(r->reader);
 	lease_drop(r->lease);
 	backend_free(r->be);
 	crypto_wipe(&r->keys, sizeof(r->keys));
@@ -378,7 +378,7 @@ static int commit_blob(repo *r, open_pack *op, int type, const uint8_t id[32], s
  * caller's own context.  A blob is entered as pending before it is
  * sealed, so a concurrent save of the same id is deduplicated.
  */
-int repo_reader_save(repo_reader *rd, int type, const uint8_t id[32], const void *plain, size_t n)
+int repo_session_save(repo_session *rd, int type, const uint8_t id[32], const void *plain, size_t n)
 {
 	repo *r = rd->r;
 	index_loc loc;
@@ -407,7 +407,7 @@ int repo_reader_save(repo_reader *rd, int type, const uint8_t id[32], const void
 
 int repo_save_blob(repo *r, int type, const uint8_t id[32], const void *plain, size_t n)
 {
-	return repo_reader_save(r->reader, type, id, plain, n);
+	return repo_session_save(r->reader, type, id, plain, n);
 }
 
 int repo_flush(repo *r)
@@ -422,9 +422,9 @@ int repo_flush(repo *r)
 }
 
 
-int repo_reader_new(repo_reader **out, repo *r)
+int repo_session_new(repo_session **out, repo *r)
 {
-	repo_reader *rd = calloc(1, sizeof(*rd));
+	repo_session *rd = calloc(1, sizeof(*rd));
 	if (!rd)
 		return -ENOMEM;
 	rd->r = r;
@@ -437,26 +437,26 @@ int repo_reader_new(repo_reader **out, repo *r)
 	return 0;
 }
 
-void repo_reader_free(repo_reader *rd)
+void repo_session_free(repo_session *rd)
 {
 	if (!rd)
 		return;
-	for (size_t i = 0; i < READER_OPEN_PACKS; i++)
+	for (size_t i = 0; i < SESSION_OPEN_PACKS; i++)
 		backend_file_close(rd->r->be, rd->open[i].f);
 	blob_ctx_free(rd->blob);
 	buf_release(&rd->tmp);
 	free(rd);
 }
 
-static int reader_pack(repo_reader *rd, const uint8_t id[32], const char *name, backend_file **out)
+static int reader_pack(repo_session *rd, const uint8_t id[32], const char *name, backend_file **out)
 {
-	for (size_t i = 0; i < READER_OPEN_PACKS; i++) {
+	for (size_t i = 0; i < SESSION_OPEN_PACKS; i++) {
 		if (rd->open[i].f && memcmp(rd->open[i].id, id, 32) == 0) {
 			*out = rd->open[i].f;
 			return 0;
 		}
 	}
-	size_t slot = rd->next_slot++ % READER_OPEN_PACKS;
+	size_t slot = rd->next_slot++ % SESSION_OPEN_PACKS;
 	backend_file_close(rd->r->be, rd->open[slot].f);
 	rd->open[slot].f = NULL;
 	int rc = backend_open_read(rd->r->be, name, &rd->open[slot].f);
@@ -521,7 +521,7 @@ int repo_locate_blob(repo *r, const uint8_t id[32], index_loc *loc)
 	return locate(r, id, loc);
 }
 
-int repo_reader_load(repo_reader *rd, int type, const uint8_t id[32], buf *out, int verify)
+int repo_session_load(repo_session *rd, int type, const uint8_t id[32], buf *out, int verify)
 {
 	index_loc loc;
 	char hex[65], name[80];
@@ -552,12 +552,12 @@ int repo_reader_load(repo_reader *rd, int type, const uint8_t id[32], buf *out, 
 
 int repo_load_blob(repo *r, int type, const uint8_t id[32], buf *out)
 {
-	return repo_reader_load(r->reader, type, id, out, 0);
+	return repo_session_load(r->reader, type, id, out, 0);
 }
 
 int repo_load_blob_verified(repo *r, int type, const uint8_t id[32], buf *out)
 {
-	return repo_reader_load(r->reader, type, id, out, 1);
+	return repo_session_load(r->reader, type, id, out, 1);
 }
 
 int repo_save_snapshot(repo *r, snapshot *s)
@@ -768,7 +768,7 @@ int repo_forget_snapshot(repo *r, const uint8_t id[32])
 	return backend_remove(r->be, name);
 }
 
-int repo_reader_open_stored(repo_reader *rd, int type, const uint8_t id[32], const void *stored,
+int repo_session_open_stored(repo_session *rd, int type, const uint8_t id[32], const void *stored,
 			    size_t n, size_t raw_len, buf *out)
 {
 	return blob_open(rd->blob, out, type, id, stored, n, raw_len, 1);

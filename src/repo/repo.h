@@ -83,18 +83,18 @@ int repo_load_blob(repo *r, int type, const uint8_t id[32], buf *out);
 int repo_load_blob_verified(repo *r, int type, const uint8_t id[32], buf *out);
 
 /*
- * A reader is one thread's access to the blobs: its own compression
- * context and buffers.  Loads and saves through different readers may run
+ * A session is one thread's access to the blobs: its own compression
+ * context and buffers.  Loads and saves through different sessions may run
  * concurrently; repo_flush() must not.
  */
-typedef struct repo_reader repo_reader;
-int repo_reader_new(repo_reader **out, repo *r);
-void repo_reader_free(repo_reader *rd);
-int repo_reader_load(repo_reader *rd, int type, const uint8_t id[32], buf *out, int verify);
+typedef struct repo_session repo_session;
+int repo_session_new(repo_session **out, repo *r);
+void repo_session_free(repo_session *rd);
+int repo_session_load(repo_session *rd, int type, const uint8_t id[32], buf *out, int verify);
 /* Decrypts stored bytes and re-hashes the plaintext against id. */
-int repo_reader_open_stored(repo_reader *rd, int type, const uint8_t id[32], const void *stored,
+int repo_session_open_stored(repo_session *rd, int type, const uint8_t id[32], const void *stored,
 			    size_t n, size_t raw_len, buf *out);
-int repo_reader_save(repo_reader *rd, int type, const uint8_t id[32], const void *plain, size_t n);
+int repo_session_save(repo_session *rd, int type, const uint8_t id[32], const void *plain, size_t n);
 
 /* Encodes, stores and fills s->id. */
 int repo_save_snapshot(repo *r, snapshot *s);

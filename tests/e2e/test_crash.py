@@ -54,7 +54,12 @@ def test_kill_9_at_random_points(fast):
         "repair": (["repair", "-r", repo, "index"], None),
     }
     kills = {k: 0 for k in ops}
-    for i in range(int(os.environ.get("DVALIN_CRASH_ROUNDS", "24"))):
+    rounds = int(os.environ.get("DVALIN_CRASH_ROUNDS", "24"))
+    # A kill that lands after the process ended is not a kill: keep going
+    # (up to three times the rounds) until at least half of them were.
+    for i in range(3 * rounds):
+        if i >= rounds and sum(kills.values()) >= rounds // 2:
+            break
         op = list(ops)[i % 4] if i < 8 else rng.choice(list(ops))
         args, dur = ops[op]
         if dur is None:  # measure once on a copy, so the kill lands inside
@@ -81,7 +86,7 @@ def test_kill_9_at_random_points(fast):
         r = run(["check", "-r", repo])
         assert r.rc == 0, (op, i, r)
     print("kills", kills)
-    assert sum(kills.values()) >= 12, kills
+    assert sum(kills.values()) >= rounds // 2, kills
     r = run(["check", "-r", repo, "--read-data"])
     assert r.rc == 0, r
     left = {s["id"] for s in snapshots(repo)}

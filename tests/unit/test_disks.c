@@ -2,9 +2,9 @@
 /* Raw-value decoding, rules with and without a previous reading, zpool text. */
 #include "harness.h"
 
-#include "../../src/jobs/disks.h"
-#include "../../src/jobs/smart.h"
-#include "../../src/jobs/zpool.h"
+#include "../../src/disks/disks.h"
+#include "../../src/disks/smart.h"
+#include "../../src/disks/zpool.h"
 
 TEST(raw_values_are_decoded)
 {

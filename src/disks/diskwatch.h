@@ -5,8 +5,8 @@
  * states decide what to notify: a condition once, again when it worsens,
  * and its recovery.
  */
-#ifndef DV_JOBS_DISKWATCH_H
-#define DV_JOBS_DISKWATCH_H
+#ifndef DV_DISKS_DISKWATCH_H
+#define DV_DISKS_DISKWATCH_H
 
 #include <stdint.h>
 

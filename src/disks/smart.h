@@ -4,8 +4,8 @@
  * output (or, for old saved reports, the text of `smartctl -a`), in one
  * shape for ATA, NVMe and SCSI.  Parsing only; the judgement is disks.c.
  */
-#ifndef DV_JOBS_SMART_H
-#define DV_JOBS_SMART_H
+#ifndef DV_DISKS_SMART_H
+#define DV_DISKS_SMART_H
 
 #include <stddef.h>
 #include <stdint.h>

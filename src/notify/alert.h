@@ -4,8 +4,8 @@
  * (docs/disks.md, "Alerts"): e-mail over SMTP (STARTTLS), a generic JSON
  * webhook, ntfy and Gotify.  HTTP and SMTP through libcurl.
  */
-#ifndef DV_JOBS_ALERT_H
-#define DV_JOBS_ALERT_H
+#ifndef DV_NOTIFY_ALERT_H
+#define DV_NOTIFY_ALERT_H
 
 #include <stddef.h>
 

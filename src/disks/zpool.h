@@ -3,8 +3,8 @@
  * zpool: checks of ZFS pools from the text of `zpool status -P` (and
  * `zdb -C` for per-vdev ashift when given); docs/disks.md lists the rules.
  */
-#ifndef DV_JOBS_ZPOOL_H
-#define DV_JOBS_ZPOOL_H
+#ifndef DV_DISKS_ZPOOL_H
+#define DV_DISKS_ZPOOL_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -5,8 +5,8 @@
  * PASSED proves nothing on its own: every attribute, the error and
  * self-test logs and their growth are looked at.  Pure: no I/O.
  */
-#ifndef DV_JOBS_DISKS_H
-#define DV_JOBS_DISKS_H
+#ifndef DV_DISKS_DISKS_H
+#define DV_DISKS_DISKS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -6,8 +6,8 @@
  * severity, so growth is seen and each condition is alerted once, again
  * when it worsens, and its recovery announced.
  */
-#ifndef DV_JOBS_DISKSTATE_H
-#define DV_JOBS_DISKSTATE_H
+#ifndef DV_DISKS_DISKSTATE_H
+#define DV_DISKS_DISKSTATE_H
 
 #include <stdint.h>
 
