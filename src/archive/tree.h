@@ -34,6 +34,15 @@ enum node_type {
 #define TREE_VERSION 1
 #define TREE_NAME_MAX 255
 #define TREE_TARGET_MAX 65536
+/*
+ * The deepest directory nesting a snapshot may have, counted from its root
+ * "/" (so "/a" is at depth 1).  backup does not descend below it (the entry
+ * is skipped with a warning, exit 3); every reader of trees (ls, restore,
+ * check, repair, diff, mount, ...) accepts every depth up to it and refuses
+ * a deeper, forged one with an error naming the path.  One constant, so a
+ * depth that backup writes is one that every command reads.
+ */
+#define TREE_MAX_DEPTH 1024
 
 typedef struct {
 	uint64_t len;
