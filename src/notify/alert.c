@@ -2,6 +2,7 @@
 #include "alert.h"
 #include "../base/buf.h"
 #include "../base/err.h"
+#include "../base/ini.h"
 #include "../base/json.h"
 
 #include <ctype.h>
@@ -71,59 +72,55 @@ static int check_channel(const alert_config *c, const alert_channel *ch)
 	return 0;
 }
 
+/* The parse: each section starts a channel, each setting fills the current
+ * one; the channels are checked for completeness once all are read. */
+typedef struct {
+	alert_config *c;
+	alert_channel *cur;
+} load_ctx;
+
+static int on_section(void *ud, const char *section, int line)
+{
+	static const char *const types[] = { "email", "webhook", "ntfy", "gotify" };
+	load_ctx *x = ud;
+	int type = 0, rc;
+	for (int t = 0; t < 4; t++)
+		if (strcmp(section, types[t]) == 0)
+			type = t + 1;
+	if (!type)
+		return err_set(-EINVAL, "unknown section '[%s]' (expected [email], [webhook], [ntfy] or [gotify])",
+			       section);
+	if ((rc = array_reserve(&x->c->v, &x->c->cap, x->c->n + 1, sizeof(*x->c->v))) < 0)
+		return rc;
+	x->cur = &x->c->v[x->c->n++];
+	memset(x->cur, 0, sizeof(*x->cur));
+	x->cur->type = type;
+	x->cur->line = line;
+	x->cur->starttls = TLS_REQUIRED;
+	return 0;
+}
+
+static int on_value(void *ud, const char *section, const char *key, const char *val, int line)
+{
+	load_ctx *x = ud;
+	(void)section;
+	(void)line;
+	if (!x->cur)
+		return err_set(-EINVAL, "'%s' is outside any section (expected '[section]' first)", key);
+	if (set_field(x->cur, key, val) < 0)
+		return err_set(-EINVAL, "invalid setting '%s'", key);
+	return 0;
+}
+
 int alert_config_load(alert_config *c, const char *path)
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->path, sizeof(c->path), "%s", path);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return err_sys(-errno, "cannot read alert configuration '%s'", path);
-	char line[2048];
-	int no = 0, rc = 0;
-	alert_channel *cur = NULL;
-	while (rc == 0 && fgets(line, sizeof(line), f)) {
-		no++;
-		char *l = trim(line);
-		if (!*l || *l == '#' || *l == ';')
-			continue;
-		if (*l == '[') {
-			static const char *const types[] = { "email", "webhook", "ntfy", "gotify" };
-			char *end = strchr(l, ']');
-			int type = 0;
-			if (end) {
-				*end = 0;
-				for (int t = 0; t < 4; t++)
-					if (strcmp(trim(l + 1), types[t]) == 0)
-						type = t + 1;
-			}
-			if (!type) {
-				rc = err_set(-EINVAL, "%s:%d: unknown section '%s' (expected [email], [webhook], [ntfy] or [gotify])",
-					     path, no, l);
-				break;
-			}
-			if (cur && (rc = check_channel(c, cur)) < 0)
-				break;
-			if ((rc = array_reserve(&c->v, &c->cap, c->n + 1, sizeof(*c->v))) < 0)
-				break;
-			cur = &c->v[c->n++];
-			memset(cur, 0, sizeof(*cur));
-			cur->type = type;
-			cur->line = no;
-			cur->starttls = TLS_REQUIRED;
-			continue;
-		}
-		char *eq = strchr(l, '=');
-		if (!cur || !eq) {
-			rc = err_set(-EINVAL, "%s:%d: expected '[section]' or 'key = value'", path, no);
-			break;
-		}
-		*eq = 0;
-		if (set_field(cur, trim(l), trim(eq + 1)) < 0)
-			rc = err_set(-EINVAL, "%s:%d: invalid setting '%s'", path, no, trim(l));
-	}
-	fclose(f);
-	if (rc == 0 && cur)
-		rc = check_channel(c, cur);
+	load_ctx x = { c, NULL };
+	ini_handler h = { on_section, on_value, &x };
+	int rc = ini_parse_file(path, "alert configuration", &h);
+	for (size_t i = 0; rc == 0 && i < c->n; i++)
+		rc = check_channel(c, &c->v[i]);
 	if (rc < 0)
 		alert_config_release(c);
 	return rc;
