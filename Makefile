@@ -26,7 +26,7 @@ SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanit
 TSAN_FLAGS := -O1 -fsanitize=thread -fno-omit-frame-pointer
 
 LIB_SRC := $(sort $(wildcard src/base/*.c src/core/*.c src/backend/*.c src/repo/*.c \
-	src/archive/*.c src/disks/*.c src/notify/*.c src/jobs/*.c))
+	src/archive/*.c src/disks/*.c src/notify/*.c src/jobs/*.c src/report/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))

@@ -3,7 +3,9 @@
 # folder lists the folders it may include besides itself; anything else is
 # an error, so a new folder must be added here before it can be used.
 # Disk health and notifications sit beside the repository stack, not on
-# it: they may not include backend, repo or archive code.
+# it: they may not include backend, repo or archive code.  report/ (the
+# JSON encoders) sits above jobs/, whose results it encodes, and below
+# cli/ (and later the server), which print with it.
 # Also bans unsafe string functions.
 cd "$(dirname "$0")/../src" || exit 1
 allowed() {
@@ -16,7 +18,8 @@ allowed() {
 	repo) echo "base core backend";;
 	archive) echo "base core backend repo";;
 	jobs) echo "base core backend repo archive disks notify";;
-	cli) echo "base core backend repo archive disks notify jobs";;
+	report) echo "base core backend repo archive disks notify jobs";;
+	cli) echo "base core backend repo archive disks notify jobs report";;
 	*) echo "-";;
 	esac
 }

@@ -152,6 +152,37 @@ void json_hex(json *j, const uint8_t *p, size_t n)
 	json_str(j, h);
 }
 
+void json_base64(json *j, const void *p, size_t n)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const uint8_t *b = p;
+	before_value(j);
+	fputc('"', j->f);
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)b[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)b[i + 1] << 8;
+		if (i + 2 < n)
+			v |= b[i + 2];
+		char q[4] = { abc[v >> 18], abc[(v >> 12) & 63], i + 1 < n ? abc[(v >> 6) & 63] : '=',
+			      i + 2 < n ? abc[v & 63] : '=' };
+		fwrite(q, 1, 4, j->f);
+	}
+	fputc('"', j->f);
+}
+
+bool json_is_utf8(const void *s, size_t n)
+{
+	const uint8_t *p = s;
+	for (size_t i = 0; i < n;) {
+		size_t l = utf8_len(p + i, n - i);
+		if (l == 0)
+			return false;
+		i += l;
+	}
+	return true;
+}
+
 void json_finish(json *j)
 {
 	fputc('\n', j->f);

@@ -6,7 +6,9 @@
  * order.  Strings are arbitrary bytes: valid UTF-8 is passed through,
  * control characters are escaped, and bytes that are not valid UTF-8
  * (file names may hold any byte) are written as U+FFFD so the output is
- * always valid JSON.
+ * always valid JSON.  Where the exact bytes matter, the caller also writes
+ * them with json_base64() when json_is_utf8() says the text was not exact
+ * (report/report.h does that for every name: the "_raw" fields).
  */
 #ifndef DV_BASE_JSON_H
 #define DV_BASE_JSON_H
@@ -39,6 +41,10 @@ void json_double(json *j, double v); /* three decimals */
 void json_bool(json *j, bool v);
 void json_null(json *j);
 void json_hex(json *j, const uint8_t *p, size_t n);
+/* n bytes as a base64 string (RFC 4648, with padding). */
+void json_base64(json *j, const void *p, size_t n);
+/* Whether json_strn() writes these bytes exactly (valid UTF-8, no U+FFFD). */
+bool json_is_utf8(const void *p, size_t n);
 /* Ends the document with a newline. */
 void json_finish(json *j);
 

@@ -3,8 +3,7 @@
  * cli: what every command shares: the parsed global options, password
  * and repository look-up, human-readable numbers and the command table.
  *
- * Commands return the process exit status: 0 success, 1 fatal error,
- * 3 finished but some files could not be read (backup).
+ * Commands return the process exit status, one of the table below.
  */
 #ifndef DV_CLI_CLI_H
 #define DV_CLI_CLI_H
@@ -17,7 +16,28 @@
 #include "../disks/disks.h"
 #include "../repo/repo.h"
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_PARTIAL = 3 };
+/*
+ * Exit statuses: one meaning each, so that a script, a systemd unit or
+ * a job history can tell the outcomes apart (docs/dvalin.1, EXIT STATUS;
+ * tests/e2e/test_exit.py pins them).  When several apply, the larger
+ * finding wins over an error: a failing disk (5) outranks a warning (4),
+ * which outranks a disk that could not be read (1).
+ */
+enum {
+	EXIT_OK = 0,           /* done, nothing to report */
+	EXIT_FAIL = 1,         /* an error: the command could not do its job */
+	EXIT_USAGE = 2,        /* bad options or arguments; nothing was done */
+	EXIT_PARTIAL = 3,      /* backup saved, but some files could not be read */
+	EXIT_WARNING = 4,      /* disks, zpool-check: a disk or pool has a warning */
+	EXIT_FAILING = 5,      /* disks, zpool-check: a disk or pool is failing */
+	EXIT_DAMAGE = 6,       /* check found damaged or missing data */
+	/*
+	 * Interrupted by SIGINT.  dvalin does not catch the signal: it dies
+	 * of it, which shells report as 128 + 2, and a calling shell script
+	 * stops too (exiting 130 instead would let the script go on).
+	 */
+	EXIT_INTERRUPTED = 130,
+};
 
 typedef struct {
 	const char *repo;
@@ -40,7 +60,7 @@ const cli_command *cli_find_command(const char *name);
 void cli_print_usage(const char *cmd);
 /* Prints "dvalin CMD: msg" for bad usage and returns EXIT_USAGE. */
 int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Logs err_msg(code) as one line and returns EXIT_FAIL. */
+/* Logs err_msg(code) as one line; returns EXIT_USAGE for -DV_EUSAGE, else EXIT_FAIL. */
 int cli_fail(int code);
 
 /* Reads the password (confirm: ask twice on a terminal). Caller frees. */

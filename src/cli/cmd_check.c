@@ -32,7 +32,8 @@ const char cmd_check_usage[] =
 	"                            days cover everything in 100/P days\n"
 	"      --no-key              run without the password (structure and storage)\n"
 	"      --json                print the result as JSON\n\n"
-	"Exit status: 0 no problems, 1 problems found (or the check could not run).\n";
+	"Exit status: 0 no problems, 6 damaged or missing data found, 1 the check\n"
+	"could not run.\n";
 
 typedef struct {
 	const cli_ctx *ctx;
@@ -222,5 +223,5 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
 		return cli_fail(rc);
 	if (!ctx->json && !ctx->quiet)
 		print_text(&res, &o, keyless);
-	return res.problems ? EXIT_FAIL : EXIT_OK;
+	return res.problems ? EXIT_DAMAGE : EXIT_OK;
 }

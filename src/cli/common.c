@@ -28,7 +28,7 @@ int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...)
 int cli_fail(int code)
 {
 	log_error("%s", err_msg(code));
-	return EXIT_FAIL;
+	return code == -DV_EUSAGE ? EXIT_USAGE : EXIT_FAIL;
 }
 
 static void strip_newline(char *s)

@@ -60,7 +60,12 @@ static void main_usage(FILE *f)
 	      "  -h, --help             this text; 'dvalin COMMAND --help' for a command\n\n"
 	      "Password: --password-file, $DVALIN_PASSWORD_FILE, $DVALIN_PASSWORD_COMMAND,\n"
 	      "$DVALIN_PASSWORD, else asked on the terminal.\n"
-	      "Exit status: 0 success, 1 error, 2 usage error, 3 backup incomplete (files unreadable).\n", f);
+	      "Exit status:\n"
+	      "  0    success                 4    a disk or pool has a warning\n"
+	      "  1    error                   5    a disk or pool is failing\n"
+	      "  2    usage error             6    check found damaged or missing data\n"
+	      "  3    backup saved, but some  130  interrupted (SIGINT)\n"
+	      "       files were unreadable\n", f);
 }
 
 void cli_print_usage(const char *cmd)

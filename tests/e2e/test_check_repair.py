@@ -79,12 +79,12 @@ def test_bit_rot_found_by_read_data_with_and_without_key(filled):
     flip_byte(pack_of(repo, 1 << 20), 1000)
     assert run(["check", "-r", repo]).rc == 0, "structure alone cannot see it"
     r = run(["check", "-r", repo, "--read-data"])
-    assert r.rc == 1 and "stored bytes do not match their checksum" in r.err, r
+    assert r.rc == 6 and "stored bytes do not match their checksum" in r.err, r
     # the report names snapshots and files, not only the pack
     assert r.out.count("/victim: file contents lost") == 2, r.out
     assert "2 snapshots and 2 files or directories affected" in r.out
     r = run(["check", "-r", repo, "--read-data", "--no-key"], env=NOKEY)
-    assert r.rc == 1 and "stored bytes do not match" in r.err, r
+    assert r.rc == 6 and "stored bytes do not match" in r.err, r
 
 
 def test_missing_pack_then_repair_restores_everything_else(filled, world):
@@ -92,14 +92,14 @@ def test_missing_pack_then_repair_restores_everything_else(filled, world):
     os.unlink(pack_of(repo, 1 << 20))
     r = run(["check", "-r", repo, "--json"])
     doc = r.json()
-    assert r.rc == 1 and doc["packs_missing"] == 1 and not doc["ok"], r
+    assert r.rc == 6 and doc["packs_missing"] == 1 and not doc["ok"], r
     assert {(a["path"].endswith("/victim"), a["damage"]) for a in doc["affected"]} == \
         {(True, "file contents lost")}
     assert {a["snapshot"] for a in doc["affected"]} == set(ids)
     r = run(["repair", "-r", repo, "index"], env=NOKEY)
     assert r.rc == 0, r
     r = run(["check", "-r", repo])
-    assert r.rc == 1 and "is not in the index" in r.err, r
+    assert r.rc == 6 and "is not in the index" in r.err, r
     r = run(["repair", "-r", repo, "snapshots"])
     assert r.rc == 0 and "/victim: lost contents replaced by zeros" in r.out, r
     assert "2 rewritten" in r.out
@@ -148,7 +148,7 @@ def test_damaged_index_file_is_reported_and_rebuilt(filled):
     with open(idx, "r+b") as f:
         f.truncate(100)
     r = run(["check", "-r", repo])
-    assert r.rc == 1 and "is damaged; run 'dvalin repair index'" in r.err, r
+    assert r.rc == 6 and "is damaged; run 'dvalin repair index'" in r.err, r
     assert run(["repair", "-r", repo, "index"]).rc == 0
     assert run(["check", "-r", repo, "--read-data"]).rc == 0
 

@@ -49,7 +49,7 @@ SMART_VERDICTS = {
     "pyprobe_text_ata_ssd_stec_pata_failed_many_failing_now.txt": ("failing", "FAILED"),
     "own_ata_end_to_end_184_failing_now_passed.json": ("failing", "PASSED"),
 }
-EXIT = {"ok": 0, "warning": 2, "failing": 3}
+EXIT = {"ok": 0, "warning": 4, "failing": 5}  # dvalin(1), EXIT STATUS
 
 
 def disks(*args, env=None):
@@ -58,7 +58,7 @@ def disks(*args, env=None):
 
 def one(path, *args):
     r = disks("--from", path, *args)
-    assert r.rc in (0, 2, 3), r
+    assert r.rc in (0, 4, 5), r
     d = r.json()["disks"]
     assert len(d) == 1
     return r.rc, d[0]
@@ -85,7 +85,7 @@ def test_fixture_verdict(name):
 
 def test_the_184_story_is_failing_although_passed():
     rc, d = one(os.path.join(SMART, "own_ata_end_to_end_184_failing_now_passed.json"))
-    assert rc == 3 and d["smart_passed"] is True and d["verdict"] == "failing"
+    assert rc == EXIT["failing"] and d["smart_passed"] is True and d["verdict"] == "failing"
     f = [x for x in d["findings"] if x["code"] == "ata-attr-184"][0]
     assert f["severity"] == "failing" and "failing now" in f["message"]
     assert "value 1, worst 1, thresh 99" in f["source"] and "raw 420" in f["source"]
@@ -96,7 +96,7 @@ def test_json_shape():
     r = disks("--from", os.path.join(SMART, "netdata_ata_hdd_wd181kryz_healthy.json"),
               os.path.join(SMART, "exporter_ata_hdd_seagate_st3500418as_passed_realloc304.json"))
     doc = r.json()
-    assert r.rc == 3 and len(doc["disks"]) == 2
+    assert r.rc == EXIT["failing"] and len(doc["disks"]) == 2
     for d in doc["disks"]:
         assert {"device", "model", "serial", "verdict", "findings"} <= set(d)
         assert d["verdict"] in ("ok", "warning", "failing")
@@ -104,7 +104,7 @@ def test_json_shape():
             assert set(f) == {"severity", "code", "message", "source"}
             assert f["severity"] in ("advice", "warning", "failing")
     text = run(["disks", "--from", os.path.join(SMART, "exporter_ata_hdd_seagate_st3500418as_passed_realloc304.json")])
-    assert text.rc == 3 and "failing" in text.out and "Reallocated_Sector_Ct is 304" in text.out
+    assert text.rc == EXIT["failing"] and "failing" in text.out and "Reallocated_Sector_Ct is 304" in text.out
 
 
 def test_unreadable_input_is_exit_1_and_named(world):
@@ -116,7 +116,7 @@ def test_unreadable_input_is_exit_1_and_named(world):
     assert r.rc == 1 and "cannot read" in r.err and "missing.json" in r.err, r
     # a failing disk outranks an unreadable file
     r = run(["disks", "--from", bad, os.path.join(SMART, "own_ata_end_to_end_184_failing_now_passed.json")])
-    assert r.rc == 3
+    assert r.rc == EXIT["failing"]
 
 
 # ---------- every rule, on inputs derived from healthy real outputs ----------
@@ -219,7 +219,7 @@ def test_growth_between_two_readings_is_failing(world):
     assert rc == 0
     rc, d = one(later, "--state", state)
     f = {x["code"]: x for x in d["findings"]}
-    assert rc == 3 and f["ata-count-197"]["severity"] == "failing"
+    assert rc == EXIT["failing"] and f["ata-count-197"]["severity"] == "failing"
     assert "grew from 0 to 10" in f["ata-count-197"]["message"]
     assert "cable" in f["ata-crc-199"]["message"]
 
@@ -236,14 +236,14 @@ def test_growth_rules(world, base, change1, change2, code):
     rc, d = one(derived(world, base, change1, "a.json"), "--state", state)
     assert {x["code"]: x["severity"] for x in d["findings"]}[code] == "warning"
     rc, d = one(derived(world, base, change2, "b.json"), "--state", state)
-    assert {x["code"]: x["severity"] for x in d["findings"]}[code] == "failing" and rc == 3
+    assert {x["code"]: x["severity"] for x in d["findings"]}[code] == "failing" and rc == EXIT["failing"]
 
 
 def test_nvme_error_log_growth_is_a_warning_only(world):
     state = os.path.join(world, "s.db")
     one(derived(world, NVME, nvme_set(num_err_log_entries=5), "a.json"), "--state", state)
     rc, d = one(derived(world, NVME, nvme_set(num_err_log_entries=9), "b.json"), "--state", state)
-    assert rc == 2 and {x["code"]: x["severity"] for x in d["findings"]}["nvme-error-log"] == "warning"
+    assert rc == EXIT["warning"] and {x["code"]: x["severity"] for x in d["findings"]}["nvme-error-log"] == "warning"
 
 
 def test_bad_state_file_is_an_error(world):
@@ -297,7 +297,7 @@ def test_live_scan_and_show(world):
             "/dev/nvme0": os.path.join(SMART, NVME)}
     env = fake_smartctl(world, devs, outs)
     r = run(["disks", "--no-state"], env=env)
-    assert r.rc == 3 and "STORY184" in r.out and "failing" in r.out, r
+    assert r.rc == EXIT["failing"] and "STORY184" in r.out and "failing" in r.out, r
     r = run(["disks", "--state", os.path.join(world, "s.db"), "show", "/dev/nvme0"], env=env)
     assert r.rc == 0 and "/dev/nvme0" in r.out and "STORY184" not in r.out, r
 
@@ -325,7 +325,7 @@ ZPOOL_VERDICTS = {
 
 def zcheck(path, *extra):
     r = run(["zpool-check", "--json", "--from", path, *extra])
-    assert r.rc in (0, 2, 3), r
+    assert r.rc in (0, 4, 5), r
     return r.rc, r.json()["pools"]
 
 
@@ -390,10 +390,10 @@ def test_zpool_healthy_recently_scrubbed_is_ok(world):
 
 def test_zpool_old_scrub_and_mixed_vdevs(world):
     rc, p = zcheck(write_status(world, days_ago=40))
-    assert rc == 2 and pool_codes(p) == {"zpool-scrub-old"}
+    assert rc == EXIT["warning"] and pool_codes(p) == {"zpool-scrub-old"}
     single = "\t  /dev/disk/by-id/ata-DISK_C-part1     ONLINE       0     0     0\n"
     rc, p = zcheck(write_status(world, extra=single))
-    assert rc == 2 and pool_codes(p) == {"zpool-mixed-redundancy"}, p
+    assert rc == EXIT["warning"] and pool_codes(p) == {"zpool-mixed-redundancy"}, p
 
 
 def test_zpool_mixed_ashift_from_zdb(world):
@@ -402,7 +402,7 @@ def test_zpool_mixed_ashift_from_zdb(world):
                          "        children[0]:\n            type: 'mirror'\n            ashift: 12\n"
                          "        children[1]:\n            type: 'mirror'\n            ashift: 9\n")
     rc, p = zcheck(write_status(world), "--zdb", zdb)
-    assert rc == 2 and "zpool-mixed-ashift" in pool_codes(p), p
+    assert rc == EXIT["warning"] and "zpool-mixed-ashift" in pool_codes(p), p
 
 
 def test_zpool_bad_input(world):
@@ -426,7 +426,7 @@ def test_systemd_units_verify(world):
     unit_dir = os.path.join(dest, "usr", "lib", "systemd", "system")
     svc = os.path.join(unit_dir, "dvalin-disks.service")
     text = open(svc).read()
-    assert "ExecStart=/usr/bin/dvalin disks" in text and "SuccessExitStatus=2 3" in text
+    assert "ExecStart=/usr/bin/dvalin disks" in text and "SuccessExitStatus=4 5" in text
     open(svc, "w").write(text.replace("/usr/bin/dvalin", os.path.join(dest, "usr", "bin", "dvalin")))
     p = subprocess.run(["systemd-analyze", "verify", "--man=no", svc,
                         os.path.join(unit_dir, "dvalin-disks.timer")], capture_output=True, text=True)
