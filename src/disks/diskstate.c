@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "diskstate.h"
 #include "../base/err.h"
+#include "../base/sql.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -10,8 +11,7 @@
 #include <sys/stat.h>
 
 struct diskstate {
-	sqlite3 *db;
-	char *path;
+	sql_db *db;
 };
 
 static const char schema[] =
@@ -22,11 +22,6 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS history(disk TEXT, key TEXT, value INTEGER, time INTEGER);"
 	"CREATE TABLE IF NOT EXISTS alerts(disk TEXT, code TEXT, severity INTEGER, message TEXT,"
 	" time INTEGER, PRIMARY KEY(disk, code));";
-
-static int fail(diskstate *s, const char *what)
-{
-	return err_set(-EIO, "disk state '%s': %s: %s", s->path, what, sqlite3_errmsg(s->db));
-}
 
 /* mkdir -p of the directory holding path. */
 static int make_parent(const char *path)
@@ -57,17 +52,10 @@ int diskstate_open(diskstate **out, const char *path)
 	if (rc < 0)
 		return rc;
 	diskstate *s = calloc(1, sizeof(*s));
-	if (!s || !(s->path = strdup(path))) {
-		free(s);
+	if (!s)
 		return -ENOMEM;
-	}
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		rc = fail(s, "cannot open");
-	} else {
-		sqlite3_busy_timeout(s->db, 10000);
-		if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK)
-			rc = fail(s, "cannot create the tables (not a dvalin state file?)");
-	}
+	rc = sql_open(&s->db, path, "disk state");
+	rc = rc ?: sql_exec(s->db, schema, "cannot create the tables (not a dvalin state file?)");
 	if (rc < 0) {
 		diskstate_close(s);
 		return rc;
@@ -80,86 +68,43 @@ void diskstate_close(diskstate *s)
 {
 	if (!s)
 		return;
-	sqlite3_close(s->db);
-	free(s->path);
+	sql_close(s->db);
 	free(s);
 }
 
 int diskstate_begin(diskstate *s)
 {
-	return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, "begin");
+	return sql_exec(s->db, "BEGIN IMMEDIATE", "begin");
 }
 
 int diskstate_commit(diskstate *s)
 {
-	return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, "commit");
-}
-
-static int prepare(diskstate *s, const char *sql, sqlite3_stmt **st)
-{
-	return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : fail(s, "prepare");
-}
-
-/* One integer column of one row: 1 and *out, or 0 when there is no row. */
-static int select_int(diskstate *s, const char *sql, const char *a, const char *b, int64_t *out)
-{
-	sqlite3_stmt *st;
-	int rc = prepare(s, sql, &st);
-	if (rc < 0)
-		return rc;
-	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-	int step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
-		*out = sqlite3_column_int64(st, 0);
-		rc = 1;
-	} else if (step != SQLITE_DONE) {
-		rc = fail(s, "read");
-	}
-	sqlite3_finalize(st);
-	return rc;
+	return sql_exec(s->db, "COMMIT", "commit");
 }
 
 int diskstate_prev(diskstate *s, const char *disk, const char *key, uint64_t *out)
 {
 	int64_t v;
-	int rc = select_int(s, "SELECT value FROM readings WHERE disk = ?1 AND key = ?2", disk, key, &v);
+	int rc = sql_get_int(s->db, &v, "SELECT value FROM readings WHERE disk = ?1 AND key = ?2",
+			     SQL_ARGS(SQL_TEXT(disk), SQL_TEXT(key)));
 	if (rc == 1)
 		*out = (uint64_t)v;
 	return rc;
 }
 
-static int exec_bound(diskstate *s, const char *sql, const char *a, const char *b, int64_t x,
-		      int64_t y, const char *c)
-{
-	sqlite3_stmt *st;
-	int rc = prepare(s, sql, &st);
-	if (rc < 0)
-		return rc;
-	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, x);
-	sqlite3_bind_int64(st, 4, y);
-	if (c)
-		sqlite3_bind_text(st, 5, c, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = fail(s, "write");
-	sqlite3_finalize(st);
-	return rc;
-}
-
 int diskstate_put(diskstate *s, const char *disk, const char *key, uint64_t val, int64_t now)
 {
-	int rc = exec_bound(s, "INSERT OR REPLACE INTO readings VALUES(?1, ?2, ?3, ?4)", disk, key,
-			    (int64_t)val, now, NULL);
-	return rc ?: exec_bound(s, "INSERT INTO history VALUES(?1, ?2, ?3, ?4)", disk, key,
-				(int64_t)val, now, NULL);
+	int rc = sql_run(s->db, "INSERT OR REPLACE INTO readings VALUES(?1, ?2, ?3, ?4)",
+			 SQL_ARGS(SQL_TEXT(disk), SQL_TEXT(key), SQL_INT(val), SQL_INT(now)));
+	return rc ?: sql_run(s->db, "INSERT INTO history VALUES(?1, ?2, ?3, ?4)",
+			     SQL_ARGS(SQL_TEXT(disk), SQL_TEXT(key), SQL_INT(val), SQL_INT(now)));
 }
 
 int diskstate_alert_get(diskstate *s, const char *disk, const char *code, int *sev)
 {
 	int64_t v;
-	int rc = select_int(s, "SELECT severity FROM alerts WHERE disk = ?1 AND code = ?2", disk, code, &v);
+	int rc = sql_get_int(s->db, &v, "SELECT severity FROM alerts WHERE disk = ?1 AND code = ?2",
+			     SQL_ARGS(SQL_TEXT(disk), SQL_TEXT(code)));
 	if (rc == 1)
 		*sev = (int)v;
 	return rc;
@@ -168,39 +113,30 @@ int diskstate_alert_get(diskstate *s, const char *disk, const char *code, int *s
 int diskstate_alert_set(diskstate *s, const char *disk, const char *code, int sev,
 			const char *msg, int64_t now)
 {
-	return exec_bound(s, "INSERT OR REPLACE INTO alerts(disk, code, severity, time, message)"
-			     " VALUES(?1, ?2, ?3, ?4, ?5)", disk, code, sev, now, msg);
+	return sql_run(s->db, "INSERT OR REPLACE INTO alerts(disk, code, severity, time, message)"
+			      " VALUES(?1, ?2, ?3, ?4, ?5)",
+		       SQL_ARGS(SQL_TEXT(disk), SQL_TEXT(code), SQL_INT(sev), SQL_INT(now), SQL_TEXT(msg)));
 }
 
 int diskstate_alert_clear(diskstate *s, const char *disk, const char *code)
 {
-	sqlite3_stmt *st;
-	int rc = prepare(s, "DELETE FROM alerts WHERE disk = ?1 AND code = ?2", &st);
-	if (rc < 0)
-		return rc;
-	sqlite3_bind_text(st, 1, disk, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = fail(s, "write");
-	sqlite3_finalize(st);
-	return rc;
+	return sql_run(s->db, "DELETE FROM alerts WHERE disk = ?1 AND code = ?2",
+		       SQL_ARGS(SQL_TEXT(disk), SQL_TEXT(code)));
 }
 
 int diskstate_alerts(diskstate *s, const char *disk, diskstate_alert_fn fn, void *ud)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT code, severity, message FROM alerts WHERE disk = ?1 ORDER BY code", &st);
+	int rc = sql_prepare(s->db, &st, "SELECT code, severity, message FROM alerts WHERE disk = ?1 ORDER BY code",
+			     SQL_ARGS(SQL_TEXT(disk)));
 	if (rc < 0)
 		return rc;
-	sqlite3_bind_text(st, 1, disk, -1, SQLITE_STATIC);
-	int step;
-	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sql_step(s->db, st)) == 1) {
 		const char *msg = (const char *)sqlite3_column_text(st, 2);
-		rc = fn(ud, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
-			msg ? msg : "");
+		if ((rc = fn(ud, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
+			     msg ? msg : "")) < 0)
+			break;
 	}
-	if (rc == 0 && step != SQLITE_DONE)
-		rc = fail(s, "read");
-	sqlite3_finalize(st);
-	return rc;
+	sql_finish(st);
+	return rc < 0 ? rc : 0;
 }
