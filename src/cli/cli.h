@@ -11,9 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../archive/tree.h"
-#include "../base/json.h"
-#include "../disks/disks.h"
 #include "../repo/repo.h"
 
 /*
@@ -76,22 +73,6 @@ int cli_parse_threads(const char *s, int *out);
 /* Parses --compression auto|off|fast|max|N into a zstd level. */
 int cli_parse_compression(const char *s, int *out_level);
 
-/* Emits link_target (symlinks) and rdev (devices) of a node, if it has them. */
-void cli_json_node_extra(json *j, const tree_node *n);
-
-/* A named count, for JSON reports. */
-typedef struct {
-	const char *key;
-	uint64_t val;
-} cli_counter;
-
-/* Emits "key": val pairs into an open JSON object. */
-void cli_json_counters(json *j, const cli_counter *c, size_t n);
-/* Prints a JSON object of just these counters on stdout. */
-void cli_print_counters(const cli_counter *c, size_t n);
-
-/* The findings of a disk or pool as a JSON array (severity, code, message, source). */
-void cli_json_findings(json *j, const disk_report *rep);
 /* "1.23 GiB" */
 void cli_human_bytes(char out[32], uint64_t n);
 /* "1:02:03" or "2:03" */

@@ -8,6 +8,7 @@
 #include "../base/log.h"
 #include "../base/workq.h"
 #include "../jobs/backup.h"
+#include "../report/backup.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -44,21 +45,7 @@ static void print_summary(const cli_ctx *ctx, const backup_result *res)
 	if (ctx->json) {
 		json j;
 		json_init(&j, stdout);
-		json_obj_begin(&j);
-		json_key(&j, "snapshot_id"); json_str(&j, hex);
-		json_key(&j, "files_new"); json_uint(&j, st->files_new);
-		json_key(&j, "files_changed"); json_uint(&j, st->files_changed);
-		json_key(&j, "files_unchanged"); json_uint(&j, st->files_unchanged);
-		json_key(&j, "dirs"); json_uint(&j, st->dirs);
-		json_key(&j, "total_files"); json_uint(&j, st->total_files);
-		json_key(&j, "total_bytes"); json_uint(&j, st->total_bytes);
-		json_key(&j, "bytes_read"); json_uint(&j, st->bytes_read);
-		json_key(&j, "bytes_added"); json_uint(&j, st->bytes_added);
-		json_key(&j, "errors"); json_uint(&j, st->errors);
-		json_key(&j, "files_changed_while_read"); json_uint(&j, res->files_changed_while_read);
-		json_key(&j, "duration_seconds");
-		json_double(&j, res->seconds);
-		json_obj_end(&j);
+		report_backup(&j, res);
 		json_finish(&j);
 		return;
 	}

@@ -6,6 +6,7 @@
 #include "../base/log.h"
 #include "../base/strlist.h"
 #include "../jobs/check.h"
+#include "../report/check.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -31,7 +32,7 @@ const char cmd_check_usage[] =
 	"                            reads P% chosen by the date, so that consecutive\n"
 	"                            days cover everything in 100/P days\n"
 	"      --no-key              run without the password (structure and storage)\n"
-	"      --json                print the result as JSON\n\n"
+	"      --json                print the result as JSON (docs/json.md)\n\n"
 	"Exit status: 0 no problems, 6 damaged or missing data found, 1 the check\n"
 	"could not run.\n";
 
@@ -54,17 +55,13 @@ static void on_problem(void *ud, const char *msg)
 static void on_affected(void *ud, const snapshot *s, const char *path, const char *what)
 {
 	out_ctx *o = ud;
+	if (o->ctx->json) {
+		report_check_affected(o->j, s, path, what);
+		return;
+	}
 	char hex[65], when[40];
 	hex_encode(hex, s->id, 32);
 	snapshot_format_time(when, s);
-	if (o->ctx->json) {
-		json_obj_begin(o->j);
-		json_key(o->j, "snapshot"); json_str(o->j, hex);
-		json_key(o->j, "path"); json_str(o->j, *path ? path : "/");
-		json_key(o->j, "damage"); json_str(o->j, what);
-		json_obj_end(o->j);
-		return;
-	}
 	printf("damaged: snapshot %.8s (%s): %s: %s\n", hex, when, *path ? path : "/", what);
 }
 
@@ -129,46 +126,6 @@ static void print_text(const check_result *r, const check_opts *o, int keyless)
 		printf("no problems found\n");
 }
 
-static void print_json_tail(json *j, const check_result *r, char **msgs, size_t nmsgs)
-{
-	json_arr_end(j);
-	json_key(j, "problem_list");
-	json_arr_begin(j);
-	for (size_t i = 0; i < nmsgs; i++)
-		json_str(j, msgs[i]);
-	json_arr_end(j);
-	json_key(j, "levels");
-	json_arr_begin(j);
-	json_str(j, "structure");
-	if (r->storage_checked)
-		json_str(j, "storage");
-	if (r->content_checked)
-		json_str(j, "content");
-	json_arr_end(j);
-	json_key(j, "ok"); json_bool(j, r->problems == 0);
-	json_key(j, "problems"); json_uint(j, r->problems);
-	json_key(j, "snapshots"); json_uint(j, r->snapshots);
-	json_key(j, "snapshots_damaged"); json_uint(j, r->snapshots_damaged);
-	json_key(j, "snapshots_affected"); json_uint(j, r->snapshots_affected);
-	json_key(j, "index_files"); json_uint(j, r->index_files);
-	json_key(j, "index_files_damaged"); json_uint(j, r->index_files_damaged);
-	json_key(j, "packs"); json_uint(j, r->packs);
-	json_key(j, "packs_missing"); json_uint(j, r->packs_missing);
-	json_key(j, "packs_damaged_table"); json_uint(j, r->packs_bad_table);
-	json_key(j, "packs_unindexed"); json_uint(j, r->packs_unindexed);
-	json_key(j, "packs_condemned"); json_uint(j, r->packs_condemned);
-	json_key(j, "index_mismatches"); json_uint(j, r->index_mismatches);
-	json_key(j, "trees"); json_uint(j, r->trees);
-	json_key(j, "blobs_referenced"); json_uint(j, r->blobs_referenced);
-	json_key(j, "blobs_missing"); json_uint(j, r->blobs_missing);
-	json_key(j, "packs_read"); json_uint(j, r->packs_read);
-	json_key(j, "blobs_read"); json_uint(j, r->blobs_read);
-	json_key(j, "bytes_read"); json_uint(j, r->bytes_read);
-	json_key(j, "blobs_damaged"); json_uint(j, r->blobs_damaged);
-	json_obj_end(j);
-	json_finish(j);
-}
-
 int cmd_check(cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -216,12 +173,18 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
 	check_result res;
 	rc = check_run(r, &o, &res);
 	repo_free(r);
-	if (ctx->json && rc == 0)
-		print_json_tail(&j, &res, oc.problems, oc.nproblems);
+	/* a check that found damage and then could not go on still reports it */
+	const char *error = rc < 0 ? err_msg(rc) : NULL;
+	if (ctx->json) {
+		report_check_result(&j, &res, oc.problems, oc.nproblems, error);
+		json_finish(&j);
+	}
 	strlist_free(oc.problems, oc.nproblems);
-	if (rc < 0)
+	if (rc < 0 && !res.problems)
 		return cli_fail(rc);
-	if (!ctx->json && !ctx->quiet)
+	if (rc < 0)
+		log_error("the check could not finish: %s", error);
+	else if (!ctx->json && !ctx->quiet)
 		print_text(&res, &o, keyless);
 	return res.problems ? EXIT_DAMAGE : EXIT_OK;
 }

@@ -3,6 +3,7 @@
 #include "../base/err.h"
 #include "../base/hex.h"
 #include "../base/json.h"
+#include "../report/config.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -51,12 +52,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 	if (ctx->json) {
 		json j;
 		json_init(&j, stdout);
-		json_obj_begin(&j);
-		json_key(&j, "repository");
-		json_str(&j, path);
-		json_key(&j, "created");
-		json_bool(&j, 1);
-		json_obj_end(&j);
+		report_created(&j, path);
 		json_finish(&j);
 	} else if (!ctx->quiet) {
 		printf("created dvalin repository at %s\n", path);

@@ -3,6 +3,9 @@
 #include "../base/err.h"
 #include "../base/json.h"
 #include "../jobs/ls.h"
+#include "../report/node.h"
+
+#include <errno.h>
 
 #include <getopt.h>
 #include <stdio.h>
@@ -16,14 +19,10 @@ const char cmd_ls_usage[] =
 	"Options:\n"
 	"  -l, --long   mode, owner, size and modification time too\n"
 	"      --json   one JSON object per line (newline-delimited): path, name, type,\n"
-	"               mode, uid, gid, user, group, size, mtime (RFC 3339, ns), and\n"
-	"               link_target for symlinks\n";
-
-static const char *type_name(int t)
-{
-	static const char *names[] = { "?", "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket" };
-	return t >= 1 && t <= 7 ? names[t] : "?";
-}
+	"               mode, uid, gid, user, group, size, mtime and ctime (RFC 3339,\n"
+	"               ns), dev, inode, nlink, link_target (symlinks), rdev (devices);\n"
+	"               name_raw, path_raw, ... hold the bytes of names that are not\n"
+	"               UTF-8 (docs/json.md)\n";
 
 static char type_char(int t)
 {
@@ -48,39 +47,14 @@ static void mode_string(char out[11], const tree_node *n)
 	out[10] = 0;
 }
 
-static void rfc3339_ns(char out[64], int64_t sec, uint32_t ns)
-{
-	time_t t = (time_t)sec;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	size_t n = strftime(out, 64, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 64 - n, ".%09uZ", ns);
-}
-
 static int print_node(void *ud, const buf *path, const tree *t, const tree_node *n)
 {
-	(void)t;
 	ls_state *st = ud;
 	if (st->ctx->json) {
-		json *j = &st->j;
-		char when[64];
-		rfc3339_ns(when, n->mtime, n->mtime_ns);
-		json_init(j, stdout);
-		json_obj_begin(j);
-		json_key(j, "path"); json_strn(j, path->data, path->len);
-		json_key(j, "name"); json_strn(j, n->name, n->name_len);
-		json_key(j, "type"); json_str(j, type_name(n->type));
-		json_key(j, "mode"); json_uint(j, n->mode);
-		json_key(j, "uid"); json_uint(j, n->uid);
-		json_key(j, "gid"); json_uint(j, n->gid);
-		json_key(j, "user"); json_strn(j, n->user, n->user_len);
-		json_key(j, "group"); json_strn(j, n->group, n->group_len);
-		json_key(j, "size"); json_uint(j, n->size);
-		json_key(j, "mtime"); json_str(j, when);
-		cli_json_node_extra(j, n);
-		json_obj_end(j);
-		json_finish(j);
-		return 0;
+		json_init(&st->j, stdout);
+		report_node(&st->j, t, n, path->data, path->len, 0);
+		json_finish(&st->j);
+		return ferror(stdout) ? -EIO : 0;
 	}
 	if (st->lng) {
 		char mode[11], when[32];
@@ -101,7 +75,7 @@ static int print_node(void *ud, const buf *path, const tree *t, const tree_node 
 		fwrite(n->target, 1, n->target_len, stdout);
 	}
 	putchar('\n');
-	return ferror(stdout) ? -5 : 0;
+	return ferror(stdout) ? -EIO : 0;
 }
 
 int cmd_ls(cli_ctx *ctx, int argc, char **argv)

@@ -5,6 +5,7 @@
 #include "../base/json.h"
 #include "../base/log.h"
 #include "../jobs/gc.h"
+#include "../report/prune.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -43,22 +44,7 @@ static void report(const cli_ctx *ctx, const gc_result *g, int dry)
 	if (ctx->json) {
 		json j;
 		json_init(&j, stdout);
-		json_obj_begin(&j);
-		json_key(&j, "dry_run"); json_bool(&j, dry);
-		cli_counter c[] = {
-			{ "snapshots", g->snapshots }, { "trees", g->trees },
-			{ "blobs_used", g->blobs_used }, { "packs", g->packs }, { "bytes", g->bytes },
-			{ "bytes_used", g->bytes_used }, { "packs_young", g->packs_young },
-			{ "packs_unindexed", g->packs_orphan }, { "packs_condemned", g->packs_condemned },
-			{ "bytes_condemned", g->bytes_condemned }, { "packs_repacked", g->packs_repacked },
-			{ "bytes_copied", g->bytes_copied },
-			{ "index_files_replaced", g->index_files_replaced },
-			{ "stale_leases_removed", g->stale_leases }, { "packs_deleted", g->packs_deleted },
-			{ "bytes_deleted", g->bytes_deleted }, { "packs_returned", g->packs_returned },
-			{ "records_waiting", g->records_waiting },
-		};
-		cli_json_counters(&j, c, ARRAY_SIZE(c));
-		json_obj_end(&j);
+		report_prune(&j, g, dry);
 		json_finish(&j);
 		return;
 	}

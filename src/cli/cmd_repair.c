@@ -6,6 +6,7 @@
 #include "../base/json.h"
 #include "../base/log.h"
 #include "../jobs/repair.h"
+#include "../report/repair.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -61,12 +62,10 @@ static int repair_index_cmd(cli_ctx *ctx, int read_data)
 	if (rc < 0)
 		return cli_fail(rc);
 	if (ctx->json) {
-		cli_counter c[] = {
-			{ "packs", res.packs }, { "packs_damaged", res.packs_bad },
-			{ "blobs", res.blobs }, { "blobs_damaged", res.blobs_damaged },
-			{ "index_files_replaced", res.index_files_removed },
-		};
-		cli_print_counters(c, ARRAY_SIZE(c));
+		json j;
+		json_init(&j, stdout);
+		report_repair_index(&j, &res);
+		json_finish(&j);
 	} else if (!ctx->quiet) {
 		printf("indexed %llu blobs in %llu packs; replaced %llu index files\n",
 		       (unsigned long long)res.blobs, (unsigned long long)res.packs,
@@ -95,12 +94,10 @@ static int repair_snapshots_cmd(cli_ctx *ctx, int forget_damaged)
 	if (rc < 0)
 		return cli_fail(rc);
 	if (ctx->json) {
-		cli_counter c[] = {
-			{ "snapshots", res.snapshots }, { "rewritten", res.rewritten },
-			{ "forgotten", res.forgotten }, { "unreadable_removed", res.unreadable_removed },
-			{ "damaged_paths", res.paths },
-		};
-		cli_print_counters(c, ARRAY_SIZE(c));
+		json j;
+		json_init(&j, stdout);
+		report_repair_snapshots(&j, &res);
+		json_finish(&j);
 	} else if (!ctx->quiet) {
 		printf("%llu snapshots: %llu rewritten, %llu forgotten, %llu unreadable removed\n",
 		       (unsigned long long)res.snapshots, (unsigned long long)res.rewritten,

@@ -6,6 +6,7 @@
 #include "../base/strlist.h"
 #include "../base/workq.h"
 #include "../jobs/restore.h"
+#include "../report/backup.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -96,16 +97,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	if (ctx->json) {
 		json j;
 		json_init(&j, stdout);
-		json_obj_begin(&j);
-		json_key(&j, "files"); json_uint(&j, st.files);
-		json_key(&j, "dirs"); json_uint(&j, st.dirs);
-		json_key(&j, "others"); json_uint(&j, st.others);
-		json_key(&j, "bytes"); json_uint(&j, st.bytes);
-		json_key(&j, "errors"); json_uint(&j, st.errors);
-		json_key(&j, "not_permitted"); json_uint(&j, st.not_permitted);
-		json_key(&j, "duration_seconds");
-		printf("%.3f", secs);
-		json_obj_end(&j);
+		report_restore(&j, &st, secs);
 		json_finish(&j);
 	} else if (!ctx->quiet) {
 		char b[32], d[32];

@@ -4,6 +4,7 @@
 #include "../base/hex.h"
 #include "../base/json.h"
 #include "../base/log.h"
+#include "../report/snapshot.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -17,17 +18,10 @@ const char cmd_snapshots_usage[] =
 	"Options:\n"
 	"      --host H   only snapshots of host H\n"
 	"      --tag T    only snapshots carrying tag T\n"
-	"      --json     an array of objects: id, short_id, time (RFC 3339), host,\n"
-	"                 user, paths, tags, parent, tree, protected, damaged_paths\n"
-	"                 (after a repair) and a summary object\n";
-
-static void json_strlist(json *j, char **v, size_t n)
-{
-	json_arr_begin(j);
-	for (size_t i = 0; i < n; i++)
-		json_str(j, v[i]);
-	json_arr_end(j);
-}
+	"      --json     an array of objects: id, short_id, time (RFC 3339, ns),\n"
+	"                 host, user, paths, tags, parent, tree, protected,\n"
+	"                 damaged_paths (set by a repair) and a summary object;\n"
+	"                 'cat snapshot' prints the same object (docs/json.md)\n";
 
 static void print_json(snapshot **v, size_t n, const char *host, const char *tag,
 		       const idmap *prot);
@@ -127,46 +121,9 @@ static void print_json(snapshot **v, size_t n, const char *host, const char *tag
 	json j;
 	json_init(&j, stdout);
 	json_arr_begin(&j);
-	for (size_t i = 0; i < n; i++) {
-		const snapshot *s = v[i];
-		if (!selected(s, host, tag))
-			continue;
-		char hex[65], when[40];
-		hex_encode(hex, s->id, 32);
-		snapshot_format_time(when, s);
-		json_obj_begin(&j);
-		json_key(&j, "id"); json_str(&j, hex);
-		json_key(&j, "short_id"); json_strn(&j, hex, 8);
-		json_key(&j, "time"); json_str(&j, when);
-		json_key(&j, "host"); json_str(&j, s->host);
-		json_key(&j, "user"); json_str(&j, s->user);
-		json_key(&j, "paths"); json_strlist(&j, s->paths, s->npaths);
-		json_key(&j, "tags"); json_strlist(&j, s->tags, s->ntags);
-		json_key(&j, "parent");
-		if (s->has_parent)
-			json_hex(&j, s->parent, 32);
-		else
-			json_null(&j);
-		json_key(&j, "tree"); json_hex(&j, s->tree, 32);
-		json_key(&j, "protected"); json_bool(&j, idmap_get(prot, s->id) != NULL);
-		if (s->ndamaged) {
-			json_key(&j, "damaged_paths");
-			json_strlist(&j, s->damaged, s->ndamaged);
-		}
-		json_key(&j, "summary");
-		json_obj_begin(&j);
-		json_key(&j, "files_new"); json_uint(&j, s->stats.files_new);
-		json_key(&j, "files_changed"); json_uint(&j, s->stats.files_changed);
-		json_key(&j, "files_unchanged"); json_uint(&j, s->stats.files_unchanged);
-		json_key(&j, "dirs"); json_uint(&j, s->stats.dirs);
-		json_key(&j, "total_files"); json_uint(&j, s->stats.total_files);
-		json_key(&j, "total_bytes"); json_uint(&j, s->stats.total_bytes);
-		json_key(&j, "bytes_read"); json_uint(&j, s->stats.bytes_read);
-		json_key(&j, "bytes_added"); json_uint(&j, s->stats.bytes_added);
-		json_key(&j, "errors"); json_uint(&j, s->stats.errors);
-		json_obj_end(&j);
-		json_obj_end(&j);
-	}
+	for (size_t i = 0; i < n; i++)
+		if (selected(v[i], host, tag))
+			report_snapshot(&j, v[i], idmap_get(prot, v[i]->id) != NULL);
 	json_arr_end(&j);
 	json_finish(&j);
 }

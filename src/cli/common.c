@@ -220,34 +220,3 @@ void cli_human_duration(char out[32], double seconds)
 	else
 		snprintf(out, 32, "%lu:%02lu", s / 60, s % 60);
 }
-
-
-void cli_json_node_extra(json *j, const tree_node *n)
-{
-	if (n->type == NODE_SYMLINK) {
-		json_key(j, "link_target");
-		json_strn(j, n->target, n->target_len);
-	}
-	if (n->type == NODE_CHR || n->type == NODE_BLK) {
-		json_key(j, "rdev");
-		json_uint(j, n->rdev);
-	}
-}
-
-void cli_json_counters(json *j, const cli_counter *c, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		json_key(j, c[i].key);
-		json_uint(j, c[i].val);
-	}
-}
-
-void cli_print_counters(const cli_counter *c, size_t n)
-{
-	json j;
-	json_init(&j, stdout);
-	json_obj_begin(&j);
-	cli_json_counters(&j, c, n);
-	json_obj_end(&j);
-	json_finish(&j);
-}

@@ -24,11 +24,12 @@ static void civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d)
 	*y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-void report_format_time(char out[REPORT_TIME_MAX], int64_t sec, uint32_t nsec, int32_t offset)
+static void format(char out[REPORT_TIME_MAX], int64_t sec, uint32_t nsec, int32_t offset, int zulu)
 {
 	int64_t local;
-	if (offset % 60 != 0 || offset <= -86400 || offset >= 86400 ||
+	if (zulu || offset % 60 != 0 || offset <= -86400 || offset >= 86400 ||
 	    __builtin_add_overflow(sec, (int64_t)offset, &local)) {
+		zulu = 1;
 		offset = 0;
 		local = sec;
 	}
@@ -51,17 +52,29 @@ void report_format_time(char out[REPORT_TIME_MAX], int64_t sec, uint32_t nsec, i
 			 (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60), nsec);
 	if (n < 0 || n >= REPORT_TIME_MAX)
 		return;
-	if (offset == 0)
+	if (zulu)
 		snprintf(out + n, REPORT_TIME_MAX - (size_t)n, "Z");
 	else
 		snprintf(out + n, REPORT_TIME_MAX - (size_t)n, "%c%02d:%02d", offset < 0 ? '-' : '+',
 			 (offset < 0 ? -offset : offset) / 3600, (offset < 0 ? -offset : offset) / 60 % 60);
 }
 
+void report_format_time(char out[REPORT_TIME_MAX], int64_t sec, uint32_t nsec, int32_t offset)
+{
+	format(out, sec, nsec, offset, 0);
+}
+
 void report_time(json *j, int64_t sec, uint32_t nsec, int32_t offset)
 {
 	char b[REPORT_TIME_MAX];
-	report_format_time(b, sec, nsec, offset);
+	format(b, sec, nsec, offset, 0);
+	json_str(j, b);
+}
+
+void report_time_utc(json *j, int64_t sec, uint32_t nsec)
+{
+	char b[REPORT_TIME_MAX];
+	format(b, sec, nsec, 0, 1);
 	json_str(j, b);
 }
 

@@ -31,14 +31,17 @@
 
 /*
  * "2026-11-23T08:15:00.000000000+01:00": the time at offset seconds east
- * of UTC (0 gives "Z").  An offset that is not a whole number of minutes
+ * of UTC, as a snapshot records it ("+00:00" for an offset of 0: the
+ * local time was UTC).  An offset that is not a whole number of minutes
  * or not below 24 hours cannot be written in RFC 3339; the time is then
- * written in UTC, which keeps the instant exact.  Years beyond 0000..9999
- * (only a forged or damaged object holds them) are written with a sign
- * and as many digits as they need (ISO 8601's expanded form).
+ * written in UTC ("Z"), which keeps the instant exact.  Years beyond
+ * 0000..9999 (only a forged or damaged object holds them) are written
+ * with a sign and as many digits as they need (ISO 8601's expanded form).
  */
 void report_time(json *j, int64_t sec, uint32_t nsec, int32_t offset);
-/* The same into out (at least REPORT_TIME_MAX bytes). */
+/* "2026-11-23T07:15:00.000000000Z": a time that has no local offset (file times). */
+void report_time_utc(json *j, int64_t sec, uint32_t nsec);
+/* report_time() into out. */
 #define REPORT_TIME_MAX 64
 void report_format_time(char out[REPORT_TIME_MAX], int64_t sec, uint32_t nsec, int32_t offset);
 

@@ -95,7 +95,7 @@ def test_missing_pack_then_repair_restores_everything_else(filled, world):
     assert r.rc == 6 and doc["packs_missing"] == 1 and not doc["ok"], r
     assert {(a["path"].endswith("/victim"), a["damage"]) for a in doc["affected"]} == \
         {(True, "file contents lost")}
-    assert {a["snapshot"] for a in doc["affected"]} == set(ids)
+    assert {a["snapshot_id"] for a in doc["affected"]} == set(ids)
     r = run(["repair", "-r", repo, "index"], env=NOKEY)
     assert r.rc == 0, r
     r = run(["check", "-r", repo])

@@ -50,12 +50,23 @@ def test_worked_example_dry_run_names_the_rule(example):
     assert r.rc == 0, r
     doc = r.json()
     assert doc["dry_run"] is True and len(doc["groups"]) == 1
-    got = [(s["time"][:19].replace("T", " "), s["rule"], s.get("rank", 0))
-           for s in doc["groups"][0]["snapshots"]]
+    decisions = doc["groups"][0]["snapshots"]
+    got = [(d["snapshot"]["time"][:19].replace("T", " "), d["rule"], d["rank"] or 0) for d in decisions]
     assert got == EXAMPLE
     assert len(snapshots(repo)) == len(EXAMPLE), "a dry run removes nothing"
+    # every removal says why
+    why = {d["snapshot"]["time"][:10]: d for d in decisions if d["action"] == "remove"}
+    assert why["2026-11-16"]["reason"] == "not kept by any rule"
+    assert why["2026-11-16"]["superseded_by"] is None
+    keeper = ids["2026-10-31 09:00:00"]
+    assert why["2026-10-15"]["reason"] == f"monthly period 2026-10 already kept by monthly #1 ({keeper[:8]})"
+    assert why["2026-10-15"]["superseded_by"] == {"rule": "monthly", "period": "2026-10", "snapshot_id": keeper}
+    assert all(d["reason"] == f'{d["rule"]} #{d["rank"]}' for d in decisions if d["action"] == "keep")
     text = run(["forget", "-r", repo, "--dry-run", *POLICY], env=ENV)
     assert "keep    " in text.out and "daily #2" in text.out and "remove  " in text.out
+    lines = [l for l in text.out.splitlines() if l.startswith("  remove")]
+    assert len(lines) == 2 and lines[0].endswith("not kept by any rule"), lines
+    assert lines[1].endswith(f"monthly period 2026-10 already kept by monthly #1 ({keeper[:8]})"), lines
     assert "2 snapshots would be removed" in text.out
 
 
@@ -76,7 +87,7 @@ def test_protected_snapshot_is_never_forgotten(example):
     assert "(protected)" in run(["snapshots", "-r", repo]).out
     r = run(["forget", "-r", repo, "--keep-last", "1", "--json"], env=ENV)
     assert r.rc == 0, r
-    fates = {s["id"]: s["rule"] for s in r.json()["groups"][0]["snapshots"]}
+    fates = {d["snapshot"]["id"]: d["rule"] for d in r.json()["groups"][0]["snapshots"]}
     assert fates[victim] == "protected"
     assert {s["id"] for s in snapshots(repo)} == {victim, ids["2026-11-23 10:00:00"]}
     r = run(["forget", "-r", repo, victim[:10]])
@@ -95,11 +106,16 @@ def test_keep_tag_and_within_and_groups(world, repo):
     old = backup_at(repo, a, "2020-01-02 00:00:00")
     recent = run(["backup", "-r", repo, "--json", a]).json()["snapshot_id"]
     other = backup_at(repo, b, "2020-01-01 00:00:00")
-    r = run(["forget", "-r", repo, "--keep-within", "2d", "--keep-tag", "keepme", "--json"], env=ENV)
+    # group b loses its only snapshot: refused, then allowed explicitly
+    r = run(["forget", "-r", repo, "--keep-within", "2d", "--keep-tag", "keepme"], env=ENV)
+    assert r.rc == 1 and "would remove all 1 snapshot of the group" in r.err and b in r.err, r
+    assert "--allow-empty" in r.err and len(snapshots(repo)) == 4
+    r = run(["forget", "-r", repo, "--keep-within", "2d", "--keep-tag", "keepme", "--json",
+             "--allow-empty"], env=ENV)
     assert r.rc == 0, r
     groups = r.json()["groups"]
     assert len(groups) == 2, "default grouping is host and paths"
-    fates = {s["id"]: s["rule"] for g in groups for s in g["snapshots"]}
+    fates = {d["snapshot"]["id"]: d["rule"] for g in groups for d in g["snapshots"]}
     assert fates == {old_tagged: "tag", old: None, recent: "within", other: None}
     left = {s["id"] for s in snapshots(repo)}
     assert left == {old_tagged, recent}
@@ -110,6 +126,9 @@ def test_keep_tag_and_within_and_groups(world, repo):
 
 @pytest.mark.parametrize("args,msg", [
     ([], "refusing to remove every snapshot"),
+    (["--keep-last", "0"], "a count of 0 is no rule"),
+    (["--keep-daily", "0", "--keep-within", "0d"], "refusing to remove every snapshot"),
+    (["abcd", "--allow-empty"], "go with a policy, not with ids"),
     (["--keep-daily", "x"], "invalid count 'x'"),
     (["--keep-within", "3q"], "invalid duration '3q'"),
     (["--group-by", "color"], "invalid --group-by 'color'"),
@@ -127,3 +146,66 @@ def test_forget_unknown_id_fails_and_removes_nothing(world, repo):
     r = run(["forget", "-r", repo, "ffffffff"])
     assert r.rc == 1 and "no snapshot matches 'ffffffff'" in r.err
     assert len(snapshots(repo)) == 1
+
+
+# ---------- easy mistakes that used to lose data (issue 16, item 7) ----------
+
+@pytest.fixture
+def three(world, repo):
+    d = os.path.join(world, "d")
+    os.mkdir(d)
+    ids = [backup_at(repo, d, f"2026-0{m}-01 12:00:00", "--tag", "weekly") for m in (1, 2, 3)]
+    return repo, d, ids
+
+
+def test_keep_last_0_is_no_rule_not_remove_everything(three):
+    repo, _, ids = three
+    r = run(["forget", "-r", repo, "--keep-last", "0"], env=ENV)
+    assert r.rc == 2 and len(snapshots(repo)) == 3, r
+    # beside another rule, 0 just adds nothing
+    r = run(["forget", "-r", repo, "--keep-last", "0", "--keep-monthly", "2", "--json"], env=ENV)
+    assert r.rc == 0, r
+    rules = [d["rule"] for d in r.json()["groups"][0]["snapshots"]]
+    assert rules == ["monthly", "monthly", None]
+    assert {s["id"] for s in snapshots(repo)} == set(ids[1:])
+
+
+def test_misspelt_keep_tag_is_an_error_naming_it(three):
+    repo, _, _ = three
+    for extra in ([], ["--dry-run"], ["--allow-empty"]):
+        r = run(["forget", "-r", repo, "--keep-tag", "wekly", *extra], env=ENV)
+        assert r.rc == 1 and "no snapshot has the tag 'wekly' to keep (tags in use: 'weekly')" in r.err, r
+        assert r.err.count("\n") == 1 and r.out == "", r
+    assert len(snapshots(repo)) == 3
+    # one good tag and one bad: still an error, nothing removed
+    r = run(["forget", "-r", repo, "--keep-tag", "weekly", "--keep-tag", "montly"], env=ENV)
+    assert r.rc == 1 and "'montly'" in r.err and len(snapshots(repo)) == 3
+
+
+def test_a_policy_that_empties_a_group_is_refused(three):
+    repo, d, ids = three
+    r = run(["forget", "-r", repo, "--keep-within", "1d"], env=ENV)
+    assert r.rc == 1 and len(snapshots(repo)) == 3, r
+    assert f"the policy would remove all 3 snapshots of the group host" in r.err and d in r.err
+    assert "nothing was removed (--allow-empty allows it)" in r.err
+    # a dry run shows the plan, and the refusal
+    r = run(["forget", "-r", repo, "--keep-within", "1d", "--dry-run"], env=ENV)
+    assert r.rc == 1 and r.out.count("remove  ") == 3 and "not kept by any rule" in r.out, r
+    r = run(["forget", "-r", repo, "--keep-within", "1d", "--dry-run", "--json"], env=ENV)
+    assert r.rc == 1 and r.json()["to_remove"] == 3 and r.json()["removed"] == 0, r
+    assert len(snapshots(repo)) == 3
+    r = run(["forget", "-r", repo, "--keep-within", "1d", "--allow-empty", "--json"], env=ENV)
+    assert r.rc == 0 and r.json()["removed"] == 3 and snapshots(repo) == [], r
+
+
+def test_forget_by_id_json_and_dry_run(three):
+    repo, _, ids = three
+    r = run(["forget", "-r", repo, ids[0][:8], ids[1][:9], "--dry-run", "--json"], env=ENV)
+    assert r.rc == 0, r
+    doc = r.json()
+    assert doc["to_remove"] == 2 and doc["removed"] == 0 and doc["groups"][0]["host"] is None
+    assert [d["snapshot"]["id"] for d in doc["groups"][0]["snapshots"]] == ids[:2]
+    assert {d["reason"] for d in doc["groups"][0]["snapshots"]} == {"named on the command line"}
+    assert len(snapshots(repo)) == 3
+    r = run(["forget", "-r", repo, ids[0][:8]], env=ENV)
+    assert r.rc == 0 and f"removed {ids[0][:8]}" in r.out and "1 snapshot removed" in r.out, r

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef void (*test_fn)(void);
 struct test_case {
@@ -58,6 +59,17 @@ static inline uint64_t test_rand(uint64_t *s)
 	*s ^= *s << 25;
 	*s ^= *s >> 27;
 	return *s * 0x2545F4914F6CDD1DULL;
+}
+
+/* Seconds since the epoch of a UTC date and hour. */
+static inline int64_t test_utc(int y, int mo, int d, int h)
+{
+	struct tm tm = { 0 };
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	return (int64_t)timegm(&tm);
 }
 
 static inline void test_fill(uint8_t *p, size_t n, uint64_t seed)

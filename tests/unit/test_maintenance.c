@@ -10,23 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t utc(int y, int mo, int d, int h)
-{
-	struct tm tm = { 0 };
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	return (int64_t)timegm(&tm);
-}
-
 /* The worked example of dvalin(1). */
 TEST(forget_worked_example)
 {
-	int64_t t[] = { utc(2026, 11, 23, 10), utc(2026, 11, 23, 8), utc(2026, 11, 22, 20),
-			utc(2026, 11, 21, 12), utc(2026, 11, 16, 9), utc(2026, 11, 15, 9),
-			utc(2026, 11, 8, 9), utc(2026, 10, 31, 9), utc(2026, 10, 15, 9),
-			utc(2026, 9, 30, 9), utc(2025, 12, 31, 9) };
+	int64_t t[] = { test_utc(2026, 11, 23, 10), test_utc(2026, 11, 23, 8), test_utc(2026, 11, 22, 20),
+			test_utc(2026, 11, 21, 12), test_utc(2026, 11, 16, 9), test_utc(2026, 11, 15, 9),
+			test_utc(2026, 11, 8, 9), test_utc(2026, 10, 31, 9), test_utc(2026, 10, 15, 9),
+			test_utc(2026, 9, 30, 9), test_utc(2025, 12, 31, 9) };
 	int want_rule[] = { RULE_LAST, RULE_LAST, RULE_DAILY, RULE_DAILY, RULE_NONE,
 			    RULE_WEEKLY, RULE_WEEKLY, RULE_MONTHLY, RULE_NONE, RULE_MONTHLY,
 			    RULE_YEARLY };
@@ -51,9 +41,9 @@ TEST(forget_periods_use_the_recorded_time_zone)
 	/* 23:30 UTC on Sunday is Monday 00:30 at UTC+1: another day and ISO week */
 	forget_item it[2];
 	memset(it, 0, sizeof(it));
-	it[0].time = utc(2026, 11, 22, 23) + 1800;
+	it[0].time = test_utc(2026, 11, 22, 23) + 1800;
 	it[0].tz_offset = 3600;
-	it[1].time = utc(2026, 11, 22, 20);
+	it[1].time = test_utc(2026, 11, 22, 20);
 	it[1].tz_offset = 3600;
 	forget_policy p;
 	forget_policy_init(&p);
@@ -69,10 +59,10 @@ TEST(forget_protected_and_within_count_as_covering)
 {
 	forget_item it[3];
 	memset(it, 0, sizeof(it));
-	it[0].time = utc(2026, 1, 3, 12);
-	it[1].time = utc(2026, 1, 3, 10);
+	it[0].time = test_utc(2026, 1, 3, 12);
+	it[1].time = test_utc(2026, 1, 3, 10);
 	it[1].is_protected = 1;
-	it[2].time = utc(2026, 1, 2, 10);
+	it[2].time = test_utc(2026, 1, 2, 10);
 	forget_policy p;
 	forget_policy_init(&p);
 	p.keep[2] = 1; /* daily 1: the newest day holds a protected one already */

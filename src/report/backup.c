@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "backup.h"
+#include "report.h"
+#include "snapshot.h"
+#include "../base/cleanup.h"
+
+void report_backup(json *j, const backup_result *res)
+{
+	json_obj_begin(j);
+	report_id(j, "snapshot_id", res->snap->id);
+	report_snapshot_summary(j, &res->snap->stats);
+	json_key(j, "files_changed_while_read"); json_uint(j, res->files_changed_while_read);
+	json_key(j, "duration_seconds"); json_double(j, res->seconds);
+	json_obj_end(j);
+}
+
+void report_restore(json *j, const restore_stats *st, double seconds)
+{
+	json_obj_begin(j);
+	report_counter c[] = {
+		{ "files", st->files }, { "dirs", st->dirs }, { "others", st->others },
+		{ "bytes", st->bytes }, { "errors", st->errors }, { "not_permitted", st->not_permitted },
+	};
+	report_counters(j, c, ARRAY_SIZE(c));
+	json_key(j, "duration_seconds"); json_double(j, seconds);
+	json_obj_end(j);
+}

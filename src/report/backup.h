@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* report/backup: the JSON of a backup and of a restore (docs/json.md, "Backup", "Restore"). */
+#ifndef DV_REPORT_BACKUP_H
+#define DV_REPORT_BACKUP_H
+
+#include "../base/json.h"
+#include "../jobs/backup.h"
+#include "../jobs/restore.h"
+
+/* {snapshot_id, the snapshot's summary fields, files_changed_while_read, duration_seconds} */
+void report_backup(json *j, const backup_result *res);
+void report_restore(json *j, const restore_stats *st, double seconds);
+
+#endif
