@@ -63,6 +63,7 @@ typedef struct {
 	char **keep_tags;
 	size_t nkeep_tags;
 	int prune;
+	int policy_only; /* an option that goes with a policy, not with ids, was given */
 	double max_unused;
 } forget_args;
 
@@ -184,10 +185,13 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 		} else if (c == 'g') {
 			if (parse_group_by(optarg, &a->o.group_by) < 0)
 				return cli_usage_error(ctx, "invalid --group-by '%s' (a list of host, paths, tags)", optarg);
+			a->policy_only = 1;
 		} else if (c == 'H') {
 			a->o.host = optarg;
+			a->policy_only = 1;
 		} else if (c == 'E') {
 			a->o.allow_empty = 1;
+			a->policy_only = 1;
 		} else if (c == 'n') {
 			a->o.dry_run = 1;
 		} else if (c == 'p') {
@@ -208,7 +212,7 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 		return cli_usage_error(ctx, "give snapshot ids or a policy, not both");
 	if (!a->o.nids && !policy)
 		return cli_usage_error(ctx, "no snapshot ids and no --keep-* rule (a count of 0 is no rule): refusing to remove every snapshot");
-	if (a->o.nids && (a->o.allow_empty || a->o.host || a->o.group_by != (FORGET_GROUP_HOST | FORGET_GROUP_PATHS)))
+	if (a->o.nids && a->policy_only)
 		return cli_usage_error(ctx, "--allow-empty, --host and --group-by go with a policy, not with ids");
 	return -1;
 }
