@@ -22,7 +22,9 @@ BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(WARN) -g \
 LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 CFLAGS ?= -O2
 ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS)
-SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# float-cast-overflow: gcc leaves it out of "undefined" (clang has it there)
+SAN_FLAGS := -O1 -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
 TSAN_FLAGS := -O1 -fsanitize=thread -fno-omit-frame-pointer
 
 LIB_SRC := $(sort $(wildcard src/base/*.c src/core/*.c src/backend/*.c src/repo/*.c \
@@ -44,7 +46,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
 .PHONY: all deps test-deps run test unit e2e e2e-asan install uninstall clean check-style bench \
-	bench-maintenance
+	bench-maintenance fuzz fuzz-deps fuzz-merge replay
 
 all: dvalin
 
@@ -88,19 +90,71 @@ $(B)/tools/%: tests/tools/%.c $(B)/libdvalin.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(B)/libdvalin.a $(LIBS)
 
+# Fuzz targets (tests/fuzz/README.md).  Each tests/fuzz/<name>.c is a
+# libFuzzer binary for `make fuzz` (clang, its own instrumented library)
+# and, linked with replay.c, a plain program that `make test` runs over
+# the target's checked-in corpus and past crash inputs (gcc, ASan/UBSan).
+FUZZ_NAMES := $(filter-out replay,$(sort $(basename $(notdir $(wildcard tests/fuzz/*.c)))))
+FUZZ_HDR := $(wildcard tests/fuzz/*.h)
+F := build/fuzz
+FUZZ_CC := clang
+DEB_FUZZ := clang libclang-rt-14-dev
+FLIB_OBJ := $(LIB_SRC:%.c=$(F)/%.o)
+FUZZ_BIN := $(FUZZ_NAMES:%=$(F)/bin/%)
+REPLAY_BIN := $(FUZZ_NAMES:%=$(B)/replay/%)
+# seconds per target for `make fuzz`; FUZZ_TARGETS picks some
+FUZZ_SECONDS ?= 180
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+
+$(F)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC fuzz $<"
+	@$(FUZZ_CC) $(BASE_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(F)/libdvalin.a: $(FLIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(F)/bin/%: tests/fuzz/%.c $(FUZZ_HDR) $(F)/libdvalin.a
+	@mkdir -p $(dir $@)
+	@echo "  LD fuzz $@"
+	@$(FUZZ_CC) $(BASE_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer -Isrc -o $@ $< $(F)/libdvalin.a $(LIBS)
+
+$(B)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(FUZZ_HDR) $(S)/libdvalin.a
+	@mkdir -p $(dir $@)
+	@echo "  LD replay $@"
+	@$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -Isrc -o $@ $< tests/fuzz/replay.c $(S)/libdvalin.a $(LIBS)
+
+fuzz-deps: deps
+	$(call apt_install,$(DEB_FUZZ))
+
+# Runs each target for FUZZ_SECONDS (niced); new crashes go to
+# tests/fuzz/<name>/crashes, new corpus entries to build/fuzz/corpus.
+fuzz: fuzz-deps
+	$(MAKE) $(FUZZ_TARGETS:%=$(F)/bin/%)
+	@sh tests/fuzz/run.sh fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Minimizes each checked-in corpus together with what `make fuzz` found.
+fuzz-merge: fuzz-deps
+	$(MAKE) $(FUZZ_TARGETS:%=$(F)/bin/%)
+	@sh tests/fuzz/run.sh merge 0 $(FUZZ_TARGETS)
+
+replay: $(REPLAY_BIN)
+	@sh tests/fuzz/replay.sh $(REPLAY_BIN)
+
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
 # Install what is missing (Debian 12).  Uses sudo when not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-deps:
-	@missing=""; for p in $(DEB_BUILD); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# $(call apt_install,PACKAGES): installs those of PACKAGES that are missing.
+apt_install = @missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+deps:
+	$(call apt_install,$(DEB_BUILD))
 
 test-deps: deps
-	@missing=""; for p in $(DEB_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+	$(call apt_install,$(DEB_TEST))
 
 run: deps
 	$(MAKE) dvalin
@@ -118,24 +172,20 @@ e2e-asan: $(S)/dvalin $(TOOL_BIN)
 	  $(PYTHON) -m pytest -q tests/e2e
 
 test: test-deps
-	$(MAKE) dvalin $(S)/dvalin $(T)/dvalin $(UNIT_BIN) $(TOOL_BIN)
+	$(MAKE) dvalin $(S)/dvalin $(T)/dvalin $(UNIT_BIN) $(TOOL_BIN) $(REPLAY_BIN)
 	@sh tests/run-all.sh
 
 # Benchmark against restic and borg (not part of `make test`: timings are noisy).
 DEB_BENCH := restic borgbackup linux-source-6.1 e2fsprogs
 bench: deps
-	@missing=""; for p in $(DEB_BENCH); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+	$(call apt_install,$(DEB_BENCH))
 	$(MAKE) dvalin $(B)/index_bench
 	$(B)/index_bench
 	$(PYTHON) bench/bench.py
 
 # prune and check on 20 snapshots, against restic and borg
 bench-maintenance: deps
-	@missing=""; for p in $(DEB_BENCH); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+	$(call apt_install,$(DEB_BENCH))
 	$(MAKE) dvalin
 	$(PYTHON) bench/maintenance.py
 

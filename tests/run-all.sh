@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs every test suite (unit under ASan/UBSan, end-to-end on the release
-# build and on the ASan/UBSan build, the layering check) and ends with one
+# Runs every test suite (unit under ASan/UBSan, the fuzz corpora replayed
+# under ASan/UBSan, end-to-end on the release build and on the ASan/UBSan
+# build, the layering check) and ends with one
 # summary line: "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -15,6 +16,11 @@ count() { # $1 = text with a "... N passed ... N failed" line
 
 echo "== unit tests (ASan/UBSan)"
 out=$(sh tests/run-unit.sh build/tests/test_* 2>&1); rc=$?
+printf '%s\n' "$out" | tail -n 20
+count "$out"; [ $rc -eq 0 ] || status=1
+
+echo "== fuzz corpus replay (ASan/UBSan)"
+out=$(sh tests/fuzz/replay.sh build/replay/* 2>&1); rc=$?
 printf '%s\n' "$out" | tail -n 20
 count "$out"; [ $rc -eq 0 ] || status=1
 

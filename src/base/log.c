@@ -12,6 +12,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 void log_set_quiet(int q) { quiet = q; }
 void log_set_hook(void (*hook)(void)) { hook_fn = hook; }
 
+/* (the attribute lets clang check callers' formats through the va_list) */
+__attribute__((format(printf, 2, 0)))
 static void emit(const char *prefix, const char *fmt, va_list ap)
 {
 	pthread_mutex_lock(&lock);

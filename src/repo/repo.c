@@ -75,7 +75,7 @@ static int config_encode(uint8_t out[CONFIG_LEN], const repo_config *c)
 	return 0;
 }
 
-static int config_decode(repo_config *c, const uint8_t *p, size_t n)
+int config_decode(repo_config *c, const uint8_t *p, size_t n)
 {
 	uint8_t ck[16];
 	if (n < 12 || memcmp(p, CONFIG_MAGIC, MAGIC_LEN) != 0)

@@ -31,6 +31,9 @@ typedef struct {
 	chunker_params chunker;
 } repo_config;
 
+/* Decodes the config file (pure: the fuzz target calls it directly). */
+int config_decode(repo_config *c, const uint8_t *p, size_t n);
+
 typedef struct {
 	chunker_params chunker;
 	key_params kdf;
