@@ -14,7 +14,7 @@
 void tree_xattr_iter_init(tree_xattr_iter *it, const tree_node *n)
 {
 	it->p = n->xattrs;
-	it->end = n->xattrs + n->xattrs_len;
+	it->end = n->xattrs_len ? n->xattrs + n->xattrs_len : it->p; /* NULL + 0 is undefined */
 	it->left = 0;
 	if (n->xattrs_len) {
 		reader r;

@@ -22,7 +22,8 @@ typedef struct {
 static inline void reader_init(reader *r, const void *p, size_t n)
 {
 	r->p = p;
-	r->end = (const uint8_t *)p + n;
+	/* an empty range may be NULL, and NULL + 0 is undefined in C */
+	r->end = n ? (const uint8_t *)p + n : r->p;
 	r->bad = false;
 }
 
