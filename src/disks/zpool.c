@@ -34,6 +34,15 @@ static int indent(const char *l)
 	return w;
 }
 
+/* A count as a double, saturated: converting a double outside uint64_t's
+ * range (or NaN) is undefined behaviour. */
+static uint64_t saturate(double v)
+{
+	if (!(v > 0))
+		return 0;
+	return v >= 18446744073709551616.0 ? UINT64_MAX : (uint64_t)v;
+}
+
 /* "0", "12", "2.72K", "1.5M" */
 static uint64_t counter(const char *s)
 {
@@ -46,7 +55,7 @@ static uint64_t counter(const char *s)
 	case 'T': v *= 1e12; break;
 	default: break;
 	}
-	return v < 0 ? 0 : (uint64_t)v;
+	return saturate(v);
 }
 
 static void append_text(char *dst, size_t cap, const char *src)
@@ -101,7 +110,7 @@ static void mark_leaves(zpool_status *s)
 static uint64_t jcount(json_t *v)
 {
 	if (json_is_number(v))
-		return json_number_value(v) > 0 ? (uint64_t)json_number_value(v) : 0;
+		return saturate(json_number_value(v));
 	return json_is_string(v) ? counter(json_string_value(v)) : 0;
 }
 
@@ -137,7 +146,9 @@ static void json_scan(zpool_pool *p, json_t *scan)
 	const char *fn = json_string_value(json_object_get(scan, "function"));
 	const char *st = json_string_value(json_object_get(scan, "state"));
 	json_t *end = json_object_get(scan, "end_time");
-	time_t t = json_is_number(end) ? (time_t)json_number_value(end)
+	/* seconds; a double beyond any date is no date (and its conversion undefined) */
+	double d = json_is_number(end) ? json_number_value(end) : 0;
+	time_t t = json_is_number(end) ? (d > -1e15 && d < 1e15 ? (time_t)d : 0)
 		 : json_is_string(end) ? (time_t)strtoll(json_string_value(end), NULL, 10) : 0;
 	char when[64] = "";
 	struct tm tm;
