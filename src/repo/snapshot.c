@@ -135,11 +135,15 @@ static int decode_field(snapshot *s, uint64_t tag, const uint8_t *p, size_t n)
 			return -DV_ECORRUPT;
 		break;
 	case F_HOST:
-		free(s->host);
-		return dup_str(&s->host, p, n);
-	case F_USER:
-		free(s->user);
-		return dup_str(&s->user, p, n);
+	case F_USER: {
+		/* a repeated field replaces the value only once the new one is good */
+		char **dst = tag == F_HOST ? &s->host : &s->user;
+		if ((rc = dup_str(&str, p, n)) < 0)
+			return rc;
+		free(*dst);
+		*dst = str;
+		return 0;
+	}
 	case F_PATH:
 	case F_TAG:
 		if ((rc = dup_str(&str, p, n)) < 0)
