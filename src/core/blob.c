@@ -163,7 +163,9 @@ int blob_open(blob_ctx *c, buf *out, int type, const uint8_t id[32], const void 
 		return r;
 
 	out->len = 0;
-	if ((r = buf_reserve(out, raw_len)) < 0)
+	/* at least one byte: an empty plaintext still gets a buffer to copy to
+	 * (memcpy and pointer arithmetic on NULL are undefined) */
+	if ((r = buf_reserve(out, raw_len ? raw_len : 1)) < 0)
 		return r;
 	memcpy(out->data, s, region);
 	size_t body_len = raw_len - region;
