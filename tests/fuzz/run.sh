@@ -44,8 +44,9 @@ for t in "$@"; do
 	rc=$?
 	took=$(( $(date +%s) - start ))
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
-	ft=$(grep -o 'ft: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
+	last=$(grep -E '^#[0-9]+.* cov: ' "$log" | tail -n 1)
+	cov=$(printf '%s' "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+	ft=$(printf '%s' "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 	art=$(sed -n 's/.*Test unit written to //p' "$log" | tail -n 1)
 	if [ $rc -eq 0 ]; then result=ok
 	else result="FAILED (exit $rc${art:+: $art}; see $log)"; status=1; fi
