@@ -232,7 +232,12 @@ int lease_is_stale(const lease_info *i, int64_t now)
 	host_name(host);
 	if (strcmp(host, i->host) == 0 && kill((pid_t)i->pid, 0) < 0 && errno == ESRCH)
 		return 1;
-	return now - i->refresh_ns > lease_expiry_ns() + lease_skew_ns();
+	/* the file's time is hostile: saturate (a refresh from the far past is
+	 * stale, one from the far future live) rather than overflow */
+	int64_t age;
+	if (__builtin_sub_overflow(now, i->refresh_ns, &age))
+		age = i->refresh_ns < 0 ? INT64_MAX : INT64_MIN;
+	return age > lease_expiry_ns() + lease_skew_ns();
 }
 
 static int is_exclusive(const lease_info *i)
