@@ -1,8 +1,8 @@
 #!/bin/sh
 # Regenerates the seed inputs of every fuzz target from real files: a
 # small repository that the real binary creates (two backups of a tree of
-# every kind of entry, a forged hostile snapshot, a forget and a prune),
-# the SMART and zpool fixtures, and contrib/alerts.conf.example.  Seeds
+# every kind of entry, a forged hostile snapshot, a forget and a prune)
+# and contrib/alerts.conf.example.  Seeds
 # are added to tests/fuzz/<target>/corpus under the first 40 hex digits of
 # their SHA-256; a repository's keys are random, so every run adds new
 # files: run `make fuzz-merge` afterwards to keep only what adds coverage.
@@ -61,12 +61,7 @@ for t in tree snapshot_file snapshot_body blob gcrec lease; do
 	add "$t" "$tmp/seeds/$t"/*
 done
 
-add smart_json tests/fixtures/smart/*.json
-add smart_text tests/fixtures/smart/*.txt
-add zpool_text tests/fixtures/zpool/*.txt
-for f in tests/fixtures/zpool/*.txt; do
-	grep -q '^{' "$f" && add zpool_json "$f"
-done
+# (the SMART and zpool fixtures are read in place: see tests/fuzz/*/also)
 add alerts contrib/alerts.conf.example
 # one section of each kind alone, as the example's sections are
 awk '/^\[/ { n++ } { print > (dir "/alerts-" n) }' dir="$tmp" contrib/alerts.conf.example

@@ -1,6 +1,7 @@
 #!/bin/sh
 # make fuzz / make fuzz-merge (tests/fuzz/README.md).
-#   run.sh fuzz SECONDS NAME...   fuzz each target for SECONDS, niced; new
+#   run.sh fuzz SECONDS NAME...   fuzz each target for SECONDS, niced, from
+#       its corpus and the directories tests/fuzz/NAME/also lists; new
 #       corpus entries go to build/fuzz/corpus/NAME, crashes (and hangs,
 #       out-of-memory inputs) to tests/fuzz/NAME/crashes; prints a table.
 #   run.sh merge 0 NAME...        minimizes tests/fuzz/NAME/corpus together
@@ -20,7 +21,7 @@ if [ "$mode" = merge ]; then
 		mkdir -p "$work/$t" "tests/fuzz/$t/corpus"
 		new=build/fuzz/merge-$t
 		rm -rf "$new"; mkdir -p "$new"
-		if nice -n 10 "$bin/$t" -merge=1 -rss_limit_mb=2048 "$new" "tests/fuzz/$t/corpus" \
+		if nice -n 10 "$bin/$t" -merge=1 -rss_limit_mb=2048 ${FUZZ_FLAGS:-} "$new" "tests/fuzz/$t/corpus" \
 		     "$work/$t" >"$logs/$t.merge" 2>&1; then
 			rm -rf "tests/fuzz/$t/corpus"; mv "$new" "tests/fuzz/$t/corpus"
 			echo "$t: $(ls "tests/fuzz/$t/corpus" | wc -l) files, $(du -sk "tests/fuzz/$t/corpus" | cut -f1) KiB"
@@ -35,12 +36,13 @@ printf '%-14s %12s %8s %8s %6s  %s\n' target execs cov ft secs result
 for t in "$@"; do
 	mkdir -p "$work/$t" "tests/fuzz/$t/crashes"
 	dict=""; [ -f "tests/fuzz/$t/dict" ] && dict="-dict=tests/fuzz/$t/dict"
+	also=""; [ -f "tests/fuzz/$t/also" ] && also=$(grep -v '^#' "tests/fuzz/$t/also" | tr '\n' ' ')
 	log=$logs/$t.log
 	start=$(date +%s)
 	# shellcheck disable=SC2086
 	nice -n 10 "$bin/$t" -max_total_time="$secs" -print_final_stats=1 -timeout=10 \
 		-rss_limit_mb=2048 -artifact_prefix="tests/fuzz/$t/crashes/" $dict ${FUZZ_FLAGS:-} \
-		"$work/$t" "tests/fuzz/$t/corpus" >"$log" 2>&1
+		"$work/$t" "tests/fuzz/$t/corpus" $also >"$log" 2>&1
 	rc=$?
 	took=$(( $(date +%s) - start ))
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
