@@ -66,6 +66,7 @@ add alerts contrib/alerts.conf.example
 # one section of each kind alone, as the example's sections are
 awk '/^\[/ { n++ } { print > (dir "/alerts-" n) }' dir="$tmp" contrib/alerts.conf.example
 add alerts "$tmp"/alerts-[1-9]*
+add ini contrib/alerts.conf.example "$tmp"/alerts-[1-9]*
 for t in tests/fuzz/*/corpus; do
 	echo "$t: $(ls "$t" | wc -l) files, $(du -sk "$t" | cut -f1) KiB"
 done
