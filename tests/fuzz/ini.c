@@ -62,12 +62,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	seq a = { BUF_INIT, 0, 0 }, b = { BUF_INIT, 0, 0 };
 	ini_handler ha = { on_section, on_value, &a }, hb = { on_section, on_value, &b };
+	/* a comment first: a key that is a byte order mark must not become one */
+	if (buf_append(&a.text, "#\n", 2) < 0 || buf_append(&b.text, "#\n", 2) < 0)
+		goto out;
 	if (ini_parse((const char *)data, size, "fuzz", &ha) == 0) {
-		FUZZ_CHECK(ini_parse(a.text.len ? (const char *)a.text.data : "", a.text.len, "again",
-				     &hb) == 0);
+		FUZZ_CHECK(ini_parse((const char *)a.text.data, a.text.len, "again", &hb) == 0);
 		FUZZ_CHECK(a.text.len == b.text.len &&
 			   (!a.text.len || memcmp(a.text.data, b.text.data, a.text.len) == 0));
 	}
+out:
 	err_clear();
 	buf_release(&a.text);
 	buf_release(&b.text);
