@@ -12,7 +12,9 @@ PKGS := libcrypto libzstd libxxhash jansson libcurl sqlite3
 # Debian packages needed to build and test.
 DEB_BUILD := gcc make pkg-config libssl-dev libzstd-dev libxxhash-dev libjansson-dev \
 	libcurl4-openssl-dev libsqlite3-dev
-DEB_TEST := python3-pytest acl attr util-linux smartmontools openssl
+DEB_TEST := python3-pytest python3-pytest-xdist acl attr util-linux smartmontools openssl curl \
+	openssh-server ceph-mon ceph-osd radosgw ceph-common prometheus \
+	chromium chromium-driver python3-selenium python3-aiosmtpd
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2 -Wundef -Wpointer-arith \
 	-Wstrict-prototypes -Wmissing-prototypes -Wimplicit-fallthrough -Wcast-align \
@@ -146,15 +148,17 @@ replay: $(REPLAY_BIN)
 
 # Install what is missing (Debian 12).  Uses sudo when not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# $(call apt_install,PACKAGES): installs those of PACKAGES that are missing.
+# $(call apt_install,PACKAGES[,APT OPTIONS]): installs those of PACKAGES that are missing.
 apt_install = @missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(2) $$missing; fi
 deps:
 	$(call apt_install,$(DEB_BUILD))
 
+# Without recommends: they would add services of their own (node-exporter
+# for prometheus) and desktop pieces; the tests start the services they need.
 test-deps: deps
-	$(call apt_install,$(DEB_TEST))
+	$(call apt_install,$(DEB_TEST),--no-install-recommends)
 
 run: deps
 	$(MAKE) dvalin

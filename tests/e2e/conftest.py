@@ -91,3 +91,8 @@ def tree_digest(root):
             with open(p, "rb") as fh:
                 out[os.path.relpath(p, root)] = hashlib.sha256(fh.read()).hexdigest()
     return out
+
+
+# Real services (sshd, Ceph RGW, Prometheus, SMTP, HTTP receiver, Chromium):
+# fixtures and hooks, see docs/testing.md.
+from service_fixtures import *  # noqa: E402,F401,F403

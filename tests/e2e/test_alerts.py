@@ -1,153 +1,40 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Alerts: every channel format against receivers started here on loopback
-(an HTTP server; an SMTP sink that speaks STARTTLS), and the once-per-
+"""Alerts: every channel format against the harness's receivers on loopback
+(an HTTP receiver; an SMTP sink that requires STARTTLS), and the once-per-
 condition logic of `dvalin disks --state`: alerted once, again when worse,
 and the recovery announced."""
 import json
 import os
-import socket
-import socketserver
-import ssl
-import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+import services
 from conftest import ROOT, run
 
 SMART = os.path.join(ROOT, "tests", "fixtures", "smart")
 
 
-class Http:
-    def __init__(self):
-        self.got = []
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", "0"))
-                outer.got.append((self.path, dict(self.headers), self.rfile.read(n).decode()))
-                status = 500 if self.path.startswith("/fail") else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *a):
-                pass
-
-        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.srv.shutdown()
-
-
-class Smtp:
-    """A sink that accepts mail, over STARTTLS when a context is given."""
-
-    def __init__(self, tls_ctx=None):
-        self.mails = []
-        outer = self
-
-        class H(socketserver.StreamRequestHandler):
-            def handle(self):
-                f = self.request.makefile("rwb")
-                sock = self.request
-
-                def send(line):
-                    f.write(line.encode() + b"\r\n")
-                    f.flush()
-
-                send("220 sink ESMTP")
-                mail = {"rcpt": [], "tls": False}
-                while True:
-                    line = f.readline().decode().rstrip("\r\n")
-                    if not line:
-                        return
-                    cmd = line.split(" ")[0].upper()
-                    if cmd in ("EHLO", "HELO"):
-                        if tls_ctx and not mail["tls"]:
-                            send("250-sink")
-                            send("250 STARTTLS")
-                        else:
-                            send("250 sink")
-                    elif cmd == "STARTTLS":
-                        send("220 go ahead")
-                        sock = tls_ctx.wrap_socket(sock, server_side=True)
-                        f = sock.makefile("rwb")
-                        mail["tls"] = True
-                    elif cmd == "MAIL":
-                        mail["from"] = line
-                        send("250 ok")
-                    elif cmd == "RCPT":
-                        mail["rcpt"].append(line)
-                        send("250 ok")
-                    elif cmd == "DATA":
-                        send("354 go")
-                        data = []
-                        while True:
-                            l2 = f.readline().decode()
-                            if l2 in (".\r\n", ".\n", ""):
-                                break
-                            data.append(l2)
-                        mail["data"] = "".join(data)
-                        outer.mails.append(dict(mail))
-                        send("250 queued")
-                    elif cmd == "QUIT":
-                        send("221 bye")
-                        return
-                    else:
-                        send("250 ok")
-
-        self.srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), H)
-        self.srv.daemon_threads = True
-        self.port = self.srv.server_address[1]
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.srv.shutdown()
+@pytest.fixture
+def http(http_receiver):
+    http_receiver.route("/fail", status=500)
+    return http_receiver
 
 
 @pytest.fixture
-def http():
-    h = Http()
-    yield h
-    h.close()
-
-
-@pytest.fixture
-def cert(world):
-    key, crt = os.path.join(world, "key.pem"), os.path.join(world, "cert.pem")
-    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                        "-out", crt, "-days", "1", "-subj", "/CN=localhost",
-                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], capture_output=True)
-    if p.returncode != 0:
-        pytest.skip("openssl cannot make a test certificate here")
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(crt, key)
-    return ctx, crt
-
-
-@pytest.fixture
-def smtp(cert):
-    s = Smtp(cert[0])
-    s.cacert = cert[1]
-    yield s
-    s.close()
+def smtp(smtp_sink):
+    return smtp_sink  # STARTTLS offered and required, certificate tls_cert
 
 
 def config(world, http, smtp, extra=""):
     path = os.path.join(world, "alerts.conf")
+    cacert = smtp.tls[0]
     open(path, "w").write(f"""# dvalin alert channels
 [email]
 url = smtp://localhost:{smtp.port}
 from = dvalin@example.org
 to = admin@example.org, second@example.org
 starttls = required
-cacert = {smtp.cacert}
+cacert = {cacert}
 
 [webhook]
 url = {http.url}/hook
@@ -168,11 +55,12 @@ def test_alert_test_reaches_every_channel(world, http, smtp):
     r = run(["alert", "test", "--alerts", path])
     assert r.rc == 0, r
     assert r.out.count(": sent") == 4
-    assert len(smtp.mails) == 1
-    m = smtp.mails[0]
-    assert m["tls"], "STARTTLS was used"
-    assert len(m["rcpt"]) == 2 and "Subject: dvalin on" in m["data"] and "test notification" in m["data"]
-    by_path = {p: (h, b) for p, h, b in http.got}
+    [m] = smtp.messages()
+    assert m.tls, "STARTTLS was used"
+    assert m.rcpt == ["admin@example.org", "second@example.org"], m.rcpt
+    assert m.subject.startswith("dvalin on") and "test notification" in m.subject
+    assert "test of the alert channels" in m.body()
+    by_path = {r.path: (r.headers, r.text) for r in http.requests}
     h, b = by_path["/hook"]
     doc = json.loads(b)
     assert doc["source"] == "dvalin" and doc["severity"] == "test" and "test notification" in doc["title"]
@@ -184,13 +72,12 @@ def test_alert_test_reaches_every_channel(world, http, smtp):
 
 
 def test_alert_test_failures_are_named(world, http):
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    port = closed.getsockname()[1]
-    closed.close()
+    closed = services.reserve_ports(1)  # held, nobody listens
+    port = closed[0]
     path = os.path.join(world, "a.conf")
     open(path, "w").write(f"[webhook]\nurl = {http.url}/fail\n[ntfy]\nurl = http://127.0.0.1:{port}/x\n")
     r = run(["alert", "test", "--alerts", path])
+    closed.release()
     assert r.rc == 1 and "HTTP status 500" in r.err and f"127.0.0.1:{port}" in r.err, r
 
 
@@ -233,13 +120,13 @@ def test_disks_alert_once_again_when_worse_and_on_recovery(world, http, smtp):
     assert check(reading(world, "w2.json", media_errors=3)) == 0      # no longer growing: not worse
     assert check(reading(world, "ok.json", media_errors=0)) == 4      # recovered
     assert check(reading(world, "ok.json", media_errors=0)) == 0
-    subjects = [m["data"].split("Subject: ")[1].split("\r\n")[0] for m in smtp.mails]
+    subjects = [m.subject for m in smtp.messages()]
     assert len(subjects) == 3, subjects
     assert "disk warning" in subjects[0] and "disk FAILING" in subjects[1] and "recovered" in subjects[2]
-    bodies = [json.loads(b) for p, h, b in http.got if p == "/hook"]
+    bodies = [r.json() for r in http.requests if r.path == "/hook"]
     assert [b["severity"] for b in bodies] == ["warning", "failing", "ok"]
     assert "grew from 1 to 3" in bodies[1]["message"] and "recovered" in bodies[2]["message"]
-    ntfy = [h for p, h, b in http.got if p == "/disks-topic"]
+    ntfy = [r.headers for r in http.requests if r.path == "/disks-topic"]
     assert [h["Priority"] for h in ntfy] == ["4", "5", "3"]
 
 
@@ -247,7 +134,7 @@ def test_alerts_need_a_state(world, http, smtp):
     conf = config(world, http, smtp)
     r = run(["disks", "--alerts", conf, "--from", reading(world, "w.json", media_errors=1)])
     assert r.rc == 4 and "no alerts are sent" in r.err  # a warning
-    assert http.got == [] and smtp.mails == []
+    assert http.requests == [] and smtp.messages() == []
 
 
 def test_a_counter_appearing_since_the_last_reading_is_growth(world):

@@ -39,6 +39,7 @@ def timed(args):
     return r, time.monotonic() - t
 
 
+@pytest.mark.serial
 def test_kill_9_at_random_points(fast):
     rng = random.Random(int(os.environ.get("DVALIN_CRASH_SEED", "7")))
     repo, data = os.path.join(fast, "repo"), os.path.join(fast, "data")
@@ -143,6 +144,7 @@ def small_fs(fast):
     subprocess.run(["umount", "-l", mnt])
 
 
+@pytest.mark.serial
 def test_disk_full_fails_cleanly_and_loses_nothing(fast, small_fs):
     repo, data = os.path.join(small_fs, "repo"), os.path.join(fast, "data")
     assert run(["init", "-r", repo, "--kdf-log-n", "10"]).rc == 0

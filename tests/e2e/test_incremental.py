@@ -103,6 +103,7 @@ def test_parent_is_per_host_and_paths(world, repo):
     assert r.json()["bytes_read"] > 0
 
 
+@pytest.mark.serial
 def test_file_changing_while_read_is_reported(world, repo):
     src = os.path.join(world, "src")
     os.makedirs(src)

@@ -171,6 +171,7 @@ def backup_loop(repo, world, name, stop, results, errors):
         results[r.json()["snapshot_id"]] = (data, want)
 
 
+@pytest.mark.serial
 def test_backups_and_prunes_run_concurrently(world, repo):
     """The stress test of docs/concurrency.md: two backup loops and a
     forget+prune loop share the repository for a while; afterwards every
