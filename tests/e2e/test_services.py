@@ -7,6 +7,7 @@ shared; stopping leaves no process behind.  With E2E_SERVICE_REPORT=FILE
 each start time and memory figure is appended to FILE (docs/testing.md)."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -96,11 +97,13 @@ def test_a_service_dies_with_the_process_that_started_it(tmp_path):
     # A test worker that crashes never runs its clean-up: its services get
     # the parent-death signal instead of running on.
     script = ("import sys, time; sys.path.insert(0, sys.argv[1]); import services\n"
-              "s = services.SmtpSink().start(); print(s.procs['aiosmtpd'].pid, s.tag, flush=True)\n"
+              "s = services.SmtpSink().start()\n"
+              "print(s.procs['aiosmtpd'].pid, s.tag, s.dir, flush=True)\n"
               "import os; os._exit(0)")
     p = subprocess.run([sys.executable, "-c", script, os.path.dirname(services.__file__)],
                        capture_output=True, text=True, timeout=60)
-    pid, tag = p.stdout.split()
+    pid, tag, state = p.stdout.split()
+    shutil.rmtree(state)  # its clean-up never ran
     deadline = time.monotonic() + 10
     while services._proc_alive(int(pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -111,11 +114,16 @@ def test_stopping_sshd_ends_its_sessions_and_frees_its_port():
     with services.Sshd() as s:
         held = subprocess.Popen(s.argv("sleep 300"), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        s.wait_for("the remote sleep", lambda: any(
-            b"sleep" in open(f"/proc/{p}/cmdline", "rb").read() for p in s.pids()
-            if os.path.exists(f"/proc/{p}/cmdline")), 15)
+        def remote_sleep():
+            for p in s.pids():
+                try:
+                    if open(f"/proc/{p}/cmdline", "rb").read().startswith(b"sleep\0"):
+                        return p
+                except OSError:
+                    pass
+        sleeper = s.wait_for("the remote sleep", remote_sleep, 15)
         pids, port = s.pids(), s.port
-        assert len(pids) >= 3  # listener, the session's sshd, the remote sleep
+        assert s.procs["sshd"].pid in pids and sleeper in pids  # found by its tag
     assert services.tagged_pids(s.tag) == []
     assert not any(services._proc_alive(p) for p in pids)
     assert held.wait(20) != 0  # the client saw its connection go
@@ -198,8 +206,10 @@ def test_prometheus_scrapes_a_target_and_answers_queries(prometheus, http_receiv
     assert first_scrape < 30
     record(prom, first_scrape_s=round(first_scrape, 2))
     # a wait that times out says why: each target's state and last error
+    prom.wait_for("the dead target's first scrape", lambda: any(
+        t["health"] == "down" for t in prom.api("targets")["activeTargets"]), 30)
     with pytest.raises(services.ServiceError, match="connection refused"):
-        prom.wait_for_series(f'up{{instance="127.0.0.1:{dead[0]}"}} == 1', timeout=3)
+        prom.wait_for_series(f'up{{instance="127.0.0.1:{dead[0]}"}} == 1', timeout=1)
     dead.release()
 
 
