@@ -149,9 +149,16 @@ replay: $(REPLAY_BIN)
 # Install what is missing (Debian 12).  Uses sudo when not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # $(call apt_install,PACKAGES[,APT OPTIONS]): installs those of PACKAGES that are missing.
+# Packages such as openssh-server and prometheus would start system services
+# listening on every address; a temporary policy-rc.d (exit 101: "action
+# forbidden", honoured by invoke-rc.d and deb-systemd-invoke) keeps them off.
+# The tests start their own, on 127.0.0.1.
 apt_install = @missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(2) $$missing; fi
+	  guard=""; if [ ! -e /usr/sbin/policy-rc.d ]; then guard=1; \
+	    printf '\#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null && $(SUDO) chmod 0755 /usr/sbin/policy-rc.d; fi; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(2) $$missing; \
+	  rc=$$?; [ -z "$$guard" ] || $(SUDO) rm -f /usr/sbin/policy-rc.d; exit $$rc; fi
 deps:
 	$(call apt_install,$(DEB_BUILD))
 
