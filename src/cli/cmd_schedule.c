@@ -11,6 +11,7 @@
 #include "../base/log.h"
 #include "../base/tz.h"
 #include "../daemon/calendar.h"
+#include "../report/schedule.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -36,7 +37,8 @@ const char cmd_schedule_usage[] =
 	"      --base-time T    count from T, not from now: @SECONDS, or a date and\n"
 	"                       time like \"2026-03-28 12:00\" (local, or followed\n"
 	"                       by UTC or a zone such as Europe/Berlin)\n"
-	"      --json           {\"schedules\": [{original, normalized, zone, next}]}\n\n"
+	"      --json           {\"schedules\": [{original, normalized, zone, next}]}\n"
+	"                       (docs/json.md)\n\n"
 	"Times are shown in the local zone ($TZ), and in UTC as well when that is\n"
 	"another zone.  Exit status: 0 every expression is valid, 1 one is not.\n";
 
@@ -89,16 +91,6 @@ static void format_time(char out[64], int64_t usec, bool utc)
 		snprintf(out, 64, "@%" PRId64, usec / USEC);
 }
 
-/* "2026-03-30T00:30:00Z", with microseconds when there are any. */
-static void format_iso(char out[40], int64_t usec)
-{
-	time_t t = (time_t)(usec / USEC);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 40 - n, usec % USEC ? ".%06d" "Z" : "Z", (int)(usec % USEC));
-}
-
 /* "8 months 3 days ago", "5min 3s left": systemd's relative timestamps. */
 static void format_relative(char out[64], int64_t t, int64_t now)
 {
@@ -147,8 +139,32 @@ static void field(const char *name, const char *value)
 	printf("%15s: %s\n", name, value);
 }
 
-/* One expression in text; returns 0 or the error code of calendar_next. */
-static int print_text(const char *expr, const calendar *c, int64_t base, int iterations, bool show_utc)
+/* The next times after base (at most max), and the local zone's offset at each. */
+typedef struct {
+	int64_t t[ITERATIONS_MAX];
+	int32_t offset[ITERATIONS_MAX];
+	size_t n;
+} times;
+
+static int next_times(times *out, const calendar *c, int64_t base, int max)
+{
+	int64_t t = base;
+	out->n = 0;
+	for (int i = 0; i < max; i++) {
+		int r = calendar_next(&t, c, t);
+		if (r == -DV_ENOTFOUND)
+			break;
+		if (r < 0)
+			return r;
+		time_t s = (time_t)(t / USEC);
+		struct tm tm;
+		out->offset[out->n] = localtime_r(&s, &tm) ? (int32_t)tm.tm_gmtoff : 0;
+		out->t[out->n++] = t;
+	}
+	return 0;
+}
+
+static void print_text(const char *expr, const calendar *c, const times *ts, bool show_utc)
 {
 	if (strcmp(expr, calendar_text(c)) != 0) {
 		/* shown without trailing spaces, as systemd's table does */
@@ -158,64 +174,21 @@ static int print_text(const char *expr, const calendar *c, int64_t base, int ite
 		printf("%15s: %.*s\n", "Original form", (int)n, expr);
 	}
 	field("Normalized form", calendar_text(c));
-	int64_t t = base, now = now_usec();
-	for (int i = 0; i < iterations; i++) {
-		int r = calendar_next(&t, c, t);
-		if (r == -DV_ENOTFOUND) {
-			if (i == 0)
-				field("Next elapse", "never");
-			break;
-		}
-		if (r < 0)
-			return r;
-		char when[64], label[24];
-		snprintf(label, sizeof(label), "Iter. #%d", i + 1);
-		format_time(when, t, false);
+	if (ts->n == 0)
+		field("Next elapse", "never");
+	int64_t now = now_usec();
+	for (size_t i = 0; i < ts->n; i++) {
+		char when[64], label[32];
+		snprintf(label, sizeof(label), "Iter. #%zu", i + 1);
+		format_time(when, ts->t[i], false);
 		field(i == 0 ? "Next elapse" : label, when);
 		if (show_utc) {
-			format_time(when, t, true);
+			format_time(when, ts->t[i], true);
 			field("(in UTC)", when);
 		}
-		format_relative(when, t, now);
+		format_relative(when, ts->t[i], now);
 		field("From now", when);
 	}
-	return 0;
-}
-
-static int emit_json(json *j, const char *expr, const calendar *c, int64_t base, int iterations)
-{
-	json_obj_begin(j);
-	json_key(j, "original");
-	json_str(j, expr);
-	json_key(j, "normalized");
-	json_str(j, calendar_text(c));
-	json_key(j, "zone");
-	if (calendar_zone(c))
-		json_str(j, calendar_zone(c));
-	else
-		json_null(j);
-	json_key(j, "next");
-	json_arr_begin(j);
-	int64_t t = base;
-	int r = 0;
-	for (int i = 0; i < iterations; i++) {
-		if ((r = calendar_next(&t, c, t)) < 0)
-			break;
-		char iso[40], local[64];
-		format_iso(iso, t);
-		format_time(local, t, false);
-		json_obj_begin(j);
-		json_key(j, "usec");
-		json_int(j, t);
-		json_key(j, "utc");
-		json_str(j, iso);
-		json_key(j, "local");
-		json_str(j, local);
-		json_obj_end(j);
-	}
-	json_arr_end(j);
-	json_obj_end(j);
-	return r == -DV_ENOTFOUND ? 0 : r;
 }
 
 int cmd_schedule(cli_ctx *ctx, int argc, char **argv)
@@ -247,6 +220,9 @@ int cmd_schedule(cli_ctx *ctx, int argc, char **argv)
 	int r = base_s ? parse_base_time(base_s, &base) : (base = now_usec(), 0);
 	if (r < 0)
 		return cli_fail(r);
+	_cleanup_free_ times *ts = malloc(sizeof(*ts));
+	if (!ts)
+		return cli_fail(err_set(-ENOMEM, "out of memory"));
 	bool show_utc = !tz_local_is_utc();
 	json j;
 	if (ctx->json) {
@@ -259,25 +235,25 @@ int cmd_schedule(cli_ctx *ctx, int argc, char **argv)
 	for (int i = optind; i < argc; i++) {
 		calendar *cal = NULL;
 		r = calendar_parse(&cal, argv[i]);
-		if (r == 0 && ctx->json)
-			r = emit_json(&j, argv[i], cal, base, iterations);
-		else if (r == 0)
-			r = print_text(argv[i], cal, base, iterations, show_utc);
-		calendar_free(cal);
+		r = r ?: next_times(ts, cal, base, iterations);
 		if (r < 0) {
 			log_error("%s", err_msg(r));
-			if (ctx->json) {
-				json_obj_begin(&j);
-				json_key(&j, "original");
-				json_str(&j, argv[i]);
-				json_key(&j, "error");
-				json_str(&j, err_msg(r));
-				json_obj_end(&j);
-			}
 			status = EXIT_FAIL;
 		}
-		if (!ctx->json && i + 1 < argc)
-			putchar('\n');
+		if (ctx->json) {
+			report_schedule_item item = { argv[i], NULL, NULL, NULL, ts->t, ts->offset, ts->n };
+			if (r < 0)
+				item.error = err_msg(r);
+			else
+				item.normalized = calendar_text(cal), item.zone = calendar_zone(cal);
+			report_schedule(&j, &item);
+		} else {
+			if (r == 0)
+				print_text(argv[i], cal, ts, show_utc);
+			if (i + 1 < argc)
+				putchar('\n');
+		}
+		calendar_free(cal);
 	}
 	if (ctx->json) {
 		json_arr_end(&j);

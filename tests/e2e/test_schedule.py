@@ -80,12 +80,14 @@ def test_json():
     assert doc[0] == {
         "original": "daily Europe/Berlin", "normalized": "*-*-* 00:00:00 Europe/Berlin",
         "zone": "Europe/Berlin",
-        "next": [{"usec": 1774738800000000, "utc": "2026-03-28T23:00:00Z",
-                  "local": "Sat 2026-03-28 23:00:00 UTC"},
-                 {"usec": 1774821600000000, "utc": "2026-03-29T22:00:00Z",
-                  "local": "Sun 2026-03-29 22:00:00 UTC"}]}
-    assert doc[1]["zone"] is None and doc[1]["next"][0]["utc"] == "2026-03-28T12:00:30.500000Z"
-    assert doc[2]["original"] == "Fri..Mon" and "error" in doc[2] and "next" not in doc[2]
+        "next": ["2026-03-28T23:00:00.000000000+00:00", "2026-03-29T22:00:00.000000000+00:00"]}
+    assert doc[1]["zone"] is None and doc[1]["next"][0] == "2026-03-28T12:00:30.500000000+00:00"
+    assert doc[2] == {"original": "Fri..Mon", "error": r.err[len("dvalin: "):-1]}
+    # times carry the local zone's offset, never is an empty list
+    r = schedule(["--json", "02:30", "2020-01-01", "--iterations=1", "--base-time=@1774699200"],
+                 tz="Europe/Berlin")
+    assert r.rc == 0 and [s["next"] for s in r.json()["schedules"]] == [
+        ["2026-03-30T02:30:00.000000000+02:00"], []]
 
 
 def test_errors():
