@@ -82,9 +82,9 @@ dvalin: $(CLI_OBJ) $(B)/libdvalin.a
 $(S)/dvalin: $(SCLI_OBJ) $(S)/libdvalin.a
 	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -o $@ $(SCLI_OBJ) $(S)/libdvalin.a $(LIBS)
 
-$(B)/tests/%: tests/unit/%.c tests/unit/harness.h $(S)/libdvalin.a
+$(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(S)/libdvalin.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -MMD -MP -Isrc -o $@ $< $(S)/libdvalin.a $(LIBS)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -Isrc -o $@ $< $(S)/libdvalin.a $(LIBS)
 
 $(B)/tools/%: tests/tools/%.c $(B)/libdvalin.a
 	@mkdir -p $(dir $@)
