@@ -30,7 +30,7 @@ SAN_FLAGS := -O1 -fsanitize=address,undefined,float-cast-overflow -fno-omit-fram
 TSAN_FLAGS := -O1 -fsanitize=thread -fno-omit-frame-pointer
 
 LIB_SRC := $(sort $(wildcard src/base/*.c src/core/*.c src/backend/*.c src/repo/*.c \
-	src/archive/*.c src/disks/*.c src/notify/*.c src/jobs/*.c src/report/*.c))
+	src/archive/*.c src/disks/*.c src/notify/*.c src/jobs/*.c src/report/*.c src/daemon/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
@@ -84,7 +84,7 @@ dvalin: $(CLI_OBJ) $(B)/libdvalin.a
 $(S)/dvalin: $(SCLI_OBJ) $(S)/libdvalin.a
 	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -o $@ $(SCLI_OBJ) $(S)/libdvalin.a $(LIBS)
 
-$(B)/tests/%: tests/unit/%.c tests/unit/harness.h $(S)/libdvalin.a
+$(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(S)/libdvalin.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -Isrc -o $@ $< $(S)/libdvalin.a $(LIBS)
 

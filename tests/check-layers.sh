@@ -5,7 +5,8 @@
 # Disk health and notifications sit beside the repository stack, not on
 # it: they may not include backend, repo or archive code.  report/ (the
 # JSON encoders) sits above jobs/, whose results it encodes, and below
-# cli/ (and later the server), which print with it.
+# cli/ (and later the server), which print with it.  daemon/ (schedules,
+# later the daemon) uses everything below cli/, and cli/ uses it.
 # Also bans unsafe string functions.
 cd "$(dirname "$0")/../src" || exit 1
 allowed() {
@@ -19,7 +20,8 @@ allowed() {
 	archive) echo "base core backend repo";;
 	jobs) echo "base core backend repo archive disks notify";;
 	report) echo "base core backend repo archive disks notify jobs";;
-	cli) echo "base core backend repo archive disks notify jobs report";;
+	daemon) echo "base core backend repo archive disks notify jobs report";;
+	cli) echo "base core backend repo archive disks notify jobs report daemon";;
 	*) echo "-";;
 	esac
 }

@@ -33,6 +33,7 @@ static const cli_command commands[] = {
 	{ "disks", cmd_disks, "check the health of disks (SMART)", cmd_disks_usage },
 	{ "zpool-check", cmd_zpool_check, "check ZFS pools", cmd_zpool_check_usage },
 	{ "alert", cmd_alert, "send a test notification", cmd_alert_usage },
+	{ "schedule", cmd_schedule, "next times of a calendar expression", cmd_schedule_usage },
 	{ "cat", cmd_cat, "print repository objects (debugging aid)", cmd_cat_usage },
 	{ "version", cmd_version, "print the version", cmd_version_usage },
 };
