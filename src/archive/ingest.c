@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "ingest.h"
+#include "../base/cleanup.h"
+#include "../base/err.h"
+#include "../base/workq.h"
+#include "../core/blob.h"
+#include "../core/chunker.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct ingest {
+	repo *r;
+	workq *seal;    /* NULL: chunks are sealed by the thread that cut them */
+	atomic_uint_fast64_t bytes_read;
+	atomic_uint_fast64_t *progress;
+	atomic_int failed; /* first failure of any thread */
+	char failed_msg[256];
+};
+
+/* A chunk on its way to the seal pool (a copy: the buffer moves on). */
+typedef struct {
+	ingest *g;
+	uint8_t id[32];
+	size_t n;
+	uint8_t data[];
+} seal_job;
+
+/* Keeps the first failure of any thread with its message. */
+static int note_failure(ingest *g, int rc)
+{
+	int none = 0;
+	if (atomic_compare_exchange_strong(&g->failed, &none, rc))
+		snprintf(g->failed_msg, sizeof(g->failed_msg), "%s", err_msg(rc));
+	return rc;
+}
+
+static int seal_state_new(void **out, void *r)
+{
+	repo_session *rd = NULL;
+	int rc = repo_session_new(&rd, r);
+	*out = rd;
+	return rc;
+}
+
+static void seal_state_free(void *state)
+{
+	repo_session_free(state);
+}
+
+static void seal_job_run(void *state, void *arg)
+{
+	seal_job *j = arg;
+	int rc = repo_session_save(state, BLOB_DATA, j->id, j->data, j->n);
+	if (rc < 0)
+		note_failure(j->g, rc);
+	free(j);
+}
+
+int ingest_new(ingest **out, const ingest_params *p)
+{
+	ingest *g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->r = p->r;
+	g->progress = p->progress;
+	if (p->seal_threads > 1) {
+		/* one queued job: the producer waits rather than copy ahead */
+		workq_params wp = { p->seal_threads, 1, seal_job_run, seal_state_new,
+				    seal_state_free, p->r };
+		int rc = workq_new(&g->seal, &wp);
+		if (rc < 0) {
+			free(g);
+			return rc;
+		}
+	}
+	*out = g;
+	return 0;
+}
+
+int ingest_wait(ingest *g)
+{
+	if (g->seal)
+		workq_wait(g->seal);
+	return atomic_load(&g->failed);
+}
+
+int ingest_error(ingest *g)
+{
+	/* the message is written just after the code: read it only once no
+	 * thread is inside an ingest call (the header's precondition) */
+	int rc = ingest_wait(g);
+	return rc ? err_set(rc, "%s", g->failed_msg) : 0;
+}
+
+void ingest_free(ingest *g)
+{
+	if (!g)
+		return;
+	workq_free(g->seal);
+	free(g);
+}
+
+uint64_t ingest_bytes_read(ingest *g)
+{
+	return atomic_load(&g->bytes_read);
+}
+
+/* Saves a chunk now, or hands it to the seal pool. */
+static int save_chunk(ingest *g, repo_session *rd, int async, const uint8_t id[32],
+		      const uint8_t *p, size_t n)
+{
+	if (!async)
+		return repo_session_save(rd, BLOB_DATA, id, p, n);
+	int failed = atomic_load(&g->failed);
+	if (failed)
+		return failed;
+	if (repo_has_blob(g->r, id) == 0)
+		return 0; /* deduplicated: no copy, no job */
+	seal_job *j = malloc(sizeof(*j) + n);
+	if (!j)
+		return -ENOMEM;
+	j->g = g;
+	memcpy(j->id, id, 32);
+	j->n = n;
+	memcpy(j->data, p, n);
+	return workq_submit(g->seal, j);
+}
+
+/*
+ * The pipeline: fills the buffer from src, cuts every chunk that has the
+ * maximum chunk size ahead of it (or the source's end), identifies and
+ * saves it.  Returns 0 (source failures in st) or a repository error.
+ */
+static int feed(ingest *g, repo_session *rd, buf *rbuf, const ingest_source *src, int async,
+		seglist *out, ingest_status *st)
+{
+	const chunker *ch = repo_chunker(g->r);
+	size_t cap = (size_t)ch->p.max + (1u << 20), start = 0, fill = 0;
+	int rc, eof = 0;
+	if ((rc = buf_reserve(rbuf, cap)) < 0)
+		return rc;
+	uint8_t *b = rbuf->data;
+	while (!eof || fill > start) {
+		while (!eof && fill < cap) {
+			size_t got = 0;
+			rc = src->read(src->ud, &got, b + fill, cap - fill);
+			if (rc < 0) {
+				st->source_err = rc;
+				return 0;
+			}
+			if (got == 0) {
+				eof = 1;
+				break;
+			}
+			fill += got;
+			st->bytes += got;
+			atomic_fetch_add(&g->bytes_read, (uint64_t)got);
+			if (g->progress)
+				atomic_fetch_add(g->progress, (uint64_t)got);
+		}
+		while (fill - start >= ch->p.max || (eof && fill > start)) {
+			size_t cut = chunker_cut(ch, b + start, fill - start);
+			uint8_t id[32];
+			repo_blob_id(g->r, id, b + start, cut);
+			rc = save_chunk(g, rd, async, id, b + start, cut);
+			rc = rc ?: seglist_push(out, cut, id);
+			if (rc < 0)
+				return rc;
+			start += cut;
+		}
+		if (start) {
+			memmove(b, b + start, fill - start);
+			fill -= start;
+			start = 0;
+		}
+	}
+	return 0;
+}
+
+static int run(ingest *g, repo_session *rd, buf *rbuf, const ingest_source *src, int async,
+	       seglist *out, ingest_status *st)
+{
+	int rc = feed(g, rd, rbuf, src, async, out, st);
+	return rc < 0 ? note_failure(g, rc) : 0;
+}
+
+int ingest_stream(ingest *g, repo_session *rd, buf *rbuf, const ingest_source *src,
+		  seglist *out, ingest_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	/* the length is unknown: a stream is as likely to be large as not */
+	return run(g, rd, rbuf, src, g->seal != NULL, out, st);
+}
+
+static int fd_read(void *ud, size_t *out_n, uint8_t *p, size_t cap)
+{
+	int fd = *(int *)ud;
+	for (;;) {
+		ssize_t got = read(fd, p, cap);
+		if (got >= 0) {
+			*out_n = (size_t)got;
+			return 0;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		/* a non-blocking descriptor (an inherited stdin, say): wait */
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+int ingest_fd(ingest *g, repo_session *rd, buf *rbuf, int fd, seglist *out, ingest_status *st)
+{
+	ingest_source src = { fd_read, &fd };
+	return ingest_stream(g, rd, rbuf, &src, out, st);
+}
+
+/* One data extent [off, end) of a file, read with pread. */
+typedef struct {
+	int fd;
+	uint64_t off, end;
+	int ended_early;
+} extent_source;
+
+static int extent_read(void *ud, size_t *out_n, uint8_t *p, size_t cap)
+{
+	extent_source *x = ud;
+	size_t want = cap;
+	if (want > x->end - x->off)
+		want = (size_t)(x->end - x->off);
+	*out_n = 0;
+	if (want == 0)
+		return 0;
+	for (;;) {
+		ssize_t got = pread(x->fd, p, want, (off_t)x->off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -errno;
+		if (got == 0)
+			x->ended_early = 1;
+		x->off += (uint64_t)got;
+		*out_n = (size_t)got;
+		return 0;
+	}
+}
+
+int ingest_file(ingest *g, repo_session *rd, buf *rbuf, int fd, const struct stat *fst,
+		seglist *out, ingest_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	uint64_t size = fst->st_size > 0 ? (uint64_t)fst->st_size : 0, off = 0;
+	/* a file with as many blocks as bytes has no holes: skip the lseeks */
+	int dense = (uint64_t)fst->st_blocks * 512 >= size;
+	int async = g->seal && size >= INGEST_LARGE;
+	int rc;
+	while (off < size) {
+		uint64_t data = off, hole = size;
+		if (!dense) {
+			off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+			if (d < 0 && errno == ENXIO)
+				d = (off_t)size;
+			else if (d < 0)
+				d = (off_t)off; /* SEEK_DATA unsupported: all data */
+			data = MIN((uint64_t)d, size);
+			if (data > off && (rc = seglist_push(out, data - off, NULL)) < 0)
+				return note_failure(g, rc);
+			if (data >= size)
+				break;
+			off_t h = lseek(fd, (off_t)data, SEEK_HOLE);
+			hole = (h < 0 || (uint64_t)h > size || (uint64_t)h <= data) ? size : (uint64_t)h;
+		}
+		extent_source x = { fd, data, hole, 0 };
+		ingest_source src = { extent_read, &x };
+		rc = run(g, rd, rbuf, &src, async, out, st);
+		if (rc < 0 || st->source_err)
+			return rc;
+		if (x.ended_early) {
+			st->ended_early = 1;
+			return 0;
+		}
+		off = hole;
+	}
+	return 0;
+}

@@ -1,0 +1,914 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The walk keeps two structures:
+ *
+ *  - the stack: one frame per directory from the root down to the one
+ *    being listed, each with its sorted entries, the index of the next
+ *    one to prepare, and the same directory's tree in the parent
+ *    snapshot.  Preparing an entry records its metadata and either decides
+ *    its contents (reused, a file job, a hard link) or, for a directory,
+ *    pushes a frame.  A frame whose entries are all prepared is popped and
+ *    queued.
+ *  - the queue: walked directories waiting for their file jobs, in the
+ *    order they were popped (post-order: children before parents), so
+ *    when one is assembled into its tree the ids of its subdirectories'
+ *    trees are known.  It is bounded (QUEUE_WINDOW): the walk waits for
+ *    the oldest only when that many are pending.
+ *
+ * The directories on the way from "/" to the backed-up paths are
+ * "virtual" frames: their entries are only the components leading to the
+ * paths, with the real directories' metadata.
+ */
+#include "backup_walk.h"
+#include "match.h"
+#include "quote.h"
+#include "treeio.h"
+#include "../archive/change.h"
+#include "../archive/hardlinks.h"
+#include "../archive/meta.h"
+#include "../archive/seglist.h"
+#include "../base/cleanup.h"
+#include "../base/err.h"
+#include "../base/log.h"
+#include "../base/strlist.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * Descriptors.  A queued directory holds its own (its file jobs open files
+ * relative to it), and the stack keeps those of its deepest frames and of
+ * the first STACK_ROOT_FDS; the others are closed (once their file jobs are
+ * done) and reopened on the way back up, so depth costs no descriptors.
+ * With a low limit (RLIMIT_NOFILE) both windows shrink, to a minimum.
+ */
+#define QUEUE_WINDOW 64
+#define STACK_OPEN_FDS 32
+#define STACK_ROOT_FDS 2
+#define WINDOW_MIN 4
+
+enum { PE_SKIP, PE_NODE, PE_REUSE, PE_JOB, PE_LINK };
+
+/* An entry of a directory being walked or assembled. */
+typedef struct {
+	char *name;
+	int kind;
+	struct stat st;
+	buf xattrs, target;
+	uint8_t sub[32];     /* directory: its tree id */
+	const tree_node *pn; /* same name in the parent snapshot (while prepared) */
+	int is_new;          /* no file of that name in the parent */
+	backup_file *job;
+	seglist segs;        /* PE_REUSE: the parent's chunk list */
+} pentry;
+
+/* What an entry of a virtual directory leads to. */
+typedef struct {
+	char **paths; /* the backed-up paths below it */
+	size_t n;
+	int is_root;  /* it is one of them */
+} ventry;
+
+typedef struct {
+	int fd;          /* -1 while closed to save descriptors */
+	dev_t dev;       /* identity, recorded when fd is closed */
+	ino_t ino;
+	pentry *pe;
+	size_t n, i;     /* entries; the next one to prepare */
+	ventry *ve;      /* a virtual directory: what each entry leads to */
+	size_t vdir_len; /* its path's length (a prefix of every path in ve) */
+	tree ptree;      /* this directory in the parent snapshot (owned) */
+	const tree *pt;  /* or, for the root, the caller's; NULL if none */
+	uint8_t *out;    /* where its tree id goes (in its parent's entry) */
+	size_t path_len; /* length of its path in w->path */
+	unsigned depth;  /* "/" is 0 */
+	int rc;          /* the first fatal error below it */
+} frame;
+
+/* A walked directory waiting for its file jobs. */
+typedef struct qdir {
+	struct qdir *next;
+	pentry *pe;
+	size_t n;
+	int fd;        /* the jobs open files relative to it */
+	char *path;    /* for messages while assembling */
+	uint8_t *out;
+	int rc;
+} qdir;
+
+typedef struct {
+	const backup_walk_params *p;
+	meta_names *names;
+	snapshot_stats st;
+	dev_t root_dev;
+	buf path; /* absolute path of the entry being walked */
+	buf qbuf;
+	hardlinks links;
+	frame *stack;
+	size_t depth, cap;
+	size_t stack_fds; /* at most STACK_OPEN_FDS */
+	qdir *q_head, *q_tail;
+	size_t q_len, q_window; /* at most QUEUE_WINDOW */
+} walker;
+
+static const char *qpath(walker *w)
+{
+	return quote_path(&w->qbuf, w->path.data, w->path.len);
+}
+
+static void count_error(walker *w)
+{
+	atomic_fetch_add(w->p->errors, 1);
+	atomic_fetch_add(&w->p->prog->errors, 1);
+}
+
+static void warn_entry(walker *w, const char *what, int code)
+{
+	log_warn("%s '%s': %s", what, qpath(w), err_str(code));
+	count_error(w);
+}
+
+static size_t path_push(buf *path, const char *name)
+{
+	size_t old = path->len;
+	if (!(old == 1 && path->data[0] == '/'))
+		buf_put_u8(path, '/');
+	buf_append(path, name, strlen(name));
+	return old;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_dot_or_dotdot(const char *n)
+{
+	return n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]));
+}
+
+/* A stream over the directory fd, which stays the caller's. */
+static int open_dir(DIR **out, int fd)
+{
+	int dfd = dup(fd);
+	if (dfd < 0)
+		return -errno;
+	*out = fdopendir(dfd);
+	if (!*out) {
+		int rc = -errno;
+		close(dfd);
+		return rc;
+	}
+	return 0;
+}
+
+/* The sorted entry names of a directory (without . and ..). */
+static int read_names(int fd, char ***out, size_t *out_n)
+{
+	DIR *d _cleanup_(closedirp) = NULL;
+	int rc = open_dir(&d, fd);
+	if (rc < 0)
+		return rc;
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	while ((errno = 0, e = readdir(d))) {
+		if (is_dot_or_dotdot(e->d_name))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			char **nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				strlist_free(v, n);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		if (!(v[n] = strdup(e->d_name))) {
+			strlist_free(v, n);
+			return -ENOMEM;
+		}
+		n++;
+	}
+	if (errno) {
+		rc = -errno;
+		strlist_free(v, n);
+		return rc;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_name);
+	*out = v;
+	*out_n = n;
+	return 0;
+}
+
+/* 1 when the directory fd has an entry besides . and .., 0, or <0. */
+static int has_entries(int fd)
+{
+	DIR *d _cleanup_(closedirp) = NULL;
+	int rc = open_dir(&d, fd);
+	if (rc < 0)
+		return rc;
+	struct dirent *e;
+	while ((errno = 0, e = readdir(d)))
+		if (!is_dot_or_dotdot(e->d_name))
+			return 1;
+	return errno ? -errno : 0;
+}
+
+/* The directory of f in the parent snapshot, or NULL. */
+static const tree *frame_parent(const frame *f)
+{
+	return f->pt ? f->pt : f->ptree.plain.data ? &f->ptree : NULL;
+}
+
+/* An empty tree, for directories that cannot be read or are not descended into. */
+static int empty_tree(walker *w, uint8_t out_id[32])
+{
+	tree_writer _cleanup_(tree_writer_release) tw = TREE_WRITER_INIT;
+	return treeio_store(w->p->r, &tw, out_id);
+}
+
+/* ---- the queue of walked directories ---- */
+
+static void pentries_free(pentry *pe, size_t n)
+{
+	for (size_t i = 0; pe && i < n; i++) {
+		free(pe[i].name);
+		buf_release(&pe[i].xattrs);
+		buf_release(&pe[i].target);
+		backup_file_free(pe[i].job);
+		seglist_release(&pe[i].segs);
+	}
+	free(pe);
+}
+
+/* Every started file job of pe[0..n) must end before they are freed. */
+static void wait_jobs(walker *w, pentry *pe, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pe[i].job)
+			backup_file_wait(w->p->files, pe[i].job);
+}
+
+/* The contents of a later name of a hard-linked inode: 0, 1 if unreadable. */
+static int link_segs(walker *w, const qdir *d, pentry *pe, const seglist **out)
+{
+	hardlink *h = hardlinks_find(&w->links, pe->st.st_dev, pe->st.st_ino);
+	if (h && h->ready) {
+		*out = &h->segs;
+		return 0;
+	}
+	if (h && h->pending) {
+		backup_file *first = h->pending;
+		backup_file_wait(w->p->files, first);
+		if (!first->skipped && !first->rc) {
+			*out = &first->segs;
+			return 0;
+		}
+	}
+	/* the first name could not be read: try this one, now */
+	buf _cleanup_(buf_releasep) path = BUF_INIT;
+	buf _cleanup_(buf_releasep) q = BUF_INIT;
+	int rc = buf_append(&path, d->path, strlen(d->path));
+	path_push(&path, pe->name);
+	rc = rc ?: backup_file_new(&pe->job, d->fd, pe->name, quote_path(&q, path.data, path.len),
+				   &pe->st);
+	rc = rc ?: backup_file_start(w->p->files, pe->job, 1);
+	if (rc < 0)
+		return rc;
+	if (pe->job->rc)
+		return pe->job->rc;
+	if (pe->job->skipped)
+		return 1;
+	*out = &pe->job->segs;
+	return 0;
+}
+
+/* Adds a prepared entry to the tree; its file job, if any, is done. */
+static int finish_entry(walker *w, tree_writer *tw, const qdir *d, pentry *pe)
+{
+	if (pe->kind == PE_SKIP)
+		return 0;
+	tree_node n;
+	const seglist *segs = NULL;
+	int rc = 0, is_new = pe->is_new;
+	struct stat *st = &pe->st;
+	if (pe->kind == PE_JOB) {
+		/* the job is freed with this directory: other names of the inode
+		 * must not keep pointing at it, whatever became of it */
+		hardlink *h = pe->st.st_nlink > 1 ? hardlinks_find(&w->links, pe->st.st_dev, pe->st.st_ino)
+						  : NULL;
+		if (h && h->pending == pe->job) {
+			h->pending = NULL;
+			if (!pe->job->rc && !pe->job->skipped) {
+				h->ready = 1;
+				if ((rc = seglist_copy(&h->segs, &pe->job->segs)) < 0)
+					return rc;
+			}
+		}
+		if (pe->job->rc)
+			return pe->job->rc;
+		if (pe->job->skipped)
+			return 0;
+		segs = &pe->job->segs;
+		st = &pe->job->st;
+		if (is_new)
+			w->st.files_new++;
+		else
+			w->st.files_changed++;
+	} else if (pe->kind == PE_REUSE) {
+		segs = &pe->segs;
+		w->st.files_unchanged++;
+	} else if (pe->kind == PE_LINK) {
+		rc = link_segs(w, d, pe, &segs);
+		if (rc)
+			return rc < 0 ? rc : 0;
+		if (is_new)
+			w->st.files_new++;
+		else
+			w->st.files_unchanged++;
+	}
+	memset(&n, 0, sizeof(n));
+	meta_from_stat(&n, st, w->names);
+	n.name = (const uint8_t *)pe->name;
+	n.name_len = strlen(pe->name);
+	n.xattrs = pe->xattrs.data;
+	n.xattrs_len = pe->xattrs.len;
+	_cleanup_free_ tree_seg *ts = NULL;
+	if (segs) {
+		if ((rc = seglist_to_node(segs, tw, &ts)) < 0)
+			return rc;
+		n.segs = ts;
+		n.nsegs = segs->n;
+		n.size = seglist_size(segs); /* what was read, should the file have shrunk */
+		w->st.total_files++;
+		w->st.total_bytes += n.size;
+		atomic_fetch_add(&w->p->prog->files, 1);
+	}
+	if (n.type == NODE_DIR && (rc = tree_writer_ref(tw, pe->sub, &n.subtree)) < 0)
+		return rc;
+	if (n.type == NODE_SYMLINK) {
+		n.target = pe->target.data;
+		n.target_len = pe->target.len;
+	}
+	return tree_writer_add(tw, &n);
+}
+
+/* Waits for a directory's file jobs and writes its tree. */
+static int assemble(walker *w, qdir *d)
+{
+	int rc = d->rc;
+	/* every job must end before its entry is freed, even after an error */
+	wait_jobs(w, d->pe, d->n);
+	tree_writer _cleanup_(tree_writer_release) tw = TREE_WRITER_INIT;
+	for (size_t i = 0; rc == 0 && i < d->n; i++)
+		rc = finish_entry(w, &tw, d, &d->pe[i]);
+	rc = rc ?: treeio_store(w->p->r, &tw, d->out);
+	pentries_free(d->pe, d->n);
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d->path);
+	free(d);
+	return rc;
+}
+
+static int dir_ready(const qdir *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->pe[i].job && !backup_file_is_done(d->pe[i].job))
+			return 0;
+	return 1;
+}
+
+static int assemble_front(walker *w)
+{
+	qdir *d = w->q_head;
+	w->q_head = d->next;
+	if (!w->q_head)
+		w->q_tail = NULL;
+	w->q_len--;
+	return assemble(w, d);
+}
+
+/*
+ * Queues a walked directory (taking f's descriptor and entries) and
+ * assembles those at the front whose jobs are done; waits only when
+ * w->q_window are pending.  Returns the first error of those assembled.
+ */
+static int queue_dir(walker *w, frame *f)
+{
+	qdir *d = calloc(1, sizeof(*d));
+	char *path = d ? malloc(f->path_len + 1) : NULL;
+	if (path) {
+		/* w->path still holds f's path (a prefix of it) */
+		if (f->path_len)
+			memcpy(path, w->path.data, f->path_len);
+		path[f->path_len] = 0;
+	} else {
+		wait_jobs(w, f->pe, f->n);
+		pentries_free(f->pe, f->n);
+		if (f->fd >= 0)
+			close(f->fd);
+		free(d);
+		return -ENOMEM;
+	}
+	*d = (qdir){ NULL, f->pe, f->n, f->fd, path, f->out, f->rc };
+	if (w->q_tail)
+		w->q_tail->next = d;
+	else
+		w->q_head = d;
+	w->q_tail = d;
+	w->q_len++;
+	int first = 0;
+	while (w->q_head && (w->q_len > w->q_window || dir_ready(w->q_head))) {
+		int r = assemble_front(w);
+		if (r < 0 && !first)
+			first = r;
+	}
+	return first;
+}
+
+/* Assembles every queued directory. */
+static int drain_dirs(walker *w)
+{
+	int first = 0;
+	while (w->q_head) {
+		int r = assemble_front(w);
+		if (r < 0 && !first)
+			first = r;
+	}
+	return first;
+}
+
+/* ---- preparing entries (walking thread) ---- */
+
+/*
+ * A frame for the directory fd (taken), whose path is w->path: 0, or 1
+ * when it could not be listed (warned; its tree is stored empty).
+ */
+static int open_frame(walker *w, int fd, tree *ptree, unsigned depth, uint8_t out_id[32],
+		      frame *out)
+{
+	char **names = NULL;
+	size_t n = 0;
+	int rc = read_names(fd, &names, &n);
+	pentry *pe = rc == 0 ? calloc(n ? n : 1, sizeof(*pe)) : NULL;
+	if (rc == 0 && !pe) {
+		strlist_free(names, n);
+		rc = -ENOMEM;
+	}
+	if (rc < 0) {
+		close(fd);
+		tree_release(ptree);
+		if (rc == -ENOMEM)
+			return rc;
+		warn_entry(w, "cannot list directory", rc);
+		return empty_tree(w, out_id) ?: 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		pe[i].name = names[i]; /* the entries own the names now */
+	free(names);
+	*out = (frame){ .fd = fd, .pe = pe, .n = n, .ptree = *ptree, .out = out_id, .path_len = w->path.len, .depth = depth };
+	*ptree = (tree)TREE_INIT;
+	return 0;
+}
+
+/* A directory entry: descended into (*has_child) or stored empty. */
+static int prepare_dir(walker *w, frame *f, pentry *pe, const tree *pt, frame *child, int *has_child)
+{
+	const tree_node *pn = pe->pn;
+	w->st.dirs++;
+	if (w->p->one_file_system && pe->st.st_dev != w->root_dev)
+		return empty_tree(w, pe->sub);
+	int sfd = openat(f->fd, pe->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0) {
+		warn_entry(w, "cannot open directory", -errno);
+		return empty_tree(w, pe->sub);
+	}
+	if (f->depth + 1 >= TREE_MAX_DEPTH) {
+		/* its entries would be deeper than any reader accepts */
+		int full = has_entries(sfd);
+		close(sfd);
+		if (full < 0) {
+			warn_entry(w, "cannot list directory", full);
+		} else if (full) {
+			log_warn("cannot descend into '%s': entries deeper than %d levels are not backed up",
+				 qpath(w), TREE_MAX_DEPTH);
+			count_error(w);
+		}
+		return empty_tree(w, pe->sub);
+	}
+	tree ptree = TREE_INIT;
+	const uint8_t *pid = pn && pn->type == NODE_DIR && !w->p->force ? tree_child(pt, pn->subtree) : NULL;
+	if (pid && treeio_load(w->p->r, pid, &ptree) < 0)
+		tree_release(&ptree);
+	int rc = open_frame(w, sfd, &ptree, f->depth + 1, pe->sub, child);
+	*has_child = rc == 0;
+	return rc < 0 ? rc : 0;
+}
+
+static int submit_file(walker *w, int dirfd, pentry *pe)
+{
+	int rc = backup_file_new(&pe->job, dirfd, pe->name, qpath(w), &pe->st);
+	if (rc < 0)
+		return rc;
+	pe->kind = PE_JOB;
+	return backup_file_start(w->p->files, pe->job, 0);
+}
+
+static int prepare_file(walker *w, int dirfd, pentry *pe, const tree *pt)
+{
+	hardlink *h;
+	int rc;
+	if (!w->p->force && change_file_unchanged(pe->pn, &pe->st)) {
+		rc = change_parent_segs(w->p->r, pt, pe->pn, &pe->segs);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			pe->kind = PE_REUSE;
+			atomic_fetch_add(&w->p->prog->bytes, (uint64_t)pe->st.st_size);
+			if (pe->st.st_nlink > 1) {
+				if ((rc = hardlinks_add(&w->links, pe->st.st_dev, pe->st.st_ino, &h)) < 0)
+					return rc;
+				if (!h->ready && !h->pending) {
+					h->ready = 1;
+					return seglist_copy(&h->segs, &pe->segs);
+				}
+			}
+			return 0;
+		}
+	}
+	if (pe->st.st_nlink > 1) {
+		if ((rc = hardlinks_add(&w->links, pe->st.st_dev, pe->st.st_ino, &h)) < 0)
+			return rc;
+		if (h->ready || h->pending) {
+			pe->kind = PE_LINK;
+			return 0;
+		}
+		rc = submit_file(w, dirfd, pe);
+		h->pending = pe->job;
+		return rc;
+	}
+	return submit_file(w, dirfd, pe);
+}
+
+/*
+ * Prepares one entry of f: metadata now, contents later (a file job) or,
+ * for a directory, by pushing a frame (*has_child; w->path then stays its
+ * path).  Per-entry problems are warnings.
+ */
+static int prepare_entry(walker *w, frame *f, pentry *pe, frame *child, int *has_child)
+{
+	const tree *pt = frame_parent(f);
+	size_t old = path_push(&w->path, pe->name);
+	int rc = 0;
+	pe->kind = PE_SKIP;
+	pe->pn = NULL;
+	if (match_any(w->p->excludes, w->p->nexcludes, &w->path, pe->name))
+		goto out;
+	if (fstatat(f->fd, pe->name, &pe->st, AT_SYMLINK_NOFOLLOW) < 0) {
+		warn_entry(w, errno == ENOENT ? "file vanished" : "cannot stat", -errno);
+		goto out;
+	}
+	long pi = pt ? tree_find(pt, pe->name, strlen(pe->name)) : -1;
+	pe->pn = pi >= 0 ? &pt->nodes[pi] : NULL;
+	pe->is_new = !pe->pn || pe->pn->type != NODE_FILE;
+	if (change_same_inode_ctime(pe->pn, &pe->st) && !w->p->force) {
+		/* changing an xattr changes ctime: the parent's list is current */
+		rc = buf_append(&pe->xattrs, pe->pn->xattrs, pe->pn->xattrs_len);
+	} else {
+		rc = meta_read_xattrs(&pe->xattrs, f->fd, pe->name);
+		if (rc < 0 && rc != -ENOMEM && rc != -ENOENT)
+			warn_entry(w, "cannot read extended attributes of", rc);
+		if (rc < 0 && rc != -ENOMEM) {
+			pe->xattrs.len = 0;
+			rc = 0;
+		}
+	}
+	if (rc < 0)
+		goto out;
+	pe->kind = PE_NODE;
+	switch (pe->st.st_mode & S_IFMT) {
+	case S_IFREG:
+		rc = prepare_file(w, f->fd, pe, pt);
+		break;
+	case S_IFDIR:
+		rc = prepare_dir(w, f, pe, pt, child, has_child);
+		break;
+	case S_IFLNK:
+		rc = meta_read_link(&pe->target, f->fd, pe->name);
+		if (rc < 0 && rc != -ENOMEM) {
+			warn_entry(w, "cannot read symlink", rc);
+			pe->kind = PE_SKIP;
+			rc = 0;
+		} else if (rc == 0 && pe->target.len == 0) {
+			pe->kind = PE_SKIP;
+		}
+		break;
+	}
+out:
+	pe->pn = NULL; /* it points into f's parent tree, released with f */
+	if (!*has_child)
+		w->path.len = old;
+	return rc;
+}
+
+/*
+ * A frame for the virtual directory dir (w->path), on the way to the
+ * paths below it (all of which start with dir + "/").  Components that
+ * are backed-up paths themselves are real entries; the others are
+ * virtual directories again.
+ */
+static int virtual_frame(walker *w, const char *dir, char **paths, size_t n, tree *ptree,
+			 unsigned depth, uint8_t out_id[32], frame *out)
+{
+	size_t dl = strlen(dir);
+	int fd = open(dl ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		tree_release(ptree);
+		return err_sys(-errno, "cannot open '%s'", dl ? dir : "/");
+	}
+	frame f = { .fd = fd, .vdir_len = dl, .ptree = *ptree, .out = out_id, .path_len = w->path.len, .depth = depth };
+	*ptree = (tree)TREE_INIT;
+	f.pe = calloc(n, sizeof(*f.pe));
+	f.ve = calloc(n, sizeof(*f.ve));
+	int rc = f.pe && f.ve ? 0 : -ENOMEM;
+	for (size_t i = 0; i < n && rc == 0;) {
+		const char *comp = paths[i] + dl + 1;
+		size_t cl = strcspn(comp, "/"), j = i;
+		int is_root = 0;
+		while (j < n && strncmp(paths[j] + dl + 1, comp, cl) == 0 &&
+		       (paths[j][dl + 1 + cl] == '/' || paths[j][dl + 1 + cl] == 0)) {
+			is_root |= paths[j][dl + 1 + cl] == 0;
+			j++;
+		}
+		if (!(f.pe[f.n].name = strndup(comp, cl)))
+			rc = -ENOMEM;
+		f.ve[f.n++] = (ventry){ paths + i, j - i, is_root };
+		i = j;
+	}
+	if (rc < 0) {
+		pentries_free(f.pe, f.n);
+		free(f.ve);
+		tree_release(&f.ptree);
+		close(fd);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+/* Prepares the next entry of a virtual frame; a failure here is fatal. */
+static int prepare_virtual(walker *w, frame *f, pentry *pe, const ventry *ve, frame *child,
+			   int *has_child)
+{
+	if (ve->is_root)
+		return prepare_entry(w, f, pe, child, has_child);
+	size_t cl = strlen(pe->name);
+	_cleanup_free_ char *sub = strndup(ve->paths[0], f->vdir_len + 1 + cl);
+	if (!sub)
+		return -ENOMEM;
+	if (fstatat(f->fd, pe->name, &pe->st, AT_SYMLINK_NOFOLLOW) < 0)
+		return err_sys(-errno, "cannot stat '%s'", sub);
+	const tree *pt = frame_parent(f);
+	long pi = pt ? tree_find(pt, pe->name, cl) : -1;
+	tree ptree = TREE_INIT;
+	const uint8_t *pid = pi >= 0 && pt->nodes[pi].type == NODE_DIR ? tree_child(pt, pt->nodes[pi].subtree)
+								    : NULL;
+	if (pid && treeio_load(w->p->r, pid, &ptree) < 0)
+		tree_release(&ptree);
+	pe->kind = PE_NODE;
+	size_t old = path_push(&w->path, pe->name);
+	int rc = virtual_frame(w, sub, ve->paths, ve->n, &ptree, f->depth + 1, pe->sub, child);
+	if (rc < 0)
+		w->path.len = old;
+	*has_child = rc == 0;
+	return rc;
+}
+
+/* ---- the stack ---- */
+
+static void frame_release(frame *f)
+{
+	tree_release(&f->ptree);
+	free(f->ve);
+	f->ve = NULL;
+}
+
+/*
+ * Closes the descriptor of a frame that the stack has grown past, once
+ * the file jobs started in it are done; it is reopened on the way back.
+ */
+static void close_frame_fd(walker *w, frame *f)
+{
+	struct stat st;
+	if (f->fd < 0 || fstat(f->fd, &st) < 0)
+		return; /* kept open: it could not be recognised again */
+	wait_jobs(w, f->pe, f->i);
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	close(f->fd);
+	f->fd = -1;
+}
+
+static int push(walker *w, const frame *f)
+{
+	int rc = array_reserve(&w->stack, &w->cap, w->depth + 1, sizeof(*w->stack));
+	if (rc < 0)
+		return rc;
+	w->stack[w->depth++] = *f;
+	if (w->depth > w->stack_fds + STACK_ROOT_FDS)
+		close_frame_fd(w, &w->stack[w->depth - 1 - w->stack_fds]);
+	return 0;
+}
+
+/*
+ * Reopens the closed frame t by names from its nearest open ancestor
+ * (there is one: the first STACK_ROOT_FDS stay open), checking every
+ * directory on the way against the identity it had.
+ */
+static int reopen_by_names(walker *w, size_t t)
+{
+	size_t a = t;
+	while (a > 0 && w->stack[a - 1].fd < 0)
+		a--;
+	if (a == 0)
+		return -EBADF;
+	int fd = w->stack[a - 1].fd;
+	for (size_t k = a; k <= t; k++) {
+		const frame *up = &w->stack[k - 1];
+		int nfd = openat(fd, up->pe[up->i].name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int e = nfd < 0 ? -errno : 0;
+		struct stat st;
+		if (nfd >= 0 && fstat(nfd, &st) < 0)
+			e = -errno;
+		else if (nfd >= 0 && (st.st_dev != w->stack[k].dev || st.st_ino != w->stack[k].ino))
+			e = -ESTALE;
+		if (k > a)
+			close(fd);
+		if (e < 0) {
+			if (nfd >= 0)
+				close(nfd);
+			return e;
+		}
+		fd = nfd;
+	}
+	w->stack[t].fd = fd;
+	return 0;
+}
+
+/*
+ * Reopens the directory of frame t, whose descriptor was closed: through
+ * ".." of its child (one call), else by names from an open ancestor.
+ */
+static void reopen_frame_fd(walker *w, size_t t, int child_fd)
+{
+	frame *f = &w->stack[t];
+	struct stat st;
+	int fd = child_fd < 0 ? -1 : openat(child_fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino) {
+		f->fd = fd;
+		return;
+	}
+	if (fd >= 0)
+		close(fd);
+	int rc = reopen_by_names(w, t);
+	if (rc == 0)
+		return;
+	const char *q = quote_path(&w->qbuf, w->path.data, f->path_len);
+	if (rc == -ESTALE)
+		log_warn("cannot return to directory '%s': it was moved during the backup; "
+			 "its remaining entries are left out", q);
+	else
+		log_warn("cannot return to directory '%s': %s; its remaining entries are left out", q,
+			 err_str(rc));
+	count_error(w);
+	f->i = f->n; /* nothing more is prepared in it */
+}
+
+/* Sizes the descriptor windows to the limit (threads: file jobs' own). */
+static void size_windows(walker *w, int threads)
+{
+	struct rlimit rl;
+	size_t limit = SIZE_MAX, spare;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		limit = (size_t)rl.rlim_cur;
+	/* the repository, the standard streams and a file per job */
+	size_t reserve = 32 + 2 * (size_t)(threads > 0 ? threads : 1);
+	spare = limit > reserve ? limit - reserve : 0;
+	w->stack_fds = MAX((size_t)WINDOW_MIN, MIN((size_t)STACK_OPEN_FDS, spare / 3));
+	w->q_window = MAX((size_t)WINDOW_MIN, MIN((size_t)QUEUE_WINDOW, spare / 2));
+}
+
+/* Walks from the frame root (pushed) until the stack is empty. */
+static int walk(walker *w, const frame *root)
+{
+	int rc = push(w, root), root_rc = 0;
+	if (rc < 0) {
+		frame f = *root;
+		f.rc = rc;
+		frame_release(&f);
+		return queue_dir(w, &f) ?: rc;
+	}
+	while (w->depth) {
+		frame *f = &w->stack[w->depth - 1];
+		if (f->rc == 0 && f->i < f->n) {
+			pentry *pe = &f->pe[f->i];
+			frame child;
+			int has_child = 0;
+			rc = f->ve ? prepare_virtual(w, f, pe, &f->ve[f->i], &child, &has_child)
+				   : prepare_entry(w, f, pe, &child, &has_child);
+			if (rc < 0)
+				f->rc = rc;
+			if (!has_child) {
+				f->i++;
+				continue;
+			}
+			if ((rc = push(w, &child)) < 0) {
+				/* the child cannot be walked: queue it as failed */
+				f->rc = rc;
+				child.rc = rc;
+				frame_release(&child);
+				queue_dir(w, &child); /* its error is rc */
+				w->path.len = f->path_len;
+				f->i++;
+			}
+			continue;
+		}
+		/* every entry of f is prepared: queue it, go back to its parent */
+		frame done = *f;
+		w->depth--;
+		frame *parent = w->depth ? &w->stack[w->depth - 1] : NULL;
+		if (parent && parent->fd < 0)
+			reopen_frame_fd(w, w->depth - 1, done.fd);
+		frame_release(&done);
+		rc = queue_dir(w, &done);
+		rc = done.rc ?: rc;
+		if (!parent) {
+			root_rc = rc;
+			break;
+		}
+		w->path.len = parent->path_len;
+		if (parent->i < parent->n)
+			parent->i++;
+		if (rc < 0 && !parent->rc)
+			parent->rc = rc;
+	}
+	return root_rc;
+}
+
+static void walker_release(walker *w)
+{
+	/* only after a failure to push can frames remain: none do */
+	free(w->stack);
+	hardlinks_release(&w->links);
+	meta_names_free(w->names);
+	buf_release(&w->path);
+	buf_release(&w->qbuf);
+}
+
+int backup_walk(const backup_walk_params *p, uint8_t out_root[32], snapshot_stats *st)
+{
+	walker w;
+	memset(&w, 0, sizeof(w));
+	w.p = p;
+	size_windows(&w, p->threads);
+	int rc = meta_names_new(&w.names);
+	if (rc < 0)
+		return rc;
+	struct stat rst;
+	if (stat(p->paths[0], &rst) == 0)
+		w.root_dev = rst.st_dev;
+	tree none = TREE_INIT;
+	frame root;
+	if (strcmp(p->paths[0], "/") == 0) {
+		int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		buf_put_u8(&w.path, '/');
+		rc = fd < 0 ? err_sys(-errno, "cannot open '/'") : open_frame(&w, fd, &none, 0, out_root, &root);
+	} else {
+		rc = virtual_frame(&w, "", p->paths, p->npaths, &none, 0, out_root, &root);
+	}
+	if (rc == 0) {
+		root.pt = p->parent;
+		rc = walk(&w, &root);
+	}
+	rc = rc == 1 ? 0 : rc; /* "/" could not be listed: warned, stored empty */
+	/* the queued directories, also after an error (their jobs must end) */
+	int rc2 = drain_dirs(&w);
+	rc = rc ?: rc2;
+	st->dirs += w.st.dirs;
+	st->files_new += w.st.files_new;
+	st->files_changed += w.st.files_changed;
+	st->files_unchanged += w.st.files_unchanged;
+	st->total_files += w.st.total_files;
+	st->total_bytes += w.st.total_bytes;
+	walker_release(&w);
+	return rc;
+}
