@@ -25,12 +25,14 @@ int change_same_version(const struct stat *a, const struct stat *b)
 int change_parent_segs(repo *r, const tree *pt, const tree_node *pn, seglist *out)
 {
 	out->n = 0;
+	int rc = seglist_reserve(out, pn->nsegs);
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; i < pn->nsegs; i++) {
 		const uint8_t *id = pn->segs[i].ref ? tree_child(pt, pn->segs[i].ref) : NULL;
 		if (id && repo_has_blob(r, id) < 0)
 			return 1;
-		int rc = seglist_push(out, pn->segs[i].len, id);
-		if (rc < 0)
+		if ((rc = seglist_push(out, pn->segs[i].len, id)) < 0)
 			return rc;
 	}
 	return 0;

@@ -19,11 +19,28 @@ int seglist_push(seglist *s, uint64_t len, const uint8_t *id)
 	return 0;
 }
 
+int seglist_reserve(seglist *s, size_t more)
+{
+	if (more <= s->cap - s->n)
+		return 0;
+	if (more > SIZE_MAX / sizeof(*s->v) - s->n)
+		return -ENOMEM;
+	seglist_seg *v = realloc(s->v, (s->n + more) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	s->v = v;
+	s->cap = s->n + more;
+	return 0;
+}
+
 int seglist_copy(seglist *dst, const seglist *src)
 {
 	dst->n = 0;
+	int rc = seglist_reserve(dst, src->n);
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; i < src->n; i++) {
-		int rc = seglist_push(dst, src->v[i].len, src->v[i].hole ? NULL : src->v[i].id);
+		rc = seglist_push(dst, src->v[i].len, src->v[i].hole ? NULL : src->v[i].id);
 		if (rc < 0)
 			return rc;
 	}

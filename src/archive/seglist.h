@@ -33,6 +33,11 @@ typedef struct {
 
 /* Appends a chunk of len bytes (id) or, with id NULL, a hole. */
 int seglist_push(seglist *s, uint64_t len, const uint8_t *id);
+/*
+ * Room for more segments, exactly: most files are one chunk, and the
+ * walk keeps the lists of the files of up to 64 directories at once.
+ */
+int seglist_reserve(seglist *s, size_t more);
 /* Makes dst a copy of src. */
 int seglist_copy(seglist *dst, const seglist *src);
 /* The sum of the segment lengths (the file size the list describes). */
