@@ -120,30 +120,43 @@ static int dup_str(char **out, const uint8_t *p, size_t n)
 	return *out ? 0 : -ENOMEM;
 }
 
-static int decode_field(snapshot *s, uint64_t tag, const uint8_t *p, size_t n)
+/*
+ * Decodes one field into s.  A field either fails leaving s as it was, or
+ * succeeds: values are decoded into locals and stored last, so no member
+ * ever points at freed memory, whatever a hostile body repeats.  Fields
+ * that hold one value (time, host, user, parent, statistics) may appear
+ * once; a second one is corrupt rather than a silent override (*seen
+ * has one bit per tag).
+ */
+static int decode_field(snapshot *s, uint64_t tag, const uint8_t *p, size_t n, unsigned *seen)
 {
 	reader r;
 	char *str = NULL;
 	int rc;
 	reader_init(&r, p, n);
-	switch (tag) {
-	case F_TIME:
-		s->time = reader_svarint(&r);
-		s->time_nsec = (uint32_t)reader_varint(&r);
-		s->tz_offset = (int32_t)reader_svarint(&r);
-		if (s->time_nsec >= 1000000000u || s->tz_offset < -86400 || s->tz_offset > 86400)
+	if (tag == F_TIME || tag == F_HOST || tag == F_USER || tag == F_PARENT || tag == F_STATS) {
+		if (*seen & (1u << tag))
 			return -DV_ECORRUPT;
-		break;
-	case F_HOST:
-	case F_USER: {
-		/* a repeated field replaces the value only once the new one is good */
-		char **dst = tag == F_HOST ? &s->host : &s->user;
-		if ((rc = dup_str(&str, p, n)) < 0)
-			return rc;
-		free(*dst);
-		*dst = str;
+		*seen |= 1u << tag;
+	}
+	switch (tag) {
+	case F_TIME: {
+		int64_t t = reader_svarint(&r);
+		uint64_t ns = reader_varint(&r);
+		int64_t tz = reader_svarint(&r);
+		if (!reader_ok(&r) || ns >= 1000000000u || tz < -86400 || tz > 86400)
+			return -DV_ECORRUPT;
+		s->time = t;
+		s->time_nsec = (uint32_t)ns;
+		s->tz_offset = (int32_t)tz;
 		return 0;
 	}
+	case F_HOST:
+	case F_USER:
+		if ((rc = dup_str(&str, p, n)) < 0)
+			return rc;
+		*(tag == F_HOST ? &s->host : &s->user) = str;
+		return 0;
 	case F_PATH:
 	case F_TAG:
 		if ((rc = dup_str(&str, p, n)) < 0)
@@ -169,18 +182,19 @@ static int decode_field(snapshot *s, uint64_t tag, const uint8_t *p, size_t n)
 		s->has_parent = 1;
 		return 0;
 	case F_STATS: {
-		uint64_t *v[] = { &s->stats.files_new, &s->stats.files_changed,
-				  &s->stats.files_unchanged, &s->stats.dirs, &s->stats.bytes_read,
-				  &s->stats.bytes_added, &s->stats.total_files,
-				  &s->stats.total_bytes, &s->stats.errors };
-		for (size_t i = 0; i < ARRAY_SIZE(v) && reader_left(&r); i++)
-			*v[i] = reader_varint(&r);
-		break;
+		uint64_t v[9] = { 0 };
+		size_t k = 0;
+		/* fewer values: an older writer; more: a later one */
+		for (; k < ARRAY_SIZE(v) && reader_left(&r); k++)
+			v[k] = reader_varint(&r);
+		if (!reader_ok(&r))
+			return -DV_ECORRUPT;
+		s->stats = (snapshot_stats){ v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8] };
+		return 0;
 	}
 	default:
 		return 0; /* a field from a later version: skip */
 	}
-	return reader_ok(&r) ? 0 : -DV_ECORRUPT;
 }
 
 int snapshot_decode_header(const uint8_t *p, size_t n, uint8_t tree[32])
@@ -213,6 +227,7 @@ int snapshot_decode(snapshot **out, const uint8_t *p, size_t n, const crypto_key
 	memcpy(s->tree, p + 16, 32);
 	crypto_sha256(s->id, p, n);
 	reader r;
+	unsigned seen = 0;
 	reader_init(&r, body, blen);
 	while (reader_ok(&r) && reader_left(&r)) {
 		uint64_t tag = reader_varint(&r);
@@ -220,7 +235,7 @@ int snapshot_decode(snapshot **out, const uint8_t *p, size_t n, const crypto_key
 		const uint8_t *f = reader_str(&r, &flen, MAX_STR);
 		if (!f)
 			break;
-		if ((rc = decode_field(s, tag, f, flen)) < 0) {
+		if ((rc = decode_field(s, tag, f, flen, &seen)) < 0) {
 			snapshot_free(s);
 			return rc;
 		}
