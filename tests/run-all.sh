@@ -20,6 +20,11 @@ out=$(sh tests/run-unit.sh build/tests/test_* 2>&1); rc=$?
 printf '%s\n' "$out" | tail -n 20
 count "$out"; [ $rc -eq 0 ] || status=1
 
+echo "== unit tests (clang ASan/UBSan)"
+out=$(sh tests/run-unit.sh build/clang/tests/test_* 2>&1); rc=$?
+printf '%s\n' "$out" | tail -n 20
+count "$out"; [ $rc -eq 0 ] || status=1
+
 echo "== fuzz corpus replay (ASan/UBSan)"
 out=$(sh tests/fuzz/replay.sh build/replay/* 2>&1); rc=$?
 printf '%s\n' "$out" | tail -n 20

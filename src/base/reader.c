@@ -9,7 +9,8 @@ const uint8_t *reader_bytes(reader *r, size_t n)
 		return NULL;
 	}
 	const uint8_t *p = r->p;
-	r->p += n;
+	if (n)
+		r->p += n;
 	return p;
 }
 
