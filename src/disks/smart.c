@@ -2,8 +2,10 @@
 #include "smart.h"
 #include "../base/buf.h"
 #include "../base/err.h"
+#include "../base/num.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -29,24 +31,33 @@ static void copy_str(char *out, size_t cap, json_t *v)
 		snprintf(out, cap, "%s", json_string_value(v));
 }
 
+/*
+ * Numbers are decoded as doubles (JSON_DECODE_INT_AS_REAL): smartctl
+ * writes unsigned 64-bit and 128-bit counters, which jansson's int64
+ * refuses, failing the whole document.  Converted only through num_*, so
+ * a huge value saturates; a fractional one is no integer (absent).
+ */
 /* An integer member; 1 when present. */
 static int get_int(json_t *o, const char *key, int64_t *out)
 {
 	json_t *v = json_object_get(o, key);
-	if (json_is_integer(v)) {
-		*out = json_integer_value(v);
-		return 1;
-	}
-	return 0;
+	return json_is_number(v) && num_i64_of_double(json_number_value(v), out) == 0;
+}
+
+/* An int member, clamped into int (a temperature of 2^32 + 40 is not 40). */
+static int get_int32(json_t *o, const char *key, int *out)
+{
+	int64_t v;
+	if (!get_int(o, key, &v))
+		return 0;
+	*out = num_clamp_int(v, INT_MIN, INT_MAX);
+	return 1;
 }
 
 static int get_u64(json_t *o, const char *key, uint64_t *out)
 {
-	int64_t v;
-	if (!get_int(o, key, &v) || v < 0)
-		return 0;
-	*out = (uint64_t)v;
-	return 1;
+	json_t *v = json_object_get(o, key);
+	return json_is_number(v) && num_u64_of_double(json_number_value(v), out) == 0;
 }
 
 static int add_attr(smart_reading *r, size_t *cap, const smart_attr *a)
@@ -72,9 +83,12 @@ static int parse_ata(smart_reading *r, json_t *root)
 			continue;
 		a.id = (int)v;
 		copy_str(a.name, sizeof(a.name), json_object_get(e, "name"));
-		a.value = get_int(e, "value", &v) ? (int)v : -1;
-		a.worst = get_int(e, "worst", &v) ? (int)v : -1;
-		a.thresh = get_int(e, "thresh", &v) ? (int)v : -1;
+		if (!get_int32(e, "value", &a.value))
+			a.value = -1;
+		if (!get_int32(e, "worst", &a.worst))
+			a.worst = -1;
+		if (!get_int32(e, "thresh", &a.thresh))
+			a.thresh = -1;
 		copy_str(a.when_failed, sizeof(a.when_failed), json_object_get(e, "when_failed"));
 		a.prefail = json_is_true(json_object_get(json_object_get(e, "flags"), "prefailure"));
 		json_t *raw = json_object_get(e, "raw");
@@ -143,7 +157,7 @@ int smart_parse_json(smart_reading *r, const char *text, size_t n)
 {
 	json_error_t jerr;
 	init(r);
-	json_t *root = json_loadb(text, n, 0, &jerr);
+	json_t *root = json_loadb(text, n, JSON_DECODE_INT_AS_REAL, &jerr);
 	if (!root)
 		return err_set(-DV_EFORMAT, "not smartctl JSON (line %d: %s)", jerr.line, jerr.text);
 	static const char *const markers[] = { "smartctl", "smart_status", "ata_smart_attributes",
@@ -176,19 +190,15 @@ int smart_parse_json(smart_reading *r, const char *text, size_t n)
 		r->has_passed = 1;
 		r->passed = json_is_true(json_object_get(ss, "passed"));
 	}
-	if (get_int(json_object_get(root, "smartctl"), "exit_status", &v)) {
+	if (get_int32(json_object_get(root, "smartctl"), "exit_status", &r->exit_status))
 		r->has_exit = 1;
-		r->exit_status = (int)v;
-	}
 	if (get_int(json_object_get(root, "power_on_time"), "hours", &r->hours))
 		r->has_hours = 1;
 	json_t *t = json_object_get(root, "temperature");
-	if (get_int(t, "current", &v)) {
-		r->has_temp = v > 0; /* 0 means "no sensor" on several drives */
-		r->temp = (int)v;
-	}
-	if (get_int(t, "op_limit_max", &v) || get_int(t, "drive_trip", &v))
-		r->temp_limit = (int)v;
+	if (get_int32(t, "current", &r->temp))
+		r->has_temp = r->temp > 0; /* 0 means "no sensor" on several drives */
+	if (!get_int32(t, "op_limit_max", &r->temp_limit))
+		get_int32(t, "drive_trip", &r->temp_limit);
 	int rc = parse_ata(r, root);
 	parse_nvme(r, root);
 	parse_scsi(r, root);
@@ -221,14 +231,28 @@ static void copy_line(char *out, size_t cap, const char *v)
 	snprintf(out, cap, "%.*s", (int)n, v);
 }
 
+/* A whole word of digits, clamped into int; -1 if it is not one. */
+static int small_number(const char *word, int *out)
+{
+	uint64_t v;
+	const char *end;
+	if (num_parse_u64(word, &end, &v) < 0 || *end)
+		return -1;
+	*out = v > INT_MAX ? INT_MAX : (int)v;
+	return 0;
+}
+
 /* "  5 Reallocated_Sector_Ct 0x0033 100 100 036 Pre-fail Always FAILING_NOW 4095" */
 static int parse_attr_line(const char *l, smart_attr *a)
 {
-	char name[48], flag[16], type[16], upd[16], wf[16], raw[64];
+	char name[48], flag[16], type[16], upd[16], wf[16], raw[64], ids[16], vals[16], worsts[16], thrs[16];
 	int id, val, worst, thr;
 	memset(a, 0, sizeof(*a));
-	if (sscanf(l, " %d %47s %15s %d %d %d %15s %15s %15s %63[^\n]", &id, name, flag, &val, &worst,
-		   &thr, type, upd, wf, raw) != 10 || id < 1 || id > 255)
+	/* numbers as words, then decoded: sscanf's %d is undefined on overflow */
+	if (sscanf(l, " %15s %47s %15s %15s %15s %15s %15s %15s %15s %63[^\n]", ids, name, flag, vals,
+		   worsts, thrs, type, upd, wf, raw) != 10 || small_number(ids, &id) < 0 ||
+	    small_number(vals, &val) < 0 || small_number(worsts, &worst) < 0 ||
+	    small_number(thrs, &thr) < 0 || id < 1 || id > 255)
 		return 0;
 	a->id = id;
 	snprintf(a->name, sizeof(a->name), "%s", name);
@@ -288,7 +312,9 @@ int smart_parse_text(smart_reading *r, const char *text, size_t n)
 				r->hours = (int64_t)strtoll(a.raw_str, NULL, 10);
 			}
 			if (a.id == 194 && !r->has_temp) {
-				r->temp = atoi(a.raw_str);
+				uint64_t t = 0; /* "36 (Min/Max 20/45)": the leading number */
+				num_parse_u64(a.raw_str, NULL, &t);
+				r->temp = t > INT_MAX ? INT_MAX : (int)t;
 				r->has_temp = r->temp > 0;
 			}
 			if ((rc = add_attr(r, &cap, &a)) < 0)

@@ -2,6 +2,7 @@
 #include "zpool.h"
 #include "../base/buf.h"
 #include "../base/err.h"
+#include "../base/num.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -34,28 +35,42 @@ static int indent(const char *l)
 	return w;
 }
 
-/* A count as a double, saturated: converting a double outside uint64_t's
- * range (or NaN) is undefined behaviour. */
-static uint64_t saturate(double v)
+/*
+ * zpool prints counters with zfs_nicenum(): below 1024 as digits, above
+ * with up to two decimals and a suffix of powers of 1024 (K M G T P E), so
+ * "2.72K" stands for about 2785.  Decoded in integers: the value floors,
+ * saturates at UINT64_MAX; anything else is not a count.
+ */
+int zpool_parse_count(const char *s, uint64_t *out)
 {
-	if (!(v > 0))
-		return 0;
-	return v >= 18446744073709551616.0 ? UINT64_MAX : (uint64_t)v;
-}
-
-/* "0", "12", "2.72K", "1.5M" */
-static uint64_t counter(const char *s)
-{
-	char *end;
-	double v = strtod(s, &end);
-	switch (*end) {
-	case 'K': v *= 1e3; break;
-	case 'M': v *= 1e6; break;
-	case 'G': v *= 1e9; break;
-	case 'T': v *= 1e12; break;
-	default: break;
+	static const char suffixes[] = "KMGTPE";
+	uint64_t whole, frac = 0, scale = 1;
+	const char *p;
+	if (num_parse_u64(s, &p, &whole) < 0)
+		return -EINVAL;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (scale >= 1000000000000000000u) /* 18 decimals: more is not zpool's */
+				return -EINVAL;
+			frac = frac * 10 + (uint64_t)(*p - '0');
+			scale *= 10;
+		}
 	}
-	return saturate(v);
+	unsigned shift = 0;
+	if (*p) {
+		const char *x = strchr(suffixes, *p);
+		if (!x || p[1])
+			return -EINVAL;
+		shift = 10 * (unsigned)(x - suffixes + 1);
+	}
+	/* whole << shift + frac * 2^shift / scale, at most 2^124: fits 128 bits */
+	unsigned __int128 v = ((unsigned __int128)whole << shift) +
+			      ((unsigned __int128)frac << shift) / scale;
+	*out = v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
+	return 0;
 }
 
 static void append_text(char *dst, size_t cap, const char *src)
@@ -66,13 +81,13 @@ static void append_text(char *dst, size_t cap, const char *src)
 
 static int parse_row(zpool_pool *p, const char *l, int depth, int section)
 {
-	char name[512], state[24] = "", rd[24] = "", wr[24] = "", ck[24] = "";
+	char name[512], state[24] = "", rd[64] = "", wr[64] = "", ck[64] = "";
 	int used = 0, after = 0;
 	if (sscanf(l, " %511s%n", name, &used) != 1)
 		return 0;
 	char line[1024];
 	snprintf(line, sizeof(line), "%.*s", (int)strcspn(l + used, "\n"), l + used);
-	int fields = sscanf(line, " %23s %23s %23s %23s%n", state, rd, wr, ck, &after);
+	int fields = sscanf(line, " %23s %63s %63s %63s%n", state, rd, wr, ck, &after);
 	int rc = array_reserve(&p->rows, &p->caprows, p->nrows + 1, sizeof(*p->rows));
 	if (rc < 0)
 		return rc;
@@ -81,10 +96,15 @@ static int parse_row(zpool_pool *p, const char *l, int depth, int section)
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	if (fields >= 1)
 		snprintf(r->state, sizeof(r->state), "%s", state);
-	if (fields >= 4) {
-		r->rd = counter(rd);
-		r->wr = counter(wr);
-		r->ck = counter(ck);
+	/* counters follow the state when the next field is a number; spares
+	 * print words there instead ("INUSE     currently in use") */
+	if (fields >= 4 && rd[0] >= '0' && rd[0] <= '9') {
+		/* a 63-byte token may have been cut by sscanf: not a count either */
+		if (strlen(rd) == 63 || strlen(wr) == 63 || strlen(ck) == 63 ||
+		    zpool_parse_count(rd, &r->rd) < 0 || zpool_parse_count(wr, &r->wr) < 0 ||
+		    zpool_parse_count(ck, &r->ck) < 0)
+			return err_set(-DV_EFORMAT, "pool '%s': cannot parse the error counts of '%s' ('%s %s %s')",
+				       p->name, name, rd, wr, ck);
 		/* what follows the counters ("block size: ...", "was /dev/...") */
 		const char *x = line + after;
 		while (*x == ' ' || *x == '\t')
@@ -107,11 +127,17 @@ static void mark_leaves(zpool_status *s)
 
 /* ---------- `zpool status -j` (OpenZFS 2.3 and later) ---------- */
 
-static uint64_t jcount(json_t *v)
+/* A count in zpool's JSON: a number, a string as the text prints it, or absent (0). */
+static int jcount(json_t *v, uint64_t *out)
 {
-	if (json_is_number(v))
-		return saturate(json_number_value(v));
-	return json_is_string(v) ? counter(json_string_value(v)) : 0;
+	*out = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_number(v) && num_u64_of_double(json_number_value(v), out) == 0)
+		return 0;
+	if (json_is_string(v) && zpool_parse_count(json_string_value(v), out) == 0)
+		return 0;
+	return -DV_EFORMAT; /* the caller names the object */
 }
 
 static int json_vdev(zpool_pool *p, json_t *v, int depth, int section)
@@ -127,9 +153,10 @@ static int json_vdev(zpool_pool *p, json_t *v, int depth, int section)
 	snprintf(r->name, sizeof(r->name), "%s", name ? name : "?");
 	const char *st = json_string_value(json_object_get(v, "state"));
 	snprintf(r->state, sizeof(r->state), "%s", st ? st : "");
-	r->rd = jcount(json_object_get(v, "read_errors"));
-	r->wr = jcount(json_object_get(v, "write_errors"));
-	r->ck = jcount(json_object_get(v, "checksum_errors"));
+	if ((rc = jcount(json_object_get(v, "read_errors"), &r->rd)) < 0 ||
+	    (rc = jcount(json_object_get(v, "write_errors"), &r->wr)) < 0 ||
+	    (rc = jcount(json_object_get(v, "checksum_errors"), &r->ck)) < 0)
+		return err_set(rc, "zpool JSON: the error counts of '%s' are not counts", r->name);
 	r->depth = depth;
 	r->section = section;
 	const char *key;
@@ -141,16 +168,22 @@ static int json_vdev(zpool_pool *p, json_t *v, int depth, int section)
 	return 0;
 }
 
-static void json_scan(zpool_pool *p, json_t *scan)
+static int json_scan(zpool_pool *p, json_t *scan)
 {
 	const char *fn = json_string_value(json_object_get(scan, "function"));
 	const char *st = json_string_value(json_object_get(scan, "state"));
 	json_t *end = json_object_get(scan, "end_time");
-	/* seconds; a double beyond any date is no date (and its conversion undefined) */
-	double d = json_is_number(end) ? json_number_value(end) : 0;
-	time_t t = json_is_number(end) ? (d > -1e15 && d < 1e15 ? (time_t)d : 0)
-		 : json_is_string(end) ? (time_t)strtoll(json_string_value(end), NULL, 10) : 0;
+	int64_t secs = 0;
+	uint64_t errs = 0;
+	if (json_is_number(end) && num_i64_of_double(json_number_value(end), &secs) < 0)
+		secs = 0; /* not a time: when is unknown */
+	else if (json_is_string(end))
+		secs = strtoll(json_string_value(end), NULL, 10);
+	time_t t = (time_t)secs;
 	char when[64] = "";
+	int rc = jcount(json_object_get(scan, "errors"), &errs);
+	if (rc < 0)
+		return err_set(rc, "zpool JSON: the scan errors of pool '%s' are not a count", p->name);
 	struct tm tm;
 	if (t && localtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y", &tm);
@@ -163,9 +196,10 @@ static void json_scan(zpool_pool *p, json_t *scan)
 		snprintf(p->scan, sizeof(p->scan), "scrub canceled on %s", when);
 	else if (scrub)
 		snprintf(p->scan, sizeof(p->scan), "scrub repaired with %llu errors on %s",
-			 (unsigned long long)jcount(json_object_get(scan, "errors")), when);
+			 (unsigned long long)errs, when);
 	else
 		snprintf(p->scan, sizeof(p->scan), "resilvered on %s", when);
+	return 0;
 }
 
 static int parse_json(zpool_status *s, const char *text)
@@ -189,8 +223,13 @@ static int parse_json(zpool_status *s, const char *text)
 		snprintf(p->state, sizeof(p->state), "%s", st ? st : "");
 		const char *status = json_string_value(json_object_get(pj, "status"));
 		snprintf(p->status, sizeof(p->status), "%s", status ? status : "");
-		json_scan(p, json_object_get(pj, "scan_stats"));
-		uint64_t errs = jcount(json_object_get(pj, "error_count"));
+		uint64_t errs = 0;
+		if ((rc = json_scan(p, json_object_get(pj, "scan_stats"))) < 0)
+			break;
+		if ((rc = jcount(json_object_get(pj, "error_count"), &errs)) < 0) {
+			err_set(rc, "zpool JSON: the error count of pool '%s' is not a count", p->name);
+			break;
+		}
 		if (errs)
 			snprintf(p->errors, sizeof(p->errors), "%llu data errors", (unsigned long long)errs);
 		else
@@ -471,8 +510,9 @@ static int check_zdb(zpool_pool *p, const char *zdb)
 		if (!pool)
 			continue;
 		const char *a = strstr(l, "ashift: ");
-		if (a && n < 64 && (size_t)(a - l) < 80)
-			seen[n++] = atoi(a + 8);
+		uint64_t v;
+		if (a && n < 64 && (size_t)(a - l) < 80 && num_parse_u64(a + 8, NULL, &v) == 0)
+			seen[n++] = num_clamp_int((int64_t)(v > 64 ? 64 : v), 0, 64); /* ashift is 9..16 */
 	}
 	for (int i = 1; i < n; i++)
 		if (seen[i] != seen[0]) {

@@ -40,5 +40,10 @@ int zpool_parse(zpool_status *s, const char *text, size_t n);
  */
 int zpool_evaluate(zpool_status *s, const char *zdb, int64_t now);
 void zpool_status_release(zpool_status *s);
+/*
+ * A counter as zpool prints it ("0", "12", "2.72K", "1.5E": suffixes are
+ * powers of 1024): floored, saturated at UINT64_MAX; -EINVAL if s is not one.
+ */
+int zpool_parse_count(const char *s, uint64_t *out);
 
 #endif

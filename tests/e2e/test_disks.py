@@ -357,7 +357,8 @@ def test_zpool_specific_findings():
     assert "zpool-ashift-low" in pool_codes(p)
     _, p = zcheck(os.path.join(ZPOOL, "freebsd_handbook_scrub_repaired_66M_cksum_2.72K.txt"))
     errs = [f for f in p[0]["findings"] if f["code"] == "zpool-device-errors"]
-    assert "2720 checksum errors" in errs[0]["message"] and "zpool-scrub-old" in pool_codes(p)
+    # 2.72K: zpool counts in powers of 1024 (zfs_nicenum), 2.72 * 1024 = 2785
+    assert "2785 checksum errors" in errs[0]["message"] and "zpool-scrub-old" in pool_codes(p)
 
 
 HEALTHY = """  pool: tank
@@ -403,6 +404,45 @@ def test_zpool_mixed_ashift_from_zdb(world):
                          "        children[1]:\n            type: 'mirror'\n            ashift: 9\n")
     rc, p = zcheck(write_status(world), "--zdb", zdb)
     assert rc == EXIT["warning"] and "zpool-mixed-ashift" in pool_codes(p), p
+
+
+def test_smart_json_with_unsigned_64_bit_values_is_read(world):
+    """smartctl writes unsigned 64-bit counters; one above 2^63 made the
+    whole reading unparsable (jansson's int64), a huge temperature wrapped."""
+    path = os.path.join(world, "big.json")
+    with open(os.path.join(SMART, "scrutiny_ata_hdd_wd140edfz_healthy.json")) as f:
+        doc = json.load(f)
+    doc["temperature"]["current"] = 4294967336  # 2^32 + 40
+    for a in doc["ata_smart_attributes"]["table"]:
+        if a["id"] == 5:
+            a["raw"]["value"] = 18446744073709551615
+            a["raw"]["string"] = "18446744073709551615"
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    rc, d = one(path)
+    assert d["temperature"] != 40, d
+    assert rc in (2, 3) and d["findings"], d  # 2^64 - 1 reallocated sectors is judged
+
+
+@pytest.mark.parametrize("count,expect", [
+    ("1.5P", 1688849860263936),       # P and E were not decoded (1.5P read as 1)
+    ("2E", 2 << 60),
+    ("17E", 18446744073709551615),     # saturates
+])
+def test_zpool_counts_decode_every_suffix(world, count, expect):
+    bad = "\t  /dev/disk/by-id/ata-DISK_B-part1     ONLINE       0     0  %s\n" % count
+    rc, p = zcheck(write_status(world, extra=bad))
+    errs = [f for f in p[0]["findings"] if f["code"] == "zpool-device-errors"]
+    assert rc == 2 and errs and "and %d checksum errors" % expect in errs[0]["message"], p
+
+
+@pytest.mark.parametrize("count", ["nan", "inf", "1e999", "-1", "12Q", "0x10"])
+def test_zpool_garbage_count_is_unparsable(world, count):
+    """NaN became 2^63 and a huge count 0: garbage is an error, not a number."""
+    bad = "\t  /dev/disk/by-id/ata-DISK_B-part1     ONLINE       0     %s  0\n" % count
+    path = write_status(world, extra=bad)
+    r = run(["zpool-check", "--from", path])
+    assert r.rc == 1 and "cannot parse the error counts" in r.err and count in r.err, r
 
 
 def test_zpool_bad_input(world):
