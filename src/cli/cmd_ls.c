@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "cli.h"
 #include "../base/err.h"
+#include "../base/interrupt.h"
 #include "../base/json.h"
 #include "../jobs/ls.h"
 #include "../report/node.h"
@@ -103,6 +104,7 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 	if (rc < 0)
 		return cli_fail(rc);
 	rc = repo_find_snapshot(r, spec, &s);
+	interrupt_install(); /* a snapshot may list (nearly) forever: Ctrl-C stops it cleanly */
 	rc = rc ?: ls_run(r, s, sub, print_node, &st);
 	snapshot_free(s);
 	repo_free(r);

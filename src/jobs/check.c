@@ -8,6 +8,7 @@
 #include "../base/err.h"
 #include "../base/hex.h"
 #include "../base/idmap.h"
+#include "../base/interrupt.h"
 #include "../core/blob.h"
 #include "../core/checksum.h"
 #include "../repo/gcrec.h"
@@ -304,8 +305,6 @@ static int check_data(ck *c)
 
 /* ---------- which files are affected ---------- */
 
-static int walk(ck *c, const snapshot *s, const uint8_t id[32], buf *path, int *tainted);
-
 static void affected(ck *c, const snapshot *s, buf *path, const char *what)
 {
 	buf _cleanup_(buf_releasep) q = BUF_INIT;
@@ -314,33 +313,21 @@ static void affected(ck *c, const snapshot *s, buf *path, const char *what)
 		c->o->affected(c->o->ud, s, quote_path(&q, path->data, path->len), what);
 }
 
-static int walk_node(ck *c, const snapshot *s, const tree *t, const tree_node *n, buf *path,
-		     int *tainted)
-{
-	size_t keep = path->len;
-	int rc = buf_append(path, "/", 1);
-	rc = rc ?: buf_append(path, n->name, n->name_len);
-	if (rc < 0)
-		return rc;
-	if (n->type == NODE_FILE) {
-		for (size_t k = 0; k < n->nsegs; k++) {
-			const uint8_t *cid = n->segs[k].ref ? tree_child(t, n->segs[k].ref) : NULL;
-			if (cid && idmap_get(&c->lost, cid)) {
-				affected(c, s, path, "file contents lost");
-				*tainted = 1;
-				break;
-			}
-		}
-	} else if (n->type == NODE_DIR) {
-		const uint8_t *sub = tree_child(t, n->subtree);
-		if (sub)
-			rc = walk(c, s, sub, path, tainted);
-	}
-	path->len = keep;
-	return rc;
-}
+/* One directory of the walk: its tree, the next node, whether it reaches damage. */
+typedef struct {
+	tree t;
+	uint8_t id[32];
+	size_t next, path_len;
+	int mine;
+} ckframe;
 
-static int walk(ck *c, const snapshot *s, const uint8_t id[32], buf *path, int *tainted)
+/*
+ * Sets f up to walk the tree id of the directory at path (1), or settles
+ * it at once (0: known clean, lost, unreadable or nested too deeply;
+ * *tainted set when it reaches damage).
+ */
+static int enter(ck *c, const snapshot *s, const uint8_t id[32], buf *path, size_t depth,
+		 ckframe *f, int *tainted)
 {
 	if (idmap_get(&c->clean, id))
 		return 0;
@@ -349,8 +336,7 @@ static int walk(ck *c, const snapshot *s, const uint8_t id[32], buf *path, int *
 		*tainted = 1;
 		return 0;
 	}
-	tree t = TREE_INIT;
-	int rc = treeio_load(c->r, id, &t);
+	int rc = treeio_load(c->r, id, &f->t);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc < 0) {
@@ -358,15 +344,80 @@ static int walk(ck *c, const snapshot *s, const uint8_t id[32], buf *path, int *
 		*tainted = 1;
 		return 0;
 	}
-	int mine = 0;
-	for (size_t i = 0; rc == 0 && i < t.n; i++)
-		rc = walk_node(c, s, &t, &t.nodes[i], path, &mine);
-	tree_release(&t);
-	if (rc == 0 && !mine) {
-		idmap_slot *sl;
-		rc = idmap_put(&c->clean, id, &sl, NULL);
+	if ((rc = treeio_check_depth(&f->t, depth, path->data, path->len)) < 0) {
+		/* not walked: reported as a problem of the snapshot, not a crash */
+		char hex[65];
+		hex_encode(hex, s->id, 32);
+		problem(c, "snapshot %.8s: %s", hex, err_msg(rc));
+		err_clear();
+		tree_release(&f->t);
+		*tainted = 1;
+		return 0;
 	}
-	*tainted |= mine;
+	memcpy(f->id, id, 32);
+	f->next = 0;
+	f->path_len = path->len;
+	f->mine = 0;
+	return 1;
+}
+
+/*
+ * Which files of snapshot s the lost blobs affect.  Iterative (frames on
+ * the heap, at most TREE_MAX_DEPTH + 1), so the stack does not grow with
+ * the depth; "clean" remembers trees that reach nothing lost, so shared
+ * subtrees are walked once.
+ */
+static int walk(ck *c, const snapshot *s, buf *path, int *tainted)
+{
+	ckframe *f = calloc(TREE_MAX_DEPTH + 2, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	size_t top = 0;
+	int rc = enter(c, s, s->tree, path, 0, &f[0], tainted);
+	if (rc <= 0) {
+		free(f);
+		return rc;
+	}
+	for (rc = 0; rc == 0;) {
+		ckframe *cur = &f[top];
+		if (cur->next == cur->t.n) {
+			idmap_slot *sl;
+			if (!cur->mine)
+				rc = idmap_put(&c->clean, cur->id, &sl, NULL);
+			*(top ? &f[top - 1].mine : tainted) |= cur->mine;
+			tree_release(&cur->t);
+			if (top-- == 0)
+				break;
+			continue;
+		}
+		const tree_node *n = &cur->t.nodes[cur->next++];
+		path->len = cur->path_len;
+		rc = buf_append(path, "/", 1);
+		rc = rc ?: buf_append(path, n->name, n->name_len);
+		rc = rc ?: interrupt_check();
+		if (rc < 0)
+			break;
+		if (n->type == NODE_FILE) {
+			for (size_t k = 0; k < n->nsegs; k++) {
+				const uint8_t *cid = n->segs[k].ref ? tree_child(&cur->t, n->segs[k].ref) : NULL;
+				if (cid && idmap_get(&c->lost, cid)) {
+					affected(c, s, path, "file contents lost");
+					cur->mine = 1;
+					break;
+				}
+			}
+		} else if (n->type == NODE_DIR) {
+			const uint8_t *sub = tree_child(&cur->t, n->subtree);
+			rc = sub ? enter(c, s, sub, path, top + 1, &f[top + 1], &cur->mine) : 0;
+			if (rc == 1) {
+				top++;
+				rc = 0;
+			}
+		}
+	}
+	for (size_t i = 0; i < TREE_MAX_DEPTH + 2; i++)
+		tree_release(&f[i].t); /* frames left on an error; released ones are empty */
+	free(f);
 	return rc;
 }
 
@@ -381,7 +432,7 @@ static int report_affected(ck *c)
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		int tainted = 0;
 		path.len = 0;
-		rc = walk(c, v[i], v[i]->tree, &path, &tainted);
+		rc = walk(c, v[i], &path, &tainted);
 		c->res->snapshots_affected += tainted;
 	}
 	repo_free_snapshots(v, n);

@@ -147,80 +147,150 @@ static int note_damage(rsn *x, buf *path, const char *what)
 }
 
 
-static int rewrite(rsn *x, const uint8_t id[32], buf *path, uint8_t out[32], int *changed);
+/* One directory being rewritten. */
+typedef struct {
+	tree t;
+	tree_writer tw;
+	uint8_t id[32];
+	size_t next, path_len;
+	int mine;            /* something below was lost */
+	tree_node pending;   /* the directory node waiting for its new subtree id */
+} rwframe;
 
-/* Copies node n of t into tw, replacing what is lost. */
-static int rewrite_node(rsn *x, const tree *t, const tree_node *n, tree_writer *tw, buf *path,
-			int *changed)
-{
-	tree_node c = *n;
-	size_t keep = path->len;
-	int rc = buf_append(path, "/", 1);
-	rc = rc ?: buf_append(path, n->name, n->name_len);
-	_cleanup_free_ tree_seg *segs = NULL;
-	if (rc == 0 && n->type == NODE_FILE && n->nsegs) {
-		segs = calloc(n->nsegs, sizeof(*segs));
-		if (!segs)
-			return -ENOMEM;
-		int lost = 0;
-		for (size_t i = 0; rc == 0 && i < n->nsegs; i++) {
-			segs[i].len = n->segs[i].len;
-			const uint8_t *cid = n->segs[i].ref ? tree_child(t, n->segs[i].ref) : NULL;
-			if (!cid)
-				continue;
-			if (!blob_present(x, cid)) {
-				lost = 1;
-				continue; /* a hole of the same length */
-			}
-			rc = tree_writer_ref(tw, cid, &segs[i].ref);
-		}
-		c.segs = segs;
-		if (rc == 0 && lost) {
-			*changed = 1;
-			rc = note_damage(x, path, "lost contents replaced by zeros");
-		}
-	}
-	if (rc == 0 && n->type == NODE_DIR) {
-		uint8_t sub[32];
-		const uint8_t *old = tree_child(t, n->subtree);
-		rc = old ? rewrite(x, old, path, sub, changed) : -DV_ECORRUPT;
-		rc = rc ?: tree_writer_ref(tw, sub, &c.subtree);
-	}
-	rc = rc ?: tree_writer_add(tw, &c);
-	path->len = keep;
-	return rc;
-}
-
-static int rewrite(rsn *x, const uint8_t id[32], buf *path, uint8_t out[32], int *changed)
+/*
+ * Starts rewriting tree id, the directory at path: 1 with f set up to walk
+ * it, or 0 with out set at once (a tree known clean keeps its id; a lost
+ * one becomes an empty tree and sets *changed); -ELOOP if it is nested too
+ * deeply.
+ */
+static int enter(rsn *x, const uint8_t id[32], buf *path, size_t depth, rwframe *f,
+		 uint8_t out[32], int *changed)
 {
 	memcpy(out, id, 32);
 	if (idmap_get(&x->clean, id))
 		return 0;
-	tree t = TREE_INIT;
-	int rc = blob_present(x, id) ? treeio_load(x->r, id, &t) : -DV_ENOTFOUND;
+	int rc = blob_present(x, id) ? treeio_load(x->r, id, &f->t) : -DV_ENOTFOUND;
 	if (rc == -ENOMEM)
 		return rc;
-	tree_writer tw = TREE_WRITER_INIT;
 	if (rc < 0) {
 		/* the listing is lost: an empty directory keeps the place */
+		tree_writer tw = TREE_WRITER_INIT;
 		*changed = 1;
 		rc = note_damage(x, path, "directory lost, restored empty");
 		rc = rc ?: treeio_store(x->r, &tw, out);
 		tree_writer_release(&tw);
 		return rc;
 	}
-	int mine = 0;
-	for (size_t i = 0; rc == 0 && i < t.n; i++)
-		rc = rewrite_node(x, &t, &t.nodes[i], &tw, path, &mine);
-	if (rc == 0 && mine)
-		rc = treeio_store(x->r, &tw, out);
-	else if (rc == 0) {
-		idmap_slot *s;
-		rc = idmap_put(&x->clean, id, &s, NULL);
+	if ((rc = treeio_check_depth(&f->t, depth, path->data, path->len)) < 0) {
+		tree_release(&f->t);
+		return rc;
 	}
-	tree_writer_release(&tw);
-	tree_release(&t);
-	*changed |= mine;
+	f->tw = (tree_writer)TREE_WRITER_INIT;
+	memcpy(f->id, id, 32);
+	f->next = 0;
+	f->path_len = path->len;
+	f->mine = 0;
+	return 1;
+}
+
+/* Copies file node n of t into tw, lost segments becoming holes. */
+static int rewrite_file(rsn *x, const tree *t, const tree_node *n, tree_writer *tw, buf *path,
+			int *changed)
+{
+	tree_node c = *n;
+	_cleanup_free_ tree_seg *segs = n->nsegs ? calloc(n->nsegs, sizeof(*segs)) : NULL;
+	if (n->nsegs && !segs)
+		return -ENOMEM;
+	int rc = 0, lost = 0;
+	for (size_t i = 0; rc == 0 && i < n->nsegs; i++) {
+		segs[i].len = n->segs[i].len;
+		const uint8_t *cid = n->segs[i].ref ? tree_child(t, n->segs[i].ref) : NULL;
+		if (!cid)
+			continue;
+		if (!blob_present(x, cid)) {
+			lost = 1;
+			continue; /* a hole of the same length */
+		}
+		rc = tree_writer_ref(tw, cid, &segs[i].ref);
+	}
+	c.segs = segs;
+	if (rc == 0 && lost) {
+		*changed = 1;
+		rc = note_damage(x, path, "lost contents replaced by zeros");
+	}
+	return rc ?: tree_writer_add(tw, &c);
+}
+
+/* Adds directory node n, whose subtree is now sub, to tw. */
+static int add_dir(tree_writer *tw, const tree_node *n, const uint8_t sub[32])
+{
+	tree_node c = *n;
+	int rc = tree_writer_ref(tw, sub, &c.subtree);
+	return rc ?: tree_writer_add(tw, &c);
+}
+
+/*
+ * Rewrites tree root into out, replacing what is lost.  Iterative (frames
+ * on the heap, at most TREE_MAX_DEPTH + 1), so the stack does not grow
+ * with the depth; "clean" remembers trees that reach nothing lost.
+ */
+static int rewrite(rsn *x, const uint8_t root[32], buf *path, uint8_t out[32], int *changed)
+{
+	rwframe *f = calloc(TREE_MAX_DEPTH + 2, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	size_t top = 0;
+	uint8_t sub[32];
+	int rc = enter(x, root, path, 0, &f[0], out, changed);
+	if (rc <= 0) {
+		free(f);
+		return rc;
+	}
+	for (rc = 0; rc == 0;) {
+		rwframe *cur = &f[top];
+		if (cur->next == cur->t.n) {
+			idmap_slot *sl;
+			memcpy(sub, cur->id, 32);
+			rc = cur->mine ? treeio_store(x->r, &cur->tw, sub)
+				       : idmap_put(&x->clean, cur->id, &sl, NULL);
+			*(top ? &f[top - 1].mine : changed) |= cur->mine;
+			tree_writer_release(&cur->tw);
+			tree_release(&cur->t);
+			if (top == 0) {
+				memcpy(out, sub, 32);
+				break;
+			}
+			top--;
+			rc = rc ?: add_dir(&f[top].tw, &f[top].pending, sub);
+			continue;
+		}
+		const tree_node *n = &cur->t.nodes[cur->next++];
+		path->len = cur->path_len;
+		rc = buf_append(path, "/", 1);
+		rc = rc ?: buf_append(path, n->name, n->name_len);
+		if (rc < 0)
+			break;
+		if (n->type == NODE_FILE) {
+			rc = rewrite_file(x, &cur->t, n, &cur->tw, path, &cur->mine);
+		} else if (n->type == NODE_DIR) {
+			const uint8_t *old = tree_child(&cur->t, n->subtree);
+			rc = old ? enter(x, old, path, top + 1, &f[top + 1], sub, &cur->mine) : -DV_ECORRUPT;
+			if (rc == 1) {
+				cur->pending = *n;
+				top++;
+				rc = 0;
+			} else if (rc == 0) {
+				rc = add_dir(&cur->tw, n, sub);
+			}
+		} else {
+			rc = tree_writer_add(&cur->tw, n);
+		}
+	}
+	for (size_t i = 0; i < TREE_MAX_DEPTH + 2; i++) {
+		tree_writer_release(&f[i].tw); /* frames left on an error; released ones are empty */
+		tree_release(&f[i].t);
+	}
+	free(f);
 	return rc;
 }
 
@@ -242,6 +312,26 @@ static int repair_one(rsn *x, snapshot *s, repair_snapshots_result *res)
 	x->paths = NULL;
 	x->npaths = 0;
 	int rc = rewrite(x, s->tree, &path, root, &changed);
+	if (rc == -ELOOP) {
+		/* nested too deeply to be read: damaged as a whole */
+		char hex[65];
+		hex_encode(hex, s->id, 32);
+		if (!x->o->forget_damaged) {
+			log_warn("snapshot %.8s: %s; left as it is (--forget-damaged removes it)", hex,
+				 err_msg(rc));
+			err_clear();
+			return 0;
+		}
+		if (x->o->damaged)
+			x->o->damaged(x->o->ud, s, "/", "nested too deeply to be read");
+		rc = repo_forget_snapshot(x->r, s->id);
+		if (rc == 0) {
+			res->forgotten++;
+			if (x->o->rewritten)
+				x->o->rewritten(x->o->ud, s, NULL);
+		}
+		return rc;
+	}
 	if (rc < 0 || !changed)
 		return rc;
 	res->paths += x->npaths;

@@ -9,6 +9,7 @@
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/fsio.h"
+#include "../base/interrupt.h"
 #include "../base/log.h"
 #include "../base/workq.h"
 #include "../core/blob.h"
@@ -54,6 +55,7 @@ typedef struct {
 	size_t nlinks, links_cap;
 	int root_fd;
 	unsigned meta_warned;
+	size_t depth; /* of the directory being restored ("/" is 0) */
 } rctx;
 
 static const char *qpath(rctx *c)
@@ -74,6 +76,17 @@ static void fail_at(rctx *c, const char *path, const char *what, int code)
 static void fail(rctx *c, const char *what, int code)
 {
 	fail_at(c, qpath(c), what, code);
+}
+
+/* An error whose message names its object already. */
+static void fail_msg(rctx *c, int code)
+{
+	log_error("%s", err_msg(code));
+	err_clear();
+	pthread_mutex_lock(&c->lock);
+	c->st.errors++;
+	pthread_mutex_unlock(&c->lock);
+	atomic_fetch_add(&c->prog->errors, 1);
 }
 
 static int safe_name(const tree_node *n)
@@ -407,77 +420,141 @@ static int path_push(buf *b, const uint8_t *name, size_t len, int root_slash)
 	return buf_append(b, name, len);
 }
 
-static int restore_tree(rctx *c, pdir *pd, const tree *t, int inc);
+/*
+ * The walk is iterative: one frame per directory level on the heap, at
+ * most TREE_MAX_DEPTH + 1 (treeio_check_depth), allocated at once so the
+ * pdir chain can point into it.  The stack does not grow with the depth.
+ */
+typedef struct {
+	pdir pd;          /* this directory (the target itself at the root) */
+	tree t;           /* its listing */
+	size_t next;      /* the next node of t */
+	size_t path_len, rel_len; /* c->path and c->rel of this directory */
+	int inc;          /* everything below is restored */
+} rframe;
 
-static int restore_dir(rctx *c, pdir *pd, const char *name, const tree *t, const tree_node *n,
-		       int inc)
+/* Metadata once the children are done (unless failing); releases the frame. */
+static int finish_dir(rctx *c, rframe *f, int failing)
 {
-	tree sub = TREE_INIT;
-	const uint8_t *sid = tree_child(t, n->subtree);
-	int rc = sid ? treeio_load(c->r, sid, &sub) : -DV_ECORRUPT;
+	int rc = 0;
+	c->path.len = f->path_len;
+	c->rel.len = f->rel_len;
+	if (!failing && f->pd.node && f->pd.fd >= 0) {
+		c->st.dirs++;
+		rc = apply_meta(c, f->pd.fd, -1, f->pd.name, f->pd.node);
+	}
+	if (f->pd.owned_fd)
+		close(f->pd.fd);
+	free(f->pd.node ? f->pd.name : NULL);
+	tree_release(&f->t);
+	return rc;
+}
+
+/*
+ * A directory node of the frame on top: 1 and *child set up (its tree
+ * loaded, created when included) to descend, 0 to go on with the next.
+ */
+static int enter_dir(rctx *c, rframe *f, rframe *child, char *name, const tree_node *n, int here)
+{
+	const uint8_t *sid = tree_child(&f->t, n->subtree);
+	int rc = sid ? treeio_load(c->r, sid, &child->t) : -DV_ECORRUPT;
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc < 0) {
 		fail(c, "cannot read directory", rc);
 		return 0;
 	}
-	pdir child = { pd, (char *)name, -1, 0, n };
-	if (inc) {
-		int fd = pdir_open(c, &child);
+	if ((rc = treeio_check_depth(&child->t, c->depth + 1, c->path.data, c->path.len)) < 0) {
+		tree_release(&child->t);
+		fail_msg(c, rc); /* what lies below is skipped; the rest is restored */
+		return 0;
+	}
+	child->pd = (pdir){ &f->pd, name, -1, 0, n };
+	child->next = 0;
+	child->path_len = c->path.len;
+	child->rel_len = c->rel.len;
+	child->inc = here;
+	if (here) {
+		int fd = pdir_open(c, &child->pd);
 		if (fd < 0) {
-			tree_release(&sub);
+			tree_release(&child->t);
 			fail(c, fd == -ENOTDIR ? "refusing to restore through a symlink or non-directory at"
 					       : "cannot create directory", fd);
 			return 0;
 		}
 	}
-	rc = restore_tree(c, &child, &sub, inc);
-	tree_release(&sub);
-	if (rc == 0 && child.fd >= 0) {
-		c->st.dirs++;
-		rc = apply_meta(c, child.fd, -1, name, n);
-	}
-	if (child.owned_fd)
-		close(child.fd);
-	return rc;
+	return 1;
 }
 
-static int restore_node(rctx *c, pdir *pd, const tree *t, const tree_node *n, int inc)
+/* One node of the frame on top; 1 when it is a directory to descend into. */
+static int restore_node(rctx *c, rframe *f, rframe *child, const tree_node *n)
 {
 	if (!safe_name(n)) {
 		fail(c, "refusing to restore an entry with an unsafe name at", -DV_ECORRUPT);
 		return 0;
 	}
-	_cleanup_free_ char *name = strndup((const char *)n->name, n->name_len);
+	char *name = strndup((const char *)n->name, n->name_len);
 	if (!name)
 		return -ENOMEM;
-	int here = inc || match_any(c->o->includes, c->o->nincludes, &c->path, name);
-	if (n->type == NODE_DIR)
-		return restore_dir(c, pd, name, t, n, here);
-	if (!here)
-		return 0;
-	int pfd = pdir_open(c, pd);
-	if (pfd < 0) {
-		fail(c, pfd == -ENOTDIR ? "refusing to restore through a symlink or non-directory above"
-					: "cannot create the directory of", pfd);
-		return 0;
+	int here = f->inc || match_any(c->o->includes, c->o->nincludes, &c->path, name);
+	int rc = 0;
+	if (n->type == NODE_DIR) {
+		rc = enter_dir(c, f, child, name, n, here);
+		if (rc <= 0)
+			free(name);
+		return rc; /* on 1 the child frame owns name */
 	}
-	return n->type == NODE_FILE ? restore_file(c, pfd, name, t, n)
-				    : restore_special(c, pfd, name, n);
+	if (here) {
+		int pfd = pdir_open(c, &f->pd);
+		if (pfd < 0)
+			fail(c, pfd == -ENOTDIR ? "refusing to restore through a symlink or non-directory above"
+						: "cannot create the directory of", pfd);
+		else
+			rc = n->type == NODE_FILE ? restore_file(c, pfd, name, &f->t, n)
+						  : restore_special(c, pfd, name, n);
+	}
+	free(name);
+	return rc;
 }
 
-static int restore_tree(rctx *c, pdir *pd, const tree *t, int inc)
+/* Restores the tree t (taken over) of the target directory root. */
+static int restore_walk(rctx *c, int root_fd, tree *t, int inc)
 {
+	rframe *f = calloc(TREE_MAX_DEPTH + 2, sizeof(*f));
+	if (!f) {
+		tree_release(t);
+		return -ENOMEM;
+	}
+	f[0] = (rframe){ { NULL, NULL, root_fd, 0, NULL }, *t, 0, c->path.len, c->rel.len, inc };
+	*t = (tree)TREE_INIT;
+	size_t top = 0;
 	int rc = 0;
-	for (size_t i = 0; i < t->n && rc == 0; i++) {
-		const tree_node *n = &t->nodes[i];
-		size_t old = c->path.len, old_rel = c->rel.len;
+	for (;;) {
+		rframe *cur = &f[top];
+		if (rc < 0 || cur->next == cur->t.n) {
+			int m = finish_dir(c, cur, rc < 0);
+			rc = rc < 0 ? rc : m;
+			if (top == 0)
+				break;
+			top--;
+			c->depth--;
+			continue;
+		}
+		const tree_node *n = &cur->t.nodes[cur->next++];
+		c->path.len = cur->path_len;
+		c->rel.len = cur->rel_len;
+		if ((rc = interrupt_check()) < 0)
+			continue;
 		rc = path_push(&c->path, n->name, n->name_len, 1);
 		rc = rc ?: path_push(&c->rel, n->name, n->name_len, 0);
-		rc = rc ?: restore_node(c, pd, t, n, inc);
-		c->path.len = old;
-		c->rel.len = old_rel;
+		rc = rc ?: restore_node(c, cur, &f[top + 1], n);
+		if (rc == 1) {
+			top++;
+			c->depth++;
+			rc = 0;
+		}
 	}
+	free(f);
 	return rc;
 }
 
@@ -530,10 +607,8 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 	rc = treeio_load(r, s->tree, &t);
 	if (rc == -DV_ECORRUPT && !strstr(err_msg(rc), "blob"))
 		rc = err_set(rc, "root tree of the snapshot is damaged");
-	if (rc == 0) {
-		pdir root = { NULL, NULL, c.root_fd, 0, NULL };
-		rc = restore_tree(&c, &root, &t, o->nincludes == 0);
-	}
+	if (rc == 0)
+		rc = restore_walk(&c, c.root_fd, &t, o->nincludes == 0);
 	tree_release(&t);
 	workq_free(c.wq); /* waits for the last contents */
 	repo_session_free(c.inline_rd);

@@ -123,3 +123,113 @@ def test_well_formed_forged_body_reads(world, repo_with_backup):
     r = run(["snapshots", "-r", repo, "--json"])
     assert r.rc == 0 and snap in r.out, r
     assert any(s["id"] == snap and s["tags"] == ["tag"] for s in r.json())
+
+
+# ---------- depth: TREE_MAX_DEPTH is read by every command, deeper refused ----------
+
+SMALL_STACK = 256 << 10  # the walks are iterative: depth must not need main's 8 MiB
+
+
+def run_small_stack(args, timeout=300):
+    import resource
+    from conftest import DVALIN, Result
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_STACK, (SMALL_STACK, SMALL_STACK))
+    p = subprocess.run([DVALIN] + [str(a) for a in args], env=base_env(), capture_output=True,
+                       text=True, errors="surrogateescape", preexec_fn=limit, timeout=timeout)
+    r = Result(p)
+    assert "Sanitizer" not in r.err, r.err
+    assert r.rc >= 0, f"dvalin died from signal {-r.rc}: {r!r}"
+    return r
+
+
+def deepest(root):
+    """(depth, contents of the deepest file) under root, through directory
+    descriptors (paths this deep exceed PATH_MAX) and without recursion."""
+    best, stack = (0, None), [(os.open(root, os.O_RDONLY | os.O_DIRECTORY), 0)]
+    while stack:
+        fd, depth = stack.pop()
+        for e in os.scandir(fd):
+            if e.is_dir(follow_symlinks=False):
+                stack.append((os.open(e.name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd), depth + 1))
+            elif depth + 1 > best[0]:
+                f = os.open(e.name, os.O_RDONLY, dir_fd=fd)
+                best = (depth + 1, os.read(f, 100))
+                os.close(f)
+        os.close(fd)
+    return best
+
+
+@pytest.fixture
+def world(world):
+    """Trees this deep are beyond shutil.rmtree's recursion: rm -rf them."""
+    yield world
+    subprocess.run(["rm", "-rf", world])
+
+
+def remove_data_packs(repo):
+    """Loses every data blob (tree packs stay), so check's keyed walk runs."""
+    for d, _, files in os.walk(os.path.join(repo, "data")):
+        for f in files:
+            p = os.path.join(d, f)
+            with open(p, "rb") as fh:
+                fh.seek(-40 - 65, 2)
+                kind = fh.read(1)
+            if kind == b"\x01":  # the last table entry's type: a data pack
+                os.unlink(p)
+
+
+def test_depth_limit_is_read_by_every_command(world, repo):
+    snap = forge(repo, "deep", TREE_MAX_DEPTH)[:12]
+    r = run_small_stack(["ls", "-r", repo, snap])
+    lines = r.out.splitlines()
+    assert r.rc == 0 and len(lines) == TREE_MAX_DEPTH, r
+    assert lines[-1] == "/d" * (TREE_MAX_DEPTH - 1) + "/f"
+    t = os.path.join(world, "t")
+    r = run_small_stack(["restore", "-r", repo, snap, "--target", t])
+    assert r.rc == 0, r
+    assert deepest(t) == (TREE_MAX_DEPTH, b"deep\n")
+    r = run_small_stack(["restore", "-r", repo, snap, "--target", os.path.join(world, "u"),
+                         "--include", "nomatch"])
+    assert r.rc == 0 and not os.listdir(os.path.join(world, "u")), r
+    for args in (["check"], ["check", "--read-data"], ["repair", "snapshots"], ["stats"]):
+        r = run_small_stack(args[:1] + ["-r", repo] + args[1:])
+        assert r.rc == 0, (args, r)
+    # with the file's data lost, check's keyed walk and repair go all the way down
+    remove_data_packs(repo)
+    r = run_small_stack(["check", "-r", repo])
+    assert r.rc == 1 and "/d" * (TREE_MAX_DEPTH - 1) + "/f: file contents lost" in r.out, r
+    assert run_small_stack(["repair", "-r", repo, "index"]).rc == 0
+    r = run_small_stack(["repair", "-r", repo, "snapshots"])
+    assert r.rc == 0 and "replaced by zeros" in r.out, r
+    assert run_small_stack(["check", "-r", repo]).rc == 0
+    v = os.path.join(world, "v")
+    assert run_small_stack(["restore", "-r", repo, "latest", "--target", v]).rc == 0
+    assert deepest(v) == (TREE_MAX_DEPTH, b"\0" * 5)
+
+
+@pytest.mark.parametrize("how", ["deep 1025", "deep 100000", "cycle"])
+def test_deeper_is_refused_with_the_path_named(world, repo, how):
+    snap = forge(repo, *how.split())[:12]
+    msg = "nests deeper than %d levels" % TREE_MAX_DEPTH
+    r = run_small_stack(["ls", "-r", repo, snap])
+    assert r.rc == 1 and msg in r.err and ("/d/d/d" in r.err or "/loop/loop" in r.err), r
+    assert len(r.out.splitlines()) == TREE_MAX_DEPTH  # everything up to the limit is listed
+    t = os.path.join(world, "t")
+    r = run_small_stack(["restore", "-r", repo, snap, "--target", t])
+    assert r.rc == 1 and msg in r.err, r
+    assert deepest(t)[0] <= TREE_MAX_DEPTH
+    r = run_small_stack(["restore", "-r", repo, snap, "--target", os.path.join(world, "u"),
+                         "--include", "nomatch"])
+    assert r.rc == 1 and msg in r.err, r
+    assert run_small_stack(["check", "-r", repo]).rc == 0  # nothing lost: no keyed walk
+    r = run_small_stack(["repair", "-r", repo, "snapshots"])
+    assert r.rc == 0 and msg in r.err and "left as it is" in r.err, r
+    remove_data_packs(repo)
+    if how != "cycle":  # the cycle holds no data
+        r = run_small_stack(["check", "-r", repo])
+        assert r.rc == 1 and msg in r.out + r.err, r
+    r = run_small_stack(["repair", "-r", repo, "snapshots", "--forget-damaged"])
+    assert r.rc == 0, r
+    assert run(["snapshots", "-r", repo, "--json"]).json() == []
