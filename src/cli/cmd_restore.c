@@ -2,14 +2,17 @@
 #include "cli.h"
 #include "progress.h"
 #include "../base/err.h"
+#include "../base/interrupt.h"
 #include "../base/json.h"
 #include "../base/strlist.h"
 #include "../base/workq.h"
 #include "../jobs/restore.h"
 #include "../report/backup.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,6 +29,12 @@ const char cmd_restore_usage[] =
 	"                       (repeatable; a GLOB with '/' matches absolute paths)\n"
 	"      --verify         re-hash every chunk read (slower)\n"
 	"      --threads N      write files on N threads (default: one per processor)\n"
+	"      --max-entries N  refuse a snapshot that expands to more than N entries\n"
+	"                       (default 1000000000; 0: no limit): a forged snapshot can\n"
+	"                       share subtrees to describe 2^40 files from a few blobs\n"
+	"      --no-space-check write even if the target's free space or inodes seem too\n"
+	"                       few for what the snapshot expands to (checked by default,\n"
+	"                       before anything of it is written)\n"
 	"      --json           print the summary as JSON\n\n"
 	"Exit status: 0 done, 1 some entries could not be restored or the snapshot is\n"
 	"damaged (each is named on stderr).\n";
@@ -37,11 +46,14 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 		{ "include", required_argument, NULL, 'i' },
 		{ "verify", no_argument, NULL, 'V' },
 		{ "threads", required_argument, NULL, 'j' },
+		{ "max-entries", required_argument, NULL, 'M' },
+		{ "no-space-check", no_argument, NULL, 'S' },
 		{ 0 },
 	};
 	restore_opts o;
 	memset(&o, 0, sizeof(o));
 	o.threads = workq_default_threads();
+	o.max_entries = RESTORE_MAX_ENTRIES;
 	int c, rc;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "t:i:", opts, NULL)) != -1) {
@@ -52,6 +64,18 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 				return cli_fail(-12);
 			break;
 		case 'V': o.verify = 1; break;
+		case 'S': o.no_space_check = 1; break;
+		case 'M': {
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 10);
+			if (errno || *end || end == optarg || optarg[0] == '-') {
+				strlist_free(o.includes, o.nincludes);
+				return cli_usage_error(ctx, "invalid --max-entries '%s'", optarg);
+			}
+			o.max_entries = v;
+			break;
+		}
 		case 'j':
 			if (cli_parse_threads(optarg, &o.threads) < 0) {
 				strlist_free(o.includes, o.nincludes);
@@ -84,6 +108,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 		job_progress prog = { 0 };
 		progress_display *pd = NULL;
 		progress_start(&pd, &prog, "restore", ctx->progress);
+		interrupt_install(); /* Ctrl-C stops it cleanly, the lease released */
 		rc = restore_run(r, s, &o, &prog, &st);
 		progress_stop(pd);
 	}

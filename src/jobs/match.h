@@ -14,5 +14,12 @@
 
 /* 1 when any pattern matches path (bytes, not NUL-terminated) or name. */
 int match_any(char **patterns, size_t n, const buf *path, const char *name);
+/*
+ * 0 when nothing below the directory dir can match any pattern, so a walk
+ * need not descend: a pattern with a '/' matches only paths that start
+ * with its literal part (up to the first wildcard).  1 when something
+ * might (a pattern without '/' can match a name anywhere).
+ */
+int match_may_contain(char **patterns, size_t n, const buf *dir);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "restore.h"
 #include "treeio.h"
+#include "expand.h"
 #include "match.h"
 #include "quote.h"
 #include "worker.h"
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -56,7 +58,72 @@ typedef struct {
 	int root_fd;
 	unsigned meta_warned;
 	size_t depth; /* of the directory being restored ("/" is 0) */
+	expander x;
+	expand_totals admitted; /* what the restore has set out to write */
+	uint64_t examined;      /* entries looked at outside what is restored */
 } rctx;
+
+static double mib(uint64_t v)
+{
+	return (double)v / (1 << 20);
+}
+
+/*
+ * e (what the subtree "what" expands to) is about to be restored: checks
+ * the entry limit and that the target has room for it and for what was
+ * set out before and is not written yet.  Fails the whole restore: a
+ * snapshot this large or a disk this full is not a per-entry matter.
+ */
+static int admit(rctx *c, const expand_totals *e, const char *path)
+{
+	const restore_opts *o = c->o;
+	buf _cleanup_(buf_releasep) w = BUF_INIT;
+	const char *what = "the snapshot";
+	if (path && buf_append(&w, "'", 1) == 0 && buf_append(&w, path, strlen(path)) == 0 &&
+	    buf_append(&w, "'", 2) == 0)
+		what = (const char *)w.data;
+	expand_add(&c->admitted, e);
+	atomic_store(&c->prog->est_files, c->admitted.files);
+	atomic_store(&c->prog->est_bytes, c->admitted.data);
+	if (o->max_entries && (c->admitted.entries > o->max_entries ||
+			       c->admitted.entries + c->examined > o->max_entries))
+		return err_set(-E2BIG, "%s expands to %llu entries (%llu files, %.1f MiB) from %llu distinct directories read: more than --max-entries %llu (its trees share subtrees; raise the limit if that is expected)",
+			       what, (unsigned long long)c->admitted.entries,
+			       (unsigned long long)c->admitted.files, mib(c->admitted.bytes),
+			       (unsigned long long)c->x.trees_read, (unsigned long long)o->max_entries);
+	if (o->no_space_check)
+		return 0;
+	struct statvfs sv;
+	if (fstatvfs(c->root_fd, &sv) < 0)
+		return 0; /* cannot tell: the writes will say */
+	pthread_mutex_lock(&c->lock);
+	uint64_t written = c->st.bytes, made = c->st.files + c->st.dirs + c->st.others;
+	pthread_mutex_unlock(&c->lock);
+	uint64_t frag = sv.f_frsize ? sv.f_frsize : 4096;
+	uint64_t avail = (uint64_t)sv.f_bavail > UINT64_MAX / frag ? UINT64_MAX : (uint64_t)sv.f_bavail * frag;
+	uint64_t size = (uint64_t)sv.f_blocks > UINT64_MAX / frag ? UINT64_MAX : (uint64_t)sv.f_blocks * frag;
+	uint64_t keep = size / 100 < (64 << 20) ? size / 100 : (64 << 20); /* never to the last block */
+	uint64_t need = c->admitted.alloc > written ? c->admitted.alloc - written : 0;
+	if (need > avail || avail - need < keep)
+		return err_set(-ENOSPC, "not enough space in '%s' to restore %s: about %.1f MiB more are needed, %.1f MiB are free (--no-space-check tries anyway)",
+			       o->target, what, mib(need), mib(avail));
+	uint64_t inodes = c->admitted.inodes / 65536 + 1;
+	if (sv.f_files && inodes > made && inodes - made > (uint64_t)sv.f_favail)
+		return err_set(-ENOSPC, "not enough inodes in '%s' to restore %s: %llu more are needed, %llu are free (--no-space-check tries anyway)",
+			       o->target, what, (unsigned long long)(inodes - made),
+			       (unsigned long long)sv.f_favail);
+	return 0;
+}
+
+/* An entry looked at but not restored (--include), counted against the limit. */
+static int examine(rctx *c)
+{
+	c->examined++;
+	if (c->o->max_entries && c->admitted.entries + c->examined > c->o->max_entries)
+		return err_set(-E2BIG, "examined %llu entries of the snapshot for --include: more than --max-entries %llu (its trees share subtrees; raise the limit if that is expected)",
+			       (unsigned long long)c->examined, (unsigned long long)c->o->max_entries);
+	return 0;
+}
 
 static const char *qpath(rctx *c)
 {
@@ -469,6 +536,15 @@ static int enter_dir(rctx *c, rframe *f, rframe *child, char *name, const tree_n
 		fail_msg(c, rc); /* what lies below is skipped; the rest is restored */
 		return 0;
 	}
+	if (here && !f->inc) { /* newly selected: everything below is restored */
+		expand_totals e;
+		rc = expand_node(&c->x, &f->t, n, c->depth + 1, &e);
+		rc = rc ?: admit(c, &e, qpath(c));
+		if (rc < 0) {
+			tree_release(&child->t);
+			return rc;
+		}
+	}
 	child->pd = (pdir){ &f->pd, name, -1, 0, n };
 	child->next = 0;
 	child->path_len = c->path.len;
@@ -497,7 +573,17 @@ static int restore_node(rctx *c, rframe *f, rframe *child, const tree_node *n)
 	if (!name)
 		return -ENOMEM;
 	int here = f->inc || match_any(c->o->includes, c->o->nincludes, &c->path, name);
-	int rc = 0;
+	int rc = f->inc ? 0 : examine(c);
+	if (rc == 0 && here && !f->inc && n->type != NODE_DIR) {
+		expand_totals e;
+		rc = expand_node(&c->x, &f->t, n, c->depth + 1, &e);
+		rc = rc ?: admit(c, &e, qpath(c));
+	}
+	if (rc < 0 || (n->type == NODE_DIR && !here &&
+		       !match_may_contain(c->o->includes, c->o->nincludes, &c->path))) {
+		free(name);
+		return rc; /* nothing below can be selected: not read at all */
+	}
 	if (n->type == NODE_DIR) {
 		rc = enter_dir(c, f, child, name, n, here);
 		if (rc <= 0)
@@ -586,8 +672,6 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 	c.prog = prog;
 	c.st.as_root = geteuid() == 0;
 	pthread_mutex_init(&c.lock, NULL);
-	atomic_store(&prog->est_bytes, s->stats.total_bytes);
-	atomic_store(&prog->est_files, s->stats.total_files);
 	int rc = repo_session_new(&c.inline_rd, r);
 	if (rc == 0 && o->threads > 1) {
 		workq_params wp = { o->threads, (size_t)o->threads * 4, fjob_worker, job_worker_new,
@@ -604,12 +688,20 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 		return err_sys(rc, "cannot create or open target directory '%s'", o->target);
 	}
 	tree t = TREE_INIT;
+	struct statvfs sv;
+	expander_init(&c.x, r, fstatvfs(c.root_fd, &sv) == 0 ? sv.f_bsize : 4096);
 	rc = treeio_load(r, s->tree, &t);
 	if (rc == -DV_ECORRUPT && !strstr(err_msg(rc), "blob"))
 		rc = err_set(rc, "root tree of the snapshot is damaged");
+	if (rc == 0 && o->nincludes == 0) { /* all of it: checked before the first write */
+		expand_totals e;
+		rc = expand_tree(&c.x, s->tree, 0, &e);
+		rc = rc ?: admit(&c, &e, NULL);
+	}
 	if (rc == 0)
 		rc = restore_walk(&c, c.root_fd, &t, o->nincludes == 0);
 	tree_release(&t);
+	expander_release(&c.x);
 	workq_free(c.wq); /* waits for the last contents */
 	repo_session_free(c.inline_rd);
 	pthread_mutex_destroy(&c.lock);

@@ -8,6 +8,12 @@
  * whatever the tree says and whatever symlinks exist in the target.
  * Metadata of a directory is applied after its children.  Holes of
  * sparse files are left unwritten.  Hard links are restored as links.
+ *
+ * Expansion: before anything of a subtree is written, what it expands to
+ * (jobs/expand.h: entries, bytes, disk use) is checked against the entry
+ * limit and the target's free space and inodes (statvfs), so a snapshot
+ * that would fill the disk fails with an error first; the totals are the
+ * progress estimate.
  */
 #ifndef DV_JOBS_RESTORE_H
 #define DV_JOBS_RESTORE_H
@@ -24,7 +30,16 @@ typedef struct {
 	size_t nincludes;
 	int verify;  /* re-hash every blob read */
 	int threads; /* file writers; <= 1: all in the calling thread */
+	/*
+	 * Entries the restore may create or examine (0: no limit): a forged
+	 * snapshot whose trees share subtrees can describe 2^40 files from a
+	 * few blobs.  No file system holds RESTORE_MAX_ENTRIES files.
+	 */
+	uint64_t max_entries;
+	int no_space_check; /* write even when the target seems too small */
 } restore_opts;
+
+#define RESTORE_MAX_ENTRIES 1000000000ULL
 
 typedef struct {
 	uint64_t files, dirs, others, bytes;

@@ -233,3 +233,99 @@ def test_deeper_is_refused_with_the_path_named(world, repo, how):
     r = run_small_stack(["repair", "-r", repo, "snapshots", "--forget-damaged"])
     assert r.rc == 0, r
     assert run(["snapshots", "-r", repo, "--json"]).json() == []
+
+
+# ---------- expansion: trees that share subtrees ----------
+
+def count_files(root):
+    return sum(len(fs) for _, _, fs in os.walk(root))
+
+
+def test_expansion_that_fits_is_restored_exactly(world, repo):
+    snap = forge(repo, "expand", 10, 3000)[:12]  # 2^10 files of 3000 bytes from 11 trees
+    t = os.path.join(world, "t")
+    r = run(["restore", "-r", repo, snap, "--target", t, "--json"])
+    assert r.rc == 0 and r.json()["files"] == 1024 and r.json()["bytes"] == 1024 * 3000, r
+    assert count_files(t) == 1024
+    with open(os.path.join(t, *"abbabaabab", "f"), "rb") as f:
+        assert f.read() == b"x" * 3000
+
+
+def test_expansion_beyond_the_entry_limit_is_refused_at_once(world, repo):
+    snap = forge(repo, "expand", 40)[:12]  # 41 trees, 2^40 files
+    t = os.path.join(world, "t")
+    r = run(["restore", "-r", repo, snap, "--target", t], timeout=60)
+    assert r.rc == 1 and "expands to 3298534883326 entries (1099511627776 files" in r.err, r
+    assert "from 41 distinct directories" in r.err and "--max-entries" in r.err, r
+    assert os.listdir(t) == []
+    r = run(["restore", "-r", repo, snap, "--target", t, "--max-entries", "0"], timeout=60)
+    assert r.rc == 1 and "not enough space" in r.err and t in r.err, r
+    assert os.listdir(t) == []
+
+
+def test_expansion_beyond_free_space_is_refused_before_writing(world, repo, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root")
+    mnt = str(tmp_path / "small")
+    os.mkdir(mnt)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "none", mnt], capture_output=True)
+    assert p.returncode == 0, p.stderr  # root can always mount a tmpfs
+    try:
+        big = forge(repo, "expand", 6, 1 << 20)[:12]  # 64 MiB from 7 trees: too big
+        r = run(["restore", "-r", repo, big, "--target", mnt + "/t"])
+        assert r.rc == 1 and "not enough space in" in r.err and "MiB are free" in r.err, r
+        assert count_files(mnt) == 0  # refused before the first byte
+        # --include selects what fits: checked as the walk selects it
+        r = run(["restore", "-r", repo, big, "--target", mnt + "/u", "--include", "/a/a/a/a"])
+        assert r.rc == 0 and count_files(mnt + "/u") == 4, r
+        r = run(["restore", "-r", repo, big, "--target", mnt + "/v", "--include", "/b*"])
+        assert r.rc == 1 and "not enough space" in r.err and "restore '/b'" in r.err, r
+        small = forge(repo, "expand", 3, 1 << 20)[:12]  # 8 MiB: fits
+        r = run(["restore", "-r", repo, small, "--target", mnt + "/w"])
+        assert r.rc == 0 and count_files(mnt + "/w") == 8, r
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+
+
+def test_include_walk_is_bounded(world, repo):
+    snap = forge(repo, "expand", 40)[:12]
+    t = os.path.join(world, "t")
+    # a name pattern must look everywhere: the entry limit bounds the walk
+    r = run(["restore", "-r", repo, snap, "--target", t, "--include", "nomatch",
+             "--max-entries", "20000"], timeout=120)
+    assert r.rc == 1 and "examined 20001 entries" in r.err, r
+    # a path pattern is followed along its literal part only
+    sub = "/" + "/".join("ab" * 14)  # 28 levels down: 2^12 files below
+    r = run(["restore", "-r", repo, snap, "--target", t, "--include", sub, "--json"], timeout=120)
+    assert r.rc == 0 and r.json()["files"] == 4096, r
+
+
+def test_ls_of_an_expansion_is_interruptible_in_bounded_memory(world, repo):
+    import signal
+    import time
+    from conftest import DVALIN
+    snap = forge(repo, "expand", 40)[:12]
+    # ASan keeps freed memory in quarantine (256 MiB): measure without it
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    env = base_env(ASAN_OPTIONS=(asan + ":" if asan else "") + "quarantine_size_mb=1")
+    p = subprocess.Popen([DVALIN, "ls", "-r", repo, snap], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+
+    def rss():
+        with open("/proc/%d/status" % p.pid) as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+    for _ in range(20000):
+        p.stdout.readline()
+    before = rss()
+    for _ in range(300000):
+        p.stdout.readline()
+    grown = rss() - before
+    p.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    p.stdout.read()  # drain what was buffered
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=30) == 1, err
+    assert time.monotonic() - t0 < 20
+    assert "interrupted" in err and "Sanitizer" not in err, err
+    assert grown < 8 << 10, "ls grew by %d KiB while listing" % grown  # KiB
+    assert not os.listdir(os.path.join(repo, "locks")), "the lease is released"
