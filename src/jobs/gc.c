@@ -48,6 +48,17 @@ typedef struct {
  * The oldest start among live leases other than ours (INT64_MAX if none);
  * stale lease files are removed when remove_stale is set.
  */
+/*
+ * t less the clock-skew allowance, saturating: a damaged lease counts as
+ * started at INT64_MIN, and INT64_MIN - skew wrapped to a time far in the
+ * future, which made every condemned pack look ripe.
+ */
+static int64_t minus_skew(int64_t t)
+{
+	int64_t skew = lease_skew_ns();
+	return t < INT64_MIN + skew ? INT64_MIN : t - skew;
+}
+
 static int oldest_live_lease(repo *r, int remove_stale, int64_t *out, uint64_t *nstale)
 {
 	lease_info *v;
@@ -398,7 +409,7 @@ static int condemn(gc *g)
 	 * the same, finish() returns it when an index names it.
 	 */
 	int64_t mine = repo_lease(r) ? lease_start_ns(repo_lease(r)) : lease_now_ns();
-	int64_t theirs = oldest == INT64_MAX ? INT64_MAX : oldest - lease_skew_ns();
+	int64_t theirs = oldest == INT64_MAX ? INT64_MAX : minus_skew(oldest);
 	g->cutoff_ns = theirs < mine ? theirs : mine;
 
 	/* every indexed pack first, so records can tell which packs are indexed */
@@ -603,7 +614,7 @@ static int finish(gc *g)
 			rc = g->o->dry_run ? 0 : gc_record_put(g->be, &recs[i]);
 			continue;
 		}
-		if (oldest == INT64_MAX || oldest - lease_skew_ns() >= recs[i].time_ns) {
+		if (oldest == INT64_MAX || minus_skew(oldest) >= recs[i].time_ns) {
 			ripe[i] = 1;
 			nripe++;
 		} else {
