@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 /* The one piece of global state a signal handler needs. */
@@ -11,8 +12,7 @@ static volatile sig_atomic_t pending;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	pending = 1;
+	pending = sig;
 }
 
 void interrupt_install(void)
@@ -35,4 +35,14 @@ int interrupt_pending(void)
 int interrupt_check(void)
 {
 	return pending ? err_set(-EINTR, "interrupted") : 0;
+}
+
+void interrupt_reraise(void)
+{
+	int sig = pending;
+	if (!sig)
+		return;
+	fflush(stdout);
+	signal(sig, SIG_DFL);
+	raise(sig);
 }

@@ -4,9 +4,11 @@
  * whose job may run long (ls over a snapshot whose trees share subtrees,
  * restore, check) installs the handler; the job polls interrupt_pending()
  * and returns -EINTR, so its lease and temporary files are cleaned up on
- * the way out.  The first signal asks; the handler then reverts to the
- * default action, so a second one ends the process at once.  Commands that
- * do not poll never install it.
+ * the way out; then interrupt_reraise() lets the process die of the
+ * signal all the same, so a calling shell script stops too (cli/cli.h,
+ * EXIT_INTERRUPTED).  The first signal asks; the handler then reverts to
+ * the default action, so a second one ends the process at once.  Commands
+ * that do not poll never install it.
  */
 #ifndef DV_BASE_INTERRUPT_H
 #define DV_BASE_INTERRUPT_H
@@ -16,5 +18,7 @@ void interrupt_install(void);
 int interrupt_pending(void);
 /* -EINTR with the message "interrupted" when a stop was asked, else 0. */
 int interrupt_check(void);
+/* After cleaning up: dies of the signal that asked to stop (returns if none did). */
+void interrupt_reraise(void);
 
 #endif

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
+#include "../base/interrupt.h"
 #include "../base/log.h"
 #include "../core/blob.h"
 
@@ -28,6 +29,8 @@ int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...)
 int cli_fail(int code)
 {
 	log_error("%s", err_msg(code));
+	if (code == -EINTR)
+		interrupt_reraise(); /* cleaned up: now die of the signal (EXIT_INTERRUPTED) */
 	return code == -DV_EUSAGE ? EXIT_USAGE : EXIT_FAIL;
 }
 
