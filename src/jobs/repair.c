@@ -302,6 +302,18 @@ static int add_tag(snapshot *s, const char *tag)
 	return strlist_add(&s->tags, &s->ntags, tag);
 }
 
+/* --forget-damaged: the snapshot goes instead of being rewritten. */
+static int forget_one(rsn *x, snapshot *s, repair_snapshots_result *res)
+{
+	int rc = repo_forget_snapshot(x->r, s->id);
+	if (rc == 0) {
+		res->forgotten++;
+		if (x->o->rewritten)
+			x->o->rewritten(x->o->ud, s, NULL);
+	}
+	return rc;
+}
+
 static int repair_one(rsn *x, snapshot *s, repair_snapshots_result *res)
 {
 	uint8_t root[32];
@@ -324,26 +336,13 @@ static int repair_one(rsn *x, snapshot *s, repair_snapshots_result *res)
 		}
 		if (x->o->damaged)
 			x->o->damaged(x->o->ud, s, "/", "nested too deeply to be read");
-		rc = repo_forget_snapshot(x->r, s->id);
-		if (rc == 0) {
-			res->forgotten++;
-			if (x->o->rewritten)
-				x->o->rewritten(x->o->ud, s, NULL);
-		}
-		return rc;
+		return forget_one(x, s, res);
 	}
 	if (rc < 0 || !changed)
 		return rc;
 	res->paths += x->npaths;
-	if (x->o->forget_damaged) {
-		rc = repo_forget_snapshot(x->r, s->id);
-		if (rc == 0) {
-			res->forgotten++;
-			if (x->o->rewritten)
-				x->o->rewritten(x->o->ud, s, NULL);
-		}
-		return rc;
-	}
+	if (x->o->forget_damaged)
+		return forget_one(x, s, res);
 	snapshot *n = snapshot_new();
 	if (!n)
 		return -ENOMEM;
