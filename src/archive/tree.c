@@ -59,7 +59,8 @@ int tree_xattrs_add(buf *out, const void *name, size_t nlen, const void *value, 
 	}
 	buf _cleanup_(buf_releasep) n = BUF_INIT;
 	int rc = buf_put_varint(&n, count + 1);
-	rc = rc ?: buf_append(&n, out->data + hdr, out->len - hdr);
+	if (out->len) /* an empty list may have no storage: NULL + 0 is undefined */
+		rc = rc ?: buf_append(&n, out->data + hdr, out->len - hdr);
 	rc = rc ?: buf_put_str(&n, name, nlen);
 	rc = rc ?: buf_put_str(&n, value, vlen);
 	if (rc < 0)
