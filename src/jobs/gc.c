@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "gc.h"
 #include "mark.h"
+#include "../base/checked.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/hex.h"
@@ -11,6 +12,7 @@
 #include "../core/crypto.h"
 #include "../repo/format.h"
 #include "../repo/gcrec.h"
+#include "../repo/gcrule.h"
 #include "../repo/pack.h"
 
 #include <errno.h>
@@ -45,46 +47,63 @@ typedef struct {
 /* ---------- leases ---------- */
 
 /*
- * The oldest start among live leases other than ours (INT64_MAX if none);
- * stale lease files are removed when remove_stale is set.
+ * The live leases other than ours, summarised (gcrule.h); stale lease
+ * files are removed when remove_stale is set.  Each file's storage time is
+ * read too: it is what lets an untrusted lease expire, and what keeps a
+ * lease whose writer's clock is behind from being taken for stale.  An
+ * untrusted live lease protects everything, and is reported when report
+ * is set (once per prune).
  */
-/*
- * t less the clock-skew allowance, saturating: a damaged lease counts as
- * started at INT64_MIN, and INT64_MIN - skew wrapped to a time far in the
- * future, which made every condemned pack look ripe.
- */
-static int64_t minus_skew(int64_t t)
-{
-	int64_t skew = lease_skew_ns();
-	return t < INT64_MIN + skew ? INT64_MIN : t - skew;
-}
-
-static int oldest_live_lease(repo *r, int remove_stale, int64_t *out, uint64_t *nstale)
+static int live_leases(repo *r, int remove_stale, int report, gcrule_horizon *out,
+		       uint64_t *nstale)
 {
 	lease_info *v;
 	size_t n;
 	int rc = lease_list(repo_backend(r), &v, &n);
 	if (rc < 0)
 		return rc;
-	int64_t now = lease_now_ns(), oldest = INT64_MAX;
+	gcrule_lease *in = calloc(n + 1, sizeof(*in));
+	gcrule_verdict *verdict = calloc(n + 1, sizeof(*verdict));
+	uint8_t *skip = calloc(n + 1, 1);
+	if (!in || !verdict || !skip)
+		rc = -ENOMEM;
 	const char *mine = repo_lease(r) ? lease_name(repo_lease(r)) : "";
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(v[i].name, mine) == 0)
-			continue;
-		if (lease_is_stale(&v[i], now)) {
-			if (remove_stale && backend_remove(repo_backend(r), v[i].name) == 0 && nstale)
-				(*nstale)++;
+	size_t k = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		backend_stat_t st;
+		int sr = strcmp(v[i].name, mine) == 0 ? -ENOENT
+						       : backend_stat(repo_backend(r), v[i].name, &st);
+		if (sr == -ENOENT) {
+			skip[i] = 1; /* ours, or dropped since it was listed */
 			continue;
 		}
-		if (v[i].damaged)
-			log_warn("lease file '%s' is damaged; it counts as live: remove it if no dvalin process uses the repository", v[i].name);
-		int64_t start = v[i].damaged ? INT64_MIN : v[i].start_ns;
-		if (start < oldest)
-			oldest = start;
+		/* a file whose time cannot be read cannot expire by it */
+		lease_rule_input(&in[k++], &v[i], sr == 0 ? &st : NULL, lease_process_gone(&v[i]));
 	}
+	gcrule_clock clk = lease_clock();
+	if (rc == 0)
+		gcrule_leases(out, in, k, &clk, verdict);
+	for (size_t i = 0, j = 0; rc == 0 && i < n; i++) {
+		if (skip[i])
+			continue;
+		const gcrule_verdict *d = &verdict[j++];
+		const char *why = gcrule_trust_reason(d->trust);
+		if (d->stale) {
+			if (d->trust != GCRULE_TRUSTED && report)
+				log_warn("lease file '%s' is damaged (%s) and nothing rewrote it for longer than the lease expiry: %s",
+					 v[i].name, why, remove_stale ? "removed" : "it no longer counts");
+			if (remove_stale && backend_remove(repo_backend(r), v[i].name) == 0 && nstale)
+				(*nstale)++;
+		} else if (d->trust != GCRULE_TRUSTED && report) {
+			log_warn("lease file '%s' is damaged (%s): it counts as a process running since the beginning of time, so nothing is condemned or deleted until it is removed or nothing rewrites it for the lease expiry",
+				 v[i].name, why);
+		}
+	}
+	free(in);
+	free(verdict);
+	free(skip);
 	free(v);
-	*out = oldest;
-	return 0;
+	return rc;
 }
 
 /* ---------- accounting ---------- */
@@ -159,7 +178,7 @@ static int plan(gc *g)
 		res->packs++;
 		res->bytes += a->size;
 		res->bytes_used += a->used;
-		if (a->mtime_ns >= g->cutoff_ns) {
+		if (gcrule_pack_young(a->mtime_ns, g->cutoff_ns)) {
 			res->packs_young++;
 			continue;
 		}
@@ -170,7 +189,9 @@ static int plan(gc *g)
 		} else if ((double)(a->total - a->used) > g->o->max_unused * (double)a->total) {
 			a->action = REPACK;
 			res->packs_repacked++;
-			res->bytes_repacked_freed += a->size - a->used;
+			/* used comes from the index, size from the storage:
+			 * they need not agree */
+			res->bytes_repacked_freed += sat_sub_u64(a->size, a->used);
 			res->bytes_copied += a->used;
 		}
 	}
@@ -200,7 +221,7 @@ static int orphan_one(void *ud, const char *name)
 		return 0;
 	if (rc < 0)
 		return rc;
-	if (st.mtime_ns >= g->cutoff_ns)
+	if (gcrule_pack_young(st.mtime_ns, g->cutoff_ns))
 		return 0; /* may belong to a running backup */
 	pack_acct *a;
 	if ((rc = acct_for(g, id, &a)) < 0)
@@ -398,8 +419,8 @@ static int condemn(gc *g)
 	gc_record *recs = NULL;
 	size_t nrecs = 0;
 	idmap recorded = IDMAP_INIT;
-	int64_t oldest;
-	int rc = oldest_live_lease(r, !dry, &oldest, &res->stale_leases);
+	gcrule_horizon h;
+	int rc = live_leases(r, !dry, 1, &h, &res->stale_leases);
 	if (rc < 0)
 		return rc;
 	/*
@@ -409,8 +430,7 @@ static int condemn(gc *g)
 	 * the same, finish() returns it when an index names it.
 	 */
 	int64_t mine = repo_lease(r) ? lease_start_ns(repo_lease(r)) : lease_now_ns();
-	int64_t theirs = oldest == INT64_MAX ? INT64_MAX : minus_skew(oldest);
-	g->cutoff_ns = theirs < mine ? theirs : mine;
+	g->cutoff_ns = gcrule_cutoff(&h, mine, lease_skew_ns());
 
 	/* every indexed pack first, so records can tell which packs are indexed */
 	rc = index_set_new(&cond);
@@ -599,22 +619,24 @@ static int finish(gc *g)
 {
 	gc_record *recs = NULL;
 	size_t nrecs = 0;
-	int64_t oldest, now = lease_now_ns();
+	gcrule_horizon h;
+	int64_t now = lease_now_ns();
 	int rc = gc_records_load(g->be, &recs, &nrecs, NULL);
-	rc = rc ?: oldest_live_lease(g->r, 0, &oldest, NULL);
+	rc = rc ?: live_leases(g->r, 0, 0, &h, NULL);
 	_cleanup_free_ int *ripe = calloc(nrecs + 1, sizeof(int));
 	if (rc == 0 && !ripe)
 		rc = -ENOMEM;
 	size_t nripe = 0;
 	for (size_t i = 0; rc == 0 && i < nrecs; i++) {
-		if (recs[i].time_ns == 0) {
+		if (!gcrule_record_dated(recs[i].time_ns)) {
 			/* a prune stopped before noting when the index changed:
-			 * it changed before now */
+			 * it changed before now (a negative time is no time a
+			 * prune writes: dated anew, which only delays it) */
 			recs[i].time_ns = now;
 			rc = g->o->dry_run ? 0 : gc_record_put(g->be, &recs[i]);
 			continue;
 		}
-		if (oldest == INT64_MAX || minus_skew(oldest) >= recs[i].time_ns) {
+		if (gcrule_record_ripe(recs[i].time_ns, &h, lease_skew_ns())) {
 			ripe[i] = 1;
 			nripe++;
 		} else {

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "lease.h"
+#include "gcrule.h"
+#include "../base/checked.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/hex.h"
@@ -33,7 +35,7 @@ int64_t lease_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return sat_add_i64(sat_mul_i64((int64_t)ts.tv_sec, 1000000000), ts.tv_nsec);
 }
 
 static int64_t mono_ns(void)
@@ -84,7 +86,11 @@ int lease_format(char *out, size_t cap, const lease_info *i)
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
 }
 
-/* Copies the value of "key value\n" lines; 0 when found. */
+/*
+ * Copies the value of a "key value\n" line; 0 when found.  Values are
+ * printed in messages, so bytes <= ' ' (the writer replaces them) and DEL
+ * make the file unparsable rather than reaching a terminal.
+ */
 static int field(const char *text, size_t n, const char *key, char *out, size_t cap)
 {
 	size_t kl = strlen(key);
@@ -97,6 +103,9 @@ static int field(const char *text, size_t n, const char *key, char *out, size_t 
 			size_t vl = (size_t)(nl - p) - kl - 1;
 			if (vl == 0 || vl >= cap)
 				return -1;
+			for (size_t k = 0; k < vl; k++)
+				if ((unsigned char)p[kl + 1 + k] <= ' ' || p[kl + 1 + k] == 0x7f)
+					return -1;
 			memcpy(out, p + kl + 1, vl);
 			out[vl] = 0;
 			return 0;
@@ -126,6 +135,7 @@ int lease_parse(lease_info *o, const char *text, size_t n)
 	if (field(text, n, "kind", o->kind, sizeof(o->kind)) < 0 ||
 	    field(text, n, "host", o->host, sizeof(o->host)) < 0 ||
 	    field(text, n, "pid", v, sizeof(v)) < 0 || parse_i64(v, &pid) < 0 || pid <= 0 ||
+	    pid > INT32_MAX || /* pid_t: a bigger one would be truncated for kill() */
 	    field(text, n, "start", v, sizeof(v)) < 0 || parse_i64(v, &o->start_ns) < 0 ||
 	    field(text, n, "refresh", v, sizeof(v)) < 0 || parse_i64(v, &o->refresh_ns) < 0)
 		return -DV_ECORRUPT;
@@ -180,6 +190,11 @@ int64_t lease_start_ns(const lease *l)
 	return l->info.start_ns;
 }
 
+const char *lease_kind(const lease *l)
+{
+	return l->info.kind;
+}
+
 struct list_ctx {
 	backend *be;
 	lease_info *v;
@@ -224,20 +239,41 @@ int lease_list(backend *be, lease_info **out, size_t *out_n)
 	return 0;
 }
 
-int lease_is_stale(const lease_info *i, int64_t now)
+int lease_process_gone(const lease_info *i)
 {
 	if (i->damaged)
 		return 0;
 	char host[256];
 	host_name(host);
-	if (strcmp(host, i->host) == 0 && kill((pid_t)i->pid, 0) < 0 && errno == ESRCH)
-		return 1;
-	/* the file's time is hostile: saturate (a refresh from the far past is
-	 * stale, one from the far future live) rather than overflow */
-	int64_t age;
-	if (__builtin_sub_overflow(now, i->refresh_ns, &age))
-		age = i->refresh_ns < 0 ? INT64_MAX : INT64_MIN;
-	return age > lease_expiry_ns() + lease_skew_ns();
+	return strcmp(host, i->host) == 0 && kill((pid_t)i->pid, 0) < 0 && errno == ESRCH;
+}
+
+void lease_rule_input(gcrule_lease *out, const lease_info *i, const backend_stat_t *st,
+		      int process_gone)
+{
+	memset(out, 0, sizeof(*out));
+	out->parsed = !i->damaged;
+	out->start_ns = i->start_ns;
+	out->refresh_ns = i->refresh_ns;
+	out->process_gone = !i->damaged && process_gone;
+	out->mtime_known = st != NULL;
+	out->mtime_ns = st ? st->mtime_ns : 0;
+}
+
+gcrule_clock lease_clock(void)
+{
+	gcrule_clock c = { lease_now_ns(), lease_expiry_ns(), lease_skew_ns() };
+	return c;
+}
+
+int lease_is_stale(const lease_info *i, int64_t now)
+{
+	gcrule_lease g;
+	gcrule_clock c = lease_clock();
+	int64_t from;
+	c.now_ns = now;
+	lease_rule_input(&g, i, NULL, lease_process_gone(i));
+	return gcrule_lease_stale(&g, &c, &from);
 }
 
 static int is_exclusive(const lease_info *i)
@@ -253,17 +289,26 @@ static int check_exclusive(lease *l)
 	int r = lease_list(l->be, &v, &n);
 	if (r < 0)
 		return r;
-	int64_t now = lease_now_ns();
+	gcrule_clock clk = lease_clock();
 	for (size_t k = 0; r == 0 && k < n; k++) {
 		const lease_info *o = &v[k];
-		if (strcmp(o->name, l->info.name) == 0 || o->damaged || !is_exclusive(o) ||
-		    lease_is_stale(o, now))
+		if (strcmp(o->name, l->info.name) == 0 || !is_exclusive(o))
+			continue;
+		gcrule_lease g;
+		int64_t from;
+		lease_rule_input(&g, o, NULL, lease_process_gone(o));
+		/* An untrusted lease blocks deletions (gcrule.h), not a prune
+		 * from running: excluding on it would let one planted file stop
+		 * every prune for good. */
+		if (gcrule_lease_trust(&g, &clk) != GCRULE_TRUSTED || gcrule_lease_stale(&g, &clk, &from))
 			continue;
 		if (o->start_ns < l->info.start_ns ||
 		    (o->start_ns == l->info.start_ns && strcmp(o->name, l->info.name) < 0)) {
 			time_t t = (time_t)(o->start_ns / 1000000000);
-			char when[32];
-			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
+			char when[32] = "an unknown time";
+			struct tm tm;
+			if (localtime_r(&t, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 			r = err_set(-EBUSY, "repository '%s' is in use by a %s on host %s (pid %ld) since %s (lease '%s')",
 				    l->be->location, o->kind, o->host, o->pid, when, o->name);
 		}

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gcrule.h"
 #include "../backend/backend.h"
 
 #define LEASE_EXPIRY_DEFAULT_S 1800
@@ -29,7 +30,7 @@ typedef struct {
 	char host[256];
 	long pid;
 	int64_t start_ns, refresh_ns;
-	int damaged;     /* unparsable: treated as live and as old as can be */
+	int damaged;     /* unparsable (see lease_eval for what it means) */
 } lease_info;
 
 typedef struct lease lease;
@@ -50,6 +51,7 @@ int lease_take(lease **out, backend *be, const char *kind, int exclusive);
 void lease_drop(lease *l);
 const char *lease_name(const lease *l);
 int64_t lease_start_ns(const lease *l);
+const char *lease_kind(const lease *l); /* as given to lease_take */
 /*
  * 0 if the lease is certainly still live for others: refreshed (now)
  * within half the expiry time.  A process that cannot say so must not
@@ -59,7 +61,21 @@ int lease_confirm(lease *l);
 
 /* Every lease file; damaged ones are listed with damaged set. */
 int lease_list(backend *be, lease_info **out, size_t *out_n);
-/* Whether another process should treat lease i as gone. */
+/*
+ * Whether lease i's process is certainly gone: the lease parsed, names
+ * this host, and its pid is not running.
+ */
+int lease_process_gone(const lease_info *i);
+/*
+ * The rule's view of lease i (gcrule.h, where the meaning of every field,
+ * damaged and implausible ones included, is defined).  st is the
+ * storage's stat of the file, NULL when unknown.
+ */
+void lease_rule_input(gcrule_lease *out, const lease_info *i, const backend_stat_t *st,
+		      int process_gone);
+/* The rule's clock: now, DVALIN_LEASE_EXPIRY, DVALIN_CLOCK_SKEW. */
+gcrule_clock lease_clock(void);
+/* Whether another process may treat lease i as gone (its file time unknown). */
 int lease_is_stale(const lease_info *i, int64_t now_ns);
 
 /* The pure codec, for tests. */

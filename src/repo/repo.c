@@ -5,6 +5,7 @@
 #include "index.h"
 #include "lease.h"
 #include "pack.h"
+#include "relied.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/hex.h"
@@ -59,7 +60,9 @@ struct repo {
 	open_pack packs[2];
 	unsigned packs_unindexed; /* stored packs no index file names yet */
 	uint64_t bytes_added;
-	/* guards index and packs: blobs are saved from several threads */
+	/* the packs a new snapshot of this session may use (relied.h) */
+	relied relied;
+	/* guards index, packs and relied: blobs are saved from several threads */
 	pthread_mutex_t lock;
 };
 
@@ -272,6 +275,7 @@ void repo_free(repo *r)
 		pack_writer_release(&r->packs[i].w);
 	index_set_free(r->index);
 	index_set_free(r->condemned);
+	relied_release(&r->relied);
 	repo_session_free(r->reader);
 	lease_drop(r->lease);
 	backend_free(r->be);
@@ -292,6 +296,10 @@ int repo_has_blob(repo *r, const uint8_t id[32])
 	index_loc loc;
 	pthread_mutex_lock(&r->lock);
 	int rc = index_set_lookup(r->index, id, &loc);
+	/* a caller that finds a blob may reference it (a backup reusing a
+	 * parent's chunk list) */
+	if (rc == 0 && loc.pack_id)
+		relied_add(&r->relied, loc.pack_id);
 	pthread_mutex_unlock(&r->lock);
 	return rc;
 }
@@ -328,6 +336,7 @@ static int store_pack(repo *r, open_pack *op)
 	if (rc < 0)
 		return rc;
 	index_set_pack_stored(r->index, op->slot, id);
+	relied_add(&r->relied, id);
 	pack_writer_reset(&op->w);
 	op->open = 0;
 	/* Index as we go: a backup killed half-way leaves packs the next
@@ -387,6 +396,10 @@ int repo_session_save(repo_session *rd, int type, const uint8_t id[32], const vo
 	pthread_mutex_lock(&r->lock);
 	int rc = index_set_lookup(r->index, id, &loc) == 0 ? 1 :
 		 index_set_add(r->index, id, type, INDEX_PENDING, 0, 0, (uint32_t)n);
+	/* deduplicated: the snapshot will rely on that copy (a pending one
+	 * is this session's, noted when its pack is stored) */
+	if (rc == 1 && loc.pack_id)
+		relied_add(&r->relied, loc.pack_id);
 	pthread_mutex_unlock(&r->lock);
 	if (rc)
 		return rc < 0 ? rc : 0;
@@ -573,7 +586,29 @@ int repo_save_snapshot(repo *r, snapshot *s)
 		return rc;
 	hex_encode(hex, s->id, 32);
 	snprintf(name, sizeof(name), "snapshots/%s", hex);
-	return backend_put(r->be, name, b.data, b.len);
+	/*
+	 * The commit check (docs/concurrency.md): the packs the snapshot uses
+	 * must be there before it is written, and still be there after, when
+	 * any prune that marks from now on sees the snapshot.  A failure
+	 * after writing removes the snapshot again: it may name lost data.
+	 */
+	const char *who = r->lease ? lease_kind(r->lease) : "process";
+	int64_t from = r->lease ? lease_start_ns(r->lease) : INT64_MIN;
+	pthread_mutex_lock(&r->lock);
+	rc = relied_check(&r->relied, r->be, from, lease_skew_ns(), who);
+	rc = rc ?: backend_put(r->be, name, b.data, b.len);
+	int written = rc == 0;
+	rc = rc ?: relied_check(&r->relied, r->be, from, lease_skew_ns(), who);
+	if (rc < 0) {
+		char msg[900];
+		snprintf(msg, sizeof(msg), "%s", err_msg(rc));
+		int d = written ? backend_remove(r->be, name) : 0;
+		rc = d < 0 && d != -ENOENT
+			     ? err_set(rc, "%s; snapshot '%s' was written and could not be removed again: delete it", msg, hex)
+			     : err_set(rc, "%s; the snapshot was not saved", msg);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
 }
 
 struct snap_list {

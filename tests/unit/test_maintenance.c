@@ -144,7 +144,10 @@ TEST(lease_staleness)
 	i.start_ns = i.refresh_ns = now;
 	CHECK(!lease_is_stale(&i, now));
 	i.refresh_ns = now - lease_expiry_ns() - lease_skew_ns() - 1;
+	i.start_ns = i.refresh_ns - 1;
 	CHECK(lease_is_stale(&i, now)); /* not refreshed for too long */
+	i.start_ns = now;
+	CHECK(!lease_is_stale(&i, now)); /* refreshed before it started: untrusted, live */
 	i.refresh_ns = now;
 	snprintf(i.host, sizeof(i.host), "some-other-host");
 	i.pid = 999999999;
