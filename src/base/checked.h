@@ -50,6 +50,12 @@ static inline uint64_t sat_add_u64(uint64_t a, uint64_t b)
 	return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
+static inline uint64_t sat_mul_u64(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
 /* a - b, or 0 when b > a. */
 static inline uint64_t sat_sub_u64(uint64_t a, uint64_t b)
 {

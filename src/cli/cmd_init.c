@@ -29,8 +29,8 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 		if (c == 'n') {
 			char *end;
 			long v = strtol(optarg, &end, 10);
-			if (*end || v < 10 || v > 22)
-				return cli_usage_error(ctx, "--kdf-log-n must be 10..22");
+			if (*end || v < KEY_LOG_N_MIN || v > KEY_LOG_N_MAX)
+				return cli_usage_error(ctx, "--kdf-log-n must be %d..%d", KEY_LOG_N_MIN, KEY_LOG_N_MAX);
 			p.kdf.log_n = (unsigned)v;
 		} else {
 			return cli_usage_error(ctx, "unknown option");

@@ -14,6 +14,7 @@
 #include "../core/checksum.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,15 +98,6 @@ int config_decode(repo_config *c, const uint8_t *p, size_t n)
 	return chunker_params_valid(&c->chunker) ? 0 : -DV_ECORRUPT;
 }
 
-static void key_name(char out[80], const uint8_t *file, size_t n)
-{
-	uint8_t h[32];
-	char hex[65];
-	crypto_sha256(h, file, n);
-	hex_encode(hex, h, 32);
-	snprintf(out, 80, "keys/%s", hex);
-}
-
 static int dir_is_empty_cb(void *ud, const char *name)
 {
 	(void)ud;
@@ -143,7 +135,7 @@ int repo_create(const char *path, const char *pass, const repo_init_params *p)
 	r = r ?: key_encode(&kf, &k, pass, &p->kdf);
 	crypto_wipe(&k, sizeof(k));
 	if (r == 0) {
-		key_name(kname, kf.data, kf.len);
+		key_file_name(kname, kf.data, kf.len);
 		r = backend_put(be, kname, kf.data, kf.len);
 	}
 	if (r == 0) {
@@ -155,32 +147,58 @@ int repo_create(const char *path, const char *pass, const repo_init_params *p)
 	return r;
 }
 
+/*
+ * Key files are read (each exactly KEY_FILE_LEN bytes), checked against
+ * their names and their parameters against the cap, and tried cheapest
+ * first until one opens: a planted file can neither make an attempt cost
+ * more than `init` could, nor come before a cheaper real key.  Files that
+ * cannot be used are reported one line each and skipped.
+ */
+#define KEY_FILES_READ_MAX 4096 /* files looked at in keys/ */
+#define KEY_FILES_TRY_MAX 64    /* KDF runs per opening, cheapest first */
+
 struct unlock_ctx {
 	repo *r;
-	const char *pass;
-	int found, bad;
+	key_file *v;
+	size_t n, cap, seen, skipped;
 };
 
-static int try_key(void *ud, const char *name)
+static int read_key(void *ud, const char *name)
 {
 	struct unlock_ctx *u = ud;
+	uint64_t size = 0;
 	bytes b = BYTES_INIT;
-	int r = backend_get(u->r->be, name, &b);
-	if (r < 0)
-		return r;
-	r = key_decode(&u->r->keys, b.data, b.len, u->pass);
+	char skip[400] = "";
+	if (u->seen++ >= KEY_FILES_READ_MAX) {
+		if (u->seen == KEY_FILES_READ_MAX + 1) {
+			u->skipped++;
+			log_warn("more than %d files in 'keys': the rest are not looked at", KEY_FILES_READ_MAX);
+		}
+		return 0;
+	}
+	int rc = backend_size(u->r->be, name, &size);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	rc = array_reserve(&u->v, &u->cap, u->n + 1, sizeof(*u->v));
+	if (rc < 0)
+		return rc;
+	/* the size first: a huge file in keys/ is not read into memory */
+	if (size != KEY_FILE_LEN) {
+		snprintf(skip, sizeof(skip), "key file '%s' is damaged (%" PRIu64 " bytes, not %zu); skipped",
+			 name, size, (size_t)KEY_FILE_LEN);
+	} else if ((rc = backend_get(u->r->be, name, &b)) < 0) {
+		return rc == -ENOENT ? 0 : rc;
+	} else if (key_file_check(&u->v[u->n], name, b.data, b.len, skip, sizeof(skip)) == 0) {
+		u->n++;
+	}
 	bytes_release(&b);
-	if (r == 0) {
-		u->found = 1;
-		return 1;
+	if (skip[0]) {
+		u->skipped++;
+		log_warn("%s", skip);
 	}
-	if (r == -DV_EBADKEY)
-		return 0;
-	if (r == -DV_ECORRUPT || r == -DV_EFORMAT) {
-		u->bad++;
-		return 0;
-	}
-	return r;
+	return 0;
 }
 
 static int load_config(repo *r, const char *path)
@@ -202,14 +220,40 @@ static int load_config(repo *r, const char *path)
 
 static int unlock_keys(repo *r, const char *path, const char *pass)
 {
-	struct unlock_ctx u = { r, pass, 0, 0 };
-	int rc = backend_list(r->be, "keys", try_key, &u);
-	if (rc == 1)
-		rc = 0;
-	if (rc == 0 && !u.found)
-		rc = u.bad ? err_set(-DV_ECORRUPT, "no usable key in '%s/keys': %d key file(s) damaged and none matches the password", path, u.bad)
-			   : err_set(-DV_EBADKEY, "wrong password for repository '%s'", path);
-	return rc;
+	struct unlock_ctx u = { r, NULL, 0, 0, 0, 0 };
+	int rc = backend_list(r->be, "keys", read_key, &u);
+	if (rc == 0)
+		key_files_sort(u.v, u.n);
+	int found = 0;
+	size_t tried = 0;
+	for (size_t i = 0; rc == 0 && !found && i < u.n; i++) {
+		if (tried++ == KEY_FILES_TRY_MAX) {
+			log_warn("%zu key files in '%s/keys': only the %d cheapest are tried", u.n, path,
+				 KEY_FILES_TRY_MAX);
+			break;
+		}
+		rc = key_decode(&r->keys, u.v[i].file, KEY_FILE_LEN, pass);
+		found = rc == 0;
+		if (rc == -ENOMEM) {
+			/* within the cap, but more than this machine has: another
+			 * key file may still open the repository */
+			log_warn("key file '%s': not enough memory for its scrypt parameters; skipped",
+				 u.v[i].name);
+			u.skipped++;
+		}
+		if (rc == -DV_EBADKEY || rc == -ENOMEM)
+			rc = 0;
+	}
+	free(u.v);
+	if (rc < 0 || found)
+		return rc;
+	if (u.n == 0)
+		return u.skipped ? err_set(-DV_ECORRUPT, "no usable key in '%s/keys': %zu key file(s) skipped (see the warnings)", path, u.skipped)
+				 : err_set(-DV_ECORRUPT, "no key file in '%s/keys'", path);
+	if (u.skipped)
+		return err_set(-DV_EBADKEY, "wrong password for repository '%s' (%zu key file(s) skipped, see the warnings)",
+			       path, u.skipped);
+	return err_set(-DV_EBADKEY, "wrong password for repository '%s'", path);
 }
 
 static int take_lease(repo *r, const repo_open_opts *o)
