@@ -52,7 +52,8 @@ static int64_t env_seconds(const char *name, int64_t dflt)
 		return dflt * 1000000000;
 	char *end;
 	double d = strtod(v, &end);
-	if (*end || d < 0 || d > 1e7)
+	/* written so that NaN fails too: (int64_t)NaN is undefined */
+	if (*end || end == v || !(d >= 0 && d <= 1e7))
 		return dflt * 1000000000;
 	return (int64_t)(d * 1e9);
 }

@@ -203,3 +203,14 @@ def test_backup_using_condemned_packs_still_commits(scene):
     assert g["packs_returned"] >= 1, g  # S0's own trees may go
     assert run(["check", "-r", repo, "--read-data"]).rc == 0
     assert snapshots(repo)
+
+
+@pytest.mark.parametrize("value", ["nan", "-nan", "inf", "-300", "1e400", "0x", ""])
+def test_unusable_allowances_fall_back_to_the_defaults(scene, value):
+    """DVALIN_CLOCK_SKEW / DVALIN_LEASE_EXPIRY that are not a number of
+    seconds from 0 to 10^7 mean the default; NaN used to be cast to an
+    integer (undefined; INT64_MIN on x86)."""
+    env = base_env(DVALIN_CLOCK_SKEW=value, DVALIN_LEASE_EXPIRY=value)
+    g, _ = prune(scene["repo"], env=env)
+    assert g["packs_deleted"] == 0, g
+    backup_ok_and_intact(scene, *scene["b"].finish())
