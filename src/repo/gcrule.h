@@ -99,10 +99,7 @@ int gcrule_record_dated(int64_t time_ns);
  * lease protects from at or after its time plus the skew.
  */
 int gcrule_record_ripe(int64_t time_ns, const gcrule_horizon *h, int64_t skew_ns);
-/*
- * Whether a record is ripe as far as one live lease protecting from
- * "from" is concerned (a backup checking its own position).
- */
+/* One live lease's part of gcrule_record_ripe: from >= time + skew. */
 int gcrule_record_ripe_for(int64_t time_ns, int64_t from, int64_t skew_ns);
 
 #endif

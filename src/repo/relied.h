@@ -1,18 +1,17 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * relied: the packs a writing process relies on, and the check that its
- * snapshot is committed only while they are safe (docs/concurrency.md,
- * "The commit check").
+ * snapshot is committed only while they exist (docs/concurrency.md, "The
+ * commit check").
  *
  * A backup relies on every pack holding a blob it deduplicated against
  * the index it read, a chunk it reused from its parent, or a blob it
  * stored itself.  The lease protocol keeps those packs from being deleted
  * while the backup runs.  This is the second line: before and after the
- * snapshot is written, every relied-on pack must still exist, and no
- * condemnation record may name one if that record is ripe as far as this
- * process's own lease goes (no correct prune can produce either while the
- * lease is live; a prune that did not see the lease, a clock out of the
- * skew allowance, or a hand in the repository can).
+ * snapshot is written, every relied-on pack must still exist (no correct
+ * prune deletes one while the lease is live; a prune that did not see the
+ * lease, a clock out of the skew allowance, or a hand in the repository
+ * can).
  *
  * Not thread-safe: the owner (repo) guards it with its lock.
  */
@@ -37,11 +36,10 @@ void relied_add(relied *r, const uint8_t pack[32]);
 void relied_release(relied *r);
 
 /*
- * 0 when every relied-on pack exists and no record ripe for a lease
- * protecting from from_ns (INT64_MIN: no lease, no record is) names one.
- * Otherwise a negative code (-ESTALE, -ENOMEM or the storage's error) with
- * a message naming the pack; who (e.g. "backup") goes into the message.
+ * 0 when every relied-on pack exists.  Otherwise a negative code
+ * (-ESTALE, -ENOMEM or the storage's error) with a message naming the
+ * pack; who (e.g. "backup") goes into the message.
  */
-int relied_check(const relied *r, backend *be, int64_t from_ns, int64_t skew_ns, const char *who);
+int relied_check(const relied *r, backend *be, const char *who);
 
 #endif

@@ -624,25 +624,26 @@ int repo_save_snapshot(repo *r, snapshot *s)
 	int rc = snapshot_encode(&b, s, &r->keys);
 	if (rc < 0)
 		return rc;
-	/* A prune deletes what it condemned only after every lease older
-	 * than the condemnation is gone; ours must still count. */
-	if (r->lease && (rc = lease_confirm(r->lease)) < 0)
-		return rc;
 	hex_encode(hex, s->id, 32);
 	snprintf(name, sizeof(name), "snapshots/%s", hex);
 	/*
-	 * The commit check (docs/concurrency.md): the packs the snapshot uses
-	 * must be there before it is written, and still be there after, when
-	 * any prune that marks from now on sees the snapshot.  A failure
-	 * after writing removes the snapshot again: it may name lost data.
+	 * The commit check (docs/concurrency.md).  A prune deletes what it
+	 * condemned only after every lease older than the condemnation is
+	 * gone: ours must still count, before the snapshot is written and
+	 * after, when every prune that marks from then on sees it; and every
+	 * pack the snapshot relies on must still be there both times.  A
+	 * failure after writing removes the snapshot again.
 	 */
 	const char *who = r->lease ? lease_kind(r->lease) : "process";
-	int64_t from = r->lease ? lease_start_ns(r->lease) : INT64_MIN;
 	pthread_mutex_lock(&r->lock);
-	rc = relied_check(&r->relied, r->be, from, lease_skew_ns(), who);
-	rc = rc ?: backend_put(r->be, name, b.data, b.len);
-	int written = rc == 0;
-	rc = rc ?: relied_check(&r->relied, r->be, from, lease_skew_ns(), who);
+	int written = 0;
+	for (int pass = 0; rc == 0 && pass < 2; pass++) {
+		if (r->lease)
+			rc = lease_confirm(r->lease);
+		rc = rc ?: relied_check(&r->relied, r->be, who);
+		if (rc == 0 && pass == 0)
+			written = (rc = backend_put(r->be, name, b.data, b.len)) == 0;
+	}
 	if (rc < 0) {
 		char msg[900];
 		snprintf(msg, sizeof(msg), "%s", err_msg(rc));
