@@ -86,6 +86,7 @@ def test_damaged_and_foreign_files_in_keys_are_reported(repo):
     assert len(r.err.splitlines()) == len(names), r.err
 
 
+@pytest.mark.serial  # compares two timings
 def test_keys_are_tried_cheapest_first(repo):
     """Costly but allowed keys that come first by name do not delay the
     opening: the real key (N = 2^10 here) is tried before them."""
