@@ -2,12 +2,15 @@
 /*
  * index_bench: lookups per second in an index of N blobs (default 10
  * million) and the memory it takes.  The index is a real index file,
- * written and read through the local backend, searched through mmap.
+ * written and read through a backend, searched through mmap.
  *
- *   index_bench [N] [DIR]
+ *   index_bench [N] [URL]
  *
- * RssAnon is the heap the index costs; RssFile is mapped page cache the
- * kernel can drop at any time.
+ * URL is a directory (the default, build/index-bench) or any backend
+ * URL: mem:x shows that the index stays out of the heap on a backend
+ * that returns no file mappings (the file is copied to a local file and
+ * mapped from there).  RssAnon is the heap the index costs; RssFile is
+ * mapped page cache the kernel can drop at any time.
  */
 #include "backend/backend.h"
 #include "base/buf.h"
@@ -60,7 +63,7 @@ int main(int argc, char **argv)
 	size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 10000000;
 	const char *dir = argc > 2 ? argv[2] : "build/index-bench";
 	backend *be;
-	int rc = local_backend_open(&be, dir, 1);
+	int rc = backend_open(dir, BACKEND_OPEN_CREATE, &be);
 	if (rc < 0) {
 		fprintf(stderr, "index_bench: %s\n", err_msg(rc));
 		return 1;
@@ -80,7 +83,7 @@ int main(int argc, char **argv)
 	buf file = BUF_INIT;
 	double t0 = now();
 	if ((rc = index_encode(&file, e, n, (const uint8_t(*)[32])packs, 1)) < 0 ||
-	    (rc = backend_put(be, "index/bench", file.data, file.len)) < 0) {
+	    (rc = backend_put(be, "index/bench", BACKEND_META, file.data, file.len)) < 0) {
 		fprintf(stderr, "index_bench: cannot write the index: %s\n", err_msg(rc));
 		return 1;
 	}

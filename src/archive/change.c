@@ -30,7 +30,7 @@ int change_parent_segs(repo *r, const tree *pt, const tree_node *pn, seglist *ou
 		return rc;
 	for (size_t i = 0; i < pn->nsegs; i++) {
 		const uint8_t *id = pn->segs[i].ref ? tree_child(pt, pn->segs[i].ref) : NULL;
-		if (id && repo_has_blob(r, id) < 0)
+		if (id && !repo_has_blob(r, id))
 			return 1;
 		if ((rc = seglist_push(out, pn->segs[i].len, id)) < 0)
 			return rc;

@@ -119,7 +119,7 @@ static int save_chunk(ingest *g, repo_session *rd, int async, const uint8_t id[3
 	int failed = atomic_load(&g->failed);
 	if (failed)
 		return failed;
-	if (repo_has_blob(g->r, id) == 0)
+	if (repo_has_blob(g->r, id))
 		return 0; /* deduplicated: no copy, no job */
 	seal_job *j = malloc(sizeof(*j) + n);
 	if (!j)

@@ -48,6 +48,7 @@
 
 #include "../base/buf.h"
 #include "../repo/repo.h"
+#include "../repo/session.h"
 #include "seglist.h"
 
 /* Files at least this large use the seal pool. */

@@ -1,7 +1,26 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * backend: the calls every user makes, on top of a backend's ops table.
+ * They check names once for every backend (so a backend may trust them),
+ * stand in for optional operations, and hold the two loops built from
+ * the operations: a file as a mapping whatever the backend, and list and
+ * fetch of a directory.
+ */
 #include "backend.h"
+#include "../base/buf.h"
+#include "../base/cleanup.h"
+#include "../base/err.h"
+#include "../base/fsio.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void bytes_release(bytes *b)
 {
@@ -14,8 +33,335 @@ void bytes_release(bytes *b)
 	b->file_mapped = 0;
 }
 
+int backend_init(backend *b, const struct backend_ops *ops, unsigned flags, const char *location)
+{
+	if (ops->version != BACKEND_OPS_VERSION || !ops->put || !ops->get || !ops->open_read ||
+	    !ops->file_read || !ops->file_close || !ops->stat || !ops->list || !ops->remove ||
+	    !ops->free)
+		return err_set(-EINVAL, "backend for '%s' does not implement this version of the contract",
+			       location);
+	if (!(b->location = strdup(location)))
+		return -ENOMEM;
+	b->ops = ops;
+	b->flags = flags;
+	return 0;
+}
+
 void backend_free(backend *b)
 {
 	if (b)
 		b->ops->free(b);
+}
+
+static int name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '-' || c == '.';
+}
+
+int backend_name_is_valid(const char *name)
+{
+	size_t len = 0;
+	int start = 1; /* at the first byte of a component */
+	for (const char *p = name; *p; p++, len++) {
+		if (len >= BACKEND_NAME_MAX)
+			return 0;
+		if (*p == '/') {
+			if (start)
+				return 0; /* empty component */
+			start = 1;
+			continue;
+		}
+		if (!name_char(*p) || (start && *p == '.'))
+			return 0;
+		start = 0;
+	}
+	return len > 0 && !start;
+}
+
+static int check_name(const backend *b, const char *name)
+{
+	if (backend_name_is_valid(name))
+		return 0;
+	return err_set(-EINVAL, "invalid file name '%.*s' for '%s'", BACKEND_NAME_MAX, name,
+		       b->location);
+}
+
+int backend_put(backend *b, const char *name, backend_hint hint, const void *p, size_t n)
+{
+	int r = check_name(b, name);
+	return r ?: b->ops->put(b, name, hint, p, n);
+}
+
+int backend_get(backend *b, const char *name, backend_hint hint, bytes *out)
+{
+	int r = check_name(b, name);
+	return r ?: b->ops->get(b, name, hint, out);
+}
+
+/* The backend's handle, with the name its messages need. */
+struct backend_file {
+	void *impl;
+	char name[];
+};
+
+int backend_open_read(backend *b, const char *name, backend_hint hint, backend_file **out,
+		      uint64_t *out_size)
+{
+	int r = check_name(b, name);
+	if (r < 0)
+		return r;
+	size_t nl = strlen(name);
+	backend_file *f = malloc(sizeof(*f) + nl + 1);
+	if (!f)
+		return -ENOMEM;
+	memcpy(f->name, name, nl + 1);
+	if ((r = b->ops->open_read(b, name, hint, &f->impl, out_size)) < 0) {
+		free(f);
+		return r;
+	}
+	*out = f;
+	return 0;
+}
+
+int backend_file_read(backend *b, backend_file *f, uint64_t off, void *p, size_t n)
+{
+	int r = b->ops->file_read(f->impl, off, p, n);
+	if (r == -ENODATA)
+		return err_set(r, "cannot read '%s/%s': file is truncated", b->location, f->name);
+	if (r < 0)
+		return err_sys(r, "cannot read '%s/%s'", b->location, f->name);
+	return 0;
+}
+
+void backend_file_close(backend *b, backend_file *f)
+{
+	if (f) {
+		b->ops->file_close(f->impl);
+		free(f);
+	}
+}
+
+int backend_get_range(backend *b, const char *name, backend_hint hint, uint64_t off, void *p,
+		      size_t n)
+{
+	int r = check_name(b, name);
+	if (r < 0)
+		return r;
+	if (b->ops->get_range)
+		return b->ops->get_range(b, name, hint, off, p, n);
+	backend_file *f;
+	if ((r = backend_open_read(b, name, hint, &f, NULL)) < 0)
+		return r;
+	r = backend_file_read(b, f, off, p, n);
+	backend_file_close(b, f);
+	return r;
+}
+
+int backend_stat(backend *b, const char *name, backend_stat_t *out)
+{
+	int r = check_name(b, name);
+	return r ?: b->ops->stat(b, name, out);
+}
+
+int backend_size(backend *b, const char *name, uint64_t *out)
+{
+	backend_stat_t st;
+	int r = backend_stat(b, name, &st);
+	if (r == 0)
+		*out = st.size;
+	return r;
+}
+
+int backend_list(backend *b, const char *dir, backend_list_fn fn, void *ud)
+{
+	int r = check_name(b, dir);
+	return r ?: b->ops->list(b, dir, fn, ud);
+}
+
+int backend_remove(backend *b, const char *name)
+{
+	int r = check_name(b, name);
+	return r ?: b->ops->remove(b, name);
+}
+
+int backend_mkdir(backend *b, const char *dir)
+{
+	int r = check_name(b, dir);
+	if (r < 0 || !b->ops->mkdir)
+		return r;
+	return b->ops->mkdir(b, dir);
+}
+
+/* ---------- files as mappings ---------- */
+
+/* mkdir that accepts an existing directory. */
+static int make_dir(const char *path)
+{
+	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -errno;
+}
+
+/* An unlinked read-write file in dir. */
+static int tmpfile_in(const char *dir)
+{
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR))
+		return fd >= 0 ? fd : -errno;
+	/* a file system without O_TMPFILE: create and unlink at once */
+	char path[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof(path), "%s/.dvalin-XXXXXX", dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	return fd;
+}
+
+/*
+ * A file on local disk for bytes that should cost page cache, not heap:
+ * in the user's cache directory, which is on disk where /tmp may be a
+ * tmpfs (RAM again).  Unlinked, so it is gone when unmapped and can never
+ * be stale or left behind.
+ */
+static int spill_file(void)
+{
+	char dir[PATH_MAX];
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	int r = -ENOENT;
+	if (xdg && xdg[0] == '/' &&
+	    (size_t)snprintf(dir, sizeof(dir), "%s/dvalin", xdg) < sizeof(dir)) {
+		r = make_dir(xdg);
+		r = r ?: make_dir(dir);
+		r = r ?: tmpfile_in(dir);
+	} else if (home && home[0] == '/' &&
+		   (size_t)snprintf(dir, sizeof(dir), "%s/.cache", home) < sizeof(dir)) {
+		r = make_dir(dir);
+		size_t l = strlen(dir);
+		if (r == 0 && l + 8 < sizeof(dir)) {
+			memcpy(dir + l, "/dvalin", 8);
+			r = make_dir(dir);
+		}
+		r = r ?: tmpfile_in(dir);
+	}
+	if (r < 0)
+		r = tmpfile_in("/var/tmp");
+	if (r < 0)
+		r = tmpfile_in("/tmp");
+	return r;
+}
+
+static void unmap(void *priv, const uint8_t *data, size_t len)
+{
+	(void)priv;
+	if (len)
+		munmap((void *)data, len);
+}
+
+#define SPILL_CHUNK ((size_t)4 << 20)
+
+/* Copies the file f (size bytes) into a spill file and maps it. */
+static int spill(backend *b, const char *name, backend_file *f, uint64_t size, bytes *out)
+{
+	if (size > SIZE_MAX / 2)
+		return err_set(-EFBIG, "cannot map '%s/%s': too large", b->location, name);
+	_cleanup_close_ int fd = spill_file();
+	if (fd < 0)
+		return err_sys(fd, "cannot create a local copy of '%s/%s' in the cache directory",
+			       b->location, name);
+	/* mapped, not malloc'd: returned to the system at once, never kept
+	 * in the heap after the copy */
+	size_t cap = size < SPILL_CHUNK ? (size_t)size : SPILL_CHUNK;
+	uint8_t *chunk = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (chunk == MAP_FAILED)
+		return -ENOMEM;
+	int r = 0;
+	for (uint64_t off = 0; r == 0 && off < size;) {
+		size_t n = size - off < cap ? (size_t)(size - off) : cap;
+		r = backend_file_read(b, f, off, chunk, n);
+		if (r == 0 && (r = fsio_pwrite_all(fd, chunk, n, (off_t)off)) < 0)
+			r = err_sys(r, "cannot write a local copy of '%s/%s'", b->location, name);
+		off += n;
+	}
+	munmap(chunk, cap);
+	if (r < 0)
+		return r;
+	void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED)
+		return err_sys(-errno, "cannot map the local copy of '%s/%s'", b->location, name);
+	out->data = m;
+	out->len = (size_t)size;
+	out->release = unmap;
+	out->priv = NULL;
+	out->file_mapped = 1;
+	return 0;
+}
+
+int backend_get_mapped(backend *b, const char *name, backend_hint hint, bytes *out)
+{
+	if (b->flags & BACKEND_RETURNS_MAPPINGS)
+		return backend_get(b, name, hint, out);
+	backend_file *f;
+	uint64_t size;
+	int r = backend_open_read(b, name, hint, &f, &size);
+	if (r < 0)
+		return r;
+	if (size == 0) {
+		*out = (bytes)BYTES_INIT;
+		out->data = (const uint8_t *)"";
+	} else {
+		r = spill(b, name, f, size, out);
+	}
+	backend_file_close(b, f);
+	return r;
+}
+
+/* ---------- list and fetch ---------- */
+
+/* The names a fetch will read: one arena of NUL-terminated strings. */
+struct fetch_list {
+	backend_want_fn want;
+	void *ud;
+	buf names;
+	size_t *offs;
+	size_t n, cap;
+};
+
+static int note_name(void *ud, const backend_entry *e)
+{
+	struct fetch_list *l = ud;
+	if (l->want) {
+		int r = l->want(l->ud, e);
+		if (r <= 0)
+			return r;
+	}
+	int r = array_reserve(&l->offs, &l->cap, l->n + 1, sizeof(*l->offs));
+	size_t at = l->names.len;
+	r = r ?: buf_append(&l->names, e->name, strlen(e->name) + 1);
+	if (r == 0)
+		l->offs[l->n++] = at;
+	return r;
+}
+
+int backend_fetch_dir(backend *b, const char *dir, backend_hint hint, unsigned flags,
+		      backend_want_fn want, backend_got_fn got, void *ud)
+{
+	struct fetch_list l = { want, ud, BUF_INIT, NULL, 0, 0 };
+	int r = backend_list(b, dir, note_name, &l);
+	for (size_t i = 0; r == 0 && i < l.n; i++) {
+		const char *name = (const char *)l.names.data + l.offs[i];
+		bytes data = BYTES_INIT;
+		r = flags & BACKEND_FETCH_MAPPED ? backend_get_mapped(b, name, hint, &data)
+						 : backend_get(b, name, hint, &data);
+		if (r == -ENOENT && (flags & BACKEND_FETCH_SKIP_MISSING)) {
+			err_clear();
+			r = 0; /* removed since we listed */
+			continue;
+		}
+		r = got(ud, name, r, &data);
+		bytes_release(&data);
+	}
+	buf_release(&l.names);
+	free(l.offs);
+	return r;
 }

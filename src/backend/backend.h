@@ -1,26 +1,51 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * backend: where repository files live.  A backend stores named files and
- * knows nothing about blobs, packs or keys.
+ * knows nothing about blobs, packs, keys or which directories a
+ * repository has: that layout belongs to repo/ (repo/format.h).
  *
- * Names are relative, '/'-separated: "config", "keys/<hex>",
- * "snapshots/<hex>", "index/<hex>", "data/<2 hex>/<hex>".  Every put is
- * atomic and durable when it returns (readers see the old state or the
- * whole new file, never a part).  A backend object is used by one thread
- * at a time unless its documentation says otherwise.
+ * Backends are opened by URL (backend_open(), registry.c): a path or
+ * file:PATH is a local directory, mem:NAME an in-memory store.  Each
+ * backend is one file implementing struct backend_ops below; callers use
+ * the backend_*() functions, which check names and fill in the optional
+ * operations, never the ops table directly.
  *
- * Contract of each operation:
- *   put        create or replace name with n bytes, atomically, durably
- *   get        the whole file; the bytes stay valid until bytes_release()
- *   get_range  exactly n bytes at off; -ENODATA if the file is shorter
- *   stat       the file's length and modification time (the storage's
- *              clock: leases and garbage collection compare it)
- *   list       call fn(ud, name) for each file under dir ("data" lists
- *              all packs); fn returning non-zero stops and is returned
- *   remove     delete name; -ENOENT if it does not exist
- *   open_read  a handle for many ranged reads of one file (file_read,
- *              file_close); a handle is used by one thread at a time
- * Errors are negative errnos; the thread-local message names the file.
+ * Names.  A name is 1 to BACKEND_NAME_MAX bytes of components separated
+ * by single '/'; a component is 1 or more of [A-Za-z0-9_.-] and does not
+ * start with '.'.  There is no leading or trailing '/'.  So every name is
+ * a safe relative path, an S3 key and a URL path as it is, and names
+ * starting with '.' are free for a backend's own temporary files.  A
+ * name is a file or a directory (a prefix of other names), never both.
+ *
+ * Threads.  Every operation may be called from any thread, concurrently
+ * with any other, on one backend object: restore workers read packs while
+ * the lease thread rewrites a lease and the main thread lists snapshots.
+ * A backend_file handle is used by one thread at a time (each session
+ * keeps its own).  backend_free() runs once, when no other call does.
+ * The error message (base/err.h) is thread-local like everywhere else.
+ *
+ * Errors.  Every operation returns 0 or a negative code and records a
+ * one-line message naming the location and the file.  The codes mean the
+ * same on every backend, so callers can act on them:
+ *   -ENOENT        the file (or, for open, the location) does not exist
+ *   -EACCES/-EPERM not allowed: permissions, credentials, or a policy
+ *                  such as an append-only server refusing remove/replace
+ *   -EROFS         the storage is read-only
+ *   -EAGAIN/-ETIMEDOUT  transient: trying again later may succeed, and
+ *                  nothing was changed (a failed put leaves the old state)
+ *   -ENOSPC/-EDQUOT the storage is full
+ *   -ENODATA       a ranged read reaches past the end of the file
+ *   -DV_ECORRUPT   the backend itself found stored bytes damaged (a
+ *                  remote's checksum); a backend never decodes contents
+ *   -EINVAL        the name is not valid (checked here, before the op)
+ *   -ENOMEM, -EIO  as usual; other errnos only where none of these fits
+ *
+ * Hints.  Reads and writes say whether a file is metadata (BACKEND_META:
+ * config, keys, index, snapshots, leases, gc records, protection marks,
+ * tree packs) or bulk data (BACKEND_DATA: data packs, or whenever the
+ * caller cannot tell).  A backend may ignore the hint; a caching
+ * decorator keeps META files locally, so listing and GC of a remote
+ * repository do not fetch them again.  The hint never changes results.
  */
 #ifndef DV_BACKEND_BACKEND_H
 #define DV_BACKEND_BACKEND_H
@@ -28,98 +53,217 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Bytes lent by a backend: valid until bytes_release(), even if the file
+ * is replaced or removed meanwhile.  file_mapped says they are a
+ * read-only mapping of a file: pages may be dropped (MADV_DONTNEED) and
+ * are read again from the file; on heap memory that would zero them.
+ */
 typedef struct {
 	const uint8_t *data;
 	size_t len;
 	void (*release)(void *priv, const uint8_t *data, size_t len);
 	void *priv;
-	int file_mapped; /* a read-only file mapping: pages may be dropped */
+	int file_mapped;
 } bytes;
 
 #define BYTES_INIT { NULL, 0, NULL, NULL, 0 }
 
+/* NULL-safe for an empty (BYTES_INIT) value; leaves b empty. */
 void bytes_release(bytes *b);
+
+typedef enum {
+	BACKEND_DATA = 0, /* read once, never worth caching */
+	BACKEND_META = 1, /* small, read again and again: see "Hints" above */
+} backend_hint;
 
 typedef struct {
 	uint64_t size;
-	int64_t mtime_ns;
+	int64_t mtime_ns; /* the storage's clock: leases and GC compare it */
 } backend_stat_t;
 
+/* One listed file: its whole name and its size.  Valid during the call. */
+typedef struct {
+	const char *name;
+	uint64_t size;
+} backend_entry;
+
 typedef struct backend backend;
-
-typedef int (*backend_list_fn)(void *ud, const char *name);
-
+/* A handle for reads of one file (backend_open_read), used by one thread at a time. */
 typedef struct backend_file backend_file;
 
+/* fn returning non-zero stops a listing; list returns that value. */
+typedef int (*backend_list_fn)(void *ud, const backend_entry *e);
+
+#define BACKEND_NAME_MAX 255
+
+/* b->flags: what a backend is and promises. */
+#define BACKEND_REMOTE (1u << 0)           /* every call is a round trip */
+#define BACKEND_ATOMIC_REPLACE (1u << 1)   /* put over a name: old or new */
+#define BACKEND_RETURNS_MAPPINGS (1u << 2) /* get gives file mappings */
+
+#define BACKEND_OPS_VERSION 1
+
+/*
+ * The contract each backend implements.  Names given to an operation are
+ * valid (checked by the backend_*() wrappers) and dir is a valid name.
+ */
 struct backend_ops {
-	int (*put)(backend *b, const char *name, const void *p, size_t n);
-	int (*get)(backend *b, const char *name, bytes *out);
-	int (*get_range)(backend *b, const char *name, uint64_t off, void *p, size_t n);
+	/* BACKEND_OPS_VERSION: backend_init() refuses any other. */
+	unsigned version;
+
+	/*
+	 * Creates or replaces name with the n bytes at p, atomically: a
+	 * reader (of this or any other process) sees no file or the whole
+	 * new one, never a part.  A replaced file reads as the whole old or
+	 * the whole new one; with BACKEND_ATOMIC_REPLACE it is never
+	 * missing in between (leases and gc records are rewritten in place).
+	 * Missing parent directories are created.  Durable when it returns
+	 * 0 (fsync'd, or acknowledged by the server as stored).  Required.
+	 */
+	int (*put)(backend *b, const char *name, backend_hint hint, const void *p, size_t n);
+
+	/*
+	 * The whole file, lent in *out (see bytes above); -ENOENT if it does
+	 * not exist.  With BACKEND_RETURNS_MAPPINGS out->file_mapped is set
+	 * for every file longer than zero.  Required.
+	 */
+	int (*get)(backend *b, const char *name, backend_hint hint, bytes *out);
+
+	/*
+	 * Exactly n bytes at off into p: 0, -ENOENT, or -ENODATA when the
+	 * file is shorter than off + n (n == 0 at off == size is 0).  May be
+	 * NULL: backend_get_range() then opens a handle for the one read.
+	 */
+	int (*get_range)(backend *b, const char *name, backend_hint hint, uint64_t off, void *p,
+			 size_t n);
+
+	/*
+	 * A handle (the backend's own, opaque) for many ranged reads of one
+	 * file, and the file's size in *out_size (when not NULL).  The handle
+	 * reads the file as it was when opened: if it is replaced or removed
+	 * meanwhile, reads return that version or fail (-ENOENT/-ESTALE),
+	 * never a mix.  -ENOENT if the file does not exist.  Required, with
+	 * file_read and file_close.
+	 */
+	int (*open_read)(backend *b, const char *name, backend_hint hint, void **out,
+			 uint64_t *out_size);
+	/*
+	 * Exactly n bytes at off, as get_range.  Returns the code alone:
+	 * backend_file_read() words the message, naming the file.
+	 */
+	int (*file_read)(void *f, uint64_t off, void *p, size_t n);
+	/* Never called with NULL; cannot fail. */
+	void (*file_close)(void *f);
+
+	/* Size and modification time; -ENOENT if missing.  Required. */
 	int (*stat)(backend *b, const char *name, backend_stat_t *out);
+
+	/*
+	 * Calls fn(ud, entry) once for every file whose name starts with
+	 * dir + "/", at any depth, in no particular order, with its size.
+	 * A missing dir lists nothing and returns 0.  fn runs in the calling
+	 * thread and may call any operation of this backend, removing listed
+	 * files included; files added or removed during a listing may or may
+	 * not be reported, every other file is reported exactly once.
+	 * Backends list thousands of names without one call per file (a
+	 * remote asks for pages of names with their sizes).  Required.
+	 */
 	int (*list)(backend *b, const char *dir, backend_list_fn fn, void *ud);
+
+	/* Deletes name: 0, or -ENOENT if it did not exist.  Required. */
 	int (*remove)(backend *b, const char *name);
-	int (*open_read)(backend *b, const char *name, backend_file **out);
-	int (*file_read)(backend_file *f, uint64_t off, void *p, size_t n);
-	void (*file_close)(backend_file *f);
+
+	/*
+	 * Creates dir (and its parents) empty, so that a repository shows
+	 * its layout to someone looking at it.  Nothing depends on it: put
+	 * creates what it needs.  NULL for storage without directories (S3).
+	 */
+	int (*mkdir)(backend *b, const char *dir);
+
+	/* Releases everything; never called with NULL.  Required. */
 	void (*free)(backend *b);
 };
 
 struct backend {
 	const struct backend_ops *ops;
-	char *location; /* for messages */
+	unsigned flags;  /* BACKEND_REMOTE, ... */
+	char *location;  /* for messages: a path or a URL without secrets */
 };
 
-static inline int backend_put(backend *b, const char *n, const void *p, size_t len)
-{
-	return b->ops->put(b, n, p, len);
-}
-static inline int backend_get(backend *b, const char *n, bytes *out)
-{
-	return b->ops->get(b, n, out);
-}
-static inline int backend_get_range(backend *b, const char *n, uint64_t off, void *p, size_t len)
-{
-	return b->ops->get_range(b, n, off, p, len);
-}
-static inline int backend_stat(backend *b, const char *n, backend_stat_t *out)
-{
-	return b->ops->stat(b, n, out);
-}
-static inline int backend_size(backend *b, const char *n, uint64_t *out)
-{
-	backend_stat_t st;
-	int r = b->ops->stat(b, n, &st);
-	if (r == 0)
-		*out = st.size;
-	return r;
-}
-static inline int backend_list(backend *b, const char *dir, backend_list_fn fn, void *ud)
-{
-	return b->ops->list(b, dir, fn, ud);
-}
-static inline int backend_remove(backend *b, const char *n)
-{
-	return b->ops->remove(b, n);
-}
-static inline int backend_open_read(backend *b, const char *n, backend_file **out)
-{
-	return b->ops->open_read(b, n, out);
-}
-static inline int backend_file_read(backend *b, backend_file *f, uint64_t off, void *p, size_t n)
-{
-	return b->ops->file_read(f, off, p, n);
-}
+/*
+ * Fills the common part of a new backend; location is copied.  -EINVAL
+ * if ops is of another version or lacks a required operation.
+ */
+int backend_init(backend *b, const struct backend_ops *ops, unsigned flags, const char *location);
+
+/* 1 if name follows the rules above, else 0. */
+int backend_name_is_valid(const char *name);
+
+/* backend_open() flags */
+#define BACKEND_OPEN_CREATE (1u << 0) /* create the location if missing */
+
+/*
+ * Opens the backend a URL names (registry.c): "file:PATH" or a plain
+ * path (a local directory), "mem:NAME" (an in-memory store shared by
+ * every backend open on NAME in this process, discarded when the last
+ * one is freed; "mem:" alone is private).  Without BACKEND_OPEN_CREATE
+ * the location must exist (-ENOENT).  The caller owns *out.
+ */
+int backend_open(const char *url, unsigned flags, backend **out);
 /* NULL-safe. */
-static inline void backend_file_close(backend *b, backend_file *f)
-{
-	if (f)
-		b->ops->file_close(f);
-}
 void backend_free(backend *b);
 
-/* Opens (create = 0) or creates (create = 1) a local directory backend. */
-int local_backend_open(backend **out, const char *path, int create);
-/* An empty in-memory backend, for tests. */
-int mem_backend_new(backend **out);
+/* The operations, as documented in struct backend_ops. */
+int backend_put(backend *b, const char *name, backend_hint hint, const void *p, size_t n);
+int backend_get(backend *b, const char *name, backend_hint hint, bytes *out);
+int backend_get_range(backend *b, const char *name, backend_hint hint, uint64_t off, void *p,
+		      size_t n);
+int backend_open_read(backend *b, const char *name, backend_hint hint, backend_file **out,
+		      uint64_t *out_size);
+int backend_file_read(backend *b, backend_file *f, uint64_t off, void *p, size_t n);
+/* NULL-safe. */
+void backend_file_close(backend *b, backend_file *f);
+int backend_stat(backend *b, const char *name, backend_stat_t *out);
+/* backend_stat for the size alone. */
+int backend_size(backend *b, const char *name, uint64_t *out);
+int backend_list(backend *b, const char *dir, backend_list_fn fn, void *ud);
+int backend_remove(backend *b, const char *name);
+/* 0 where the backend has no directories. */
+int backend_mkdir(backend *b, const char *dir);
+
+/*
+ * The whole file as a read-only file mapping (out->file_mapped set
+ * unless empty), whatever the backend: the bytes a backend without
+ * BACKEND_RETURNS_MAPPINGS lends are copied, a few MiB at a time, into
+ * an unlinked file in the user's cache directory ($XDG_CACHE_HOME/dvalin,
+ * else ~/.cache/dvalin, else /var/tmp, /tmp) and mapped from there.  For
+ * large files read in place for a long time (index files), so that they
+ * cost page cache, not heap.
+ */
+int backend_get_mapped(backend *b, const char *name, backend_hint hint, bytes *out);
+
+/*
+ * List and fetch: the one loop that reads every file of a directory
+ * (snapshots, index files, leases, gc records, keys).  The names are
+ * listed first, then each file is fetched and handed to got(); so a
+ * later version can fetch several at once from a remote backend without
+ * any caller changing.  Both callbacks run in the calling thread, one
+ * file at a time, in no particular order.
+ *
+ * want (may be NULL: every file) returns 1 to fetch a listed file, 0 to
+ * pass over it, < 0 to stop.  got receives each fetch's result: rc 0 and
+ * the file's bytes in *b, or the negative code the fetch failed with and
+ * *b empty (got decides: return rc to stop with it, 0 to go on).  got
+ * may take the bytes over (copy *b and set it to BYTES_INIT), else they
+ * are released after it returns; non-zero from got stops and is returned.
+ */
+#define BACKEND_FETCH_SKIP_MISSING (1u << 0) /* a file removed since listing is passed
+						over, not handed to got as -ENOENT */
+#define BACKEND_FETCH_MAPPED (1u << 1)       /* files come as backend_get_mapped() gives them */
+typedef int (*backend_want_fn)(void *ud, const backend_entry *e);
+typedef int (*backend_got_fn)(void *ud, const char *name, int rc, bytes *b);
+int backend_fetch_dir(backend *b, const char *dir, backend_hint hint, unsigned flags,
+		      backend_want_fn want, backend_got_fn got, void *ud);
 
 #endif

@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * local: a repository in a directory of the local file system.
+ * local: files in a directory of the local file system, one file per
+ * name, '/' in a name a subdirectory.  It knows nothing of what the
+ * files are: directories are made when a put needs them, and a listing
+ * walks every subdirectory.
  *
- * Files are written through fsio_write_atomic (temp name, fsync, rename,
- * fsync of the directory).  get() maps the file read-only, so index files
- * are read through mmap as the format intends and cost no heap.
+ * Files are written through fsio_write_atomic (temporary name starting
+ * with '.', fsync, rename, fsync of the directory); a new directory is
+ * fsync'd into its parent, so a crash cannot lose a directory of packs
+ * an index already names.  get() maps the file read-only, so index
+ * files are read through mmap as the format intends and cost no heap.
+ * Every operation is a few system calls on descriptors: any number of
+ * threads may call them at once.
  */
-#include "backend.h"
+#include "local.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/fsio.h"
@@ -15,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -30,19 +38,46 @@ static local_backend *L(backend *b)
 	return (local_backend *)b;
 }
 
-static const char *const subdirs[] = { "data", "index", "snapshots", "keys", "locks", "gc",
-					"protected" };
-
-static int is_subdir(const char *dir)
+/* Creates every missing directory of dir (a valid name) below dirfd. */
+static int make_dirs(int dirfd, const char *dir)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(subdirs); i++)
-		if (strcmp(dir, subdirs[i]) == 0)
-			return 1;
-	return 0;
+	char path[BACKEND_NAME_MAX + 1];
+	size_t n = strlen(dir);
+	if (n >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, n + 1);
+	char *prev = NULL; /* the slash before the current component */
+	for (char *p = path;; p++) {
+		if (*p != '/' && *p != 0)
+			continue;
+		char c = *p;
+		*p = 0;
+		if (mkdirat(dirfd, path, 0700) == 0) {
+			/* make the new entry durable in its parent */
+			int pfd = dirfd;
+			if (prev) {
+				*prev = 0;
+				pfd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				*prev = '/';
+			}
+			int r = pfd < 0 || fsync(pfd) < 0 ? -errno : 0;
+			if (pfd >= 0 && pfd != dirfd)
+				close(pfd);
+			if (r < 0)
+				return r;
+		} else if (errno != EEXIST) {
+			return -errno;
+		}
+		*p = c;
+		if (!c)
+			return 0;
+		prev = p;
+	}
 }
 
-/* Splits "dir/sub/name" into an opened parent dirfd and the last component. */
-static int open_parent(local_backend *lb, const char *name, int *out_fd, const char **out_base)
+/* Opens the directory of name (creating it if create): *out_fd and the last component. */
+static int open_parent(local_backend *lb, const char *name, int create, int *out_fd,
+		       const char **out_base)
 {
 	const char *slash = strrchr(name, '/');
 	if (!slash) {
@@ -50,18 +85,15 @@ static int open_parent(local_backend *lb, const char *name, int *out_fd, const c
 		*out_base = name;
 		return *out_fd < 0 ? -errno : 0;
 	}
-	char dir[256];
+	char dir[BACKEND_NAME_MAX + 1];
 	size_t n = (size_t)(slash - name);
-	if (n >= sizeof(dir))
-		return -ENAMETOOLONG;
 	memcpy(dir, name, n);
 	dir[n] = 0;
 	int fd = openat(lb->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && (strncmp(dir, "data/", 5) == 0 || is_subdir(dir))) {
-		/* Pack fan-out directories (and directories newer than the
-		 * repository) are created on demand. */
-		if (mkdirat(lb->dirfd, dir, 0700) < 0 && errno != EEXIST)
-			return -errno;
+	if (fd < 0 && errno == ENOENT && create) {
+		int r = make_dirs(lb->dirfd, dir);
+		if (r < 0)
+			return r;
 		fd = openat(lb->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (fd < 0)
@@ -71,11 +103,12 @@ static int open_parent(local_backend *lb, const char *name, int *out_fd, const c
 	return 0;
 }
 
-static int local_put(backend *b, const char *name, const void *p, size_t n)
+static int local_put(backend *b, const char *name, backend_hint hint, const void *p, size_t n)
 {
 	_cleanup_close_ int dfd = -1;
 	const char *base;
-	int r = open_parent(L(b), name, &dfd, &base);
+	(void)hint;
+	int r = open_parent(L(b), name, 1, &dfd, &base);
 	if (r == 0)
 		r = fsio_write_atomic(dfd, base, p, n);
 	if (r < 0)
@@ -90,8 +123,9 @@ static void unmap(void *priv, const uint8_t *data, size_t len)
 		munmap((void *)data, len);
 }
 
-static int local_get(backend *b, const char *name, bytes *out)
+static int local_get(backend *b, const char *name, backend_hint hint, bytes *out)
 {
+	(void)hint;
 	_cleanup_close_ int fd = openat(L(b)->dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_sys(-errno, "cannot open '%s/%s'", b->location, name);
@@ -113,55 +147,45 @@ static int local_get(backend *b, const char *name, bytes *out)
 	return 0;
 }
 
-static int local_get_range(backend *b, const char *name, uint64_t off, void *p, size_t n)
+/* A handle is the descriptor, boxed. */
+static int local_open_read(backend *b, const char *name, backend_hint hint, void **out,
+			   uint64_t *out_size)
 {
-	_cleanup_close_ int fd = openat(L(b)->dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_sys(-errno, "cannot open '%s/%s'", b->location, name);
-	int r = fsio_pread_exact(fd, p, n, (off_t)off);
-	if (r == -ENODATA)
-		return err_set(r, "cannot read '%s/%s': file is truncated", b->location, name);
-	if (r < 0)
-		return err_sys(r, "cannot read '%s/%s'", b->location, name);
-	return 0;
-}
-
-struct backend_file {
-	int fd;
-	char name[96];
-	const char *location;
-};
-
-static int local_open_read(backend *b, const char *name, backend_file **out)
-{
-	backend_file *f = calloc(1, sizeof(*f));
+	(void)hint;
+	int *f = malloc(sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	f->fd = openat(L(b)->dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (f->fd < 0) {
-		int rc = -errno;
+	*f = openat(L(b)->dirfd, name, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int rc = *f < 0 || (out_size && fstat(*f, &st) < 0) ? -errno : 0;
+	if (rc < 0) {
+		if (*f >= 0)
+			close(*f);
 		free(f);
 		return err_sys(rc, "cannot open '%s/%s'", b->location, name);
 	}
-	snprintf(f->name, sizeof(f->name), "%s", name);
-	f->location = b->location;
+	if (out_size)
+		*out_size = (uint64_t)st.st_size;
 	*out = f;
 	return 0;
 }
 
-static int local_file_read(backend_file *f, uint64_t off, void *p, size_t n)
+static int local_file_read(void *f, uint64_t off, void *p, size_t n)
 {
-	int r = fsio_pread_exact(f->fd, p, n, (off_t)off);
-	if (r == -ENODATA)
-		return err_set(r, "cannot read '%s/%s': file is truncated", f->location, f->name);
-	if (r < 0)
-		return err_sys(r, "cannot read '%s/%s'", f->location, f->name);
-	return 0;
+	int fd = *(int *)f;
+	/* an offset no file can reach is past the end, not an invalid argument */
+	if (n > (uint64_t)INT64_MAX || off > (uint64_t)INT64_MAX - n)
+		return -ENODATA;
+	if (n == 0) { /* reads nothing, but must still be within the file */
+		struct stat st;
+		return fstat(fd, &st) < 0 ? -errno : off > (uint64_t)st.st_size ? -ENODATA : 0;
+	}
+	return fsio_pread_exact(fd, p, n, (off_t)off);
 }
 
-static void local_file_close(backend_file *f)
+static void local_file_close(void *f)
 {
-	close(f->fd);
+	close(*(int *)f);
 	free(f);
 }
 
@@ -175,46 +199,72 @@ static int local_stat(backend *b, const char *name, backend_stat_t *out)
 	return 0;
 }
 
-static int list_dir(local_backend *lb, const char *dir, backend_list_fn fn, void *ud)
+struct walk {
+	local_backend *lb;
+	backend_list_fn fn;
+	void *ud;
+	int stopped; /* fn returned non-zero: its code and message stand */
+	char name[BACKEND_NAME_MAX + 1]; /* the directory being read, then the entry */
+};
+
+/*
+ * Reports every regular file below the open directory fd (consumed),
+ * whose name is w->name[0, len).  Names starting with '.' (ours in
+ * progress, or anyone's) and names no backend user could have written
+ * are passed over; symbolic links are followed, as a user may have moved
+ * a directory elsewhere, and the name length limit bounds the depth.
+ */
+static int walk_dir(struct walk *w, int fd, size_t len)
 {
-	int fd = openat(lb->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return err_sys(-errno, "cannot open '%s/%s'", lb->base.location, dir);
-	}
 	DIR *d _cleanup_(closedirp) = fdopendir(fd);
 	if (!d) {
+		int r = -errno;
 		close(fd);
-		return -errno;
+		return r;
 	}
 	struct dirent *e;
-	char name[512];
-	while ((errno = 0, e = readdir(d))) {
-		if (e->d_name[0] == '.')
+	int r = 0;
+	while (r == 0 && (errno = 0, e = readdir(d))) {
+		size_t nl = strlen(e->d_name);
+		if (!backend_name_is_valid(e->d_name) || len + 1 + nl > BACKEND_NAME_MAX)
 			continue;
-		if ((size_t)snprintf(name, sizeof(name), "%s/%s", dir, e->d_name) >= sizeof(name))
-			continue;
-		int r = fn(ud, name);
-		if (r)
-			return r;
+		w->name[len] = '/';
+		memcpy(w->name + len + 1, e->d_name, nl + 1);
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, 0) < 0) {
+			r = errno == ENOENT ? 0 : -errno; /* removed since readdir */
+		} else if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (sub < 0)
+				r = errno == ENOENT ? 0 : -errno;
+			else
+				r = walk_dir(w, sub, len + 1 + nl);
+		} else if (S_ISREG(st.st_mode)) {
+			backend_entry ent = { w->name, (uint64_t)st.st_size };
+			r = w->fn(w->ud, &ent);
+			w->stopped = r != 0;
+		}
+		w->name[len] = 0;
 	}
-	return errno ? -errno : 0;
-}
-
-static int list_data_sub(void *ud, const char *name)
-{
-	void **a = ud;
-	return list_dir(a[0], name, (backend_list_fn)a[1], a[2]);
+	if (r == 0 && errno)
+		r = -errno;
+	return r;
 }
 
 static int local_list(backend *b, const char *dir, backend_list_fn fn, void *ud)
 {
-	if (strcmp(dir, "data") == 0) {
-		void *a[3] = { L(b), (void *)fn, ud };
-		return list_dir(L(b), "data", list_data_sub, a);
-	}
-	return list_dir(L(b), dir, fn, ud);
+	struct walk w = { L(b), fn, ud, 0, "" };
+	size_t len = strlen(dir);
+	memcpy(w.name, dir, len + 1);
+	int fd = openat(L(b)->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR
+			       ? 0
+			       : err_sys(-errno, "cannot open '%s/%s'", b->location, dir);
+	int r = walk_dir(&w, fd, len);
+	if (r < 0 && !w.stopped)
+		return err_sys(r, "cannot list '%s/%s'", b->location, dir);
+	return r;
 }
 
 static int local_remove(backend *b, const char *name)
@@ -222,6 +272,12 @@ static int local_remove(backend *b, const char *name)
 	if (unlinkat(L(b)->dirfd, name, 0) < 0)
 		return err_sys(-errno, "cannot remove '%s/%s'", b->location, name);
 	return 0;
+}
+
+static int local_mkdir(backend *b, const char *dir)
+{
+	int r = make_dirs(L(b)->dirfd, dir);
+	return r < 0 ? err_sys(r, "cannot create '%s/%s'", b->location, dir) : 0;
 }
 
 static void local_free(backend *b)
@@ -233,34 +289,35 @@ static void local_free(backend *b)
 }
 
 static const struct backend_ops local_ops = {
-	local_put, local_get, local_get_range, local_stat, local_list, local_remove,
-	local_open_read, local_file_read, local_file_close, local_free,
+	.version = BACKEND_OPS_VERSION,
+	.put = local_put,
+	.get = local_get,
+	.get_range = NULL, /* a handle for one read costs the same open */
+	.open_read = local_open_read,
+	.file_read = local_file_read,
+	.file_close = local_file_close,
+	.stat = local_stat,
+	.list = local_list,
+	.remove = local_remove,
+	.mkdir = local_mkdir,
+	.free = local_free,
 };
 
-int local_backend_open(backend **out, const char *path, int create)
+int local_backend_open(backend **out, const char *path, unsigned flags)
 {
-	if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
+	if ((flags & BACKEND_OPEN_CREATE) && mkdir(path, 0700) < 0 && errno != EEXIST)
 		return err_sys(-errno, "cannot create repository directory '%s'", path);
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return err_sys(-errno, "cannot open repository '%s'", path);
-	for (size_t i = 0; create && i < ARRAY_SIZE(subdirs); i++) {
-		int r = fsio_mkdir(fd, subdirs[i], 0700);
-		if (r < 0) {
-			close(fd);
-			return err_sys(r, "cannot create '%s/%s'", path, subdirs[i]);
-		}
-	}
 	local_backend *lb = calloc(1, sizeof(*lb));
-	char *loc = strdup(path);
-	if (!lb || !loc) {
+	int r = lb ? backend_init(&lb->base, &local_ops, BACKEND_ATOMIC_REPLACE | BACKEND_RETURNS_MAPPINGS, path)
+		   : -ENOMEM;
+	if (r < 0) {
 		free(lb);
-		free(loc);
 		close(fd);
-		return -ENOMEM;
+		return r;
 	}
-	lb->base.ops = &local_ops;
-	lb->base.location = loc;
 	lb->dirfd = fd;
 	*out = &lb->base;
 	return 0;

@@ -85,7 +85,9 @@ int fsio_read_file(int dirfd, const char *name, buf *out, size_t max)
 int fsio_write_atomic(int dirfd, const char *name, const void *p, size_t n)
 {
 	char tmp[512];
-	static _Thread_local unsigned counter;
+	/* one counter for the process: two threads writing the same name at
+	 * once must not pick the same temporary name */
+	static _Atomic unsigned counter;
 	if ((size_t)snprintf(tmp, sizeof(tmp), ".tmp-%d-%u-%s", (int)getpid(), counter++, name) >= sizeof(tmp))
 		return -ENAMETOOLONG;
 	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);

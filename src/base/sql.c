@@ -109,5 +109,5 @@ int sql_get_int(sql_db *db, int64_t *out, const char *stmt, const sql_value *v, 
 	if (rc == 1)
 		*out = sqlite3_column_int64(st, 0);
 	sql_finish(st);
-	return rc;
+	return rc == 1 ? 0 : rc == 0 ? -DV_ENOTFOUND : rc;
 }

@@ -50,7 +50,7 @@ void sql_close(sql_db *db);
 int sql_exec(sql_db *db, const char *script, const char *doing);
 /* Runs one statement with values that returns no rows. */
 int sql_run(sql_db *db, const char *stmt, const sql_value *v, size_t n);
-/* The integer in the first column of the first row: 1 and *out, or 0 without a row. */
+/* A lookup: 0 and *out the integer in the first column of the first row, -DV_ENOTFOUND without a row. */
 int sql_get_int(sql_db *db, int64_t *out, const char *stmt, const sql_value *v, size_t n);
 /* A statement with values bound, for sql_step(); finalize it with sql_finish(). */
 int sql_prepare(sql_db *db, sqlite3_stmt **out, const char *stmt, const sql_value *v, size_t n);

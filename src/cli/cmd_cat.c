@@ -10,6 +10,9 @@
 #include "../report/config.h"
 #include "../report/node.h"
 #include "../report/snapshot.h"
+#include "../repo/format.h"
+#include "../repo/session.h"
+#include "../repo/snapshots.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -64,7 +67,7 @@ static int cat_tree(repo *r, const char *spec)
 	uint8_t id[32];
 	int rc;
 	/* a full id names a tree if there is one, else a snapshot */
-	if (strlen(spec) == 64 && hex_decode(id, spec, 32) == 0 && repo_has_blob(r, id) == 0) {
+	if (strlen(spec) == 64 && hex_decode(id, spec, 32) == 0 && repo_has_blob(r, id)) {
 		rc = 0;
 	} else {
 		snapshot *s;

@@ -7,6 +7,7 @@
 #include "../base/strlist.h"
 #include "../jobs/forget.h"
 #include "../report/forget.h"
+#include "../repo/snapshots.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -207,7 +208,7 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 	a->o.nids = (size_t)(argc - optind);
 	a->o.keep_tags = a->keep_tags;
 	a->o.nkeep_tags = a->nkeep_tags;
-	int policy = !forget_policy_empty(&a->o.pol) || a->nkeep_tags;
+	int policy = !forget_policy_is_empty(&a->o.pol) || a->nkeep_tags;
 	if (a->o.nids && policy)
 		return cli_usage_error(ctx, "give snapshot ids or a policy, not both");
 	if (!a->o.nids && !policy)

@@ -45,7 +45,10 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 	int rc = cli_password(ctx, 1, &pass);
 	if (rc < 0)
 		return cli_fail(rc);
-	rc = repo_create(path, pass, &p);
+	backend *be = NULL;
+	rc = backend_open(path, BACKEND_OPEN_CREATE, &be);
+	rc = rc ?: repo_create(be, pass, &p);
+	backend_free(be);
 	free(pass);
 	if (rc < 0)
 		return cli_fail(rc);

@@ -4,10 +4,10 @@
 #include "../base/interrupt.h"
 #include "../base/json.h"
 #include "../jobs/ls.h"
+#include "../repo/snapshots.h"
 #include "../report/node.h"
 
 #include <errno.h>
-
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>

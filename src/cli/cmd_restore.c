@@ -8,6 +8,7 @@
 #include "../base/workq.h"
 #include "../jobs/restore.h"
 #include "../report/backup.h"
+#include "../repo/snapshots.h"
 
 #include <errno.h>
 #include <getopt.h>

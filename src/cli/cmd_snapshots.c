@@ -5,6 +5,7 @@
 #include "../base/json.h"
 #include "../base/log.h"
 #include "../report/snapshot.h"
+#include "../repo/snapshots.h"
 
 #include <getopt.h>
 #include <stdio.h>

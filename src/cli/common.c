@@ -157,7 +157,9 @@ int cli_open_repo_as(const cli_ctx *ctx, const char *kind, int flags, repo **out
 		return rc;
 	repo_open_opts o = { pass, ctx->compression, kind, !!(flags & CLI_EXCLUSIVE),
 			     !!(flags & CLI_TOLERANT) };
-	rc = repo_open_with(out, path, &o);
+	backend *be;
+	rc = backend_open(path, 0, &be);
+	rc = rc ?: repo_open_with(out, be, &o); /* takes be over */
 	if (pass) {
 		explicit_bzero(pass, strlen(pass));
 		free(pass);

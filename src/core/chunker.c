@@ -11,7 +11,7 @@ static unsigned log2u(uint32_t v)
 	return n;
 }
 
-int chunker_params_valid(const chunker_params *p)
+int chunker_params_is_valid(const chunker_params *p)
 {
 	return p->min >= 64 && p->min < p->avg && p->avg < p->max &&
 	       p->max <= (64u << 20) && (p->avg & (p->avg - 1)) == 0;

@@ -29,7 +29,7 @@ typedef struct {
 } chunker;
 
 /* avg must be a power of two, 64 <= min < avg < max <= 64 MiB. */
-int chunker_params_valid(const chunker_params *p);
+int chunker_params_is_valid(const chunker_params *p);
 void chunker_init(chunker *c, const chunker_params *p, const uint64_t gear[256]);
 /*
  * Returns the length of the first chunk of buf[0..len).  Callers pass at

@@ -59,7 +59,7 @@ int disks_add_finding(disk_report *rep, int sev, const char *code, const char *s
 /* Whether a counter grew since the last reading. */
 static int grew(disks_prev_fn prev, void *ud, const char *key, uint64_t now, uint64_t *before)
 {
-	return prev && prev(ud, key, before) == 1 && now > *before;
+	return prev && prev(ud, key, before) == 0 && now > *before;
 }
 
 /* A counter that should stay 0: a warning above zero, failing once it grows. */

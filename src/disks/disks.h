@@ -28,7 +28,7 @@ typedef struct {
 	int verdict;        /* SEV_OK, SEV_WARNING or SEV_FAILING */
 } disk_report;
 
-/* The previous reading of a counter: 1 and *out when known. */
+/* A lookup of the previous reading of a counter: 0 and *out when known, else < 0. */
 typedef int (*disks_prev_fn)(void *ud, const char *key, uint64_t *out);
 /* A counter to remember for the next run. */
 typedef int (*disks_counter_fn)(void *ud, const char *key, uint64_t val);

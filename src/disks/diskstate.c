@@ -87,7 +87,7 @@ int diskstate_prev(diskstate *s, const char *disk, const char *key, uint64_t *ou
 	int64_t v;
 	int rc = sql_get_int(s->db, &v, "SELECT value FROM readings WHERE disk = ?1 AND key = ?2",
 			     SQL_ARGS(SQL_TEXT(disk), SQL_TEXT(key)));
-	if (rc == 1)
+	if (rc == 0)
 		*out = (uint64_t)v;
 	return rc;
 }
@@ -105,7 +105,7 @@ int diskstate_alert_get(diskstate *s, const char *disk, const char *code, int *s
 	int64_t v;
 	int rc = sql_get_int(s->db, &v, "SELECT severity FROM alerts WHERE disk = ?1 AND code = ?2",
 			     SQL_ARGS(SQL_TEXT(disk), SQL_TEXT(code)));
-	if (rc == 1)
+	if (rc == 0)
 		*sev = (int)v;
 	return rc;
 }

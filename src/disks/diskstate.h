@@ -19,11 +19,11 @@ void diskstate_close(diskstate *s);
 int diskstate_begin(diskstate *s);
 int diskstate_commit(diskstate *s);
 
-/* 1 and *out if a previous value is known, 0 if not. */
+/* A lookup: 0 and *out if a previous value is known, else -DV_ENOTFOUND. */
 int diskstate_prev(diskstate *s, const char *disk, const char *key, uint64_t *out);
 int diskstate_put(diskstate *s, const char *disk, const char *key, uint64_t val, int64_t now);
 
-/* 1 and *sev if the condition was alerted, 0 if not. */
+/* A lookup: 0 and *sev if the condition was alerted, else -DV_ENOTFOUND. */
 int diskstate_alert_get(diskstate *s, const char *disk, const char *code, int *sev);
 int diskstate_alert_set(diskstate *s, const char *disk, const char *code, int sev,
 			const char *msg, int64_t now);

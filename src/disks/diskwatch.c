@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "diskwatch.h"
 #include "../base/buf.h"
+#include "../base/err.h"
 #include "../base/strlist.h"
 
 #include <errno.h>
@@ -88,11 +89,12 @@ static int decide(struct ctx *c, const disk_report *rep, disk_notices *out)
 		if (f != &rep->v[i])
 			continue; /* not the worst of its code */
 		int before = 0;
-		int known = diskstate_alert_get(c->st, c->key, f->code, &before);
-		if (known < 0) {
-			rc = known;
+		int got = diskstate_alert_get(c->st, c->key, f->code, &before);
+		if (got < 0 && got != -DV_ENOTFOUND) {
+			rc = got;
 			break;
 		}
+		int known = got == 0;
 		if (known && before >= f->severity)
 			continue;
 		rc = notice(out, known ? NOTICE_WORSE : NOTICE_NEW, f->severity, f->code, f->message);

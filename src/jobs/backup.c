@@ -17,6 +17,8 @@
 #include "../base/err.h"
 #include "../base/log.h"
 #include "../base/strlist.h"
+#include "../repo/session.h"
+#include "../repo/snapshots.h"
 
 #include <errno.h>
 #include <pwd.h>

@@ -23,6 +23,7 @@
 #include "../archive/ingest.h"
 #include "../archive/seglist.h"
 #include "../repo/repo.h"
+#include "../repo/session.h"
 #include "progress.h"
 
 typedef struct backup_file_pool backup_file_pool;

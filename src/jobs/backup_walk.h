@@ -29,6 +29,7 @@
 
 #include "../archive/tree.h"
 #include "../repo/repo.h"
+#include "../repo/snapshot.h"
 #include "backup_file.h"
 #include "progress.h"
 

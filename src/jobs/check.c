@@ -13,6 +13,8 @@
 #include "../core/checksum.h"
 #include "../repo/gcrec.h"
 #include "../repo/pack.h"
+#include "../repo/session.h"
+#include "../repo/snapshots.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -56,7 +58,7 @@ static int add_lost(ck *c, const uint8_t id[32])
 	return idmap_put(&c->lost, id, &s, NULL);
 }
 
-int check_pack_selected(const check_opts *o, const uint8_t id[32])
+int check_pack_is_selected(const check_opts *o, const uint8_t id[32])
 {
 	uint32_t u = le32_get(id);
 	if (o->parts > 1)
@@ -162,11 +164,11 @@ static int check_index(ck *c)
 	return rc;
 }
 
-static int count_unindexed(void *ud, const char *name)
+static int count_unindexed(void *ud, const backend_entry *e)
 {
 	ck *c = ud;
 	uint8_t id[32];
-	const char *base = strrchr(name, '/') + 1;
+	const char *base = strrchr(e->name, '/') + 1;
 	if (strlen(base) != 64 || hex_decode(id, base, 32) < 0)
 		return 0;
 	if (!idmap_get(&c->indexed, id) && !idmap_get(&c->condemned, id))
@@ -176,21 +178,12 @@ static int count_unindexed(void *ud, const char *name)
 
 static int load_condemned(ck *c)
 {
-	gc_record *v = NULL;
-	size_t n = 0, damaged = 0;
+	size_t damaged = 0;
 	int rc = index_set_new(&c->cond);
-	rc = rc ?: gc_records_load(c->be, &v, &n, &damaged);
+	rc = rc ?: gc_condemned_load(c->be, &c->condemned, c->cond, &damaged);
 	if (rc == 0 && damaged)
 		problem(c, "%s", err_msg(-DV_ECORRUPT));
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		for (size_t k = 0; rc == 0 && k < v[i].npacks; k++) {
-			idmap_slot *s;
-			c->res->packs_condemned++;
-			rc = idmap_put(&c->condemned, v[i].packs[k], &s, NULL);
-			rc = rc ?: index_add_pack_table(c->cond, c->be, v[i].packs[k]);
-		}
-	}
-	gc_records_free(v, n);
+	c->res->packs_condemned = c->condemned.n;
 	return rc;
 }
 
@@ -244,7 +237,7 @@ static int read_pack(ck *c, repo_session *rd, const uint8_t pid[32], buf *plain)
 	size_t nt = 0;
 	pack_name(name, pid);
 	hex_encode(hex, pid, 32);
-	int rc = backend_get(c->be, name, &b);
+	int rc = backend_get(c->be, name, BACKEND_DATA, &b);
 	if (rc == -ENOENT)
 		return 0; /* reported by the structure check */
 	if (rc < 0)
@@ -295,7 +288,7 @@ static int check_data(ck *c)
 	buf _cleanup_(buf_releasep) plain = BUF_INIT;
 	int rc = repo_is_keyless(c->r) ? 0 : repo_session_new(&rd, c->r);
 	for (size_t i = 0; rc == 0 && i < c->all.npacks; i++)
-		if (check_pack_selected(c->o, c->all.packs[i]))
+		if (check_pack_is_selected(c->o, c->all.packs[i]))
 			rc = read_pack(c, rd, c->all.packs[i], &plain);
 	c->res->storage_checked = 1;
 	c->res->content_checked = rd != NULL;

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "../repo/repo.h"
+#include "../repo/snapshot.h"
 
 typedef struct {
 	int read_data;          /* 0: structure only */
@@ -46,6 +47,6 @@ typedef struct {
 /* 0 when the run completed (problems are counted in res), <0 if it could not. */
 int check_run(repo *r, const check_opts *o, check_result *res);
 /* Whether a pack belongs to the selected part ("3/7" or a fraction). */
-int check_pack_selected(const check_opts *o, const uint8_t id[32]);
+int check_pack_is_selected(const check_opts *o, const uint8_t id[32]);
 
 #endif

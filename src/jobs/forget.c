@@ -5,6 +5,7 @@
 #include "../base/err.h"
 #include "../base/hex.h"
 #include "../base/log.h"
+#include "../repo/snapshots.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@ void forget_policy_init(forget_policy *p)
 	p->within_s = -1;
 }
 
-int forget_policy_empty(const forget_policy *p)
+int forget_policy_is_empty(const forget_policy *p)
 {
 	for (size_t i = 0; i < 6; i++)
 		if (p->keep[i] > 0)
@@ -566,7 +567,7 @@ int forget_run(repo *r, const forget_opts *o, forget_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->prot = (idmap)IDMAP_INIT;
-	if (!o->nids && forget_policy_empty(&o->pol) && !o->nkeep_tags)
+	if (!o->nids && forget_policy_is_empty(&o->pol) && !o->nkeep_tags)
 		return err_set(-DV_EUSAGE, "no snapshot ids and no keep rule: refusing to remove every snapshot");
 	int rc = repo_load_snapshots(r, &res->snaps, &res->nsnaps, &res->damaged);
 	rc = rc ?: repo_load_protected(r, &res->prot);

@@ -31,6 +31,7 @@
 
 #include "../base/idmap.h"
 #include "../repo/repo.h"
+#include "../repo/snapshot.h"
 
 enum forget_rule {
 	RULE_NONE = 0, /* removed */
@@ -68,7 +69,7 @@ typedef struct {
 
 void forget_policy_init(forget_policy *p);
 /* No rule at all (keep tags are the caller's: forget_opts). */
-int forget_policy_empty(const forget_policy *p);
+int forget_policy_is_empty(const forget_policy *p);
 /* Decides every item; items must be sorted newest first. */
 int forget_apply(forget_item *items, size_t n, const forget_policy *p, int64_t now);
 const char *forget_rule_name(int rule);

@@ -205,8 +205,9 @@ struct orphan_ctx {
 	const idmap *recorded;
 };
 
-static int orphan_one(void *ud, const char *name)
+static int orphan_one(void *ud, const backend_entry *e)
 {
+	const char *name = e->name;
 	struct orphan_ctx *c = ud;
 	gc *g = c->g;
 	uint8_t id[32];
@@ -265,7 +266,8 @@ static int repacker_store(gc *g, repacker *p)
 	if (rc < 0)
 		return rc;
 	pack_name(name, id);
-	if ((rc = backend_put(g->be, name, p->w.data.data, p->w.data.len)) < 0)
+	backend_hint hint = p->ent[0].type == BLOB_TREE ? BACKEND_META : BACKEND_DATA;
+	if ((rc = backend_put(g->be, name, hint, p->w.data.data, p->w.data.len)) < 0)
 		return rc;
 	for (size_t i = 0; rc == 0 && i < p->n; i++)
 		rc = index_builder_add(&g->ib, p->ent[i].id, id, p->ent[i].offset,
@@ -307,7 +309,7 @@ static int repack_one(gc *g, repacker out[2], const uint8_t pid[32])
 	pack_entry *e = NULL;
 	size_t n = 0;
 	pack_name(name, pid);
-	int rc = backend_get(g->be, name, &b);
+	int rc = backend_get(g->be, name, BACKEND_DATA, &b);
 	if (rc < 0)
 		return rc;
 	rc = pack_parse(&e, &n, b.data, b.len);
@@ -380,13 +382,8 @@ static int load_records(gc *g, gc_record **recs, size_t *nrecs, index_set *cond,
 			rc = k ? gc_record_put(g->be, rec) : backend_remove(g->be, rec->name);
 		}
 		rec->npacks = k;
-		for (size_t j = 0; rc == 0 && j < k; j++) {
-			idmap_slot *s;
-			rc = idmap_put(recorded, rec->packs[j], &s, NULL);
-			rc = rc ?: index_add_pack_table(cond, g->be, rec->packs[j]);
-		}
 	}
-	return rc;
+	return rc ?: gc_records_add_packs(*recs, *nrecs, g->be, recorded, cond);
 }
 
 static int note_pack(void *ud, const uint8_t *id, const index_loc *loc)
@@ -554,9 +551,7 @@ static int finish_ripe(gc *g, gc_record *recs, size_t nrecs, const int *ripe)
 	int rc = index_set_new(&main);
 	rc = rc ?: index_set_new(&cond);
 	rc = rc ?: index_set_load(main, g->be);
-	for (size_t i = 0; rc == 0 && i < nrecs; i++)
-		for (size_t k = 0; rc == 0 && k < recs[i].npacks; k++)
-			rc = index_add_pack_table(cond, g->be, recs[i].packs[k]);
+	rc = rc ?: gc_records_add_packs(recs, nrecs, g->be, NULL, cond);
 	rc = rc ?: mark_init(&m, g->be, main, cond);
 	rc = rc ?: mark_snapshots(&m, g->r);
 	rc = rc ?: refuse_if_damaged(&m);

@@ -7,6 +7,7 @@
 
 #include "../archive/tree.h"
 #include "../repo/repo.h"
+#include "../repo/snapshot.h"
 
 /* Called for each node with its absolute path; non-zero stops the walk. */
 typedef int (*ls_fn)(void *ud, const buf *path, const tree *t, const tree_node *n);

@@ -5,6 +5,7 @@
 #include "../base/hex.h"
 #include "../core/blob.h"
 #include "../repo/pack.h"
+#include "../repo/snapshots.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -83,7 +84,7 @@ static int read_stored(marker *m, const index_loc *loc, buf *out)
 		backend_file_close(m->be, m->f);
 		m->f = NULL;
 		pack_name(name, loc->pack_id);
-		int r = backend_open_read(m->be, name, &m->f);
+		int r = backend_open_read(m->be, name, BACKEND_META, &m->f, NULL); /* trees only */
 		if (r < 0)
 			return r;
 		memcpy(m->f_id, loc->pack_id, 32);

@@ -13,6 +13,8 @@
 #include "../core/checksum.h"
 #include "../repo/gcrec.h"
 #include "../repo/pack.h"
+#include "../repo/session.h"
+#include "../repo/snapshots.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -31,8 +33,9 @@ typedef struct {
 	size_t nold;
 } rix;
 
-static int index_pack(void *ud, const char *name)
+static int index_pack(void *ud, const backend_entry *e)
 {
+	const char *name = e->name;
 	rix *x = ud;
 	uint8_t id[32];
 	const char *base = strrchr(name, '/') + 1;
@@ -41,7 +44,7 @@ static int index_pack(void *ud, const char *name)
 	pack_entry *t = NULL;
 	size_t nt = 0;
 	bytes b = BYTES_INIT;
-	int rc = x->read_data ? backend_get(x->be, name, &b) : pack_read_table(x->be, id, &t, &nt);
+	int rc = x->read_data ? backend_get(x->be, name, BACKEND_DATA, &b) : pack_read_table(x->be, id, &t, &nt);
 	if (rc == 0 && x->read_data && pack_parse(&t, &nt, b.data, b.len) < 0)
 		rc = err_set(-DV_ECORRUPT, "pack '%s' has a damaged table", base);
 	if (rc == -ENOMEM || rc == -ENOENT) {
@@ -76,10 +79,10 @@ static int index_pack(void *ud, const char *name)
 	return rc;
 }
 
-static int note_old(void *ud, const char *name)
+static int note_old(void *ud, const backend_entry *e)
 {
 	rix *x = ud;
-	return strlist_add(&x->old, &x->nold, name);
+	return strlist_add(&x->old, &x->nold, e->name);
 }
 
 int repair_index(repo *r, int read_data, repair_index_result *res)
@@ -90,15 +93,8 @@ int repair_index(repo *r, int read_data, repair_index_result *res)
 	x.be = repo_backend(r);
 	x.read_data = read_data;
 	x.res = res;
-	gc_record *v = NULL;
-	size_t nv = 0;
 	int rc = backend_list(x.be, "index", note_old, &x);
-	rc = rc ?: gc_records_load(x.be, &v, &nv, NULL);
-	for (size_t i = 0; rc == 0 && i < nv; i++)
-		for (size_t k = 0; rc == 0 && k < v[i].npacks; k++) {
-			idmap_slot *s;
-			rc = idmap_put(&x.condemned, v[i].packs[k], &s, NULL);
-		}
+	rc = rc ?: gc_condemned_load(x.be, &x.condemned, NULL, NULL);
 	rc = rc ?: backend_list(x.be, "data", index_pack, &x);
 	/* the new index is complete before any old file goes */
 	char written[80] = "";
@@ -111,7 +107,6 @@ int repair_index(repo *r, int read_data, repair_index_result *res)
 			rc = d;
 		res->index_files_removed++;
 	}
-	gc_records_free(v, nv);
 	idmap_release(&x.condemned);
 	strlist_free(x.old, x.nold);
 	index_builder_release(&x.ib);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "../repo/repo.h"
+#include "../repo/snapshot.h"
 
 typedef struct {
 	uint64_t packs, packs_bad, blobs, blobs_damaged, index_files_removed;

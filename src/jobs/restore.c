@@ -14,6 +14,7 @@
 #include "../base/log.h"
 #include "../base/workq.h"
 #include "../core/blob.h"
+#include "../repo/session.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,6 +4,7 @@
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../core/blob.h"
+#include "../repo/session.h"
 
 #include <errno.h>
 #include <string.h>

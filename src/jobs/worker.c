@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "worker.h"
+#include "../repo/session.h"
 
 #include <errno.h>
 #include <stdlib.h>

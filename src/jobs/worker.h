@@ -9,6 +9,7 @@
 
 #include "../base/buf.h"
 #include "../repo/repo.h"
+#include "../repo/session.h"
 
 typedef struct {
 	repo_session *rd;

@@ -9,6 +9,14 @@
 
 #define FORMAT_VERSION 1
 
+/*
+ * Layout (docs/format.md "Layout"): the directories repo_create() makes,
+ * so that a repository shows its parts to someone looking at it.  Packs
+ * fan out into data/<first 2 hex digits>/ (pack_name()).  Backends know
+ * none of this: a put makes whatever directory it needs.
+ */
+#define REPO_DIRS { "data", "index", "snapshots", "keys", "locks", "gc", "protected" }
+
 #define MAGIC_LEN 8
 #define CONFIG_MAGIC "DVALCFG1"
 #define KEY_MAGIC "DVALKEY1"

@@ -72,30 +72,28 @@ int gc_record_put(backend *be, const gc_record *r)
 {
 	buf _cleanup_(buf_releasep) b = BUF_INIT;
 	int rc = gc_record_encode(&b, r);
-	return rc < 0 ? rc : backend_put(be, r->name, b.data, b.len);
+	return rc < 0 ? rc : backend_put(be, r->name, BACKEND_META, b.data, b.len);
 }
 
 struct load_ctx {
-	backend *be;
 	gc_record *v;
-	size_t n, damaged;
+	size_t n, cap, damaged;
 };
 
-static int load_one(void *ud, const char *name)
+static int fits_name(void *ud, const backend_entry *e)
+{
+	(void)ud;
+	return strlen(e->name) < sizeof(((gc_record *)NULL)->name);
+}
+
+static int load_one(void *ud, const char *name, int r, bytes *b)
 {
 	struct load_ctx *c = ud;
-	bytes b = BYTES_INIT;
 	gc_record rec;
 	memset(&rec, 0, sizeof(rec));
-	if (strlen(name) >= sizeof(rec.name))
-		return 0;
-	int r = backend_get(c->be, name, &b);
-	if (r == -ENOENT)
-		return 0;
 	if (r < 0)
 		return r;
-	r = gc_record_decode(&rec, b.data, b.len);
-	bytes_release(&b);
+	r = gc_record_decode(&rec, b->data, b->len);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
@@ -104,20 +102,19 @@ static int load_one(void *ud, const char *name)
 		return 0;
 	}
 	snprintf(rec.name, sizeof(rec.name), "%s", name);
-	gc_record *v = realloc(c->v, (c->n + 1) * sizeof(*v));
-	if (!v) {
+	if ((r = array_reserve(&c->v, &c->cap, c->n + 1, sizeof(*c->v))) < 0) {
 		free(rec.packs);
-		return -ENOMEM;
+		return r;
 	}
-	c->v = v;
-	v[c->n++] = rec;
+	c->v[c->n++] = rec;
 	return 0;
 }
 
 int gc_records_load(backend *be, gc_record **out, size_t *out_n, size_t *out_damaged)
 {
-	struct load_ctx c = { be, NULL, 0, 0 };
-	int r = backend_list(be, "gc", load_one, &c);
+	struct load_ctx c = { NULL, 0, 0, 0 };
+	int r = backend_fetch_dir(be, "gc", BACKEND_META, BACKEND_FETCH_SKIP_MISSING, fits_name,
+				  load_one, &c);
 	if (r < 0) {
 		gc_records_free(c.v, c.n);
 		return r;
@@ -127,6 +124,42 @@ int gc_records_load(backend *be, gc_record **out, size_t *out_n, size_t *out_dam
 	if (out_damaged)
 		*out_damaged = c.damaged;
 	return 0;
+}
+
+int gc_records_add_packs(const gc_record *v, size_t n, backend *be, idmap *ids, index_set *tables)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		for (size_t k = 0; rc == 0 && k < v[i].npacks; k++) {
+			idmap_slot *s;
+			if (ids)
+				rc = idmap_put(ids, v[i].packs[k], &s, NULL);
+			if (tables)
+				rc = rc ?: index_add_pack_table(tables, be, v[i].packs[k]);
+		}
+	}
+	return rc;
+}
+
+int gc_condemned_load(backend *be, idmap *ids, index_set *tables, size_t *out_damaged)
+{
+	gc_record *v = NULL;
+	size_t n = 0, damaged = 0;
+	char msg[256] = "";
+	int rc = gc_records_load(be, &v, &n, &damaged);
+	if (rc < 0)
+		return rc;
+	/* reading the tables may record other messages; keep the one
+	 * naming a damaged record for the caller */
+	if (damaged)
+		snprintf(msg, sizeof(msg), "%s", err_msg(-DV_ECORRUPT));
+	rc = gc_records_add_packs(v, n, be, ids, tables);
+	gc_records_free(v, n);
+	if (rc == 0 && damaged)
+		err_set(-DV_ECORRUPT, "%s", msg);
+	if (out_damaged)
+		*out_damaged = damaged;
+	return rc;
 }
 
 void gc_records_free(gc_record *v, size_t n)

@@ -18,6 +18,8 @@
 
 #include "../backend/backend.h"
 #include "../base/buf.h"
+#include "../base/idmap.h"
+#include "index.h"
 
 typedef struct {
 	char name[80];   /* "gc/<hex>" */
@@ -32,6 +34,17 @@ int gc_record_put(backend *be, const gc_record *r);
 /* All records; damaged ones are skipped and counted (message names one). */
 int gc_records_load(backend *be, gc_record **out, size_t *out_n, size_t *out_damaged);
 void gc_records_free(gc_record *v, size_t n);
+/*
+ * The condemned packs of records: the id of every pack they name into
+ * ids, and the blobs of its table into tables (either may be NULL; a
+ * pack already deleted has no table and adds nothing there).
+ */
+int gc_records_add_packs(const gc_record *v, size_t n, backend *be, idmap *ids, index_set *tables);
+/*
+ * gc_records_load and gc_records_add_packs at once; damaged records are
+ * counted in *out_damaged (may be NULL) and the message names one.
+ */
+int gc_condemned_load(backend *be, idmap *ids, index_set *tables, size_t *out_damaged);
 
 /* The pure codec, for tests. */
 int gc_record_encode(buf *out, const gc_record *r);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "index.h"
 #include "format.h"
+#include "pack.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/hex.h"
@@ -31,7 +32,7 @@ typedef struct {
 
 struct index_set {
 	index_file *files;
-	size_t nfiles;
+	size_t nfiles, files_cap;
 	uint64_t file_entries; /* entries in all files */
 	char **damaged;        /* files skipped by a tolerant load */
 	size_t ndamaged;
@@ -115,54 +116,42 @@ int index_validate(const uint8_t *p, size_t n)
 
 struct load_ctx {
 	index_set *s;
-	backend *be;
 	const index_set *skip; /* files already loaded there are left out */
 };
 
-static int loaded_in(const index_set *s, const char *name)
+static int not_loaded(void *ud, const backend_entry *e)
 {
-	for (size_t i = 0; s && i < s->nfiles; i++)
-		if (strcmp(s->files[i].name, name) == 0)
-			return 1;
-	return 0;
+	const index_set *skip = ((struct load_ctx *)ud)->skip;
+	for (size_t i = 0; skip && i < skip->nfiles; i++)
+		if (strcmp(skip->files[i].name, e->name) == 0)
+			return 0;
+	return 1;
 }
 
-static int load_one(void *ud, const char *name)
+static int load_one(void *ud, const char *name, int r, bytes *b)
 {
 	struct load_ctx *lc = ud;
 	index_set *s = lc->s;
-	bytes b = BYTES_INIT;
-	if (loaded_in(lc->skip, name))
-		return 0;
-	int r = backend_get(lc->be, name, &b);
 	if (r < 0)
 		return r;
-	r = index_validate(b.data, b.len);
-	if (r < 0 && s->tolerant) {
-		bytes_release(&b);
+	r = index_validate(b->data, b->len);
+	if (r < 0 && s->tolerant)
 		return strlist_add(&s->damaged, &s->ndamaged, name);
-	}
-	if (r < 0) {
-		bytes_release(&b);
+	if (r < 0)
 		return err_set(r == -DV_EFORMAT ? r : -DV_ECORRUPT, "index file '%s' is %s", name,
 			       r == -DV_EFORMAT ? "of an unsupported version" : "damaged");
-	}
-	index_file *f = realloc(s->files, (s->nfiles + 1) * sizeof(*f));
-	if (!f) {
-		bytes_release(&b);
-		return -ENOMEM;
-	}
-	s->files = f;
+	index_file *f;
+	if ((r = array_reserve(&s->files, &s->files_cap, s->nfiles + 1, sizeof(*f))) < 0)
+		return r;
 	f = &s->files[s->nfiles];
-	if (!(f->name = strdup(name))) {
-		bytes_release(&b);
+	if (!(f->name = strdup(name)))
 		return -ENOMEM;
-	}
 	s->nfiles++;
-	f->b = b;
-	f->npacks = le32_get(b.data + 12);
-	f->nblobs = le32_get(b.data + 16);
-	f->fanout = b.data + INDEX_HEADER_LEN;
+	f->b = *b;
+	*b = (bytes)BYTES_INIT;
+	f->npacks = le32_get(f->b.data + 12);
+	f->nblobs = le32_get(f->b.data + 16);
+	f->fanout = f->b.data + INDEX_HEADER_LEN;
 	f->packs = f->fanout + INDEX_FANOUT_LEN;
 	f->entries = f->packs + (size_t)f->npacks * 32;
 	f->base = s->file_entries;
@@ -170,11 +159,12 @@ static int load_one(void *ud, const char *name)
 	/*
 	 * Validation touched every page; let the kernel drop them from our
 	 * resident set (they stay in the page cache) so memory stays flat.
-	 * Only for file mappings: on heap memory this would zero the data.
+	 * Only for file mappings, which the load asks for on every backend:
+	 * on heap memory this would zero the data.
 	 */
-	if (b.file_mapped && b.len > 65536) {
-		uintptr_t start = ((uintptr_t)b.data + 4095) & ~(uintptr_t)4095;
-		uintptr_t end = ((uintptr_t)b.data + b.len) & ~(uintptr_t)4095;
+	if (f->b.file_mapped && f->b.len > 65536) {
+		uintptr_t start = ((uintptr_t)f->b.data + 4095) & ~(uintptr_t)4095;
+		uintptr_t end = ((uintptr_t)f->b.data + f->b.len) & ~(uintptr_t)4095;
 		if (end > start)
 			madvise((void *)start, end - start, MADV_DONTNEED);
 	}
@@ -196,14 +186,15 @@ static void drop_files(index_set *s)
 
 int index_set_load_new(index_set *s, backend *be, const index_set *skip)
 {
-	struct load_ctx lc = { s, be, skip };
+	struct load_ctx lc = { s, skip };
 	/*
 	 * A prune replaces index files while others read them: it writes the
 	 * new file before deleting the old, so a file that vanished between
 	 * listing and opening means the listing is stale: list again.
 	 */
 	for (int attempt = 0;; attempt++) {
-		int r = backend_list(be, "index", load_one, &lc);
+		int r = backend_fetch_dir(be, "index", BACKEND_META, BACKEND_FETCH_MAPPED, not_loaded,
+					  load_one, &lc);
 		if (r != -ENOENT || attempt == 10)
 			return r;
 		drop_files(s);
@@ -374,6 +365,24 @@ int index_set_lookup(const index_set *s, const uint8_t id[32], index_loc *out)
 	return -DV_ENOTFOUND;
 }
 
+int index_add_pack_table(index_set *s, backend *be, const uint8_t pack[32])
+{
+	pack_entry *e = NULL;
+	size_t n = 0;
+	uint32_t slot;
+	int rc = pack_read_table(be, pack, &e, &n);
+	if (rc == -ENOENT)
+		return 0; /* already deleted */
+	rc = rc ?: index_set_pack_slot(s, &slot);
+	if (rc == 0)
+		index_set_pack_stored(s, slot, pack);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = index_set_add(s, e[i].id, e[i].type, slot, (uint32_t)e[i].offset,
+				   e[i].stored_len, e[i].raw_len);
+	free(e);
+	return rc;
+}
+
 int index_set_pack_slot(index_set *s, uint32_t *out_slot)
 {
 	uint8_t(*slots)[32] = realloc(s->slots, (s->nslots + 1) * sizeof(*slots));
@@ -527,7 +536,7 @@ int index_write_entries(backend *be, index_entry *e, size_t n, const uint8_t (*p
 	snprintf(name, sizeof(name), "index/%s", hex);
 	if (out_name)
 		memcpy(out_name, name, sizeof(name));
-	return backend_put(be, name, out.data, out.len);
+	return backend_put(be, name, BACKEND_META, out.data, out.len);
 }
 
 int index_set_write(index_set *s, backend *be)

@@ -3,9 +3,11 @@
  * index: where each blob lives (pack, offset, sizes).
  *
  * Index files are sorted tables with a 256-entry fan-out on the first id
- * byte, like git's .idx, read in place through the backend's mapping: a
- * lookup is a binary search over mapped pages, and memory stays flat in
- * the number of blobs.  Blobs added in this session live in a small
+ * byte, like git's .idx, read in place through a file mapping: a lookup
+ * is a search over mapped pages, and memory stays flat in the number of
+ * blobs.  The mapping is the backend's own where it returns mappings
+ * (local), else a local copy (backend_get_mapped), so the promise holds
+ * on every backend.  Blobs added in this session live in a small
  * open-addressing table until index_set_write() stores them as a new
  * index file.  All index data is plaintext: no key is needed.
  */
@@ -38,7 +40,10 @@ typedef struct index_set index_set;
 
 int index_set_new(index_set **out);
 void index_set_free(index_set *s);
-/* Maps and validates every file under index/. */
+/*
+ * Maps and validates every file under index/ (as file mappings on every
+ * backend: see the top of this file).
+ */
 int index_set_load(index_set *s, backend *be);
 /* Only the files that skip (loaded earlier) does not hold. */
 int index_set_load_new(index_set *s, backend *be, const index_set *skip);
@@ -56,8 +61,11 @@ uint64_t index_set_positions(const index_set *s);
  * an id may appear more than once.  fn returning non-zero stops. */
 typedef int (*index_foreach_fn)(void *ud, const uint8_t *id, const index_loc *loc);
 int index_set_foreach(const index_set *s, index_foreach_fn fn, void *ud);
-/* 0 and *out filled when found, else -DV_ENOTFOUND. */
+/* A lookup: 0 and *out filled when found, else -DV_ENOTFOUND. */
 int index_set_lookup(const index_set *s, const uint8_t id[32], index_loc *out);
+
+/* Adds the blobs of a pack's table to s (0 if the pack no longer exists). */
+int index_add_pack_table(index_set *s, backend *be, const uint8_t pack[32]);
 
 /* Reserves a slot for a pack being written; its id is set when stored. */
 int index_set_pack_slot(index_set *s, uint32_t *out_slot);

@@ -2,6 +2,7 @@
 #include "lease.h"
 #include "gcrule.h"
 #include "../base/checked.h"
+#include "../base/buf.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/hex.h"
@@ -151,7 +152,7 @@ static int write_lease(lease *l)
 	int n = lease_format(text, sizeof(text), &l->info);
 	if (n < 0)
 		return n;
-	return backend_put(l->be, l->info.name, text, (size_t)n);
+	return backend_put(l->be, l->info.name, BACKEND_META, text, (size_t)n);
 }
 
 static void *refresher(void *arg)
@@ -197,40 +198,38 @@ const char *lease_kind(const lease *l)
 }
 
 struct list_ctx {
-	backend *be;
 	lease_info *v;
-	size_t n;
+	size_t n, cap;
 };
 
-static int list_one(void *ud, const char *name)
+static int fits_name(void *ud, const backend_entry *e)
+{
+	(void)ud;
+	return strlen(e->name) < sizeof(((lease_info *)NULL)->name);
+}
+
+static int list_one(void *ud, const char *name, int r, bytes *b)
 {
 	struct list_ctx *c = ud;
-	bytes b = BYTES_INIT;
 	lease_info i;
 	memset(&i, 0, sizeof(i));
-	if (strlen(name) >= sizeof(i.name))
-		return 0;
-	int r = backend_get(c->be, name, &b);
-	if (r == -ENOENT)
-		return 0; /* dropped while we listed */
 	if (r < 0)
 		return r;
-	if (lease_parse(&i, (const char *)b.data, b.len) < 0)
+	if (lease_parse(&i, (const char *)b->data, b->len) < 0)
 		i.damaged = 1;
-	bytes_release(&b);
 	snprintf(i.name, sizeof(i.name), "%s", name);
-	lease_info *v = realloc(c->v, (c->n + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	c->v = v;
-	v[c->n++] = i;
+	if ((r = array_reserve(&c->v, &c->cap, c->n + 1, sizeof(*c->v))) < 0)
+		return r;
+	c->v[c->n++] = i;
 	return 0;
 }
 
 int lease_list(backend *be, lease_info **out, size_t *out_n)
 {
-	struct list_ctx c = { be, NULL, 0 };
-	int r = backend_list(be, "locks", list_one, &c);
+	struct list_ctx c = { NULL, 0, 0 };
+	/* a lease dropped while we list is simply gone */
+	int r = backend_fetch_dir(be, "locks", BACKEND_META, BACKEND_FETCH_SKIP_MISSING, fits_name,
+				  list_one, &c);
 	if (r < 0) {
 		free(c.v);
 		return r;

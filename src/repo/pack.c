@@ -172,20 +172,24 @@ int pack_read_table(backend *be, const uint8_t id[32], pack_entry **out, size_t 
 	uint8_t tr[PACK_TRAILER_LEN];
 	uint32_t count;
 	uint64_t toff;
+	backend_file *f;
 	pack_name(name, id);
-	int r = backend_size(be, name, &size);
+	/* one handle for the trailer and the table: one open, one version;
+	 * the pack's type is not known yet, hence the DATA hint */
+	int r = backend_open_read(be, name, BACKEND_DATA, &f, &size);
 	if (r < 0)
 		return r;
+	_cleanup_free_ uint8_t *t = NULL;
 	if (size < PACK_HEADER_LEN + PACK_TRAILER_LEN)
-		return err_set(-DV_ECORRUPT, "pack '%s' is truncated", name + 8);
-	if ((r = backend_get_range(be, name, size - PACK_TRAILER_LEN, tr, sizeof(tr))) < 0)
-		return r;
-	if (parse_trailer(tr, size, &count, &toff) < 0)
-		return err_set(-DV_ECORRUPT, "pack '%s' has a damaged trailer", name + 8);
-	_cleanup_free_ uint8_t *t = malloc((size_t)count * PACK_ENTRY_LEN + 1);
-	if (!t)
-		return -ENOMEM;
-	if ((r = backend_get_range(be, name, toff, t, (size_t)count * PACK_ENTRY_LEN)) < 0)
+		r = err_set(-DV_ECORRUPT, "pack '%s' is truncated", name + 8);
+	r = r ?: backend_file_read(be, f, size - PACK_TRAILER_LEN, tr, sizeof(tr));
+	if (r == 0 && parse_trailer(tr, size, &count, &toff) < 0)
+		r = err_set(-DV_ECORRUPT, "pack '%s' has a damaged trailer", name + 8);
+	if (r == 0 && !(t = malloc((size_t)count * PACK_ENTRY_LEN + 1)))
+		r = -ENOMEM;
+	r = r ?: backend_file_read(be, f, toff, t, (size_t)count * PACK_ENTRY_LEN);
+	backend_file_close(be, f);
+	if (r < 0)
 		return r;
 	r = parse_table(out, t, count, toff, tr + 16);
 	if (r == -DV_ECORRUPT)

@@ -12,7 +12,7 @@
 #include "core/checksum.h"
 #include "core/chunker.h"
 #include "repo/format.h"
-#include "repo/repo.h"
+#include "repo/config.h"
 
 static void one(const uint8_t *p, size_t n)
 {
@@ -23,7 +23,7 @@ static void one(const uint8_t *p, size_t n)
 		err_clear();
 		return;
 	}
-	FUZZ_CHECK(chunker_params_valid(&cfg.chunker));
+	FUZZ_CHECK(chunker_params_is_valid(&cfg.chunker));
 	uint64_t gear[256];
 	for (size_t i = 0; i < 256; i++)
 		gear[i] = (uint64_t)i * 0x9e3779b97f4a7c15ull;

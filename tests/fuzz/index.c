@@ -72,7 +72,7 @@ static void one(backend *be, const uint8_t *p, size_t n)
 {
 	index_set *s;
 	int v = index_validate(p, n);
-	FUZZ_CHECK(backend_put(be, "index/f", p, n) == 0);
+	FUZZ_CHECK(backend_put(be, "index/f", BACKEND_META, p, n) == 0);
 	if (index_set_new(&s) < 0)
 		return;
 	int r = index_set_load(s, be);
@@ -88,7 +88,7 @@ static void one(backend *be, const uint8_t *p, size_t n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static backend *be;
-	if (!be && mem_backend_new(&be) < 0)
+	if (!be && backend_open("mem:", 0, &be) < 0)
 		abort();
 	one(be, data, size);
 	size_t min = INDEX_HEADER_LEN + INDEX_FANOUT_LEN + INDEX_TRAILER_LEN;

@@ -31,7 +31,7 @@ static void one(const uint8_t *p, size_t n)
 	char name[80];
 	int r = pack_parse(&e, &ne, p, n);
 	pack_name(name, id);
-	FUZZ_CHECK(backend_put(be, name, p, n) == 0);
+	FUZZ_CHECK(backend_put(be, name, BACKEND_DATA, p, n) == 0);
 	int r2 = pack_read_table(be, id, &e2, &ne2);
 	if (r == 0) {
 		FUZZ_CHECK(r2 == 0 && ne2 == ne);
@@ -49,7 +49,7 @@ static void one(const uint8_t *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!be && mem_backend_new(&be) < 0)
+	if (!be && backend_open("mem:", 0, &be) < 0)
 		abort();
 	one(data, size);
 	if (size < PACK_HEADER_LEN + PACK_TRAILER_LEN)

@@ -31,6 +31,8 @@
 #include "repo/format.h"
 #include "repo/key.h"
 #include "repo/repo.h"
+#include "repo/session.h"
+#include "repo/snapshots.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -291,7 +293,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	repo *r;
-	int rc = repo_open(&r, argv[1], getenv("DVALIN_PASSWORD"), 3);
+	backend *be;
+	int rc = backend_open(argv[1], 0, &be);
+	rc = rc ?: repo_open(&r, be, getenv("DVALIN_PASSWORD"), 3);
 	if (rc < 0) {
 		fprintf(stderr, "forge: %s\n", err_msg(rc));
 		return 1;

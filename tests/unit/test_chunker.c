@@ -108,7 +108,7 @@ TEST(short_input_is_one_chunk)
 TEST(params_validation)
 {
 	chunker_params ok = CHUNKER_PARAMS_INIT, bad = { 1000, 999, 5000 }, npot = { 64, 1000, 5000 };
-	CHECK(chunker_params_valid(&ok));
-	CHECK(!chunker_params_valid(&bad));
-	CHECK(!chunker_params_valid(&npot));
+	CHECK(chunker_params_is_valid(&ok));
+	CHECK(!chunker_params_is_valid(&bad));
+	CHECK(!chunker_params_is_valid(&npot));
 }

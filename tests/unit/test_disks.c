@@ -2,6 +2,7 @@
 /* Raw-value decoding, rules with and without a previous reading, zpool text. */
 #include "harness.h"
 
+#include "../../src/base/err.h"
 #include "../../src/disks/disks.h"
 #include "../../src/disks/smart.h"
 #include "../../src/disks/zpool.h"
@@ -26,9 +27,9 @@ static int prev_five(void *ud, const char *key, uint64_t *out)
 {
 	(void)ud;
 	if (strcmp(key, "ata.5") != 0)
-		return 0;
+		return -DV_ENOTFOUND;
 	*out = 5;
-	return 1;
+	return 0;
 }
 
 static smart_reading one_attr(int id, uint64_t raw)

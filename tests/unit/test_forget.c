@@ -17,16 +17,16 @@ TEST(forget_zero_is_no_rule)
 {
 	forget_policy p;
 	forget_policy_init(&p);
-	CHECK(forget_policy_empty(&p));
+	CHECK(forget_policy_is_empty(&p));
 	p.keep[0] = 0;
 	p.within_s = 0;
-	CHECK(forget_policy_empty(&p));
+	CHECK(forget_policy_is_empty(&p));
 	forget_item it[2];
 	memset(it, 0, sizeof(it));
 	it[0].time = test_utc(2026, 1, 2, 0);
 	it[1].time = test_utc(2026, 1, 1, 0);
 	p.keep[2] = 1; /* daily 1 beside last 0 and within 0 */
-	CHECK(!forget_policy_empty(&p));
+	CHECK(!forget_policy_is_empty(&p));
 	REQUIRE(forget_apply(it, 2, &p, it[0].time) == 0);
 	CHECK(it[0].rule == RULE_DAILY && it[1].rule == RULE_NONE);
 	CHECK(it[1].superseded_rule == 0); /* not kept by any rule: daily has its one day */

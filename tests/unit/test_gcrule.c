@@ -208,13 +208,13 @@ static void put_pack(backend *be, const uint8_t id[32])
 {
 	char name[80];
 	pack_name(name, id);
-	REQUIRE(backend_put(be, name, "x", 1) == 0);
+	REQUIRE(backend_put(be, name, BACKEND_DATA, "x", 1) == 0);
 }
 
 TEST(commit_check_finds_deleted_packs)
 {
 	backend *be;
-	REQUIRE(mem_backend_new(&be) == 0);
+	REQUIRE(backend_open("mem:", 0, &be) == 0);
 	uint8_t p[2][32], zero[32] = { 0 };
 	memset(p[0], 0xa0, 32);
 	memset(p[1], 0xa1, 32);

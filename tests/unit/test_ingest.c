@@ -12,6 +12,7 @@
 #include "core/blob.h"
 #include "core/chunker.h"
 #include "repo/repo.h"
+#include "repo/session.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -48,9 +49,14 @@ static repo *new_repo(void)
 	ip.chunker = small;
 	ip.kdf.log_n = 10;
 	repo *r = NULL;
-	if (repo_create(path, "pw", &ip) < 0 || repo_open(&r, path, "pw", 3) < 0)
-		return NULL;
-	return r;
+	backend *be = NULL;
+	int rc = backend_open(path, BACKEND_OPEN_CREATE, &be);
+	rc = rc ?: repo_create(be, "pw", &ip);
+	backend_free(be);
+	be = NULL;
+	rc = rc ?: backend_open(path, 0, &be);
+	rc = rc ?: repo_open(&r, be, "pw", 3); /* takes be over */
+	return rc < 0 ? NULL : r;
 }
 
 /* A repository, a pipeline over it, and one thread's session and buffer. */

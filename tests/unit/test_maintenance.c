@@ -160,7 +160,7 @@ TEST(lease_staleness)
 TEST(lease_take_excludes_a_second_prune_but_not_backups)
 {
 	backend *be;
-	REQUIRE(mem_backend_new(&be) == 0);
+	REQUIRE(backend_open("mem:", 0, &be) == 0);
 	lease *a, *b, *c;
 	REQUIRE(lease_take(&a, be, "prune", 1) == 0);
 	CHECK(lease_take(&b, be, "prune", 1) == -EBUSY);

@@ -61,19 +61,19 @@ TEST(pack_table_round_trip_and_damage)
 TEST(pack_table_read_through_backend)
 {
 	backend *be;
-	REQUIRE(mem_backend_new(&be) == 0);
+	REQUIRE(backend_open("mem:", 0, &be) == 0);
 	pack_writer w = PACK_WRITER_INIT;
 	static uint8_t ids[NBLOBS][32];
 	uint8_t pid[32];
 	char name[80];
 	build_pack(&w, ids, pid);
 	pack_name(name, pid);
-	REQUIRE(backend_put(be, name, w.data.data, w.data.len) == 0);
+	REQUIRE(backend_put(be, name, BACKEND_DATA, w.data.data, w.data.len) == 0);
 	pack_entry *e;
 	size_t n;
 	CHECK(pack_read_table(be, pid, &e, &n) == 0 && n == NBLOBS);
 	free(e);
-	REQUIRE(backend_put(be, name, w.data.data, w.data.len - 5) == 0);
+	REQUIRE(backend_put(be, name, BACKEND_DATA, w.data.data, w.data.len - 5) == 0);
 	CHECK(pack_read_table(be, pid, &e, &n) == -DV_ECORRUPT);
 	pack_writer_release(&w);
 	backend_free(be);
@@ -83,7 +83,7 @@ TEST(pack_table_read_through_backend)
 TEST(index_rebuilt_from_pack_tables_finds_every_blob)
 {
 	backend *be;
-	REQUIRE(mem_backend_new(&be) == 0);
+	REQUIRE(backend_open("mem:", 0, &be) == 0);
 	static uint8_t ids[NBLOBS][32];
 	uint8_t pid[32];
 	pack_writer w = PACK_WRITER_INIT;
@@ -104,7 +104,7 @@ TEST(index_rebuilt_from_pack_tables_finds_every_blob)
 	buf idx = BUF_INIT;
 	REQUIRE(index_encode(&idx, ie, n, (const uint8_t(*)[32])pid, 1) == 0);
 	CHECK(index_validate(idx.data, idx.len) == 0);
-	REQUIRE(backend_put(be, "index/a", idx.data, idx.len) == 0);
+	REQUIRE(backend_put(be, "index/a", BACKEND_META, idx.data, idx.len) == 0);
 	index_set *s;
 	REQUIRE(index_set_new(&s) == 0);
 	REQUIRE(index_set_load(s, be) == 0);
@@ -121,7 +121,7 @@ TEST(index_rebuilt_from_pack_tables_finds_every_blob)
 	/* a damaged index file is refused with its name */
 	idx.data[idx.len / 2] ^= 1;
 	CHECK(index_validate(idx.data, idx.len) == -DV_ECORRUPT);
-	REQUIRE(backend_put(be, "index/a", idx.data, idx.len) == 0);
+	REQUIRE(backend_put(be, "index/a", BACKEND_META, idx.data, idx.len) == 0);
 	REQUIRE(index_set_new(&s) == 0);
 	CHECK(index_set_load(s, be) == -DV_ECORRUPT);
 	CHECK(strstr(err_msg(0), "index/a") != NULL);
@@ -139,7 +139,7 @@ TEST(index_set_new_blobs_and_write)
 {
 	backend *be;
 	index_set *s, *t;
-	REQUIRE(mem_backend_new(&be) == 0);
+	REQUIRE(backend_open("mem:", 0, &be) == 0);
 	REQUIRE(index_set_new(&s) == 0);
 	uint32_t slot;
 	uint8_t pid[32] = { 9 }, id[32];

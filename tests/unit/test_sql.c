@@ -21,10 +21,10 @@ TEST(sql_run_get_and_iterate)
 	CHECK(sql_run(db, "INSERT INTO t VALUES(?1, ?2, ?3)",
 		      SQL_ARGS(SQL_TEXT("b"), SQL_INT(INT64_MAX), SQL_TEXT("it's"))) == 0);
 	int64_t v = 0;
-	CHECK(sql_get_int(db, &v, "SELECT v FROM t WHERE k = ?1", SQL_ARGS(SQL_TEXT("a"))) == 1 && v == -5);
-	CHECK(sql_get_int(db, &v, "SELECT v FROM t WHERE k = ?1", SQL_ARGS(SQL_TEXT("b"))) == 1 && v == INT64_MAX);
-	CHECK(sql_get_int(db, &v, "SELECT v FROM t WHERE k = ?1", SQL_ARGS(SQL_TEXT("zz"))) == 0);
-	CHECK(sql_get_int(db, &v, "SELECT count(*) FROM t WHERE note IS NULL", NULL, 0) == 1 && v == 1);
+	CHECK(sql_get_int(db, &v, "SELECT v FROM t WHERE k = ?1", SQL_ARGS(SQL_TEXT("a"))) == 0 && v == -5);
+	CHECK(sql_get_int(db, &v, "SELECT v FROM t WHERE k = ?1", SQL_ARGS(SQL_TEXT("b"))) == 0 && v == INT64_MAX);
+	CHECK(sql_get_int(db, &v, "SELECT v FROM t WHERE k = ?1", SQL_ARGS(SQL_TEXT("zz"))) == -DV_ENOTFOUND);
+	CHECK(sql_get_int(db, &v, "SELECT count(*) FROM t WHERE note IS NULL", NULL, 0) == 0 && v == 1);
 	sqlite3_stmt *st;
 	REQUIRE(sql_prepare(db, &st, "SELECT k, note FROM t ORDER BY k", NULL, 0) == 0);
 	int rows = 0, rc;

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * local: a backend over a directory of the local file system (local.c
+ * says how).  Reached through backend_open() with a path or file:PATH.
+ */
+#ifndef DV_BACKEND_LOCAL_H
+#define DV_BACKEND_LOCAL_H
+
+#include "backend.h"
+
+/* Opens the directory path; with BACKEND_OPEN_CREATE makes it first if missing. */
+int local_backend_open(backend **out, const char *path, unsigned flags);
+
+#endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * repo_internal: the repository handle's fields, shared by the files that
+ * implement it (repo.c: opening; session.c: blobs; snapshots.c:
+ * snapshots).  Nothing outside src/repo/ includes this.
+ */
+#ifndef DV_REPO_REPO_INTERNAL_H
+#define DV_REPO_REPO_INTERNAL_H
+
+#include <pthread.h>
+
+#include "../core/crypto.h"
+#include "pack.h"
+#include "relied.h"
+#include "repo.h"
+#include "session.h"
+
+/* One pack under construction; data and tree blobs go to separate packs
+ * so that tree packs stay small and are cheap to read for ls and GC. */
+typedef struct {
+	pack_writer w;
+	uint32_t slot;
+	int open;
+} open_pack;
+
+struct repo {
+	backend *be; /* owned */
+	repo_config cfg;
+	crypto_keys keys;
+	chunker chunker;
+	int level;
+	repo_session *session; /* the owning thread's (repo_save_blob, ...) */
+	int keyless;
+	index_set *index;
+	/* blobs of condemned packs, loaded on the first index miss: readable
+	 * (a snapshot may use one until the next prune returns it), never
+	 * used for deduplication */
+	index_set *condemned;
+	int condemned_loaded;
+	lease *lease;
+	open_pack packs[2];        /* [0] data, [1] trees */
+	unsigned packs_unindexed;  /* stored packs no index file names yet */
+	uint64_t bytes_added;
+	/* the packs a new snapshot of this handle may use (relied.h) */
+	relied relied;
+	/* guards index, condemned, packs and relied: blobs are saved from several threads */
+	pthread_mutex_t lock;
+};
+
+#endif

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * session: loading and saving blobs.  A save enters the id in the index
+ * as pending under the repository lock, seals the blob outside it in the
+ * session's own context, and appends it to the shared pack of its type
+ * under the lock again; a full pack is stored, and every few packs the
+ * index of what was stored is written (so a killed backup leaves packs
+ * the next one reuses).  A load looks the blob up, reads its stored
+ * bytes through one of the session's open packs and opens them.
+ */
+#include "repo_internal.h"
+#include "format.h"
+#include "../base/cleanup.h"
+#include "../base/err.h"
+#include "../base/hex.h"
+#include "../core/blob.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Packs read recently by a session stay open: restores read runs of
+ * blobs from the same pack, and an open per blob costs more than the read. */
+#define SESSION_OPEN_PACKS 4
+
+struct repo_session {
+	repo *r;
+	blob_ctx *blob;
+	buf tmp;
+	struct {
+		uint8_t id[32];
+		backend_file *f;
+	} open[SESSION_OPEN_PACKS];
+	unsigned next_slot;
+};
+
+static backend_hint hint_of(int type)
+{
+	return type == BLOB_TREE ? BACKEND_META : BACKEND_DATA;
+}
+
+int repo_session_new(repo_session **out, repo *r)
+{
+	repo_session *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->r = r;
+	int rc = blob_ctx_new(&s->blob, &r->keys, r->level);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void repo_session_free(repo_session *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < SESSION_OPEN_PACKS; i++)
+		backend_file_close(s->r->be, s->open[i].f);
+	blob_ctx_free(s->blob);
+	buf_release(&s->tmp);
+	free(s);
+}
+
+void repo_blob_id(const repo *r, uint8_t out[32], const void *plain, size_t n)
+{
+	blob_id(out, r->session->blob, plain, n);
+}
+
+uint64_t repo_bytes_added(const repo *r)
+{
+	return r->bytes_added;
+}
+
+/* ---------- saving (pack writers guarded by r->lock) ---------- */
+
+static int write_index(repo *r)
+{
+	int rc = index_set_write(r->index, r->be);
+	if (rc == 0)
+		r->packs_unindexed = 0;
+	return rc;
+}
+
+static int store_pack(repo *r, open_pack *op, int type)
+{
+	uint8_t id[32];
+	char name[80];
+	if (!op->open)
+		return 0;
+	int rc = pack_writer_finish(&op->w, id);
+	if (rc < 0)
+		return rc;
+	pack_name(name, id);
+	rc = backend_put(r->be, name, hint_of(type), op->w.data.data, op->w.data.len);
+	if (rc < 0)
+		return rc;
+	index_set_pack_stored(r->index, op->slot, id);
+	relied_add(&r->relied, id);
+	pack_writer_reset(&op->w);
+	op->open = 0;
+	/* Index as we go: a backup killed half-way leaves packs the next
+	 * one finds and reuses instead of writing them again. */
+	if (++r->packs_unindexed >= REPO_INDEX_EVERY_PACKS)
+		return write_index(r);
+	return 0;
+}
+
+/* The pack buffer for a blob of type; starts a pack when none is open. */
+static int pack_for(repo *r, int type, open_pack **out_op, buf **out_buf)
+{
+	open_pack *op = &r->packs[type == BLOB_TREE];
+	int rc;
+	if (!op->open) {
+		if ((rc = index_set_pack_slot(r->index, &op->slot)) < 0)
+			return rc;
+		op->open = 1;
+		/* one allocation per pack instead of doubling past the target */
+		if ((rc = buf_reserve(&op->w.data, PACK_TARGET_SIZE + (5u << 20))) < 0)
+			return rc;
+	}
+	*out_op = op;
+	return pack_writer_buf(&op->w, out_buf);
+}
+
+/* Records the stored blob appended at start; stores the pack when full. */
+static int commit_blob(repo *r, open_pack *op, int type, const uint8_t id[32], size_t n,
+		       size_t start)
+{
+	buf *b = &op->w.data;
+	int rc = pack_writer_commit(&op->w, type, id, (uint32_t)n, start);
+	if (rc < 0) {
+		b->len = start;
+		return rc;
+	}
+	index_set_place(r->index, id, op->slot, (uint32_t)start, (uint32_t)(b->len - start));
+	r->bytes_added += b->len - start;
+	if (b->len >= PACK_TARGET_SIZE || op->w.n >= PACK_MAX_BLOBS)
+		return store_pack(r, op, type);
+	return 0;
+}
+
+/*
+ * The expensive part, compressing and sealing, runs outside the lock in
+ * the session's own context.  A blob is entered as pending before it is
+ * sealed, so a concurrent save of the same id is deduplicated.
+ */
+int repo_session_save(repo_session *s, int type, const uint8_t id[32], const void *plain, size_t n)
+{
+	repo *r = s->r;
+	index_loc loc;
+	if (n > BLOB_MAX_RAW)
+		return err_set(-EFBIG, "blob too large (%zu bytes)", n);
+	pthread_mutex_lock(&r->lock);
+	int rc = index_set_lookup(r->index, id, &loc) == 0 ? 1 :
+		 index_set_add(r->index, id, type, INDEX_PENDING, 0, 0, (uint32_t)n);
+	/* deduplicated: the snapshot will rely on that copy (a pending one
+	 * is this session's, noted when its pack is stored) */
+	if (rc == 1 && loc.pack_id)
+		relied_add(&r->relied, loc.pack_id);
+	pthread_mutex_unlock(&r->lock);
+	if (rc)
+		return rc < 0 ? rc : 0;
+	s->tmp.len = 0;
+	rc = blob_seal(s->blob, &s->tmp, type, id, plain, n);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&r->lock);
+	open_pack *op = NULL;
+	buf *b = NULL;
+	rc = pack_for(r, type, &op, &b);
+	size_t start = b ? b->len : 0;
+	rc = rc ?: buf_append(b, s->tmp.data, s->tmp.len);
+	rc = rc ?: commit_blob(r, op, type, id, n, start);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+int repo_save_blob(repo *r, int type, const uint8_t id[32], const void *plain, size_t n)
+{
+	return repo_session_save(r->session, type, id, plain, n);
+}
+
+int repo_flush(repo *r)
+{
+	int rc = 0;
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(r->packs); i++)
+		rc = store_pack(r, &r->packs[i], i == 1 ? BLOB_TREE : BLOB_DATA);
+	rc = rc ?: write_index(r);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+/* ---------- loading ---------- */
+
+/* The session's open handle on a pack, opening it in the oldest slot. */
+static int session_pack(repo_session *s, const uint8_t id[32], const char *name, int type,
+			backend_file **out)
+{
+	for (size_t i = 0; i < SESSION_OPEN_PACKS; i++) {
+		if (s->open[i].f && memcmp(s->open[i].id, id, 32) == 0) {
+			*out = s->open[i].f;
+			return 0;
+		}
+	}
+	size_t slot = s->next_slot++ % SESSION_OPEN_PACKS;
+	backend_file_close(s->r->be, s->open[slot].f);
+	s->open[slot].f = NULL;
+	int rc = backend_open_read(s->r->be, name, hint_of(type), &s->open[slot].f, NULL);
+	if (rc < 0)
+		return rc;
+	memcpy(s->open[slot].id, id, 32);
+	*out = s->open[slot].f;
+	return 0;
+}
+
+int repo_session_load(repo_session *s, int type, const uint8_t id[32], buf *out, int verify)
+{
+	index_loc loc;
+	char hex[65], name[80];
+	hex_encode(hex, id, 32);
+	if (repo_locate_blob(s->r, id, &loc) < 0)
+		return err_set(-DV_ENOTFOUND, "blob '%s' is not in the index", hex);
+	if (loc.type != type)
+		return err_set(-DV_ECORRUPT, "blob '%s' has the wrong type in the index", hex);
+	if (!loc.pack_id)
+		return err_set(-DV_ENOTFOUND, "blob '%s' is not stored yet", hex);
+	pack_name(name, loc.pack_id);
+	s->tmp.len = 0;
+	int rc = buf_reserve(&s->tmp, loc.stored_len);
+	if (rc < 0)
+		return rc;
+	backend_file *f;
+	if ((rc = session_pack(s, loc.pack_id, name, type, &f)) < 0)
+		return rc;
+	rc = backend_file_read(s->r->be, f, loc.offset, s->tmp.data, loc.stored_len);
+	if (rc < 0)
+		return rc;
+	rc = blob_open(s->blob, out, type, id, s->tmp.data, loc.stored_len, loc.raw_len, verify);
+	if (rc == -DV_EBADKEY || rc == -DV_ECORRUPT)
+		return err_set(-DV_ECORRUPT, "blob '%s' in pack '%s' is damaged", hex, name + 8);
+	return rc;
+}
+
+int repo_session_open_stored(repo_session *s, int type, const uint8_t id[32], const void *stored,
+			     size_t n, size_t raw_len, buf *out)
+{
+	return blob_open(s->blob, out, type, id, stored, n, raw_len, 1);
+}
+
+int repo_load_blob(repo *r, int type, const uint8_t id[32], buf *out)
+{
+	return repo_session_load(r->session, type, id, out, 0);
+}
+
+int repo_load_blob_verified(repo *r, int type, const uint8_t id[32], buf *out)
+{
+	return repo_session_load(r->session, type, id, out, 1);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * session: one thread's access to the blobs of a repository: its own
+ * compression context, buffers and a few open packs, and the pack
+ * writers that all sessions of a repository share.
+ *
+ * Threads: each thread that loads or saves blobs makes its own session
+ * (repo_session_new) and uses it alone; loads and saves through
+ * different sessions run concurrently (the index and the pack writers
+ * are guarded by the repository's lock; compressing, sealing and reading
+ * run outside it).  repo_save_blob() and repo_load_blob*() use the
+ * session of the thread that opened the repository.  repo_flush() runs
+ * only when no save does.
+ *
+ * Ownership: a session borrows its repository, which must outlive it;
+ * buffers filled by loads belong to the caller (reset first).
+ */
+#ifndef DV_REPO_SESSION_H
+#define DV_REPO_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/buf.h"
+#include "repo.h"
+
+typedef struct repo_session repo_session;
+
+int repo_session_new(repo_session **out, repo *r);
+/* NULL-safe. */
+void repo_session_free(repo_session *s);
+/*
+ * Reads, decrypts and decompresses a blob into out (reset first); with
+ * verify, also re-hashes the plaintext against id.  -DV_ENOTFOUND if no
+ * index or condemned pack has it, -DV_ECORRUPT if it is damaged.
+ */
+int repo_session_load(repo_session *s, int type, const uint8_t id[32], buf *out, int verify);
+/* Decrypts stored bytes (read by the caller) and re-hashes the plaintext against id. */
+int repo_session_open_stored(repo_session *s, int type, const uint8_t id[32], const void *stored,
+			     size_t n, size_t raw_len, buf *out);
+/*
+ * Stores a blob unless the index has it or another session is storing
+ * it; full packs are stored and indexed as they fill up.
+ */
+int repo_session_save(repo_session *s, int type, const uint8_t id[32], const void *plain, size_t n);
+
+/* The keyed id of a plaintext (any thread). */
+void repo_blob_id(const repo *r, uint8_t out[32], const void *plain, size_t n);
+
+/* The session calls above, through the opening thread's session. */
+int repo_save_blob(repo *r, int type, const uint8_t id[32], const void *plain, size_t n);
+int repo_load_blob(repo *r, int type, const uint8_t id[32], buf *out);
+int repo_load_blob_verified(repo *r, int type, const uint8_t id[32], buf *out);
+/* Stores open packs and the index of everything saved (no saves may run). */
+int repo_flush(repo *r);
+/* Stored bytes added by this repository handle so far (after dedup and compression). */
+uint64_t repo_bytes_added(const repo *r);
+
+#endif

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "snapshots.h"
+#include "repo_internal.h"
+#include "../base/buf.h"
+#include "../base/cleanup.h"
+#include "../base/err.h"
+#include "../base/hex.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void snapshot_file_name(char out[80], const char *dir, const uint8_t id[32])
+{
+	char hex[65];
+	hex_encode(hex, id, 32);
+	snprintf(out, 80, "%s/%s", dir, hex);
+}
+
+int repo_save_snapshot(repo *r, snapshot *s)
+{
+	buf _cleanup_(buf_releasep) b = BUF_INIT;
+	char name[80];
+	int rc = snapshot_encode(&b, s, &r->keys);
+	if (rc < 0)
+		return rc;
+	snapshot_file_name(name, "snapshots", s->id);
+	const char *hex = name + 10; /* after "snapshots/" */
+	/*
+	 * The commit check (docs/concurrency.md).  A prune deletes what it
+	 * condemned only after every lease older than the condemnation is
+	 * gone: ours must still count, before the snapshot is written and
+	 * after, when every prune that marks from then on sees it; and every
+	 * pack the snapshot relies on must still be there both times.  A
+	 * failure after writing removes the snapshot again.
+	 */
+	const char *who = r->lease ? lease_kind(r->lease) : "process";
+	pthread_mutex_lock(&r->lock);
+	int written = 0;
+	for (int pass = 0; rc == 0 && pass < 2; pass++) {
+		if (r->lease)
+			rc = lease_confirm(r->lease);
+		rc = rc ?: relied_check(&r->relied, r->be, who);
+		if (rc == 0 && pass == 0)
+			written = (rc = backend_put(r->be, name, BACKEND_META, b.data, b.len)) == 0;
+	}
+	if (rc < 0) {
+		char msg[900];
+		snprintf(msg, sizeof(msg), "%s", err_msg(rc));
+		int d = written ? backend_remove(r->be, name) : 0;
+		rc = d < 0 && d != -ENOENT
+			     ? err_set(rc, "%s; snapshot '%s' was written and could not be removed again: delete it", msg, hex)
+			     : err_set(rc, "%s; the snapshot was not saved", msg);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+/* Decodes a snapshot file, whose name must be the id its bytes hash to. */
+static int decode_file(repo *r, const char *name, const bytes *b, snapshot **out)
+{
+	uint8_t want[32];
+	const char *base = strrchr(name, '/') + 1;
+	snapshot *s = NULL;
+	int rc = snapshot_decode(&s, b->data, b->len, &r->keys);
+	if (rc == 0 && (hex_decode(want, base, 32) < 0 || memcmp(want, s->id, 32) != 0))
+		rc = -DV_ECORRUPT;
+	if (rc < 0) {
+		snapshot_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+/* Counts a file that failed with rc as damaged (the message names the first); 0 to go on. */
+static int skip_damaged(size_t *count, const char *name, int rc)
+{
+	if (rc == -ENOMEM)
+		return rc;
+	if ((*count)++ == 0)
+		err_set(-DV_ECORRUPT, "snapshot file '%s' is damaged or unreadable", name);
+	return 0;
+}
+
+struct snap_list {
+	repo *r;
+	snapshot **v;
+	size_t n, cap, damaged;
+};
+
+static int add_snap(void *ud, const char *name, int rc, bytes *b)
+{
+	struct snap_list *l = ud;
+	snapshot *s = NULL;
+	rc = rc ?: decode_file(l->r, name, b, &s);
+	if (rc < 0)
+		return skip_damaged(&l->damaged, name, rc);
+	if ((rc = array_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v))) < 0) {
+		snapshot_free(s);
+		return rc;
+	}
+	l->v[l->n++] = s;
+	return 0;
+}
+
+static int cmp_time(const void *a, const void *b)
+{
+	const snapshot *x = *(snapshot *const *)a, *y = *(snapshot *const *)b;
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	if (x->time_nsec != y->time_nsec)
+		return x->time_nsec < y->time_nsec ? -1 : 1;
+	return memcmp(x->id, y->id, 32);
+}
+
+int repo_load_snapshots(repo *r, snapshot ***out, size_t *out_n, size_t *out_damaged)
+{
+	if (r->keyless)
+		return err_set(-DV_EBADKEY, "snapshots of '%s' cannot be read without the key", repo_location(r));
+	struct snap_list l = { r, NULL, 0, 0, 0 };
+	int rc = backend_fetch_dir(r->be, "snapshots", BACKEND_META, BACKEND_FETCH_SKIP_MISSING, NULL,
+				   add_snap, &l);
+	if (rc < 0) {
+		repo_free_snapshots(l.v, l.n);
+		return rc;
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_time);
+	*out = l.v;
+	*out_n = l.n;
+	if (out_damaged)
+		*out_damaged = l.damaged;
+	return 0;
+}
+
+void repo_free_snapshots(snapshot **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		snapshot_free(list[i]);
+	free(list);
+}
+
+int repo_find_snapshot(repo *r, const char *spec, snapshot **out)
+{
+	snapshot **v;
+	size_t n, damaged, match = SIZE_MAX, hits = 0;
+	int latest = strcmp(spec, "latest") == 0;
+	if (!latest && !hex_is_prefix(spec, 64))
+		return err_set(-DV_EUSAGE, "invalid snapshot id '%s'", spec);
+	int rc = repo_load_snapshots(r, &v, &n, &damaged);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		char hex[65];
+		hex_encode(hex, v[i]->id, 32);
+		if (latest || strncasecmp(hex, spec, strlen(spec)) == 0) {
+			match = i;
+			hits++;
+		}
+	}
+	if (latest && n)
+		hits = 1;
+	if (hits == 1) {
+		*out = v[match];
+		v[match] = NULL;
+	}
+	repo_free_snapshots(v, n);
+	if (hits == 0)
+		return err_set(-DV_ENOTFOUND, latest ? "no snapshot in repository '%s'%s"
+						     : "no snapshot matches '%s'%s",
+			       latest ? repo_location(r) : spec,
+			       damaged ? " (some snapshot files are damaged)" : "");
+	if (hits > 1)
+		return err_set(-DV_EAMBIG, "snapshot id prefix '%s' is ambiguous", spec);
+	return 0;
+}
+
+struct roots_ctx {
+	repo_root_fn fn;
+	void *ud;
+	size_t damaged;
+};
+
+static int root_one(void *ud, const char *name, int rc, bytes *b)
+{
+	struct roots_ctx *c = ud;
+	uint8_t tree[32], want[32], got[32];
+	const char *base = strrchr(name, '/') + 1;
+	if (rc == 0) {
+		rc = snapshot_decode_header(b->data, b->len, tree);
+		crypto_sha256(got, b->data, b->len);
+	}
+	if (rc == 0 && (hex_decode(want, base, 32) < 0 || memcmp(want, got, 32) != 0))
+		rc = -DV_ECORRUPT;
+	if (rc < 0)
+		return skip_damaged(&c->damaged, name, rc);
+	return c->fn(c->ud, want, tree);
+}
+
+int repo_list_snapshot_roots(repo *r, repo_root_fn fn, void *ud, size_t *out_damaged)
+{
+	struct roots_ctx c = { fn, ud, 0 };
+	int rc = backend_fetch_dir(r->be, "snapshots", BACKEND_META, BACKEND_FETCH_SKIP_MISSING, NULL,
+				   root_one, &c);
+	if (out_damaged)
+		*out_damaged = c.damaged;
+	return rc;
+}
+
+struct unreadable_ctx {
+	repo *r;
+	size_t removed;
+};
+
+static int remove_if_unreadable(void *ud, const char *name, int rc, bytes *b)
+{
+	struct unreadable_ctx *c = ud;
+	snapshot *s = NULL;
+	rc = rc ?: decode_file(c->r, name, b, &s);
+	snapshot_free(s);
+	if (rc == 0 || rc == -ENOMEM)
+		return rc;
+	rc = backend_remove(c->r->be, name);
+	if (rc == 0)
+		c->removed++;
+	return rc == -ENOENT ? 0 : rc;
+}
+
+int repo_remove_unreadable_snapshots(repo *r, size_t *removed)
+{
+	struct unreadable_ctx c = { r, 0 };
+	int rc = r->keyless ? -DV_EBADKEY
+			    : backend_fetch_dir(r->be, "snapshots", BACKEND_META,
+						BACKEND_FETCH_SKIP_MISSING, NULL, remove_if_unreadable, &c);
+	*removed = c.removed;
+	return rc;
+}
+
+int repo_set_protected(repo *r, const uint8_t id[32], int on)
+{
+	char name[80];
+	snapshot_file_name(name, "protected", id);
+	if (on)
+		return backend_put(r->be, name, BACKEND_META, "", 0);
+	int rc = backend_remove(r->be, name);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+static int add_protected(void *ud, const backend_entry *e)
+{
+	uint8_t id[32];
+	const char *base = strrchr(e->name, '/') + 1;
+	idmap_slot *s;
+	if (strlen(base) != 64 || hex_decode(id, base, 32) < 0)
+		return 0;
+	return idmap_put(ud, id, &s, NULL);
+}
+
+int repo_load_protected(repo *r, idmap *out)
+{
+	return backend_list(r->be, "protected", add_protected, out);
+}
+
+int repo_forget_snapshot(repo *r, const uint8_t id[32])
+{
+	char name[80];
+	uint64_t sz;
+	snapshot_file_name(name, "protected", id);
+	if (backend_size(r->be, name, &sz) == 0)
+		return err_set(-EPERM, "snapshot '%.8s' is protected; run 'dvalin unprotect %.8s' first",
+			       name + 10, name + 10);
+	snapshot_file_name(name, "snapshots", id);
+	return backend_remove(r->be, name);
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * snapshots: the snapshots of an open repository: storing, listing,
+ * finding by id prefix, protecting and forgetting them.  The file format
+ * of one snapshot is snapshot.h.
+ *
+ * Damaged or unreadable snapshot files never stop a listing: they are
+ * skipped and counted, and the message names the first.  Ownership:
+ * lists and snapshots returned belong to the caller.  Threads: one at a
+ * time per repository, like everything not in session.h.
+ */
+#ifndef DV_REPO_SNAPSHOTS_H
+#define DV_REPO_SNAPSHOTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/idmap.h"
+#include "repo.h"
+#include "snapshot.h"
+
+/* Encodes, stores and fills s->id (after confirming the lease, if any). */
+int repo_save_snapshot(repo *r, snapshot *s);
+/* All snapshots, oldest first; damaged files counted in *out_damaged (may be NULL). */
+int repo_load_snapshots(repo *r, snapshot ***out, size_t *out_n, size_t *out_damaged);
+/* NULL-safe. */
+void repo_free_snapshots(snapshot **list, size_t n);
+/*
+ * Keyless: calls fn(ud, snapshot id, root tree id) for every snapshot
+ * file (in no order); damaged files are counted, the message names one.
+ */
+typedef int (*repo_root_fn)(void *ud, const uint8_t id[32], const uint8_t tree[32]);
+int repo_list_snapshot_roots(repo *r, repo_root_fn fn, void *ud, size_t *out_damaged);
+/* Deletes snapshot files that cannot be read or decrypted. */
+int repo_remove_unreadable_snapshots(repo *r, size_t *removed);
+/* Protection: a protected snapshot is never forgotten (protected/<id>). */
+int repo_set_protected(repo *r, const uint8_t id[32], int on);
+/* Adds the id of every protected snapshot to out. */
+int repo_load_protected(repo *r, idmap *out);
+/* Deletes a snapshot file; -EPERM if it is protected. */
+int repo_forget_snapshot(repo *r, const uint8_t id[32]);
+/*
+ * "latest" or a unique hex prefix of a snapshot id: 0 and *out (owned by
+ * the caller), else -DV_ENOTFOUND, -DV_EAMBIG or -DV_EUSAGE.
+ */
+int repo_find_snapshot(repo *r, const char *spec, snapshot **out);
+
+#endif
