@@ -45,6 +45,8 @@ SCLI_OBJ := $(CLI_SRC:%.c=$(S)/%.o)
 TLIB_OBJ := $(LIB_SRC:%.c=$(T)/%.o)
 TCLI_OBJ := $(CLI_SRC:%.c=$(T)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+# every backend must pass it, by URL (tests/run-all.sh gives the URLs)
+CONFORMANCE_BIN := $(B)/tests/backend_conformance $(T)/tests/backend_conformance
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
 .PHONY: all deps test-deps run test unit e2e e2e-asan install uninstall clean check-style bench \
@@ -78,6 +80,10 @@ $(S)/libdvalin.a: $(SLIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(T)/libdvalin.a: $(TLIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 dvalin: $(CLI_OBJ) $(B)/libdvalin.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(B)/libdvalin.a $(LIBS)
 
@@ -105,6 +111,10 @@ $(C)/libdvalin.a: $(CLIB_OBJ)
 $(C)/tests/%: tests/unit/%.c tests/unit/harness.h $(C)/libdvalin.a
 	@mkdir -p $(dir $@)
 	clang $(BASE_CFLAGS) $(SAN_FLAGS) -Isrc -o $@ $< $(C)/libdvalin.a $(LIBS)
+
+$(T)/tests/%: tests/unit/%.c tests/unit/harness.h $(T)/libdvalin.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(TSAN_FLAGS) -Isrc -o $@ $< $(T)/libdvalin.a $(LIBS)
 
 $(B)/tools/%: tests/tools/%.c $(B)/libdvalin.a
 	@mkdir -p $(dir $@)
@@ -189,8 +199,9 @@ run: deps
 	$(MAKE) dvalin
 	sh contrib/demo.sh
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(CONFORMANCE_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
+	@d=$$(mktemp -d) && $(B)/tests/backend_conformance $$d/repo mem:conformance | tail -n 1; rm -rf $$d
 
 e2e: dvalin $(TOOL_BIN)
 	DVALIN_BIN=$(CURDIR)/dvalin DVALIN_TOOLS=$(CURDIR)/$(B)/tools $(PYTHON) -m pytest -q tests/e2e
@@ -201,7 +212,7 @@ e2e-asan: $(S)/dvalin $(TOOL_BIN)
 	  $(PYTHON) -m pytest -q tests/e2e
 
 test: test-deps
-	$(MAKE) dvalin $(S)/dvalin $(T)/dvalin $(UNIT_BIN) $(CUNIT_BIN) $(TOOL_BIN) $(REPLAY_BIN)
+	$(MAKE) dvalin $(S)/dvalin $(T)/dvalin $(UNIT_BIN) $(CUNIT_BIN) $(CONFORMANCE_BIN) $(TOOL_BIN) $(REPLAY_BIN)
 	@sh tests/run-all.sh
 
 # Benchmark against restic and borg (not part of `make test`: timings are noisy).

@@ -30,6 +30,23 @@ out=$(sh tests/fuzz/replay.sh build/replay/* 2>&1); rc=$?
 printf '%s\n' "$out" | tail -n 20
 count "$out"; [ $rc -eq 0 ] || status=1
 
+# The backend contract (backend.h), on every backend there is: a local
+# directory (on disk, by path; on tmpfs, by file: URL, where fsync is
+# free for the slower ThreadSanitizer build) and mem:.  Every operation
+# may be called from any thread: the TSan run checks that too.
+shm=/dev/shm; [ -d $shm ] && [ -w $shm ] || shm=${TMPDIR:-/tmp}
+for variant in asan tsan; do
+	d=$(mktemp -d)
+	if [ $variant = asan ]; then bin=build/tests/backend_conformance; dir="$d/repo"
+	else bin=build/tsan/tests/backend_conformance; dir="file:$(mktemp -d -p $shm)"; fi
+	echo "== backend conformance ($variant build): $dir mem:conformance"
+	out=$(TSAN_OPTIONS="halt_on_error=1 exitcode=66" $bin "$dir" mem:conformance 2>&1); rc=$?
+	rm -rf "$d" "${dir#file:}"
+	printf '%s\n' "$out" | grep -v '^ok ' | tail -n 20
+	count "$out"
+	if [ $rc -ne 0 ]; then status=1; [ -z "$(printf '%s' "$out" | grep -E '[1-9][0-9]* failed')" ] && total_f=$((total_f + 1)); fi
+done
+
 # End-to-end tests: the parallel part on E2E_WORKERS pytest-xdist workers
 # (each with its own services, ports and directories), then the tests
 # marked serial (timing, kill -9, a full file system) alone.  A missing

@@ -2,8 +2,8 @@
 /*
  * harness: a tiny unit-test runner.  TEST(name) defines and registers a
  * test; CHECK(cond) records a failure with file and line and goes on;
- * REQUIRE(cond) stops the test.  main() runs every test and prints
- * "N passed, N failed".
+ * REQUIRE(cond) stops the test.  main() runs every test (or those whose
+ * name contains argv[1]) and prints "N passed, N failed".
  */
 #ifndef DV_TEST_HARNESS_H
 #define DV_TEST_HARNESS_H
@@ -79,24 +79,34 @@ static inline void test_fill(uint8_t *p, size_t n, uint64_t seed)
 		p[i] = (uint8_t)(test_rand(&s) >> 56);
 }
 
-int main(int argc, char **argv)
+/* Runs the tests whose name contains filter (NULL: all); adds to the counts. */
+static inline void harness_run(const char *filter, int *passed, int *failed)
 {
-	int passed = 0, failed = 0;
 	for (int i = 0; i < ntests_; i++) {
-		if (argc > 1 && !strstr(tests_[i].name, argv[1]))
+		if (filter && !strstr(tests_[i].name, filter))
 			continue;
 		int before = failed_checks_;
 		tests_[i].fn();
 		if (failed_checks_ == before) {
-			passed++;
+			(*passed)++;
 			printf("ok   %s\n", tests_[i].name);
 		} else {
-			failed++;
+			(*failed)++;
 			printf("FAIL %s\n", tests_[i].name);
 		}
+		fflush(stdout);
 	}
+}
+
+/* A test program with arguments of its own defines HARNESS_OWN_MAIN. */
+#ifndef HARNESS_OWN_MAIN
+int main(int argc, char **argv)
+{
+	int passed = 0, failed = 0;
+	harness_run(argc > 1 ? argv[1] : NULL, &passed, &failed);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
+#endif
 
 #endif
