@@ -20,6 +20,8 @@
 #include "base/strlist.h"
 #include "core/blob.h"
 #include "repo/repo.h"
+#include "repo/session.h"
+#include "repo/snapshots.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -75,7 +77,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	repo *r;
-	int rc = repo_open(&r, argv[1], getenv("DVALIN_PASSWORD"), 3);
+	backend *be;
+	int rc = backend_open(argv[1], 0, &be);
+	rc = rc ?: repo_open(&r, be, getenv("DVALIN_PASSWORD"), 3); /* takes be over */
 	if (rc < 0) {
 		fprintf(stderr, "snapgen: %s\n", err_msg(rc));
 		return 1;
