@@ -25,6 +25,8 @@
 #include "repo/gcrec.h"
 #include "repo/lease.h"
 #include "repo/repo.h"
+#include "repo/session.h"
+#include "repo/snapshots.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -181,7 +183,9 @@ int main(int argc, char **argv)
 	struct ctx c = { 0 };
 	out_dir = argv[2];
 	fuzz_keys(&c.keys);
-	int r = repo_open(&c.r, argv[1], pass ? pass : "", 3);
+	backend *be;
+	int r = backend_open(argv[1], 0, &be);
+	r = r ?: repo_open(&c.r, be, pass ? pass : "", 3); /* takes be over */
 	r = r ?: blob_ctx_new(&c.fuzz_blob, &c.keys, 3);
 	r = r ?: index_set_foreach(repo_index(c.r), each_blob, &c);
 	r = r ?: snapshots(&c);
