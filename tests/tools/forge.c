@@ -270,7 +270,8 @@ static int rawsnap(repo *r, const char *path, const char *bodyhex, const char *t
 		crypto_sha256(id, file, sizeof(h) + blen + CRYPTO_OVERHEAD);
 		hex_encode(hex, id, 32);
 		snprintf(name, sizeof(name), "snapshots/%s", hex);
-		rc = backend_put(repo_backend(r), name, file, sizeof(h) + blen + CRYPTO_OVERHEAD);
+		rc = backend_put(repo_backend(r), name, BACKEND_META, file,
+				 sizeof(h) + blen + CRYPTO_OVERHEAD);
 		if (rc == 0)
 			printf("%s\n", hex);
 	}
