@@ -244,7 +244,8 @@ static void entry_loc(const index_file *f, uint32_t k, index_loc *out)
 
 static void mem_loc(const index_set *s, const mem_entry *m, index_loc *out)
 {
-	out->pack_id = m->slot == INDEX_PENDING ? NULL : s->slots[m->slot];
+	/* NULL until the blob's pack is stored: a pack being written has no id */
+	out->pack_id = m->slot == INDEX_PENDING || !s->slot_stored[m->slot] ? NULL : s->slots[m->slot];
 	out->offset = m->offset;
 	out->stored_len = m->stored_len;
 	out->raw_len = m->raw_len;

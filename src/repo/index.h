@@ -61,7 +61,8 @@ uint64_t index_set_positions(const index_set *s);
  * an id may appear more than once.  fn returning non-zero stops. */
 typedef int (*index_foreach_fn)(void *ud, const uint8_t *id, const index_loc *loc);
 int index_set_foreach(const index_set *s, index_foreach_fn fn, void *ud);
-/* A lookup: 0 and *out filled when found, else -DV_ENOTFOUND. */
+/* A lookup: 0 and *out filled when found, else -DV_ENOTFOUND.  out->pack_id
+ * is NULL while the blob is pending or its pack is still being written. */
 int index_set_lookup(const index_set *s, const uint8_t id[32], index_loc *out);
 
 /* Adds the blobs of a pack's table to s (0 if the pack no longer exists). */
