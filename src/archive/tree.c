@@ -129,6 +129,46 @@ static int name_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 	return an < bn ? -1 : an > bn;
 }
 
+/*
+ * The extension: a list of (varint tag | str value) fields, empty for
+ * most nodes.  Readers that know no field skip the whole string, so a
+ * field never makes an older dvalin refuse a tree.
+ */
+static int put_extension(buf *b, const tree_node *n)
+{
+	if (!(n->type == NODE_FILE && n->device))
+		return buf_put_varint(b, 0);
+	buf _cleanup_(buf_releasep) val = BUF_INIT;
+	buf _cleanup_(buf_releasep) ext = BUF_INIT;
+	int rc = buf_put_varint(&val, n->rdev);
+	rc = rc ?: buf_put_varint(&ext, TREE_EXT_DEVICE);
+	rc = rc ?: buf_put_str(&ext, val.data, val.len);
+	return rc ?: buf_put_str(b, ext.data, ext.len);
+}
+
+/* The known fields of an extension; unknown ones are skipped. */
+static int decode_extension(tree_node *n, const uint8_t *p, size_t len)
+{
+	reader r;
+	reader_init(&r, p, len);
+	while (reader_ok(&r) && reader_left(&r)) {
+		uint64_t tag = reader_varint(&r);
+		size_t vl;
+		const uint8_t *v = reader_str(&r, &vl, len);
+		if (!reader_ok(&r))
+			break;
+		if (tag == TREE_EXT_DEVICE) {
+			reader vr;
+			reader_init(&vr, v, vl);
+			n->rdev = reader_varint(&vr);
+			if (n->type != NODE_FILE || n->device || !reader_ok(&vr) || reader_left(&vr))
+				return -DV_ECORRUPT;
+			n->device = 1;
+		}
+	}
+	return reader_ok(&r) ? 0 : -DV_ECORRUPT;
+}
+
 int tree_writer_add(tree_writer *w, const tree_node *n)
 {
 	buf *b = &w->body;
@@ -179,7 +219,7 @@ int tree_writer_add(tree_writer *w, const tree_node *n)
 		rc = rc ?: buf_append(b, n->xattrs, n->xattrs_len);
 	else
 		rc = rc ?: buf_put_varint(b, 0);
-	rc = rc ?: buf_put_varint(b, 0); /* extension bytes: none in version 1 */
+	rc = rc ?: put_extension(b, n);
 	if (rc == 0)
 		w->count++;
 	return rc;
@@ -300,8 +340,10 @@ static int decode_node(reader *r, tree_node *n, uint32_t nchildren)
 		n->xattrs_len = (size_t)(r->p - xstart);
 	}
 	size_t extlen;
-	reader_str(r, &extlen, 1 << 20);
-	return reader_ok(r) ? 0 : -DV_ECORRUPT;
+	const uint8_t *ext = reader_str(r, &extlen, 1 << 20);
+	if (!reader_ok(r))
+		return -DV_ECORRUPT;
+	return extlen ? decode_extension(n, ext, extlen) : 0;
 }
 
 int tree_decode(tree *t, buf *plain)

@@ -68,7 +68,15 @@ typedef struct {
 	tree_seg *segs; /* file */
 	size_t nsegs;
 	uint32_t subtree; /* dir: child position */
+	/*
+	 * file: the contents of a block device read with --read-devices; rdev
+	 * is the device's number (the extension field TREE_EXT_DEVICE).
+	 */
+	uint8_t device;
 } tree_node;
+
+/* Fields of a node's extension bytes (docs/format.md, "Node extension"). */
+#define TREE_EXT_DEVICE 1
 
 /* Iterates the encoded xattr list of a node. */
 typedef struct {

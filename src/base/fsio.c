@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 
 int fsio_write_all(int fd, const void *p, size_t n)
 {
@@ -114,4 +116,31 @@ int fsio_mkdir(int dirfd, const char *name, mode_t mode)
 	if (mkdirat(dirfd, name, mode) == 0 || errno == EEXIST)
 		return 0;
 	return -errno;
+}
+
+int fsio_blockdev_size(int fd, uint64_t *out)
+{
+	uint64_t size = 0;
+	if (ioctl(fd, BLKGETSIZE64, &size) < 0)
+		return -errno;
+	*out = size;
+	return 0;
+}
+
+int fsio_mkdir_p(const char *path, mode_t parent_mode, mode_t mode)
+{
+	_cleanup_free_ char *p = strdup(path);
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, parent_mode) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
 }

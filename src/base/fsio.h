@@ -27,5 +27,9 @@ int fsio_read_file(int dirfd, const char *name, buf *out, size_t max);
 int fsio_write_atomic(int dirfd, const char *name, const void *p, size_t n);
 /* mkdirat that accepts an existing directory. */
 int fsio_mkdir(int dirfd, const char *name, mode_t mode);
+/* mkdir -p: missing parents get parent_mode, path itself mode; existing ones are fine. */
+int fsio_mkdir_p(const char *path, mode_t parent_mode, mode_t mode);
+/* The size in bytes of the block device open as fd (BLKGETSIZE64). */
+int fsio_blockdev_size(int fd, uint64_t *out);
 
 #endif

@@ -7,6 +7,7 @@
 #include "../base/strlist.h"
 #include "../base/workq.h"
 #include "../jobs/restore.h"
+#include "../jobs/restore_device.h"
 #include "../report/backup.h"
 #include "../repo/snapshots.h"
 
@@ -18,7 +19,8 @@
 #include <time.h>
 
 const char cmd_restore_usage[] =
-	"usage: dvalin restore -r REPO SNAPSHOT --target DIR [--include GLOB]... [--verify]\n\n"
+	"usage: dvalin restore -r REPO SNAPSHOT --target DIR [--include GLOB]... [--verify]\n"
+	"       dvalin restore -r REPO SNAPSHOT --to-device DEV [--include PATH] [--verify]\n\n"
 	"Restore a snapshot under DIR: a backup of /srv/data is written to\n"
 	"DIR/srv/data.  Metadata is restored as rsync -aHAXS --numeric-ids would:\n"
 	"mode, numeric owner (when root), nanosecond mtime, xattrs and ACLs, hard\n"
@@ -36,9 +38,65 @@ const char cmd_restore_usage[] =
 	"      --no-space-check write even if the target's free space or inodes seem too\n"
 	"                       few for what the snapshot expands to (checked by default,\n"
 	"                       before anything of it is written)\n"
+	"      --to-device DEV  write the one file PATH (a device backed up with\n"
+	"                       --read-devices, or an image) to the block device DEV,\n"
+	"                       holes as zeros; DEV must be as large, unmounted and\n"
+	"                       unused.  DEV may also be an image file: written sparse\n"
 	"      --json           print the summary as JSON\n\n"
 	"Exit status: 0 done, 1 some entries could not be restored or the snapshot is\n"
 	"damaged (each is named on stderr).\n";
+
+/*
+ * restore --to-device: the file path (the snapshot's only path when not
+ * given) to a device or an image file.
+ */
+static int restore_to_device(cli_ctx *ctx, const char *spec, const char *path, const char *target,
+			     int verify)
+{
+	repo *r;
+	snapshot *s = NULL;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = cli_open_repo(ctx, &r);
+	if (rc < 0)
+		return cli_fail(rc);
+	rc = repo_find_snapshot(r, spec, &s);
+	if (rc == 0 && !path && s->npaths != 1)
+		rc = err_set(-DV_EUSAGE, "the snapshot has %zu paths: name the file with --include PATH",
+			     s->npaths);
+	if (rc == 0 && !path)
+		path = s->paths[0];
+	restore_device_stats st;
+	memset(&st, 0, sizeof(st));
+	if (rc == 0) {
+		restore_device_opts o = { path, target, verify };
+		job_progress prog = { 0 };
+		progress_display *pd = NULL;
+		progress_start(&pd, &prog, "restore", ctx->progress);
+		interrupt_install();
+		rc = restore_device_run(r, s, &o, &prog, &st);
+		progress_stop(pd);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (rc == 0 && ctx->json) {
+		json j;
+		json_init(&j, stdout);
+		report_restore_device(&j, path, target, &st, secs);
+		json_finish(&j);
+	} else if (rc == 0 && !ctx->quiet) {
+		char b[32], d[32], z[32], t[32];
+		cli_human_bytes(b, st.size);
+		cli_human_bytes(d, st.data);
+		cli_human_bytes(z, st.zeroed);
+		cli_human_duration(t, secs);
+		printf("restored '%s' to '%s': %s (%s of data, %s %s) in %s (%.2f s)\n", path, target, b, d,
+		       st.device ? z : b, st.device ? "zeroed" : "in total", t, secs);
+	}
+	snapshot_free(s);
+	repo_free(r);
+	return rc < 0 ? cli_fail(rc) : EXIT_OK;
+}
 
 int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 {
@@ -49,8 +107,10 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 		{ "threads", required_argument, NULL, 'j' },
 		{ "max-entries", required_argument, NULL, 'M' },
 		{ "no-space-check", no_argument, NULL, 'S' },
+		{ "to-device", required_argument, NULL, 'D' },
 		{ 0 },
 	};
+	const char *to_device = NULL;
 	restore_opts o;
 	memset(&o, 0, sizeof(o));
 	o.threads = workq_default_threads();
@@ -66,6 +126,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 			break;
 		case 'V': o.verify = 1; break;
 		case 'S': o.no_space_check = 1; break;
+		case 'D': to_device = optarg; break;
 		case 'M': {
 			char *end;
 			errno = 0;
@@ -87,6 +148,15 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 			strlist_free(o.includes, o.nincludes);
 			return cli_usage_error(ctx, "unknown option");
 		}
+	}
+	if (to_device) {
+		rc = optind >= argc || argc - optind > 1 || o.target || o.nincludes > 1
+			     ? cli_usage_error(ctx, "--to-device takes one SNAPSHOT, at most one --include PATH "
+						    "and no --target")
+			     : restore_to_device(ctx, argv[optind], o.nincludes ? o.includes[0] : NULL,
+						 to_device, o.verify);
+		strlist_free(o.includes, o.nincludes);
+		return rc;
 	}
 	if (optind >= argc || !o.target || argc - optind > 1) {
 		strlist_free(o.includes, o.nincludes);

@@ -645,24 +645,6 @@ static int restore_walk(rctx *c, int root_fd, tree *t, int inc)
 	return rc;
 }
 
-static int mkdir_p(const char *path)
-{
-	_cleanup_free_ char *p = strdup(path);
-	if (!p)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(p, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress *prog,
 		restore_stats *out)
 {
@@ -679,7 +661,7 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 				    job_worker_free, r };
 		rc = workq_new(&c.wq, &wp);
 	}
-	rc = rc ?: mkdir_p(o->target);
+	rc = rc ?: fsio_mkdir_p(o->target, 0755, 0700);
 	if (rc == 0 && (c.root_fd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		rc = -errno;
 	if (rc < 0) {
