@@ -13,6 +13,7 @@ PKGS := libcrypto libzstd libxxhash jansson libcurl sqlite3
 DEB_BUILD := gcc make pkg-config libssl-dev libzstd-dev libxxhash-dev libjansson-dev \
 	libcurl4-openssl-dev libsqlite3-dev
 DEB_TEST := python3-pytest python3-pytest-xdist acl attr util-linux smartmontools openssl curl \
+	btrfs-progs fdisk lvm2 \
 	openssh-server ceph-mon ceph-osd radosgw ceph-common prometheus \
 	chromium chromium-driver python3-selenium python3-aiosmtpd clang
 

@@ -20,6 +20,7 @@
  * paths, with the real directories' metadata.
  */
 #include "backup_walk.h"
+#include "fssnap.h"
 #include "match.h"
 #include "quote.h"
 #include "treeio.h"
@@ -642,6 +643,13 @@ static int prepare_entry(walker *w, frame *f, pentry *pe, int top, frame *child,
 	if (rc < 0)
 		goto out;
 	pe->kind = PE_NODE;
+	/* a btrfs snapshot made by a dvalin backup (a subvolume, or in a
+	 * snapshot the empty placeholder of one): never backup content */
+	if (S_ISDIR(pe->st.st_mode) && (pe->st.st_ino == 256 || pe->st.st_ino == 2) &&
+	    strncmp(pe->name, "." FSSNAP_PREFIX, strlen("." FSSNAP_PREFIX)) == 0) {
+		pe->kind = PE_SKIP;
+		goto out;
+	}
 	switch (pe->st.st_mode & S_IFMT) {
 	case S_IFREG:
 		rc = prepare_file(w, dfd, pe, pt);

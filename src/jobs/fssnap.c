@@ -22,7 +22,7 @@
 
 #define ZFS_SUPER_MAGIC 0x2fc12fc1
 #define BTRFS_SUBVOL_INO 256  /* the root directory of every btrfs subvolume */
-#define NAME_PREFIX "dvalin-snap-"
+#define NAME_PREFIX FSSNAP_PREFIX
 #define LVM_MOUNT_DIR "/run/dvalin"
 #define TOOL_TIMEOUT 600.0    /* seconds for one lvcreate, zfs snapshot, ... */
 #define TOOL_OUTPUT_MAX ((size_t)1 << 20)

@@ -44,6 +44,13 @@
 #include "../base/guard.h"
 #include "backup_walk.h"
 
+/*
+ * The names of dvalin's snapshots start with this (btrfs: with a dot
+ * before it).  A walk leaves out btrfs snapshots of that name, so that
+ * one backup never stores another's snapshot (or its empty placeholder).
+ */
+#define FSSNAP_PREFIX "dvalin-snap-"
+
 typedef enum {
 	FSSNAP_NONE = 0,
 	FSSNAP_BTRFS,
