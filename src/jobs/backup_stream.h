@@ -25,6 +25,7 @@
 
 #include "../archive/ingest.h"
 #include "../repo/repo.h"
+#include "../repo/snapshot.h"
 
 typedef struct {
 	repo *r;

@@ -9,6 +9,7 @@
 #include "../base/log.h"
 #include "../base/mountinfo.h"
 #include "../core/blob.h"
+#include "../repo/session.h"
 
 #include <dirent.h>
 #include <errno.h>

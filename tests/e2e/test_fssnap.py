@@ -29,7 +29,10 @@ MiB = 1 << 20
 
 # Writes generations of data files and, after each, a checksum file by
 # rename (atomic), then removes the previous generation: at every instant
-# SUMS names files that exist with exactly those contents.
+# SUMS names files that exist with exactly those contents.  Like any
+# program that must survive a crash it makes the data durable (fsync)
+# before the rename that publishes it: a snapshot is crash-consistent, it
+# holds what a power cut at that instant would have left.
 WRITER = r'''
 import hashlib, os, sys, time
 d, stop = sys.argv[1], sys.argv[2]
@@ -42,6 +45,8 @@ while not os.path.exists(stop):
         n = f"g{gen:05d}-{i}"
         with open(os.path.join(d, n), "wb") as f:
             f.write(os.urandom(256 * 1024 * (1 + i % 3)))
+            f.flush()
+            os.fsync(f.fileno())
         names.append(n)
     lines = []
     for n in names:
