@@ -331,6 +331,11 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 		backup_stream_params sp = { r, g, paths[0], o->stdin_mode, o->stdin_command, 0, s->time };
 		backup_stream_result sr;
 		rc = backup_stream(&sp, s->tree, &s->stats, &sr);
+		if (rc == 0 && parent) {
+			/* the same name was backed up before: a changed file, read again */
+			s->stats.files_new--;
+			s->stats.files_changed++;
+		}
 		out->stream = 1;
 		out->stream_bytes = sr.bytes;
 		out->command_status = sr.status;
