@@ -377,3 +377,10 @@ long tree_find(const tree *t, const void *name, size_t len)
 	}
 	return -1;
 }
+
+int tree_name_safe(const uint8_t *name, size_t len)
+{
+	if (len == 0 || memchr(name, '/', len) || memchr(name, 0, len))
+		return 0;
+	return !(len == 1 && name[0] == '.') && !(len == 2 && name[0] == '.' && name[1] == '.');
+}

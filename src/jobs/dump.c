@@ -318,7 +318,7 @@ static int walk_pre(void *ud, const buf *path, const snapfs_tree *t, const tree_
 {
 	(void)depth;
 	tarctx *c = ud;
-	if (!snapfs_name_ok(n->name, n->name_len)) {
+	if (!tree_name_safe(n->name, n->name_len)) {
 		entry_error(c, path, "leaving out (and all below it) the entry with an unsafe name at",
 			    -DV_ECORRUPT);
 		return SNAPWALK_SKIP;
@@ -339,7 +339,7 @@ static int tar_run(tarctx *c, const snapfs_path *p)
 	/* the directories on the way, then the entry itself */
 	for (size_t i = 0; rc == 0 && i < p->depth; i++) {
 		const tree_node *n = p->nodes[i];
-		if (!snapfs_name_ok(n->name, n->name_len))
+		if (!tree_name_safe(n->name, n->name_len))
 			return err_set(-DV_ECORRUPT, "the path has an entry with an unsafe name");
 		if (i > 0)
 			rc = buf_put_u8(&path, '/');

@@ -159,12 +159,7 @@ static void fail_msg(rctx *c, int code)
 
 static int safe_name(const tree_node *n)
 {
-	if (n->name_len == 0 || memchr(n->name, '/', n->name_len) || memchr(n->name, 0, n->name_len))
-		return 0;
-	if ((n->name_len == 1 && n->name[0] == '.') ||
-	    (n->name_len == 2 && n->name[0] == '.' && n->name[1] == '.'))
-		return 0;
-	return 1;
+	return tree_name_safe(n->name, n->name_len);
 }
 
 /* Opens (creating) the directory pd; NULL-safe chain up to the target. */
@@ -573,7 +568,9 @@ static int restore_node(rctx *c, rframe *f, rframe *child, const tree_node *n)
 	char *name = strndup((const char *)n->name, n->name_len);
 	if (!name)
 		return -ENOMEM;
-	int here = f->inc || match_any(c->o->includes, c->o->nincludes, &c->path, name);
+	const restore_opts *o = c->o;
+	int here = f->inc || match_any(o->includes, o->nincludes, &c->path, name) ||
+		   (o->select && o->select(o->select_ud, &c->path));
 	int rc = f->inc ? 0 : examine(c);
 	if (rc == 0 && here && !f->inc && n->type != NODE_DIR) {
 		expand_totals e;
@@ -581,7 +578,8 @@ static int restore_node(rctx *c, rframe *f, rframe *child, const tree_node *n)
 		rc = rc ?: admit(c, &e, qpath(c));
 	}
 	if (rc < 0 || (n->type == NODE_DIR && !here &&
-		       !match_may_contain(c->o->includes, c->o->nincludes, &c->path))) {
+		       !match_may_contain(o->includes, o->nincludes, &c->path) &&
+		       !(o->select && (!o->may_contain || o->may_contain(o->select_ud, &c->path))))) {
 		free(name);
 		return rc; /* nothing below can be selected: not read at all */
 	}
@@ -694,13 +692,14 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 	rc = treeio_load(r, s->tree, &t);
 	if (rc == -DV_ECORRUPT && !strstr(err_msg(rc), "blob"))
 		rc = err_set(rc, "root tree of the snapshot is damaged");
-	if (rc == 0 && o->nincludes == 0) { /* all of it: checked before the first write */
+	int all = o->nincludes == 0 && !o->select;
+	if (rc == 0 && all) { /* all of it: checked before the first write */
 		expand_totals e;
 		rc = expand_tree(&c.x, s->tree, 0, &e);
 		rc = rc ?: admit(&c, &e, NULL);
 	}
 	if (rc == 0)
-		rc = restore_walk(&c, c.root_fd, &t, o->nincludes == 0);
+		rc = restore_walk(&c, c.root_fd, &t, all);
 	tree_release(&t);
 	expander_release(&c.x);
 	workq_free(c.wq); /* waits for the last contents */

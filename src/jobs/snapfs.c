@@ -242,13 +242,6 @@ int snapfs_lookup(snapfs_session *s, const uint8_t root[32], const void *path, s
 	return 0;
 }
 
-int snapfs_name_ok(const uint8_t *name, size_t len)
-{
-	if (len == 0 || memchr(name, '/', len) || memchr(name, 0, len))
-		return 0;
-	return !(len == 1 && name[0] == '.') && !(len == 2 && name[0] == '.' && name[1] == '.');
-}
-
 void snapfs_root_node(tree_node *out, int64_t time, uint32_t time_ns)
 {
 	memset(out, 0, sizeof(*out));

@@ -104,13 +104,6 @@ int snapfs_lookup(snapfs_session *s, const uint8_t root[32], const void *path, s
 void snapfs_path_release(snapfs *fs, snapfs_path *p);
 
 /*
- * 1 when a name can stand as one file name: not empty, not "." or "..",
- * no '/' and no NUL.  The tree codec does not judge names (tree.h);
- * whoever turns them into files, FUSE entries or archive paths does.
- */
-int snapfs_name_ok(const uint8_t *name, size_t len);
-
-/*
  * The node the root directory of a snapshot shows: a directory 0755 owned
  * by root, with the snapshot's time as its times (a snapshot's root "/"
  * is not recorded as a node of its own).

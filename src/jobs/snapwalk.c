@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "snapwalk.h"
-#include "quote.h"
+#include "treeio.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
+#include "../base/interrupt.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,14 +16,10 @@ typedef struct {
 	const tree_node *pnode;
 } frame;
 
-/* The listing of the directory at depth; its entries lie one deeper. */
+/* The depth rule of every walk (treeio.h): t lists the directory at depth. */
 static int check_depth(const snapfs_tree *t, size_t depth, const buf *path)
 {
-	if (t->t.n == 0 || depth < TREE_MAX_DEPTH)
-		return 0;
-	buf _cleanup_(buf_releasep) q = BUF_INIT;
-	return err_set(-ELOOP, "'%s' nests deeper than %d levels (a forged snapshot, or its trees form a cycle)",
-		       quote_path(&q, path->data, path->len), TREE_MAX_DEPTH);
+	return treeio_check_depth(&t->t, depth, path->data, path->len);
 }
 
 /* The listing of directory n (at path, depth), or 0 and *out NULL to skip it. */
@@ -70,6 +67,8 @@ int snapwalk_run(snapfs_session *s, const snapfs_tree *dir, const void *path, si
 			continue;
 		}
 		const tree_node *n = &cur->t->t.nodes[cur->next++];
+		if ((rc = interrupt_check()) < 0)
+			break;
 		p.len = cur->path_len;
 		if (!(p.len == 1 && p.data[0] == '/'))
 			rc = buf_put_u8(&p, '/');

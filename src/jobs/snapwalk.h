@@ -8,8 +8,9 @@
  * Iterative: one frame per level on the heap, at most TREE_MAX_DEPTH + 1,
  * so the stack does not grow with the depth; a directory nested deeper
  * than TREE_MAX_DEPTH (only a forged snapshot has one) is an error naming
- * its path.  Memory is the trees on the current path (held), whatever the
- * snapshot expands to.
+ * its path (treeio_check_depth).  Memory is the trees on the current path
+ * (held), whatever the snapshot expands to.  A walk stops with -EINTR
+ * when interrupt_pending() (base/interrupt.h).
  */
 #ifndef DV_JOBS_SNAPWALK_H
 #define DV_JOBS_SNAPWALK_H
