@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../jobs/snapsel.h"
 #include "../repo/repo.h"
 
 /*
@@ -98,12 +99,27 @@ int cmd_alert(cli_ctx *ctx, int argc, char **argv);
 int cmd_zpool_check(cli_ctx *ctx, int argc, char **argv);
 int cmd_schedule(cli_ctx *ctx, int argc, char **argv);
 int cmd_dump(cli_ctx *ctx, int argc, char **argv);
+int cmd_drill(cli_ctx *ctx, int argc, char **argv);
 
 extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], cmd_ls_usage[],
 	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[], cmd_forget_usage[],
 	cmd_prune_usage[], cmd_check_usage[], cmd_repair_usage[], cmd_stats_usage[],
 	cmd_protect_usage[], cmd_unprotect_usage[], cmd_disks_usage[], cmd_alert_usage[],
-	cmd_zpool_check_usage[], cmd_schedule_usage[], cmd_dump_usage[];
+	cmd_zpool_check_usage[], cmd_schedule_usage[], cmd_dump_usage[],
+	cmd_drill_usage[];
+
+/*
+ * Options that choose snapshots (cli/select.c): put CLI_SELECT_OPTIONS in
+ * a getopt_long table and hand each option to cli_select_option(), which
+ * returns 1 when it was one of them (added to f), 0 when not, < 0 on error.
+ */
+enum { CLI_OPT_SNAPSHOT = 0x100, CLI_OPT_HOST, CLI_OPT_PATH, CLI_OPT_TAG };
+#define CLI_SELECT_OPTIONS                                              \
+	{ "snapshot", required_argument, NULL, CLI_OPT_SNAPSHOT },      \
+	{ "host", required_argument, NULL, CLI_OPT_HOST },              \
+	{ "path", required_argument, NULL, CLI_OPT_PATH },              \
+	{ "tag", required_argument, NULL, CLI_OPT_TAG }
+int cli_select_option(int c, const char *arg, snapsel_filter *f);
 
 /* "5%" or "5" -> 0.05; -1 if invalid. */
 int cli_parse_percent(const char *s, double *out);

@@ -329,29 +329,6 @@ static int clear_entry(int dirfd, const char *name)
 	return 0;
 }
 
-/* Opens the directory of a path below the target without following links. */
-static int open_rel_dir(rctx *c, const char *rel, const char **out_base)
-{
-	int fd = dup(c->root_fd);
-	const char *p = rel;
-	for (const char *slash; fd >= 0 && (slash = strchr(p, '/'));) {
-		char comp[256];
-		size_t l = (size_t)(slash - p);
-		if (l == 0 || l >= sizeof(comp)) {
-			close(fd);
-			return -EINVAL;
-		}
-		memcpy(comp, p, l);
-		comp[l] = 0;
-		int nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		close(fd);
-		fd = nfd;
-		p = slash + 1;
-	}
-	*out_base = p;
-	return fd < 0 ? -errno : fd;
-}
-
 static link_seen *link_lookup(rctx *c, const tree_node *n)
 {
 	for (size_t i = 0; i < c->nlinks; i++)
@@ -383,10 +360,10 @@ static int try_link(rctx *c, int pfd, const char *name, const tree_node *n)
 	link_seen *l = link_lookup(c, n);
 	if (!l)
 		return 0;
-	const char *base;
-	_cleanup_close_ int ofd = open_rel_dir(c, l->rel, &base);
-	if (ofd < 0)
-		return 0;
+	char base[256];
+	_cleanup_close_ int ofd = -1;
+	if (fsio_open_parent(c->root_fd, l->rel, strlen(l->rel), 1, &ofd, base) < 0)
+		return 0; /* the directory of the first link, never through a symlink */
 	if (clear_entry(pfd, name) < 0)
 		return 0;
 	if (linkat(ofd, base, pfd, name, 0) < 0)
