@@ -123,6 +123,8 @@ void tree_release(tree *t);
 const uint8_t *tree_child(const tree *t, uint32_t ref);
 /* Index of the node called name, or -1. */
 long tree_find(const tree *t, const void *name, size_t len);
+/* The order of nodes in a tree: bytewise, a prefix first (<0, 0, >0). */
+int tree_name_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
 /*
  * 1 when name can stand as one file name: not empty, not "." or "..",
  * no '/' and no NUL.  Readers that create or present entries refuse the

@@ -23,6 +23,7 @@ static const cli_command commands[] = {
 	{ "snapshots", cmd_snapshots, "list snapshots", cmd_snapshots_usage },
 	{ "ls", cmd_ls, "list the files of a snapshot", cmd_ls_usage },
 	{ "restore", cmd_restore, "restore a snapshot", cmd_restore_usage },
+	{ "diff", cmd_diff, "show what changed between two snapshots", cmd_diff_usage },
 	{ "drill", cmd_drill, "prove a snapshot restores: a sampled restore, checked", cmd_drill_usage },
 	{ "dump", cmd_dump, "write a file or directory of a snapshot to stdout", cmd_dump_usage },
 	{ "forget", cmd_forget, "remove snapshots by a retention policy", cmd_forget_usage },

@@ -254,16 +254,10 @@ typedef struct {
 	size_t n;
 } selection;
 
-static int path_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
-{
-	int c = memcmp(a, b, al < bl ? al : bl);
-	return c ? c : al < bl ? -1 : al > bl;
-}
-
 static int cand_cmp(const void *x, const void *y)
 {
 	const cand *a = x, *b = y;
-	return path_cmp(a->path, a->len, b->path, b->len);
+	return tree_name_cmp(a->path, a->len, b->path, b->len);
 }
 
 /* The first path not below (bytewise) p. */
@@ -272,7 +266,7 @@ static size_t lower_bound(const selection *sel, const uint8_t *p, size_t len)
 	size_t lo = 0, hi = sel->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (path_cmp(sel->v[mid].path, sel->v[mid].len, p, len) < 0)
+		if (tree_name_cmp(sel->v[mid].path, sel->v[mid].len, p, len) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -284,7 +278,7 @@ static int sel_select(void *ud, const buf *path)
 {
 	const selection *sel = ud;
 	size_t i = lower_bound(sel, path->data, path->len);
-	return i < sel->n && path_cmp(sel->v[i].path, sel->v[i].len, path->data, path->len) == 0;
+	return i < sel->n && tree_name_cmp(sel->v[i].path, sel->v[i].len, path->data, path->len) == 0;
 }
 
 static int sel_may_contain(void *ud, const buf *dir)
@@ -305,7 +299,7 @@ static int take_extreme(sampler *sm, cand *x)
 	if (!x->path)
 		return 0;
 	for (size_t i = 0; i < sm->n; i++) {
-		if (path_cmp(sm->heap[i].path, sm->heap[i].len, x->path, x->len) == 0) {
+		if (tree_name_cmp(sm->heap[i].path, sm->heap[i].len, x->path, x->len) == 0) {
 			cand_free(x);
 			return 0;
 		}
