@@ -74,6 +74,11 @@ int cli_parse_threads(const char *s, int *out);
 /* Parses --compression auto|off|fast|max|N into a zstd level. */
 int cli_parse_compression(const char *s, int *out_level);
 
+/* "100", "100K", "5M", "2GiB", "1TB": bytes, binary units. */
+int cli_parse_size(const char *s, uint64_t *out);
+/* "2026-01-01", "2026-01-01 12:00", "2026-01-01T12:00:00": local time. */
+int cli_parse_date(const char *s, int64_t *out);
+
 /* "1.23 GiB" */
 void cli_human_bytes(char out[32], uint64_t n);
 /* "1:02:03" or "2:03" */
@@ -101,13 +106,14 @@ int cmd_schedule(cli_ctx *ctx, int argc, char **argv);
 int cmd_dump(cli_ctx *ctx, int argc, char **argv);
 int cmd_drill(cli_ctx *ctx, int argc, char **argv);
 int cmd_diff(cli_ctx *ctx, int argc, char **argv);
+int cmd_find(cli_ctx *ctx, int argc, char **argv);
 
 extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], cmd_ls_usage[],
 	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[], cmd_forget_usage[],
 	cmd_prune_usage[], cmd_check_usage[], cmd_repair_usage[], cmd_stats_usage[],
 	cmd_protect_usage[], cmd_unprotect_usage[], cmd_disks_usage[], cmd_alert_usage[],
 	cmd_zpool_check_usage[], cmd_schedule_usage[], cmd_dump_usage[],
-	cmd_drill_usage[], cmd_diff_usage[];
+	cmd_drill_usage[], cmd_diff_usage[], cmd_find_usage[];
 
 /*
  * Options that choose snapshots (cli/select.c): put CLI_SELECT_OPTIONS in
