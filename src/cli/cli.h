@@ -107,13 +107,15 @@ int cmd_dump(cli_ctx *ctx, int argc, char **argv);
 int cmd_drill(cli_ctx *ctx, int argc, char **argv);
 int cmd_diff(cli_ctx *ctx, int argc, char **argv);
 int cmd_find(cli_ctx *ctx, int argc, char **argv);
+int cmd_mount(cli_ctx *ctx, int argc, char **argv);
 
 extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], cmd_ls_usage[],
 	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[], cmd_forget_usage[],
 	cmd_prune_usage[], cmd_check_usage[], cmd_repair_usage[], cmd_stats_usage[],
 	cmd_protect_usage[], cmd_unprotect_usage[], cmd_disks_usage[], cmd_alert_usage[],
 	cmd_zpool_check_usage[], cmd_schedule_usage[], cmd_dump_usage[],
-	cmd_drill_usage[], cmd_diff_usage[], cmd_find_usage[];
+	cmd_drill_usage[], cmd_diff_usage[], cmd_find_usage[],
+	cmd_mount_usage[];
 
 /*
  * Options that choose snapshots (cli/select.c): put CLI_SELECT_OPTIONS in

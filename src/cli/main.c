@@ -26,6 +26,7 @@ static const cli_command commands[] = {
 	{ "diff", cmd_diff, "show what changed between two snapshots", cmd_diff_usage },
 	{ "drill", cmd_drill, "prove a snapshot restores: a sampled restore, checked", cmd_drill_usage },
 	{ "find", cmd_find, "find files in snapshots by name, size and time", cmd_find_usage },
+	{ "mount", cmd_mount, "browse the snapshots as a read-only file system", cmd_mount_usage },
 	{ "dump", cmd_dump, "write a file or directory of a snapshot to stdout", cmd_dump_usage },
 	{ "forget", cmd_forget, "remove snapshots by a retention policy", cmd_forget_usage },
 	{ "prune", cmd_prune, "remove data no snapshot uses", cmd_prune_usage },
