@@ -72,8 +72,8 @@ int cmd_mount(cli_ctx *ctx, int argc, char **argv)
 		return cli_fail(rc);
 	char b[32];
 	cli_human_bytes(b, st.bytes_fetched);
-	log_info("unmounted '%s': %llu chunks fetched (%s), %llu directory trees read",
-		 o.mountpoint, (unsigned long long)st.blobs_fetched, b,
-		 (unsigned long long)st.trees_loaded);
+	log_info("unmounted '%s': %llu chunks fetched (%llu bytes, %s), %llu directory trees read",
+		 o.mountpoint, (unsigned long long)st.blobs_fetched,
+		 (unsigned long long)st.bytes_fetched, b, (unsigned long long)st.trees_loaded);
 	return EXIT_OK;
 }

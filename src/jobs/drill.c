@@ -10,6 +10,7 @@
 #include "../base/err.h"
 #include "../base/fsio.h"
 #include "../base/interrupt.h"
+#include "../base/strlist.h"
 #include "../core/blob.h"
 
 #include <errno.h>
@@ -54,6 +55,7 @@ void drill_result_release(drill_result *res)
 		free(res->findings[i].reason);
 	}
 	free(res->findings);
+	strlist_free(res->sampled, res->nsampled);
 	free(res->scratch);
 	memset(res, 0, sizeof(*res));
 }
@@ -300,6 +302,8 @@ static int take_extreme(sampler *sm, cand *x)
 		return 0;
 	for (size_t i = 0; i < sm->n; i++) {
 		if (tree_name_cmp(sm->heap[i].path, sm->heap[i].len, x->path, x->len) == 0) {
+			sm->heap[i].key = INFINITY; /* drawn already: now it stays */
+			heap_down(sm->heap, sm->n, i);
 			cand_free(x);
 			return 0;
 		}
@@ -462,7 +466,10 @@ static int check_contents(verifier *v, const buf *path, int fd, const tree *t, c
 						   "restored bytes %llu..%llu do not match the snapshot's chunk (segment %zu)",
 						   (unsigned long long)off, (unsigned long long)(off + sg->len), i + 1);
 		} else {
-			for (uint64_t done = 0; done < sg->len;) {
+			/* a hole on disk reads as zeros: only data within the hole is read */
+			off_t data = lseek(fd, (off_t)off, SEEK_DATA);
+			uint64_t skip = data < 0 ? sg->len : (uint64_t)data > off ? (uint64_t)data - off : 0;
+			for (uint64_t done = MIN(skip, sg->len); done < sg->len;) {
 				size_t k = (size_t)MIN((uint64_t)DRILL_BLOCK, sg->len - done);
 				if ((rc = read_at(fd, v->a, k, off + done)) < 0)
 					return add_finding(v->res, path->data, path->len, DRILL_FAIL_CONTENT,
@@ -525,10 +532,24 @@ static int check_meta(verifier *v, const buf *path, int dfd, const char *name,
 	return rc < 0 ? rc : 0;
 }
 
-/* Compares two open files byte for byte; 1 when equal. */
+/* The next offset at or after off where fd may hold data (size when none does). */
+static uint64_t next_data(int fd, uint64_t off, uint64_t size)
+{
+	off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+	if (d < 0)
+		return errno == ENXIO ? size : off; /* ENXIO: holes to the end; else read it all */
+	return (uint64_t)d;
+}
+
+/* Compares two open files byte for byte; 1 when equal.  Where both hold holes, nothing is read. */
 static int same_bytes(verifier *v, int fa, int fb, uint64_t size)
 {
 	for (uint64_t off = 0; off < size;) {
+		uint64_t skip = MIN(next_data(fa, off, size), next_data(fb, off, size));
+		if (skip > off) {
+			off = skip;
+			continue;
+		}
 		size_t k = (size_t)MIN((uint64_t)DRILL_BLOCK, size - off);
 		if (read_at(fa, v->a, k, off) < 0 || read_at(fb, v->b, k, off) < 0)
 			return 0;
@@ -807,8 +828,12 @@ int drill_run(repo *r, const snapshot *s, const drill_opts *o, job_progress *pro
 	rc = rc ?: snapfs_session_new(&ss, fs);
 	if (rc == 0 && !o->full) {
 		rc = draw(ss, s, o, &tot, &sel);
-		for (size_t i = 0; i < sel.n; i++)
+		for (size_t i = 0; rc == 0 && i < sel.n; i++) {
 			res->bytes_sampled += sel.v[i].data;
+			char *p = strndup((const char *)sel.v[i].path, sel.v[i].len);
+			rc = p ? strlist_add(&res->sampled, &res->nsampled, p) : -ENOMEM;
+			free(p);
+		}
 		res->files_sampled = sel.n;
 	} else if (rc == 0) {
 		res->files_sampled = tot.files;

@@ -91,6 +91,8 @@ typedef struct {
 	double estimate_seconds, estimate_seconds_min;
 	drill_finding *findings;
 	size_t nfindings, cap_findings;
+	char **sampled;                 /* the paths drawn, sorted (not for a full drill) */
+	size_t nsampled;
 	uint64_t notes_dropped;         /* changed/gone findings beyond DRILL_MAX_NOTES */
 	int ok;                         /* nothing failed */
 } drill_result;

@@ -653,6 +653,23 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(out);
 }
 
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	const snapfs_file *f = (const snapfs_file *)(uintptr_t)fi->fh;
+	uint64_t at;
+	if ((whence != SEEK_DATA && whence != SEEK_HOLE) || off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	int rc = snapfs_file_seek(f, (uint64_t)off, whence == SEEK_DATA, &at);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_lseek(req, (off_t)at);
+}
+
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
@@ -750,6 +767,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.open = op_open,
 	.read = op_read,
 	.release = op_release,
+	.lseek = op_lseek,
 	.statfs = op_statfs,
 	.getxattr = op_getxattr,
 	.listxattr = op_listxattr,
@@ -897,14 +915,23 @@ static void free_permanent(mctx *m)
 
 /* ---------- mounting ---------- */
 
-/* FUSE at all, before libfuse says it in its own words. */
+/*
+ * FUSE at all, before libfuse says it in its own words.  A user other
+ * than root mounts through the setuid fusermount3, but libfuse opens
+ * /dev/fuse itself first, so the device must be open to the user too.
+ */
 static int check_fuse(void)
 {
-	if (access("/dev/fuse", F_OK) < 0)
+	struct stat st;
+	if (stat("/dev/fuse", &st) < 0)
 		return err_set(-ENODEV, "FUSE is not available: there is no /dev/fuse (load the fuse kernel module, or run where FUSE is allowed)");
-	if (geteuid() != 0 && access("/dev/fuse", R_OK | W_OK) < 0 &&
-	    access("/bin/fusermount3", X_OK) < 0 && access("/usr/bin/fusermount3", X_OK) < 0)
-		return err_set(-EPERM, "not allowed to use FUSE: /dev/fuse is not accessible and there is no fusermount3 (install fuse3, or run as root)");
+	if (geteuid() == 0)
+		return 0;
+	if (access("/dev/fuse", R_OK | W_OK) < 0)
+		return err_set(-EPERM, "not allowed to use FUSE: /dev/fuse (mode %04o) is not open to this user; run as root, or where users may use FUSE",
+			       (unsigned)(st.st_mode & 07777));
+	if (access("/bin/fusermount3", X_OK) < 0 && access("/usr/bin/fusermount3", X_OK) < 0)
+		return err_set(-EPERM, "not allowed to use FUSE: there is no fusermount3 (install fuse3, or run as root)");
 	return 0;
 }
 
@@ -949,6 +976,7 @@ int mount_run(repo *r, const mount_opts *o, snapfs_stats *out)
 	char *argv[] = { "dvalin", "-o", opts, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof(ops), &m);
+	fuse_opt_free_args(&args); /* libfuse may have copied and grown them */
 	if (!se) {
 		rc = err_set(-EINVAL, "cannot start FUSE (libfuse refused the options above)");
 	} else if (fuse_set_signal_handlers(se) != 0) {

@@ -348,6 +348,22 @@ static size_t extent_at(const snapfs_file *f, uint64_t off)
 	return lo;
 }
 
+int snapfs_file_seek(const snapfs_file *f, uint64_t off, int want_data, uint64_t *out)
+{
+	if (off >= f->size)
+		return -ENXIO;
+	for (size_t i = extent_at(f, off); i < f->n; i++) {
+		if (f->ext[i].hole != want_data) {
+			*out = MAX(off, f->ext[i].off);
+			return 0;
+		}
+	}
+	if (want_data)
+		return -ENXIO;
+	*out = f->size; /* the end is a hole */
+	return 0;
+}
+
 /* The chunk of extent e, held from the cache or fetched. */
 static int blob_get(snapfs_session *s, const extent *e, cached_blob **out)
 {

@@ -136,6 +136,12 @@ int snapfs_file_read(snapfs_session *s, snapfs_file *f, uint64_t off, void *dst,
  */
 size_t snapfs_file_extents(const snapfs_file *f);
 void snapfs_file_extent(const snapfs_file *f, size_t i, uint64_t *off, uint64_t *len, int *hole);
+/*
+ * lseek's SEEK_DATA (want_data) and SEEK_HOLE: the first offset at or
+ * after off that is data, or a hole (the end of the file counts as one).
+ * -ENXIO when off is at or past the end, or no data follows.
+ */
+int snapfs_file_seek(const snapfs_file *f, uint64_t off, int want_data, uint64_t *out);
 /* The id of extent i's chunk (NULL for a hole). */
 const uint8_t *snapfs_file_extent_id(const snapfs_file *f, size_t i);
 

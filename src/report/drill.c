@@ -52,6 +52,12 @@ void report_drill(json *j, const snapshot *s, const drill_result *res, int kept,
 	}
 	json_arr_end(j);
 	json_key(j, "findings_dropped"); json_uint(j, res->notes_dropped);
+	if (res->full) {
+		json_key(j, "sampled");
+		json_null(j);
+	} else {
+		report_strlist(j, "sampled", res->sampled, res->nsampled);
+	}
 	report_str(j, "scratch", res->scratch ? res->scratch : "");
 	json_key(j, "kept"); json_bool(j, kept);
 	json_key(j, "duration_seconds"); json_double(j, seconds);
