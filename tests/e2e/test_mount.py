@@ -60,6 +60,16 @@ def only_snapshot(mp):
     return os.path.join(mp, "snapshots", names[0])
 
 
+def backup_one_file(world, repo, text, *args):
+    """src/f holding text, backed up (args go to backup); returns src."""
+    src = os.path.join(world, "src")
+    os.makedirs(src, exist_ok=True)
+    with open(os.path.join(src, "f"), "w") as f:
+        f.write(text)
+    assert run(["backup", "-r", repo, src, *args]).rc == 0
+    return src
+
+
 def drop_deep(src):
     """rsync and GNU tar stop at PATH_MAX; the deep branch is compared apart."""
     shutil.rmtree(os.path.join(src, LONG.decode()))
@@ -67,15 +77,8 @@ def drop_deep(src):
 
 @needs_fuse
 def test_layout_hosts_tags_latest(world, repo):
-    src = os.path.join(world, "src")
-    os.makedirs(src)
-    with open(os.path.join(src, "f"), "w") as f:
-        f.write("one")
-    assert run(["backup", "-r", repo, src, "--host", "alpha", "--tag", "daily"]).rc == 0
-    with open(os.path.join(src, "f"), "w") as f:
-        f.write("two")
-    assert run(["backup", "-r", repo, src, "--host", "beta", "--tag", "daily",
-                "--tag", "extra"]).rc == 0
+    src = backup_one_file(world, repo, "one", "--host", "alpha", "--tag", "daily")
+    backup_one_file(world, repo, "two", "--host", "beta", "--tag", "daily", "--tag", "extra")
     mp = os.path.join(world, "mnt")
     with mounted(repo, mp) as p:
         assert sorted(os.listdir(mp)) == ["hosts", "snapshots", "tags"]
@@ -202,11 +205,7 @@ def test_ls_of_100000_files_in_bounded_memory(world, repo):
 
 @needs_fuse
 def test_kill_9_leaves_a_mount_fusermount_removes(world, repo):
-    src = os.path.join(world, "src")
-    os.makedirs(src)
-    with open(os.path.join(src, "f"), "w") as f:
-        f.write("x")
-    assert run(["backup", "-r", repo, src]).rc == 0
+    src = backup_one_file(world, repo, "x")
     mp = os.path.join(world, "mnt")
     with mounted(repo, mp) as p:
         with open(only_snapshot(mp) + src + "/f") as f:
@@ -222,9 +221,7 @@ def test_kill_9_leaves_a_mount_fusermount_removes(world, repo):
 
 @needs_fuse
 def test_sigterm_unmounts_and_reports(world, repo):
-    src = os.path.join(world, "src")
-    os.makedirs(src)
-    assert run(["backup", "-r", repo, src]).rc == 0
+    backup_one_file(world, repo, "")
     mp = os.path.join(world, "mnt")
     with mounted(repo, mp) as p:
         p.send_signal(signal.SIGTERM)
