@@ -28,7 +28,7 @@ enum {
 	EXIT_PARTIAL = 3,      /* backup saved, but some files could not be read */
 	EXIT_WARNING = 4,      /* disks, zpool-check: a disk or pool has a warning */
 	EXIT_FAILING = 5,      /* disks, zpool-check: a disk or pool is failing */
-	EXIT_DAMAGE = 6,       /* check found damaged or missing data */
+	EXIT_DAMAGE = 6,       /* check found damaged or missing data; a drill did not match */
 	/*
 	 * Interrupted by SIGINT.  dvalin does not catch the signal: it dies
 	 * of it, which shells report as 128 + 2, and a calling shell script
