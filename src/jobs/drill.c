@@ -780,20 +780,117 @@ static int make_scratch(const drill_opts *o, drill_result *res, int *out_fd)
 	return 0;
 }
 
-static void estimate(drill_result *res, const restore_stats *st)
+/* One restore of the sample, or of part of it (sel), timed. */
+typedef struct {
+	restore_stats st;
+	double seconds;
+} timed_restore;
+
+static int restore_part(repo *r, const snapshot *s, const drill_opts *o, const char *scratch,
+			selection *sel, job_progress *prog, timed_restore *out)
 {
-	double t = res->restore_seconds;
-	res->bytes_per_second = t > 0 ? (double)st->bytes / t : 0;
+	restore_opts ro;
+	memset(&ro, 0, sizeof(ro));
+	ro.target = scratch;
+	ro.threads = o->threads;
+	ro.max_entries = RESTORE_MAX_ENTRIES;
+	/* as `restore` runs by default, so the time is a restore's; the bytes
+	 * are re-hashed against their ids when read back */
+	ro.verify = 0;
+	if (sel) {
+		ro.select = sel_select;
+		ro.may_contain = sel_may_contain;
+		ro.select_ud = sel;
+	}
+	double t0 = now_seconds();
+	int rc = restore_run(r, s, &ro, prog, &out->st);
+	out->seconds = now_seconds() - t0;
+	return rc;
+}
+
+static int by_data(const void *x, const void *y)
+{
+	const cand *a = x, *b = y;
+	return a->data < b->data ? -1 : a->data > b->data;
+}
+
+/*
+ * The sample restored in two parts, its smaller and its larger files
+ * (halves by data bytes), so that the time of a restore can be split into
+ * a cost per file and a cost per byte: n1 cf + b1 cb = T1, n2 cf + b2 cb =
+ * T2.  Each part is a selection of its own (borrowing the paths).
+ */
+static int restore_sample(repo *r, const snapshot *s, const drill_opts *o, const char *scratch,
+			  const selection *sel, job_progress *prog, timed_restore part[2])
+{
+	memset(part, 0, 2 * sizeof(*part));
+	cand *v = sel->n ? malloc(sel->n * sizeof(*v)) : NULL;
+	if (sel->n && !v)
+		return -ENOMEM;
+	if (sel->n)
+		memcpy(v, sel->v, sel->n * sizeof(*v));
+	if (sel->n)
+		qsort(v, sel->n, sizeof(*v), by_data);
+	size_t half = sel->n / 2;
+	selection a = { v, half }, b = { v + half, sel->n - half };
+	qsort(a.v, a.n, sizeof(*v), cand_cmp);
+	qsort(b.v, b.n, sizeof(*v), cand_cmp);
+	int rc = restore_part(r, s, o, scratch, &a, prog, &part[0]);
+	rc = rc ?: restore_part(r, s, o, scratch, &b, prog, &part[1]);
+	free(v);
+	return rc;
+}
+
+/* What a restore created: files, directories and other entries. */
+static double entries_of(const restore_stats *st)
+{
+	return (double)st->files + (double)st->dirs + (double)st->others;
+}
+
+/*
+ * The estimate of a full restore.  With the time as a cost per entry
+ * created (file, directory, other) plus a cost per byte written, the
+ * sample's time T for e entries and b bytes bounds the full time between
+ * T * min(E/e, B/b) and T * max(E/e, B/b).  Within the bounds, the two
+ * parts (small files, large files) give the two costs; where they cannot
+ * (a part with nothing in it, a negative cost from timing noise) the
+ * estimate is the upper bound.  A sample's files are scattered, each with
+ * directories of its own to create and trees to read, which a full restore
+ * shares among many files: the estimate leans high.
+ */
+static void estimate(drill_result *res, const timed_restore *part, size_t nparts)
+{
+	double t = 0, e = 0, b = 0;
+	for (size_t i = 0; i < nparts; i++) {
+		t += part[i].seconds;
+		e += entries_of(&part[i].st);
+		b += (double)part[i].st.bytes;
+	}
+	res->restore_seconds = t;
+	res->bytes_per_second = t > 0 ? b / t : 0;
 	if (res->full) {
 		res->estimate_seconds = res->estimate_seconds_min = t;
 		return;
 	}
-	if (st->files == 0)
+	if (e == 0)
 		return; /* nothing was restored: no basis for an estimate */
-	double by_files = (double)res->files_total / (double)st->files;
-	double by_bytes = st->bytes ? (double)res->bytes_total / (double)st->bytes : by_files;
-	res->estimate_seconds = t * MAX(by_files, by_bytes);
-	res->estimate_seconds_min = t * MIN(by_files, by_bytes);
+	double E = (double)res->entries_total, B = (double)res->bytes_total;
+	double by_entries = E / e, by_bytes = b > 0 ? B / b : by_entries;
+	double hi = t * MAX(by_entries, by_bytes), lo = t * MIN(by_entries, by_bytes);
+	res->estimate_seconds = hi;
+	res->estimate_seconds_min = lo;
+	if (nparts != 2)
+		return;
+	double e1 = entries_of(&part[0].st), b1 = (double)part[0].st.bytes, t1 = part[0].seconds;
+	double e2 = entries_of(&part[1].st), b2 = (double)part[1].st.bytes, t2 = part[1].seconds;
+	double det = e1 * b2 - e2 * b1;
+	if (!(det > 0))
+		return;
+	double ce = (t1 * b2 - t2 * b1) / det, cb = (e1 * t2 - e2 * t1) / det;
+	if (!(ce >= 0 && cb >= 0))
+		return;
+	double est = E * ce + B * cb;
+	res->estimate_seconds = est < lo ? lo : est > hi ? hi : est;
 }
 
 int drill_run(repo *r, const snapshot *s, const drill_opts *o, job_progress *prog,
@@ -840,25 +937,15 @@ int drill_run(repo *r, const snapshot *s, const drill_opts *o, job_progress *pro
 		res->bytes_sampled = tot.data;
 	}
 	rc = rc ?: make_scratch(o, res, &target_fd);
-	restore_stats st = { 0 };
+	timed_restore part[2];
+	memset(part, 0, sizeof(part));
+	size_t nparts = o->full ? 1 : 2;
 	if (rc == 0) {
-		restore_opts ro;
-		memset(&ro, 0, sizeof(ro));
-		ro.target = res->scratch;
-		ro.verify = 1;
-		ro.threads = o->threads;
-		ro.max_entries = RESTORE_MAX_ENTRIES;
-		if (!o->full) {
-			ro.select = sel_select;
-			ro.may_contain = sel_may_contain;
-			ro.select_ud = &sel;
-		}
-		double t0 = now_seconds();
-		rc = restore_run(r, s, &ro, prog, &st);
-		res->restore_seconds = now_seconds() - t0;
-		res->restore_errors = st.errors;
+		rc = o->full ? restore_part(r, s, o, res->scratch, NULL, prog, &part[0])
+			     : restore_sample(r, s, o, res->scratch, &sel, prog, part);
+		res->restore_errors = part[0].st.errors + part[1].st.errors;
 		if (rc == 0)
-			estimate(res, &st);
+			estimate(res, part, nparts);
 	}
 	if (rc == 0) {
 		v.r = r;

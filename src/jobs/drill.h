@@ -23,11 +23,15 @@
  * unchanged.  u comes from a hash of the seed and the path, so a seed
  * gives the same sample whatever the walk order; memory is the sample.
  *
- * Estimate: with restore time modelled as per-file plus per-byte cost,
- * T_full lies between T * min(N/n, B/b) and T * max(N/n, B/b) for a
- * sample of n files and b bytes out of N and B; the drill reports both
- * and calls the larger the estimate (a plan for a disaster should not
- * be optimistic).  A full drill measures it.
+ * Estimate: the sample is restored in two parts, its smaller and its
+ * larger files, and the restore's time modelled as a cost per entry
+ * created (files, directories) plus a cost per byte.  For e entries and b
+ * bytes restored in T seconds out of E and B, the full time lies between
+ * T * min(E/e, B/b) and T * max(E/e, B/b); the two parts give the two
+ * costs and so the estimate within those bounds (the upper bound when
+ * timing noise makes a cost negative).  Sampled files are scattered, each
+ * with directories of its own, which a full restore shares among many
+ * files, so the estimate leans high.  A full drill measures it.
  *
  * The scratch directory (a new one below the target) is removed at the
  * end unless asked to keep it.  The result is a value (drill_result) the
