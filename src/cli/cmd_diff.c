@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "cli.h"
 #include "../base/err.h"
+#include "../base/interrupt.h"
 #include "../base/json.h"
 #include "../jobs/diff.h"
 #include "../jobs/quote.h"
@@ -95,6 +96,7 @@ int cmd_diff(cli_ctx *ctx, int argc, char **argv)
 	snapfs_params sp = SNAPFS_PARAMS_INIT;
 	diff_stats st;
 	int has_a = 0, has_b = 0;
+	interrupt_install(); /* Ctrl-C stops it cleanly, the lease released */
 	rc = snapsel_find(r, argv[optind], NULL, &sa);
 	rc = rc ?: snapsel_find(r, argv[optind + 1], NULL, &sb);
 	rc = rc ?: snapfs_new(&fs, r, &sp);

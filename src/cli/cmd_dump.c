@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "cli.h"
 #include "../base/err.h"
+#include "../base/interrupt.h"
 #include "../base/fsio.h"
 #include "../base/log.h"
 #include "../jobs/dump.h"
@@ -66,6 +67,7 @@ int cmd_dump(cli_ctx *ctx, int argc, char **argv)
 	snapfs_path p = SNAPFS_PATH_INIT;
 	snapfs_params sp = SNAPFS_PARAMS_INIT;
 	dump_stats st = { 0 };
+	interrupt_install(); /* Ctrl-C stops it cleanly, the lease released */
 	rc = snapsel_find(r, spec, NULL, &s);
 	rc = rc ?: snapfs_new(&fs, r, &sp);
 	rc = rc ?: snapfs_session_new(&ss, fs);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "cli.h"
 #include "../base/err.h"
+#include "../base/interrupt.h"
 #include "../base/hex.h"
 #include "../base/json.h"
 #include "../jobs/find.h"
@@ -141,6 +142,7 @@ int cmd_find(cli_ctx *ctx, int argc, char **argv)
 		snapsel_filter_release(&f);
 		return cli_fail(rc);
 	}
+	interrupt_install(); /* Ctrl-C stops it cleanly, the lease released */
 	rc = snapsel_list(r, &f, &v, &n, &damaged);
 	if (rc == 0 && n == 0)
 		rc = err_set(-DV_ENOTFOUND, snapsel_filter_empty(&f) ? "no snapshot in repository '%s'"

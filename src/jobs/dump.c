@@ -5,6 +5,7 @@
 #include "../archive/meta.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
+#include "../base/interrupt.h"
 #include "../base/log.h"
 
 #include <archive.h>
@@ -28,7 +29,7 @@ int dump_file(snapfs_session *s, const snapfs_path *p, dump_write_fn fn, void *u
 		return -ENOMEM;
 	}
 	uint64_t off = 0, size = snapfs_file_size(f);
-	while (rc == 0 && off < size) {
+	while (rc == 0 && off < size && (rc = interrupt_check()) == 0) {
 		size_t n;
 		rc = snapfs_file_read(s, f, off, block, DUMP_BLOCK, &n);
 		rc = rc ?: fn(ud, block, n);
@@ -181,8 +182,9 @@ static int write_data(tarctx *c, const buf *path, snapfs_file *f)
 	uint64_t off = 0, size = snapfs_file_size(f);
 	while (off < size) {
 		size_t n;
-		int rc = snapfs_file_read(c->s, f, off, c->block, DUMP_BLOCK, &n);
-		if (rc == -ENOMEM)
+		int rc = interrupt_check();
+		rc = rc ?: snapfs_file_read(c->s, f, off, c->block, DUMP_BLOCK, &n);
+		if (rc == -ENOMEM || rc == -EINTR)
 			return rc;
 		if (rc < 0) {
 			entry_error(c, path, "cannot read the contents of", rc);

@@ -18,7 +18,8 @@
  * is left out with an error naming it; a file whose contents cannot be
  * read is padded with zeros to its recorded size (the stream stays
  * valid) and named; both count as errors.  Sockets cannot be stored in a
- * tar stream and are left out with a warning.
+ * tar stream and are left out with a warning.  Both stop with -EINTR
+ * when interrupt_pending() (base/interrupt.h).
  */
 #ifndef DV_JOBS_DUMP_H
 #define DV_JOBS_DUMP_H

@@ -5,6 +5,7 @@
 #include "snapwalk.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
+#include "../base/hex.h"
 #include "../base/idmap.h"
 #include "../base/log.h"
 
@@ -104,8 +105,10 @@ static int find_post(void *ud, const buf *path, const snapfs_tree *t, const tree
 static int find_error(void *ud, const buf *path, int code)
 {
 	fctx *c = ud;
-	log_error("cannot read directory '%s' of snapshot: %s",
-		  quote_path(&c->q, path->data, path->len), err_msg(code));
+	char hex[65];
+	hex_encode(hex, c->s->id, 32);
+	log_error("cannot read directory '%s' of snapshot %.8s: %s",
+		  quote_path(&c->q, path->data, path->len), hex, err_msg(code));
 	err_clear();
 	c->st->errors++;
 	return 0;
