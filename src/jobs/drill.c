@@ -12,6 +12,7 @@
 #include "../base/interrupt.h"
 #include "../base/strlist.h"
 #include "../core/blob.h"
+#include "../repo/session.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 #include "../repo/repo.h"
+#include "../repo/snapshot.h"
 #include "progress.h"
 
 typedef struct {

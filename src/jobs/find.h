@@ -23,6 +23,7 @@
 #include "../archive/tree.h"
 #include "../base/buf.h"
 #include "../repo/repo.h"
+#include "../repo/snapshot.h"
 
 typedef struct {
 	const char *pattern;

@@ -5,6 +5,7 @@
 #include "../base/err.h"
 #include "../base/hex.h"
 #include "../core/blob.h"
+#include "../repo/session.h"
 
 #include <errno.h>
 #include <stdatomic.h>

@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "../repo/repo.h"
+#include "../repo/snapshots.h"
 
 typedef struct {
 	char **ids;

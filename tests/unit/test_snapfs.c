@@ -8,6 +8,8 @@
 #include "../../src/jobs/snapfs.h"
 #include "../../src/jobs/snapwalk.h"
 #include "../../src/jobs/treeio.h"
+#include "../../src/repo/session.h"
+#include "../../src/backend/backend.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -102,7 +104,7 @@ TEST(idcache_add_of_a_cached_id_keeps_the_first)
 /* ---------- snapfs over a repository ---------- */
 
 typedef struct {
-	char dir[64];
+	backend *keep; /* holds the in-memory store while the test runs */
 	repo *r;
 	uint8_t root[32];
 	uint8_t data[3][300000];
@@ -132,14 +134,15 @@ static tree_node file_node(const char *name)
  */
 static int make_fixture(fixture *f)
 {
-	snprintf(f->dir, sizeof(f->dir), "/tmp/dvalin-unit-XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	char path[128];
-	snprintf(path, sizeof(path), "%s/repo", f->dir);
+	static int serial;
+	char url[64];
+	backend *be;
+	snprintf(url, sizeof(url), "mem:snapfs-%d", ++serial);
 	repo_init_params ip = REPO_INIT_PARAMS_INIT;
 	ip.kdf.log_n = 10;
-	if (repo_create(path, "pw", &ip) < 0 || repo_open(&f->r, path, "pw", 3) < 0)
+	if (backend_open(url, BACKEND_OPEN_CREATE, &f->keep) < 0 ||
+	    repo_create(f->keep, "pw", &ip) < 0 || backend_open(url, 0, &be) < 0 ||
+	    repo_open(&f->r, be, "pw", 3) < 0)
 		return -1;
 	for (int i = 0; i < 3; i++)
 		test_fill(f->data[i], sizeof(f->data[i]), 2 * (uint64_t)i + 1); /* seeds are made odd */
@@ -192,9 +195,7 @@ static int make_fixture(fixture *f)
 static void free_fixture(fixture *f)
 {
 	repo_free(f->r);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	CHECK(system(cmd) == 0);
+	backend_free(f->keep);
 }
 
 /* The expected bytes of /big at [off, off + n). */
