@@ -308,6 +308,20 @@ static int attr_of(mctx *m, snapfs_session *s, const minode *i, struct stat *st,
 	return 0;
 }
 
+/*
+ * The node of inode i for a request: 0 and *t held, or < 0 with the error
+ * replied already.
+ */
+static int req_node(fuse_req_t req, mctx *m, const minode *i, const snapfs_tree **t,
+		    const tree_node **n)
+{
+	snapfs_session *s = session(m);
+	int rc = s ? node_of(m, s, i, t, n) : -ENOMEM;
+	if (rc < 0)
+		fuse_reply_err(req, kerr(rc));
+	return rc;
+}
+
 /* ---------- operations ---------- */
 
 static void op_init(void *ud, struct fuse_conn_info *conn)
@@ -472,14 +486,14 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_readlink(req, i->target);
 		return;
 	}
-	snapfs_session *s = session(m);
 	const snapfs_tree *t;
 	const tree_node *n;
-	int rc = i->kind != K_NODE ? -EINVAL : s ? node_of(m, s, i, &t, &n) : -ENOMEM;
-	if (rc < 0) {
-		fuse_reply_err(req, rc == -EINVAL ? EINVAL : kerr(rc));
+	if (i->kind != K_NODE) {
+		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	if (req_node(req, m, i, &t, &n) < 0)
+		return;
 	char *target = n->type == NODE_SYMLINK ? strndup((const char *)n->target, n->target_len) : NULL;
 	int nul = target && strlen(target) != n->target_len; /* a forged target */
 	snapfs_tree_put(m->fs, t);
@@ -610,16 +624,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	snapfs_session *s = session(m);
 	const snapfs_tree *t;
 	const tree_node *n;
-	int rc = s ? node_of(m, s, i, &t, &n) : -ENOMEM;
-	if (rc < 0) {
-		fuse_reply_err(req, kerr(rc));
+	if (req_node(req, m, i, &t, &n) < 0)
 		return;
-	}
 	snapfs_file *f = NULL;
-	rc = n->type == NODE_FILE ? snapfs_file_open(&f, &t->t, n) : -EISDIR;
+	int rc = n->type == NODE_FILE ? snapfs_file_open(&f, &t->t, n) : -EISDIR;
 	snapfs_tree_put(m->fs, t);
 	if (rc < 0) {
 		fuse_reply_err(req, rc == -EISDIR ? EISDIR : kerr(rc));
@@ -704,19 +714,15 @@ static void xattr_reply(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 			fuse_reply_xattr(req, 0);
 		return;
 	}
-	snapfs_session *s = session(m);
 	const snapfs_tree *t;
 	const tree_node *n;
-	int rc = s ? node_of(m, s, i, &t, &n) : -ENOMEM;
-	if (rc < 0) {
-		fuse_reply_err(req, kerr(rc));
+	if (req_node(req, m, i, &t, &n) < 0)
 		return;
-	}
 	buf _cleanup_(buf_releasep) out = BUF_INIT;
 	tree_xattr_iter it;
 	const uint8_t *k, *v;
 	size_t kl, vl;
-	int found = 0;
+	int found = 0, rc = 0;
 	tree_xattr_iter_init(&it, n);
 	while (rc == 0 && (rc = tree_xattr_next(&it, &k, &kl, &v, &vl)) > 0) {
 		rc = 0;
