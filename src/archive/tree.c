@@ -121,7 +121,7 @@ int tree_writer_ref(tree_writer *w, const uint8_t id[32], uint32_t *out_ref)
 	return 0;
 }
 
-static int name_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+int tree_name_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
 	int c = memcmp(a, b, an < bn ? an : bn);
 	if (c)
@@ -175,7 +175,7 @@ int tree_writer_add(tree_writer *w, const tree_node *n)
 	int rc = 0;
 	if (n->name_len == 0 || n->name_len > TREE_NAME_MAX)
 		return -EINVAL;
-	if (w->has_last && name_cmp(w->last_name.data, w->last_name.len, n->name, n->name_len) >= 0)
+	if (w->has_last && tree_name_cmp(w->last_name.data, w->last_name.len, n->name, n->name_len) >= 0)
 		return -EINVAL;
 	w->last_name.len = 0;
 	if ((rc = buf_append(&w->last_name, n->name, n->name_len)) < 0)
@@ -376,7 +376,7 @@ int tree_decode(tree *t, buf *plain)
 		}
 		if (rc < 0)
 			goto corrupt;
-		if (i > 0 && name_cmp(t->nodes[i - 1].name, t->nodes[i - 1].name_len,
+		if (i > 0 && tree_name_cmp(t->nodes[i - 1].name, t->nodes[i - 1].name_len,
 				      t->nodes[i].name, t->nodes[i].name_len) >= 0)
 			goto corrupt;
 	}
@@ -409,7 +409,7 @@ long tree_find(const tree *t, const void *name, size_t len)
 	size_t lo = 0, hi = t->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = name_cmp(t->nodes[mid].name, t->nodes[mid].name_len, name, len);
+		int c = tree_name_cmp(t->nodes[mid].name, t->nodes[mid].name_len, name, len);
 		if (c == 0)
 			return (long)mid;
 		if (c < 0)
@@ -418,4 +418,11 @@ long tree_find(const tree *t, const void *name, size_t len)
 			hi = mid;
 	}
 	return -1;
+}
+
+int tree_name_safe(const uint8_t *name, size_t len)
+{
+	if (len == 0 || memchr(name, '/', len) || memchr(name, 0, len))
+		return 0;
+	return !(len == 1 && name[0] == '.') && !(len == 2 && name[0] == '.' && name[1] == '.');
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../jobs/snapsel.h"
 #include "../repo/repo.h"
 
 /*
@@ -27,7 +28,7 @@ enum {
 	EXIT_PARTIAL = 3,      /* backup saved, but some files could not be read */
 	EXIT_WARNING = 4,      /* disks, zpool-check: a disk or pool has a warning */
 	EXIT_FAILING = 5,      /* disks, zpool-check: a disk or pool is failing */
-	EXIT_DAMAGE = 6,       /* check found damaged or missing data */
+	EXIT_DAMAGE = 6,       /* check found damaged or missing data; a drill did not match */
 	/*
 	 * Interrupted by SIGINT.  dvalin does not catch the signal: it dies
 	 * of it, which shells report as 128 + 2, and a calling shell script
@@ -73,6 +74,11 @@ int cli_parse_threads(const char *s, int *out);
 /* Parses --compression auto|off|fast|max|N into a zstd level. */
 int cli_parse_compression(const char *s, int *out_level);
 
+/* "100", "100K", "5M", "2GiB", "1TB": bytes, binary units. */
+int cli_parse_size(const char *s, uint64_t *out);
+/* "2026-01-01", "2026-01-01 12:00", "2026-01-01T12:00:00": local time. */
+int cli_parse_date(const char *s, int64_t *out);
+
 /* "1.23 GiB" */
 void cli_human_bytes(char out[32], uint64_t n);
 /* "1:02:03" or "2:03" */
@@ -97,12 +103,32 @@ int cmd_disks(cli_ctx *ctx, int argc, char **argv);
 int cmd_alert(cli_ctx *ctx, int argc, char **argv);
 int cmd_zpool_check(cli_ctx *ctx, int argc, char **argv);
 int cmd_schedule(cli_ctx *ctx, int argc, char **argv);
+int cmd_dump(cli_ctx *ctx, int argc, char **argv);
+int cmd_drill(cli_ctx *ctx, int argc, char **argv);
+int cmd_diff(cli_ctx *ctx, int argc, char **argv);
+int cmd_find(cli_ctx *ctx, int argc, char **argv);
+int cmd_mount(cli_ctx *ctx, int argc, char **argv);
 
 extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], cmd_ls_usage[],
 	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[], cmd_forget_usage[],
 	cmd_prune_usage[], cmd_check_usage[], cmd_repair_usage[], cmd_stats_usage[],
 	cmd_protect_usage[], cmd_unprotect_usage[], cmd_disks_usage[], cmd_alert_usage[],
-	cmd_zpool_check_usage[], cmd_schedule_usage[];
+	cmd_zpool_check_usage[], cmd_schedule_usage[], cmd_dump_usage[],
+	cmd_drill_usage[], cmd_diff_usage[], cmd_find_usage[],
+	cmd_mount_usage[];
+
+/*
+ * Options that choose snapshots (cli/select.c): put CLI_SELECT_OPTIONS in
+ * a getopt_long table and hand each option to cli_select_option(), which
+ * returns 1 when it was one of them (added to f), 0 when not, < 0 on error.
+ */
+enum { CLI_OPT_SNAPSHOT = 0x100, CLI_OPT_HOST, CLI_OPT_PATH, CLI_OPT_TAG };
+#define CLI_SELECT_OPTIONS                                              \
+	{ "snapshot", required_argument, NULL, CLI_OPT_SNAPSHOT },      \
+	{ "host", required_argument, NULL, CLI_OPT_HOST },              \
+	{ "path", required_argument, NULL, CLI_OPT_PATH },              \
+	{ "tag", required_argument, NULL, CLI_OPT_TAG }
+int cli_select_option(int c, const char *arg, snapsel_filter *f);
 
 /* "5%" or "5" -> 0.05; -1 if invalid. */
 int cli_parse_percent(const char *s, double *out);

@@ -159,12 +159,7 @@ static void fail_msg(rctx *c, int code)
 
 static int safe_name(const tree_node *n)
 {
-	if (n->name_len == 0 || memchr(n->name, '/', n->name_len) || memchr(n->name, 0, n->name_len))
-		return 0;
-	if ((n->name_len == 1 && n->name[0] == '.') ||
-	    (n->name_len == 2 && n->name[0] == '.' && n->name[1] == '.'))
-		return 0;
-	return 1;
+	return tree_name_safe(n->name, n->name_len);
 }
 
 /* Opens (creating) the directory pd; NULL-safe chain up to the target. */
@@ -334,29 +329,6 @@ static int clear_entry(int dirfd, const char *name)
 	return 0;
 }
 
-/* Opens the directory of a path below the target without following links. */
-static int open_rel_dir(rctx *c, const char *rel, const char **out_base)
-{
-	int fd = dup(c->root_fd);
-	const char *p = rel;
-	for (const char *slash; fd >= 0 && (slash = strchr(p, '/'));) {
-		char comp[256];
-		size_t l = (size_t)(slash - p);
-		if (l == 0 || l >= sizeof(comp)) {
-			close(fd);
-			return -EINVAL;
-		}
-		memcpy(comp, p, l);
-		comp[l] = 0;
-		int nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		close(fd);
-		fd = nfd;
-		p = slash + 1;
-	}
-	*out_base = p;
-	return fd < 0 ? -errno : fd;
-}
-
 static link_seen *link_lookup(rctx *c, const tree_node *n)
 {
 	for (size_t i = 0; i < c->nlinks; i++)
@@ -388,10 +360,10 @@ static int try_link(rctx *c, int pfd, const char *name, const tree_node *n)
 	link_seen *l = link_lookup(c, n);
 	if (!l)
 		return 0;
-	const char *base;
-	_cleanup_close_ int ofd = open_rel_dir(c, l->rel, &base);
-	if (ofd < 0)
-		return 0;
+	char base[256];
+	_cleanup_close_ int ofd = -1;
+	if (fsio_open_parent(c->root_fd, l->rel, strlen(l->rel), 1, &ofd, base) < 0)
+		return 0; /* the directory of the first link, never through a symlink */
 	if (clear_entry(pfd, name) < 0)
 		return 0;
 	if (linkat(ofd, base, pfd, name, 0) < 0)
@@ -573,7 +545,9 @@ static int restore_node(rctx *c, rframe *f, rframe *child, const tree_node *n)
 	char *name = strndup((const char *)n->name, n->name_len);
 	if (!name)
 		return -ENOMEM;
-	int here = f->inc || match_any(c->o->includes, c->o->nincludes, &c->path, name);
+	const restore_opts *o = c->o;
+	int here = f->inc || match_any(o->includes, o->nincludes, &c->path, name) ||
+		   (o->select && o->select(o->select_ud, &c->path));
 	int rc = f->inc ? 0 : examine(c);
 	if (rc == 0 && here && !f->inc && n->type != NODE_DIR) {
 		expand_totals e;
@@ -581,7 +555,8 @@ static int restore_node(rctx *c, rframe *f, rframe *child, const tree_node *n)
 		rc = rc ?: admit(c, &e, qpath(c));
 	}
 	if (rc < 0 || (n->type == NODE_DIR && !here &&
-		       !match_may_contain(c->o->includes, c->o->nincludes, &c->path))) {
+		       !match_may_contain(o->includes, o->nincludes, &c->path) &&
+		       !(o->select && (!o->may_contain || o->may_contain(o->select_ud, &c->path))))) {
 		free(name);
 		return rc; /* nothing below can be selected: not read at all */
 	}
@@ -676,13 +651,14 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 	rc = treeio_load(r, s->tree, &t);
 	if (rc == -DV_ECORRUPT && !strstr(err_msg(rc), "blob"))
 		rc = err_set(rc, "root tree of the snapshot is damaged");
-	if (rc == 0 && o->nincludes == 0) { /* all of it: checked before the first write */
+	int all = o->nincludes == 0 && !o->select;
+	if (rc == 0 && all) { /* all of it: checked before the first write */
 		expand_totals e;
 		rc = expand_tree(&c.x, s->tree, 0, &e);
 		rc = rc ?: admit(&c, &e, NULL);
 	}
 	if (rc == 0)
-		rc = restore_walk(&c, c.root_fd, &t, o->nincludes == 0);
+		rc = restore_walk(&c, c.root_fd, &t, all);
 	tree_release(&t);
 	expander_release(&c.x);
 	workq_free(c.wq); /* waits for the last contents */
