@@ -201,6 +201,43 @@ static int make_dir(const char *path)
 	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -errno;
 }
 
+/* Appends "/" and the first len bytes of comp to out (length *at) and makes that directory. */
+static int add_dir(char *out, size_t cap, size_t *at, const char *comp, size_t len)
+{
+	if (*at + 1 + len >= cap)
+		return -ENAMETOOLONG;
+	out[(*at)++] = '/';
+	memcpy(out + *at, comp, len);
+	*at += len;
+	out[*at] = 0;
+	return make_dir(out);
+}
+
+int backend_cache_dir(char *out, size_t cap, const char *sub)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	int n;
+	if (xdg && xdg[0] == '/')
+		n = snprintf(out, cap, "%s", xdg);
+	else if (home && home[0] == '/')
+		n = snprintf(out, cap, "%s/.cache", home);
+	else
+		return -ENOENT;
+	if (n < 0 || (size_t)n >= cap)
+		return -ENAMETOOLONG;
+	size_t at = (size_t)n;
+	int r = make_dir(out);
+	r = r ?: add_dir(out, cap, &at, "dvalin", 6);
+	for (const char *p = sub; r == 0 && p && *p;) {
+		size_t len = strcspn(p, "/");
+		if (len)
+			r = add_dir(out, cap, &at, p, len);
+		p += len;
+		p += *p == '/';
+	}
+	return r;
+}
+
 /* An unlinked read-write file in dir. */
 static int tmpfile_in(const char *dir)
 {
@@ -227,23 +264,8 @@ static int tmpfile_in(const char *dir)
 static int spill_file(void)
 {
 	char dir[PATH_MAX];
-	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	int r = -ENOENT;
-	if (xdg && xdg[0] == '/' &&
-	    (size_t)snprintf(dir, sizeof(dir), "%s/dvalin", xdg) < sizeof(dir)) {
-		r = make_dir(xdg);
-		r = r ?: make_dir(dir);
-		r = r ?: tmpfile_in(dir);
-	} else if (home && home[0] == '/' &&
-		   (size_t)snprintf(dir, sizeof(dir), "%s/.cache", home) < sizeof(dir)) {
-		r = make_dir(dir);
-		size_t l = strlen(dir);
-		if (r == 0 && l + 8 < sizeof(dir)) {
-			memcpy(dir + l, "/dvalin", 8);
-			r = make_dir(dir);
-		}
-		r = r ?: tmpfile_in(dir);
-	}
+	int r = backend_cache_dir(dir, sizeof(dir), NULL);
+	r = r ?: tmpfile_in(dir);
 	if (r < 0)
 		r = tmpfile_in("/var/tmp");
 	if (r < 0)
@@ -258,24 +280,25 @@ static void unmap(void *priv, const uint8_t *data, size_t len)
 		munmap((void *)data, len);
 }
 
-#define SPILL_CHUNK ((size_t)4 << 20)
+#define COPY_CHUNK ((size_t)4 << 20)
 
-/* Copies the file f (size bytes) into a spill file and maps it. */
-static int spill(backend *b, const char *name, backend_file *f, uint64_t size, bytes *out)
+int backend_copy_to_fd(backend *b, const char *name, backend_hint hint, int fd,
+		       uint64_t *out_size)
 {
-	if (size > SIZE_MAX / 2)
-		return err_set(-EFBIG, "cannot map '%s/%s': too large", b->location, name);
-	_cleanup_close_ int fd = spill_file();
-	if (fd < 0)
-		return err_sys(fd, "cannot create a local copy of '%s/%s' in the cache directory",
-			       b->location, name);
+	backend_file *f;
+	uint64_t size;
+	int r = backend_open_read(b, name, hint, &f, &size);
+	if (r < 0)
+		return r;
 	/* mapped, not malloc'd: returned to the system at once, never kept
 	 * in the heap after the copy */
-	size_t cap = size < SPILL_CHUNK ? (size_t)size : SPILL_CHUNK;
-	uint8_t *chunk = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (chunk == MAP_FAILED)
+	size_t cap = size < COPY_CHUNK ? (size_t)size : COPY_CHUNK;
+	uint8_t *chunk = cap ? mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+			     : NULL;
+	if (chunk == MAP_FAILED) {
+		backend_file_close(b, f);
 		return -ENOMEM;
-	int r = 0;
+	}
 	for (uint64_t off = 0; r == 0 && off < size;) {
 		size_t n = size - off < cap ? (size_t)(size - off) : cap;
 		r = backend_file_read(b, f, off, chunk, n);
@@ -283,16 +306,29 @@ static int spill(backend *b, const char *name, backend_file *f, uint64_t size, b
 			r = err_sys(r, "cannot write a local copy of '%s/%s'", b->location, name);
 		off += n;
 	}
-	munmap(chunk, cap);
-	if (r < 0)
-		return r;
+	if (chunk)
+		munmap(chunk, cap);
+	backend_file_close(b, f);
+	if (r == 0)
+		*out_size = size;
+	return r;
+}
+
+int backend_map_fd(int fd, uint64_t size, bytes *out)
+{
+	*out = (bytes)BYTES_INIT;
+	if (size > SIZE_MAX / 2)
+		return -EFBIG;
+	if (size == 0) {
+		out->data = (const uint8_t *)"";
+		return 0;
+	}
 	void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (m == MAP_FAILED)
-		return err_sys(-errno, "cannot map the local copy of '%s/%s'", b->location, name);
+		return -errno;
 	out->data = m;
 	out->len = (size_t)size;
 	out->release = unmap;
-	out->priv = NULL;
 	out->file_mapped = 1;
 	return 0;
 }
@@ -301,18 +337,19 @@ int backend_get_mapped(backend *b, const char *name, backend_hint hint, bytes *o
 {
 	if (b->flags & BACKEND_RETURNS_MAPPINGS)
 		return backend_get(b, name, hint, out);
-	backend_file *f;
-	uint64_t size;
-	int r = backend_open_read(b, name, hint, &f, &size);
+	int r = check_name(b, name);
 	if (r < 0)
 		return r;
-	if (size == 0) {
-		*out = (bytes)BYTES_INIT;
-		out->data = (const uint8_t *)"";
-	} else {
-		r = spill(b, name, f, size, out);
-	}
-	backend_file_close(b, f);
+	if (b->ops->get_mapped)
+		return b->ops->get_mapped(b, name, hint, out);
+	_cleanup_close_ int fd = spill_file();
+	if (fd < 0)
+		return err_sys(fd, "cannot create a local copy of '%s/%s' in the cache directory",
+			       b->location, name);
+	uint64_t size;
+	r = backend_copy_to_fd(b, name, hint, fd, &size);
+	if (r == 0 && (r = backend_map_fd(fd, size, out)) < 0)
+		r = err_sys(r, "cannot map the local copy of '%s/%s'", b->location, name);
 	return r;
 }
 

@@ -156,6 +156,15 @@ struct backend_ops {
 	/* Never called with NULL; cannot fail. */
 	void (*file_close)(void *f);
 
+	/*
+	 * The whole file as a read-only file mapping, as get with
+	 * BACKEND_RETURNS_MAPPINGS gives it (out->file_mapped set unless the
+	 * file is empty).  May be NULL: backend_get_mapped() then copies the
+	 * file through a handle into an unlinked local file.  A backend that
+	 * keeps local copies (the cache decorator, cache.h) maps those.
+	 */
+	int (*get_mapped)(backend *b, const char *name, backend_hint hint, bytes *out);
+
 	/* Size and modification time; -ENOENT if missing.  Required. */
 	int (*stat)(backend *b, const char *name, backend_stat_t *out);
 
@@ -234,14 +243,33 @@ int backend_mkdir(backend *b, const char *dir);
 
 /*
  * The whole file as a read-only file mapping (out->file_mapped set
- * unless empty), whatever the backend: the bytes a backend without
- * BACKEND_RETURNS_MAPPINGS lends are copied, a few MiB at a time, into
- * an unlinked file in the user's cache directory ($XDG_CACHE_HOME/dvalin,
- * else ~/.cache/dvalin, else /var/tmp, /tmp) and mapped from there.  For
- * large files read in place for a long time (index files), so that they
- * cost page cache, not heap.
+ * unless empty), whatever the backend: get where the backend returns
+ * mappings, its get_mapped where it has one, else the bytes are copied,
+ * a few MiB at a time, into an unlinked file in the user's cache
+ * directory (backend_cache_dir(), else /var/tmp, /tmp) and mapped from
+ * there.  For large files read in place for a long time (index files),
+ * so that they cost page cache, not heap.
  */
 int backend_get_mapped(backend *b, const char *name, backend_hint hint, bytes *out);
+
+/*
+ * Copies the whole file name through a handle into fd (from offset 0),
+ * a few MiB at a time, so that no file is ever held in the heap whole;
+ * its size in *out_size.  fd must be open for writing.
+ */
+int backend_copy_to_fd(backend *b, const char *name, backend_hint hint, int fd,
+		       uint64_t *out_size);
+/* Maps the first size bytes of fd read-only into *out (file_mapped; empty if 0). */
+int backend_map_fd(int fd, uint64_t size, bytes *out);
+
+/*
+ * The user's cache directory for dvalin, with sub appended when not NULL
+ * or empty ("$XDG_CACHE_HOME/dvalin/SUB", else "$HOME/.cache/dvalin/SUB";
+ * only absolute variables count), created (0700) with its parents when
+ * missing.  -ENOENT when neither variable is usable, -ENAMETOOLONG, or
+ * the errno of the failed mkdir.
+ */
+int backend_cache_dir(char *out, size_t cap, const char *sub);
 
 /*
  * List and fetch: the one loop that reads every file of a directory

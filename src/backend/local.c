@@ -38,43 +38,6 @@ static local_backend *L(backend *b)
 	return (local_backend *)b;
 }
 
-/* Creates every missing directory of dir (a valid name) below dirfd. */
-static int make_dirs(int dirfd, const char *dir)
-{
-	char path[BACKEND_NAME_MAX + 1];
-	size_t n = strlen(dir);
-	if (n >= sizeof(path))
-		return -ENAMETOOLONG;
-	memcpy(path, dir, n + 1);
-	char *prev = NULL; /* the slash before the current component */
-	for (char *p = path;; p++) {
-		if (*p != '/' && *p != 0)
-			continue;
-		char c = *p;
-		*p = 0;
-		if (mkdirat(dirfd, path, 0700) == 0) {
-			/* make the new entry durable in its parent */
-			int pfd = dirfd;
-			if (prev) {
-				*prev = 0;
-				pfd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				*prev = '/';
-			}
-			int r = pfd < 0 || fsync(pfd) < 0 ? -errno : 0;
-			if (pfd >= 0 && pfd != dirfd)
-				close(pfd);
-			if (r < 0)
-				return r;
-		} else if (errno != EEXIST) {
-			return -errno;
-		}
-		*p = c;
-		if (!c)
-			return 0;
-		prev = p;
-	}
-}
-
 /* Opens the directory of name (creating it if create): *out_fd and the last component. */
 static int open_parent(local_backend *lb, const char *name, int create, int *out_fd,
 		       const char **out_base)
@@ -91,7 +54,7 @@ static int open_parent(local_backend *lb, const char *name, int create, int *out
 	dir[n] = 0;
 	int fd = openat(lb->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT && create) {
-		int r = make_dirs(lb->dirfd, dir);
+		int r = fsio_mkdirs(lb->dirfd, dir, 1);
 		if (r < 0)
 			return r;
 		fd = openat(lb->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -276,7 +239,7 @@ static int local_remove(backend *b, const char *name)
 
 static int local_mkdir(backend *b, const char *dir)
 {
-	int r = make_dirs(L(b)->dirfd, dir);
+	int r = fsio_mkdirs(L(b)->dirfd, dir, 1);
 	return r < 0 ? err_sys(r, "cannot create '%s/%s'", b->location, dir) : 0;
 }
 

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -85,31 +86,104 @@ int fsio_read_file(int dirfd, const char *name, buf *out, size_t max)
 	return 0;
 }
 
-int fsio_write_atomic(int dirfd, const char *name, const void *p, size_t n)
+int fsio_tmp_open(int dirfd, const char *name, char tmp[FSIO_TMP_MAX])
 {
-	char tmp[512];
 	/* one counter for the process: two threads writing the same name at
 	 * once must not pick the same temporary name */
 	static _Atomic unsigned counter;
-	if ((size_t)snprintf(tmp, sizeof(tmp), ".tmp-%d-%u-%s", (int)getpid(), counter++, name) >= sizeof(tmp))
+	const char *base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	size_t dl = (size_t)(base - name);
+	int n = snprintf(tmp, FSIO_TMP_MAX, "%.*s.tmp-%d-%u-%s", (int)dl, name, (int)getpid(),
+			 counter++, base);
+	if (n < 0 || n >= FSIO_TMP_MAX)
 		return -ENAMETOOLONG;
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-	if (fd < 0)
-		return -errno;
-	int r = fsio_write_all(fd, p, n);
-	if (r == 0 && fsync(fd) < 0)
+	int fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	return fd < 0 ? -errno : fd;
+}
+
+/* fsyncs the directory that holds name (below dirfd) */
+static int sync_parent(int dirfd, const char *name)
+{
+	const char *slash = strrchr(name, '/');
+	if (!slash)
+		return fsync(dirfd) < 0 ? -errno : 0;
+	char dir[PATH_MAX];
+	if ((size_t)(slash - name) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, name, (size_t)(slash - name));
+	dir[slash - name] = 0;
+	_cleanup_close_ int fd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 || fsync(fd) < 0 ? -errno : 0;
+}
+
+int fsio_tmp_commit(int dirfd, int fd, const char *tmp, const char *name, unsigned flags)
+{
+	int r = 0;
+	if ((flags & FSIO_DURABLE) && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
-	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+	if (r == 0 && (flags & FSIO_NOREPLACE) &&
+	    renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE) < 0)
+		r = -errno;
+	else if (r == 0 && !(flags & FSIO_NOREPLACE) && renameat(dirfd, tmp, dirfd, name) < 0)
 		r = -errno;
 	if (r < 0) {
 		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
-	if (fsync(dirfd) < 0)
-		return -errno;
-	return 0;
+	return flags & FSIO_DURABLE ? sync_parent(dirfd, name) : 0;
+}
+
+int fsio_write_replace(int dirfd, const char *name, const void *p, size_t n, unsigned flags)
+{
+	char tmp[FSIO_TMP_MAX];
+	int fd = fsio_tmp_open(dirfd, name, tmp);
+	if (fd < 0)
+		return fd;
+	int r = fsio_write_all(fd, p, n);
+	if (r < 0) {
+		close(fd);
+		unlinkat(dirfd, tmp, 0);
+		return r;
+	}
+	return fsio_tmp_commit(dirfd, fd, tmp, name, flags);
+}
+
+int fsio_write_atomic(int dirfd, const char *name, const void *p, size_t n)
+{
+	return fsio_write_replace(dirfd, name, p, n, FSIO_DURABLE);
+}
+
+int fsio_mkdirs(int dirfd, const char *path, int durable)
+{
+	char path_buf[PATH_MAX];
+	size_t n = strlen(path);
+	if (n >= sizeof(path_buf))
+		return -ENAMETOOLONG;
+	memcpy(path_buf, path, n + 1);
+	for (char *p = path_buf;; p++) {
+		if (*p != '/' && *p != 0)
+			continue;
+		char c = *p;
+		*p = 0;
+		if (p == path_buf) {
+			/* a leading slash: nothing to make */
+		} else if (mkdirat(dirfd, path_buf, 0700) == 0) {
+			if (durable) {
+				/* make the new entry durable in its parent */
+				int r = sync_parent(dirfd, path_buf);
+				if (r < 0)
+					return r;
+			}
+		} else if (errno != EEXIST) {
+			return -errno;
+		}
+		*p = c;
+		if (!c)
+			return 0;
+	}
 }
 
 int fsio_mkdir(int dirfd, const char *name, mode_t mode)

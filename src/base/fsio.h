@@ -25,6 +25,30 @@ int fsio_read_file(int dirfd, const char *name, buf *out, size_t max);
  * fsync'd.  A crash leaves either the old state or the complete new file.
  */
 int fsio_write_atomic(int dirfd, const char *name, const void *p, size_t n);
+
+/*
+ * The steps of fsio_write_atomic, for files written piece by piece.
+ * fsio_tmp_open creates a temporary file beside name (a path below dirfd
+ * whose directory exists; the temporary's name, in tmp, is that path with
+ * ".tmp-<pid>-<n>-" before its last component, so readers that ignore
+ * names starting with '.' never see it) and returns its descriptor.
+ * fsio_tmp_commit closes fd and renames tmp to name (with FSIO_DURABLE
+ * after fsync of the file, and then of the directory; with
+ * FSIO_NOREPLACE failing with -EEXIST if name exists), or removes tmp on
+ * failure.  fd is closed in every case.
+ */
+#define FSIO_TMP_MAX 512
+#define FSIO_DURABLE (1u << 0)
+#define FSIO_NOREPLACE (1u << 1)
+int fsio_tmp_open(int dirfd, const char *name, char tmp[FSIO_TMP_MAX]);
+int fsio_tmp_commit(int dirfd, int fd, const char *tmp, const char *name, unsigned flags);
+/* The whole write in one call: fsio_write_atomic is this with FSIO_DURABLE. */
+int fsio_write_replace(int dirfd, const char *name, const void *p, size_t n, unsigned flags);
+/*
+ * Creates every missing directory of path (relative to dirfd, or absolute),
+ * mode 0700; with durable each new directory is fsync'd into its parent.
+ */
+int fsio_mkdirs(int dirfd, const char *path, int durable);
 /* mkdirat that accepts an existing directory. */
 int fsio_mkdir(int dirfd, const char *name, mode_t mode);
 /* mkdir -p: missing parents get parent_mode, path itself mode; existing ones are fine. */
