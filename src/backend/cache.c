@@ -371,17 +371,13 @@ int cache_backend_new(backend **out, backend *inner, const char *dir, const cach
 {
 	int r = fsio_mkdirs(AT_FDCWD, dir, 0);
 	int fd = r < 0 ? r : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		r = err_sys(fd == -1 ? -errno : fd, "cannot open the cache directory '%s'", dir);
-		backend_free(inner);
-		return r;
-	}
+	if (fd < 0)
+		return err_sys(fd == -1 ? -errno : fd, "cannot open the cache directory '%s'", dir);
 	cache_backend *c = calloc(1, sizeof(*c));
 	r = c ? backend_init(&c->base, &cache_ops, inner->flags, inner->location) : -ENOMEM;
 	if (r < 0) {
 		free(c);
 		close(fd);
-		backend_free(inner);
 		return r;
 	}
 	c->inner = inner;

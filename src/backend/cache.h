@@ -53,9 +53,10 @@ typedef struct {
 } cache_policy;
 
 /*
- * Wraps inner, taking it over (freed with the cache, and on failure too),
- * with local copies below dir (created, 0700, if missing).  The cache has
- * inner's location and flags.
+ * Wraps inner, taking it over (freed with the cache), with local copies
+ * below dir (created, 0700, if missing).  On failure inner stays the
+ * caller's, who may go on without a cache.  The cache has inner's
+ * location and flags.
  */
 int cache_backend_new(backend **out, backend *inner, const char *dir, const cache_policy *p);
 

@@ -44,6 +44,7 @@ typedef struct {
 	int quiet;
 	int progress; /* show progress (stderr is a terminal, not quiet) */
 	int compression; /* zstd level for new blobs, 0 = off */
+	int no_cache;    /* --no-cache: no local metadata cache for a remote repository */
 	const char *cmd;
 } cli_ctx;
 

@@ -156,7 +156,7 @@ int cli_open_repo_as(const cli_ctx *ctx, const char *kind, int flags, repo **out
 	if (!(flags & CLI_KEYLESS) && (rc = cli_password(ctx, 0, &pass)) < 0)
 		return rc;
 	repo_open_opts o = { pass, ctx->compression, kind, !!(flags & CLI_EXCLUSIVE),
-			     !!(flags & CLI_TOLERANT) };
+			     !!(flags & CLI_TOLERANT), ctx->no_cache };
 	backend *be;
 	rc = backend_open(path, 0, &be);
 	rc = rc ?: repo_open_with(out, be, &o); /* takes be over */

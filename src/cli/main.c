@@ -3,7 +3,7 @@
  * main: global options, the command table, dispatch.  The only place
  * that calls exit().
  *
- * Global options (-r/--repo, --password-file, --json, -q/--quiet) may
+ * Global options (-r/--repo, --password-file, --json, --no-cache, -q/--quiet) may
  * stand before or after the command name; they are taken out of argv
  * first, the rest goes to the command's own getopt_long.
  */
@@ -62,6 +62,7 @@ static void main_usage(FILE *f)
 	      "  -r, --repo PATH        repository (default: $DVALIN_REPOSITORY)\n"
 	      "      --password-file F  read the password from F (also $DVALIN_PASSWORD_FILE)\n"
 	      "      --json             machine-readable output\n"
+	      "      --no-cache         no local metadata cache for a remote repository\n"
 	      "  -q, --quiet            no progress, no summary\n"
 	      "  -h, --help             this text; 'dvalin COMMAND --help' for a command\n\n"
 	      "Password: --password-file, $DVALIN_PASSWORD_FILE, $DVALIN_PASSWORD_COMMAND,\n"
@@ -111,6 +112,8 @@ static int take_globals(cli_ctx *ctx, int argc, char **argv)
 			ctx->repo = a + 2;
 		} else if (strncmp(a, "--password-file=", 16) == 0) {
 			ctx->password_file = a + 16;
+		} else if (strcmp(a, "--no-cache") == 0) {
+			ctx->no_cache = 1;
 		} else if (strcmp(a, "--json") == 0) {
 			ctx->json = 1;
 		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {

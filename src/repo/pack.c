@@ -165,6 +165,32 @@ int pack_parse(pack_entry **out, size_t *out_n, const uint8_t *file, size_t file
 	return 0;
 }
 
+int pack_verify(const uint8_t id[32], const uint8_t *file, size_t file_len)
+{
+	_cleanup_free_ pack_entry *e = NULL;
+	size_t n;
+	int r = pack_parse(&e, &n, file, file_len);
+	if (r == -DV_EFORMAT)
+		return err_set(-DV_ECORRUPT, "not a pack of format version %d", FORMAT_VERSION);
+	if (r == -DV_ECORRUPT)
+		return err_set(r, "not a pack, or its table is damaged");
+	if (r < 0)
+		return r;
+	uint8_t d[32];
+	size_t tail = n * PACK_ENTRY_LEN + PACK_TRAILER_LEN;
+	crypto_sha256(d, file + file_len - tail, tail);
+	if (memcmp(d, id, 32) != 0)
+		return err_set(-DV_ECORRUPT, "the SHA-256 of its table is not its name");
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c[16];
+		checksum128(c, file + e[i].offset, e[i].stored_len);
+		if (memcmp(c, e[i].cksum, 16) != 0)
+			return err_set(-DV_ECORRUPT, "blob %zu of %zu (at offset %llu) does not match its checksum",
+				       i + 1, n, (unsigned long long)e[i].offset);
+	}
+	return 0;
+}
+
 int pack_read_table(backend *be, const uint8_t id[32], pack_entry **out, size_t *out_n)
 {
 	char name[80];

@@ -52,6 +52,13 @@ void pack_name(char out[80], const uint8_t id[32]);
  * (file_len total).  *out is malloc'd; the caller frees it.
  */
 int pack_parse(pack_entry **out, size_t *out_n, const uint8_t *file, size_t file_len);
+/*
+ * Checks a whole pack against its id without the key: the table parses,
+ * the SHA-256 of table and trailer is id, and every blob matches the
+ * checksum the table gives it.  0, or -DV_ECORRUPT with a message
+ * saying what does not match (the caller names the file).
+ */
+int pack_verify(const uint8_t id[32], const uint8_t *file, size_t file_len);
 /* Reads just the trailer and table of a stored pack through the backend. */
 int pack_read_table(backend *be, const uint8_t id[32], pack_entry **out, size_t *out_n);
 

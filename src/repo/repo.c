@@ -7,6 +7,7 @@
 #include "repo_internal.h"
 #include "format.h"
 #include "gcrec.h"
+#include "layout.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/hex.h"
@@ -14,6 +15,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +189,62 @@ static int take_lease(repo *r, const repo_open_opts *o)
 	return rc;
 }
 
+/*
+ * Wraps a remote backend in the metadata cache, kept per repository id
+ * (so two repositories never share copies, and a copy needs no other
+ * key than its name).  Without a usable cache directory the repository
+ * is simply read from the backend, with a warning.
+ */
+static void use_cache(repo *r, const repo_open_opts *o)
+{
+	if (!(r->be->flags & BACKEND_REMOTE) || o->no_cache)
+		return;
+	char hex[65], dir[PATH_MAX];
+	hex_encode(hex, r->cfg.id, sizeof(r->cfg.id));
+	backend *c;
+	int rc = backend_cache_dir(dir, sizeof(dir), hex);
+	if (rc == -ENOENT)
+		rc = err_set(rc, "neither $XDG_CACHE_HOME nor $HOME is set");
+	else if (rc < 0)
+		rc = err_sys(rc, "cannot create the cache directory for repository '%s'",
+			     repo_location(r));
+	rc = rc ?: cache_backend_new(&c, r->be, dir, &layout_cache_policy);
+	if (rc < 0) {
+		log_warn("working without a local cache: %s", err_msg(rc));
+		err_clear();
+		return;
+	}
+	r->be = c;
+}
+
+/*
+ * A cached tree pack is in use while the index places one of its blobs
+ * in it; copies of packs a prune (here or on a server) removed are
+ * dropped, so the cache does not grow with the repository's history.
+ */
+static int pack_in_use(void *ud, const char *name)
+{
+	repo *r = ud;
+	bytes b = BYTES_INIT;
+	pack_entry *e = NULL;
+	size_t n = 0;
+	uint8_t id[32];
+	int used = 0;
+	if (hex_decode(id, strrchr(name, '/') + 1, 32) == 0 &&
+	    backend_get(r->be, name, BACKEND_META, &b) == 0 &&
+	    pack_parse(&e, &n, b.data, b.len) == 0) {
+		for (size_t i = 0; !used && i < n; i++) {
+			index_loc loc;
+			used = index_set_lookup(r->index, e[i].id, &loc) == 0 && loc.pack_id &&
+			       memcmp(loc.pack_id, id, 32) == 0;
+		}
+	}
+	free(e);
+	bytes_release(&b);
+	err_clear();
+	return used;
+}
+
 int repo_open_with(repo **out, backend *be, const repo_open_opts *o)
 {
 	repo *r = calloc(1, sizeof(*r));
@@ -198,6 +256,8 @@ int repo_open_with(repo **out, backend *be, const repo_open_opts *o)
 	r->be = be;
 	r->keyless = o->pass == NULL;
 	int rc = load_config(r);
+	if (rc == 0)
+		use_cache(r, o);
 	if (rc == 0 && !r->keyless)
 		rc = unlock_keys(r, o->pass);
 	if (rc == 0) {
@@ -213,6 +273,7 @@ int repo_open_with(repo **out, backend *be, const repo_open_opts *o)
 	rc = rc ?: index_set_new(&r->index);
 	rc = rc ?: (o->tolerant ? index_set_load_tolerant(r->index, r->be)
 				: index_set_load(r->index, r->be));
+	rc = rc ?: cache_backend_retain(r->be, "data", pack_in_use, r);
 	if (rc < 0) {
 		repo_free(r);
 		return rc;
@@ -223,7 +284,7 @@ int repo_open_with(repo **out, backend *be, const repo_open_opts *o)
 
 int repo_open(repo **out, backend *be, const char *pass, int level)
 {
-	repo_open_opts o = { pass, level, NULL, 0, 0 };
+	repo_open_opts o = { pass, level, NULL, 0, 0, 0 };
 	return repo_open_with(out, be, &o);
 }
 

@@ -56,9 +56,15 @@ typedef struct {
 	const char *lease; /* lease kind ("backup", "read", "prune", "repair"); NULL: none */
 	int exclusive;    /* fail if another prune or repair holds the repository */
 	int tolerant;     /* skip damaged index files instead of failing */
+	int no_cache;     /* no local metadata cache, even for a remote backend */
 } repo_open_opts;
 
-/* Opens (and unless keyless, unlocks) the repository in be, taking be over. */
+/*
+ * Opens (and unless keyless, unlocks) the repository in be, taking be
+ * over.  A remote backend (BACKEND_REMOTE) is wrapped in the metadata
+ * cache (backend/cache.h, with repo/layout.h's policy) in
+ * backend_cache_dir()/<repository id>, unless o->no_cache.
+ */
 int repo_open_with(repo **out, backend *be, const repo_open_opts *o);
 /* repo_open_with without a lease (tools and tests). */
 int repo_open(repo **out, backend *be, const char *pass, int level);
