@@ -333,7 +333,7 @@ TEST(damaged_files_are_skipped_and_named)
 	CHECK(strstr(err_msg(0), "index/0123") != NULL);
 	backend *be;
 	REQUIRE(backend_open("mem:repo-damage", 0, &be) == 0);
-	repo_open_opts o = { PASS, 3, NULL, 0, 1 };
+	repo_open_opts o = { .pass = PASS, .level = 3, .tolerant = 1 };
 	REQUIRE(repo_open_with(&r, be, &o) == 0);
 	char **names;
 	index_set_damaged(repo_index(r), &names, &n);
@@ -362,7 +362,8 @@ TEST(leases_are_taken_and_dropped)
 	backend *keep, *be;
 	repo *a, *b, *c;
 	REQUIRE(make_repo("mem:repo-lease", &keep) == 0);
-	repo_open_opts backup = { PASS, 3, "backup", 0, 0 }, prune = { NULL, 3, "prune", 1, 0 };
+	repo_open_opts backup = { .pass = PASS, .level = 3, .lease = "backup" },
+	               prune = { .level = 3, .lease = "prune", .exclusive = 1 };
 	REQUIRE(backend_open("mem:repo-lease", 0, &be) == 0);
 	REQUIRE(repo_open_with(&a, be, &backup) == 0);
 	REQUIRE(backend_open("mem:repo-lease", 0, &be) == 0);
