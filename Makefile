@@ -7,11 +7,11 @@ PREFIX ?= /usr/local
 PYTHON := /usr/bin/python3
 DESTDIR ?=
 CC ?= cc
-PKGS := libcrypto libzstd libxxhash jansson libcurl sqlite3 libarchive fuse3
+PKGS := libcrypto libzstd libxxhash jansson libcurl sqlite3 libmicrohttpd libcrypt libarchive fuse3
 
 # Debian packages needed to build and test.
 DEB_BUILD := gcc make pkg-config libssl-dev libzstd-dev libxxhash-dev libjansson-dev \
-	libcurl4-openssl-dev libsqlite3-dev libarchive-dev libfuse3-dev
+	libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev libcrypt-dev libarchive-dev libfuse3-dev
 DEB_TEST := python3-pytest python3-pytest-xdist acl attr util-linux smartmontools openssl curl \
 	btrfs-progs fdisk lvm2 \
 	openssh-server ceph-mon ceph-osd radosgw ceph-common prometheus \
@@ -31,7 +31,10 @@ SAN_FLAGS := -O1 -fsanitize=address,undefined,float-cast-overflow -fno-omit-fram
 TSAN_FLAGS := -O1 -fsanitize=thread -fno-omit-frame-pointer
 
 LIB_SRC := $(sort $(wildcard src/base/*.c src/core/*.c src/backend/*.c src/repo/*.c \
-	src/archive/*.c src/disks/*.c src/notify/*.c src/jobs/*.c src/report/*.c src/daemon/*.c))
+	src/archive/*.c src/disks/*.c src/notify/*.c src/jobs/*.c src/report/*.c src/http/*.c \
+	src/daemon/*.c)) build/gen/web_assets.c
+# The web UI's files, embedded in the binary (src/daemon/assets.h).
+WEB_FILES := $(sort $(wildcard web/*.html web/*.css web/*.js web/*.svg))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
@@ -54,6 +57,11 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 	bench-maintenance fuzz fuzz-deps fuzz-merge replay
 
 all: dvalin
+
+build/gen/web_assets.c: $(WEB_FILES) web/embed.sh
+	@mkdir -p $(dir $@)
+	@echo "  EMBED   web/"
+	@sh web/embed.sh $@ $(WEB_FILES)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
