@@ -414,8 +414,10 @@ static void human_span(char *out, size_t cap, int64_t s)
 		snprintf(out, cap, "%lld d %lld h", (long long)(s / 86400), (long long)(s % 86400 / 3600));
 	else if (s >= 3600)
 		snprintf(out, cap, "%lld h", (long long)(s / 3600));
-	else
+	else if (s >= 120)
 		snprintf(out, cap, "%lld min", (long long)(s / 60));
+	else
+		snprintf(out, cap, "%lld s", (long long)s);
 }
 
 /* The repository's sample wants refreshing (after a run that may change it). */
