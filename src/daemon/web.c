@@ -37,7 +37,7 @@ static web_ctx web_ui, web_local;
 static void security_headers(http_req *q, int is_page)
 {
 	http_add_header(q, "X-Content-Type-Options", "nosniff");
-	http_add_header(q, "Referrer-Policy", "no-referrer");
+	http_add_header(q, "Referrer-Policy", "same-origin"); /* "no-referrer" makes Origin "null" */
 	http_add_header(q, "X-Frame-Options", "DENY");
 	http_add_header(q, "Cache-Control", "no-store");
 	if (is_page)
