@@ -3,6 +3,7 @@
 # install missing Debian build dependencies (apt-get), see README.md.
 
 PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
 # Debian's interpreter, where python3-pytest installs (not a pyenv one on PATH)
 PYTHON := /usr/bin/python3
 DESTDIR ?=
@@ -53,7 +54,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 CONFORMANCE_BIN := $(B)/tests/backend_conformance $(T)/tests/backend_conformance
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
-.PHONY: all deps test-deps run test unit e2e e2e-asan install uninstall clean check-style bench \
+.PHONY: all deps test-deps run test screenshots unit e2e e2e-asan install uninstall clean check-style bench \
 	bench-maintenance fuzz fuzz-deps fuzz-merge replay
 
 all: dvalin
@@ -208,6 +209,12 @@ run: deps
 	$(MAKE) dvalin
 	sh contrib/demo.sh
 
+# The web UI's pictures in docs/screenshots/, from the Chromium test.
+screenshots: test-deps dvalin $(TOOL_BIN)
+	DVALIN_BIN=$(CURDIR)/dvalin DVALIN_TOOLS=$(CURDIR)/$(B)/tools E2E_REQUIRE_SERVICES=1 \
+	  DVALIN_SCREENSHOTS=$(CURDIR)/docs/screenshots \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e/test_daemon_web.py::test_web_ui_in_chromium
+
 unit: $(UNIT_BIN) $(CONFORMANCE_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
 	@d=$$(mktemp -d) && $(B)/tests/backend_conformance $$d/repo mem:conformance | tail -n 1; rm -rf $$d
@@ -253,12 +260,22 @@ install: dvalin
 		> $(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin-disks.service
 	install -m 0644 contrib/dvalin-disks.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	install -m 0644 contrib/alerts.conf.example $(DESTDIR)$(PREFIX)/share/doc/dvalin/
+	sed 's|/usr/local/bin/dvalin|$(PREFIX)/bin/dvalin|' contrib/dvalin.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin.service
+	install -m 0644 contrib/dvalin.conf.example docs/daemon.md $(DESTDIR)$(PREFIX)/share/doc/dvalin/
+	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/dvalin
+	[ -e $(DESTDIR)$(SYSCONFDIR)/dvalin/dvalin.conf ] || \
+		install -m 0600 contrib/dvalin.conf $(DESTDIR)$(SYSCONFDIR)/dvalin/dvalin.conf
+	-[ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ] && systemctl daemon-reload || true
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/dvalin $(DESTDIR)$(PREFIX)/share/man/man1/dvalin.1 \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin-disks.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin-disks.timer \
-		$(DESTDIR)$(PREFIX)/share/doc/dvalin/alerts.conf.example
+		$(DESTDIR)$(PREFIX)/share/doc/dvalin/alerts.conf.example \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin.service \
+		$(DESTDIR)$(PREFIX)/share/doc/dvalin/dvalin.conf.example \
+		$(DESTDIR)$(PREFIX)/share/doc/dvalin/daemon.md
 
 clean:
 	rm -rf $(B) dvalin

@@ -316,7 +316,7 @@ async function disksView() {
   const rep = disks.run && disks.run.result;
   const cards = rep && rep.disks ? rep.disks.map(d => card(d.device,
     h("p", {}, badge(d.verdict), " ", d.model || "", " ", d.serial || ""),
-    h("p", {}, h("a", { href: "#/disk?" + new URLSearchParams({ device: d.device, model: d.model || "", serial: d.serial || "" }) }, "attributes over time")),
+    h("p", {}, h("a", { class: "disk-link", href: "#/disk?" + new URLSearchParams({ device: d.device, model: d.model || "", serial: d.serial || "" }) }, "attributes over time")),
     d.findings.length ? h("ul", {}, d.findings.map(f => h("li", {}, badge(f.severity), " ", f.message))) : h("p", { class: "muted" }, "no findings"))) : [h("p", { class: "muted" }, "No disk check has run yet.")];
   const prep = pools.run && pools.run.result;
   const pcards = prep && prep.pools ? prep.pools.map(p => card("pool " + p.name, h("p", {}, badge(p.verdict), " ", p.state),

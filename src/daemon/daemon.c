@@ -891,6 +891,8 @@ static int apply_config(daemon_state *d, int at_start)
 		rc = job_load(d, j, at_start);
 		if (!at_start)
 			log_info("%s %s: added", config_kind_name(n->kind), n->name);
+		else if (rc == 0)
+			job_conditions(d, j); /* a run the last daemon left "aborted" is a failure to tell */
 	}
 	/* drop removed jobs that are not running (their runs keep them until they end) */
 	for (size_t i = 0; i < d->njobs;) {

@@ -928,7 +928,11 @@ int web_start(daemon_state *d, int at_start)
 	if (rc < 0)
 		return rc;
 	d->web_port = http_server_port(d->web);
-	log_info("web UI on %s://%s/ (port %d)", d->cfg->tls_cert ? "https" : "http", d->cfg->listen, d->web_port);
+	/* the address with the port it got (listen may say 0: any free one) */
+	const char *colon = strrchr(d->cfg->listen, ':');
+	int hl = colon ? (int)(colon - d->cfg->listen) : 0;
+	log_info("web UI on %s://%.*s:%d/ (port %d)", d->cfg->tls_cert ? "https" : "http", hl, d->cfg->listen,
+		 d->web_port, d->web_port);
 	return 0;
 }
 
