@@ -118,7 +118,7 @@ function plot(points, opts) {
 
 function setMain(...kids) {
   const m = document.getElementById("main");
-  m.replaceChildren(...kids);
+  m.replaceChildren(...kids.flat().filter(k => k !== null && k !== undefined && k !== false));
 }
 
 function refreshIn(ms_, fn) {

@@ -213,8 +213,12 @@ int notice_job_update(notice *n, const alert_config *channels, const notice_job 
 		int sev = d->kind == NOTICE_RECOVERED ? SEV_OK : d->severity;
 		worst = sev > worst ? sev : worst;
 	}
-	if (rc == 0 && out.n && any_bad && j->log_tail && *j->log_tail)
-		rc = buf_appendf(&body, "\nThe end of its log:\n%.900s\n", j->log_tail);
+	if (rc == 0 && out.n && any_bad && j->log_tail && *j->log_tail) {
+		int tl = (int)strlen(j->log_tail);
+		while (tl > 0 && j->log_tail[tl - 1] == '\n')
+			tl--;
+		rc = buf_appendf(&body, "\nThe end of its log:\n%.*s\n", tl < 900 ? tl : 900, j->log_tail);
+	}
 	if (rc == 0 && out.n && j->link)
 		rc = buf_appendf(&body, "\n%s\n", j->link);
 	if (rc == 0 && out.n) {

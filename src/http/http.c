@@ -247,6 +247,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return q->answered ? MHD_YES : MHD_NO;
 }
 
+/* MHD's messages come with their own format (it is MHD's logger interface). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	http_server *s = cls;
@@ -257,6 +260,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 		line[--n] = 0;
 	log_warn("%s: %s", s->what, line);
 }
+#pragma GCC diagnostic pop
 
 /* ---------- start and stop ---------- */
 
@@ -454,11 +458,19 @@ void http_peer(const http_req *r, char out[64])
 		MHD_get_connection_info(r->c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (!ci || !ci->client_addr)
 		return;
-	const struct sockaddr *sa = ci->client_addr;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, 64);
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, 64);
+	/* copied out: MHD's pointer need not be aligned for the larger types */
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, ci->client_addr, sizeof(struct sockaddr));
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in in4;
+		memcpy(&in4, ci->client_addr, sizeof(in4));
+		inet_ntop(AF_INET, &in4.sin_addr, out, 64);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 in6;
+		memcpy(&in6, ci->client_addr, sizeof(in6));
+		inet_ntop(AF_INET6, &in6.sin6_addr, out, 64);
+	}
 }
 
 int http_is_tls(const http_req *r)

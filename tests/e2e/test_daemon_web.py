@@ -84,28 +84,35 @@ def shoot(browser, artifacts, name):
         browser.screenshot(keep, name)
 
 
+def _wait(driver, timeout):
+    # a page that is being replaced (a form posted, a view redrawn) leaves stale elements
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+    return WebDriverWait(driver, timeout, poll_frequency=0.2, ignored_exceptions=[StaleElementReferenceException])
+
+
 def wait_css(driver, css, timeout=30):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
-    from selenium.webdriver.support.ui import WebDriverWait
-    return WebDriverWait(driver, timeout).until(EC.presence_of_element_located((By.CSS_SELECTOR, css)))
+    return _wait(driver, timeout).until(EC.presence_of_element_located((By.CSS_SELECTOR, css)))
 
 
 def wait_text(driver, css, pred, timeout=60):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     def ok(d):
         els = d.find_elements(By.CSS_SELECTOR, css)
         return els and pred(els[0].text) and els[0].text
-    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(ok)
+    return _wait(driver, timeout).until(ok)
 
 
 def test_web_ui_in_chromium(world, repo, browser, artifacts):
     from selenium.webdriver.common.by import By
     src = make_tree(world)
     env, sda = disk_env(world)
-    d = Daemon(world, web_config(world, repo, src, "\n[disks]\nschedule = *:*:0/2\n"), env=env)
+    # a second backup whose repository (a drive not plugged in) is missing: what a failure looks like
+    extra = f"\n[disks]\nschedule = *:*:0/2\n\n[backup offsite]\nrepository = {world}/usb-drive/repo\npath = {src}\nmax-age = 26h\n"
+    d = Daemon(world, web_config(world, repo, src, extra), env=env)
     d.start()
     try:
         # readings over time for the disk page: three checks, a warmer disk each time
@@ -136,6 +143,18 @@ def test_web_ui_in_chromium(world, repo, browser, artifacts):
         assert wait_text(drv, "#status-home", lambda t: t == "ok", timeout=60)
         wait_text(drv, "#repo-nas", lambda t: "1" in t and "B" in t, timeout=60)  # a size sample came
         shoot(browser, artifacts, "dashboard")
+
+        # a failing job: the dashboard says so, its run's page says why
+        drv.find_element(By.ID, "run-offsite").click()
+        assert wait_text(drv, "#status-offsite", lambda t: t == "failed", timeout=60)
+        row = drv.find_element(By.ID, "job-offsite").text
+        assert "cannot open repository" in row and "usb-drive" in row, row
+        shoot(browser, artifacts, "dashboard-failed")
+        drv.get(d.url + "/#/jobs/offsite")
+        wait_css(drv, "table.runs a").click()
+        assert wait_text(drv, "#run-status", lambda t: t == "failed")
+        assert "exit status 1" in drv.find_element(By.ID, "run-reason").text
+        shoot(browser, artifacts, "run-failed")
 
         # the job's page and its run's log
         drv.get(d.url + "/#/jobs/home")
