@@ -147,5 +147,5 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
 	/* a daemon's log goes to the journal line by line */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	setvbuf(stderr, NULL, _IOLBF, 0);
-	return daemon_main(path) == 0 ? EXIT_OK : EXIT_FAIL;
+	return daemon_main(path, DVALIN_VERSION) == 0 ? EXIT_OK : EXIT_FAIL;
 }

@@ -986,20 +986,57 @@ int daemon_request_run(daemon_state *d, const char *name)
 	return 0;
 }
 
+/* path lies at or below root (both absolute, without trailing slashes but "/") */
+static int is_below(const char *path, const char *root)
+{
+	size_t rl = strlen(root);
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	return strncmp(path, root, rl) == 0 && (path[rl] == '/' || path[rl] == 0);
+}
+
+/*
+ * The target with its existing part resolved (realpath of the longest
+ * prefix that exists, the rest appended), so that a symlink inside a
+ * restore root cannot lead a restore outside it.  0, or -EINVAL.
+ */
+static int resolve_target(const char *target, char out[PATH_MAX])
+{
+	char head[PATH_MAX];
+	size_t n = strlen(target);
+	if (n >= sizeof(head))
+		return -ENAMETOOLONG;
+	memcpy(head, target, n + 1);
+	const char *rest = "";
+	char real[PATH_MAX];
+	for (;;) {
+		if (realpath(head, real)) {
+			int k = snprintf(out, PATH_MAX, "%s%s%s", real, *rest && strcmp(real, "/") ? "/" : "", rest);
+			return k < 0 || k >= PATH_MAX ? -ENAMETOOLONG : 0;
+		}
+		char *slash = strrchr(head, '/');
+		if (!slash || slash == head)
+			return -EINVAL;
+		*slash = 0;
+		rest = target + (slash - head) + 1;
+	}
+}
+
 static int below_root(const daemon_state *d, const char *target)
 {
-	/* lexically: no "..", no "." components, below one of the roots */
+	/* lexically first: no "..", no "." components, below one of the roots */
 	if (target[0] != '/' || strstr(target, "/../") || strstr(target, "/./"))
 		return 0;
 	size_t tl = strlen(target);
 	if ((tl >= 3 && strcmp(target + tl - 3, "/..") == 0) || (tl >= 2 && strcmp(target + tl - 2, "/.") == 0))
 		return 0;
+	char rt[PATH_MAX], rr[PATH_MAX];
+	if (resolve_target(target, rt) < 0)
+		return 0;
 	for (size_t i = 0; i < d->cfg->nrestore_roots; i++) {
 		const char *root = d->cfg->restore_roots[i];
-		size_t rl = strlen(root);
-		while (rl > 1 && root[rl - 1] == '/')
-			rl--;
-		if (strncmp(target, root, rl) == 0 && (target[rl] == '/' || target[rl] == 0))
+		/* then where it really leads: the root resolved too, when it exists */
+		if (is_below(target, root) && is_below(rt, realpath(root, rr) ? rr : root))
 			return 1;
 	}
 	return 0;
@@ -1182,7 +1219,7 @@ void daemon_metrics(daemon_state *d, FILE *f)
 	uint64_t sent = 0, failed = 0;
 	notice_counts(d->notices, &sent, &failed);
 	metrics_state s = { mj, d->njobs, mr, d->nrepos, dl.v, dl.n, d->start_us, clock_now(), (int)d->nruns,
-			    (int)queued, sent, failed, "0.1.0" };
+			    (int)queued, sent, failed, d->version };
 	metrics_write(f, &s);
 out:
 	free(mj);
@@ -1417,11 +1454,12 @@ static void daemon_release(daemon_state *d)
 	pthread_mutex_destroy(&d->lock);
 }
 
-int daemon_main(const char *config_path)
+int daemon_main(const char *config_path, const char *version)
 {
 	daemon_state dd, *d = &dd;
 	memset(d, 0, sizeof(*d));
 	d->sigfd = d->evfd = -1;
+	d->version = version;
 	pthread_mutex_init(&d->lock, NULL);
 	/*
 	 * Blocked before any thread exists (the notifier's, the web's): they
@@ -1476,7 +1514,7 @@ int daemon_main(const char *config_path)
 	}
 	d->watchdog_us = sdnotify_watchdog_usec();
 	d->last_watchdog = clock_mono();
-	log_info("dvalin daemon: %zu job%s from %s, state in %s", d->njobs, d->njobs == 1 ? "" : "s",
+	log_info("dvalin daemon %s: %zu job%s from %s, state in %s", version, d->njobs, d->njobs == 1 ? "" : "s",
 		 config_path, d->cfg->state_dir);
 	char st[128];
 	snprintf(st, sizeof(st), "READY=1\nSTATUS=%zu jobs", d->njobs);

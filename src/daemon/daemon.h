@@ -94,10 +94,11 @@ typedef struct daemon_state {
 	int stopping, reload_asked, exit_status;
 	int64_t start_us, stop_deadline_mono, watchdog_us, last_watchdog;
 	int web_port;
+	const char *version;       /* dvalin's, for the log and the metrics */
 } daemon_state;
 
-/* Runs the daemon on the configuration at path until SIGTERM; the exit status. */
-int daemon_main(const char *config_path);
+/* Runs the daemon on the configuration at path until SIGTERM: 0, or 1 if it could not start. */
+int daemon_main(const char *config_path, const char *version);
 
 /* ---------- for the web threads (hold d->lock) ---------- */
 

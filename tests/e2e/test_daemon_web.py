@@ -325,7 +325,12 @@ def test_downloads_and_restores(webd, world):
     assert d.http("GET", "/api/repositories/other/snapshots", headers=h).status == 404
     # restores: only below a restore-root, and with the token
     post = dict(h, **{"X-CSRF-Token": csrf, "Content-Type": "application/x-www-form-urlencoded"})
-    for target in ("/etc/dvalin-restore", os.path.join(world, "restores", "..", "escape"), world + "/restoresX"):
+    # a symlink inside the root that leads out of it
+    os.makedirs(os.path.join(world, "restores"), exist_ok=True)
+    os.makedirs(os.path.join(world, "outside"), exist_ok=True)
+    os.symlink(os.path.join(world, "outside"), os.path.join(world, "restores", "link"))
+    for target in ("/etc/dvalin-restore", os.path.join(world, "restores", "..", "escape"), world + "/restoresX",
+                   os.path.join(world, "restores", "link", "x")):
         body = urllib.parse.urlencode({"snapshot": "latest", "path": d.src + "/docs", "target": target})
         r = d.http("POST", "/api/repositories/nas/restore", body, post)
         assert r.status == 403 and "restore-root" in r.json()["error"], (target, r)
@@ -339,6 +344,7 @@ def test_downloads_and_restores(webd, world):
     assert doc["status"] == "ok" and doc["kind"] == "restore", doc
     assert open(os.path.join(target, d.src.strip("/"), "hello.txt")).read() == "hello\n"
     assert not os.path.exists(os.path.join(target, d.src.strip("/"), "docs"))
+    assert os.listdir(os.path.join(world, "outside")) == []
 
 
 def test_https_when_asked(world, repo, tls_cert):
