@@ -80,23 +80,18 @@ int history_begin(history *h, const char *job, const char *kind, const char *tri
 
 int history_finish(history *h, const run_info *r)
 {
-	sqlite3_stmt *st;
+	/* the duration bound as text: sql.c binds integers and text only */
 	char dur[32];
 	snprintf(dur, sizeof(dur), "%.3f", r->duration_s);
-	int rc = sql_prepare(h->db, &st,
-			     "UPDATE runs SET end = ?2, status = ?3, exit_code = ?4, duration = CAST(?5 AS REAL),"
-			     " reason = ?6, has_summary = ?7, files = ?8, bytes_read = ?9, bytes_added = ?10,"
-			     " snapshot_id = ?11, result = ?12, log = ?13 WHERE id = ?1",
-			     SQL_ARGS(SQL_INT(r->id), SQL_INT(r->end_us), SQL_TEXT(r->status), SQL_INT(r->exit_code),
-				      SQL_TEXT(dur), SQL_TEXT(r->reason[0] ? r->reason : NULL),
-				      SQL_INT(r->has_summary), SQL_INT(r->files), SQL_INT(r->bytes_read),
-				      SQL_INT(r->bytes_added), SQL_TEXT(r->snapshot_id[0] ? r->snapshot_id : NULL),
-				      SQL_TEXT(r->result), SQL_TEXT(r->log)));
-	if (rc < 0)
-		return rc;
-	rc = sql_step(h->db, st);
-	sql_finish(st);
-	return rc < 0 ? rc : 0;
+	return sql_run(h->db,
+		       "UPDATE runs SET end = ?2, status = ?3, exit_code = ?4, duration = CAST(?5 AS REAL),"
+		       " reason = ?6, has_summary = ?7, files = ?8, bytes_read = ?9, bytes_added = ?10,"
+		       " snapshot_id = ?11, result = ?12, log = ?13 WHERE id = ?1",
+		       SQL_ARGS(SQL_INT(r->id), SQL_INT(r->end_us), SQL_TEXT(r->status), SQL_INT(r->exit_code),
+				SQL_TEXT(dur), SQL_TEXT(r->reason[0] ? r->reason : NULL), SQL_INT(r->has_summary),
+				SQL_INT(r->files), SQL_INT(r->bytes_read), SQL_INT(r->bytes_added),
+				SQL_TEXT(r->snapshot_id[0] ? r->snapshot_id : NULL), SQL_TEXT(r->result),
+				SQL_TEXT(r->log)));
 }
 
 int history_trim(history *h, const char *job, int keep)
