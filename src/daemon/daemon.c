@@ -1290,14 +1290,22 @@ static void reap(daemon_state *d)
 	}
 }
 
+/* Until the next thing due: a job's next run, or the moment a job becomes overdue. */
 static int poll_timeout(daemon_state *d)
 {
 	int ms = TICK_MS;
-	for (size_t i = 0; i < d->njobs; i++)
-		if (d->jobs[i].next_us) {
-			int w = clock_real_wait_ms(d->jobs[i].next_us, ms);
+	for (size_t i = 0; i < d->njobs; i++) {
+		const daemon_job *j = &d->jobs[i];
+		if (j->next_us) {
+			int w = clock_real_wait_ms(j->next_us, ms);
 			ms = w < ms ? w : ms;
 		}
+		if (j->cfg && j->cfg->max_age_s > 0 && !j->overdue) {
+			int64_t base = j->last_success_us ? j->last_success_us : j->first_seen_us;
+			int w = clock_real_wait_ms(base + j->cfg->max_age_s * CLOCK_USEC + 1, ms);
+			ms = w < ms ? w : ms;
+		}
+	}
 	return ms;
 }
 

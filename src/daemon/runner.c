@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "runner.h"
 #include "clock.h"
+#include "../base/cleanup.h"
 #include "../base/err.h"
 
 #include <errno.h>
@@ -176,12 +177,18 @@ static int keep_err(runner_child *c, const char *p, size_t n)
 	if (!c->err_head) {
 		/* freeze the first quarter, keep a sliding window after it */
 		static const char mark[] = "\n[... output left out ...]\n";
-		c->err_head = c->err_cap / 4;
-		if (c->err.len > c->err_head) {
-			c->err_dropped += c->err.len - c->err_head;
-			c->err.len = c->err_head;
+		size_t head = c->err_cap / 4;
+		int rc = 0;
+		if (c->err.len > head) {
+			c->err_dropped += c->err.len - head;
+			c->err.len = head;
+		} else { /* the beginning may be in this very piece */
+			size_t take = MIN(head - c->err.len, n);
+			rc = buf_append(&c->err, p, take);
+			p += take;
+			n -= take;
 		}
-		int rc = buf_append(&c->err, mark, sizeof(mark) - 1);
+		rc = rc ?: buf_append(&c->err, mark, sizeof(mark) - 1);
 		if (rc < 0)
 			return rc;
 		c->err_head = c->err.len;

@@ -358,9 +358,10 @@ repository = main
 path = {src}
 schedule = *-*-* 03:00:00
 """
-    # 02:59:50 on the test clock, a minute per second: 03:00 comes after a few seconds
+    # 02:55 on the test clock, a minute per second: 03:00 comes 5 s after the start
+    # (room for a slow start-up: a schedule already past when the daemon reads it waits a day)
     day = 1796083200  # 2026-12-01 00:00:00 UTC
-    env = base_env(TZ="UTC", DVALIN_TEST_TIME_SCALE="60", DVALIN_TEST_TIME_START=str(day + 3 * 3600 - 10))
+    env = base_env(TZ="UTC", DVALIN_TEST_TIME_SCALE="60", DVALIN_TEST_TIME_START=str(day + 3 * 3600 - 300))
     d = Daemon(world, config(world, repo, job), env=env)
     d.start(wait_web=False)
     try:
