@@ -484,3 +484,38 @@ user = admin {hash_password("pw")}
         assert float(res[0]["value"][1]) == 387, res
     finally:
         assert d.stop() == 0
+
+
+def test_systemd_readiness_watchdog_reload_and_stop(world, repo):
+    """The sd_notify protocol as systemd speaks it: a datagram socket in
+    $NOTIFY_SOCKET, $WATCHDOG_USEC asking for a ping every half interval."""
+    import socket
+    path = os.path.join(world, "notify.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(20)
+    env = base_env(NOTIFY_SOCKET=path, WATCHDOG_USEC="1000000")
+    d = Daemon(world, config(world, repo), env=env)
+    d.start(wait_web=False)
+    got = []
+
+    def until(word):
+        while True:
+            msg = s.recv(4096).decode()
+            got.append(msg)
+            if word in msg.split("\n"):
+                return msg
+    try:
+        ready = until("READY=1")
+        assert "STATUS=0 jobs" in ready, got
+        t0 = time.time()
+        until("WATCHDOG=1")
+        until("WATCHDOG=1")
+        assert time.time() - t0 < 3, got  # every half second
+        d.signal(signal.SIGHUP)
+        until("RELOADING=1")
+        until("READY=1")
+    finally:
+        assert d.stop() == 0
+    until("STOPPING=1")
+    s.close()
