@@ -1168,7 +1168,7 @@ static void disk_counters(daemon_state *d, disk_list *l)
 		};
 		for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
 			uint64_t v;
-			if (diskstate_prev(ds, key, c[k].k, &v) == 1 && v <= INT64_MAX) {
+			if (diskstate_prev(ds, key, c[k].k, &v) == 0 && v <= INT64_MAX) {
 				int64_t sv = (int64_t)v;
 				memcpy((char *)m + c[k].off, &sv, sizeof(sv));
 			}

@@ -41,7 +41,7 @@ int history_open(history **out, const char *path)
 	rc = rc ?: sql_exec(h->db, schema, "cannot create the tables (not a dvalin daemon state file?)");
 	int64_t v = 0;
 	if (rc == 0 && sql_get_int(h->db, &v, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'daemon_schema'",
-				   NULL, 0) == 1 && v != 1)
+				   NULL, 0) == 0 && v != 1)
 		rc = err_set(-DV_EFORMAT, "daemon state '%s' has schema version %lld; this dvalin knows 1", path,
 			     (long long)v);
 	if (rc < 0) {
@@ -74,7 +74,7 @@ int history_begin(history *h, const char *job, const char *kind, const char *tri
 				" VALUES(?1, ?2, ?3, ?4, 'running', -1, 0, 0)",
 			 SQL_ARGS(SQL_TEXT(job), SQL_TEXT(kind), SQL_TEXT(trigger), SQL_INT(start)));
 	if (rc == 0)
-		rc = sql_get_int(h->db, id, "SELECT last_insert_rowid()", NULL, 0) == 1 ? 0 : -EIO;
+		rc = sql_get_int(h->db, id, "SELECT last_insert_rowid()", NULL, 0);
 	return rc;
 }
 

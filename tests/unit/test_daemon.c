@@ -18,6 +18,7 @@
 #include "../../src/http/http.h"
 
 #include <crypt.h>
+#include <sqlite3.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -281,6 +282,13 @@ TEST(history_keeps_runs_states_and_samples)
 	REQUIRE(history_list(h, NULL, 0, 100, count_run, &n) == 0);
 	CHECK(n == 2);
 	history_close(h);
+	/* a state file of a later schema is refused, not misread */
+	sqlite3 *db;
+	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+	REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = '2' WHERE key = 'daemon_schema'", NULL, NULL, NULL) ==
+		SQLITE_OK);
+	sqlite3_close(db);
+	CHECK(history_open(&h, path) == -DV_EFORMAT && strstr(err_msg(-DV_EFORMAT), "schema version 2"));
 	unlink(path);
 	char wal[64];
 	snprintf(wal, sizeof(wal), "%s-wal", path);
