@@ -3,15 +3,16 @@
 # install missing Debian build dependencies (apt-get), see README.md.
 
 PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
 # Debian's interpreter, where python3-pytest installs (not a pyenv one on PATH)
 PYTHON := /usr/bin/python3
 DESTDIR ?=
 CC ?= cc
-PKGS := libcrypto libzstd libxxhash jansson libcurl sqlite3 libarchive fuse3
+PKGS := libcrypto libzstd libxxhash jansson libcurl sqlite3 libmicrohttpd libcrypt libarchive fuse3
 
 # Debian packages needed to build and test.
 DEB_BUILD := gcc make pkg-config libssl-dev libzstd-dev libxxhash-dev libjansson-dev \
-	libcurl4-openssl-dev libsqlite3-dev libarchive-dev libfuse3-dev
+	libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev libcrypt-dev libarchive-dev libfuse3-dev
 DEB_TEST := python3-pytest python3-pytest-xdist acl attr util-linux smartmontools openssl curl \
 	btrfs-progs fdisk lvm2 \
 	openssh-server ceph-mon ceph-osd radosgw ceph-common prometheus \
@@ -31,7 +32,10 @@ SAN_FLAGS := -O1 -fsanitize=address,undefined,float-cast-overflow -fno-omit-fram
 TSAN_FLAGS := -O1 -fsanitize=thread -fno-omit-frame-pointer
 
 LIB_SRC := $(sort $(wildcard src/base/*.c src/core/*.c src/backend/*.c src/repo/*.c \
-	src/archive/*.c src/disks/*.c src/notify/*.c src/jobs/*.c src/report/*.c src/daemon/*.c))
+	src/archive/*.c src/disks/*.c src/notify/*.c src/jobs/*.c src/report/*.c src/http/*.c \
+	src/daemon/*.c)) build/gen/web_assets.c
+# The web UI's files, embedded in the binary (src/daemon/assets.h).
+WEB_FILES := $(sort $(wildcard web/*.html web/*.css web/*.js web/*.svg))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
@@ -50,10 +54,15 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 CONFORMANCE_BIN := $(B)/tests/backend_conformance $(T)/tests/backend_conformance
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
-.PHONY: all deps test-deps run test unit e2e e2e-asan install uninstall clean check-style bench \
+.PHONY: all deps test-deps run test screenshots unit e2e e2e-asan install uninstall clean check-style bench \
 	bench-maintenance fuzz fuzz-deps fuzz-merge replay
 
 all: dvalin
+
+build/gen/web_assets.c: $(WEB_FILES) web/embed.sh
+	@mkdir -p $(dir $@)
+	@echo "  EMBED   web/"
+	@sh web/embed.sh $@ $(WEB_FILES)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -200,6 +209,12 @@ run: deps
 	$(MAKE) dvalin
 	sh contrib/demo.sh
 
+# The web UI's pictures in docs/screenshots/, from the Chromium test.
+screenshots: test-deps dvalin $(TOOL_BIN)
+	DVALIN_BIN=$(CURDIR)/dvalin DVALIN_TOOLS=$(CURDIR)/$(B)/tools E2E_REQUIRE_SERVICES=1 \
+	  DVALIN_SCREENSHOTS=$(CURDIR)/docs/screenshots \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e/test_daemon_web.py::test_web_ui_in_chromium
+
 unit: $(UNIT_BIN) $(CONFORMANCE_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
 	@d=$$(mktemp -d) && $(B)/tests/backend_conformance $$d/repo mem:conformance | tail -n 1; rm -rf $$d
@@ -245,12 +260,22 @@ install: dvalin
 		> $(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin-disks.service
 	install -m 0644 contrib/dvalin-disks.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	install -m 0644 contrib/alerts.conf.example $(DESTDIR)$(PREFIX)/share/doc/dvalin/
+	sed 's|/usr/local/bin/dvalin|$(PREFIX)/bin/dvalin|' contrib/dvalin.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin.service
+	install -m 0644 contrib/dvalin.conf.example docs/daemon.md $(DESTDIR)$(PREFIX)/share/doc/dvalin/
+	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/dvalin
+	[ -e $(DESTDIR)$(SYSCONFDIR)/dvalin/dvalin.conf ] || \
+		install -m 0600 contrib/dvalin.conf $(DESTDIR)$(SYSCONFDIR)/dvalin/dvalin.conf
+	-[ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ] && systemctl daemon-reload || true
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/dvalin $(DESTDIR)$(PREFIX)/share/man/man1/dvalin.1 \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin-disks.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin-disks.timer \
-		$(DESTDIR)$(PREFIX)/share/doc/dvalin/alerts.conf.example
+		$(DESTDIR)$(PREFIX)/share/doc/dvalin/alerts.conf.example \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin.service \
+		$(DESTDIR)$(PREFIX)/share/doc/dvalin/dvalin.conf.example \
+		$(DESTDIR)$(PREFIX)/share/doc/dvalin/daemon.md
 
 clean:
 	rm -rf $(B) dvalin

@@ -45,3 +45,60 @@ echo "== dvalin forget --keep-last 1 --prune, then check --read-data"
 "$dv" check --read-data
 echo "== dvalin stats"
 "$dv" stats
+
+# ---------- the daemon, for a minute ----------
+# A demo configuration: the sample data backed up every 20 seconds with a
+# retention, a check, the disks; the web UI on a free loopback port (user
+# "demo", password "demo"); then SIGTERM, as systemctl stop would send.
+seconds=${DEMO_DAEMON_SECONDS:-60}
+echo "== dvalin daemon for ${seconds} s"
+hash=$(printf 'demo\n' | "$dv" daemon --hash-password)
+cat > "$demo/dvalin.conf" <<CONF
+[daemon]
+state-dir = $demo/state
+
+[repository demo]
+location = $demo/repo
+
+[backup data]
+repository = demo
+path = $demo/data
+schedule = *:*:0/20
+keep-last = 3
+max-age = 1h
+
+[check demo]
+repository = demo
+schedule = *:0/5
+read-data-subset = 10%
+
+[disks]
+schedule = hourly
+
+[web]
+listen = 127.0.0.1:0
+user = demo $hash
+restore-root = $demo/restores
+CONF
+"$dv" daemon --check-config --config "$demo/dvalin.conf"
+"$dv" daemon --config "$demo/dvalin.conf" > "$demo/daemon.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT INT TERM
+port=""
+for _ in $(seq 100); do
+	port=$(sed -n 's/.*web UI on .* (port \([0-9]*\)).*/\1/p' "$demo/daemon.log" | head -n 1)
+	[ -n "$port" ] && break
+	sleep 0.1
+done
+[ -n "$port" ] || { cat "$demo/daemon.log" >&2; exit 1; }
+echo "web UI: http://127.0.0.1:$port/  (user demo, password demo), /metrics, for ${seconds} s"
+echo "        from another terminal: $dv jobs --config $demo/dvalin.conf"
+sleep "$seconds"
+echo "== dvalin jobs, dvalin jobs history"
+"$dv" jobs --config "$demo/dvalin.conf"
+"$dv" jobs history --config "$demo/dvalin.conf"
+kill -TERM $pid
+wait $pid || true
+trap - EXIT INT TERM
+echo "== the daemon's log"
+cat "$demo/daemon.log"

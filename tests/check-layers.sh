@@ -6,7 +6,9 @@
 # it: they may not include backend, repo or archive code.  report/ (the
 # JSON encoders) sits above jobs/, whose results it encodes, and below
 # cli/ (and later the server), which print with it.  daemon/ (schedules,
-# later the daemon) uses everything below cli/, and cli/ uses it.
+# the daemon: scheduler, history, web UI) uses everything below cli/, and
+# cli/ uses it.  http/ (the HTTP server plumbing of the daemon and the
+# repository server) needs only base/.
 # Also bans unsafe string functions.
 cd "$(dirname "$0")/../src" || exit 1
 allowed() {
@@ -20,8 +22,9 @@ allowed() {
 	archive) echo "base core backend repo";;
 	jobs) echo "base core backend repo archive disks notify";;
 	report) echo "base core backend repo archive disks notify jobs";;
-	daemon) echo "base core backend repo archive disks notify jobs report";;
-	cli) echo "base core backend repo archive disks notify jobs report daemon";;
+	http) echo "base";;
+	daemon) echo "base core backend repo archive disks notify jobs report http";;
+	cli) echo "base core backend repo archive disks notify jobs report http daemon";;
 	*) echo "-";;
 	esac
 }

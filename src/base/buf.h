@@ -29,6 +29,8 @@ int buf_reserve(buf *b, size_t extra);
  */
 int array_reserve(void *p, size_t *cap, size_t need, size_t elem);
 int buf_append(buf *b, const void *p, size_t n);
+/* Appends printf-formatted text (without a NUL). */
+int buf_appendf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_put_u8(buf *b, uint8_t v);
 int buf_put_le16(buf *b, uint16_t v);
 int buf_put_le32(buf *b, uint32_t v);

@@ -119,6 +119,15 @@ void json_int(json *j, int64_t v)
 	fprintf(j->f, "%" PRId64, v);
 }
 
+void json_raw(json *j, const char *text)
+{
+	before_value(j);
+	size_t n = strlen(text);
+	while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
+		n--;
+	fwrite(text, 1, n, j->f);
+}
+
 void json_uint(json *j, uint64_t v)
 {
 	before_value(j);

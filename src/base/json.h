@@ -40,6 +40,12 @@ void json_uint(json *j, uint64_t v);
 void json_double(json *j, double v); /* three decimals */
 void json_bool(json *j, bool v);
 void json_null(json *j);
+/*
+ * A value already encoded as JSON (a document another dvalin process
+ * printed, kept in the daemon's history), written as it is without its
+ * trailing newline.  The caller vouches that it is one valid JSON value.
+ */
+void json_raw(json *j, const char *text);
 void json_hex(json *j, const uint8_t *p, size_t n);
 /* n bytes as a base64 string (RFC 4648, with padding). */
 void json_base64(json *j, const void *p, size_t n);

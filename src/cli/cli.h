@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "../jobs/snapsel.h"
+#include "../notify/alert.h"
 #include "../repo/repo.h"
 
 /*
@@ -109,6 +110,8 @@ int cmd_drill(cli_ctx *ctx, int argc, char **argv);
 int cmd_diff(cli_ctx *ctx, int argc, char **argv);
 int cmd_find(cli_ctx *ctx, int argc, char **argv);
 int cmd_mount(cli_ctx *ctx, int argc, char **argv);
+int cmd_daemon(cli_ctx *ctx, int argc, char **argv);
+int cmd_jobs(cli_ctx *ctx, int argc, char **argv);
 
 extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], cmd_ls_usage[],
 	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[], cmd_forget_usage[],
@@ -116,7 +119,7 @@ extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], c
 	cmd_protect_usage[], cmd_unprotect_usage[], cmd_disks_usage[], cmd_alert_usage[],
 	cmd_zpool_check_usage[], cmd_schedule_usage[], cmd_dump_usage[],
 	cmd_drill_usage[], cmd_diff_usage[], cmd_find_usage[],
-	cmd_mount_usage[];
+	cmd_mount_usage[], cmd_daemon_usage[], cmd_jobs_usage[];
 
 /*
  * Options that choose snapshots (cli/select.c): put CLI_SELECT_OPTIONS in
@@ -130,6 +133,15 @@ enum { CLI_OPT_SNAPSHOT = 0x100, CLI_OPT_HOST, CLI_OPT_PATH, CLI_OPT_TAG };
 	{ "path", required_argument, NULL, CLI_OPT_PATH },              \
 	{ "tag", required_argument, NULL, CLI_OPT_TAG }
 int cli_select_option(int c, const char *arg, snapsel_filter *f);
+
+/*
+ * Notification channels from an alerts.conf (alerts), or from a daemon
+ * configuration's [notify] sections (config), or none (both NULL).
+ */
+int cli_load_channels(const char *alerts, const char *config, alert_config *out);
+
+/* The daemon's configuration file: opt, else $DVALIN_CONFIG, else the default. */
+const char *cli_config_path(const char *opt);
 
 /* "5%" or "5" -> 0.05; -1 if invalid. */
 int cli_parse_percent(const char *s, double *out);

@@ -7,6 +7,7 @@
 #include "../jobs/diskscan.h"
 #include "../notify/alert.h"
 #include "../report/disk.h"
+#include "../daemon/config.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -20,7 +21,7 @@
 #define DEFAULT_ALERTS "/etc/dvalin/alerts.conf"
 
 const char cmd_disks_usage[] =
-	"usage: dvalin disks [--json] [--state FILE | --no-state] [--alerts FILE]\n"
+	"usage: dvalin disks [--json] [--state FILE | --no-state] [--alerts FILE | --config FILE]\n"
 	"       dvalin disks show DEVICE [--json]\n"
 	"       dvalin disks --from FILE... [--state FILE] [--json]\n\n"
 	"Check the health of every disk smartctl can see (smartctl --scan-open), or of\n"
@@ -37,6 +38,8 @@ const char cmd_disks_usage[] =
 	"      --no-state     remember nothing, send no alerts\n"
 	"      --alerts FILE  notification channels (default $DVALIN_ALERTS or\n"
 	"                     " DEFAULT_ALERTS " if it exists); alerts need a state\n"
+	"      --config FILE  the channels of a daemon configuration (dvalin.conf's\n"
+	"                     [notify] sections) instead\n"
 	"      --json         {verdict, disks: [{device, model, serial, type, hours,\n"
 	"                     temperature, smart_passed, verdict, error, findings:\n"
 	"                     [{severity, code, message, source}]}], notifications_sent,\n"
@@ -91,6 +94,26 @@ static const char *alerts_path(const char *opt)
 	return access(DEFAULT_ALERTS, R_OK) == 0 ? DEFAULT_ALERTS : NULL;
 }
 
+int cli_load_channels(const char *alerts, const char *config, alert_config *out)
+{
+	alert_config_init(out, alerts ? alerts : config ? config : "");
+	if (alerts)
+		return alert_config_load(out, alerts);
+	if (!config)
+		return 0;
+	dconf *c;
+	int nerr, rc = config_load(&c, config, &nerr);
+	if (rc == -EINVAL)
+		return err_set(rc, "'%s' has %d error%s (see above; 'dvalin daemon --check-config')", config, nerr,
+			       nerr == 1 ? "" : "s");
+	if (rc < 0)
+		return rc;
+	*out = c->alerts; /* moved out of the configuration */
+	memset(&c->alerts, 0, sizeof(c->alerts));
+	config_free(c);
+	return 0;
+}
+
 /* ---------- the command ---------- */
 
 int cmd_disks(cli_ctx *ctx, int argc, char **argv)
@@ -100,11 +123,12 @@ int cmd_disks(cli_ctx *ctx, int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "no-state", no_argument, NULL, 'N' },
 		{ "alerts", required_argument, NULL, 'a' },
+		{ "config", required_argument, NULL, 'C' },
 		{ 0 },
 	};
 	char **files = NULL;
 	size_t nfiles = 0;
-	const char *state = NULL, *alerts = NULL, *show = NULL;
+	const char *state = NULL, *alerts = NULL, *show = NULL, *config = NULL;
 	int no_state = 0, c, rc = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -116,6 +140,8 @@ int cmd_disks(cli_ctx *ctx, int argc, char **argv)
 			no_state = 1;
 		else if (c == 'a')
 			alerts = optarg;
+		else if (c == 'C')
+			config = optarg;
 		else {
 			strlist_free(files, nfiles);
 			return cli_usage_error(ctx, "unknown option");
@@ -144,13 +170,18 @@ int cmd_disks(cli_ctx *ctx, int argc, char **argv)
 	if (!state && !no_state && !nfiles)
 		state = DEFAULT_STATE;
 
+	if (alerts && config) {
+		strlist_free(files, nfiles);
+		return cli_usage_error(ctx, "--alerts and --config exclude each other");
+	}
 	alert_config cfg = { NULL, 0, 0, "" };
-	const char *apath = state ? alerts_path(alerts) : NULL;
-	if (rc == 0 && alerts && !state)
+	const char *apath = state && !config ? alerts_path(alerts) : NULL;
+	if (rc == 0 && (alerts || config) && !state)
 		log_warn("--alerts without a state: no alerts are sent (they are sent once per condition)");
-	if (rc == 0 && apath)
-		rc = alert_config_load(&cfg, apath);
-	diskscan_opts o = { files, nfiles, show, state, apath ? &cfg : NULL, (int64_t)time(NULL) };
+	if (rc == 0 && (apath || (config && state)))
+		rc = cli_load_channels(apath, config, &cfg);
+	diskscan_opts o = { files, nfiles, show, state, apath || (config && state) ? &cfg : NULL,
+			    (int64_t)time(NULL) };
 	diskscan_result res;
 	if (rc == 0)
 		rc = diskscan_run(&o, &res);

@@ -43,6 +43,8 @@ const char cmd_forget_usage[] =
 	"      --group-by LIST    apply the policy per group of snapshots with the same\n"
 	"                         host, paths and/or tags (default host,paths; '' = one group)\n"
 	"      --host H           only snapshots of host H\n"
+	"      --path P           only snapshots of exactly these paths (repeatable: the\n"
+	"                         set of paths a backup was given)\n"
 	"      --allow-empty      let the policy remove every snapshot of a group\n"
 	"  -n, --dry-run          print each snapshot's fate and why (the rule that keeps\n"
 	"                         it, or why no rule does), remove nothing\n"
@@ -61,8 +63,8 @@ const char cmd_unprotect_usage[] =
 
 typedef struct {
 	forget_opts o;
-	char **keep_tags;
-	size_t nkeep_tags;
+	char **keep_tags, **paths;
+	size_t nkeep_tags, npaths;
 	int prune;
 	int policy_only; /* an option that goes with a policy, not with ids, was given */
 	double max_unused;
@@ -163,6 +165,7 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 		{ "keep-tag", required_argument, NULL, 'T' },
 		{ "group-by", required_argument, NULL, 'g' },
 		{ "host", required_argument, NULL, 'H' },
+		{ "path", required_argument, NULL, 'P' },
 		{ "allow-empty", no_argument, NULL, 'E' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "prune", no_argument, NULL, 'p' },
@@ -190,6 +193,10 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 		} else if (c == 'H') {
 			a->o.host = optarg;
 			a->policy_only = 1;
+		} else if (c == 'P') {
+			if (strlist_add(&a->paths, &a->npaths, optarg) < 0)
+				return EXIT_FAIL;
+			a->policy_only = 1;
 		} else if (c == 'E') {
 			a->o.allow_empty = 1;
 			a->policy_only = 1;
@@ -208,13 +215,15 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 	a->o.nids = (size_t)(argc - optind);
 	a->o.keep_tags = a->keep_tags;
 	a->o.nkeep_tags = a->nkeep_tags;
+	a->o.paths = a->paths;
+	a->o.npaths = a->npaths;
 	int policy = !forget_policy_is_empty(&a->o.pol) || a->nkeep_tags;
 	if (a->o.nids && policy)
 		return cli_usage_error(ctx, "give snapshot ids or a policy, not both");
 	if (!a->o.nids && !policy)
 		return cli_usage_error(ctx, "no snapshot ids and no --keep-* rule (a count of 0 is no rule): refusing to remove every snapshot");
 	if (a->o.nids && a->policy_only)
-		return cli_usage_error(ctx, "--allow-empty, --host and --group-by go with a policy, not with ids");
+		return cli_usage_error(ctx, "--allow-empty, --host, --path and --group-by go with a policy, not with ids");
 	return -1;
 }
 
@@ -228,12 +237,14 @@ int cmd_forget(cli_ctx *ctx, int argc, char **argv)
 	int ex = parse_forget_args(ctx, argc, argv, &a);
 	if (ex >= 0) {
 		strlist_free(a.keep_tags, a.nkeep_tags);
+		strlist_free(a.paths, a.npaths);
 		return ex;
 	}
 	repo *r;
 	int rc = cli_open_repo(ctx, &r);
 	if (rc < 0) {
 		strlist_free(a.keep_tags, a.nkeep_tags);
+		strlist_free(a.paths, a.npaths);
 		return cli_fail(rc);
 	}
 	a.o.now = (int64_t)time(NULL);
@@ -253,6 +264,7 @@ int cmd_forget(cli_ctx *ctx, int argc, char **argv)
 	size_t failed = res.failed;
 	forget_result_release(&res);
 	strlist_free(a.keep_tags, a.nkeep_tags);
+	strlist_free(a.paths, a.npaths);
 	if (rc == -ECANCELED)
 		rc = err_set(rc, "%s (--allow-empty allows it)", err_msg(rc));
 	if (rc < 0)

@@ -10,15 +10,17 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 const char cmd_ls_usage[] =
-	"usage: dvalin ls -r REPO SNAPSHOT [PATH] [-l] [--json]\n\n"
+	"usage: dvalin ls -r REPO SNAPSHOT [PATH] [-l] [--depth N] [--json]\n\n"
 	"List the files of a snapshot (recursively), or of PATH within it.\n"
 	"SNAPSHOT is 'latest' or a unique prefix of a snapshot id.\n\n"
 	"Options:\n"
 	"  -l, --long   mode, owner, size and modification time too\n"
+	"  -d, --depth N  at most N levels below PATH (1: PATH and its entries)\n"
 	"      --json   one JSON object per line (newline-delimited): path, name, type,\n"
 	"               mode, uid, gid, user, group, size, mtime and ctime (RFC 3339,\n"
 	"               ns), dev, inode, nlink, link_target (symlinks), rdev (devices);\n"
@@ -81,16 +83,24 @@ static int print_node(void *ud, const buf *path, const tree *t, const tree_node 
 
 int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "long", no_argument, NULL, 'l' }, { 0 } };
+	static const struct option opts[] = { { "long", no_argument, NULL, 'l' },
+					      { "depth", required_argument, NULL, 'd' }, { 0 } };
+	int depth = 0;
 	ls_state st;
 	memset(&st, 0, sizeof(st));
 	st.ctx = ctx;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "l", opts, NULL)) != -1) {
-		if (c == 'l')
+	while ((c = getopt_long(argc, argv, "ld:", opts, NULL)) != -1) {
+		if (c == 'l') {
 			st.lng = 1;
-		else
+		} else if (c == 'd') {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || !*optarg || v < 1 || v > 4096)
+				return cli_usage_error(ctx, "invalid --depth '%s' (1..4096)", optarg);
+			depth = (int)v;
+		} else
 			return cli_usage_error(ctx, "unknown option");
 	}
 	if (optind >= argc)
@@ -105,7 +115,7 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 		return cli_fail(rc);
 	rc = repo_find_snapshot(r, spec, &s);
 	interrupt_install(); /* a snapshot may list (nearly) forever: Ctrl-C stops it cleanly */
-	rc = rc ?: ls_run(r, s, sub, print_node, &st);
+	rc = rc ?: ls_run_depth(r, s, sub, depth, print_node, &st);
 	snapshot_free(s);
 	repo_free(r);
 	return rc < 0 ? cli_fail(rc) : EXIT_OK;

@@ -39,6 +39,8 @@ static const cli_command commands[] = {
 	{ "zpool-check", cmd_zpool_check, "check ZFS pools", cmd_zpool_check_usage },
 	{ "alert", cmd_alert, "send a test notification", cmd_alert_usage },
 	{ "schedule", cmd_schedule, "next times of a calendar expression", cmd_schedule_usage },
+	{ "daemon", cmd_daemon, "run scheduled jobs, the web UI and metrics", cmd_daemon_usage },
+	{ "jobs", cmd_jobs, "the daemon's jobs: history, logs, run one now", cmd_jobs_usage },
 	{ "cat", cmd_cat, "print repository objects (debugging aid)", cmd_cat_usage },
 	{ "version", cmd_version, "print the version", cmd_version_usage },
 };

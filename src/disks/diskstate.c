@@ -140,3 +140,21 @@ int diskstate_alerts(diskstate *s, const char *disk, diskstate_alert_fn fn, void
 	sql_finish(st);
 	return rc < 0 ? rc : 0;
 }
+
+int diskstate_series(diskstate *s, const char *disk, int max, diskstate_reading_fn fn, void *ud)
+{
+	sqlite3_stmt *st;
+	int rc = sql_prepare(s->db, &st,
+			     "SELECT key, time, value FROM (SELECT rowid, * FROM history WHERE disk = ?1"
+			     " ORDER BY time DESC, rowid DESC LIMIT ?2) ORDER BY time, rowid",
+			     SQL_ARGS(SQL_TEXT(disk), SQL_INT(max)));
+	if (rc < 0)
+		return rc;
+	while ((rc = sql_step(s->db, st)) == 1) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+		if ((rc = fn(ud, key ? key : "", sqlite3_column_int64(st, 1), (uint64_t)sqlite3_column_int64(st, 2))) < 0)
+			break;
+	}
+	sql_finish(st);
+	return rc < 0 ? rc : 0;
+}

@@ -32,4 +32,11 @@ int diskstate_alert_clear(diskstate *s, const char *disk, const char *code);
 typedef int (*diskstate_alert_fn)(void *ud, const char *code, int sev, const char *msg);
 int diskstate_alerts(diskstate *s, const char *disk, diskstate_alert_fn fn, void *ud);
 
+/*
+ * The readings of a disk over time, oldest first, at most max of the
+ * newest (the daemon's plots): fn gets each (key, time, value).
+ */
+typedef int (*diskstate_reading_fn)(void *ud, const char *key, int64_t time, uint64_t value);
+int diskstate_series(diskstate *s, const char *disk, int max, diskstate_reading_fn fn, void *ud);
+
 #endif

@@ -72,9 +72,11 @@ static const disk_finding *current(const disk_report *rep, const char *code)
 	return w;
 }
 
-static int decide(struct ctx *c, const disk_report *rep, disk_notices *out)
+int diskwatch_decide(diskstate *st, const char *key, const disk_report *rep, int64_t now,
+		     disk_notices *out)
 {
 	struct stored s = { NULL, NULL, 0, 0 };
+	struct ctx cx = { st, key, now }, *c = &cx;
 	int rc = diskstate_alerts(c->st, c->key, collect, &s);
 	/* conditions that went away */
 	for (size_t i = 0; rc == 0 && i < s.n; i++) {
@@ -105,6 +107,20 @@ static int decide(struct ctx *c, const disk_report *rep, disk_notices *out)
 	return rc;
 }
 
+/*
+ * Gauges kept beside the counters, for the daemon's disk page: they feed
+ * no rule (a temperature is no counter), only the plots over time.
+ */
+static int gauges(struct ctx *c, const smart_reading *r)
+{
+	int rc = 0;
+	if (r->has_temp && r->temp >= 0)
+		rc = diskstate_put(c->st, c->key, "temperature", (uint64_t)r->temp, c->now);
+	if (rc == 0 && r->has_hours && r->hours >= 0)
+		rc = diskstate_put(c->st, c->key, "power_on_hours", (uint64_t)r->hours, c->now);
+	return rc;
+}
+
 int diskwatch_check(diskstate *st, const smart_reading *r, int64_t now, disk_report *rep,
 		    disk_notices *out)
 {
@@ -116,7 +132,8 @@ int diskwatch_check(diskstate *st, const smart_reading *r, int64_t now, disk_rep
 	int rc = diskstate_begin(st);
 	rc = rc ?: disks_evaluate(r, prev, &c, rep);
 	rc = rc ?: disks_counters(r, store, &c);
-	rc = rc ?: decide(&c, rep, out);
+	rc = rc ?: gauges(&c, r);
+	rc = rc ?: diskwatch_decide(st, key, rep, now, out);
 	rc = rc ?: diskstate_commit(st);
 	return rc;
 }

@@ -31,6 +31,15 @@ void diskwatch_key(const smart_reading *r, char out[300]);
 /* st may be NULL (no memory: no growth rules, no notices). */
 int diskwatch_check(diskstate *st, const smart_reading *r, int64_t now, disk_report *rep,
 		    disk_notices *out);
+/*
+ * The once-per-condition rule on its own, for anything that has findings
+ * (a disk, a pool, a daemon job): compares rep's findings of warning and
+ * above with the conditions remembered under key, records the changes and
+ * appends a notice for each new condition, each one that got worse, and
+ * each one that went away.  The caller holds the transaction.
+ */
+int diskwatch_decide(diskstate *st, const char *key, const disk_report *rep, int64_t now,
+		     disk_notices *out);
 void disk_notices_release(disk_notices *n);
 
 #endif

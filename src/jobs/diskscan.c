@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "diskscan.h"
+#include "announce.h"
 #include "../base/buf.h"
 #include "../base/err.h"
 #include "../base/fsio.h"
@@ -116,42 +117,17 @@ static int scan(diskscan_result *res, const char *only)
 /* One message for every notice of every disk, through each channel. */
 static int notify(diskscan_result *res, const alert_config *cfg)
 {
-	int worst = SEV_OK, rc = 0;
-	buf body = BUF_INIT;
-	char line[512];
-	for (size_t i = 0; i < res->n; i++) {
+	announce_item *items = calloc(res->n + 1, sizeof(*items));
+	char (*subjects)[400] = calloc(res->n + 1, sizeof(*subjects));
+	int rc = items && subjects ? 0 : -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < res->n; i++) {
 		const diskscan_disk *d = &res->v[i];
-		for (size_t k = 0; k < d->notices.n; k++) {
-			const disk_notice *n = &d->notices.v[k];
-			static const char *const kinds[] = { "", "new", "worse", "recovered" };
-			int len = snprintf(line, sizeof(line), "%s %s (%s %s): %s: %s\n", d->r.device,
-					   kinds[n->kind], d->r.model, d->r.serial,
-					   n->kind == NOTICE_RECOVERED ? "ok" : disks_severity_name(n->severity),
-					   n->message);
-			if ((rc = buf_append(&body, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1)) < 0)
-				break;
-			if (n->severity > worst)
-				worst = n->severity;
-		}
+		snprintf(subjects[i], sizeof(subjects[i]), "%s (%s %s)", d->r.device, d->r.model, d->r.serial);
+		items[i] = (announce_item){ subjects[i], &d->notices };
 	}
-	if (rc == 0 && body.len) {
-		char host[256] = "", title[400];
-		gethostname(host, sizeof(host) - 1);
-		snprintf(title, sizeof(title), "dvalin on %s: disk %s", host,
-			 worst == SEV_FAILING ? "FAILING" : worst == SEV_WARNING ? "warning" : "recovered");
-		rc = buf_put_u8(&body, 0);
-		for (size_t c = 0; rc == 0 && c < cfg->n; c++) {
-			int s = alert_send(&cfg->v[c], title, (const char *)body.data,
-					   worst == SEV_OK ? "ok" : disks_severity_name(worst));
-			if (s < 0) {
-				log_error("%s", err_msg(s));
-				res->send_failed++;
-			} else {
-				res->sent++;
-			}
-		}
-	}
-	buf_release(&body);
+	rc = rc ?: announce_send(cfg, "disk", items, res->n, &res->sent, &res->send_failed);
+	free(items);
+	free(subjects);
 	return rc;
 }
 

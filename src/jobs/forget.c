@@ -369,7 +369,9 @@ int forget_plan(forget_result *res, const forget_opts *o)
 	grouped *e = calloc(n ? n : 1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	int rc = 0;
+	const char **want = NULL;
+	size_t nwant = 0;
+	int rc = o->npaths ? sorted_set(&want, &nwant, (const char *const *)o->paths, o->npaths) : 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		snapshot *s = res->snaps[i];
 		if (o->host && strcmp(s->host, o->host) != 0)
@@ -377,8 +379,17 @@ int forget_plan(forget_result *res, const forget_opts *o)
 		e[m].s = s;
 		rc = sorted_set(&e[m].paths, &e[m].npaths, (const char *const *)s->paths, s->npaths);
 		rc = rc ?: sorted_set(&e[m].tags, &e[m].ntags, (const char *const *)s->tags, s->ntags);
+		int same = rc == 0 && e[m].npaths == nwant;
+		for (size_t k = 0; same && k < nwant; k++)
+			same = strcmp(e[m].paths[k], want[k]) == 0;
+		if (rc == 0 && o->npaths && !same) {
+			free(e[m].paths);
+			free(e[m].tags);
+			continue;
+		}
 		m++;
 	}
+	free(want);
 	res->group_by = o->group_by;
 	rc = rc ?: make_groups(res, o, e, m);
 	rc = rc ?: decide(res, o);

@@ -92,6 +92,8 @@ typedef struct {
 	size_t nkeep_tags;
 	int group_by;        /* FORGET_GROUP_* */
 	const char *host;    /* only snapshots of this host (NULL: all) */
+	char *const *paths;  /* only snapshots of exactly these paths, as a set (npaths 0: all) */
+	size_t npaths;
 	int allow_empty;     /* the policy may remove every snapshot of a group */
 	int dry_run;         /* decide, remove nothing */
 	int64_t now;         /* seconds since the epoch, for within */

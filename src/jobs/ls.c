@@ -22,9 +22,10 @@ typedef struct {
  * TREE_MAX_DEPTH + 1 of them (treeio_check_depth).  Memory is the trees on
  * the current path, whatever the snapshot expands to: trees that share
  * subtrees are read again, never collected.  t is taken over; depth: of
- * the directory whose tree t is ("/" is 0).
+ * the directory whose tree t is ("/" is 0); max_levels: how many levels
+ * of t's entries to list (0: all; 1: only t's own).
  */
-static int walk(repo *r, tree *t, buf *path, ls_fn fn, void *ud, size_t depth)
+static int walk(repo *r, tree *t, buf *path, ls_fn fn, void *ud, size_t depth, int max_levels)
 {
 	ls_frame *f = calloc(TREE_MAX_DEPTH + 2, sizeof(*f));
 	size_t top = 0;
@@ -51,7 +52,7 @@ static int walk(repo *r, tree *t, buf *path, ls_fn fn, void *ud, size_t depth)
 			rc = buf_put_u8(path, '/');
 		rc = rc ?: buf_append(path, n->name, n->name_len);
 		rc = rc ?: fn(ud, path, &cur->t, n);
-		if (rc != 0 || n->type != NODE_DIR)
+		if (rc != 0 || n->type != NODE_DIR || (max_levels > 0 && top + 1 >= (size_t)max_levels))
 			continue;
 		tree sub = TREE_INIT;
 		rc = treeio_load(r, tree_child(&cur->t, n->subtree), &sub);
@@ -69,6 +70,11 @@ static int walk(repo *r, tree *t, buf *path, ls_fn fn, void *ud, size_t depth)
 }
 
 int ls_run(repo *r, const snapshot *s, const char *subpath, ls_fn fn, void *ud)
+{
+	return ls_run_depth(r, s, subpath, 0, fn, ud);
+}
+
+int ls_run_depth(repo *r, const snapshot *s, const char *subpath, int max_depth, ls_fn fn, void *ud)
 {
 	buf _cleanup_(buf_releasep) path = BUF_INIT;
 	tree t = TREE_INIT;
@@ -102,7 +108,7 @@ int ls_run(repo *r, const snapshot *s, const char *subpath, ls_fn fn, void *ud)
 			if (rc == 0 && n->type == NODE_DIR) {
 				tree sub = TREE_INIT;
 				rc = treeio_load(r, tree_child(&t, n->subtree), &sub);
-				rc = rc ?: walk(r, &sub, &path, fn, ud, depth + 1);
+				rc = rc ?: walk(r, &sub, &path, fn, ud, depth + 1, max_depth);
 				tree_release(&sub);
 			}
 			tree_release(&t);
@@ -115,7 +121,7 @@ int ls_run(repo *r, const snapshot *s, const char *subpath, ls_fn fn, void *ud)
 		depth++;
 		rc = rc ?: treeio_check_depth(&t, depth, path.data, path.len);
 	}
-	rc = rc ?: walk(r, &t, &path, fn, ud, depth);
+	rc = rc ?: walk(r, &t, &path, fn, ud, depth, max_depth);
 	tree_release(&t);
 	return rc;
 }

@@ -14,5 +14,10 @@ typedef int (*ls_fn)(void *ud, const buf *path, const tree *t, const tree_node *
 
 /* Lists everything at and below subpath ("/" or NULL: everything). */
 int ls_run(repo *r, const snapshot *s, const char *subpath, ls_fn fn, void *ud);
+/*
+ * The same, at most max_depth levels below subpath (1: a directory and
+ * its entries, as a browser shows it; 0: no limit).
+ */
+int ls_run_depth(repo *r, const snapshot *s, const char *subpath, int max_depth, ls_fn fn, void *ud);
 
 #endif

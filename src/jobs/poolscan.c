@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "poolscan.h"
+#include "announce.h"
+#include "../disks/diskstate.h"
+#include "../disks/diskwatch.h"
 #include "../base/buf.h"
 #include "../base/err.h"
 #include "../base/fsio.h"
@@ -7,6 +10,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* `zpool status` of hundreds of disks is well below this. */
@@ -37,6 +42,41 @@ static int run_zpool(buf *status, buf *zdb, int *have_zdb)
 	return rc;
 }
 
+/* The once-per-condition rule of the disks, per pool, and one announcement. */
+static int remember(const poolscan_opts *o, poolscan_result *res)
+{
+	diskstate *st;
+	int rc = diskstate_open(&st, o->state);
+	if (rc < 0)
+		return rc;
+	size_t n = res->pools.n;
+	disk_notices *notices = calloc(n + 1, sizeof(*notices));
+	announce_item *items = calloc(n + 1, sizeof(*items));
+	char (*subjects)[400] = calloc(n + 1, sizeof(*subjects));
+	if (!notices || !items || !subjects)
+		rc = -ENOMEM;
+	rc = rc ?: diskstate_begin(st);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const zpool_pool *p = &res->pools.v[i];
+		char key[300];
+		snprintf(key, sizeof(key), "pool:%.200s", p->name);
+		snprintf(subjects[i], sizeof(subjects[i]), "pool %.200s", p->name);
+		rc = diskwatch_decide(st, key, &p->report, o->now, &notices[i]);
+		items[i] = (announce_item){ subjects[i], &notices[i] };
+	}
+	if (rc == 0)
+		rc = diskstate_commit(st);
+	diskstate_close(st);
+	if (rc == 0 && o->alerts && o->alerts->n)
+		rc = announce_send(o->alerts, "pool", items, n, &res->sent, &res->send_failed);
+	for (size_t i = 0; notices && i < n; i++)
+		disk_notices_release(&notices[i]);
+	free(notices);
+	free(items);
+	free(subjects);
+	return rc;
+}
+
 int poolscan_run(const poolscan_opts *o, poolscan_result *res)
 {
 	memset(res, 0, sizeof(*res));
@@ -56,6 +96,8 @@ int poolscan_run(const poolscan_opts *o, poolscan_result *res)
 	for (size_t i = 0; rc == 0 && i < res->pools.n; i++)
 		if (res->pools.v[i].report.verdict > res->verdict)
 			res->verdict = res->pools.v[i].report.verdict;
+	if (rc == 0 && o->state)
+		rc = remember(o, res);
 	buf_release(&status);
 	buf_release(&zdb);
 	if (rc < 0)

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,55 +73,73 @@ static int check_channel(const alert_config *c, const alert_channel *ch)
 	return 0;
 }
 
-/* The parse: each section starts a channel, each setting fills the current
- * one; the channels are checked for completeness once all are read. */
-typedef struct {
-	alert_config *c;
-	alert_channel *cur;
-} load_ctx;
+void alert_config_init(alert_config *c, const char *path)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->path, sizeof(c->path), "%s", path);
+}
 
-static int on_section(void *ud, const char *section, int line)
+int alert_config_add(alert_config *c, const char *type_name, int line)
 {
 	static const char *const types[] = { "email", "webhook", "ntfy", "gotify" };
-	load_ctx *x = ud;
 	int type = 0, rc;
 	for (int t = 0; t < 4; t++)
-		if (strcmp(section, types[t]) == 0)
+		if (strcmp(type_name, types[t]) == 0)
 			type = t + 1;
 	if (!type)
-		return err_set(-EINVAL, "unknown section '[%s]' (expected [email], [webhook], [ntfy] or [gotify])",
-			       section);
-	if ((rc = array_reserve(&x->c->v, &x->c->cap, x->c->n + 1, sizeof(*x->c->v))) < 0)
+		return err_set(-EINVAL, "unknown channel '%s' (expected email, webhook, ntfy or gotify)",
+			       type_name);
+	if ((rc = array_reserve(&c->v, &c->cap, c->n + 1, sizeof(*c->v))) < 0)
 		return rc;
-	x->cur = &x->c->v[x->c->n++];
-	memset(x->cur, 0, sizeof(*x->cur));
-	x->cur->type = type;
-	x->cur->line = line;
-	x->cur->starttls = TLS_REQUIRED;
+	alert_channel *ch = &c->v[c->n++];
+	memset(ch, 0, sizeof(*ch));
+	ch->type = type;
+	ch->line = line;
+	ch->starttls = TLS_REQUIRED;
 	return 0;
 }
 
-static int on_value(void *ud, const char *section, const char *key, const char *val, int line)
+int alert_config_set(alert_config *c, const char *key, const char *val)
 {
-	load_ctx *x = ud;
-	(void)section;
-	(void)line;
-	if (!x->cur)
+	if (!c->n)
 		return err_set(-EINVAL, "'%s' is outside any section (expected '[section]' first)", key);
-	if (set_field(x->cur, key, val) < 0)
+	if (set_field(&c->v[c->n - 1], key, val) < 0)
 		return err_set(-EINVAL, "invalid setting '%s'", key);
 	return 0;
 }
 
-int alert_config_load(alert_config *c, const char *path)
+int alert_config_check(const alert_config *c)
 {
-	memset(c, 0, sizeof(*c));
-	snprintf(c->path, sizeof(c->path), "%s", path);
-	load_ctx x = { c, NULL };
-	ini_handler h = { on_section, on_value, &x };
-	int rc = ini_parse_file(path, "alert configuration", &h);
+	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < c->n; i++)
 		rc = check_channel(c, &c->v[i]);
+	return rc;
+}
+
+/* The parse: each section starts a channel, each setting fills the current
+ * one; the channels are checked for completeness once all are read. */
+static int on_section(void *ud, const char *section, int line)
+{
+	int rc = alert_config_add(ud, section, line);
+	if (rc == -EINVAL)
+		return err_set(-EINVAL, "unknown section '[%s]' (expected [email], [webhook], [ntfy] or [gotify])",
+			       section);
+	return rc;
+}
+
+static int on_value(void *ud, const char *section, const char *key, const char *val, int line)
+{
+	(void)section;
+	(void)line;
+	return alert_config_set(ud, key, val);
+}
+
+int alert_config_load(alert_config *c, const char *path)
+{
+	alert_config_init(c, path);
+	ini_handler h = { on_section, on_value, c };
+	int rc = ini_parse_file(path, "alert configuration", &h);
+	rc = rc ?: alert_config_check(c);
 	if (rc < 0)
 		alert_config_release(c);
 	return rc;
@@ -332,13 +351,21 @@ static int send_http(CURL *h, const alert_channel *ch, const char *title, const 
 	return rc;
 }
 
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void alert_curl_init(void)
+{
+	pthread_once(&curl_once, curl_init);
+}
+
 int alert_send(const alert_channel *ch, const char *title, const char *body, const char *severity)
 {
-	static int inited;
-	if (!inited) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		inited = 1;
-	}
+	alert_curl_init();
 	CURL *h = curl_easy_init();
 	if (!h)
 		return -ENOMEM;

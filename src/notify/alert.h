@@ -27,8 +27,20 @@ typedef struct {
 
 /* Reads a config file; errors name the file and line. */
 int alert_config_load(alert_config *c, const char *path);
+/*
+ * The same channels from a file that holds other sections too (dvalin.conf's
+ * "[notify TYPE]" sections): init, then add a channel per section and set
+ * its fields, then check that each channel is complete ("PATH:LINE: [email]
+ * needs from and to").  path names the file in those messages.
+ */
+void alert_config_init(alert_config *c, const char *path);
+int alert_config_add(alert_config *c, const char *type, int line);
+int alert_config_set(alert_config *c, const char *key, const char *value);
+int alert_config_check(const alert_config *c);
 void alert_config_release(alert_config *c);
 const char *alert_channel_name(const alert_channel *ch);
+/* libcurl's global set-up, once per process (thread-safe); alert_send() calls it. */
+void alert_curl_init(void);
 /* Sends one notification; severity is a word ("warning", "failing", "ok", "test"). */
 int alert_send(const alert_channel *ch, const char *title, const char *body, const char *severity);
 

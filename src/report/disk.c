@@ -73,5 +73,7 @@ void report_poolscan(json *j, const poolscan_result *res)
 	for (size_t i = 0; i < res->pools.n; i++)
 		report_pool(j, &res->pools.v[i]);
 	json_arr_end(j);
+	json_key(j, "notifications_sent"); json_uint(j, res->sent);
+	json_key(j, "notifications_failed"); json_uint(j, res->send_failed);
 	json_obj_end(j);
 }

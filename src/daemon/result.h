@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * result: reading the --json documents of the daemon's children (jansson):
+ * whether a job's output is one valid JSON value, a backup's summary, a
+ * `stats` sample, and the disks of a `disks --json` for the metrics.
+ * Only reads: every value is checked for its type and range, since the
+ * text comes from another process (normally dvalin itself).
+ */
+#ifndef DV_DAEMON_RESULT_H
+#define DV_DAEMON_RESULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 if text is exactly one JSON value (white space around allowed). */
+int result_valid(const char *text, size_t n);
+
+typedef struct {
+	uint64_t files, bytes_read, bytes_added;
+	char snapshot_id[65];
+} result_backup;
+/* 1 and *out from `backup --json`, 0 if the document is not one. */
+int result_backup_summary(const char *text, result_backup *out);
+
+typedef struct {
+	uint64_t snapshots, size, logical;
+} result_stats;
+/* 1 and *out from `stats --json`: snapshots, pack_bytes, logical_bytes. */
+int result_stats_sample(const char *text, result_stats *out);
+
+typedef struct {
+	char device[128], model[128], serial[128];
+	int verdict;     /* 0 ok, 1 warning, 2 failing, -1 unknown */
+	int has_temp, temp;
+	int has_hours;
+	int64_t hours;
+} result_disk;
+/* Calls fn for each disk of a `disks --json` document; the count, or <0. */
+int result_disks(const char *text, int (*fn)(void *ud, const result_disk *d), void *ud);
+
+#endif

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * report/job: the JSON of the daemon's jobs and runs (docs/json.md, "Job",
+ * "Run"), printed by `dvalin jobs --json`, `jobs log --json` and served by
+ * the web UI's API: one shape everywhere.
+ *
+ * The values are plain structs filled by the daemon (its history and
+ * scheduler); this folder only encodes them.
+ */
+#ifndef DV_REPORT_JOB_H
+#define DV_REPORT_JOB_H
+
+#include <stdint.h>
+
+#include "../base/json.h"
+
+#define RUN_NAME_MAX 64
+#define RUN_WORD_MAX 16
+#define RUN_REASON_MAX 512
+
+/* One run of a job, as the history keeps it. */
+typedef struct {
+	int64_t id;
+	char job[RUN_NAME_MAX];
+	char kind[RUN_WORD_MAX];     /* backup, prune, check, disks, zpool, restore */
+	char trigger[RUN_WORD_MAX];  /* schedule, catch-up, manual */
+	char status[RUN_WORD_MAX];   /* running, ok, partial, warning, failing, damage, failed,
+					timeout, interrupted, aborted */
+	int64_t start_us, end_us;    /* the daemon's clock; end_us 0 while running */
+	int exit_code;               /* -1: none (running, killed by a signal, never started) */
+	double duration_s;           /* real seconds */
+	char reason[RUN_REASON_MAX]; /* why it failed, in one line ("" when it did not) */
+	int has_summary;             /* the job's --json gave these: */
+	uint64_t files, bytes_read, bytes_added;
+	char snapshot_id[65];        /* "" if none */
+	char *result;                /* the job's whole --json document, or NULL (owned) */
+	char *log;                   /* what it wrote to stderr, or NULL (owned) */
+} run_info;
+
+void run_info_release(run_info *r);
+
+/* A job as the scheduler sees it. */
+typedef struct {
+	const char *name, *kind;
+	const char *repository;      /* NULL for disks and zpool */
+	const char *schedule;        /* the normalized calendar, or NULL */
+	int64_t next_us;             /* 0: none */
+	int64_t max_age_s;           /* 0: none */
+	int64_t last_success_us;     /* 0: never */
+	int64_t known_since_us;      /* when the daemon first saw the job */
+	int overdue;                 /* max-age has passed since the last success */
+	int64_t running_id;          /* the run in progress, or 0 */
+	int queued;                  /* due and waiting for a slot */
+	const run_info *last;      /* the latest finished run, or NULL */
+} job_info;
+
+/* A time on the daemon's clock, in the local offset. */
+void report_time_us(json *j, int64_t us);
+/* A run; with_log adds "log" (and "result" is always there, null or the document). */
+void report_run(json *j, const run_info *r, int with_log);
+void report_job(json *j, const job_info *jb);
+
+#endif
