@@ -8,11 +8,12 @@ SYSCONFDIR ?= /etc
 PYTHON := /usr/bin/python3
 DESTDIR ?=
 CC ?= cc
-PKGS := libcrypto libzstd libxxhash jansson libcurl sqlite3 libmicrohttpd libcrypt libarchive fuse3
+PKGS := libcrypto libzstd libxxhash jansson libcurl sqlite3 libmicrohttpd libcrypt libarchive fuse3 expat
 
 # Debian packages needed to build and test.
 DEB_BUILD := gcc make pkg-config libssl-dev libzstd-dev libxxhash-dev libjansson-dev \
-	libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev libcrypt-dev libarchive-dev libfuse3-dev
+	libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev libcrypt-dev libarchive-dev libfuse3-dev \
+	libexpat1-dev
 DEB_TEST := python3-pytest python3-pytest-xdist acl attr util-linux smartmontools openssl curl \
 	btrfs-progs fdisk lvm2 \
 	openssh-server ceph-mon ceph-osd radosgw ceph-common prometheus \

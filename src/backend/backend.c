@@ -193,6 +193,19 @@ int backend_mkdir(backend *b, const char *dir)
 	return b->ops->mkdir(b, dir);
 }
 
+const char *const backend_request_names[BACKEND_REQ_KINDS] = {
+	"GET", "PUT", "HEAD", "LIST", "DELETE", "POST",
+};
+
+int backend_request_counts(backend *b, backend_requests *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!b->ops->requests)
+		return 0;
+	b->ops->requests(b, out);
+	return 1;
+}
+
 /* ---------- files as mappings ---------- */
 
 /* mkdir that accepts an existing directory. */

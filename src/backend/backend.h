@@ -105,6 +105,27 @@ typedef int (*backend_list_fn)(void *ud, const backend_entry *e);
 #define BACKEND_OPS_VERSION 1
 
 /*
+ * Requests a remote backend made, by kind: what a paid bucket bills and
+ * what --json summaries print ("requests": {"GET": n, ...}).  LIST is a
+ * request for a page of names; POST covers multipart uploads and batched
+ * deletes.  Every attempt counts, retries included.
+ */
+enum {
+	BACKEND_REQ_GET,
+	BACKEND_REQ_PUT,
+	BACKEND_REQ_HEAD,
+	BACKEND_REQ_LIST,
+	BACKEND_REQ_DELETE,
+	BACKEND_REQ_POST,
+	BACKEND_REQ_KINDS
+};
+typedef struct {
+	uint64_t n[BACKEND_REQ_KINDS];
+} backend_requests;
+/* "GET", "PUT", "HEAD", "LIST", "DELETE", "POST" */
+extern const char *const backend_request_names[BACKEND_REQ_KINDS];
+
+/*
  * The contract each backend implements.  Names given to an operation are
  * valid (checked by the backend_*() wrappers) and dir is a valid name.
  */
@@ -192,6 +213,13 @@ struct backend_ops {
 
 	/* Releases everything; never called with NULL.  Required. */
 	void (*free)(backend *b);
+
+	/*
+	 * The requests made so far (see backend_requests).  NULL for
+	 * backends that make none (local, mem); a decorator passes on the
+	 * counts of the backend it wraps.
+	 */
+	void (*requests)(backend *b, backend_requests *out);
 };
 
 struct backend {
@@ -240,6 +268,8 @@ int backend_list(backend *b, const char *dir, backend_list_fn fn, void *ud);
 int backend_remove(backend *b, const char *name);
 /* 0 where the backend has no directories. */
 int backend_mkdir(backend *b, const char *dir);
+/* 1 with the counts in *out if the backend counts requests, else 0 (*out zeroed). */
+int backend_request_counts(backend *b, backend_requests *out);
 
 /*
  * The whole file as a read-only file mapping (out->file_mapped set

@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "local.h"
 #include "mem.h"
+#include "s3.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
 
@@ -37,12 +38,12 @@ static const struct backend_scheme {
 } schemes[] = {
 	{ "file", open_file },
 	{ "mem", mem_backend_open },
+	{ "s3", s3_backend_open },
 	/*
 	 * Remote backends take their rows here, each passing the conformance
 	 * suite (tests/unit/backend_conformance.c) by its URL:
 	 *   https  a dvalin server (REST)
 	 *   ssh    the same protocol over an ssh stdio pipe
-	 *   s3     S3-compatible object storage
 	 */
 };
 

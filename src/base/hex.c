@@ -14,7 +14,7 @@ void hex_encode(char *out, const uint8_t *in, size_t n)
 	out[2 * n] = 0;
 }
 
-static int nibble(char c)
+int hex_digit_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -28,7 +28,7 @@ static int nibble(char c)
 int hex_decode(uint8_t *out, const char *in, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int hi = nibble(in[2 * i]), lo = hi < 0 ? -1 : nibble(in[2 * i + 1]);
+		int hi = hex_digit_value(in[2 * i]), lo = hi < 0 ? -1 : hex_digit_value(in[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		out[i] = (uint8_t)(hi << 4 | lo);

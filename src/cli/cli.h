@@ -71,6 +71,11 @@ int cli_open_repo(const cli_ctx *ctx, repo **out);
 enum { CLI_KEYLESS = 1, CLI_EXCLUSIVE = 2, CLI_TOLERANT = 4 };
 /* Opens it with a lease of the given kind (NULL: none) and CLI_* flags. */
 int cli_open_repo_as(const cli_ctx *ctx, const char *kind, int flags, repo **out);
+/*
+ * The requests the repository's backend made so far, into *out: out, or
+ * NULL for a backend that makes none (for report_requests).
+ */
+const backend_requests *cli_requests(repo *r, backend_requests *out);
 /* Parses --threads N (1..64). */
 int cli_parse_threads(const char *s, int *out);
 /* Parses --compression auto|off|fast|max|N into a zstd level. */

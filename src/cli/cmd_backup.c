@@ -57,7 +57,7 @@ const char cmd_backup_usage[] =
 	"could not be read (they are missing from the snapshot; see the warnings),\n"
 	"or the after hook or the removal of a snapshot failed.\n";
 
-static void print_summary(const cli_ctx *ctx, const backup_result *res)
+static void print_summary(const cli_ctx *ctx, const backup_result *res, const backend_requests *req)
 {
 	const snapshot *s = res->snap;
 	const snapshot_stats *st = &s->stats;
@@ -66,7 +66,7 @@ static void print_summary(const cli_ctx *ctx, const backup_result *res)
 	if (ctx->json) {
 		json j;
 		json_init(&j, stdout);
-		report_backup(&j, res);
+		report_backup(&j, res, req);
 		json_finish(&j);
 		return;
 	}
@@ -287,7 +287,8 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	if (e < 0) {
 		rc = cli_fail(e);
 	} else {
-		print_summary(ctx, &res);
+		backend_requests req;
+		print_summary(ctx, &res, cli_requests(r, &req));
 		rc = res.snap->stats.errors || res.cleanup_failed ? EXIT_PARTIAL : EXIT_OK;
 		backup_result_release(&res);
 	}

@@ -172,11 +172,13 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
 	}
 	check_result res;
 	rc = check_run(r, &o, &res);
+	backend_requests req_n;
+	const backend_requests *req = cli_requests(r, &req_n);
 	repo_free(r);
 	/* a check that found damage and then could not go on still reports it */
 	const char *error = rc < 0 ? err_msg(rc) : NULL;
 	if (ctx->json) {
-		report_check_result(&j, &res, oc.problems, oc.nproblems, error);
+		report_check_result(&j, &res, oc.problems, oc.nproblems, error, req);
 		json_finish(&j);
 	}
 	strlist_free(oc.problems, oc.nproblems);

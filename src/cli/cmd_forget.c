@@ -250,13 +250,15 @@ int cmd_forget(cli_ctx *ctx, int argc, char **argv)
 	a.o.now = (int64_t)time(NULL);
 	forget_result res;
 	rc = forget_run(r, &a.o, &res);
+	backend_requests req_n;
+	const backend_requests *req = cli_requests(r, &req_n);
 	repo_free(r);
 	/* a refused plan is still shown by a dry run: it says what the policy would do */
 	int show = rc == 0 || (rc == -ECANCELED && a.o.dry_run);
 	if (show && ctx->json) {
 		json j;
 		json_init(&j, stdout);
-		report_forget(&j, &res, a.o.dry_run);
+		report_forget(&j, &res, a.o.dry_run, req);
 		json_finish(&j);
 	} else if (show && !ctx->quiet) {
 		print_text(&res, a.o.dry_run, a.o.nids > 0);

@@ -39,12 +39,12 @@ int cli_parse_percent(const char *s, double *out)
 	return 0;
 }
 
-static void report(const cli_ctx *ctx, const gc_result *g, int dry)
+static void report(const cli_ctx *ctx, const gc_result *g, int dry, const backend_requests *req)
 {
 	if (ctx->json) {
 		json j;
 		json_init(&j, stdout);
-		report_prune(&j, g, dry);
+		report_prune(&j, g, dry, req);
 		json_finish(&j);
 		return;
 	}
@@ -89,10 +89,12 @@ int cli_run_prune(cli_ctx *ctx, double max_unused, int dry)
 	gc_opts o = { max_unused, dry };
 	gc_result g;
 	rc = gc_prune(r, &o, &g);
+	backend_requests req_n;
+	const backend_requests *req = cli_requests(r, &req_n);
 	repo_free(r);
 	if (rc < 0)
 		return cli_fail(rc);
-	report(ctx, &g, dry);
+	report(ctx, &g, dry, req);
 	return EXIT_OK;
 }
 

@@ -185,6 +185,8 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	backend_requests req_n;
+	const backend_requests *req = cli_requests(r, &req_n);
 	snapshot_free(s);
 	repo_free(r);
 	strlist_free(o.includes, o.nincludes);
@@ -193,7 +195,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	if (ctx->json) {
 		json j;
 		json_init(&j, stdout);
-		report_restore(&j, &st, secs);
+		report_restore(&j, &st, secs, req);
 		json_finish(&j);
 	} else if (!ctx->quiet) {
 		char b[32], d[32];

@@ -172,6 +172,11 @@ int cli_open_repo(const cli_ctx *ctx, repo **out)
 	return cli_open_repo_as(ctx, "read", 0, out);
 }
 
+const backend_requests *cli_requests(repo *r, backend_requests *out)
+{
+	return backend_request_counts(repo_backend(r), out) ? out : NULL;
+}
+
 int cli_parse_threads(const char *s, int *out)
 {
 	char *end;

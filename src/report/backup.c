@@ -4,7 +4,7 @@
 #include "snapshot.h"
 #include "../base/cleanup.h"
 
-void report_backup(json *j, const backup_result *res)
+void report_backup(json *j, const backup_result *res, const backend_requests *req)
 {
 	json_obj_begin(j);
 	report_id(j, "snapshot_id", res->snap->id);
@@ -25,10 +25,11 @@ void report_backup(json *j, const backup_result *res)
 		json_obj_end(j);
 	}
 	json_key(j, "duration_seconds"); json_double(j, res->seconds);
+	report_requests(j, req);
 	json_obj_end(j);
 }
 
-void report_restore(json *j, const restore_stats *st, double seconds)
+void report_restore(json *j, const restore_stats *st, double seconds, const backend_requests *req)
 {
 	json_obj_begin(j);
 	report_counter c[] = {
@@ -37,6 +38,7 @@ void report_restore(json *j, const restore_stats *st, double seconds)
 	};
 	report_counters(j, c, ARRAY_SIZE(c));
 	json_key(j, "duration_seconds"); json_double(j, seconds);
+	report_requests(j, req);
 	json_obj_end(j);
 }
 

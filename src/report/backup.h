@@ -3,14 +3,16 @@
 #ifndef DV_REPORT_BACKUP_H
 #define DV_REPORT_BACKUP_H
 
+#include "../backend/backend.h"
 #include "../base/json.h"
 #include "../jobs/backup.h"
 #include "../jobs/restore.h"
 #include "../jobs/restore_device.h"
 
 /* {snapshot_id, the snapshot's summary fields, files_changed_while_read, bytes_new, ...} */
-void report_backup(json *j, const backup_result *res);
-void report_restore(json *j, const restore_stats *st, double seconds);
+/* req: the requests made (report_requests), or NULL */
+void report_backup(json *j, const backup_result *res, const backend_requests *req);
+void report_restore(json *j, const restore_stats *st, double seconds, const backend_requests *req);
 /* restore --to-device: {path, target, device, size, data, zeroed, duration_seconds} */
 void report_restore_device(json *j, const char *path, const char *target,
 			   const restore_device_stats *st, double seconds);

@@ -14,7 +14,7 @@ void report_check_affected(json *j, const snapshot *s, const char *path, const c
 }
 
 void report_check_result(json *j, const check_result *r, char *const *problems, size_t nproblems,
-			 const char *error)
+			 const char *error, const backend_requests *req)
 {
 	json_arr_end(j);
 	json_key(j, "problem_list");
@@ -59,5 +59,6 @@ void report_check_result(json *j, const check_result *r, char *const *problems, 
 		{ "blobs_damaged", r->blobs_damaged },
 	};
 	report_counters(j, c, ARRAY_SIZE(c));
+	report_requests(j, req);
 	json_obj_end(j);
 }

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "../backend/backend.h"
 #include "../base/json.h"
 #include "../jobs/check.h"
 
@@ -21,6 +22,6 @@ void report_check_affected(json *j, const snapshot *s, const char *path, const c
  * the counters.
  */
 void report_check_result(json *j, const check_result *r, char *const *problems, size_t nproblems,
-			 const char *error);
+			 const char *error, const backend_requests *req);
 
 #endif

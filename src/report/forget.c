@@ -68,7 +68,7 @@ void report_forget_group(json *j, const forget_group *g, int group_by)
 	json_obj_end(j);
 }
 
-void report_forget(json *j, const forget_result *res, bool dry_run)
+void report_forget(json *j, const forget_result *res, bool dry_run, const backend_requests *req)
 {
 	json_obj_begin(j);
 	json_key(j, "dry_run"); json_bool(j, dry_run);
@@ -79,5 +79,6 @@ void report_forget(json *j, const forget_result *res, bool dry_run)
 	json_arr_end(j);
 	json_key(j, "to_remove"); json_uint(j, res->removals);
 	json_key(j, "removed"); json_uint(j, res->removed);
+	report_requests(j, req);
 	json_obj_end(j);
 }

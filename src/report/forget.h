@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "../backend/backend.h"
 #include "../base/json.h"
 #include "../jobs/forget.h"
 
@@ -13,6 +14,6 @@ void report_forget_decision(json *j, const forget_decision *d);
 /* {host, paths, tags, snapshots: [decisions]}; null for a field not grouped by */
 void report_forget_group(json *j, const forget_group *g, int group_by);
 /* {dry_run, groups, to_remove, removed} */
-void report_forget(json *j, const forget_result *res, bool dry_run);
+void report_forget(json *j, const forget_result *res, bool dry_run, const backend_requests *req);
 
 #endif

@@ -3,7 +3,7 @@
 #include "report.h"
 #include "../base/cleanup.h"
 
-void report_prune(json *j, const gc_result *g, bool dry_run)
+void report_prune(json *j, const gc_result *g, bool dry_run, const backend_requests *req)
 {
 	json_obj_begin(j);
 	json_key(j, "dry_run"); json_bool(j, dry_run);
@@ -20,5 +20,6 @@ void report_prune(json *j, const gc_result *g, bool dry_run)
 		{ "records_waiting", g->records_waiting },
 	};
 	report_counters(j, c, ARRAY_SIZE(c));
+	report_requests(j, req);
 	json_obj_end(j);
 }

@@ -5,9 +5,10 @@
 
 #include <stdbool.h>
 
+#include "../backend/backend.h"
 #include "../base/json.h"
 #include "../jobs/gc.h"
 
-void report_prune(json *j, const gc_result *g, bool dry_run);
+void report_prune(json *j, const gc_result *g, bool dry_run, const backend_requests *req);
 
 #endif

@@ -136,3 +136,18 @@ void report_counters(json *j, const report_counter *c, size_t n)
 		json_uint(j, c[i].val);
 	}
 }
+
+void report_requests(json *j, const backend_requests *req)
+{
+	json_key(j, "requests");
+	if (!req) {
+		json_null(j);
+		return;
+	}
+	json_obj_begin(j);
+	for (size_t i = 0; i < BACKEND_REQ_KINDS; i++) {
+		json_key(j, backend_request_names[i]);
+		json_uint(j, req->n[i]);
+	}
+	json_obj_end(j);
+}

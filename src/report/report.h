@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../backend/backend.h"
 #include "../base/json.h"
 
 /* The version of the shapes in docs/json.md (printed by `dvalin version --json`). */
@@ -65,5 +66,12 @@ typedef struct {
 
 /* "key": val for each counter, into an open object. */
 void report_counters(json *j, const report_counter *c, size_t n);
+
+/*
+ * "requests": {"GET": n, "PUT": n, "HEAD": n, "LIST": n, "DELETE": n,
+ * "POST": n}: what a remote backend was asked for so far; null for a
+ * backend that makes no requests (req NULL).
+ */
+void report_requests(json *j, const backend_requests *req);
 
 #endif
