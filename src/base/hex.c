@@ -42,7 +42,7 @@ int hex_is_prefix(const char *s, size_t max)
 	if (n == 0 || n > max)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (nibble(s[i]) < 0)
+		if (hex_digit_value(s[i]) < 0)
 			return 0;
 	return 1;
 }
