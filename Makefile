@@ -17,7 +17,7 @@ DEB_BUILD := gcc make pkg-config libssl-dev libzstd-dev libxxhash-dev libjansson
 DEB_TEST := python3-pytest python3-pytest-xdist acl attr util-linux smartmontools openssl curl \
 	btrfs-progs fdisk lvm2 \
 	openssh-server ceph-mon ceph-osd radosgw ceph-common prometheus \
-	chromium chromium-driver python3-selenium python3-aiosmtpd clang fuse3 rsync tar
+	chromium chromium-driver python3-selenium python3-aiosmtpd clang fuse3 rsync tar faketime
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2 -Wundef -Wpointer-arith \
 	-Wstrict-prototypes -Wmissing-prototypes -Wimplicit-fallthrough -Wcast-align \

@@ -7,6 +7,7 @@
  * fetch of a directory.
  */
 #include "backend.h"
+#include "spill.h"
 #include "../base/buf.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
@@ -251,41 +252,6 @@ int backend_cache_dir(char *out, size_t cap, const char *sub)
 	return r;
 }
 
-/* An unlinked read-write file in dir. */
-static int tmpfile_in(const char *dir)
-{
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR))
-		return fd >= 0 ? fd : -errno;
-	/* a file system without O_TMPFILE: create and unlink at once */
-	char path[PATH_MAX];
-	if ((size_t)snprintf(path, sizeof(path), "%s/.dvalin-XXXXXX", dir) >= sizeof(path))
-		return -ENAMETOOLONG;
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	return fd;
-}
-
-/*
- * A file on local disk for bytes that should cost page cache, not heap:
- * in the user's cache directory, which is on disk where /tmp may be a
- * tmpfs (RAM again).  Unlinked, so it is gone when unmapped and can never
- * be stale or left behind.
- */
-static int spill_file(void)
-{
-	char dir[PATH_MAX];
-	int r = backend_cache_dir(dir, sizeof(dir), NULL);
-	r = r ?: tmpfile_in(dir);
-	if (r < 0)
-		r = tmpfile_in("/var/tmp");
-	if (r < 0)
-		r = tmpfile_in("/tmp");
-	return r;
-}
-
 static void unmap(void *priv, const uint8_t *data, size_t len)
 {
 	(void)priv;
@@ -355,7 +321,7 @@ int backend_get_mapped(backend *b, const char *name, backend_hint hint, bytes *o
 		return r;
 	if (b->ops->get_mapped)
 		return b->ops->get_mapped(b, name, hint, out);
-	_cleanup_close_ int fd = spill_file();
+	_cleanup_close_ int fd = spill_file_open();
 	if (fd < 0)
 		return err_sys(fd, "cannot create a local copy of '%s/%s' in the cache directory",
 			       b->location, name);

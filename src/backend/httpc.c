@@ -161,6 +161,7 @@ struct xfer {
 	httpc_resp *resp;
 	size_t sent;     /* of the request body */
 	int overflow;    /* the body was longer than allowed */
+	int sink_rc;     /* what the sink failed with */
 };
 
 static size_t read_body(char *dst, size_t size, size_t nmemb, void *ud)
@@ -188,6 +189,12 @@ static size_t write_body(char *p, size_t size, size_t nmemb, void *ud)
 	httpc_resp *r = x->resp;
 	size_t n = size * nmemb;
 	int ok = r->status >= 200 && r->status < 300;
+	if (ok && x->req->sink) {
+		if ((x->sink_rc = x->req->sink(x->req->sink_ud, r->dst_got, p, n)) != 0)
+			return 0;
+		r->dst_got += n;
+		return n;
+	}
 	if (ok && x->req->dst) {
 		if (n > x->req->dst_len - r->dst_got) {
 			x->overflow = 1;
@@ -202,6 +209,10 @@ static size_t write_body(char *p, size_t size, size_t nmemb, void *ud)
 		x->overflow = 1;
 		return 0;
 	}
+	/* one allocation for a body of known size, not doublings */
+	if (!r->body.len && r->has_length && r->content_length <= cap &&
+	    buf_reserve(&r->body, (size_t)r->content_length) < 0)
+		return 0;
 	return buf_append(&r->body, p, n) == 0 ? n : 0;
 }
 
@@ -274,6 +285,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
 		header_value(v, sizeof(v), val, vn);
 		time_t t = curl_getdate(v, NULL);
 		r->date = t < 0 ? -1 : (int64_t)t;
+	} else if (header_is(line, n, "x-amz-bucket-region", &val, &vn)) {
+		header_value(r->region, sizeof(r->region), val, vn);
 	} else if (header_is(line, n, "retry-after", &val, &vn)) {
 		header_value(v, sizeof(v), val, vn);
 		char *end;
@@ -385,7 +398,7 @@ int httpc_do(httpc *h, const httpc_req *req, httpc_resp *resp, httpc_transient_f
 			rc = -ENOMEM;
 			break;
 		}
-		struct xfer x = { req, resp, 0, 0 };
+		struct xfer x = { req, resp, 0, 0, 0 };
 		resp->status = 0;
 		resp->dst_got = 0;
 		resp->body.len = 0;
@@ -404,6 +417,9 @@ int httpc_do(httpc *h, const httpc_req *req, httpc_resp *resp, httpc_transient_f
 			if (!t)
 				break; /* the answer */
 			snprintf(why, sizeof(why), "HTTP %ld", resp->status);
+		} else if (x.sink_rc) {
+			rc = x.sink_rc < 0 ? x.sink_rc : -EIO;
+			break;
 		} else if (x.overflow) {
 			rc = err_set(-EIO, "%s: cannot %s: the server sent more than was asked for",
 				     h->location, req->what);

@@ -58,6 +58,10 @@ typedef struct {
 	size_t range_len;
 	void *dst;          /* a 2xx body goes here (at most dst_len bytes; more is an error) */
 	size_t dst_len;
+	/* or to sink, piece by piece at increasing offsets (from 0 again
+	 * when a retry starts over); non-zero from it fails the request */
+	int (*sink)(void *ud, uint64_t off, const void *p, size_t n);
+	void *sink_ud;
 	size_t body_cap;    /* else into resp->body, at most this many bytes */
 	const char *what;   /* for messages: "read 'index/ab…'" */
 } httpc_req;
@@ -65,7 +69,7 @@ typedef struct {
 typedef struct {
 	long status;
 	buf body;            /* the body, unless it went to dst (error bodies: capped) */
-	size_t dst_got;      /* bytes written to dst */
+	size_t dst_got;      /* bytes written to dst or sink */
 	int has_length;
 	uint64_t content_length;
 	int has_total;
@@ -75,9 +79,10 @@ typedef struct {
 	int64_t date;          /* the server's clock (Date), -1 if absent */
 	int64_t local_time;    /* ours when the response headers came, seconds */
 	int64_t retry_after_ns;
+	char region[64];     /* x-amz-bucket-region (S3's answer for a bucket elsewhere) */
 } httpc_resp;
 
-#define HTTPC_RESP_INIT { 0, BUF_INIT, 0, 0, 0, 0, 0, "", -1, -1, 0, 0 }
+#define HTTPC_RESP_INIT { 0, BUF_INIT, 0, 0, 0, 0, 0, "", -1, -1, 0, 0, "" }
 
 /* 1 if the response is transient (retry it), 0 if it is the answer. */
 typedef int (*httpc_transient_fn)(void *ud, const httpc_resp *r);

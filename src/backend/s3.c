@@ -35,6 +35,7 @@
 #include "s3.h"
 #include "awscred.h"
 #include "httpc.h"
+#include "objcache.h"
 #include "s3loc.h"
 #include "s3xml.h"
 #include "../base/buf.h"
@@ -44,6 +45,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include "../base/fsio.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +54,10 @@
 #define LIST_PAGE_MAX ((size_t)16 << 20)
 #define SMALL_BODY_MAX ((size_t)1 << 20)
 #define MAX_PARTS 10000
+/* copies of objects read piece by piece (objcache.h): disk, not heap */
+#define CACHE_BUDGET ((uint64_t)256 << 20)
+/* a read this large is a request of its own, never worth a whole copy */
+#define DIRECT_READ_MIN ((size_t)1 << 20)
 
 /* SHA-256 of the empty string: the payload hash of requests without a body */
 static const char EMPTY_SHA256[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -64,6 +70,7 @@ typedef struct {
 	char key_source[320];
 	char token_hdr[4200]; /* "x-amz-security-token: ..." or "" */
 	char server[300];     /* scheme://host[:port], for messages */
+	objcache *cache;
 } s3_backend;
 
 static s3_backend *S(backend *b)
@@ -86,6 +93,8 @@ typedef struct {
 	size_t len;
 	void *dst;
 	size_t dst_len;
+	int (*sink)(void *ud, uint64_t off, const void *p, size_t n);
+	void *sink_ud;
 	size_t body_cap;
 	const char *what;   /* "read 'name'" */
 } s3_call;
@@ -136,7 +145,7 @@ static int s3_do(s3_backend *s, const s3_call *c, httpc_resp *resp)
 		hdrs[nh++] = c->extra[i];
 	hdrs[nh] = NULL;
 	httpc_req req = { c->method, c->kind, url, hdrs, c->body, c->body_len, c->ranged, c->off, c->len,
-			  c->dst, c->dst_len, c->body_cap, c->what };
+			  c->dst, c->dst_len, c->sink, c->sink_ud, c->body_cap, c->what };
 	return httpc_do(s->http, &req, resp, s3_transient, s);
 }
 
@@ -335,6 +344,7 @@ static int s3_put(backend *b, const char *name, backend_hint hint, const void *p
 	int rc = key_of(s, name, key);
 	if (rc < 0)
 		return rc;
+	objcache_forget(s->cache, name);
 	if (n > s->loc.part_size)
 		return put_multipart(s, key, name, p, n);
 	return put_single(s, key, name, p, n);
@@ -450,37 +460,83 @@ static int s3_get_range(backend *b, const char *name, backend_hint hint, uint64_
 	return rc ?: ranged_get(s, key, name, NULL, off, p, n);
 }
 
+/*
+ * A handle: the object's size and ETag from the HEAD that opened it (or
+ * from the cached copy it found), and that copy once it has one.  The
+ * first small read of a data file is a ranged GET of just those bytes
+ * (one blob of a pack: a single-file restore fetches no more than it
+ * needs); a second one, or the first of a metadata file (a tree pack,
+ * read tree by tree), fetches the whole object into the cache and reads
+ * from there.
+ */
 typedef struct {
 	s3_backend *s;
 	uint64_t size;
+	char etag[160];
 	char if_match[190]; /* "If-Match: <etag>", or "" */
 	char key[KEY_MAX + 1];
 	char name[BACKEND_NAME_MAX + 1];
+	objcache_entry *copy;
+	unsigned reads;
+	backend_hint hint;
 } s3_file;
 
 static int s3_open_read(backend *b, const char *name, backend_hint hint, void **out,
 			uint64_t *out_size)
 {
 	s3_backend *s = S(b);
-	(void)hint;
 	s3_file *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	httpc_resp r = HTTPC_RESP_INIT;
-	int rc = head(s, name, "open", &r);
-	rc = rc ?: key_of(s, name, f->key);
-	if (rc == 0) {
-		f->s = s;
+	f->s = s;
+	f->hint = hint;
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	int rc = key_of(s, name, f->key);
+	if (rc == 0 && objcache_find(s->cache, name, &f->copy)) {
+		/* a copy this process fetched: its version, no request */
+		f->size = objcache_entry_size(f->copy);
+		snprintf(f->etag, sizeof(f->etag), "%s", objcache_entry_tag(f->copy));
+	} else if (rc == 0) {
+		httpc_resp r = HTTPC_RESP_INIT;
+		rc = head(s, name, "open", &r);
 		f->size = r.content_length;
-		snprintf(f->name, sizeof(f->name), "%s", name);
-		if (r.etag[0])
-			snprintf(f->if_match, sizeof(f->if_match), "If-Match: %s", r.etag);
-		if (out_size)
-			*out_size = f->size;
-		*out = f;
-	} else {
-		free(f);
+		memcpy(f->etag, r.etag, sizeof(f->etag));
+		httpc_resp_release(&r);
 	}
+	if (rc < 0) {
+		free(f);
+		return rc;
+	}
+	if (f->etag[0])
+		snprintf(f->if_match, sizeof(f->if_match), "If-Match: %s", f->etag);
+	if (out_size)
+		*out_size = f->size;
+	*out = f;
+	return 0;
+}
+
+static int fill_sink(void *ud, uint64_t off, const void *p, size_t n)
+{
+	int fd = *(int *)ud;
+	return fsio_pwrite_all(fd, p, n, (off_t)off);
+}
+
+/* The whole object, at the handle's version, into fd (objcache_fill_fn). */
+static int fill_copy(void *ud, int fd, uint64_t size)
+{
+	s3_file *f = ud;
+	char what[300];
+	snprintf(what, sizeof(what), "read '%s'", f->name);
+	s3_call c = { .method = "GET", .kind = BACKEND_REQ_GET, .key = f->key,
+		      .extra = { f->if_match[0] ? f->if_match : NULL }, .sink = fill_sink,
+		      .sink_ud = &fd, .what = what };
+	httpc_resp r = HTTPC_RESP_INIT;
+	int rc = s3_do(f->s, &c, &r);
+	if (rc == 0 && !ok_status(r.status))
+		rc = s3_fail(f->s, &r, "read", f->name);
+	if (rc == 0 && r.dst_got != size)
+		rc = err_set(-EIO, "cannot read '%s/%s': got %zu of %llu bytes", f->s->base.location,
+			     f->name, r.dst_got, (unsigned long long)size);
 	httpc_resp_release(&r);
 	return rc;
 }
@@ -488,16 +544,30 @@ static int s3_open_read(backend *b, const char *name, backend_hint hint, void **
 static int s3_file_read(void *fp, uint64_t off, void *p, size_t n)
 {
 	s3_file *f = fp;
+	s3_backend *s = f->s;
 	if (off > f->size || n > f->size - off)
 		return -ENODATA;
 	if (n == 0)
 		return 0;
-	return ranged_get(f->s, f->key, f->name, f->if_match[0] ? f->if_match : NULL, off, p, n);
+	if (!f->copy && f->etag[0] && objcache_find(s->cache, f->name, &f->copy) &&
+	    strcmp(objcache_entry_tag(f->copy), f->etag) != 0) {
+		objcache_unpin(s->cache, f->copy); /* a copy of another version */
+		f->copy = NULL;
+	}
+	if (f->copy)
+		return objcache_read(f->copy, off, p, n);
+	int first = f->reads++ == 0 && f->hint != BACKEND_META;
+	if (first || n >= DIRECT_READ_MIN || !f->etag[0] || !objcache_fits(s->cache, f->size))
+		return ranged_get(s, f->key, f->name, f->if_match[0] ? f->if_match : NULL, off, p, n);
+	int rc = objcache_load(s->cache, f->name, f->etag, f->size, fill_copy, f, &f->copy);
+	return rc ?: objcache_read(f->copy, off, p, n);
 }
 
 static void s3_file_close(void *fp)
 {
-	free(fp);
+	s3_file *f = fp;
+	objcache_unpin(f->s->cache, f->copy);
+	free(f);
 }
 
 static int s3_stat(backend *b, const char *name, backend_stat_t *out)
@@ -612,6 +682,7 @@ static int s3_remove(backend *b, const char *name)
 	s3_backend *s = S(b);
 	char key[KEY_MAX + 1], what[300];
 	httpc_resp r = HTTPC_RESP_INIT;
+	objcache_forget(s->cache, name);
 	int rc = head(s, name, "remove", &r);
 	rc = rc ?: key_of(s, name, key);
 	if (rc == 0) {
@@ -636,6 +707,7 @@ static void s3_free(backend *b)
 {
 	s3_backend *s = S(b);
 	httpc_free(s->http);
+	objcache_free(s->cache);
 	free(s->base.location);
 	/* the token is a secret; the access key is in messages anyway */
 	explicit_bzero(s->token_hdr, sizeof(s->token_hdr));
@@ -658,13 +730,25 @@ static const struct backend_ops s3_ops = {
 	.requests = s3_requests,
 };
 
-/* With BACKEND_OPEN_CREATE: the bucket exists afterwards, or the reason why not. */
-static int ensure_bucket(s3_backend *s)
+/*
+ * The bucket exists and these credentials may use it, or the reason why
+ * not, in one line; with create, a missing bucket is created.  One HEAD
+ * when all is well: what every opening costs, so that a wrong key, a
+ * missing bucket or the wrong region is said at once and plainly, not as
+ * the first file that could not be read.
+ */
+static int check_bucket(s3_backend *s, int create)
 {
 	httpc_resp r = HTTPC_RESP_INIT;
 	s3_call c = { .method = "HEAD", .kind = BACKEND_REQ_HEAD, .what = "look up the bucket" };
 	int rc = s3_do(s, &c, &r);
-	if (rc == 0 && r.status == 404) {
+	if (rc == 0 && r.status == 404 && !create) {
+		rc = err_set(-ENOENT, "bucket '%s' does not exist on %s (init creates it)", s->loc.bucket,
+			     s->server);
+	} else if (rc == 0 && (r.status == 301 || r.status == 400) && r.region[0]) {
+		rc = err_set(-EINVAL, "bucket '%s' is in region '%s', not '%s': set AWS_REGION=%s or add ?region=%s to the URL",
+			     s->loc.bucket, r.region, s->loc.region, r.region, r.region);
+	} else if (rc == 0 && r.status == 404) {
 		/* outside us-east-1 the bucket's region is named in the body */
 		char body[256] = "";
 		int bn = 0;
@@ -727,15 +811,16 @@ int s3_backend_open(backend **out, const char *url, unsigned flags)
 	rc = s3loc_text(&s->loc, loc, sizeof(loc));
 	httpc_opts ho = { loc, sigv4, userpwd, s3loc_host_is_loopback(s->loc.host) };
 	rc = rc ?: httpc_new(&s->http, &ho);
+	rc = rc ?: objcache_new(&s->cache, CACHE_BUDGET);
 	explicit_bzero(userpwd, sizeof(userpwd));
 	rc = rc ?: backend_init(&s->base, &s3_ops, BACKEND_REMOTE | BACKEND_ATOMIC_REPLACE, loc);
-	if (rc == 0 && (flags & BACKEND_OPEN_CREATE))
-		rc = ensure_bucket(s);
+	rc = rc ?: check_bucket(s, !!(flags & BACKEND_OPEN_CREATE));
 	if (rc < 0) {
 		if (s->base.ops)
 			s3_free(&s->base);
 		else {
 			httpc_free(s->http);
+			objcache_free(s->cache);
 			free(s);
 		}
 		return rc;

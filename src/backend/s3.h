@@ -11,9 +11,10 @@
 #include "backend.h"
 
 /*
- * Opens the repository location url (what follows "s3:").  No request is
- * made, except with BACKEND_OPEN_CREATE, which creates the bucket when it
- * does not exist.  Credentials and region: awscred.h.
+ * Opens the repository location url (what follows "s3:"), checking with
+ * one request that the bucket exists and the credentials may use it;
+ * BACKEND_OPEN_CREATE creates a missing bucket.  Credentials and region:
+ * awscred.h.
  */
 int s3_backend_open(backend **out, const char *url, unsigned flags);
 

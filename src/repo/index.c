@@ -74,6 +74,14 @@ size_t index_set_file_count(const index_set *s)
 	return s->nfiles;
 }
 
+uint64_t index_set_pack_count_max(const index_set *s)
+{
+	uint64_t n = s->nslots;
+	for (size_t i = 0; i < s->nfiles; i++)
+		n += s->files[i].npacks;
+	return n;
+}
+
 int index_validate(const uint8_t *p, size_t n)
 {
 	size_t min = INDEX_HEADER_LEN + INDEX_FANOUT_LEN + INDEX_TRAILER_LEN;

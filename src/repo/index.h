@@ -83,6 +83,8 @@ void index_set_place(index_set *s, const uint8_t id[32], uint32_t slot, uint32_t
 /* Writes blobs of stored packs added since the last write as one index file. */
 int index_set_write(index_set *s, backend *be);
 size_t index_set_file_count(const index_set *s);
+/* The packs the set names, at most (a pack named by two files counts twice). */
+uint64_t index_set_pack_count_max(const index_set *s);
 /*
  * Writes entries as one index file named by its SHA-256 (nothing when n
  * is 0) and gives its name ("" if none).  Entries are sorted in place and

@@ -317,6 +317,30 @@ static int check_exclusive(lease *l)
 	return r;
 }
 
+/*
+ * The storage's clock against ours, read off the lease just written
+ * between before and after (our clock): prune compares the storage's
+ * file times with the writers' lease times (docs/concurrency.md,
+ * "Clocks"), which is only sound while they agree within the skew
+ * allowance.  Up to LEASE_MTIME_SLACK_NS more is allowed for, for the
+ * storage's time granularity (S3's Last-Modified has whole seconds, FAT
+ * two) and the time the write took.
+ */
+static int check_clock(lease *l, int64_t before, int64_t after)
+{
+	backend_stat_t st;
+	int r = backend_stat(l->be, l->info.name, &st);
+	if (r < 0)
+		return r;
+	int64_t skew = lease_skew_ns(), allow = sat_add_i64(skew, LEASE_MTIME_SLACK_NS);
+	int64_t off = st.mtime_ns < before ? sat_sub_i64(st.mtime_ns, before)
+		      : st.mtime_ns > after ? sat_sub_i64(st.mtime_ns, after) : 0;
+	if (off >= -allow && off <= allow)
+		return 0;
+	return err_set(-ERANGE, "the clocks of this host and of the storage of '%s' differ by %+.0f s, more than the allowance of %.0f s (DVALIN_CLOCK_SKEW): leases and prune rely on them agreeing; set the clocks right (NTP)",
+		       l->be->location, (double)off / 1e9, (double)skew / 1e9);
+}
+
 int lease_take(lease **out, backend *be, const char *kind, int exclusive)
 {
 	lease *l = calloc(1, sizeof(*l));
@@ -346,6 +370,8 @@ int lease_take(lease **out, backend *be, const char *kind, int exclusive)
 	l->info.start_ns = lease_now_ns();
 	l->last_ok_mono = mono_ns();
 	r = write_lease(l);
+	if (r == 0)
+		r = check_clock(l, l->info.start_ns, lease_now_ns());
 	if (r == 0 && exclusive)
 		r = check_exclusive(l);
 	if (r == 0) {

@@ -23,6 +23,8 @@
 
 #define LEASE_EXPIRY_DEFAULT_S 1800
 #define LEASE_SKEW_DEFAULT_S 300
+/* What a storage time may be off ours beyond the skew: its granularity and the write's duration. */
+#define LEASE_MTIME_SLACK_NS 2000000000
 
 typedef struct {
 	char name[40];   /* "locks/<hex>" */
@@ -42,7 +44,9 @@ int64_t lease_expiry_ns(void);
 int64_t lease_skew_ns(void);
 
 /*
- * Writes a new lease and starts a thread that refreshes it.  With
+ * Writes a new lease and starts a thread that refreshes it.  Fails with
+ * -ERANGE when the lease file's time (the storage's clock) is further
+ * from ours than the skew allowance (and LEASE_MTIME_SLACK_NS).  With
  * exclusive set, fails with -EBUSY (message naming the holder) when an
  * older live exclusive lease exists.
  */

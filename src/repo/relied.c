@@ -25,10 +25,39 @@ void relied_release(relied *r)
 	r->incomplete = 0;
 }
 
-int relied_check(const relied *r, backend *be, const char *who)
+/* Names a listing of data/ costs, per request (S3 and the like). */
+#define LIST_PAGE 1000
+
+struct listed {
+	const idmap *want;
+	idmap found;
+};
+
+static int note_listed(void *ud, const backend_entry *e)
+{
+	struct listed *l = ud;
+	const char *base = strrchr(e->name, '/');
+	uint8_t id[32];
+	idmap_slot *s;
+	if (!base || strlen(base + 1) != 64 || hex_decode(id, base + 1, 32) < 0 ||
+	    !idmap_get(l->want, id))
+		return 0;
+	return idmap_put(&l->found, id, &s, NULL);
+}
+
+int relied_check(const relied *r, backend *be, const char *who, uint64_t packs_max)
 {
 	if (r->incomplete)
 		return err_set(-ENOMEM, "out of memory noting the packs this %s uses: cannot check that they still exist", who);
+	struct listed l = { &r->packs, IDMAP_INIT };
+	int listing = (be->flags & BACKEND_REMOTE) && packs_max / LIST_PAGE + 1 < r->packs.n;
+	if (listing) {
+		int rc = backend_list(be, "data", note_listed, &l);
+		if (rc < 0) {
+			idmap_release(&l.found);
+			return err_set(rc, "cannot check the packs this %s uses: %s", who, err_msg(rc));
+		}
+	}
 	for (size_t i = 0; i < r->packs.cap; i++) {
 		const idmap_slot *s = &r->packs.slots[i];
 		if (!s->used)
@@ -36,7 +65,9 @@ int relied_check(const relied *r, backend *be, const char *who)
 		char name[80];
 		backend_stat_t st;
 		pack_name(name, s->id);
-		int rc = backend_stat(be, name, &st);
+		int rc = listing ? (idmap_get(&l.found, s->id) ? 0 : -ENOENT) : backend_stat(be, name, &st);
+		if (rc < 0)
+			idmap_release(&l.found);
 		if (rc == -ENOENT)
 			return err_set(-ESTALE, "pack '%s' that this %s uses was deleted while this %s ran (a prune did not see its lease, or clocks differ by more than the skew allowance)",
 				       name + 8, who, who);
@@ -44,5 +75,6 @@ int relied_check(const relied *r, backend *be, const char *who)
 			return err_set(rc, "cannot check pack '%s' that this %s uses: %s", name + 8, who,
 				       err_msg(rc));
 	}
+	idmap_release(&l.found);
 	return 0;
 }

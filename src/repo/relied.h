@@ -38,8 +38,12 @@ void relied_release(relied *r);
 /*
  * 0 when every relied-on pack exists.  Otherwise a negative code
  * (-ESTALE, -ENOMEM or the storage's error) with a message naming the
- * pack; who (e.g. "backup") goes into the message.
+ * pack; who (e.g. "backup") goes into the message.  packs_max (what the
+ * index names, at most) says what a listing of data/ would cost: on a
+ * remote backend the check lists instead of asking for each pack when
+ * that takes fewer requests (a page of 1,000 names against one request
+ * per relied-on pack).
  */
-int relied_check(const relied *r, backend *be, const char *who);
+int relied_check(const relied *r, backend *be, const char *who, uint64_t packs_max);
 
 #endif

@@ -42,7 +42,7 @@ int repo_save_snapshot(repo *r, snapshot *s)
 	for (int pass = 0; rc == 0 && pass < 2; pass++) {
 		if (r->lease)
 			rc = lease_confirm(r->lease);
-		rc = rc ?: relied_check(&r->relied, r->be, who);
+		rc = rc ?: relied_check(&r->relied, r->be, who, index_set_pack_count_max(r->index));
 		if (rc == 0 && pass == 0)
 			written = (rc = backend_put(r->be, name, BACKEND_META, b.data, b.len)) == 0;
 	}

@@ -792,7 +792,7 @@ class CephRgw(Service):
             },
             "client.rgw.a": {
                 "ms mon client mode": "crc secure",
-                "rgw frontends": f"beast endpoint=127.0.0.1:{rgw}",
+                "rgw frontends": f"beast endpoint=127.0.0.1:{rgw} tcp_nodelay=1",
                 "rgw data": f"{d}/rgw",
                 "rgw dns name": "localhost",  # virtual-host style: BUCKET.localhost
             },

@@ -219,29 +219,43 @@ TEST(commit_check_finds_deleted_packs)
 	memset(p[0], 0xa0, 32);
 	memset(p[1], 0xa1, 32);
 	relied r = RELIED_INIT;
-	CHECK(relied_check(&r, be, "backup") == 0); /* relies on nothing */
+	CHECK(relied_check(&r, be, "backup", 0) == 0); /* relies on nothing */
 	relied_add(&r, zero); /* a pack still being written: ignored */
 	relied_add(&r, p[0]);
 	relied_add(&r, p[1]);
 	relied_add(&r, p[1]);
 	CHECK(r.packs.n == 2);
 	put_pack(be, p[0]);
-	CHECK(relied_check(&r, be, "backup") == -ESTALE);
+	CHECK(relied_check(&r, be, "backup", 0) == -ESTALE);
 	CHECK(strstr(err_msg(-ESTALE), "was deleted while this backup ran") != NULL);
 	put_pack(be, p[1]);
-	CHECK(relied_check(&r, be, "backup") == 0);
+	CHECK(relied_check(&r, be, "backup", 0) == 0);
 	/* condemned is not deleted: the lease holds the record back, and
 	 * the next prune returns the pack (the normal race) */
 	gc_record rec = { "gc/a", 1, p, 2 };
 	REQUIRE(gc_record_put(be, &rec) == 0);
-	CHECK(relied_check(&r, be, "backup") == 0);
+	CHECK(relied_check(&r, be, "backup", 0) == 0);
 	char name[80];
 	pack_name(name, p[1]);
 	REQUIRE(backend_remove(be, name) == 0);
-	CHECK(relied_check(&r, be, "repair") == -ESTALE);
+	CHECK(relied_check(&r, be, "repair", 0) == -ESTALE);
 	CHECK(strstr(err_msg(-ESTALE), "this repair uses") != NULL);
+	/* a remote backend lists data/ instead when that costs fewer
+	 * requests: the same answers */
+	be->flags |= BACKEND_REMOTE;
+	CHECK(relied_check(&r, be, "backup", 0) == -ESTALE);
+	CHECK(strstr(err_msg(-ESTALE), "was deleted while this backup ran") != NULL);
+	put_pack(be, p[1]);
+	uint8_t other[32];
+	memset(other, 0xb0, 32);
+	put_pack(be, other); /* listed, not relied on */
+	CHECK(relied_check(&r, be, "backup", 0) == 0);
+	CHECK(relied_check(&r, be, "backup", 5000) == 0); /* more pages than packs: stats */
+	REQUIRE(backend_remove(be, name) == 0);
+	CHECK(relied_check(&r, be, "backup", 0) == -ESTALE);
+	CHECK(relied_check(&r, be, "backup", 5000) == -ESTALE);
 	r.incomplete = 1;
-	CHECK(relied_check(&r, be, "backup") == -ENOMEM);
+	CHECK(relied_check(&r, be, "backup", 0) == -ENOMEM);
 	relied_release(&r);
 	backend_free(be);
 }
