@@ -186,6 +186,25 @@ int backend_remove(backend *b, const char *name)
 	return r ?: b->ops->remove(b, name);
 }
 
+int backend_remove_batch(backend *b, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = check_name(b, names[i]);
+		if (r < 0)
+			return r;
+	}
+	if (b->ops->remove_batch)
+		return n ? b->ops->remove_batch(b, names, n) : 0;
+	for (size_t i = 0; i < n; i++) {
+		int r = b->ops->remove(b, names[i]);
+		if (r == -ENOENT)
+			err_clear();
+		else if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int backend_mkdir(backend *b, const char *dir)
 {
 	int r = check_name(b, dir);

@@ -82,10 +82,15 @@ typedef struct {
 	int64_t mtime_ns; /* the storage's clock: leases and GC compare it */
 } backend_stat_t;
 
-/* One listed file: its whole name and its size.  Valid during the call. */
+/*
+ * One listed file: its whole name, its size, and its modification time as
+ * stat gives it, or 0 when the backend's listing does not tell (callers
+ * then stat the file).  Valid during the call.
+ */
 typedef struct {
 	const char *name;
 	uint64_t size;
+	int64_t mtime_ns;
 } backend_entry;
 
 typedef struct backend backend;
@@ -197,12 +202,22 @@ struct backend_ops {
 	 * files included; files added or removed during a listing may or may
 	 * not be reported, every other file is reported exactly once.
 	 * Backends list thousands of names without one call per file (a
-	 * remote asks for pages of names with their sizes).  Required.
+	 * remote asks for pages of names with their sizes, and times where
+	 * the page has them).  Required.
 	 */
 	int (*list)(backend *b, const char *dir, backend_list_fn fn, void *ud);
 
 	/* Deletes name: 0, or -ENOENT if it did not exist.  Required. */
 	int (*remove)(backend *b, const char *name);
+
+	/*
+	 * Deletes the n names (n may be 0); a name that does not exist is
+	 * not an error.  0 when every one is gone, else the first error (the
+	 * rest may or may not have been deleted).  For a prune deleting
+	 * hundreds of packs: S3 takes 1,000 keys a request.  May be NULL:
+	 * backend_remove_batch() then removes them one by one.
+	 */
+	int (*remove_batch)(backend *b, const char *const *names, size_t n);
 
 	/*
 	 * Creates dir (and its parents) empty, so that a repository shows
@@ -266,6 +281,7 @@ int backend_stat(backend *b, const char *name, backend_stat_t *out);
 int backend_size(backend *b, const char *name, uint64_t *out);
 int backend_list(backend *b, const char *dir, backend_list_fn fn, void *ud);
 int backend_remove(backend *b, const char *name);
+int backend_remove_batch(backend *b, const char *const *names, size_t n);
 /* 0 where the backend has no directories. */
 int backend_mkdir(backend *b, const char *dir);
 /* 1 with the counts in *out if the backend counts requests, else 0 (*out zeroed). */

@@ -203,7 +203,8 @@ static int walk_dir(struct walk *w, int fd, size_t len)
 			else
 				r = walk_dir(w, sub, len + 1 + nl);
 		} else if (S_ISREG(st.st_mode)) {
-			backend_entry ent = { w->name, (uint64_t)st.st_size };
+			backend_entry ent = { w->name, (uint64_t)st.st_size,
+					      (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec };
 			r = w->fn(w->ud, &ent);
 			w->stopped = r != 0;
 		}

@@ -247,6 +247,7 @@ static int mem_list(backend *b, const char *dir, backend_list_fn fn, void *ud)
 	struct item {
 		size_t off;
 		uint64_t size;
+		int64_t mtime_ns;
 	} *v = NULL;
 	size_t n = 0, cap = 0;
 	int r = 0;
@@ -259,6 +260,7 @@ static int mem_list(backend *b, const char *dir, backend_list_fn fn, void *ud)
 			if (r == 0) {
 				v[n].off = names.len;
 				v[n].size = f->c->len;
+				v[n].mtime_ns = f->c->mtime_ns;
 				r = buf_append(&names, f->name, strlen(f->name) + 1);
 				n += r == 0;
 			}
@@ -266,7 +268,7 @@ static int mem_list(backend *b, const char *dir, backend_list_fn fn, void *ud)
 	}
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		backend_entry e = { (const char *)names.data + v[i].off, v[i].size };
+		backend_entry e = { (const char *)names.data + v[i].off, v[i].size, v[i].mtime_ns };
 		r = fn(ud, &e);
 	}
 	buf_release(&names);

@@ -15,7 +15,8 @@
  *   stat      HEAD (Last-Modified, whole seconds: see below)
  *   list      ListObjectsV2 pages of 1,000 keys with their sizes
  *   remove    HEAD (S3 deletes a missing key without complaint; the
- *             contract wants -ENOENT), then DELETE
+ *             contract wants -ENOENT), then DELETE; remove_batch one
+ *             DeleteObjects per 1,000 names
  *
  * Every request carries x-amz-content-sha256: the SHA-256 of the body
  * (of the empty string for requests without one), so the server checks
@@ -42,6 +43,8 @@
 #include "../base/err.h"
 #include "../base/hex.h"
 #include "../core/crypto.h"
+
+#include <openssl/evp.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -202,6 +205,12 @@ static int s3_fail(s3_backend *s, const httpc_resp *r, const char *op, const cha
 		return err_set(-EIO, "cannot %s %s: no HTTP response", op, subject);
 	return err_set(-EIO, "cannot %s %s: HTTP %ld%s%s%s", op, subject, st, code[0] ? " " : "", code,
 		       detail);
+}
+
+/* A time as stat gives it: the end of its second (see the top of this file). */
+static int64_t storage_time(int64_t ns)
+{
+	return ns > 0 ? ns / 1000000000 * 1000000000 + 999999999 : 0;
 }
 
 static int ok_status(long st)
@@ -577,8 +586,7 @@ static int s3_stat(backend *b, const char *name, backend_stat_t *out)
 	if (rc == 0) {
 		int64_t t = r.last_modified > 0 ? r.last_modified : r.date > 0 ? r.date : 1;
 		out->size = r.content_length;
-		/* the end of the second: never earlier than the real time */
-		out->mtime_ns = t * 1000000000 + 999999999;
+		out->mtime_ns = storage_time(t * 1000000000);
 	}
 	httpc_resp_release(&r);
 	return rc;
@@ -592,13 +600,14 @@ struct page_keys {
 	buf names;
 	size_t *offs;
 	uint64_t *sizes;
+	int64_t *mtimes;
 	size_t n, cap;
 };
+
 
 static int note_key(void *ud, const char *key, uint64_t size, int64_t mtime_ns)
 {
 	struct page_keys *k = ud;
-	(void)mtime_ns;
 	/* only keys of this directory that are valid names: anything else
 	 * in the bucket (a console's "folder/" marker, another tool's
 	 * files) is not a repository file */
@@ -612,12 +621,16 @@ static int note_key(void *ud, const char *key, uint64_t size, int64_t mtime_ns)
 		uint64_t *z = realloc(k->sizes, cap * sizeof(*z));
 		if (z)
 			k->sizes = z;
-		if (!o || !z)
+		int64_t *t = realloc(k->mtimes, cap * sizeof(*t));
+		if (t)
+			k->mtimes = t;
+		if (!o || !z || !t)
 			return -ENOMEM;
 		k->cap = cap;
 	}
 	k->offs[k->n] = k->names.len;
 	k->sizes[k->n] = size;
+	k->mtimes[k->n] = storage_time(mtime_ns);
 	int r = buf_append(&k->names, key + k->root, strlen(key + k->root) + 1);
 	if (r == 0)
 		k->n++;
@@ -635,7 +648,7 @@ static int s3_list(backend *b, const char *dir, backend_list_fn fn, void *ud)
 	want[wl] = '/';
 	want[wl + 1] = 0;
 	struct page_keys k = { s->loc.prefix[0] ? strlen(s->loc.prefix) + 1 : 0, want, BUF_INIT, NULL,
-			       NULL, 0, 0 };
+			       NULL, NULL, 0, 0 };
 	char what[300];
 	snprintf(what, sizeof(what), "list '%s'", dir);
 	for (;;) {
@@ -662,7 +675,7 @@ static int s3_list(backend *b, const char *dir, backend_list_fn fn, void *ud)
 		httpc_resp_release(&r);
 		/* the callbacks run outside the parser: they may make requests */
 		for (size_t i = 0; rc == 0 && i < k.n; i++) {
-			backend_entry e = { (const char *)k.names.data + k.offs[i], k.sizes[i] };
+			backend_entry e = { (const char *)k.names.data + k.offs[i], k.sizes[i], k.mtimes[i] };
 			rc = fn(ud, &e);
 		}
 		if (rc != 0 || !page.truncated)
@@ -672,6 +685,7 @@ static int s3_list(backend *b, const char *dir, backend_list_fn fn, void *ud)
 	buf_release(&k.names);
 	free(k.offs);
 	free(k.sizes);
+	free(k.mtimes);
 	return rc;
 }
 
@@ -693,6 +707,82 @@ static int s3_remove(backend *b, const char *name)
 			rc = s3_fail(s, &r, "remove", name);
 	}
 	httpc_resp_release(&r);
+	return rc;
+}
+
+/* DeleteObjects takes at most this many keys. */
+#define DELETE_BATCH 1000
+
+struct del_err {
+	s3_backend *s;
+	int rc;
+};
+
+static int note_del_error(void *ud, const char *key, const char *code, const char *message)
+{
+	struct del_err *d = ud;
+	if (d->rc == 0)
+		d->rc = err_set(strcmp(code, "AccessDenied") == 0 ? -EACCES : -EIO,
+				"cannot remove '%s' from '%s': %s %s", key, d->s->base.location, code, message);
+	return 0;
+}
+
+/* Up to DELETE_BATCH names in one DeleteObjects request. */
+static int delete_some(s3_backend *s, const char *const *names, size_t n)
+{
+	buf body = BUF_INIT;
+	char key[KEY_MAX + 1];
+	int rc = buf_append(&body, "<Delete><Quiet>true</Quiet>", 27);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		objcache_forget(s->cache, names[i]);
+		/* names are of [A-Za-z0-9_.-/]: nothing to escape in XML */
+		rc = key_of(s, names[i], key);
+		rc = rc ?: buf_append(&body, "<Object><Key>", 13);
+		rc = rc ?: buf_append(&body, key, strlen(key));
+		rc = rc ?: buf_append(&body, "</Key></Object>", 15);
+	}
+	rc = rc ?: buf_append(&body, "</Delete>", 9);
+	if (rc < 0) {
+		buf_release(&body);
+		return rc;
+	}
+	/* S3 requires Content-MD5 on this request (the one use of MD5 here) */
+	uint8_t md5[16];
+	unsigned len = 0;
+	char b64[32], md5_hdr[64];
+	if (EVP_Digest(body.data, body.len, md5, &len, EVP_md5(), NULL) != 1 || len != 16) {
+		buf_release(&body);
+		return err_set(-EIO, "cannot remove files from '%s': MD5 is not available", s->base.location);
+	}
+	EVP_EncodeBlock((unsigned char *)b64, md5, 16);
+	snprintf(md5_hdr, sizeof(md5_hdr), "Content-MD5: %s", b64);
+	char what[64];
+	snprintf(what, sizeof(what), "remove %zu files", n);
+	s3_call c = { .method = "POST", .kind = BACKEND_REQ_POST, .query = "delete=",
+		      .extra = { md5_hdr, "Content-Type: application/xml" }, .body = body.data,
+		      .body_len = body.len, .body_cap = S3XML_MAX_DOC, .what = what };
+	httpc_resp r = HTTPC_RESP_INIT;
+	rc = s3_do(s, &c, &r);
+	if (rc == 0 && !ok_status(r.status))
+		rc = s3_fail(s, &r, "remove files from", NULL);
+	if (rc == 0) {
+		struct del_err d = { s, 0 };
+		if (s3xml_parse_delete(r.body.data, r.body.len, note_del_error, &d) < 0)
+			rc = err_set(-EIO, "cannot remove files from '%s': the server's answer is not a DeleteResult",
+				     s->base.location);
+		else
+			rc = d.rc;
+	}
+	httpc_resp_release(&r);
+	buf_release(&body);
+	return rc;
+}
+
+static int s3_remove_batch(backend *b, const char *const *names, size_t n)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i += DELETE_BATCH)
+		rc = delete_some(S(b), names + i, n - i < DELETE_BATCH ? n - i : DELETE_BATCH);
 	return rc;
 }
 
@@ -725,6 +815,7 @@ static const struct backend_ops s3_ops = {
 	.stat = s3_stat,
 	.list = s3_list,
 	.remove = s3_remove,
+	.remove_batch = s3_remove_batch,
 	.mkdir = NULL, /* no directories */
 	.free = s3_free,
 	.requests = s3_requests,

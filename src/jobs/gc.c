@@ -31,6 +31,13 @@ typedef struct {
 	int action;
 } pack_acct;
 
+/* A pack as the listing of data/ gave it (mtime_ns 0: the listing did not tell). */
+typedef struct {
+	uint8_t id[32];
+	uint64_t size;
+	int64_t mtime_ns;
+} listed_pack;
+
 typedef struct {
 	repo *r;
 	backend *be;
@@ -42,6 +49,10 @@ typedef struct {
 	marker m;
 	int64_t cutoff_ns;
 	index_builder ib; /* the new index */
+	idmap listed;      /* pack id -> position in lv: the packs data/ holds */
+	listed_pack *lv;
+	size_t nlv, caplv;
+	int have_list;
 } gc;
 
 /* ---------- leases ---------- */
@@ -150,8 +161,57 @@ static int count_entry(void *ud, const uint8_t *id, const index_loc *loc)
 	return 0;
 }
 
+/* ---------- the packs in data/ ---------- */
+
+/*
+ * A prune learns the size and storage time of every pack from one listing
+ * of data/ rather than a stat per pack: on object storage a page of 1,000
+ * names costs what one HEAD costs.
+ */
+static int note_listed(void *ud, const backend_entry *e)
+{
+	gc *g = ud;
+	uint8_t id[32];
+	const char *base = strrchr(e->name, '/');
+	if (!base || strlen(base + 1) != 64 || hex_decode(id, base + 1, 32) < 0)
+		return 0;
+	idmap_slot *s;
+	int created;
+	int rc = idmap_put(&g->listed, id, &s, &created);
+	if (rc < 0 || !created)
+		return rc;
+	if ((rc = array_reserve(&g->lv, &g->caplv, g->nlv + 1, sizeof(*g->lv))) < 0)
+		return rc;
+	listed_pack *l = &g->lv[g->nlv];
+	memcpy(l->id, id, 32);
+	l->size = e->size;
+	l->mtime_ns = e->mtime_ns;
+	s->val = g->nlv++;
+	return 0;
+}
+
+static int list_packs(gc *g)
+{
+	if (g->have_list)
+		return 0;
+	int rc = backend_list(g->be, "data", note_listed, g);
+	g->have_list = rc == 0;
+	return rc;
+}
+
+/*
+ * The size and storage time of pack id: from the listing where it has
+ * them, else (not listed: written or deleted since; or a listing without
+ * times) from a stat.
+ */
 static int stat_pack(gc *g, const uint8_t id[32], backend_stat_t *st)
 {
+	const idmap_slot *s = idmap_get(&g->listed, id);
+	if (s && g->lv[s->val].mtime_ns) {
+		st->size = g->lv[s->val].size;
+		st->mtime_ns = g->lv[s->val].mtime_ns;
+		return 0;
+	}
 	char name[80];
 	pack_name(name, id);
 	return backend_stat(g->be, name, st);
@@ -161,6 +221,9 @@ static int stat_pack(gc *g, const uint8_t id[32], backend_stat_t *st)
 static int plan(gc *g)
 {
 	gc_result *res = g->res;
+	int listed = list_packs(g);
+	if (listed < 0)
+		return listed;
 	for (size_t i = 0; i < g->nacct; i++) {
 		pack_acct *a = &g->acct[i];
 		backend_stat_t st;
@@ -205,19 +268,13 @@ struct orphan_ctx {
 	const idmap *recorded;
 };
 
-static int orphan_one(void *ud, const backend_entry *e)
+static int orphan_one(struct orphan_ctx *c, const listed_pack *l)
 {
-	const char *name = e->name;
-	struct orphan_ctx *c = ud;
 	gc *g = c->g;
-	uint8_t id[32];
-	const char *base = strrchr(name, '/') + 1;
-	if (strlen(base) != 64 || hex_decode(id, base, 32) < 0)
-		return 0;
-	if (idmap_get(&g->packs, id) || idmap_get(c->recorded, id))
+	if (idmap_get(&g->packs, l->id) || idmap_get(c->recorded, l->id))
 		return 0;
 	backend_stat_t st;
-	int rc = backend_stat(g->be, name, &st);
+	int rc = stat_pack(g, l->id, &st);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc < 0)
@@ -225,7 +282,7 @@ static int orphan_one(void *ud, const backend_entry *e)
 	if (gcrule_pack_young(st.mtime_ns, g->cutoff_ns))
 		return 0; /* may belong to a running backup */
 	pack_acct *a;
-	if ((rc = acct_for(g, id, &a)) < 0)
+	if ((rc = acct_for(g, l->id, &a)) < 0)
 		return rc;
 	a->size = st.size;
 	a->mtime_ns = st.mtime_ns;
@@ -445,8 +502,11 @@ static int condemn(gc *g)
 	if (rc == 0 && g->m.late)
 		rc = index_set_foreach(g->m.late, note_pack, &recorded);
 	if (rc == 0) {
+		/* the listing plan() made: packs written since are young */
 		struct orphan_ctx oc = { g, &recorded };
-		rc = backend_list(g->be, "data", orphan_one, &oc);
+		size_t n = g->nlv; /* orphan_one adds accounts, not listed packs */
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			rc = orphan_one(&oc, &g->lv[i]);
 	}
 	gc_records_free(recs, nrecs);
 	idmap_release(&recorded);
@@ -480,14 +540,15 @@ static int condemn(gc *g)
 	}
 	char written[80] = "";
 	rc = rc ?: index_builder_write(&g->ib, g->be, written);
-	for (size_t i = 0; rc == 0 && i < nfiles; i++) {
-		if (strcmp(index_set_file_name(idx, i), written) == 0)
-			continue; /* the same contents under the same name */
-		rc = backend_remove(g->be, index_set_file_name(idx, i));
-		if (rc == -ENOENT)
-			rc = 0;
-		res->index_files_replaced++;
-	}
+	_cleanup_free_ const char **old = rc == 0 ? calloc(nfiles + 1, sizeof(*old)) : NULL;
+	if (rc == 0 && !old)
+		rc = -ENOMEM;
+	size_t nold = 0;
+	for (size_t i = 0; rc == 0 && i < nfiles; i++)
+		if (strcmp(index_set_file_name(idx, i), written) != 0) /* else the same contents under the same name */
+			old[nold++] = index_set_file_name(idx, i);
+	rc = rc ?: backend_remove_batch(g->be, old, nold);
+	res->index_files_replaced += rc == 0 ? nold : 0;
 	if (rc == 0 && rec.npacks) {
 		/* from now on no index names the packs */
 		rec.time_ns = lease_now_ns();
@@ -583,25 +644,52 @@ static int finish_ripe(gc *g, gc_record *recs, size_t nrecs, const int *ripe)
 		rc = index_set_foreach(cond, return_entry, &c);
 		rc = rc ?: index_builder_write(&g->ib, g->be, NULL);
 	}
+	/* the packs go first, in batches (one request per 1,000 on S3),
+	 * then the records: a failure leaves records a later prune finishes */
+	size_t ndel = 0, capdel = 0;
+	const char **del = NULL;
+	char (*names)[80] = NULL;
+	size_t total = 0;
+	for (size_t i = 0; i < nrecs; i++)
+		total += ripe[i] ? recs[i].npacks : 0;
+	if (rc == 0 && total) {
+		names = calloc(total, sizeof(*names));
+		rc = names ? list_packs(g) : -ENOMEM;
+	}
 	for (size_t i = 0; rc == 0 && i < nrecs; i++) {
 		if (!ripe[i])
 			continue;
 		for (size_t k = 0; rc == 0 && k < recs[i].npacks; k++) {
 			if (idmap_get(&ret, recs[i].packs[k]))
 				continue;
-			char name[80];
 			backend_stat_t st;
-			pack_name(name, recs[i].packs[k]);
-			if (backend_stat(g->be, name, &st) < 0)
-				continue;
-			rc = backend_remove(g->be, name);
-			if (rc == -ENOENT)
-				rc = 0;
+			int s = stat_pack(g, recs[i].packs[k], &st);
+			if (s == -ENOENT)
+				continue; /* deleted before */
+			if (s < 0) {
+				rc = s;
+				break;
+			}
+			rc = array_reserve(&del, &capdel, ndel + 1, sizeof(*del));
+			if (rc < 0)
+				break;
+			pack_name(names[ndel], recs[i].packs[k]);
+			del[ndel] = names[ndel];
+			ndel++;
 			g->res->packs_deleted++;
 			g->res->bytes_deleted += st.size;
 		}
-		rc = rc ?: backend_remove(g->be, recs[i].name);
 	}
+	rc = rc ?: backend_remove_batch(g->be, del, ndel);
+	for (size_t i = 0; rc == 0 && i < nrecs; i++) {
+		if (!ripe[i])
+			continue;
+		rc = backend_remove(g->be, recs[i].name);
+		if (rc == -ENOENT)
+			rc = 0;
+	}
+	free(del);
+	free(names);
 	mark_release(&m);
 	idmap_release(&used);
 	idmap_release(&ret);
@@ -663,6 +751,8 @@ int gc_prune(repo *r, const gc_opts *o, gc_result *res)
 	mark_release(&g.m);
 	rc = rc ?: finish(&g);
 	idmap_release(&g.packs);
+	idmap_release(&g.listed);
+	free(g.lv);
 	index_builder_release(&g.ib);
 	free(g.acct);
 	return rc;
