@@ -220,10 +220,7 @@ const char *const backend_request_names[BACKEND_REQ_KINDS] = {
 int backend_request_counts(backend *b, backend_requests *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (!b->ops->requests)
-		return 0;
-	b->ops->requests(b, out);
-	return 1;
+	return b->ops->requests ? b->ops->requests(b, out) : 0;
 }
 
 /* ---------- files as mappings ---------- */

@@ -230,11 +230,12 @@ struct backend_ops {
 	void (*free)(backend *b);
 
 	/*
-	 * The requests made so far (see backend_requests).  NULL for
-	 * backends that make none (local, mem); a decorator passes on the
-	 * counts of the backend it wraps.
+	 * The requests made so far (see backend_requests) into out: 1, or 0
+	 * when the backend does not count them.  NULL for backends that make
+	 * none (local, mem); a decorator passes on what the backend it wraps
+	 * says.
 	 */
-	void (*requests)(backend *b, backend_requests *out);
+	int (*requests)(backend *b, backend_requests *out);
 };
 
 struct backend {

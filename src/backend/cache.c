@@ -214,6 +214,20 @@ static int cache_remove(backend *b, const char *name)
 	return r;
 }
 
+static int cache_remove_batch(backend *b, const char *const *names, size_t n)
+{
+	cache_backend *c = C(b);
+	int r = backend_remove_batch(c->inner, names, n);
+	for (size_t i = 0; i < n; i++)
+		unlinkat(c->dirfd, names[i], 0);
+	return r;
+}
+
+static int cache_requests(backend *b, backend_requests *out)
+{
+	return backend_request_counts(C(b)->inner, out);
+}
+
 static int cache_stat(backend *b, const char *name, backend_stat_t *out)
 {
 	return backend_stat(C(b)->inner, name, out);
@@ -363,8 +377,10 @@ static const struct backend_ops cache_ops = {
 	.stat = cache_stat,
 	.list = cache_list,
 	.remove = cache_remove,
+	.remove_batch = cache_remove_batch,
 	.mkdir = cache_mkdir,
 	.free = cache_free,
+	.requests = cache_requests,
 };
 
 int cache_backend_new(backend **out, backend *inner, const char *dir, const cache_policy *p)

@@ -24,7 +24,8 @@
  *     the caller's business (its decoders report it by name).
  *   put of a kept name: the backend first, then the local copy (write-
  *     through: a backup's own new index and tree packs are never fetched).
- *   remove: the backend, and the local copy of that name if any.
+ *   remove, remove_batch: the backend, and the local copies of those names.
+ *   requests: the backend's counts.
  *   list: the backend; and after a complete listing of a directory the
  *     copies of files below it that the listing no longer has are removed
  *     (deleted in the repository: by a prune on a server, say).

@@ -788,9 +788,10 @@ static int s3_remove_batch(backend *b, const char *const *names, size_t n)
 
 /* ---------- the rest ---------- */
 
-static void s3_requests(backend *b, backend_requests *out)
+static int s3_requests(backend *b, backend_requests *out)
 {
 	httpc_counts(S(b)->http, out);
+	return 1;
 }
 
 static void s3_free(backend *b)
