@@ -126,6 +126,8 @@ enum {
 };
 typedef struct {
 	uint64_t n[BACKEND_REQ_KINDS];
+	/* bodies sent and received (without headers), retries included */
+	uint64_t bytes_sent, bytes_received;
 } backend_requests;
 /* "GET", "PUT", "HEAD", "LIST", "DELETE", "POST" */
 extern const char *const backend_request_names[BACKEND_REQ_KINDS];

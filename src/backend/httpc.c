@@ -36,6 +36,7 @@ struct httpc {
 	CURLSH *share;
 	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
 	_Atomic uint64_t counts[BACKEND_REQ_KINDS];
+	_Atomic uint64_t sent, received; /* body bytes */
 	_Atomic uint64_t seed;
 };
 
@@ -141,6 +142,8 @@ void httpc_counts(httpc *h, backend_requests *out)
 {
 	for (size_t i = 0; i < BACKEND_REQ_KINDS; i++)
 		out->n[i] = h->counts[i];
+	out->bytes_sent = h->sent;
+	out->bytes_received = h->received;
 }
 
 int httpc_status_is_transient(long status)
@@ -405,7 +408,12 @@ int httpc_do(httpc *h, const httpc_req *req, httpc_resp *resp, httpc_transient_f
 		rc = setup(h, c, req, &x, hdr);
 		CURLcode e = rc == 0 ? curl_easy_perform(c) : CURLE_OK;
 		long sent = 0;
+		curl_off_t up = 0, down = 0;
 		curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
+		curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
+		curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &down);
+		h->sent += up > 0 ? (uint64_t)up : 0;
+		h->received += down > 0 ? (uint64_t)down : 0;
 		release(h, c);
 		if (rc < 0)
 			break;

@@ -142,6 +142,8 @@ void report_requests(json *j, const backend_requests *req)
 	json_key(j, "requests");
 	if (!req) {
 		json_null(j);
+		json_key(j, "request_bytes");
+		json_null(j);
 		return;
 	}
 	json_obj_begin(j);
@@ -149,5 +151,10 @@ void report_requests(json *j, const backend_requests *req)
 		json_key(j, backend_request_names[i]);
 		json_uint(j, req->n[i]);
 	}
+	json_obj_end(j);
+	json_key(j, "request_bytes");
+	json_obj_begin(j);
+	json_key(j, "sent"); json_uint(j, req->bytes_sent);
+	json_key(j, "received"); json_uint(j, req->bytes_received);
 	json_obj_end(j);
 }

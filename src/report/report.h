@@ -69,8 +69,9 @@ void report_counters(json *j, const report_counter *c, size_t n);
 
 /*
  * "requests": {"GET": n, "PUT": n, "HEAD": n, "LIST": n, "DELETE": n,
- * "POST": n}: what a remote backend was asked for so far; null for a
- * backend that makes no requests (req NULL).
+ * "POST": n}: what a remote backend was asked for so far, and
+ * "request_bytes": {"sent": n, "received": n}, the bodies' bytes; both
+ * null for a backend that makes no requests (req NULL).
  */
 void report_requests(json *j, const backend_requests *req);
 
