@@ -8,7 +8,7 @@
  * removes what it wrote, and checks the contract of backend.h, not an
  * implementation: atomic put and replace seen from concurrent readers,
  * ranged and short reads, reads past the end, missing names, stat,
- * listings of thousands of names and of nested names, handles, removal,
+ * listings of thousands of names and of nested names, handles, removal (and in batches),
  * every allowed name character (and the refusal of the others), several
  * threads using one backend at once, a second backend opened on the
  * same URL, list-and-fetch and files as mappings.  A remote backend
@@ -298,6 +298,52 @@ TEST(handles_read_one_version)
 	CHECK(r == 0 || r == -ENOENT || r == -ESTALE);
 	backend_file_close(b, f2);
 	backend_file_close(b, NULL); /* NULL-safe */
+	backend_free(b);
+}
+
+/* ---------- removal in batches, listed times ---------- */
+
+struct times_seen {
+	backend *b;
+	size_t n, agree;
+};
+
+/* A listed time is 0 (not told) or what stat says. */
+static int check_time(void *ud, const backend_entry *e)
+{
+	struct times_seen *t = ud;
+	backend_stat_t st;
+	t->n++;
+	if (backend_stat(t->b, e->name, &st) == 0 && (e->mtime_ns == 0 || e->mtime_ns == st.mtime_ns))
+		t->agree++;
+	return 0;
+}
+
+TEST(remove_batch_and_listed_times)
+{
+	backend *b = open_be();
+	REQUIRE(b);
+	char names[6][BACKEND_NAME_MAX + 1];
+	const char *v[6];
+	for (int i = 0; i < 6; i++) {
+		v[i] = nm(names[i], "batch/f%d", i);
+		/* the last one is never written: a missing name is no error */
+		if (i < 5)
+			REQUIRE(backend_put(b, names[i], BACKEND_DATA, "x", 1) == 0);
+	}
+	char dir[BACKEND_NAME_MAX + 1];
+	nm(dir, "batch");
+	struct times_seen t = { b, 0, 0 };
+	CHECK(backend_list(b, dir, check_time, &t) == 0);
+	CHECK(t.n == 5 && t.agree == 5);
+	CHECK(backend_remove_batch(b, v, 0) == 0);
+	const char *bad[2] = { names[0], "../escape" };
+	CHECK(backend_remove_batch(b, bad, 2) == -EINVAL);
+	CHECK(backend_remove_batch(b, v, 6) == 0);
+	listing l;
+	CHECK(list_all(b, dir, &l) == 0);
+	CHECK(l.n == 0);
+	listing_free(&l);
 	backend_free(b);
 }
 
