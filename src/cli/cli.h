@@ -44,6 +44,7 @@ typedef struct {
 	int progress; /* show progress (stderr is a terminal, not quiet) */
 	int compression; /* zstd level for new blobs, 0 = off */
 	const char *cmd;
+	char opt_error[200]; /* cli_getopt's complaint, printed by cli_option_error */
 } cli_ctx;
 
 typedef struct {
@@ -57,6 +58,16 @@ const cli_command *cli_find_command(const char *name);
 void cli_print_usage(const char *cmd);
 /* Prints "dvalin CMD: msg" for bad usage and returns EXIT_USAGE. */
 int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * getopt_long without getopt's own messages: a bad option returns '?' and
+ * keeps one line naming it ("unknown option '--frob'", "option '--tag'
+ * needs a value") for cli_option_error(), which prints it and returns
+ * EXIT_USAGE.  shortopts as for getopt_long, without a leading ':'.
+ */
+struct option;
+int cli_getopt(cli_ctx *ctx, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts, int *longindex);
+int cli_option_error(const cli_ctx *ctx);
 /* Logs err_msg(code) as one line; returns EXIT_USAGE for -DV_EUSAGE, else EXIT_FAIL. */
 int cli_fail(int code);
 

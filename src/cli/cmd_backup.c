@@ -100,7 +100,7 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	int c, level = 3, threads = workq_default_threads(), rc = EXIT_OK;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "e:x", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "e:x", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			if (strlist_add(&o.excludes, &o.nexcludes, optarg) < 0)
@@ -134,7 +134,7 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 			}
 			break;
 		default:
-			rc = cli_usage_error(ctx, "unknown option");
+			rc = cli_option_error(ctx);
 			goto out;
 		}
 	}

@@ -170,16 +170,17 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 		{ 0 },
 	};
 	static const char rules[] = "lhdwmy";
-	int c;
+	int c, idx;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "n", opts, &idx)) != -1) {
 		const char *rp = c ? strchr(rules, c) : NULL;
 		if (rp) {
 			if (parse_count(optarg, &a->o.pol.keep[rp - rules]) < 0)
-				return cli_usage_error(ctx, "invalid count '%s' for %s", optarg, argv[optind - 1]);
+				return cli_usage_error(ctx, "invalid count '%s' for --%s (0..1000000)", optarg,
+						       opts[idx].name);
 		} else if (c == 'W') {
 			if (forget_parse_duration(optarg, &a->o.pol.within_s) < 0)
-				return cli_usage_error(ctx, "invalid duration '%s' (expected e.g. 30d, 12h, 2w, 6m, 1y)", optarg);
+				return cli_usage_error(ctx, "invalid duration '%s' for --keep-within (expected e.g. 30d, 12h, 2w, 6m, 1y)", optarg);
 		} else if (c == 'T') {
 			if (strlist_add(&a->keep_tags, &a->nkeep_tags, optarg) < 0)
 				return EXIT_FAIL;
@@ -201,7 +202,7 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 			if (cli_parse_percent(optarg, &a->max_unused) < 0)
 				return cli_usage_error(ctx, "invalid --max-unused '%s'", optarg);
 		} else {
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 		}
 	}
 	a->o.ids = argv + optind;

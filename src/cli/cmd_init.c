@@ -25,7 +25,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 	repo_init_params p = REPO_INIT_PARAMS_INIT;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'n') {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -33,7 +33,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 				return cli_usage_error(ctx, "--kdf-log-n must be %d..%d", KEY_LOG_N_MIN, KEY_LOG_N_MAX);
 			p.kdf.log_n = (unsigned)v;
 		} else {
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 		}
 	}
 	if (optind < argc)

@@ -87,11 +87,11 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 	st.ctx = ctx;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "l", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "l", opts, NULL)) != -1) {
 		if (c == 'l')
 			st.lng = 1;
 		else
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 	}
 	if (optind >= argc)
 		return cli_usage_error(ctx, "no snapshot given (use 'latest' or an id)");

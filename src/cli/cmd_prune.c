@@ -106,14 +106,14 @@ int cmd_prune(cli_ctx *ctx, int argc, char **argv)
 	double max_unused = 0.05;
 	int dry = 0, c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "n", opts, NULL)) != -1) {
 		if (c == 'm') {
 			if (cli_parse_percent(optarg, &max_unused) < 0)
 				return cli_usage_error(ctx, "invalid --max-unused '%s' (expected a percentage such as 5%%)", optarg);
 		} else if (c == 'n') {
 			dry = 1;
 		} else {
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 		}
 	}
 	if (optind < argc)

@@ -57,7 +57,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	o.max_entries = RESTORE_MAX_ENTRIES;
 	int c, rc;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:i:", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "t:i:", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': o.target = optarg; break;
 		case 'i':
@@ -85,7 +85,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 			break;
 		default:
 			strlist_free(o.includes, o.nincludes);
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 		}
 	}
 	if (optind >= argc || !o.target || argc - optind > 1) {

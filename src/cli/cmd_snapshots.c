@@ -50,13 +50,13 @@ int cmd_snapshots(cli_ctx *ctx, int argc, char **argv)
 	const char *host = NULL, *tag = NULL;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'H')
 			host = optarg;
 		else if (c == 't')
 			tag = optarg;
 		else
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 	}
 	if (optind < argc)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
