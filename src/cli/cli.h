@@ -68,6 +68,21 @@ struct option;
 int cli_getopt(cli_ctx *ctx, int argc, char **argv, const char *shortopts,
 	       const struct option *longopts, int *longindex);
 int cli_option_error(const cli_ctx *ctx);
+/*
+ * --host, --path and --tag, which narrow what 'latest' (and an id prefix)
+ * names and what a listing shows (jobs/snapsel.h; include it to use
+ * these).  CLI_SNAPSEL_OPTIONS goes into a command's struct option table,
+ * CLI_SNAPSEL_HELP into its usage text.
+ */
+#define CLI_SNAPSEL_OPTIONS                                                                   \
+	{ "host", required_argument, NULL, SNAPSEL_OPT_HOST },                                \
+	{ "path", required_argument, NULL, SNAPSEL_OPT_PATH },                                \
+	{ "tag", required_argument, NULL, SNAPSEL_OPT_TAG }
+#define CLI_SNAPSEL_HELP                                                                      \
+	"      --host H           only snapshots of host H (repeatable: any of them)\n"        \
+	"      --path P           only snapshots whose paths include P (repeatable: all)\n"    \
+	"      --tag T[,T...]     only snapshots carrying every tag of the list\n"            \
+	"                         (repeatable: any of the lists)\n"
 /* Logs err_msg(code) as one line; returns EXIT_USAGE for -DV_EUSAGE, else EXIT_FAIL. */
 int cli_fail(int code);
 

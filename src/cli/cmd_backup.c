@@ -36,7 +36,7 @@ const char cmd_backup_usage[] =
 	"Exit status: 0 done, 1 failed (nothing recorded), 3 done but some files\n"
 	"could not be read (they are missing from the snapshot; see the warnings).\n";
 
-static void print_summary(const cli_ctx *ctx, const backup_result *res)
+static void print_summary(const cli_ctx *ctx, const backup_result *res, const backup_opts *o)
 {
 	const snapshot *s = res->snap;
 	const snapshot_stats *st = &s->stats;
@@ -56,6 +56,14 @@ static void print_summary(const cli_ctx *ctx, const backup_result *res)
 	cli_human_bytes(add, st->bytes_added);
 	cli_human_bytes(tot, st->total_bytes);
 	cli_human_duration(dur, res->seconds);
+	if (s->has_parent) {
+		char phex[65];
+		hex_encode(phex, s->parent, 32);
+		printf("parent:   %.8s (files unchanged since it were not read again)\n", phex);
+	} else {
+		printf("parent:   none (%s: every file was read)\n",
+		       o->force ? "--force" : "no earlier snapshot of this host and these paths");
+	}
 	printf("files:    %llu new, %llu changed, %llu unchanged (%llu files, %s)\n",
 	       (unsigned long long)st->files_new, (unsigned long long)st->files_changed,
 	       (unsigned long long)st->files_unchanged, (unsigned long long)st->total_files, tot);
@@ -163,7 +171,7 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	if (e < 0) {
 		rc = cli_fail(e);
 	} else {
-		print_summary(ctx, &res);
+		print_summary(ctx, &res, &o);
 		rc = res.snap->stats.errors ? EXIT_PARTIAL : EXIT_OK;
 		backup_result_release(&res);
 	}

@@ -6,6 +6,7 @@
 #include "../base/log.h"
 #include "../base/strlist.h"
 #include "../jobs/forget.h"
+#include "../jobs/snapsel.h"
 #include "../report/forget.h"
 #include "../repo/snapshots.h"
 
@@ -17,10 +18,11 @@
 #include <time.h>
 
 const char cmd_forget_usage[] =
-	"usage: dvalin forget -r REPO [ID...] [POLICY] [--group-by host,paths,tags]\n"
-	"                     [--allow-empty] [--dry-run] [--prune [--max-unused P%]]\n"
-	"                     [--json]\n\n"
-	"Remove snapshots: those named, or those a retention policy does not keep.\n"
+	"usage: dvalin forget -r REPO [SNAPSHOT...] [POLICY] [--group-by host,paths,tags]\n"
+	"                     [--host H] [--path P] [--tag T] [--allow-empty] [--dry-run]\n"
+	"                     [--prune [--max-unused P%]] [--json]\n\n"
+	"Remove snapshots: those named ('latest' or id prefixes), or those a retention\n"
+	"policy does not keep.\n"
 	"The data they used is freed by 'dvalin prune' (or --prune).\n\n"
 	"Policy (at least one is needed to remove by policy):\n"
 	"      --keep-last N      the N newest snapshots\n"
@@ -42,7 +44,7 @@ const char cmd_forget_usage[] =
 	"Options:\n"
 	"      --group-by LIST    apply the policy per group of snapshots with the same\n"
 	"                         host, paths and/or tags (default host,paths; '' = one group)\n"
-	"      --host H           only snapshots of host H\n"
+	CLI_SNAPSEL_HELP
 	"      --allow-empty      let the policy remove every snapshot of a group\n"
 	"  -n, --dry-run          print each snapshot's fate and why (the rule that keeps\n"
 	"                         it, or why no rule does), remove nothing\n"
@@ -61,6 +63,7 @@ const char cmd_unprotect_usage[] =
 
 typedef struct {
 	forget_opts o;
+	snapsel_filter filter;
 	char **keep_tags;
 	size_t nkeep_tags;
 	int prune;
@@ -141,10 +144,12 @@ static void print_text(const forget_result *res, int dry, int ids)
 		print_group(&res->groups[k], res->group_by);
 	for (size_t i = 0; ids && i < res->ndecisions; i++) {
 		const forget_decision *d = &res->decisions[i];
-		char hex[65];
+		char hex[65], when[40];
 		hex_encode(hex, d->s->id, 32);
+		snapshot_format_time(when, d->s);
 		if (dry || d->removed)
-			printf("%s %.8s\n", dry ? "would remove" : "removed", hex);
+			printf("%s %.8s  %s  named on the command line\n", dry ? "would remove" : "removed",
+			       hex, when);
 	}
 	size_t n = dry ? res->removals : res->removed;
 	printf("%zu snapshot%s %s\n", n, n == 1 ? "" : "s", dry ? "would be removed" : "removed");
@@ -162,7 +167,7 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 		{ "keep-within", required_argument, NULL, 'W' },
 		{ "keep-tag", required_argument, NULL, 'T' },
 		{ "group-by", required_argument, NULL, 'g' },
-		{ "host", required_argument, NULL, 'H' },
+		CLI_SNAPSEL_OPTIONS,
 		{ "allow-empty", no_argument, NULL, 'E' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "prune", no_argument, NULL, 'p' },
@@ -188,9 +193,10 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 			if (parse_group_by(optarg, &a->o.group_by) < 0)
 				return cli_usage_error(ctx, "invalid --group-by '%s' (a list of host, paths, tags)", optarg);
 			a->policy_only = 1;
-		} else if (c == 'H') {
-			a->o.host = optarg;
-			a->policy_only = 1;
+		} else if (c == SNAPSEL_OPT_HOST || c == SNAPSEL_OPT_PATH || c == SNAPSEL_OPT_TAG) {
+			int rc = snapsel_filter_add(&a->filter, c, optarg);
+			if (rc < 0)
+				return cli_fail(rc);
 		} else if (c == 'E') {
 			a->o.allow_empty = 1;
 			a->policy_only = 1;
@@ -207,6 +213,7 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 	}
 	a->o.ids = argv + optind;
 	a->o.nids = (size_t)(argc - optind);
+	a->o.filter = &a->filter;
 	a->o.keep_tags = a->keep_tags;
 	a->o.nkeep_tags = a->nkeep_tags;
 	int policy = !forget_policy_is_empty(&a->o.pol) || a->nkeep_tags;
@@ -215,7 +222,7 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 	if (!a->o.nids && !policy)
 		return cli_usage_error(ctx, "no snapshot ids and no --keep-* rule (a count of 0 is no rule): refusing to remove every snapshot");
 	if (a->o.nids && a->policy_only)
-		return cli_usage_error(ctx, "--allow-empty, --host and --group-by go with a policy, not with ids");
+		return cli_usage_error(ctx, "--allow-empty and --group-by go with a policy, not with ids");
 	return -1;
 }
 
@@ -229,12 +236,14 @@ int cmd_forget(cli_ctx *ctx, int argc, char **argv)
 	int ex = parse_forget_args(ctx, argc, argv, &a);
 	if (ex >= 0) {
 		strlist_free(a.keep_tags, a.nkeep_tags);
+		snapsel_filter_release(&a.filter);
 		return ex;
 	}
 	repo *r;
 	int rc = cli_open_repo(ctx, &r);
 	if (rc < 0) {
 		strlist_free(a.keep_tags, a.nkeep_tags);
+		snapsel_filter_release(&a.filter);
 		return cli_fail(rc);
 	}
 	a.o.now = (int64_t)time(NULL);
@@ -254,6 +263,7 @@ int cmd_forget(cli_ctx *ctx, int argc, char **argv)
 	size_t failed = res.failed;
 	forget_result_release(&res);
 	strlist_free(a.keep_tags, a.nkeep_tags);
+	snapsel_filter_release(&a.filter);
 	if (rc == -ECANCELED)
 		rc = err_set(rc, "%s (--allow-empty allows it)", err_msg(rc));
 	if (rc < 0)
@@ -285,11 +295,11 @@ static int set_protection(cli_ctx *ctx, int argc, char **argv, int on)
 		return cli_fail(rc);
 	for (int i = 1; i < argc; i++) {
 		snapshot *s = NULL;
-		rc = repo_find_snapshot(r, argv[i], &s);
+		rc = snapsel_find(r, NULL, argv[i], &s, NULL);
 		rc = rc ?: repo_set_protected(r, s->id, on);
 		if (rc < 0) {
-			log_error("%s", err_msg(rc));
-			ex = EXIT_FAIL;
+			int e = cli_fail(rc);
+			ex = ex > e ? ex : e;
 		} else if (!ctx->quiet) {
 			char hex[65];
 			hex_encode(hex, s->id, 32);

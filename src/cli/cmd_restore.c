@@ -7,6 +7,7 @@
 #include "../base/strlist.h"
 #include "../base/workq.h"
 #include "../jobs/restore.h"
+#include "../jobs/snapsel.h"
 #include "../report/backup.h"
 #include "../repo/snapshots.h"
 
@@ -29,6 +30,7 @@ const char cmd_restore_usage[] =
 	"  -i, --include GLOB   restore only matching entries and what is below them\n"
 	"                       (repeatable; a GLOB with '/' matches absolute paths)\n"
 	"      --verify         re-hash every chunk read (slower)\n"
+	CLI_SNAPSEL_HELP
 	"      --threads N      write files on N threads (default: one per processor)\n"
 	"      --max-entries N  refuse a snapshot that expands to more than N entries\n"
 	"                       (default 1000000000; 0: no limit): a forged snapshot can\n"
@@ -49,9 +51,11 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 		{ "threads", required_argument, NULL, 'j' },
 		{ "max-entries", required_argument, NULL, 'M' },
 		{ "no-space-check", no_argument, NULL, 'S' },
+		CLI_SNAPSEL_OPTIONS,
 		{ 0 },
 	};
 	restore_opts o;
+	snapsel_filter f = SNAPSEL_FILTER_INIT;
 	memset(&o, 0, sizeof(o));
 	o.threads = workq_default_threads();
 	o.max_entries = RESTORE_MAX_ENTRIES;
@@ -72,6 +76,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 			unsigned long long v = strtoull(optarg, &end, 10);
 			if (errno || *end || end == optarg || optarg[0] == '-') {
 				strlist_free(o.includes, o.nincludes);
+				snapsel_filter_release(&f);
 				return cli_usage_error(ctx, "invalid --max-entries '%s'", optarg);
 			}
 			o.max_entries = v;
@@ -80,16 +85,28 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 		case 'j':
 			if (cli_parse_threads(optarg, &o.threads) < 0) {
 				strlist_free(o.includes, o.nincludes);
+				snapsel_filter_release(&f);
 				return cli_usage_error(ctx, "invalid --threads '%s' (1..64)", optarg);
+			}
+			break;
+		case SNAPSEL_OPT_HOST:
+		case SNAPSEL_OPT_PATH:
+		case SNAPSEL_OPT_TAG:
+			if ((rc = snapsel_filter_add(&f, c, optarg)) < 0) {
+				strlist_free(o.includes, o.nincludes);
+				snapsel_filter_release(&f);
+				return cli_fail(rc);
 			}
 			break;
 		default:
 			strlist_free(o.includes, o.nincludes);
+			snapsel_filter_release(&f);
 			return cli_option_error(ctx);
 		}
 	}
 	if (optind >= argc || !o.target || argc - optind > 1) {
 		strlist_free(o.includes, o.nincludes);
+		snapsel_filter_release(&f);
 		return cli_usage_error(ctx, optind >= argc ? "no snapshot given" :
 					    !o.target ? "no --target given" : "too many arguments");
 	}
@@ -102,9 +119,10 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	rc = cli_open_repo(ctx, &r);
 	if (rc < 0) {
 		strlist_free(o.includes, o.nincludes);
+		snapsel_filter_release(&f);
 		return cli_fail(rc);
 	}
-	rc = repo_find_snapshot(r, argv[optind], &s);
+	rc = snapsel_find(r, &f, argv[optind], &s, NULL);
 	if (rc == 0) {
 		job_progress prog = { 0 };
 		progress_display *pd = NULL;
@@ -118,6 +136,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	snapshot_free(s);
 	repo_free(r);
 	strlist_free(o.includes, o.nincludes);
+	snapsel_filter_release(&f);
 	if (rc < 0)
 		return cli_fail(rc);
 	if (ctx->json) {

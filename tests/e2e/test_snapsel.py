@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Naming snapshots (jobs/snapsel.c): latest narrowed by --host, --path and
+--tag, SNAPSHOT:PATH, ambiguous prefixes listing their candidates, and the
+same rules in every command that takes a snapshot."""
+import collections
+import json
+import os
+
+import pytest
+
+from conftest import run, snapshots
+
+
+@pytest.fixture
+def hosts(world, repo):
+    """Snapshots of two hosts and two path sets, tagged, in a known order."""
+    a = os.path.join(world, "a")
+    b = os.path.join(world, "b")
+    for d in (a, b):
+        os.makedirs(os.path.join(d, "sub"))
+        open(os.path.join(d, "sub", "f"), "w").write(d + "\n")
+    plan = [("h1", [a], "x,y", "2026-01-01 10:00:00"),
+            ("h2", [a], "x", "2026-01-02 10:00:00"),
+            ("h1", [b], "y", "2026-01-03 10:00:00"),
+            ("h1", [a, b], "", "2026-01-04 10:00:00"),
+            ("h2", [b], "z", "2026-01-05 10:00:00")]
+    for host, paths, tags, when in plan:
+        args = ["backup", "-r", repo, *paths, "--host", host, "--time", when]
+        if tags:
+            args += ["--tag", tags]
+        assert run(args).rc == 0
+    ids = [s["id"] for s in snapshots(repo)]
+    return repo, a, b, ids
+
+
+def ls_ids(repo, *args):
+    r = run(["snapshots", "-r", repo, "--json", *args])
+    assert r.rc == 0, r
+    return [s["id"] for s in r.json()]
+
+
+def latest(repo, *args):
+    """The id 'latest' names with these filter options (forget --dry-run prints it)."""
+    r = run(["forget", "-r", repo, "latest", "--dry-run", "--json", *args])
+    assert r.rc == 0, r
+    return r.json()["groups"][0]["snapshots"][0]["snapshot"]["id"]
+
+
+def test_filters_select_like_restic(hosts):
+    repo, a, b, ids = hosts
+    assert ls_ids(repo, "--host", "h1") == [ids[0], ids[2], ids[3]]
+    assert ls_ids(repo, "--host", "h1", "--host", "h2") == ids
+    assert ls_ids(repo, "--path", a) == [ids[0], ids[1], ids[3]]
+    # every --path must be among the snapshot's paths
+    assert ls_ids(repo, "--path", a, "--path", b) == [ids[3]]
+    # a trailing slash and a relative path name the same path
+    assert ls_ids(repo, "--path", a + "/") == ls_ids(repo, "--path", a)
+    rel = run(["snapshots", "-r", repo, "--json", "--path", "a"], cwd=os.path.dirname(a))
+    assert [s["id"] for s in rel.json()] == [ids[0], ids[1], ids[3]]
+    # --tag x,y: both; repeated: either list
+    assert ls_ids(repo, "--tag", "x,y") == [ids[0]]
+    assert ls_ids(repo, "--tag", "x") == [ids[0], ids[1]]
+    assert ls_ids(repo, "--tag", "y", "--tag", "z") == [ids[0], ids[2], ids[4]]
+    assert ls_ids(repo, "--host", "h1", "--tag", "y") == [ids[0], ids[2]]
+
+
+def test_latest_is_narrowed_by_the_filter(hosts):
+    repo, a, b, ids = hosts
+    assert latest(repo) == ids[4]
+    assert latest(repo, "--host", "h1") == ids[3]
+    assert latest(repo, "--host", "h1", "--path", b, "--tag", "y") == ids[2]
+    assert latest(repo, "--tag", "x") == ids[1]
+    r = run(["ls", "-r", repo, "latest", "--host", "h1", "--path", a, "--json"])
+    assert r.rc == 0
+    # h1's newest snapshot with path a is ids[3] (paths a and b)
+    paths = {json.loads(l)["path"] for l in r.out.splitlines()}
+    assert a + "/sub/f" in paths and b + "/sub/f" in paths
+    r = run(["ls", "-r", repo, "latest", "--host", "h2", "--tag", "x"])
+    assert r.rc == 0 and b not in r.out and a + "/sub/f" in r.out
+    r = run(["ls", "-r", repo, "latest", "--host", "nobody"])
+    assert r.rc == 1 and "no snapshot matches --host nobody" in r.err, r
+
+
+def test_snapshot_colon_path(hosts):
+    repo, a, b, ids = hosts
+    r = run(["ls", "-r", repo, f"latest:{b}/sub"])
+    assert r.rc == 0 and r.out.splitlines() == [b + "/sub", b + "/sub/f"], r
+    # relative inside the snapshot means from its root; an id prefix works the same
+    r2 = run(["ls", "-r", repo, f"{ids[4][:8]}:{b.lstrip('/')}/sub"])
+    assert r2.out == r.out
+    r = run(["ls", "-r", repo, f"latest:{b}/sub", b])
+    assert r.rc == 2 and "not both" in r.err
+    r = run(["ls", "-r", repo, "latest:/no/such/dir"])
+    assert r.rc == 1 and "not in the snapshot" in r.err
+    # where a command takes a snapshot only, a path is refused by name
+    r = run(["protect", "-r", repo, f"latest:{b}"])
+    assert r.rc == 2 and "takes a snapshot, not a path" in r.err, r
+
+
+def test_ambiguous_prefix_lists_candidates(world, repo):
+    src = os.path.join(world, "s")
+    os.makedirs(src)
+    for i in range(40):
+        assert run(["backup", "-r", repo, src, "--time", f"2026-02-01 10:00:{i:02d}",
+                    "-q"]).rc == 0
+    ids = [s["id"] for s in snapshots(repo)]
+    first = collections.Counter(i[0] for i in ids).most_common(1)[0]
+    assert first[1] > 1  # 40 ids over 16 digits: one digit repeats
+    for cmd in (["ls"], ["cat", "snapshot"], ["restore", "-t", os.path.join(world, "t")],
+                ["forget"], ["protect"]):
+        r = run([*cmd, "-r", repo, first[0]])
+        assert r.rc == 1 and f"snapshot id prefix '{first[0]}' is ambiguous" in r.err, (cmd, r)
+        assert f"{first[1]} snapshots match" in r.err
+        shown = [i[:8] for i in ids if i[0] == first[0]][:5]
+        assert all(s in r.err for s in shown), r
+        assert len(r.err.splitlines()) == 1
+
+
+def test_forget_latest_and_filtered_ids(hosts):
+    repo, a, b, ids = hosts
+    r = run(["forget", "-r", repo, "latest", "--host", "h1", "--dry-run"])
+    assert r.rc == 0 and ids[3][:8] in r.out and "named on the command line" in r.out, r
+    r = run(["forget", "-r", repo, "latest"])
+    assert r.rc == 0 and f"removed {ids[4][:8]}" in r.out, r
+    assert [s["id"] for s in snapshots(repo)] == ids[:4]
+    # an id the filter rejects is named with the filter
+    r = run(["forget", "-r", repo, ids[1][:10], "--host", "h1"])
+    assert r.rc == 1 and f"snapshot '{ids[1][:10]}' does not match --host h1" in r.err, r
+    # forget --tag narrows a policy
+    r = run(["forget", "-r", repo, "--keep-last", "1", "--tag", "y", "--group-by", "",
+             "--dry-run", "--json"])
+    decided = [d["snapshot"]["id"] for g in r.json()["groups"] for d in g["snapshots"]]
+    assert sorted(decided) == sorted([ids[0], ids[2]])
