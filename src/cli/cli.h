@@ -54,6 +54,13 @@ typedef struct {
 	const char *usage; /* full --help text */
 } cli_command;
 
+/*
+ * What Ctrl-C leaves when it ends the command, as one line for stderr
+ * ("dvalin: backup interrupted: ..."; base/interrupt.h).  A command may
+ * set a more precise note with interrupt_set_note().
+ */
+void cli_interrupt_note(char *out, size_t cap, const char *cmd);
+
 const cli_command *cli_find_command(const char *name);
 void cli_print_usage(const char *cmd);
 /* Prints "dvalin CMD: msg" for bad usage and returns EXIT_USAGE. */

@@ -3,6 +3,7 @@
 #include "progress.h"
 #include "../base/err.h"
 #include "../base/hex.h"
+#include "../base/interrupt.h"
 #include "../base/json.h"
 #include "../base/strlist.h"
 #include "../base/log.h"
@@ -166,8 +167,10 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	prog.want_estimate = ctx->progress;
 	o.threads = threads;
 	progress_start(&pd, &prog, "backup", ctx->progress);
+	interrupt_install(); /* Ctrl-C: stop, index what was stored, release the lease */
 	e = backup_run(r, &o, &prog, &res);
 	progress_stop(pd);
+	repo_free(r);
 	if (e < 0) {
 		rc = cli_fail(e);
 	} else {
@@ -175,7 +178,6 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 		rc = res.snap->stats.errors ? EXIT_PARTIAL : EXIT_OK;
 		backup_result_release(&res);
 	}
-	repo_free(r);
 out:
 	strlist_free(o.excludes, o.nexcludes);
 	strlist_free(o.tags, o.ntags);

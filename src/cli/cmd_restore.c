@@ -12,6 +12,7 @@
 #include "../repo/snapshots.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,10 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(ctx, optind >= argc ? "no snapshot given" :
 					    !o.target ? "no --target given" : "too many arguments");
 	}
+	char note[PATH_MAX + 160];
+	snprintf(note, sizeof(note), "dvalin: restore interrupted: '%s' may hold part of the snapshot; "
+		 "the repository was not changed", o.target);
+	interrupt_set_note(note);
 	repo *r;
 	snapshot *s = NULL;
 	restore_stats st;

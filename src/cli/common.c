@@ -32,9 +32,11 @@ int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...)
 
 int cli_fail(int code)
 {
-	log_error("%s", err_msg(code));
+	/* cleaned up: say what was interrupted and die of the signal
+	 * (EXIT_INTERRUPTED); the note replaces the bare "interrupted" */
 	if (code == -EINTR)
-		interrupt_reraise(); /* cleaned up: now die of the signal (EXIT_INTERRUPTED) */
+		interrupt_reraise();
+	log_error("%s", err_msg(code));
 	return code == -DV_EUSAGE ? EXIT_USAGE : EXIT_FAIL;
 }
 

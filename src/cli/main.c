@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 #include "../base/cleanup.h"
+#include "../base/interrupt.h"
 #include "../base/log.h"
 
 #include <stdio.h>
@@ -159,6 +160,10 @@ int main(int argc, char **argv)
 		}
 	}
 	ctx.cmd = c->name;
+	char note[256];
+	cli_interrupt_note(note, sizeof(note), c->name);
+	interrupt_set_note(note);
+	interrupt_install_abrupt(); /* a command that polls installs its own */
 	ctx.compression = 3;
 	ctx.progress = !ctx.quiet && !ctx.json && isatty(STDERR_FILENO);
 	log_set_quiet(ctx.quiet);

@@ -263,6 +263,12 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	if (rc2 < 0 && (rc == 0 || rc == rc2))
 		rc = ingest_error(g);
 	backup_scan_stop(scan);
+	if (rc == -EINTR && repo_flush(r) < 0) {
+		/* stopped by Ctrl-C: index what was stored, so the next backup
+		 * finds it (a failure here only means it is stored again) */
+		log_warn("could not index the data stored before the interruption: %s", err_msg(0));
+		err_set(-EINTR, "interrupted");
+	}
 	rc = rc ?: repo_flush(r);
 	if (rc < 0)
 		goto out;

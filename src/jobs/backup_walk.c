@@ -29,6 +29,7 @@
 #include "../archive/seglist.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
+#include "../base/interrupt.h"
 #include "../base/log.h"
 #include "../base/strlist.h"
 
@@ -819,6 +820,10 @@ static int walk(walker *w, const frame *root)
 	}
 	while (w->depth) {
 		frame *f = &w->stack[w->depth - 1];
+		/* Ctrl-C: every open frame ends with -EINTR on the way up, so
+		 * each queued directory's jobs still end before the walk returns */
+		if (f->rc == 0 && f->i < f->n && (rc = interrupt_check()) < 0)
+			f->rc = rc;
 		if (f->rc == 0 && f->i < f->n) {
 			pentry *pe = &f->pe[f->i];
 			frame child;
