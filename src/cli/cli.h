@@ -90,6 +90,13 @@ int cli_option_error(const cli_ctx *ctx);
 	"      --path P           only snapshots whose paths include P (repeatable: all)\n"    \
 	"      --tag T[,T...]     only snapshots carrying every tag of the list\n"            \
 	"                         (repeatable: any of the lists)\n"
+/*
+ * Reads the names or patterns of a list file ("-": stdin) and appends them
+ * to *list (cli/listfile.c says how each mode reads).
+ */
+enum { CLI_LIST_PATTERNS, CLI_LIST_VERBATIM, CLI_LIST_RAW };
+#define CLI_LIST_MAX_BYTES (256 << 20)
+int cli_read_list(const char *path, int mode, char ***list, size_t *n);
 /* Logs err_msg(code) as one line; returns EXIT_USAGE for -DV_EUSAGE, else EXIT_FAIL. */
 int cli_fail(int code);
 

@@ -116,6 +116,7 @@ typedef struct {
 	size_t stack_fds; /* at most STACK_OPEN_FDS */
 	qdir *q_head, *q_tail;
 	size_t q_len, q_window; /* at most QUEUE_WINDOW */
+	match_set exc; /* --exclude */
 } walker;
 
 static const char *qpath(walker *w)
@@ -572,12 +573,13 @@ static int prepare_entry(walker *w, frame *f, pentry *pe, frame *child, int *has
 	int rc = 0;
 	pe->kind = PE_SKIP;
 	pe->pn = NULL;
-	if (match_any(w->p->excludes, w->p->nexcludes, &w->path, pe->name))
-		goto out;
 	if (fstatat(f->fd, pe->name, &pe->st, AT_SYMLINK_NOFOLLOW) < 0) {
 		warn_entry(w, errno == ENOENT ? "file vanished" : "cannot stat", -errno);
 		goto out;
 	}
+	/* after the stat: a pattern ending in '/' matches directories only */
+	if (match_path(&w->exc, w->path.data, w->path.len, S_ISDIR(pe->st.st_mode)))
+		goto out;
 	long pi = pt ? tree_find(pt, pe->name, strlen(pe->name)) : -1;
 	pe->pn = pi >= 0 ? &pt->nodes[pi] : NULL;
 	pe->is_new = !pe->pn || pe->pn->type != NODE_FILE;
@@ -877,6 +879,7 @@ static void walker_release(walker *w)
 	meta_names_free(w->names);
 	buf_release(&w->path);
 	buf_release(&w->qbuf);
+	match_release(&w->exc);
 }
 
 int backup_walk(const backup_walk_params *p, uint8_t out_root[32], snapshot_stats *st)
@@ -886,8 +889,11 @@ int backup_walk(const backup_walk_params *p, uint8_t out_root[32], snapshot_stat
 	w.p = p;
 	size_windows(&w, p->threads);
 	int rc = meta_names_new(&w.names);
-	if (rc < 0)
+	rc = rc ?: match_add_list(&w.exc, p->excludes, p->nexcludes, 0);
+	if (rc < 0) {
+		walker_release(&w);
 		return rc;
+	}
 	struct stat rst;
 	if (stat(p->paths[0], &rst) == 0)
 		w.root_dev = rst.st_dev;

@@ -9,6 +9,6 @@
 
 /* {snapshot_id, the snapshot's summary fields, files_changed_while_read, duration_seconds} */
 void report_backup(json *j, const backup_result *res);
-void report_restore(json *j, const restore_stats *st, double seconds);
+void report_restore(json *j, const restore_stats *st, double seconds, int dry_run);
 
 #endif
