@@ -108,6 +108,8 @@ int cli_open_repo(const cli_ctx *ctx, repo **out);
 enum { CLI_KEYLESS = 1, CLI_EXCLUSIVE = 2, CLI_TOLERANT = 4 };
 /* Opens it with a lease of the given kind (NULL: none) and CLI_* flags. */
 int cli_open_repo_as(const cli_ctx *ctx, const char *kind, int flags, repo **out);
+/* Parses a size: digits and an optional k/m/g/t (powers of 1024, "KiB" too). */
+int cli_parse_size(const char *s, uint64_t *out);
 /* Parses --threads N (1..64). */
 int cli_parse_threads(const char *s, int *out);
 /* Parses --compression auto|off|fast|max|N into a zstd level. */

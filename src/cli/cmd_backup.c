@@ -11,7 +11,9 @@
 #include "../jobs/backup.h"
 #include "../report/backup.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,20 +22,34 @@ const char cmd_backup_usage[] =
 	"usage: dvalin backup -r REPO [OPTIONS] PATH...\n\n"
 	"Back up files and directories.  Each PATH is stored under its absolute name.\n"
 	"Files whose size, mtime, ctime, inode and mode are unchanged since the parent\n"
-	"snapshot (the latest of the same host and paths) are not read again.\n\n"
+	"snapshot (the latest of the same host and paths) are not read again.  The\n"
+	"repository itself is left out when it lies inside a PATH (and said so).\n\n"
 	"Options:\n"
-	"  -e, --exclude GLOB      skip matching entries (repeatable); a GLOB without '/'\n"
-	"                          matches names, one with '/' matches absolute paths\n"
-	"  -x, --one-file-system   do not cross file system boundaries\n"
-	"      --tag T             add a tag (repeatable, or comma-separated)\n"
-	"      --host H            record host name H (default: this machine's)\n"
+	"  -e, --exclude PATTERN       skip matching entries (repeatable; restic's\n"
+	"                              patterns: no leading '/' matches at any depth, a\n"
+	"                              trailing '/' directories only, '**' any levels)\n"
+	"      --iexclude PATTERN      --exclude without regard to case\n"
+	"      --exclude-file F        --exclude each pattern of F (one per line, blanks\n"
+	"                              trimmed, # comments, $VAR expanded)\n"
+	"      --iexclude-file F       --iexclude each pattern of F\n"
+	"      --exclude-caches        leave out the contents of directories with a\n"
+	"                              CACHEDIR.TAG (bford.info/cachedir), not the tag\n"
+	"      --exclude-if-present N  the same for directories that hold a file N\n"
+	"      --exclude-larger-than S skip files larger than S (e.g. 500K, 2M, 1G)\n"
+	"      --files-from F          back up the paths listed in F too (one per line,\n"
+	"                              # comments, globs expanded; '-' is stdin)\n"
+	"      --files-from-verbatim F the same, each line a name exactly as written\n"
+	"      --files-from-raw F      the same, names separated by NUL (find -print0)\n"
+	"  -x, --one-file-system       do not cross file system boundaries\n"
+	"      --tag T                 add a tag (repeatable, or comma-separated)\n"
+	"      --host H                record host name H (default: this machine's)\n"
 	"      --time \"YYYY-MM-DD HH:MM:SS\"  record this time instead of now\n"
-	"      --parent ID         use snapshot ID as the parent\n"
-	"      --force             read every file, ignoring the parent\n"
-	"      --compression MODE  auto|off|fast|max|0..22 (default auto: zstd 3)\n"
-	"      --threads N         read, compress and encrypt files on N threads\n"
-	"                          (default: one per processor; 1: no extra threads)\n"
-	"      --json              print the summary as JSON\n\n"
+	"      --parent ID             use snapshot ID as the parent\n"
+	"      --force                 read every file, ignoring the parent\n"
+	"      --compression MODE      auto|off|fast|max|0..22 (default auto: zstd 3)\n"
+	"      --threads N             read, compress and encrypt files on N threads\n"
+	"                              (default: one per processor; 1: no extra threads)\n"
+	"      --json                  print the summary as JSON\n\n"
 	"Exit status: 0 done, 1 failed (nothing recorded), 3 done but some files\n"
 	"could not be read (they are missing from the snapshot; see the warnings).\n";
 
@@ -91,6 +107,85 @@ static int add_tags(char ***tags, size_t *n, const char *arg)
 	return 0;
 }
 
+enum {
+	OPT_EXCLUDE_FILE = 0x4201,
+	OPT_IEXCLUDE,
+	OPT_IEXCLUDE_FILE,
+	OPT_EXCLUDE_CACHES,
+	OPT_EXCLUDE_IF_PRESENT,
+	OPT_EXCLUDE_LARGER,
+	OPT_FILES_FROM,
+	OPT_FILES_FROM_VERBATIM,
+	OPT_FILES_FROM_RAW,
+};
+
+/* --files-from: each line a glob, as restic expands them (one matching nothing stays as written). */
+static int add_globbed(char ***paths, size_t *n, char **lines, size_t nlines)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < nlines; i++) {
+		glob_t g;
+		int gr = glob(lines[i], GLOB_NOCHECK | GLOB_NOSORT, NULL, &g);
+		if (gr == GLOB_NOSPACE)
+			rc = -ENOMEM;
+		else if (gr != 0)
+			rc = strlist_add(paths, n, lines[i]);
+		for (size_t k = 0; gr == 0 && rc == 0 && k < g.gl_pathc; k++)
+			rc = strlist_add(paths, n, g.gl_pathv[k]);
+		if (gr == 0)
+			globfree(&g);
+	}
+	return rc;
+}
+
+/*
+ * The options that select what is backed up beside --exclude: -1 when
+ * taken, else the exit status.
+ */
+static int select_option(cli_ctx *ctx, int c, const char *arg, backup_opts *o, char ***paths,
+			 size_t *npaths)
+{
+	int rc = 0;
+	char **lines = NULL;
+	size_t n = 0;
+	switch (c) {
+	case OPT_EXCLUDE_FILE:
+		rc = cli_read_list(arg, CLI_LIST_PATTERNS, &o->excludes, &o->nexcludes);
+		break;
+	case OPT_IEXCLUDE:
+		rc = strlist_add(&o->iexcludes, &o->niexcludes, arg);
+		break;
+	case OPT_IEXCLUDE_FILE:
+		rc = cli_read_list(arg, CLI_LIST_PATTERNS, &o->iexcludes, &o->niexcludes);
+		break;
+	case OPT_EXCLUDE_CACHES:
+		o->exclude_caches = 1;
+		break;
+	case OPT_EXCLUDE_IF_PRESENT:
+		if (!*arg || strchr(arg, '/'))
+			return cli_usage_error(ctx, "invalid --exclude-if-present '%s' (a file name, no '/')", arg);
+		rc = strlist_add(&o->if_present, &o->nif_present, arg);
+		break;
+	case OPT_EXCLUDE_LARGER:
+		if (cli_parse_size(arg, &o->larger_than) < 0 || o->larger_than == 0)
+			return cli_usage_error(ctx, "invalid --exclude-larger-than '%s' (a size such as 500K, 2M, 1G)",
+					       arg);
+		break;
+	case OPT_FILES_FROM:
+		rc = cli_read_list(arg, CLI_LIST_PATTERNS, &lines, &n);
+		rc = rc ?: add_globbed(paths, npaths, lines, n);
+		break;
+	case OPT_FILES_FROM_VERBATIM:
+		rc = cli_read_list(arg, CLI_LIST_VERBATIM, paths, npaths);
+		break;
+	case OPT_FILES_FROM_RAW:
+		rc = cli_read_list(arg, CLI_LIST_RAW, paths, npaths);
+		break;
+	}
+	strlist_free(lines, n);
+	return rc < 0 ? cli_fail(rc) : -1;
+}
+
 int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -103,10 +198,22 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{ "compression", required_argument, NULL, 'c' },
 		{ "threads", required_argument, NULL, 'j' },
+		/* what to leave out, and paths from files: select_option() */
+		{ "exclude-file", required_argument, NULL, OPT_EXCLUDE_FILE },
+		{ "iexclude", required_argument, NULL, OPT_IEXCLUDE },
+		{ "iexclude-file", required_argument, NULL, OPT_IEXCLUDE_FILE },
+		{ "exclude-caches", no_argument, NULL, OPT_EXCLUDE_CACHES },
+		{ "exclude-if-present", required_argument, NULL, OPT_EXCLUDE_IF_PRESENT },
+		{ "exclude-larger-than", required_argument, NULL, OPT_EXCLUDE_LARGER },
+		{ "files-from", required_argument, NULL, OPT_FILES_FROM },
+		{ "files-from-verbatim", required_argument, NULL, OPT_FILES_FROM_VERBATIM },
+		{ "files-from-raw", required_argument, NULL, OPT_FILES_FROM_RAW },
 		{ 0 },
 	};
 	backup_opts o;
 	memset(&o, 0, sizeof(o));
+	char **paths = NULL;
+	size_t npaths = 0;
 	int c, level = 3, threads = workq_default_threads(), rc = EXIT_OK;
 	optind = 1;
 	while ((c = cli_getopt(ctx, argc, argv, "e:x", opts, NULL)) != -1) {
@@ -143,16 +250,25 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 			}
 			break;
 		default:
+			if (c >= OPT_EXCLUDE_FILE && c <= OPT_FILES_FROM_RAW) {
+				if ((rc = select_option(ctx, c, optarg, &o, &paths, &npaths)) >= 0)
+					goto out;
+				rc = EXIT_OK;
+				break;
+			}
 			rc = cli_option_error(ctx);
 			goto out;
 		}
 	}
-	if (optind >= argc) {
+	for (int i = optind; i < argc; i++)
+		if (strlist_add(&paths, &npaths, argv[i]) < 0)
+			goto oom;
+	if (npaths == 0) {
 		rc = cli_usage_error(ctx, "no path to back up");
 		goto out;
 	}
-	o.paths = argv + optind;
-	o.npaths = (size_t)(argc - optind);
+	o.paths = paths;
+	o.npaths = npaths;
 
 	ctx->compression = level;
 	repo *r = NULL;
@@ -180,7 +296,10 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	}
 out:
 	strlist_free(o.excludes, o.nexcludes);
+	strlist_free(o.iexcludes, o.niexcludes);
+	strlist_free(o.if_present, o.nif_present);
 	strlist_free(o.tags, o.ntags);
+	strlist_free(paths, npaths);
 	return rc;
 oom:
 	rc = cli_fail(-12);

@@ -250,10 +250,18 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	if (!parent && prog->want_estimate &&
 	    backup_scan_start(&scan, prog, paths, npaths, o->one_file_system) < 0)
 		scan = NULL;
+	/* the repository is left out of its own backup (a local one: by its directory) */
+	backup_filter_params fp_filter = {
+		.excludes = o->excludes, .nexcludes = o->nexcludes,
+		.iexcludes = o->iexcludes, .niexcludes = o->niexcludes,
+		.if_present = o->if_present, .nif_present = o->nif_present,
+		.caches = o->exclude_caches, .larger_than = o->larger_than,
+		.repo_dir = repo_location(r),
+	};
 	backup_walk_params wp = {
 		.r = r, .files = files, .prog = prog, .errors = &errors,
 		.paths = paths, .npaths = npaths, .parent = ptree.plain.data ? &ptree : NULL,
-		.excludes = o->excludes, .nexcludes = o->nexcludes,
+		.filter = &fp_filter,
 		.one_file_system = o->one_file_system, .force = o->force, .threads = o->threads,
 	};
 	rc = backup_walk(&wp, s->tree, &s->stats);

@@ -34,6 +34,13 @@ typedef struct {
 	int32_t tz_offset;
 	const char *parent;   /* snapshot id or NULL to find one */
 	int threads;          /* file readers; <= 1: all in the calling thread */
+	/* more of what is left out (backup_filter.h) */
+	char **iexcludes;     /* --iexclude: patterns without regard to case */
+	size_t niexcludes;
+	char **if_present;    /* --exclude-if-present NAME */
+	size_t nif_present;
+	int exclude_caches;   /* --exclude-caches */
+	uint64_t larger_than; /* --exclude-larger-than; 0: no limit */
 } backup_opts;
 
 typedef struct {

@@ -20,7 +20,7 @@
  * paths, with the real directories' metadata.
  */
 #include "backup_walk.h"
-#include "match.h"
+#include "backup_filter.h"
 #include "quote.h"
 #include "treeio.h"
 #include "../archive/change.h"
@@ -116,7 +116,7 @@ typedef struct {
 	size_t stack_fds; /* at most STACK_OPEN_FDS */
 	qdir *q_head, *q_tail;
 	size_t q_len, q_window; /* at most QUEUE_WINDOW */
-	match_set exc; /* --exclude */
+	backup_filter filter; /* what is left out */
 } walker;
 
 static const char *qpath(walker *w)
@@ -461,6 +461,20 @@ static int open_frame(walker *w, int fd, tree *ptree, unsigned depth, uint8_t ou
 	char **names = NULL;
 	size_t n = 0;
 	int rc = read_names(fd, &names, &n);
+	/* a tagged directory (--exclude-caches, --exclude-if-present) keeps
+	 * only its tag, so a restore shows where its contents were left out */
+	const char *tag = rc == 0 && depth > 0 ? backup_filter_tagged(&w->filter, fd) : NULL;
+	if (tag) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(names[i], tag) == 0)
+				names[k++] = names[i];
+			else
+				free(names[i]);
+		}
+		w->filter.excluded += n - k;
+		n = k;
+	}
 	pentry *pe = rc == 0 ? calloc(n ? n : 1, sizeof(*pe)) : NULL;
 	if (rc == 0 && !pe) {
 		strlist_free(names, n);
@@ -578,7 +592,7 @@ static int prepare_entry(walker *w, frame *f, pentry *pe, frame *child, int *has
 		goto out;
 	}
 	/* after the stat: a pattern ending in '/' matches directories only */
-	if (match_path(&w->exc, w->path.data, w->path.len, S_ISDIR(pe->st.st_mode)))
+	if (backup_filter_entry(&w->filter, &w->path, &pe->st))
 		goto out;
 	long pi = pt ? tree_find(pt, pe->name, strlen(pe->name)) : -1;
 	pe->pn = pi >= 0 ? &pt->nodes[pi] : NULL;
@@ -879,7 +893,7 @@ static void walker_release(walker *w)
 	meta_names_free(w->names);
 	buf_release(&w->path);
 	buf_release(&w->qbuf);
-	match_release(&w->exc);
+	backup_filter_release(&w->filter);
 }
 
 int backup_walk(const backup_walk_params *p, uint8_t out_root[32], snapshot_stats *st)
@@ -889,7 +903,7 @@ int backup_walk(const backup_walk_params *p, uint8_t out_root[32], snapshot_stat
 	w.p = p;
 	size_windows(&w, p->threads);
 	int rc = meta_names_new(&w.names);
-	rc = rc ?: match_add_list(&w.exc, p->excludes, p->nexcludes, 0);
+	rc = rc ?: backup_filter_init(&w.filter, p->filter);
 	if (rc < 0) {
 		walker_release(&w);
 		return rc;
