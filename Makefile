@@ -69,6 +69,9 @@ $(T)/%.o: %.c
 	@echo "  CC tsan $<"
 	@$(CC) $(BASE_CFLAGS) $(TSAN_FLAGS) -MMD -MP -c -o $@ $<
 
+# cmd_generate embeds the man page (.incbin): rebuilt when it changes
+$(B)/src/cli/cmd_generate.o $(S)/src/cli/cmd_generate.o $(T)/src/cli/cmd_generate.o: docs/dvalin.1
+
 $(T)/dvalin: $(TLIB_OBJ) $(TCLI_OBJ)
 	$(CC) $(BASE_CFLAGS) $(TSAN_FLAGS) -o $@ $(TCLI_OBJ) $(TLIB_OBJ) $(LIBS)
 
@@ -244,12 +247,20 @@ install: dvalin
 		> $(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin-disks.service
 	install -m 0644 contrib/dvalin-disks.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	install -m 0644 contrib/alerts.conf.example $(DESTDIR)$(PREFIX)/share/doc/dvalin/
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	./dvalin generate --bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/dvalin \
+		--zsh-completion $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_dvalin \
+		--fish-completion $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/dvalin.fish
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/dvalin $(DESTDIR)$(PREFIX)/share/man/man1/dvalin.1 \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin-disks.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin-disks.timer \
-		$(DESTDIR)$(PREFIX)/share/doc/dvalin/alerts.conf.example
+		$(DESTDIR)$(PREFIX)/share/doc/dvalin/alerts.conf.example \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/dvalin \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_dvalin \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/dvalin.fish
 
 clean:
 	rm -rf $(B) dvalin

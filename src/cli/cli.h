@@ -62,6 +62,8 @@ typedef struct {
 void cli_interrupt_note(char *out, size_t cap, const char *cmd);
 
 const cli_command *cli_find_command(const char *name);
+/* The command table, in --help's order. */
+const cli_command *cli_commands(size_t *n);
 void cli_print_usage(const char *cmd);
 /* Prints "dvalin CMD: msg" for bad usage and returns EXIT_USAGE. */
 int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -139,12 +141,13 @@ int cmd_disks(cli_ctx *ctx, int argc, char **argv);
 int cmd_alert(cli_ctx *ctx, int argc, char **argv);
 int cmd_zpool_check(cli_ctx *ctx, int argc, char **argv);
 int cmd_schedule(cli_ctx *ctx, int argc, char **argv);
+int cmd_generate(cli_ctx *ctx, int argc, char **argv);
 
 extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], cmd_ls_usage[],
 	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[], cmd_forget_usage[],
 	cmd_prune_usage[], cmd_check_usage[], cmd_repair_usage[], cmd_stats_usage[],
 	cmd_protect_usage[], cmd_unprotect_usage[], cmd_disks_usage[], cmd_alert_usage[],
-	cmd_zpool_check_usage[], cmd_schedule_usage[];
+	cmd_zpool_check_usage[], cmd_schedule_usage[], cmd_generate_usage[];
 
 /* "5%" or "5" -> 0.05; -1 if invalid. */
 int cli_parse_percent(const char *s, double *out);

@@ -35,9 +35,16 @@ static const cli_command commands[] = {
 	{ "zpool-check", cmd_zpool_check, "check ZFS pools", cmd_zpool_check_usage },
 	{ "alert", cmd_alert, "send a test notification", cmd_alert_usage },
 	{ "schedule", cmd_schedule, "next times of a calendar expression", cmd_schedule_usage },
+	{ "generate", cmd_generate, "shell completion and the man page", cmd_generate_usage },
 	{ "cat", cmd_cat, "print repository objects (debugging aid)", cmd_cat_usage },
 	{ "version", cmd_version, "print the version", cmd_version_usage },
 };
+
+const cli_command *cli_commands(size_t *n)
+{
+	*n = ARRAY_SIZE(commands);
+	return commands;
+}
 
 const cli_command *cli_find_command(const char *name)
 {
