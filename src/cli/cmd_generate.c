@@ -165,8 +165,7 @@ static int bash(FILE *f)
 	      "    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
 	      "    local cmd= i opts= words=\n"
 	      "    local globals='", f);
-	for (size_t i = 0; i < ARRAY_SIZE(globals); i++)
-		fprintf(f, "%s%s", i ? " " : "", globals[i]);
+	join(f, (char **)globals, ARRAY_SIZE(globals), " ");
 	fputs("'\n"
 	      "    for ((i = 1; i < COMP_CWORD; i++)); do\n"
 	      "        case ${COMP_WORDS[i]} in\n"
@@ -236,8 +235,7 @@ static int zsh(FILE *f)
 	      "  local -a commands opts subs valued\n"
 	      "  local i cmd= cur=${words[CURRENT]} prev=${words[CURRENT-1]}\n"
 	      "  local -a globals=(", f);
-	for (size_t i = 0; i < ARRAY_SIZE(globals); i++)
-		fprintf(f, "%s%s", i ? " " : "", globals[i]);
+	join(f, (char **)globals, ARRAY_SIZE(globals), " ");
 	fputs(")\n  commands=(\n", f);
 	for (size_t i = 0; i < nc; i++) {
 		fprintf(f, "    '%s:", cmds[i].name);
