@@ -110,6 +110,8 @@ int cli_open_repo(const cli_ctx *ctx, repo **out);
 enum { CLI_KEYLESS = 1, CLI_EXCLUSIVE = 2, CLI_TOLERANT = 4 };
 /* Opens it with a lease of the given kind (NULL: none) and CLI_* flags. */
 int cli_open_repo_as(const cli_ctx *ctx, const char *kind, int flags, repo **out);
+/* Appends the items of a comma-separated list (--tag a,b), empty ones dropped. */
+int cli_add_csv(char ***v, size_t *n, const char *arg);
 /* Parses a size: digits and an optional k/m/g/t (powers of 1024, "KiB" too). */
 int cli_parse_size(const char *s, uint64_t *out);
 /* Parses --threads N (1..64). */
@@ -142,12 +144,14 @@ int cmd_alert(cli_ctx *ctx, int argc, char **argv);
 int cmd_zpool_check(cli_ctx *ctx, int argc, char **argv);
 int cmd_schedule(cli_ctx *ctx, int argc, char **argv);
 int cmd_generate(cli_ctx *ctx, int argc, char **argv);
+int cmd_tag(cli_ctx *ctx, int argc, char **argv);
 
 extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], cmd_ls_usage[],
 	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[], cmd_forget_usage[],
 	cmd_prune_usage[], cmd_check_usage[], cmd_repair_usage[], cmd_stats_usage[],
 	cmd_protect_usage[], cmd_unprotect_usage[], cmd_disks_usage[], cmd_alert_usage[],
-	cmd_zpool_check_usage[], cmd_schedule_usage[], cmd_generate_usage[];
+	cmd_zpool_check_usage[], cmd_schedule_usage[], cmd_generate_usage[],
+	cmd_tag_usage[];
 
 /* "5%" or "5" -> 0.05; -1 if invalid. */
 int cli_parse_percent(const char *s, double *out);

@@ -93,20 +93,6 @@ static void print_summary(const cli_ctx *ctx, const backup_result *res, const ba
 	printf("snapshot %.8s saved\n", hex);
 }
 
-static int add_tags(char ***tags, size_t *n, const char *arg)
-{
-	char *copy = strdup(arg), *save = NULL;
-	if (!copy)
-		return -1;
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		if (*t && strlist_add(tags, n, t) < 0) {
-			free(copy);
-			return -1;
-		}
-	free(copy);
-	return 0;
-}
-
 enum {
 	OPT_EXCLUDE_FILE = 0x4201,
 	OPT_IEXCLUDE,
@@ -224,7 +210,7 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 			break;
 		case 'x': o.one_file_system = 1; break;
 		case 't':
-			if (add_tags(&o.tags, &o.ntags, optarg) < 0)
+			if (cli_add_csv(&o.tags, &o.ntags, optarg) < 0)
 				goto oom;
 			break;
 		case 'H': o.host = optarg; break;

@@ -26,6 +26,8 @@ static const struct {
 	{ "repair", "the repository is consistent; run repair again" },
 	{ "protect", "each snapshot named is protected or not, as before or as asked" },
 	{ "unprotect", "each snapshot named is protected or not, as before or as asked" },
+	{ "tag", "each snapshot has its old tags or its new ones (rarely both, as two snapshots: "
+		 "forget the old one)" },
 };
 
 /* Commands that only read: whenever they stop, nothing was changed. */

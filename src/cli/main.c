@@ -31,6 +31,7 @@ static const cli_command commands[] = {
 	{ "stats", cmd_stats, "sizes, deduplication and compression", cmd_stats_usage },
 	{ "protect", cmd_protect, "keep a snapshot from being forgotten", cmd_protect_usage },
 	{ "unprotect", cmd_unprotect, "allow a protected snapshot to be forgotten", cmd_unprotect_usage },
+	{ "tag", cmd_tag, "add, remove or set the tags of snapshots", cmd_tag_usage },
 	{ "disks", cmd_disks, "check the health of disks (SMART)", cmd_disks_usage },
 	{ "zpool-check", cmd_zpool_check, "check ZFS pools", cmd_zpool_check_usage },
 	{ "alert", cmd_alert, "send a test notification", cmd_alert_usage },

@@ -11,6 +11,7 @@
  * what it had parsed so far).
  */
 #include "cli.h"
+#include "../base/strlist.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -120,5 +121,21 @@ int cli_parse_size(const char *s, uint64_t *out)
 	if (shift && v > (UINT64_MAX >> shift))
 		return -ERANGE;
 	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int cli_add_csv(char ***v, size_t *n, const char *arg)
+{
+	for (const char *p = arg; *p;) {
+		size_t l = strcspn(p, ",");
+		if (l) {
+			char *t = strndup(p, l);
+			int rc = t ? strlist_add(v, n, t) : -ENOMEM;
+			free(t);
+			if (rc < 0)
+				return rc;
+		}
+		p += l + (p[l] == ',');
+	}
 	return 0;
 }
