@@ -10,8 +10,10 @@
 #include "backup_file.h"
 #include "backup_scan.h"
 #include "backup_walk.h"
+#include "snapsel.h"
 #include "treeio.h"
 #include "../archive/ingest.h"
+#include "../backend/local.h"
 #include "../archive/tree.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
@@ -110,7 +112,7 @@ static int find_parent(repo *r, const backup_opts *o, const char *host, char **p
 	if (o->force)
 		return 0;
 	if (o->parent)
-		return repo_find_snapshot(r, o->parent, out);
+		return snapsel_find(r, NULL, o->parent, out, NULL);
 	snapshot **v;
 	size_t cnt;
 	int rc = repo_load_snapshots(r, &v, &cnt, NULL);
@@ -256,7 +258,7 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 		.iexcludes = o->iexcludes, .niexcludes = o->niexcludes,
 		.if_present = o->if_present, .nif_present = o->nif_present,
 		.caches = o->exclude_caches, .larger_than = o->larger_than,
-		.repo_dir = repo_location(r),
+		.repo_dirfd = local_backend_dirfd(repo_backend(r)),
 	};
 	backup_walk_params wp = {
 		.r = r, .files = files, .prog = prog, .errors = &errors,

@@ -18,7 +18,7 @@ int backup_filter_init(backup_filter *f, const backup_filter_params *p)
 	int rc = match_add_list(&f->patterns, p->excludes, p->nexcludes, 0);
 	rc = rc ?: match_add_list(&f->patterns, p->iexcludes, p->niexcludes, MATCH_ICASE);
 	struct stat st;
-	if (rc == 0 && p->repo_dir && stat(p->repo_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+	if (rc == 0 && p->repo_dirfd >= 0 && fstat(p->repo_dirfd, &st) == 0) {
 		f->has_repo = 1;
 		f->repo_dev = st.st_dev;
 		f->repo_ino = st.st_ino;

@@ -33,7 +33,7 @@ typedef struct {
 	size_t nif_present;
 	int caches;           /* --exclude-caches */
 	uint64_t larger_than; /* 0: no limit */
-	const char *repo_dir; /* the repository's local directory, or NULL */
+	int repo_dirfd;       /* the repository's local directory, or -1 */
 } backup_filter_params;
 
 typedef struct {
