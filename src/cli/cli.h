@@ -104,6 +104,8 @@ int cli_fail(int code);
 
 /* Reads the password (confirm: ask twice on a terminal). Caller frees. */
 int cli_password(const cli_ctx *ctx, int confirm, char **out);
+/* A new password (key add, passwd, import): from file, else asked twice on the terminal. */
+int cli_new_password(const char *file, char **out);
 const char *cli_repo_path(const cli_ctx *ctx);
 /* Opens the repository named by the options with a read lease, asking for the password. */
 int cli_open_repo(const cli_ctx *ctx, repo **out);
@@ -145,13 +147,14 @@ int cmd_zpool_check(cli_ctx *ctx, int argc, char **argv);
 int cmd_schedule(cli_ctx *ctx, int argc, char **argv);
 int cmd_generate(cli_ctx *ctx, int argc, char **argv);
 int cmd_tag(cli_ctx *ctx, int argc, char **argv);
+int cmd_key(cli_ctx *ctx, int argc, char **argv);
 
 extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], cmd_ls_usage[],
 	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[], cmd_forget_usage[],
 	cmd_prune_usage[], cmd_check_usage[], cmd_repair_usage[], cmd_stats_usage[],
 	cmd_protect_usage[], cmd_unprotect_usage[], cmd_disks_usage[], cmd_alert_usage[],
 	cmd_zpool_check_usage[], cmd_schedule_usage[], cmd_generate_usage[],
-	cmd_tag_usage[];
+	cmd_tag_usage[], cmd_key_usage[];
 
 /* "5%" or "5" -> 0.05; -1 if invalid. */
 int cli_parse_percent(const char *s, double *out);

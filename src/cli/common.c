@@ -211,6 +211,28 @@ int cli_password(const cli_ctx *ctx, int confirm, char **out)
 	return rc;
 }
 
+int cli_new_password(const char *file, char **out)
+{
+	int rc;
+	if (file) {
+		rc = read_password_file(file, out);
+	} else {
+		rc = prompt("enter the new password: ", out);
+		char *again = NULL;
+		if (rc == 0 && (rc = prompt("enter the new password again: ", &again)) == 0 &&
+		    strcmp(again, *out) != 0)
+			rc = err_set(-EINVAL, "passwords do not match");
+		free(again);
+		if (rc == 0 && !**out)
+			rc = err_set(-EINVAL, "an empty password is not allowed");
+		if (rc < 0 && *out) {
+			free(*out);
+			*out = NULL;
+		}
+	}
+	return rc;
+}
+
 const char *cli_repo_path(const cli_ctx *ctx)
 {
 	if (ctx->repo)

@@ -32,6 +32,7 @@ static const cli_command commands[] = {
 	{ "protect", cmd_protect, "keep a snapshot from being forgotten", cmd_protect_usage },
 	{ "unprotect", cmd_unprotect, "allow a protected snapshot to be forgotten", cmd_unprotect_usage },
 	{ "tag", cmd_tag, "add, remove or set the tags of snapshots", cmd_tag_usage },
+	{ "key", cmd_key, "list, add, remove keys; change the password; paper copy", cmd_key_usage },
 	{ "disks", cmd_disks, "check the health of disks (SMART)", cmd_disks_usage },
 	{ "zpool-check", cmd_zpool_check, "check ZFS pools", cmd_zpool_check_usage },
 	{ "alert", cmd_alert, "send a test notification", cmd_alert_usage },
@@ -61,7 +62,7 @@ static void main_usage(FILE *f)
 	      "A deduplicating, compressing, encrypting backup tool.\n\n"
 	      "Commands:\n", f);
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
 	fputs("\nGlobal options (before or after the command):\n"
 	      "  -r, --repo PATH        repository (default: $DVALIN_REPOSITORY)\n"
 	      "      --password-file F  read the password from F (also $DVALIN_PASSWORD_FILE)\n"

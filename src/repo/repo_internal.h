@@ -27,6 +27,7 @@ struct repo {
 	backend *be; /* owned */
 	repo_config cfg;
 	crypto_keys keys;
+	char key_name[80]; /* the key file that opened it ("" when keyless) */
 	chunker chunker;
 	int level;
 	repo_session *session; /* the owning thread's (repo_save_blob, ...) */
@@ -46,5 +47,12 @@ struct repo {
 	/* guards index, condemned, packs and relied: blobs are saved from several threads */
 	pthread_mutex_t lock;
 };
+
+/*
+ * The usable files of keys/ (each checked by key_file_check), cheapest
+ * first; unusable ones are warned about and counted in *out_skipped.
+ * The caller frees *out.
+ */
+int repo_key_files(backend *be, key_file **out, size_t *out_n, size_t *out_skipped);
 
 #endif
