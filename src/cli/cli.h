@@ -148,13 +148,14 @@ int cmd_schedule(cli_ctx *ctx, int argc, char **argv);
 int cmd_generate(cli_ctx *ctx, int argc, char **argv);
 int cmd_tag(cli_ctx *ctx, int argc, char **argv);
 int cmd_key(cli_ctx *ctx, int argc, char **argv);
+int cmd_unlock(cli_ctx *ctx, int argc, char **argv);
 
 extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], cmd_ls_usage[],
 	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[], cmd_forget_usage[],
 	cmd_prune_usage[], cmd_check_usage[], cmd_repair_usage[], cmd_stats_usage[],
 	cmd_protect_usage[], cmd_unprotect_usage[], cmd_disks_usage[], cmd_alert_usage[],
 	cmd_zpool_check_usage[], cmd_schedule_usage[], cmd_generate_usage[],
-	cmd_tag_usage[], cmd_key_usage[];
+	cmd_tag_usage[], cmd_key_usage[], cmd_unlock_usage[];
 
 /* "5%" or "5" -> 0.05; -1 if invalid. */
 int cli_parse_percent(const char *s, double *out);

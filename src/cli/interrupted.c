@@ -26,6 +26,7 @@ static const struct {
 	{ "repair", "the repository is consistent; run repair again" },
 	{ "protect", "each snapshot named is protected or not, as before or as asked" },
 	{ "unprotect", "each snapshot named is protected or not, as before or as asked" },
+	{ "unlock", "each lease named as removed is gone, the others are as they were" },
 	{ "key", "a key file is written whole or not at all; the old key of a passwd goes only "
 		 "after the new one is stored" },
 	{ "tag", "each snapshot has its old tags or its new ones (rarely both, as two snapshots: "
