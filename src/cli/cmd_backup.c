@@ -40,6 +40,8 @@ const char cmd_backup_usage[] =
 	"                              # comments, globs expanded; '-' is stdin)\n"
 	"      --files-from-verbatim F the same, each line a name exactly as written\n"
 	"      --files-from-raw F      the same, names separated by NUL (find -print0)\n"
+	"  -n, --dry-run               read what a backup would and say what it would\n"
+	"                              add (deduplicated and compressed); store nothing\n"
 	"  -x, --one-file-system       do not cross file system boundaries\n"
 	"      --tag T                 add a tag (repeatable, or comma-separated)\n"
 	"      --host H                record host name H (default: this machine's)\n"
@@ -86,11 +88,14 @@ static void print_summary(const cli_ctx *ctx, const backup_result *res, const ba
 	       (unsigned long long)st->files_unchanged, (unsigned long long)st->total_files, tot);
 	printf("dirs:     %llu\n", (unsigned long long)st->dirs);
 	printf("read:     %s\n", rd);
-	printf("added:    %s (after deduplication and compression)\n", add);
+	printf("%s %s (after deduplication and compression)\n", res->dry_run ? "would add:" : "added:   ", add);
 	printf("duration: %s (%.2f s)\n", dur, res->seconds);
 	if (st->errors)
 		printf("errors:   %llu files or directories could not be read\n", (unsigned long long)st->errors);
-	printf("snapshot %.8s saved\n", hex);
+	if (res->dry_run)
+		printf("dry run: nothing was stored, no snapshot saved\n");
+	else
+		printf("snapshot %.8s saved\n", hex);
 }
 
 enum {
@@ -194,6 +199,7 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 		{ "files-from", required_argument, NULL, OPT_FILES_FROM },
 		{ "files-from-verbatim", required_argument, NULL, OPT_FILES_FROM_VERBATIM },
 		{ "files-from-raw", required_argument, NULL, OPT_FILES_FROM_RAW },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ 0 },
 	};
 	backup_opts o;
@@ -202,8 +208,9 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	size_t npaths = 0;
 	int c, level = 3, threads = workq_default_threads(), rc = EXIT_OK;
 	optind = 1;
-	while ((c = cli_getopt(ctx, argc, argv, "e:x", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "e:xn", opts, NULL)) != -1) {
 		switch (c) {
+		case 'n': o.dry_run = 1; break;
 		case 'e':
 			if (strlist_add(&o.excludes, &o.nexcludes, optarg) < 0)
 				goto oom;
@@ -258,7 +265,8 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 
 	ctx->compression = level;
 	repo *r = NULL;
-	int e = cli_open_repo_as(ctx, "backup", 0, &r);
+	/* a dry run stores nothing: it reads the repository like ls */
+	int e = cli_open_repo_as(ctx, o.dry_run ? "read" : "backup", 0, &r);
 	if (e < 0) {
 		rc = cli_fail(e);
 		goto out;

@@ -232,6 +232,8 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	rc = rc ?: ingest_new(&g, &ip);
 	backup_file_params fp = { r, g, o->threads, prog, &errors };
 	rc = rc ?: backup_file_pool_new(&files, &fp);
+	if (o->dry_run)
+		repo_set_dry_run(r); /* before anything is saved */
 	rc = rc ?: fill_identity(s, o);
 	rc = rc ?: prepare_paths(o, &paths, &npaths);
 	rc = rc ?: find_parent(r, o, s->host, paths, npaths, &parent);
@@ -285,11 +287,12 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	s->stats.bytes_read = ingest_bytes_read(g);
 	s->stats.errors = atomic_load(&errors);
 	s->stats.bytes_added = repo_bytes_added(r) - added_before;
-	rc = repo_save_snapshot(r, s);
+	rc = o->dry_run ? 0 : repo_save_snapshot(r, s);
 	if (rc < 0)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	out->snap = s;
+	out->dry_run = o->dry_run;
 	s = NULL;
 	out->files_changed_while_read = backup_file_pool_changed(files);
 	out->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

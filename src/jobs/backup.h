@@ -41,12 +41,14 @@ typedef struct {
 	size_t nif_present;
 	int exclude_caches;   /* --exclude-caches */
 	uint64_t larger_than; /* --exclude-larger-than; 0: no limit */
+	int dry_run;          /* read, chunk and count, store nothing (res.snap not saved) */
 } backup_opts;
 
 typedef struct {
-	snapshot *snap;     /* the new snapshot (owned by the result) */
+	snapshot *snap;     /* the new snapshot (owned by the result; unsaved, id zero, in a dry run) */
 	uint64_t files_changed_while_read;
 	double seconds;
+	int dry_run;        /* nothing was stored */
 } backup_result;
 
 /*

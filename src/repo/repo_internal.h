@@ -42,6 +42,7 @@ struct repo {
 	open_pack packs[2];        /* [0] data, [1] trees */
 	unsigned packs_unindexed;  /* stored packs no index file names yet */
 	uint64_t bytes_added;
+	int dry_run; /* repo_set_dry_run: saves are counted, nothing is stored */
 	/* the packs a new snapshot of this handle may use (relied.h) */
 	relied relied;
 	/* guards index, condemned, packs and relied: blobs are saved from several threads */

@@ -7,7 +7,8 @@
 void report_backup(json *j, const backup_result *res)
 {
 	json_obj_begin(j);
-	report_id(j, "snapshot_id", res->snap->id);
+	json_key(j, "dry_run"); json_bool(j, res->dry_run);
+	report_id(j, "snapshot_id", res->dry_run ? NULL : res->snap->id);
 	report_id(j, "parent", res->snap->has_parent ? res->snap->parent : NULL);
 	report_snapshot_summary(j, &res->snap->stats);
 	json_key(j, "files_changed_while_read"); json_uint(j, res->files_changed_while_read);

@@ -133,3 +133,23 @@ def test_the_repository_inside_the_tree_is_left_out(world, src):
     got = listed(repo, src)
     assert "backups" in got and not any(p.startswith("backups/repo") for p in got), got
     assert "small" in got
+
+
+def test_dry_run_reads_and_counts_but_stores_nothing(world, repo, src):
+    def files(d):
+        return sorted(os.listdir(os.path.join(repo, d)))
+    before = {d: files(d) for d in ("data", "index", "snapshots", "locks")}
+    r = run(["backup", "-r", repo, src, "--dry-run", "--json"])
+    assert r.rc == 0, r
+    dry = r.json()
+    assert dry["dry_run"] is True and dry["snapshot_id"] is None
+    assert {d: files(d) for d in before} == before, "nothing stored, the lease gone"
+    real = run(["backup", "-r", repo, src, "--json"]).json()
+    assert real["dry_run"] is False and real["bytes_read"] == dry["bytes_read"]
+    # the estimate is the real thing: the same chunks, sealed the same way
+    assert abs(real["bytes_added"] - dry["bytes_added"]) <= 64, (dry, real)
+    open(os.path.join(src, "small"), "w").write("changed\n")
+    r = run(["backup", "-r", repo, src, "-n"])
+    assert r.rc == 0 and "would add:" in r.out and "dry run: nothing was stored" in r.out, r
+    assert "1 changed" in r.out
+    assert len(run(["snapshots", "-r", repo, "--json"]).json()) == 1
