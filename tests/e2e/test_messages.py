@@ -11,7 +11,8 @@ from conftest import PASSWORD, base_env, is_root, run
 REPO_COMMANDS = [["snapshots"], ["ls", "latest"], ["restore", "latest", "-t", "/nonexistent"],
                  ["forget", "--keep-last", "1"], ["prune"], ["check"], ["repair", "index"],
                  ["stats"], ["protect", "latest"], ["cat", "config"], ["backup", "/etc/hostname"],
-                 ["init"]]
+                 ["init"], ["tag", "latest", "--add", "x"], ["key", "list"], ["unlock"],
+                 ["key", "import", "/dev/null"]]
 
 
 @pytest.mark.parametrize("args", REPO_COMMANDS, ids=lambda a: a[0])
