@@ -7,21 +7,22 @@ PREFIX ?= /usr/local
 PYTHON := /usr/bin/python3
 DESTDIR ?=
 CC ?= cc
-PKGS := libcrypto libzstd libxxhash jansson libcurl sqlite3
+PKGS := libcrypto libzstd libxxhash jansson libcurl sqlite3 libarchive fuse3
 
 # Debian packages needed to build and test.
 DEB_BUILD := gcc make pkg-config libssl-dev libzstd-dev libxxhash-dev libjansson-dev \
-	libcurl4-openssl-dev libsqlite3-dev
+	libcurl4-openssl-dev libsqlite3-dev libarchive-dev libfuse3-dev
 DEB_TEST := python3-pytest python3-pytest-xdist acl attr util-linux smartmontools openssl curl \
+	btrfs-progs fdisk lvm2 \
 	openssh-server ceph-mon ceph-osd radosgw ceph-common prometheus \
-	chromium chromium-driver python3-selenium python3-aiosmtpd clang
+	chromium chromium-driver python3-selenium python3-aiosmtpd clang fuse3 rsync tar
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2 -Wundef -Wpointer-arith \
 	-Wstrict-prototypes -Wmissing-prototypes -Wimplicit-fallthrough -Wcast-align \
 	-Werror=implicit-function-declaration
 BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(WARN) -g \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 CFLAGS ?= -O2
 ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS)
 # float-cast-overflow: gcc leaves it out of "undefined" (clang has it there)

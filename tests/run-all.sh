@@ -76,7 +76,8 @@ echo "== end-to-end tests (asan build)"
 DVALIN_BIN=$PWD/build/asan/dvalin ASAN_OPTIONS=detect_leaks=1 e2e tests/e2e
 echo "== threaded end-to-end tests (ThreadSanitizer build)"
 DVALIN_BIN=$PWD/build/tsan/dvalin TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
-	e2e tests/e2e/test_fidelity.py tests/e2e/test_incremental.py
+	e2e tests/e2e/test_fidelity.py tests/e2e/test_incremental.py tests/e2e/test_mount.py \
+	tests/e2e/test_drill.py
 
 echo "== layering and style"
 if sh tests/check-layers.sh; then total_p=$((total_p + 1)); else total_f=$((total_f + 1)); status=1; fi

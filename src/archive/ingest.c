@@ -18,6 +18,7 @@ struct ingest {
 	repo *r;
 	workq *seal;    /* NULL: chunks are sealed by the thread that cut them */
 	atomic_uint_fast64_t bytes_read;
+	atomic_uint_fast64_t bytes_new;
 	atomic_uint_fast64_t *progress;
 	atomic_int failed; /* first failure of any thread */
 	char failed_msg[256];
@@ -111,17 +112,32 @@ uint64_t ingest_bytes_read(ingest *g)
 	return atomic_load(&g->bytes_read);
 }
 
+uint64_t ingest_bytes_new(ingest *g)
+{
+	return atomic_load(&g->bytes_new);
+}
+
+/* Counts bytes read that are not handed to the chunker (zero blocks). */
+static void count_read(ingest *g, ingest_status *st, uint64_t n)
+{
+	st->bytes += n;
+	atomic_fetch_add(&g->bytes_read, n);
+	if (g->progress)
+		atomic_fetch_add(g->progress, n);
+}
+
 /* Saves a chunk now, or hands it to the seal pool. */
 static int save_chunk(ingest *g, repo_session *rd, int async, const uint8_t id[32],
 		      const uint8_t *p, size_t n)
 {
-	if (!async)
-		return repo_session_save(rd, BLOB_DATA, id, p, n);
 	int failed = atomic_load(&g->failed);
-	if (failed)
+	if (async && failed)
 		return failed;
 	if (repo_has_blob(g->r, id))
 		return 0; /* deduplicated: no copy, no job */
+	atomic_fetch_add(&g->bytes_new, (uint64_t)n);
+	if (!async)
+		return repo_session_save(rd, BLOB_DATA, id, p, n);
 	seal_job *j = malloc(sizeof(*j) + n);
 	if (!j)
 		return -ENOMEM;
@@ -163,10 +179,7 @@ static int feed(ingest *g, repo_session *rd, buf *rbuf, const ingest_source *src
 				break;
 			}
 			fill += got;
-			st->bytes += got;
-			atomic_fetch_add(&g->bytes_read, (uint64_t)got);
-			if (g->progress)
-				atomic_fetch_add(g->progress, (uint64_t)got);
+			count_read(g, st, got);
 		}
 		while (fill - start >= ch->p.max || (eof && fill > start)) {
 			size_t cut = chunker_cut(ch, b + start, fill - start);
@@ -293,6 +306,160 @@ int ingest_file(ingest *g, repo_session *rd, buf *rbuf, int fd, const struct sta
 			return 0;
 		}
 		off = hole;
+	}
+	return 0;
+}
+
+/* ---- block devices ---- */
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+	/* each byte equals the next and the first is zero */
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* Reads up to n bytes at off into p, fewer only at the end: *got. */
+static int pread_full(int fd, uint8_t *p, size_t n, uint64_t off, size_t *got)
+{
+	*got = 0;
+	while (*got < n) {
+		ssize_t r = pread(fd, p + *got, n - *got, (off_t)(off + *got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		*got += (size_t)r;
+	}
+	return 0;
+}
+
+/*
+ * A data run of a device: from off (a multiple of INGEST_ZERO_BLOCK) up
+ * to the next all-zero block or the end.  The first block, already read,
+ * waits in stage; a caller with less room than a block is served from
+ * stage too, other reads go straight into the caller's buffer.
+ */
+typedef struct {
+	int fd;
+	uint64_t off, end; /* the next byte to read; the device size */
+	uint8_t *stage;
+	size_t stage_len, stage_pos;
+	int zero;          /* the block at off is all zeros: the run ends there */
+	int ended_early;
+} device_source;
+
+/* The length of the block at off, and whether it may be a hole. */
+static size_t block_len(const device_source *x)
+{
+	return (size_t)MIN((uint64_t)INGEST_ZERO_BLOCK, x->end - x->off);
+}
+
+static int device_read(void *ud, size_t *out_n, uint8_t *p, size_t cap)
+{
+	device_source *x = ud;
+	size_t got;
+	int rc;
+	*out_n = 0;
+	if (x->stage_pos == x->stage_len && !x->zero && !x->ended_early && x->off < x->end) {
+		size_t blk = block_len(x);
+		if (cap >= blk) {
+			/* whole blocks into the caller's buffer, up to 1 MiB */
+			size_t want = cap >= INGEST_ZERO_BLOCK ? MIN(cap - cap % INGEST_ZERO_BLOCK, (size_t)1 << 20)
+							       : blk;
+			want = (size_t)MIN((uint64_t)want, x->end - x->off);
+			if ((rc = pread_full(x->fd, p, want, x->off, &got)) < 0)
+				return rc;
+			x->ended_early = got < want;
+			for (size_t k = 0; k < got; k += INGEST_ZERO_BLOCK) {
+				size_t n = MIN(INGEST_ZERO_BLOCK, got - k);
+				/* a hole is a whole block (or the device's last one) */
+				if ((n == INGEST_ZERO_BLOCK || x->off + k + n == x->end) && all_zero(p + k, n)) {
+					x->off += k;
+					x->zero = 1;
+					x->ended_early = 0; /* the run ends at the zero block */
+					*out_n = k;
+					return 0;
+				}
+			}
+			x->off += got;
+			*out_n = got;
+			return 0;
+		}
+		if ((rc = pread_full(x->fd, x->stage, blk, x->off, &got)) < 0)
+			return rc;
+		x->ended_early = got < blk;
+		if (got == blk && all_zero(x->stage, blk)) {
+			x->zero = 1;
+			return 0;
+		}
+		x->off += got;
+		x->stage_len = got;
+		x->stage_pos = 0;
+	}
+	size_t k = MIN(cap, x->stage_len - x->stage_pos);
+	memcpy(p, x->stage + x->stage_pos, k);
+	x->stage_pos += k;
+	*out_n = k;
+	return 0;
+}
+
+int ingest_device(ingest *g, repo_session *rd, buf *rbuf, int fd, uint64_t size, seglist *out,
+		  ingest_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	_cleanup_free_ uint8_t *stage = malloc(INGEST_ZERO_BLOCK);
+	if (!stage)
+		return note_failure(g, -ENOMEM);
+	int async = g->seal && size >= INGEST_LARGE, known_zero = 0, rc;
+	uint64_t off = 0;
+	while (off < size) {
+		/* the zero run from off, up to the first block with data */
+		uint64_t z = off;
+		size_t staged = 0, got = 0;
+		while (off < size) {
+			size_t blk = (size_t)MIN((uint64_t)INGEST_ZERO_BLOCK, size - off);
+			if (!known_zero) {
+				if ((rc = pread_full(fd, stage, blk, off, &got)) < 0) {
+					st->source_err = rc;
+					return 0;
+				}
+				if (got < blk)
+					st->ended_early = 1;
+				if (!all_zero(stage, got)) {
+					staged = got;
+					break;
+				}
+				blk = got;
+			}
+			known_zero = 0;
+			count_read(g, st, blk);
+			off += blk;
+			if (st->ended_early)
+				break;
+		}
+		if (off > z && (rc = seglist_push(out, off - z, NULL)) < 0)
+			return note_failure(g, rc);
+		if (!staged)
+			return 0; /* the end (or the device ended early) */
+		/* the data run that starts with the staged block */
+		device_source x = { fd, off + staged, size, stage, staged, 0, 0, st->ended_early };
+		ingest_status part;
+		memset(&part, 0, sizeof(part));
+		ingest_source src = { device_read, &x };
+		rc = run(g, rd, rbuf, &src, async, out, &part);
+		st->bytes += part.bytes;
+		if (rc < 0 || part.source_err) {
+			st->source_err = part.source_err;
+			return rc;
+		}
+		if (x.ended_early) {
+			st->ended_early = 1;
+			return 0;
+		}
+		off = x.off;
+		known_zero = x.zero;
 	}
 	return 0;
 }

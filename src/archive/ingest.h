@@ -12,6 +12,10 @@
  *   - ingest_fd(): any descriptor read sequentially with read() until its
  *     end: a pipe, stdin, a socket, a block device, a command's output.
  *   - ingest_stream(): any source given as a read callback.
+ *   - ingest_device(): a block device (or any descriptor read with pread
+ *     to a known size), whose aligned all-zero blocks of INGEST_ZERO_BLOCK
+ *     bytes become holes, so that an empty part of a disk is neither
+ *     stored nor written back on restore.
  *
  * Chunk boundaries depend only on the bytes.  The buffer is refilled until
  * at least the chunker's maximum chunk size is ahead of the next cut (or
@@ -53,6 +57,15 @@
 
 /* Files at least this large use the seal pool. */
 #define INGEST_LARGE ((uint64_t)4 << 20)
+/*
+ * ingest_device: the unit of zero detection.  Blocks at multiples of it
+ * from offset 0 that hold only zeros are holes; boundaries so depend on
+ * the bytes alone, and an unchanged region chunks the same way each time.
+ * Small enough to find the free space of a file system (whose block
+ * groups and allocations are far larger), large enough that the holes
+ * between small data runs do not split them into tiny chunks.
+ */
+#define INGEST_ZERO_BLOCK ((size_t)64 << 10)
 
 typedef struct ingest ingest;
 
@@ -75,8 +88,13 @@ int ingest_wait(ingest *g);
 int ingest_error(ingest *g);
 /* NULL-safe; waits for the seal pool. */
 void ingest_free(ingest *g);
-/* Data bytes read by every call so far (holes are not read). */
+/* Data bytes read by every call so far (holes of files are not read). */
 uint64_t ingest_bytes_read(ingest *g);
+/*
+ * Bytes of the chunks that were not yet in the repository when they were
+ * cut (before compression): what deduplication did not save.
+ */
+uint64_t ingest_bytes_new(ingest *g);
 
 /* What became of the source of one call. */
 typedef struct {
@@ -112,5 +130,12 @@ int ingest_fd(ingest *g, repo_session *rd, buf *rbuf, int fd, seglist *out, inge
  */
 int ingest_file(ingest *g, repo_session *rd, buf *rbuf, int fd, const struct stat *fst,
 		seglist *out, ingest_status *st);
+/*
+ * The size bytes of fd (a block device), read in order with pread; data
+ * runs are chunked, aligned zero blocks become holes (read, not stored).
+ * Ending early is st->ended_early, as for ingest_file().
+ */
+int ingest_device(ingest *g, repo_session *rd, buf *rbuf, int fd, uint64_t size, seglist *out,
+		  ingest_status *st);
 
 #endif

@@ -57,7 +57,7 @@ static const char *lookup(name_slot *cache, uint32_t id, int is_user)
 	return s->name;
 }
 
-static uint8_t type_of(mode_t m)
+uint8_t meta_node_type(mode_t m)
 {
 	switch (m & S_IFMT) {
 	case S_IFDIR: return NODE_DIR;
@@ -72,7 +72,7 @@ static uint8_t type_of(mode_t m)
 
 void meta_from_stat(tree_node *n, const struct stat *st, meta_names *names)
 {
-	n->type = type_of(st->st_mode);
+	n->type = meta_node_type(st->st_mode);
 	n->mode = st->st_mode & 07777;
 	n->uid = st->st_uid;
 	n->gid = st->st_gid;
@@ -89,6 +89,46 @@ void meta_from_stat(tree_node *n, const struct stat *st, meta_names *names)
 	n->nlink = st->st_nlink;
 	n->size = n->type == NODE_FILE ? (uint64_t)st->st_size : 0;
 	n->rdev = (n->type == NODE_CHR || n->type == NODE_BLK) ? st->st_rdev : 0;
+}
+
+static mode_t ifmt_of(uint8_t type)
+{
+	switch (type) {
+	case NODE_DIR: return S_IFDIR;
+	case NODE_SYMLINK: return S_IFLNK;
+	case NODE_FIFO: return S_IFIFO;
+	case NODE_CHR: return S_IFCHR;
+	case NODE_BLK: return S_IFBLK;
+	case NODE_SOCK: return S_IFSOCK;
+	default: return S_IFREG;
+	}
+}
+
+void meta_to_stat(struct stat *st, const tree_node *n)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = ifmt_of(n->type) | (mode_t)(n->mode & 07777);
+	st->st_uid = n->uid;
+	st->st_gid = n->gid;
+	st->st_nlink = n->type == NODE_DIR ? 2 : n->nlink ? (nlink_t)n->nlink : 1;
+	if (n->type == NODE_FILE) {
+		uint64_t data = 0;
+		for (size_t i = 0; i < n->nsegs; i++)
+			if (n->segs[i].ref)
+				data += n->segs[i].len; /* the codec checked the sum against size */
+		st->st_size = n->size > INT64_MAX ? INT64_MAX : (off_t)n->size;
+		st->st_blocks = (blkcnt_t)((data + 511) / 512);
+	} else if (n->type == NODE_SYMLINK) {
+		st->st_size = (off_t)n->target_len;
+	}
+	if (n->type == NODE_CHR || n->type == NODE_BLK)
+		st->st_rdev = (dev_t)n->rdev;
+	st->st_blksize = 4096;
+	st->st_mtim.tv_sec = (time_t)n->mtime;
+	st->st_mtim.tv_nsec = n->mtime_ns;
+	st->st_atim = st->st_mtim; /* access times are not recorded */
+	st->st_ctim.tv_sec = (time_t)n->ctime;
+	st->st_ctim.tv_nsec = n->ctime_ns;
 }
 
 static int proc_path(char *out, size_t len, int dirfd, const char *name)

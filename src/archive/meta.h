@@ -27,7 +27,16 @@ int meta_names_new(meta_names **out);
 void meta_names_free(meta_names *m);
 
 /* Fills type, mode, ids, names, times, dev/ino, nlink, size, rdev. */
+/* The NODE_* type of a stat mode (what a backup records for it). */
+uint8_t meta_node_type(mode_t m);
 void meta_from_stat(tree_node *n, const struct stat *st, meta_names *names);
+/*
+ * The other way: st as a file system would report the node (type and
+ * mode, owner, size, nlink, rdev, mtime and ctime; atime is mtime, not
+ * being recorded; st_blocks counts the data, not the holes).  st_ino and
+ * st_dev are left 0 for the caller, whose numbering they are.
+ */
+void meta_to_stat(struct stat *st, const tree_node *n);
 /* Encoded xattr list of dirfd/name (empty when there are none). */
 int meta_read_xattrs(buf *out, int dirfd, const char *name);
 /* The target of symlink dirfd/name, any length. */

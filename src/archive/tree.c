@@ -121,12 +121,52 @@ int tree_writer_ref(tree_writer *w, const uint8_t id[32], uint32_t *out_ref)
 	return 0;
 }
 
-static int name_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+int tree_name_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
 	int c = memcmp(a, b, an < bn ? an : bn);
 	if (c)
 		return c;
 	return an < bn ? -1 : an > bn;
+}
+
+/*
+ * The extension: a list of (varint tag | str value) fields, empty for
+ * most nodes.  Readers that know no field skip the whole string, so a
+ * field never makes an older dvalin refuse a tree.
+ */
+static int put_extension(buf *b, const tree_node *n)
+{
+	if (!(n->type == NODE_FILE && n->device))
+		return buf_put_varint(b, 0);
+	buf _cleanup_(buf_releasep) val = BUF_INIT;
+	buf _cleanup_(buf_releasep) ext = BUF_INIT;
+	int rc = buf_put_varint(&val, n->rdev);
+	rc = rc ?: buf_put_varint(&ext, TREE_EXT_DEVICE);
+	rc = rc ?: buf_put_str(&ext, val.data, val.len);
+	return rc ?: buf_put_str(b, ext.data, ext.len);
+}
+
+/* The known fields of an extension; unknown ones are skipped. */
+static int decode_extension(tree_node *n, const uint8_t *p, size_t len)
+{
+	reader r;
+	reader_init(&r, p, len);
+	while (reader_ok(&r) && reader_left(&r)) {
+		uint64_t tag = reader_varint(&r);
+		size_t vl;
+		const uint8_t *v = reader_str(&r, &vl, len);
+		if (!reader_ok(&r))
+			break;
+		if (tag == TREE_EXT_DEVICE) {
+			reader vr;
+			reader_init(&vr, v, vl);
+			n->rdev = reader_varint(&vr);
+			if (n->type != NODE_FILE || n->device || !reader_ok(&vr) || reader_left(&vr))
+				return -DV_ECORRUPT;
+			n->device = 1;
+		}
+	}
+	return reader_ok(&r) ? 0 : -DV_ECORRUPT;
 }
 
 int tree_writer_add(tree_writer *w, const tree_node *n)
@@ -135,7 +175,7 @@ int tree_writer_add(tree_writer *w, const tree_node *n)
 	int rc = 0;
 	if (n->name_len == 0 || n->name_len > TREE_NAME_MAX)
 		return -EINVAL;
-	if (w->has_last && name_cmp(w->last_name.data, w->last_name.len, n->name, n->name_len) >= 0)
+	if (w->has_last && tree_name_cmp(w->last_name.data, w->last_name.len, n->name, n->name_len) >= 0)
 		return -EINVAL;
 	w->last_name.len = 0;
 	if ((rc = buf_append(&w->last_name, n->name, n->name_len)) < 0)
@@ -179,7 +219,7 @@ int tree_writer_add(tree_writer *w, const tree_node *n)
 		rc = rc ?: buf_append(b, n->xattrs, n->xattrs_len);
 	else
 		rc = rc ?: buf_put_varint(b, 0);
-	rc = rc ?: buf_put_varint(b, 0); /* extension bytes: none in version 1 */
+	rc = rc ?: put_extension(b, n);
 	if (rc == 0)
 		w->count++;
 	return rc;
@@ -300,8 +340,10 @@ static int decode_node(reader *r, tree_node *n, uint32_t nchildren)
 		n->xattrs_len = (size_t)(r->p - xstart);
 	}
 	size_t extlen;
-	reader_str(r, &extlen, 1 << 20);
-	return reader_ok(r) ? 0 : -DV_ECORRUPT;
+	const uint8_t *ext = reader_str(r, &extlen, 1 << 20);
+	if (!reader_ok(r))
+		return -DV_ECORRUPT;
+	return extlen ? decode_extension(n, ext, extlen) : 0;
 }
 
 int tree_decode(tree *t, buf *plain)
@@ -334,7 +376,7 @@ int tree_decode(tree *t, buf *plain)
 		}
 		if (rc < 0)
 			goto corrupt;
-		if (i > 0 && name_cmp(t->nodes[i - 1].name, t->nodes[i - 1].name_len,
+		if (i > 0 && tree_name_cmp(t->nodes[i - 1].name, t->nodes[i - 1].name_len,
 				      t->nodes[i].name, t->nodes[i].name_len) >= 0)
 			goto corrupt;
 	}
@@ -367,7 +409,7 @@ long tree_find(const tree *t, const void *name, size_t len)
 	size_t lo = 0, hi = t->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = name_cmp(t->nodes[mid].name, t->nodes[mid].name_len, name, len);
+		int c = tree_name_cmp(t->nodes[mid].name, t->nodes[mid].name_len, name, len);
 		if (c == 0)
 			return (long)mid;
 		if (c < 0)
@@ -376,4 +418,11 @@ long tree_find(const tree *t, const void *name, size_t len)
 			hi = mid;
 	}
 	return -1;
+}
+
+int tree_name_safe(const uint8_t *name, size_t len)
+{
+	if (len == 0 || memchr(name, '/', len) || memchr(name, 0, len))
+		return 0;
+	return !(len == 1 && name[0] == '.') && !(len == 2 && name[0] == '.' && name[1] == '.');
 }

@@ -10,8 +10,9 @@
  * is stored once and the region lists everything the tree references.
  *
  * The codec checks structure (bounds, order, references, sizes); it does
- * not judge names: whether ".." or "a/b" is safe to create is the
- * restorer's decision.  Pure: no I/O.
+ * not judge names: whether ".." or "a/b" may be created is the decision
+ * of whoever turns nodes into files, FUSE entries or archive paths, each
+ * with tree_name_safe().  Pure: no I/O.
  */
 #ifndef DV_ARCHIVE_TREE_H
 #define DV_ARCHIVE_TREE_H
@@ -68,7 +69,15 @@ typedef struct {
 	tree_seg *segs; /* file */
 	size_t nsegs;
 	uint32_t subtree; /* dir: child position */
+	/*
+	 * file: the contents of a block device read with --read-devices; rdev
+	 * is the device's number (the extension field TREE_EXT_DEVICE).
+	 */
+	uint8_t device;
 } tree_node;
+
+/* Fields of a node's extension bytes (docs/format.md, "Node extension"). */
+#define TREE_EXT_DEVICE 1
 
 /* Iterates the encoded xattr list of a node. */
 typedef struct {
@@ -122,5 +131,13 @@ void tree_release(tree *t);
 const uint8_t *tree_child(const tree *t, uint32_t ref);
 /* Index of the node called name, or -1. */
 long tree_find(const tree *t, const void *name, size_t len);
+/* The order of nodes in a tree: bytewise, a prefix first (<0, 0, >0). */
+int tree_name_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
+/*
+ * 1 when name can stand as one file name: not empty, not "." or "..",
+ * no '/' and no NUL.  Readers that create or present entries refuse the
+ * others (a forged snapshot can hold them).
+ */
+int tree_name_safe(const uint8_t *name, size_t len);
 
 #endif

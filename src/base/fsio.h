@@ -27,5 +27,25 @@ int fsio_read_file(int dirfd, const char *name, buf *out, size_t max);
 int fsio_write_atomic(int dirfd, const char *name, const void *p, size_t n);
 /* mkdirat that accepts an existing directory. */
 int fsio_mkdir(int dirfd, const char *name, mode_t mode);
+/* mkdir -p: missing parents get parent_mode, path itself mode; existing ones are fine. */
+int fsio_mkdir_p(const char *path, mode_t parent_mode, mode_t mode);
+/* The size in bytes of the block device open as fd (BLKGETSIZE64). */
+int fsio_blockdev_size(int fd, uint64_t *out);
+/*
+ * Opens the directory that holds rel (len bytes of '/'-separated names
+ * below dirfd; leading, doubled and trailing '/' are skipped) one name at
+ * a time, so paths beyond PATH_MAX work.  With nofollow no directory on
+ * the way may be a symlink (-ENOTDIR).  *out_fd is the directory, name
+ * the last component (NUL-terminated); -EINVAL for an empty path, "." or
+ * "..", a NUL or a name longer than 255 bytes.
+ */
+int fsio_open_parent(int dirfd, const void *rel, size_t len, int nofollow, int *out_fd,
+		     char name[256]);
+/*
+ * Removes dirfd/name and, for a directory, everything below it, never
+ * following a symlink; directories it may not write are made writable
+ * first.  0 when it is gone (or was never there).
+ */
+int fsio_remove_tree(int dirfd, const char *name);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../jobs/snapsel.h"
 #include "../repo/repo.h"
 
 /*
@@ -27,7 +28,7 @@ enum {
 	EXIT_PARTIAL = 3,      /* backup saved, but some files could not be read */
 	EXIT_WARNING = 4,      /* disks, zpool-check: a disk or pool has a warning */
 	EXIT_FAILING = 5,      /* disks, zpool-check: a disk or pool is failing */
-	EXIT_DAMAGE = 6,       /* check found damaged or missing data */
+	EXIT_DAMAGE = 6,       /* check found damaged or missing data; a drill did not match */
 	/*
 	 * Interrupted by SIGINT.  dvalin does not catch the signal: it dies
 	 * of it, which shells report as 128 + 2, and a calling shell script
@@ -78,20 +79,25 @@ int cli_getopt(cli_ctx *ctx, int argc, char **argv, const char *shortopts,
 	       const struct option *longopts, int *longindex);
 int cli_option_error(const cli_ctx *ctx);
 /*
- * --host, --path and --tag, which narrow what 'latest' (and an id prefix)
- * names and what a listing shows (jobs/snapsel.h; include it to use
- * these).  CLI_SNAPSEL_OPTIONS goes into a command's struct option table,
- * CLI_SNAPSEL_HELP into its usage text.
+ * Options that choose snapshots (jobs/snapsel.h; cli/select.c): --host,
+ * --path and --tag narrow what 'latest' (and an id prefix) names and what
+ * a listing shows; --snapshot ID also, for commands that read several
+ * snapshots (find, drill).  CLI_SELECT_OPTIONS (and CLI_SELECT_SNAPSHOT)
+ * go into a command's struct option table, CLI_SELECT_HELP into its usage
+ * text; cli_select_option() takes each option: 1 when it was one of them
+ * (added to f), 0 when not, < 0 (message set) when its value is bad.
  */
-#define CLI_SNAPSEL_OPTIONS                                                                   \
+#define CLI_SELECT_OPTIONS                                                                    \
 	{ "host", required_argument, NULL, SNAPSEL_OPT_HOST },                                \
 	{ "path", required_argument, NULL, SNAPSEL_OPT_PATH },                                \
 	{ "tag", required_argument, NULL, SNAPSEL_OPT_TAG }
-#define CLI_SNAPSEL_HELP                                                                      \
+#define CLI_SELECT_SNAPSHOT { "snapshot", required_argument, NULL, SNAPSEL_OPT_SNAPSHOT }
+#define CLI_SELECT_HELP                                                                       \
 	"      --host H           only snapshots of host H (repeatable: any of them)\n"        \
 	"      --path P           only snapshots whose paths include P (repeatable: all)\n"    \
 	"      --tag T[,T...]     only snapshots carrying every tag of the list\n"            \
 	"                         (repeatable: any of the lists)\n"
+int cli_select_option(int c, const char *arg, snapsel_filter *f);
 /*
  * Reads the names or patterns of a list file ("-": stdin) and appends them
  * to *list (cli/listfile.c says how each mode reads).
@@ -114,12 +120,15 @@ enum { CLI_KEYLESS = 1, CLI_EXCLUSIVE = 2, CLI_TOLERANT = 4 };
 int cli_open_repo_as(const cli_ctx *ctx, const char *kind, int flags, repo **out);
 /* Appends the items of a comma-separated list (--tag a,b), empty ones dropped. */
 int cli_add_csv(char ***v, size_t *n, const char *arg);
-/* Parses a size: digits and an optional k/m/g/t (powers of 1024, "KiB" too). */
-int cli_parse_size(const char *s, uint64_t *out);
 /* Parses --threads N (1..64). */
 int cli_parse_threads(const char *s, int *out);
 /* Parses --compression auto|off|fast|max|N into a zstd level. */
 int cli_parse_compression(const char *s, int *out_level);
+
+/* "100", "100K", "5m", "2GiB", "1TB": bytes, binary units (find, --exclude-larger-than). */
+int cli_parse_size(const char *s, uint64_t *out);
+/* "2026-01-01", "2026-01-01 12:00", "2026-01-01T12:00:00": local time. */
+int cli_parse_date(const char *s, int64_t *out);
 
 /* "1.23 GiB" */
 void cli_human_bytes(char out[32], uint64_t n);
@@ -149,13 +158,20 @@ int cmd_generate(cli_ctx *ctx, int argc, char **argv);
 int cmd_tag(cli_ctx *ctx, int argc, char **argv);
 int cmd_key(cli_ctx *ctx, int argc, char **argv);
 int cmd_unlock(cli_ctx *ctx, int argc, char **argv);
+int cmd_dump(cli_ctx *ctx, int argc, char **argv);
+int cmd_drill(cli_ctx *ctx, int argc, char **argv);
+int cmd_diff(cli_ctx *ctx, int argc, char **argv);
+int cmd_find(cli_ctx *ctx, int argc, char **argv);
+int cmd_mount(cli_ctx *ctx, int argc, char **argv);
 
 extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], cmd_ls_usage[],
 	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[], cmd_forget_usage[],
 	cmd_prune_usage[], cmd_check_usage[], cmd_repair_usage[], cmd_stats_usage[],
 	cmd_protect_usage[], cmd_unprotect_usage[], cmd_disks_usage[], cmd_alert_usage[],
 	cmd_zpool_check_usage[], cmd_schedule_usage[], cmd_generate_usage[],
-	cmd_tag_usage[], cmd_key_usage[], cmd_unlock_usage[];
+	cmd_tag_usage[], cmd_key_usage[], cmd_unlock_usage[], cmd_dump_usage[],
+	cmd_drill_usage[], cmd_diff_usage[], cmd_find_usage[],
+	cmd_mount_usage[];
 
 /* "5%" or "5" -> 0.05; -1 if invalid. */
 int cli_parse_percent(const char *s, double *out);

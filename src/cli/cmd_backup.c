@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "cli.h"
 #include "progress.h"
+#include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/hex.h"
 #include "../base/interrupt.h"
@@ -9,17 +10,22 @@
 #include "../base/log.h"
 #include "../base/workq.h"
 #include "../jobs/backup.h"
+#include "../jobs/fssnap.h"
+#include "../jobs/hook.h"
 #include "../report/backup.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <glob.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 const char cmd_backup_usage[] =
-	"usage: dvalin backup -r REPO [OPTIONS] PATH...\n\n"
+	"usage: dvalin backup -r REPO [OPTIONS] PATH...\n"
+	"       dvalin backup -r REPO [OPTIONS] --stdin [--stdin-name PATH]\n"
+	"       dvalin backup -r REPO [OPTIONS] --stdin-from-command -- COMMAND [ARG]...\n\n"
 	"Back up files and directories.  Each PATH is stored under its absolute name.\n"
 	"Files whose size, mtime, ctime, inode and mode are unchanged since the parent\n"
 	"snapshot (the latest of the same host and paths) are not read again.  The\n"
@@ -52,8 +58,25 @@ const char cmd_backup_usage[] =
 	"      --threads N             read, compress and encrypt files on N threads\n"
 	"                              (default: one per processor; 1: no extra threads)\n"
 	"      --json                  print the summary as JSON\n\n"
+	"Streams, devices, snapshots, hooks:\n"
+	"      --stdin                 back up what stdin delivers, as one file\n"
+	"      --stdin-from-command    back up the output of COMMAND (run without a\n"
+	"                              shell); unless it exits with status 0, nothing\n"
+	"                              is saved\n"
+	"      --stdin-name PATH       the file's path in the snapshot (default /stdin)\n"
+	"      --stdin-mode MODE       its permission bits, octal (default 0600)\n"
+	"      --read-devices          back up block devices by content, zero blocks as\n"
+	"                              holes\n"
+	"      --snapshot KIND         read the paths from a temporary btrfs, zfs or lvm\n"
+	"                              snapshot (recorded under the live paths)\n"
+	"      --before CMD            run CMD (/bin/sh -c) first; if it fails, stop\n"
+	"      --after CMD             run CMD when done (after --snapshot: once the\n"
+	"                              snapshot is made), also when the backup or\n"
+	"                              --before failed\n"
+	"      --hook-timeout SEC      stop a hook after SEC seconds (default 600, 0: never)\n\n"
 	"Exit status: 0 done, 1 failed (nothing recorded), 3 done but some files\n"
-	"could not be read (they are missing from the snapshot; see the warnings).\n";
+	"could not be read (they are missing from the snapshot; see the warnings),\n"
+	"or the after hook or the removal of a snapshot failed.\n";
 
 static void print_summary(const cli_ctx *ctx, const backup_result *res, const backup_opts *o)
 {
@@ -89,6 +112,16 @@ static void print_summary(const cli_ctx *ctx, const backup_result *res, const ba
 	printf("dirs:     %llu\n", (unsigned long long)st->dirs);
 	printf("read:     %s\n", rd);
 	printf("%s %s (after deduplication and compression)\n", res->dry_run ? "would add:" : "added:   ", add);
+	if (res->stream) {
+		char sb[32], nb[32];
+		cli_human_bytes(sb, res->stream_bytes);
+		cli_human_bytes(nb, res->bytes_new);
+		double pct = res->stream_bytes ? 100.0 * (double)(res->stream_bytes - MIN(res->bytes_new, res->stream_bytes)) /
+							 (double)res->stream_bytes : 0;
+		printf("stream:   %s, %s, of which %s new (%.1f%% already stored)\n", s->paths[0], sb, nb, pct);
+		if (res->command_status >= 0)
+			printf("command:  exit status %d\n", res->command_status);
+	}
 	printf("duration: %s (%.2f s)\n", dur, res->seconds);
 	if (st->errors)
 		printf("errors:   %llu files or directories could not be read\n", (unsigned long long)st->errors);
@@ -96,6 +129,50 @@ static void print_summary(const cli_ctx *ctx, const backup_result *res, const ba
 		printf("dry run: nothing was stored, no snapshot saved\n");
 	else
 		printf("snapshot %.8s saved\n", hex);
+}
+
+/* --stdin-mode: octal permission bits. */
+static int parse_mode(const char *s, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 8);
+	if (!*s || *end || errno || v > 07777)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* --hook-timeout: seconds, 0 for none. */
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (!*s || *end || !isfinite(v) || v < 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* The stream options, checked together: EXIT_OK or a usage error. */
+static int stream_args(cli_ctx *ctx, backup_opts *o, int stream, const char *name, int argc,
+		       char **argv)
+{
+	if (!stream) {
+		if (name || o->stdin_mode != 0600)
+			return cli_usage_error(ctx, "--stdin-name and --stdin-mode need --stdin or --stdin-from-command");
+		return EXIT_OK;
+	}
+	if (o->snapshot)
+		return cli_usage_error(ctx, "--snapshot reads paths: it cannot be used with a stream");
+	if (stream == 1 && optind < argc)
+		return cli_usage_error(ctx, "--stdin takes no PATH (use --stdin-name to name the stream)");
+	if (stream == 2 && optind >= argc)
+		return cli_usage_error(ctx, "no command after --stdin-from-command (give it after '--')");
+	if (stream == 2)
+		o->stdin_command = (const char *const *)(argv + optind);
+	o->stdin_name = name ? name : "/stdin";
+	return EXIT_OK;
 }
 
 enum {
@@ -200,13 +277,25 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 		{ "files-from-verbatim", required_argument, NULL, OPT_FILES_FROM_VERBATIM },
 		{ "files-from-raw", required_argument, NULL, OPT_FILES_FROM_RAW },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "stdin", no_argument, NULL, 1 },
+		{ "stdin-from-command", no_argument, NULL, 2 },
+		{ "stdin-name", required_argument, NULL, 3 },
+		{ "stdin-mode", required_argument, NULL, 4 },
+		{ "read-devices", no_argument, NULL, 5 },
+		{ "snapshot", required_argument, NULL, 6 },
+		{ "before", required_argument, NULL, 7 },
+		{ "after", required_argument, NULL, 8 },
+		{ "hook-timeout", required_argument, NULL, 9 },
 		{ 0 },
 	};
 	backup_opts o;
 	memset(&o, 0, sizeof(o));
 	char **paths = NULL;
 	size_t npaths = 0;
-	int c, level = 3, threads = workq_default_threads(), rc = EXIT_OK;
+	o.stdin_mode = 0600;
+	o.hook_timeout = HOOK_DEFAULT_TIMEOUT;
+	int c, level = 3, threads = workq_default_threads(), rc = EXIT_OK, stream = 0;
+	const char *stdin_name = NULL;
 	optind = 1;
 	while ((c = cli_getopt(ctx, argc, argv, "e:xn", opts, NULL)) != -1) {
 		switch (c) {
@@ -242,6 +331,39 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 				goto out;
 			}
 			break;
+		case 1:
+		case 2:
+			if (stream && stream != c) {
+				rc = cli_usage_error(ctx, "--stdin and --stdin-from-command exclude each other");
+				goto out;
+			}
+			stream = c;
+			break;
+		case 3: stdin_name = optarg; break;
+		case 4:
+			if (parse_mode(optarg, &o.stdin_mode) < 0) {
+				rc = cli_usage_error(ctx, "invalid --stdin-mode '%s' (octal, up to 7777)", optarg);
+				goto out;
+			}
+			break;
+		case 5: o.read_devices = 1; break;
+		case 6: {
+			fssnap_kind k;
+			if (fssnap_parse_kind(optarg, &k) < 0) {
+				rc = cli_usage_error(ctx, "invalid --snapshot '%s' (btrfs, zfs or lvm)", optarg);
+				goto out;
+			}
+			o.snapshot = (int)k;
+			break;
+		}
+		case 7: o.before = optarg; break;
+		case 8: o.after = optarg; break;
+		case 9:
+			if (parse_seconds(optarg, &o.hook_timeout) < 0) {
+				rc = cli_usage_error(ctx, "invalid --hook-timeout '%s' (seconds)", optarg);
+				goto out;
+			}
+			break;
 		default:
 			if (c >= OPT_EXCLUDE_FILE && c <= OPT_FILES_FROM_RAW) {
 				if ((rc = select_option(ctx, c, optarg, &o, &paths, &npaths)) >= 0)
@@ -253,10 +375,16 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 	}
-	for (int i = optind; i < argc; i++)
+	if ((rc = stream_args(ctx, &o, stream, stdin_name, argc, argv)) != EXIT_OK)
+		goto out;
+	if (stream && npaths) {
+		rc = cli_usage_error(ctx, "a stream backup takes no paths (--files-from)");
+		goto out;
+	}
+	for (int i = optind; !stream && i < argc; i++)
 		if (strlist_add(&paths, &npaths, argv[i]) < 0)
 			goto oom;
-	if (npaths == 0) {
+	if (!stream && npaths == 0) {
 		rc = cli_usage_error(ctx, "no path to back up");
 		goto out;
 	}
@@ -285,7 +413,7 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 		rc = cli_fail(e);
 	} else {
 		print_summary(ctx, &res, &o);
-		rc = res.snap->stats.errors ? EXIT_PARTIAL : EXIT_OK;
+		rc = res.snap->stats.errors || res.cleanup_failed ? EXIT_PARTIAL : EXIT_OK;
 		backup_result_release(&res);
 	}
 out:

@@ -44,7 +44,7 @@ const char cmd_forget_usage[] =
 	"Options:\n"
 	"      --group-by LIST    apply the policy per group of snapshots with the same\n"
 	"                         host, paths and/or tags (default host,paths; '' = one group)\n"
-	CLI_SNAPSEL_HELP
+	CLI_SELECT_HELP
 	"      --allow-empty      let the policy remove every snapshot of a group\n"
 	"  -n, --dry-run          print each snapshot's fate and why (the rule that keeps\n"
 	"                         it, or why no rule does), remove nothing\n"
@@ -167,7 +167,7 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 		{ "keep-within", required_argument, NULL, 'W' },
 		{ "keep-tag", required_argument, NULL, 'T' },
 		{ "group-by", required_argument, NULL, 'g' },
-		CLI_SNAPSEL_OPTIONS,
+		CLI_SELECT_OPTIONS,
 		{ "allow-empty", no_argument, NULL, 'E' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "prune", no_argument, NULL, 'p' },

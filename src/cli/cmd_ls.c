@@ -25,7 +25,7 @@ const char cmd_ls_usage[] =
 	"a unique prefix of a snapshot id; 'latest:/etc' names /etc in it.\n\n"
 	"Options:\n"
 	"  -l, --long             mode, owner, size and modification time too\n"
-	CLI_SNAPSEL_HELP
+	CLI_SELECT_HELP
 	"      --json             one JSON object per line (newline-delimited): path,\n"
 	"                         name, type, mode, uid, gid, user, group, size, mtime\n"
 	"                         and ctime (RFC 3339, ns), dev, inode, nlink,\n"
@@ -88,7 +88,7 @@ static int print_node(void *ud, const buf *path, const tree *t, const tree_node 
 
 int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "long", no_argument, NULL, 'l' }, CLI_SNAPSEL_OPTIONS,
+	static const struct option opts[] = { { "long", no_argument, NULL, 'l' }, CLI_SELECT_OPTIONS,
 					      { 0 } };
 	snapsel_filter f = SNAPSEL_FILTER_INIT;
 	ls_state st;

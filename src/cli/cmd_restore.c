@@ -10,6 +10,7 @@
 #include "../base/workq.h"
 #include "../jobs/restore.h"
 #include "../jobs/snapsel.h"
+#include "../jobs/restore_device.h"
 #include "../report/backup.h"
 #include "../repo/snapshots.h"
 
@@ -22,7 +23,8 @@
 #include <time.h>
 
 const char cmd_restore_usage[] =
-	"usage: dvalin restore -r REPO SNAPSHOT[:PATH] --target DIR [OPTIONS]\n\n"
+	"usage: dvalin restore -r REPO SNAPSHOT[:PATH] --target DIR [OPTIONS]\n"
+	"       dvalin restore -r REPO SNAPSHOT[:PATH] --to-device DEV [--verify]\n\n"
 	"Restore a snapshot under DIR: a backup of /srv/data is written to\n"
 	"DIR/srv/data; with SNAPSHOT:PATH, what PATH holds is written into DIR\n"
 	"itself ('latest:/srv/data' puts its files in DIR).  Metadata is restored as\n"
@@ -50,7 +52,7 @@ const char cmd_restore_usage[] =
 	"  -n, --dry-run          say what would be restored, replaced, kept and\n"
 	"                         deleted; write nothing\n"
 	"      --verify           re-hash every chunk read (slower)\n"
-	CLI_SNAPSEL_HELP
+	CLI_SELECT_HELP
 	"      --threads N        write files on N threads (default: one per processor)\n"
 	"      --max-entries N    refuse a snapshot that expands to more than N entries\n"
 	"                         (default 1000000000; 0: no limit): a forged snapshot\n"
@@ -59,6 +61,10 @@ const char cmd_restore_usage[] =
 	"      --no-space-check   write even if the target's free space or inodes seem\n"
 	"                         too few for what the snapshot expands to (checked by\n"
 	"                         default, before anything of it is written)\n"
+	"      --to-device DEV    write the one file PATH (a device backed up with\n"
+	"                         --read-devices, or an image) to the block device DEV,\n"
+	"                         holes as zeros; DEV must be as large, unmounted and\n"
+	"                         unused.  DEV may also be an image file: written sparse\n"
 	"      --json             print the summary as JSON\n\n"
 	"PATTERNs as restic's (dvalin(1), PATTERNS): no leading '/' matches at any\n"
 	"depth, a trailing '/' matches directories only, '**' any number of levels.\n\n"
@@ -133,10 +139,70 @@ static void print_summary(const restore_stats *st, int dry, double secs)
 
 typedef struct {
 	restore_opts o;
+	const char *to_device;
 	snapsel_filter f;
 	char **iexcl;
 	size_t niexcl;
 } restore_args;
+
+/*
+ * restore --to-device: the file path (the snapshot's only path when not
+ * given) to a device or an image file.
+ */
+static int restore_to_device(cli_ctx *ctx, const snapsel_filter *f, const char *spec,
+			     const char *path, const char *target, int verify)
+{
+	repo *r;
+	snapshot *s = NULL;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = cli_open_repo(ctx, &r);
+	if (rc < 0)
+		return cli_fail(rc);
+	char *in = NULL;
+	rc = snapsel_find(r, f, spec, &s, &in);
+	if (rc == 0 && in && path)
+		rc = err_set(-DV_EUSAGE, "give the file as '%s' or with --include, not both", spec);
+	if (rc == 0 && in)
+		path = in;
+	if (rc == 0 && !path && s->npaths != 1)
+		rc = err_set(-DV_EUSAGE, "the snapshot has %zu paths: name the file with --include PATH",
+			     s->npaths);
+	if (rc == 0 && !path)
+		path = s->paths[0];
+	restore_device_stats st;
+	memset(&st, 0, sizeof(st));
+	if (rc == 0) {
+		restore_device_opts o = { path, target, verify };
+		job_progress prog = { 0 };
+		progress_display *pd = NULL;
+		progress_start(&pd, &prog, "restore", ctx->progress);
+		interrupt_install();
+		rc = restore_device_run(r, s, &o, &prog, &st);
+		progress_stop(pd);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (rc == 0 && ctx->json) {
+		json j;
+		json_init(&j, stdout);
+		report_restore_device(&j, path, target, &st, secs);
+		json_finish(&j);
+	} else if (rc == 0 && !ctx->quiet) {
+		char b[32], d[32], z[32], t[32];
+		cli_human_bytes(b, st.size);
+		cli_human_bytes(d, st.data);
+		cli_human_bytes(z, st.zeroed);
+		cli_human_duration(t, secs);
+		printf("restored '%s' to '%s': %s (%s of data, %s %s) in %s (%.2f s)\n", path, target, b, d,
+		       st.device ? z : b, st.device ? "zeroed" : "in total", t, secs);
+	}
+	snapshot_free(s);
+	repo_free(r);
+	rc = rc < 0 ? cli_fail(rc) : EXIT_OK;
+	free(in); /* after the message, which may name it */
+	return rc;
+}
 
 static void args_release(restore_args *a)
 {
@@ -162,7 +228,8 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, restore_args *a)
 		{ "threads", required_argument, NULL, 'j' },
 		{ "max-entries", required_argument, NULL, 'M' },
 		{ "no-space-check", no_argument, NULL, 'S' },
-		CLI_SNAPSEL_OPTIONS,
+		{ "to-device", required_argument, NULL, 'T' },
+		CLI_SELECT_OPTIONS,
 		{ 0 },
 	};
 	restore_opts *o = &a->o;
@@ -189,6 +256,7 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, restore_args *a)
 			o->overwrite = (int)m;
 			break;
 		}
+		case 'T': a->to_device = optarg; break;
 		case 'M': {
 			char *end;
 			errno = 0;
@@ -215,10 +283,14 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, restore_args *a)
 	}
 	if (optind >= argc)
 		return cli_usage_error(ctx, "no snapshot given");
-	if (!o->target)
-		return cli_usage_error(ctx, "no --target given");
 	if (argc - optind > 1)
 		return cli_usage_error(ctx, "too many arguments");
+	if (a->to_device && (o->target || o->nincludes > 1 || o->nexcludes || o->niexcludes ||
+			     o->del || o->dry_run || o->overwrite))
+		return cli_usage_error(ctx, "--to-device takes one SNAPSHOT[:PATH], at most one --include PATH, "
+					    "--verify, and no --target or options of a restore into a directory");
+	if (!o->target && !a->to_device)
+		return cli_usage_error(ctx, "no --target given");
 	return -1;
 }
 
@@ -229,6 +301,9 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	a.o.threads = workq_default_threads();
 	a.o.max_entries = RESTORE_MAX_ENTRIES;
 	int ex = parse_args(ctx, argc, argv, &a);
+	if (ex < 0 && a.to_device)
+		ex = restore_to_device(ctx, &a.f, argv[optind], a.o.nincludes ? a.o.includes[0] : NULL,
+				       a.to_device, a.o.verify);
 	if (ex >= 0) {
 		args_release(&a);
 		return ex;

@@ -19,7 +19,7 @@ const char cmd_snapshots_usage[] =
 	"files and the bytes the backup added to the repository.  A protected\n"
 	"snapshot (see 'dvalin protect') is marked with '*' after its id.\n\n"
 	"Options:\n"
-	CLI_SNAPSEL_HELP
+	CLI_SELECT_HELP
 	"      --json             an array of objects: id, short_id, time (RFC 3339,\n"
 	"                         ns), host, user, paths, tags, parent, tree, protected,\n"
 	"                         damaged_paths (set by a repair) and a summary object;\n"
@@ -99,7 +99,7 @@ static void print_table(snapshot **v, size_t n, const snapsel_filter *f, const i
 
 int cmd_snapshots(cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_SNAPSEL_OPTIONS, { 0 } };
+	static const struct option opts[] = { CLI_SELECT_OPTIONS, { 0 } };
 	snapsel_filter f = SNAPSEL_FILTER_INIT;
 	int c, rc;
 	optind = 1;

@@ -25,7 +25,7 @@ const char cmd_tag_usage[] =
 	"      --remove T[,T...]  remove tags (repeatable)\n"
 	"      --set T[,T...]     replace all tags by these (repeatable; --set '' removes\n"
 	"                         every tag); not together with --remove\n"
-	CLI_SNAPSEL_HELP;
+	CLI_SELECT_HELP;
 
 static void print_tags(const snapshot *s)
 {
@@ -56,7 +56,7 @@ int cmd_tag(cli_ctx *ctx, int argc, char **argv)
 		{ "add", required_argument, NULL, 'a' },
 		{ "remove", required_argument, NULL, 'd' },
 		{ "set", required_argument, NULL, 's' },
-		CLI_SNAPSEL_OPTIONS,
+		CLI_SELECT_OPTIONS,
 		{ 0 },
 	};
 	tag_opts o;

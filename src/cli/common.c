@@ -320,3 +320,47 @@ void cli_human_duration(char out[32], double seconds)
 	else
 		snprintf(out, 32, "%lu:%02lu", s / 60, s % 60);
 }
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!*s || *s == '-')
+		return -EINVAL;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	static const char units[] = "KMGTP";
+	const char *u = *end ? strchr(units, *end & ~0x20) : NULL;
+	unsigned shift = u ? 10 * (unsigned)(u - units + 1) : 0;
+	if (u) {
+		end++;
+		if (*end == 'i' || *end == 'I')
+			end++;
+		if (*end == 'B' || *end == 'b')
+			end++;
+	} else if (*end == 'B' || *end == 'b') {
+		end++;
+	}
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int cli_parse_date(const char *s, int64_t *out)
+{
+	char full[64];
+	int32_t tz;
+	size_t n = strlen(s);
+	/* a date alone is its midnight; "T" may stand for the space */
+	if (n == 10)
+		snprintf(full, sizeof(full), "%s 00:00:00", s);
+	else if (n == 16)
+		snprintf(full, sizeof(full), "%s:00", s);
+	else
+		snprintf(full, sizeof(full), "%s", s);
+	if (n > 10 && full[10] == 'T')
+		full[10] = ' ';
+	return snapshot_parse_time(full, out, &tz);
+}

@@ -24,6 +24,11 @@ static const cli_command commands[] = {
 	{ "snapshots", cmd_snapshots, "list snapshots", cmd_snapshots_usage },
 	{ "ls", cmd_ls, "list the files of a snapshot", cmd_ls_usage },
 	{ "restore", cmd_restore, "restore a snapshot", cmd_restore_usage },
+	{ "dump", cmd_dump, "write a file or directory of a snapshot to stdout", cmd_dump_usage },
+	{ "mount", cmd_mount, "browse the snapshots as a read-only file system", cmd_mount_usage },
+	{ "diff", cmd_diff, "show what changed between two snapshots", cmd_diff_usage },
+	{ "find", cmd_find, "find files in snapshots by name, size and time", cmd_find_usage },
+	{ "drill", cmd_drill, "prove a snapshot restores: a sampled restore, checked", cmd_drill_usage },
 	{ "forget", cmd_forget, "remove snapshots by a retention policy", cmd_forget_usage },
 	{ "prune", cmd_prune, "remove data no snapshot uses", cmd_prune_usage },
 	{ "check", cmd_check, "verify the repository", cmd_check_usage },
@@ -75,9 +80,9 @@ static void main_usage(FILE *f)
 	      "Exit status:\n"
 	      "  0    success                 4    a disk or pool has a warning\n"
 	      "  1    error                   5    a disk or pool is failing\n"
-	      "  2    usage error             6    check found damaged or missing data\n"
-	      "  3    backup saved, but some  130  interrupted (SIGINT)\n"
-	      "       files were unreadable\n", f);
+	      "  2    usage error             6    check found damaged or missing data,\n"
+	      "  3    backup saved, but some       or a drill found files that do not match\n"
+	      "       files were unreadable   130  interrupted (SIGINT)\n", f);
 }
 
 void cli_print_usage(const char *cmd)

@@ -94,36 +94,6 @@ int cli_option_error(const cli_ctx *ctx)
 	return cli_usage_error(ctx, "%s", ctx->opt_error[0] ? ctx->opt_error : "unknown option");
 }
 
-int cli_parse_size(const char *s, uint64_t *out)
-{
-	/* digits, then an optional unit of powers of 1024 (k, m, g, t; with
-	 * or without "B"/"iB"), as restic takes --exclude-larger-than */
-	char *end;
-	errno = 0;
-	if (!isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	static const char units[] = "bkmgt";
-	unsigned shift = 0;
-	if (*end) {
-		const char *u = strchr(units, tolower((unsigned char)*end));
-		if (!u)
-			return -EINVAL;
-		shift = 10 * (unsigned)(u - units);
-		end++;
-		if (shift && (strcasecmp(end, "ib") == 0 || strcasecmp(end, "b") == 0))
-			end += strlen(end);
-		if (*end)
-			return -EINVAL;
-	}
-	if (shift && v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
 int cli_add_csv(char ***v, size_t *n, const char *arg)
 {
 	for (const char *p = arg; *p;) {

@@ -1,22 +1,28 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The backup job: it resolves the paths, finds the parent snapshot, sets
- * up the pipeline (ingest: chunk, keyed id, compress, seal) and the file
- * job pool, runs the walk (backup_walk.c), waits for every blob to be
- * stored and records the snapshot.  The modules and threads are described
- * in docs/internals.md, "Backup".
+ * The backup job: it runs the before hook, resolves the paths, finds the
+ * parent snapshot, sets up the pipeline (ingest: chunk, keyed id,
+ * compress, seal) and the file job pool, makes file system snapshots,
+ * runs the walk (backup_walk.c) or reads the stream (backup_stream.c),
+ * waits for every blob to be stored and records the snapshot; then it
+ * removes the snapshots and runs the after hook.  The modules and threads
+ * are described in docs/internals.md, "Backup".
  */
 #include "backup.h"
 #include "backup_file.h"
 #include "backup_scan.h"
+#include "backup_stream.h"
 #include "backup_walk.h"
 #include "snapsel.h"
+#include "fssnap.h"
+#include "hook.h"
 #include "treeio.h"
 #include "../archive/ingest.h"
 #include "../backend/local.h"
 #include "../archive/tree.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
+#include "../base/guard.h"
 #include "../base/log.h"
 #include "../base/strlist.h"
 #include "../repo/session.h"
@@ -213,6 +219,60 @@ static int prepare_paths(const backup_opts *o, char ***out, size_t *out_n)
 	return 0;
 }
 
+/*
+ * What must happen whatever becomes of the backup: the after hook (once
+ * the data may change again) and the removal of file system snapshots,
+ * done by this process or, if it dies first, by the guard.
+ */
+typedef struct {
+	const backup_opts *o;
+	guard *g;
+	fssnap *fs;
+	unsigned after_id;
+	int after_pending;
+	int failed; /* a cleanup step failed (logged) */
+} backup_cleanup;
+
+static int cleanup_start(backup_cleanup *c, const backup_opts *o)
+{
+	memset(c, 0, sizeof(*c));
+	c->o = o;
+	if (!o->after && !o->snapshot)
+		return 0;
+	int rc = guard_new(&c->g);
+	if (rc == 0 && o->after) {
+		const char *argv[] = { "/bin/sh", "-c", o->after, NULL };
+		rc = guard_add(c->g, "the after hook", argv, o->hook_timeout, 0, &c->after_id);
+		c->after_pending = rc == 0;
+	}
+	return rc;
+}
+
+static void run_after(backup_cleanup *c)
+{
+	if (!c->after_pending)
+		return;
+	c->after_pending = 0;
+	guard_dismiss(c->g, c->after_id);
+	hook h = { "after", c->o->after, c->o->hook_timeout };
+	int rc = hook_run(&h, NULL, NULL);
+	if (rc < 0) {
+		log_error("%s", err_msg(rc));
+		c->failed = 1;
+	}
+}
+
+static void cleanup_finish(backup_cleanup *c)
+{
+	if (c->fs && fssnap_remove(c->fs) < 0)
+		c->failed = 1;
+	fssnap_free(c->fs);
+	c->fs = NULL;
+	run_after(c);
+	guard_free(c->g);
+	c->g = NULL;
+}
+
 int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result *out)
 {
 	struct timespec t0, t1;
@@ -225,17 +285,32 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	ingest *g = NULL;
 	backup_file_pool *files = NULL;
 	backup_scan *scan = NULL;
+	backup_cleanup cl = { 0 };
 	atomic_uint_fast64_t errors = 0;
 	uint64_t added_before = repo_bytes_added(r);
 	int rc = s ? 0 : -ENOMEM;
+	if (rc == 0 && o->stdin_name && (o->npaths || o->snapshot))
+		rc = err_set(-DV_EUSAGE, "a stream backup takes no paths and no --snapshot");
+	rc = rc ?: fill_identity(s, o);
+	rc = rc ?: cleanup_start(&cl, o);
+	if (rc == 0 && o->before) {
+		hook h = { "before", o->before, o->hook_timeout };
+		rc = hook_run(&h, NULL, NULL);
+	}
+	if (o->stdin_name) {
+		char *p = NULL;
+		rc = rc ?: backup_stream_path(o->stdin_name, &p);
+		rc = rc ?: strlist_add(&paths, &npaths, p);
+		free(p);
+	} else {
+		rc = rc ?: prepare_paths(o, &paths, &npaths);
+	}
 	ingest_params ip = { r, o->threads, &prog->bytes };
 	rc = rc ?: ingest_new(&g, &ip);
 	backup_file_params fp = { r, g, o->threads, prog, &errors };
 	rc = rc ?: backup_file_pool_new(&files, &fp);
 	if (o->dry_run)
 		repo_set_dry_run(r); /* before anything is saved */
-	rc = rc ?: fill_identity(s, o);
-	rc = rc ?: prepare_paths(o, &paths, &npaths);
 	rc = rc ?: find_parent(r, o, s->host, paths, npaths, &parent);
 	if (rc < 0)
 		goto out;
@@ -247,28 +322,51 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 		memcpy(s->parent, parent->id, 32);
 		atomic_store(&prog->est_bytes, parent->stats.total_bytes);
 		atomic_store(&prog->est_files, parent->stats.total_files);
-		if (treeio_load(r, parent->tree, &ptree) < 0)
+		if (!o->stdin_name && treeio_load(r, parent->tree, &ptree) < 0)
 			log_warn("cannot read the parent snapshot's tree: every file will be read");
 	}
-	/* without an estimate the display shows no ETA: a missing scan is no failure */
-	if (!parent && prog->want_estimate &&
-	    backup_scan_start(&scan, prog, paths, npaths, o->one_file_system) < 0)
-		scan = NULL;
-	/* the repository is left out of its own backup (a local one: by its directory) */
-	backup_filter_params fp_filter = {
-		.excludes = o->excludes, .nexcludes = o->nexcludes,
-		.iexcludes = o->iexcludes, .niexcludes = o->niexcludes,
-		.if_present = o->if_present, .nif_present = o->nif_present,
-		.caches = o->exclude_caches, .larger_than = o->larger_than,
-		.repo_dirfd = local_backend_dirfd(repo_backend(r)),
-	};
-	backup_walk_params wp = {
-		.r = r, .files = files, .prog = prog, .errors = &errors,
-		.paths = paths, .npaths = npaths, .parent = ptree.plain.data ? &ptree : NULL,
-		.filter = &fp_filter,
-		.one_file_system = o->one_file_system, .force = o->force, .threads = o->threads,
-	};
-	rc = backup_walk(&wp, s->tree, &s->stats);
+	if (o->snapshot) {
+		fssnap_params sp = { (fssnap_kind)o->snapshot, paths, npaths, o->read_devices, cl.g };
+		if ((rc = fssnap_create(&cl.fs, &sp)) < 0)
+			goto out;
+		run_after(&cl); /* the snapshots hold the data: it may change again */
+	}
+	if (o->stdin_name) {
+		backup_stream_params sp = { r, g, paths[0], o->stdin_mode, o->stdin_command, 0, s->time };
+		backup_stream_result sr;
+		rc = backup_stream(&sp, s->tree, &s->stats, &sr);
+		if (rc == 0 && parent) {
+			/* the same name was backed up before: a changed file, read again */
+			s->stats.files_new--;
+			s->stats.files_changed++;
+		}
+		out->stream = 1;
+		out->stream_bytes = sr.bytes;
+		out->command_status = sr.status;
+	} else {
+		/* without an estimate the display shows no ETA: a missing scan is no failure */
+		if (!parent && prog->want_estimate &&
+		    backup_scan_start(&scan, prog, paths, npaths, o->one_file_system) < 0)
+			scan = NULL;
+		size_t naliases = 0;
+		const backup_walk_alias *aliases = cl.fs ? fssnap_aliases(cl.fs, &naliases) : NULL;
+		/* the repository is left out of its own backup (a local one: by its directory) */
+		backup_filter_params fp_filter = {
+			.excludes = o->excludes, .nexcludes = o->nexcludes,
+			.iexcludes = o->iexcludes, .niexcludes = o->niexcludes,
+			.if_present = o->if_present, .nif_present = o->nif_present,
+			.caches = o->exclude_caches, .larger_than = o->larger_than,
+			.repo_dirfd = local_backend_dirfd(repo_backend(r)),
+		};
+		backup_walk_params wp = {
+			.r = r, .files = files, .prog = prog, .errors = &errors,
+			.paths = paths, .npaths = npaths, .parent = ptree.plain.data ? &ptree : NULL,
+			.filter = &fp_filter,
+			.one_file_system = o->one_file_system, .force = o->force, .threads = o->threads,
+			.read_devices = o->read_devices, .aliases = aliases, .naliases = naliases,
+		};
+		rc = backup_walk(&wp, s->tree, &s->stats);
+	}
 	/* the first failure of any thread carries its message (they are
 	 * thread-local): prefer it to the same code without one */
 	int rc2 = ingest_wait(g);
@@ -295,10 +393,20 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	out->dry_run = o->dry_run;
 	s = NULL;
 	out->files_changed_while_read = backup_file_pool_changed(files);
+	out->bytes_new = ingest_bytes_new(g);
 	out->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 out:
 	backup_file_pool_free(files);
 	ingest_free(g);
+	if (cl.o) {
+		/* the failure's message, not the clean-up's, is the one to report */
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", rc < 0 ? err_msg(rc) : "");
+		cleanup_finish(&cl);
+		out->cleanup_failed = cl.failed;
+		if (rc < 0)
+			err_set(rc, "%s", msg);
+	}
 	tree_release(&ptree);
 	snapshot_free(parent);
 	snapshot_free(s);

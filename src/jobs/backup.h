@@ -8,6 +8,15 @@
  * ones.  The parent snapshot (latest of the same host and paths) is
  * walked alongside: a file whose size, mtime, ctime, inode and mode are
  * unchanged is not opened, its chunk list is reused.
+ *
+ * Instead of paths, a backup may store one stream (stdin, or a command's
+ * output) as a file at a chosen path (backup_stream.h).  Around the
+ * backup: the before hook runs first (its failure aborts: nothing is
+ * recorded); then file system snapshots are made (fssnap.h) and the walk
+ * reads them; the after hook runs once the data may change again (right
+ * after the snapshots were made, else after the backup), whatever
+ * happened before.  A guard process (base/guard.h) runs the after hook
+ * and removes the snapshots if this process dies first.
  */
 #ifndef DV_JOBS_BACKUP_H
 #define DV_JOBS_BACKUP_H
@@ -42,19 +51,34 @@ typedef struct {
 	int exclude_caches;   /* --exclude-caches */
 	uint64_t larger_than; /* --exclude-larger-than; 0: no limit */
 	int dry_run;          /* read, chunk and count, store nothing (res.snap not saved) */
+	int read_devices;     /* block devices by content, not as device nodes */
+	int snapshot;         /* fssnap_kind: read the paths from file system snapshots */
+	/* a stream instead of paths: stored at stdin_name (then npaths is 0) */
+	const char *stdin_name;
+	uint32_t stdin_mode;
+	const char *const *stdin_command; /* argv whose output is the stream; NULL: stdin */
+	const char *before, *after;       /* hooks: shell commands, or NULL */
+	double hook_timeout;              /* seconds, <= 0: none */
 } backup_opts;
 
 typedef struct {
 	snapshot *snap;     /* the new snapshot (owned by the result; unsaved, id zero, in a dry run) */
 	uint64_t files_changed_while_read;
+	uint64_t bytes_new; /* read bytes not found in the repository (before compression) */
 	double seconds;
 	int dry_run;        /* nothing was stored */
+	int stream;         /* a stream backup: */
+	uint64_t stream_bytes;
+	int command_status; /* its command's exit status (-1: stdin) */
+	/* the after hook or removing a snapshot failed (logged): the backup is saved */
+	int cleanup_failed;
 } backup_result;
 
 /*
  * Runs a backup.  Returns 0 (per-file problems are warnings, counted in
- * snap->stats.errors) or a negative code for a fatal failure, in which
- * case nothing but unreferenced packs was written.
+ * snap->stats.errors; a failed after hook or snapshot removal is logged
+ * and out->cleanup_failed) or a negative code for a fatal failure, in
+ * which case nothing but unreferenced packs was written.
  */
 int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result *out);
 void backup_result_release(backup_result *res);

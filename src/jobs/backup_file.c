@@ -4,6 +4,7 @@
 #include "../archive/change.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
+#include "../base/fsio.h"
 #include "../base/log.h"
 #include "../base/workq.h"
 
@@ -35,9 +36,17 @@ static void job_warn(backup_file_pool *p, backup_file *j, const char *what, int 
 	j->skipped = 1;
 }
 
+/* Still what the walk saw: the same inode, of the same kind. */
+static int same_entry(const backup_file *j, const struct stat *st)
+{
+	if (st->st_ino != j->st.st_ino)
+		return 0;
+	return j->device ? S_ISBLK(st->st_mode) && st->st_rdev == j->st.st_rdev : S_ISREG(st->st_mode);
+}
+
 static void job_read(backup_file_pool *p, backup_file *j, repo_session *rd, buf *rbuf)
 {
-	int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (j->follow ? 0 : O_NOFOLLOW);
 	_cleanup_close_ int fd = openat(j->dirfd, j->name, flags | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
 		fd = openat(j->dirfd, j->name, flags);
@@ -46,13 +55,20 @@ static void job_read(backup_file_pool *p, backup_file *j, repo_session *rd, buf 
 		return;
 	}
 	struct stat before;
-	if (fstat(fd, &before) < 0 || !S_ISREG(before.st_mode) || before.st_ino != j->st.st_ino) {
+	if (fstat(fd, &before) < 0 || !same_entry(j, &before)) {
 		job_warn(p, j, "file replaced during backup", -ESTALE);
 		return;
 	}
 	j->st = before;
 	ingest_status st;
-	int rc = ingest_file(p->g, rd, rbuf, fd, &before, &j->segs, &st);
+	uint64_t size = 0;
+	int rc = 0;
+	if (j->device && (rc = fsio_blockdev_size(fd, &size)) < 0) {
+		job_warn(p, j, "cannot read the size of device", rc);
+		return;
+	}
+	rc = j->device ? ingest_device(p->g, rd, rbuf, fd, size, &j->segs, &st)
+		       : ingest_file(p->g, rd, rbuf, fd, &before, &j->segs, &st);
 	if (rc < 0) {
 		j->rc = rc;
 		return;
@@ -61,8 +77,10 @@ static void job_read(backup_file_pool *p, backup_file *j, repo_session *rd, buf 
 		job_warn(p, j, "cannot read", st.source_err);
 		return;
 	}
+	/* a device node's times say nothing about its contents */
 	struct stat after;
-	if (st.ended_early || fstat(fd, &after) < 0 || !change_same_version(&before, &after)) {
+	if (st.ended_early ||
+	    (!j->device && (fstat(fd, &after) < 0 || !change_same_version(&before, &after)))) {
 		log_warn("file changed while being read '%s': the stored copy may be inconsistent", j->qpath);
 		atomic_fetch_add(&p->changed, 1);
 	}

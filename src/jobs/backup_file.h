@@ -4,7 +4,9 @@
  * file whose contents it must read to a job, which opens it relative to
  * its directory (O_NOFOLLOW; O_NOATIME where allowed), checks that it is
  * still the inode the walk saw, reads it through the ingest pipeline, and
- * notices a change during the read (fstat before and after).
+ * notices a change during the read (fstat before and after).  A block
+ * device (--read-devices) is read by content to its full size, its
+ * zero blocks as holes (ingest_device()).
  *
  * Jobs run on a pool of threads, each with its own repository session and
  * read buffer, or inline in the walking thread (one thread, or on
@@ -35,6 +37,8 @@ typedef struct {
 	char *qpath;       /* quoted path for messages (owned) */
 	struct stat st;    /* in: from the walk; out: fstat of the opened file */
 	seglist segs;      /* the contents, once done */
+	int device;        /* a block device, read by content (--read-devices) */
+	int follow;        /* name may be a symlink to follow (a path given to back up) */
 	int rc;            /* a fatal error (the repository failed) */
 	int skipped;       /* could not be read: warned, to be left out */
 	atomic_int done;   /* set (under the pool's lock) when finished */

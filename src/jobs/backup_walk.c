@@ -21,6 +21,7 @@
  */
 #include "backup_walk.h"
 #include "backup_filter.h"
+#include "fssnap.h"
 #include "quote.h"
 #include "treeio.h"
 #include "../archive/change.h"
@@ -36,6 +37,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -67,6 +69,9 @@ typedef struct {
 	int is_new;          /* no file of that name in the parent */
 	backup_file *job;
 	seglist segs;        /* PE_REUSE: the parent's chunk list */
+	char *src_name;      /* a path read from an alias: its name in src_fd (owned) */
+	int src_fd;          /* (owned; valid while src_name is set) */
+	int follow;          /* read through a symlink (a path given with --read-devices) */
 } pentry;
 
 /* What an entry of a virtual directory leads to. */
@@ -239,10 +244,25 @@ static int empty_tree(walker *w, uint8_t out_id[32])
 
 /* ---- the queue of walked directories ---- */
 
+/* Where the entry is read: its directory and name there. */
+static int entry_fd(const frame *f, const pentry *pe)
+{
+	return pe->src_name ? pe->src_fd : f->fd;
+}
+
+static const char *entry_name(const pentry *pe)
+{
+	return pe->src_name ? pe->src_name : pe->name;
+}
+
 static void pentries_free(pentry *pe, size_t n)
 {
 	for (size_t i = 0; pe && i < n; i++) {
 		free(pe[i].name);
+		if (pe[i].src_name) {
+			free(pe[i].src_name);
+			close(pe[i].src_fd);
+		}
 		buf_release(&pe[i].xattrs);
 		buf_release(&pe[i].target);
 		backup_file_free(pe[i].job);
@@ -280,8 +300,8 @@ static int link_segs(walker *w, const qdir *d, pentry *pe, const seglist **out)
 	buf _cleanup_(buf_releasep) q = BUF_INIT;
 	int rc = buf_append(&path, d->path, strlen(d->path));
 	path_push(&path, pe->name);
-	rc = rc ?: backup_file_new(&pe->job, d->fd, pe->name, quote_path(&q, path.data, path.len),
-				   &pe->st);
+	rc = rc ?: backup_file_new(&pe->job, pe->src_name ? pe->src_fd : d->fd, entry_name(pe),
+				   quote_path(&q, path.data, path.len), &pe->st);
 	rc = rc ?: backup_file_start(w->p->files, pe->job, 1);
 	if (rc < 0)
 		return rc;
@@ -339,6 +359,12 @@ static int finish_entry(walker *w, tree_writer *tw, const qdir *d, pentry *pe)
 	}
 	memset(&n, 0, sizeof(n));
 	meta_from_stat(&n, st, w->names);
+	if (pe->kind == PE_JOB && pe->job->device) {
+		/* a device's contents: a file to every reader, marked as such */
+		n.type = NODE_FILE;
+		n.device = 1;
+		n.rdev = st->st_rdev;
+	}
 	n.name = (const uint8_t *)pe->name;
 	n.name_len = strlen(pe->name);
 	n.xattrs = pe->xattrs.data;
@@ -500,10 +526,20 @@ static int open_frame(walker *w, int fd, tree *ptree, unsigned depth, uint8_t ou
 static int prepare_dir(walker *w, frame *f, pentry *pe, const tree *pt, frame *child, int *has_child)
 {
 	const tree_node *pn = pe->pn;
+	struct stat fst;
 	w->st.dirs++;
+	/* in a btrfs snapshot, a nested subvolume is an empty directory with
+	 * inode 2 on a device of its own: its files are not in the snapshot */
+	if (w->p->naliases && pe->st.st_ino == 2 && !pe->src_name && fstat(f->fd, &fst) == 0 &&
+	    fst.st_dev != pe->st.st_dev) {
+		log_warn("'%s' is a nested btrfs subvolume, which a snapshot of its parent does not "
+			 "contain: stored empty (back it up on its own)", qpath(w));
+		count_error(w);
+		return empty_tree(w, pe->sub);
+	}
 	if (w->p->one_file_system && pe->st.st_dev != w->root_dev)
 		return empty_tree(w, pe->sub);
-	int sfd = openat(f->fd, pe->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int sfd = openat(entry_fd(f, pe), entry_name(pe), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sfd < 0) {
 		warn_entry(w, "cannot open directory", -errno);
 		return empty_tree(w, pe->sub);
@@ -530,11 +566,13 @@ static int prepare_dir(walker *w, frame *f, pentry *pe, const tree *pt, frame *c
 	return rc < 0 ? rc : 0;
 }
 
-static int submit_file(walker *w, int dirfd, pentry *pe)
+static int submit_file(walker *w, int dirfd, pentry *pe, int device)
 {
-	int rc = backup_file_new(&pe->job, dirfd, pe->name, qpath(w), &pe->st);
+	int rc = backup_file_new(&pe->job, dirfd, entry_name(pe), qpath(w), &pe->st);
 	if (rc < 0)
 		return rc;
+	pe->job->device = device;
+	pe->job->follow = pe->follow;
 	pe->kind = PE_JOB;
 	return backup_file_start(w->p->files, pe->job, 0);
 }
@@ -568,11 +606,11 @@ static int prepare_file(walker *w, int dirfd, pentry *pe, const tree *pt)
 			pe->kind = PE_LINK;
 			return 0;
 		}
-		rc = submit_file(w, dirfd, pe);
+		rc = submit_file(w, dirfd, pe, 0);
 		h->pending = pe->job;
 		return rc;
 	}
-	return submit_file(w, dirfd, pe);
+	return submit_file(w, dirfd, pe, 0);
 }
 
 /*
@@ -580,28 +618,38 @@ static int prepare_file(walker *w, int dirfd, pentry *pe, const tree *pt)
  * for a directory, by pushing a frame (*has_child; w->path then stays its
  * path).  Per-entry problems are warnings.
  */
-static int prepare_entry(walker *w, frame *f, pentry *pe, frame *child, int *has_child)
+static int prepare_entry(walker *w, frame *f, pentry *pe, int top, frame *child, int *has_child)
 {
 	const tree *pt = frame_parent(f);
 	size_t old = path_push(&w->path, pe->name);
-	int rc = 0;
+	int rc = 0, dfd = entry_fd(f, pe);
+	const char *sname = entry_name(pe);
+	struct stat lst;
 	pe->kind = PE_SKIP;
 	pe->pn = NULL;
-	if (fstatat(f->fd, pe->name, &pe->st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (fstatat(dfd, sname, &pe->st, AT_SYMLINK_NOFOLLOW) < 0) {
 		warn_entry(w, errno == ENOENT ? "file vanished" : "cannot stat", -errno);
 		goto out;
 	}
 	/* after the stat: a pattern ending in '/' matches directories only */
 	if (backup_filter_entry(&w->filter, &w->path, &pe->st))
 		goto out;
+	/* a path given to back up may name a device by a link (/dev/vg0/lv) */
+	if (top && w->p->read_devices && S_ISLNK(pe->st.st_mode) && fstatat(dfd, sname, &lst, 0) == 0 &&
+	    S_ISBLK(lst.st_mode)) {
+		pe->st = lst;
+		pe->follow = 1;
+	}
 	long pi = pt ? tree_find(pt, pe->name, strlen(pe->name)) : -1;
 	pe->pn = pi >= 0 ? &pt->nodes[pi] : NULL;
 	pe->is_new = !pe->pn || pe->pn->type != NODE_FILE;
-	if (change_same_inode_ctime(pe->pn, &pe->st) && !w->p->force) {
+	if (pe->follow) {
+		rc = 0; /* (the link's own, not the device's, would be read) */
+	} else if (change_same_inode_ctime(pe->pn, &pe->st) && !w->p->force) {
 		/* changing an xattr changes ctime: the parent's list is current */
 		rc = buf_append(&pe->xattrs, pe->pn->xattrs, pe->pn->xattrs_len);
 	} else {
-		rc = meta_read_xattrs(&pe->xattrs, f->fd, pe->name);
+		rc = meta_read_xattrs(&pe->xattrs, dfd, sname);
 		if (rc < 0 && rc != -ENOMEM && rc != -ENOENT)
 			warn_entry(w, "cannot read extended attributes of", rc);
 		if (rc < 0 && rc != -ENOMEM) {
@@ -612,15 +660,27 @@ static int prepare_entry(walker *w, frame *f, pentry *pe, frame *child, int *has
 	if (rc < 0)
 		goto out;
 	pe->kind = PE_NODE;
+	/* a btrfs snapshot made by a dvalin backup (a subvolume, or in a
+	 * snapshot the empty placeholder of one): never backup content */
+	if (S_ISDIR(pe->st.st_mode) && (pe->st.st_ino == 256 || pe->st.st_ino == 2) &&
+	    strncmp(pe->name, "." FSSNAP_PREFIX, strlen("." FSSNAP_PREFIX)) == 0) {
+		pe->kind = PE_SKIP;
+		goto out;
+	}
 	switch (pe->st.st_mode & S_IFMT) {
 	case S_IFREG:
-		rc = prepare_file(w, f->fd, pe, pt);
+		rc = prepare_file(w, dfd, pe, pt);
+		break;
+	case S_IFBLK:
+		/* by content, always read: a device node's times do not change with it */
+		if (w->p->read_devices)
+			rc = submit_file(w, dfd, pe, 1);
 		break;
 	case S_IFDIR:
 		rc = prepare_dir(w, f, pe, pt, child, has_child);
 		break;
 	case S_IFLNK:
-		rc = meta_read_link(&pe->target, f->fd, pe->name);
+		rc = meta_read_link(&pe->target, dfd, sname);
 		if (rc < 0 && rc != -ENOMEM) {
 			warn_entry(w, "cannot read symlink", rc);
 			pe->kind = PE_SKIP;
@@ -637,6 +697,72 @@ out:
 	return rc;
 }
 
+/* ---- aliases: paths read from a file system snapshot ---- */
+
+/*
+ * The alias of path (or of its nearest ancestor that has one), or NULL;
+ * *rest is the part of path below the alias's live path.
+ */
+static const backup_walk_alias *find_alias(const walker *w, const char *path, const char **rest)
+{
+	const backup_walk_alias *best = NULL;
+	size_t best_len = 0;
+	for (size_t i = 0; i < w->p->naliases; i++) {
+		const backup_walk_alias *a = &w->p->aliases[i];
+		size_t l = strcmp(a->live, "/") == 0 ? 0 : strlen(a->live);
+		if (strncmp(path, a->live, l) == 0 && (path[l] == 0 || path[l] == '/') &&
+		    (!best || l > best_len)) {
+			best = a;
+			best_len = l;
+		}
+	}
+	*rest = path + best_len;
+	return best;
+}
+
+/* Where path is read from (freed by the caller). */
+static int read_path(const walker *w, const char *path, char **out)
+{
+	const char *rest;
+	const backup_walk_alias *a = find_alias(w, path, &rest);
+	if (!a)
+		*out = strdup(path);
+	else if (asprintf(out, "%s%s", a->read, strcmp(rest, "/") ? rest : "") < 0)
+		*out = NULL;
+	return *out ? 0 : -ENOMEM;
+}
+
+/* The alias whose live path is exactly path, or NULL. */
+static const backup_walk_alias *exact_alias(const walker *w, const char *path)
+{
+	const char *rest;
+	const backup_walk_alias *a = find_alias(w, path, &rest);
+	return a && (!*rest || strcmp(path, "/") == 0) ? a : NULL;
+}
+
+/*
+ * A path that is an alias: read from the alias's root, through a
+ * descriptor of the directory that holds it.
+ */
+static int set_source(pentry *pe, const backup_walk_alias *a)
+{
+	const char *slash = strrchr(a->read, '/');
+	_cleanup_free_ char *dir = slash ? strndup(a->read, slash == a->read ? 1 : (size_t)(slash - a->read))
+					 : NULL;
+	if (!slash || !slash[1])
+		return err_set(-EINVAL, "cannot read '%s'", a->read);
+	if (!dir || !(pe->src_name = strdup(slash + 1)))
+		return -ENOMEM;
+	pe->src_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pe->src_fd < 0) {
+		int rc = -errno;
+		free(pe->src_name);
+		pe->src_name = NULL;
+		return err_sys(rc, "cannot open '%s'", dir);
+	}
+	return 0;
+}
+
 /*
  * A frame for the virtual directory dir (w->path), on the way to the
  * paths below it (all of which start with dir + "/").  Components that
@@ -647,16 +773,18 @@ static int virtual_frame(walker *w, const char *dir, char **paths, size_t n, tre
 			 unsigned depth, uint8_t out_id[32], frame *out)
 {
 	size_t dl = strlen(dir);
-	int fd = open(dl ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *rp = NULL;
+	int rc = read_path(w, dl ? dir : "/", &rp);
+	int fd = rc < 0 ? -1 : open(rp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		tree_release(ptree);
-		return err_sys(-errno, "cannot open '%s'", dl ? dir : "/");
+		return rc < 0 ? rc : err_sys(-errno, "cannot open '%s'", rp);
 	}
 	frame f = { .fd = fd, .vdir_len = dl, .ptree = *ptree, .out = out_id, .path_len = w->path.len, .depth = depth };
 	*ptree = (tree)TREE_INIT;
 	f.pe = calloc(n, sizeof(*f.pe));
 	f.ve = calloc(n, sizeof(*f.ve));
-	int rc = f.pe && f.ve ? 0 : -ENOMEM;
+	rc = f.pe && f.ve ? 0 : -ENOMEM;
 	for (size_t i = 0; i < n && rc == 0;) {
 		const char *comp = paths[i] + dl + 1;
 		size_t cl = strcspn(comp, "/"), j = i;
@@ -686,14 +814,19 @@ static int virtual_frame(walker *w, const char *dir, char **paths, size_t n, tre
 static int prepare_virtual(walker *w, frame *f, pentry *pe, const ventry *ve, frame *child,
 			   int *has_child)
 {
-	if (ve->is_root)
-		return prepare_entry(w, f, pe, child, has_child);
+	if (ve->is_root) {
+		const backup_walk_alias *a = exact_alias(w, ve->paths[0]);
+		int rc = a ? set_source(pe, a) : 0;
+		return rc < 0 ? rc : prepare_entry(w, f, pe, 1, child, has_child);
+	}
 	size_t cl = strlen(pe->name);
 	_cleanup_free_ char *sub = strndup(ve->paths[0], f->vdir_len + 1 + cl);
 	if (!sub)
 		return -ENOMEM;
-	if (fstatat(f->fd, pe->name, &pe->st, AT_SYMLINK_NOFOLLOW) < 0)
-		return err_sys(-errno, "cannot stat '%s'", sub);
+	const backup_walk_alias *a = exact_alias(w, sub);
+	if (a ? fstatat(AT_FDCWD, a->read, &pe->st, AT_SYMLINK_NOFOLLOW) < 0
+	      : fstatat(f->fd, pe->name, &pe->st, AT_SYMLINK_NOFOLLOW) < 0)
+		return err_sys(-errno, "cannot stat '%s'", a ? a->read : sub);
 	const tree *pt = frame_parent(f);
 	long pi = pt ? tree_find(pt, pe->name, cl) : -1;
 	tree ptree = TREE_INIT;
@@ -845,7 +978,7 @@ static int walk(walker *w, const frame *root)
 			frame child;
 			int has_child = 0;
 			rc = f->ve ? prepare_virtual(w, f, pe, &f->ve[f->i], &child, &has_child)
-				   : prepare_entry(w, f, pe, &child, &has_child);
+				   : prepare_entry(w, f, pe, 0, &child, &has_child);
 			if (rc < 0)
 				f->rc = rc;
 			if (!has_child) {
@@ -909,14 +1042,19 @@ int backup_walk(const backup_walk_params *p, uint8_t out_root[32], snapshot_stat
 		return rc;
 	}
 	struct stat rst;
-	if (stat(p->paths[0], &rst) == 0)
+	_cleanup_free_ char *first = NULL;
+	if ((rc = read_path(&w, p->paths[0], &first)) < 0) {
+		walker_release(&w);
+		return rc;
+	}
+	if (stat(first, &rst) == 0)
 		w.root_dev = rst.st_dev;
 	tree none = TREE_INIT;
 	frame root;
 	if (strcmp(p->paths[0], "/") == 0) {
-		int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int fd = open(first, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		buf_put_u8(&w.path, '/');
-		rc = fd < 0 ? err_sys(-errno, "cannot open '/'") : open_frame(&w, fd, &none, 0, out_root, &root);
+		rc = fd < 0 ? err_sys(-errno, "cannot open '%s'", first) : open_frame(&w, fd, &none, 0, out_root, &root);
 	} else {
 		rc = virtual_frame(&w, "", p->paths, p->npaths, &none, 0, out_root, &root);
 	}

@@ -18,6 +18,13 @@
  * RLIMIT_NOFILE): an ancestor's is closed when the stack grows past it and
  * reopened when the walk comes back up, through ".." or by names from an
  * open ancestor, checked against the device and inode it had.
+ *
+ * With aliases (a file system snapshot), the directories on the way to a
+ * path are opened at their place in the snapshot, and a path that is an
+ * alias itself is read from the snapshot's root; names and the tree stay
+ * those of the live paths, so restores and the parent snapshot's change
+ * detection work as for a backup of the live file system (snapshots keep
+ * inode numbers and times).
  */
 #ifndef DV_JOBS_BACKUP_WALK_H
 #define DV_JOBS_BACKUP_WALK_H
@@ -34,6 +41,16 @@
 #include "backup_filter.h"
 #include "progress.h"
 
+/*
+ * Where a backed-up path is read from when that is not the path itself:
+ * a file system snapshot (jobs/fssnap.h).  Everything at or below live
+ * is read at the same place below read and recorded under live.
+ */
+typedef struct {
+	const char *live; /* absolute, normalized */
+	const char *read;
+} backup_walk_alias;
+
 typedef struct {
 	repo *r;
 	backup_file_pool *files;
@@ -46,6 +63,9 @@ typedef struct {
 	int one_file_system;          /* do not descend into other devices than paths[0]'s */
 	int force;                    /* ignore the parent: read every file */
 	int threads;                  /* of the file pool (sizes the descriptor use) */
+	int read_devices;             /* block devices by content (paths: also through symlinks) */
+	const backup_walk_alias *aliases; /* none inside another */
+	size_t naliases;
 } backup_walk_params;
 
 /*

@@ -193,12 +193,7 @@ static void fail_msg(rctx *c, int code)
 
 static int safe_name(const tree_node *n)
 {
-	if (n->name_len == 0 || memchr(n->name, '/', n->name_len) || memchr(n->name, 0, n->name_len))
-		return 0;
-	if ((n->name_len == 1 && n->name[0] == '.') ||
-	    (n->name_len == 2 && n->name[0] == '.' && n->name[1] == '.'))
-		return 0;
-	return 1;
+	return tree_name_safe(n->name, n->name_len);
 }
 
 /*
@@ -389,48 +384,6 @@ static int clear_entry(int dirfd, const char *name)
 	return 0;
 }
 
-/* How deep --delete goes into a directory of the target it removes. */
-#define DELETE_MAX_DEPTH 512
-
-/*
- * Removes dirfd/name, a directory with everything in it, never following
- * a symlink (each level is opened with O_NOFOLLOW; a symlink is unlinked,
- * not entered).
- */
-static int remove_tree(int pfd, const char *name, unsigned depth)
-{
-	if (unlinkat(pfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return -errno;
-	if (depth >= DELETE_MAX_DEPTH)
-		return err_set(-ELOOP, "more than %d levels deep", DELETE_MAX_DEPTH);
-	int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	char **names = NULL;
-	size_t n = 0;
-	int rc = 0;
-	struct dirent *e;
-	while (rc == 0 && (errno = 0, e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			rc = strlist_add(&names, &n, e->d_name);
-	if (rc == 0 && errno)
-		rc = -errno;
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = remove_tree(dirfd(d), names[i], depth + 1);
-	strlist_free(names, n);
-	closedir(d);
-	if (rc == 0 && unlinkat(pfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		rc = -errno;
-	return rc;
-}
-
 /* What to do with the place of one entry of the snapshot in the target. */
 enum {
 	ACT_NEW,     /* nothing there */
@@ -444,23 +397,10 @@ static int64_t mtime_ns_of(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-static int type_of(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFREG: return NODE_FILE;
-	case S_IFDIR: return NODE_DIR;
-	case S_IFLNK: return NODE_SYMLINK;
-	case S_IFIFO: return NODE_FIFO;
-	case S_IFCHR: return NODE_CHR;
-	case S_IFBLK: return NODE_BLK;
-	default: return NODE_SOCK;
-	}
-}
-
 /* 1 when what is at pfd/name (st) is what n records: type, size, mtime, target, device. */
 static int same_entry(int pfd, const char *name, const struct stat *st, const tree_node *n)
 {
-	if (type_of(st->st_mode) != n->type)
+	if (meta_node_type(st->st_mode) != n->type)
 		return 0;
 	switch (n->type) {
 	case NODE_FILE:
@@ -501,7 +441,7 @@ static int decide(rctx *c, int pfd, const char *name, const tree_node *n, struct
 		fail(c, "cannot look at", -errno);
 		return ACT_SKIP;
 	}
-	int there = type_of(st->st_mode);
+	int there = meta_node_type(st->st_mode);
 	if (n->type == NODE_DIR && there == NODE_DIR)
 		return ACT_SAME;
 	if (n->type == NODE_DIR && there == NODE_SYMLINK) {
@@ -541,7 +481,7 @@ static int make_room(rctx *c, int pfd, const char *name, const struct stat *st, 
 {
 	if (act != ACT_WRITE || c->o->dry_run)
 		return 0;
-	int rc = S_ISDIR(st->st_mode) ? remove_tree(pfd, name, 0) : clear_entry(pfd, name);
+	int rc = S_ISDIR(st->st_mode) ? fsio_remove_tree(pfd, name) : clear_entry(pfd, name);
 	if (rc < 0)
 		fail(c, "cannot replace", rc);
 	return rc;
@@ -577,29 +517,6 @@ static int keep_same(rctx *c, int pfd, const char *name, const tree_node *n)
 	return rc;
 }
 
-/* Opens the directory of a path below the target without following links. */
-static int open_rel_dir(rctx *c, const char *rel, const char **out_base)
-{
-	int fd = dup(c->root_fd);
-	const char *p = rel;
-	for (const char *slash; fd >= 0 && (slash = strchr(p, '/'));) {
-		char comp[256];
-		size_t l = (size_t)(slash - p);
-		if (l == 0 || l >= sizeof(comp)) {
-			close(fd);
-			return -EINVAL;
-		}
-		memcpy(comp, p, l);
-		comp[l] = 0;
-		int nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		close(fd);
-		fd = nfd;
-		p = slash + 1;
-	}
-	*out_base = p;
-	return fd < 0 ? -errno : fd;
-}
-
 static link_seen *link_lookup(rctx *c, const tree_node *n)
 {
 	for (size_t i = 0; i < c->nlinks; i++)
@@ -631,10 +548,10 @@ static int try_link(rctx *c, int pfd, const char *name, const tree_node *n)
 	link_seen *l = link_lookup(c, n);
 	if (!l)
 		return 0;
-	const char *base;
-	_cleanup_close_ int ofd = open_rel_dir(c, l->rel, &base);
-	if (ofd < 0)
-		return 0;
+	char base[256];
+	_cleanup_close_ int ofd = -1;
+	if (fsio_open_parent(c->root_fd, l->rel, strlen(l->rel), 1, &ofd, base) < 0)
+		return 0; /* the directory of the first link, never through a symlink */
 	if (clear_entry(pfd, name) < 0)
 		return 0;
 	if (linkat(ofd, base, pfd, name, 0) < 0)
@@ -823,7 +740,7 @@ static int delete_extras(rctx *c, rframe *f)
 			event(c, RESTORE_EV_DELETED, S_ISDIR(st.st_mode) ? "a directory not in the snapshot"
 									 : "not in the snapshot");
 			c->st.deleted++;
-			int r = c->o->dry_run ? 0 : remove_tree(f->pd.fd, names[i], 0);
+			int r = c->o->dry_run ? 0 : fsio_remove_tree(f->pd.fd, names[i]);
 			if (r < 0)
 				fail(c, "cannot delete", r);
 		}
@@ -925,14 +842,17 @@ static int restore_node(rctx *c, rframe *f, rframe *child, const tree_node *n)
 	char *name = strndup((const char *)n->name, n->name_len);
 	if (!name)
 		return -ENOMEM;
-	int here = f->inc || match_path(&c->inc, c->path.data, c->path.len, is_dir);
+	const restore_opts *o = c->o;
+	int here = f->inc || match_path(&c->inc, c->path.data, c->path.len, is_dir) ||
+		   (o->select && o->select(o->select_ud, &c->path));
 	int rc = f->inc ? 0 : examine(c);
 	if (rc == 0 && here && !f->inc && !is_dir) {
 		expand_totals e;
 		rc = expand_node(&c->x, &f->t, n, c->depth + 1, &e);
 		rc = rc ?: admit(c, &e, qpath(c));
 	}
-	if (rc < 0 || (is_dir && !here && !match_below(&c->inc, c->path.data, c->path.len))) {
+	if (rc < 0 || (is_dir && !here && !match_below(&c->inc, c->path.data, c->path.len) &&
+		       !(o->select && (!o->may_contain || o->may_contain(o->select_ud, &c->path))))) {
 		free(name);
 		return rc; /* nothing below can be selected: not read at all */
 	}
@@ -996,24 +916,6 @@ static int restore_walk(rctx *c, int root_fd, tree *t, int inc)
 	}
 	free(f);
 	return rc;
-}
-
-static int mkdir_p(const char *path)
-{
-	_cleanup_free_ char *p = strdup(path);
-	if (!p)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(p, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 /*
@@ -1080,7 +982,7 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 	}
 	int trc = 0;
 	if (rc == 0 && !o->dry_run)
-		trc = mkdir_p(o->target);
+		trc = fsio_mkdir_p(o->target, 0755, 0700);
 	if (rc == 0 && trc == 0 && (c.root_fd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		trc = -errno;
 	if (trc == -ENOENT && o->dry_run)
@@ -1108,7 +1010,7 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 	if (rc == 0 && o->subpath)
 		rc = find_subpath(&c, o->subpath, &t, &depth);
 	c.depth = c.only_depth = depth;
-	int all = match_empty(&c.inc);
+	int all = match_empty(&c.inc) && !o->select;
 	if (rc == 0 && all) {
 		/* all of it (excludes aside: an estimate from above): checked
 		 * before the first write */

@@ -80,6 +80,17 @@ typedef struct {
 	 */
 	uint64_t max_entries;
 	int no_space_check; /* write even when the target seems too small */
+	/*
+	 * A selection besides the includes, for a caller that picks entries
+	 * itself (drill): select(ud, path) is 1 when the entry at path (its
+	 * absolute path in the snapshot) is restored, with everything below
+	 * it; may_contain(ud, dir) is 0 when nothing below the directory dir
+	 * is selected, so the walk does not read it (NULL: every directory is
+	 * read).  select NULL: the includes alone decide (none: everything).
+	 */
+	int (*select)(void *ud, const buf *path);
+	int (*may_contain)(void *ud, const buf *dir);
+	void *select_ud;
 } restore_opts;
 
 #define RESTORE_MAX_ENTRIES 1000000000ULL

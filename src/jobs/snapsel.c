@@ -54,6 +54,11 @@ static int clean_path(const char *base, const char *p, char **out)
 int snapsel_filter_add(snapsel_filter *f, int opt, const char *value)
 {
 	switch (opt) {
+	case SNAPSEL_OPT_SNAPSHOT:
+		if (!hex_is_prefix(value, 64))
+			return err_set(-DV_EUSAGE, "invalid --snapshot '%s' (expected a prefix of a snapshot id)",
+				       value);
+		return strlist_add(&f->ids, &f->nids, value);
 	case SNAPSEL_OPT_HOST:
 		return strlist_add(&f->hosts, &f->nhosts, value);
 	case SNAPSEL_OPT_TAG:
@@ -75,13 +80,14 @@ int snapsel_filter_add(snapsel_filter *f, int opt, const char *value)
 
 int snapsel_filter_empty(const snapsel_filter *f)
 {
-	return !f || (!f->nhosts && !f->npaths && !f->ntags);
+	return !f || (!f->nids && !f->nhosts && !f->npaths && !f->ntags);
 }
 
 void snapsel_filter_release(snapsel_filter *f)
 {
 	if (!f)
 		return;
+	strlist_free(f->ids, f->nids);
 	strlist_free(f->hosts, f->nhosts);
 	strlist_free(f->paths, f->npaths);
 	strlist_free(f->tags, f->ntags);
@@ -124,9 +130,18 @@ int snapsel_match(const snapsel_filter *f, const snapshot *s)
 {
 	if (!f)
 		return 1;
-	int ok = f->nhosts == 0;
-	for (size_t i = 0; !ok && i < f->nhosts; i++)
-		ok = strcmp(s->host, f->hosts[i]) == 0;
+	int ok = f->nids == 0;
+	if (!ok) {
+		char hex[65];
+		hex_encode(hex, s->id, 32);
+		for (size_t i = 0; !ok && i < f->nids; i++)
+			ok = strncasecmp(hex, f->ids[i], strlen(f->ids[i])) == 0;
+	}
+	if (ok && f->nhosts) {
+		ok = 0;
+		for (size_t i = 0; !ok && i < f->nhosts; i++)
+			ok = strcmp(s->host ? s->host : "", f->hosts[i]) == 0;
+	}
 	for (size_t i = 0; ok && i < f->npaths; i++)
 		ok = has_path(s, f->paths[i]);
 	if (ok && f->ntags) {
@@ -150,9 +165,29 @@ void snapsel_filter_text(const snapsel_filter *f, char *out, size_t cap)
 	out[0] = 0;
 	if (!f)
 		return;
+	append(out, cap, "snapshot", f->ids, f->nids);
 	append(out, cap, "host", f->hosts, f->nhosts);
 	append(out, cap, "path", f->paths, f->npaths);
 	append(out, cap, "tag", f->tags, f->ntags);
+}
+
+int snapsel_list(repo *r, const snapsel_filter *f, snapshot ***out, size_t *out_n,
+		 size_t *out_damaged)
+{
+	snapshot **v;
+	size_t n, kept = 0;
+	int rc = repo_load_snapshots(r, &v, &n, out_damaged);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if (snapsel_match(f, v[i]))
+			v[kept++] = v[i];
+		else
+			snapshot_free(v[i]);
+	}
+	*out = v;
+	*out_n = kept;
+	return 0;
 }
 
 int snapsel_parse(const char *arg, char **out_spec, char **out_path)

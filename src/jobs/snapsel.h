@@ -2,8 +2,10 @@
 /*
  * snapsel: which snapshots a command means.  The one place where a
  * snapshot named on the command line is found, for every command that
- * takes one (ls, restore, cat, forget, protect, backup --parent, and
- * find, diff, dump, mount), and where --host, --path and --tag select.
+ * takes one (ls, restore, cat, forget, tag, backup --parent, dump, diff,
+ * drill) or reads several (snapshots, find, mount, forget, tag), and where
+ * --snapshot, --host, --path and --tag select; also for the daemon's
+ * drills.  New ways to name a snapshot are added here.
  *
  * A snapshot argument is
  *
@@ -17,7 +19,8 @@
  * ":PATH" names a path inside that snapshot (where a command takes one);
  * it is absolute in the snapshot ("latest:etc" is "latest:/etc").
  *
- * The filter follows restic: a snapshot passes when its host is one of
+ * The filter follows restic: a snapshot passes when its id starts with one
+ * of the --snapshot prefixes (any id if none), its host is one of
  * the --host values (any host if none), its paths include every --path
  * (made absolute against the working directory, trailing '/' ignored),
  * and it carries every tag of at least one --tag value, a value being a
@@ -35,6 +38,8 @@
 #include "../repo/snapshots.h"
 
 typedef struct {
+	char **ids;   /* hex prefixes */
+	size_t nids;
 	char **hosts;
 	size_t nhosts;
 	char **paths; /* absolute, no trailing '/' */
@@ -43,12 +48,15 @@ typedef struct {
 	size_t ntags;
 } snapsel_filter;
 
-#define SNAPSEL_FILTER_INIT { NULL, 0, NULL, 0, NULL, 0 }
+#define SNAPSEL_FILTER_INIT { NULL, 0, NULL, 0, NULL, 0, NULL, 0 }
 
-/* The options that fill a filter: --host H, --path P, --tag LIST. */
-enum { SNAPSEL_OPT_HOST = 0x5301, SNAPSEL_OPT_PATH, SNAPSEL_OPT_TAG };
+/* The options that fill a filter: --snapshot ID, --host H, --path P, --tag LIST. */
+enum { SNAPSEL_OPT_SNAPSHOT = 0x5300, SNAPSEL_OPT_HOST, SNAPSEL_OPT_PATH, SNAPSEL_OPT_TAG };
 
-/* Adds one option's value (opt: SNAPSEL_OPT_*); -ENOMEM, -E2BIG or -EINVAL. */
+/*
+ * Adds one option's value (opt: SNAPSEL_OPT_*); -DV_EUSAGE for an id that
+ * is not hex, -ENOMEM, -E2BIG, or -EINVAL for another opt.
+ */
 int snapsel_filter_add(snapsel_filter *f, int opt, const char *value);
 /* 1 when no option was given. */
 int snapsel_filter_empty(const snapsel_filter *f);
@@ -58,6 +66,13 @@ void snapsel_filter_release(snapsel_filter *f);
 int snapsel_match(const snapsel_filter *f, const snapshot *s);
 /* "--host a --tag x" (what the filter is, for messages); "" when empty. */
 void snapsel_filter_text(const snapsel_filter *f, char *out, size_t cap);
+
+/*
+ * The snapshots that pass f (NULL: all), oldest first; damaged snapshot
+ * files are skipped and counted in *out_damaged (may be NULL).
+ */
+int snapsel_list(repo *r, const snapsel_filter *f, snapshot ***out, size_t *out_n,
+		 size_t *out_damaged);
 
 /*
  * Splits "SPEC[:PATH]": *out_spec is SPEC (a copy), *out_path the path

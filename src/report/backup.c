@@ -12,6 +12,20 @@ void report_backup(json *j, const backup_result *res)
 	report_id(j, "parent", res->snap->has_parent ? res->snap->parent : NULL);
 	report_snapshot_summary(j, &res->snap->stats);
 	json_key(j, "files_changed_while_read"); json_uint(j, res->files_changed_while_read);
+	json_key(j, "bytes_new"); json_uint(j, res->bytes_new);
+	json_key(j, "cleanup_failed"); json_bool(j, res->cleanup_failed);
+	if (res->stream) {
+		json_key(j, "stream");
+		json_obj_begin(j);
+		report_str(j, "path", res->snap->paths[0]);
+		json_key(j, "bytes"); json_uint(j, res->stream_bytes);
+		json_key(j, "command_status");
+		if (res->command_status >= 0)
+			json_int(j, res->command_status);
+		else
+			json_null(j);
+		json_obj_end(j);
+	}
 	json_key(j, "duration_seconds"); json_double(j, res->seconds);
 	json_obj_end(j);
 }
@@ -29,6 +43,19 @@ void report_restore(json *j, const restore_stats *st, double seconds, int dry_ru
 		{ "replaced", st->replaced }, { "unchanged", st->unchanged }, { "kept", st->kept },
 		{ "deleted", st->deleted },
 	};
+	report_counters(j, c, ARRAY_SIZE(c));
+	json_key(j, "duration_seconds"); json_double(j, seconds);
+	json_obj_end(j);
+}
+
+void report_restore_device(json *j, const char *path, const char *target,
+			   const restore_device_stats *st, double seconds)
+{
+	json_obj_begin(j);
+	report_str(j, "path", path);
+	report_str(j, "target", target);
+	json_key(j, "device"); json_bool(j, st->device);
+	report_counter c[] = { { "size", st->size }, { "data", st->data }, { "zeroed", st->zeroed } };
 	report_counters(j, c, ARRAY_SIZE(c));
 	json_key(j, "duration_seconds"); json_double(j, seconds);
 	json_obj_end(j);

@@ -62,9 +62,13 @@ void report_node(json *j, const tree *t, const tree_node *n, const void *path, s
 	json_key(j, "nlink"); json_uint(j, n->nlink);
 	if (n->type == NODE_SYMLINK)
 		report_text(j, "link_target", n->target, n->target_len);
-	if (n->type == NODE_CHR || n->type == NODE_BLK) {
+	if (n->type == NODE_CHR || n->type == NODE_BLK || n->device) {
 		json_key(j, "rdev");
 		json_uint(j, n->rdev);
+	}
+	if (n->device) {
+		json_key(j, "device_contents");
+		json_bool(j, 1);
 	}
 	if (flags & REPORT_NODE_STORAGE)
 		storage(j, t, n);

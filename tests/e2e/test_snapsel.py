@@ -131,3 +131,46 @@ def test_forget_latest_and_filtered_ids(hosts):
              "--dry-run", "--json"])
     decided = [d["snapshot"]["id"] for g in r.json()["groups"] for d in g["snapshots"]]
     assert sorted(decided) == sorted([ids[0], ids[2]])
+
+
+def test_the_reading_commands_select_the_same_way(hosts, world):
+    """dump, diff, find and drill name snapshots through the same module."""
+    repo, a, b, ids = hosts
+    f = f"{a}/sub/f"
+    fb = f"{b}/sub/f"
+    # dump: SNAPSHOT PATH or SNAPSHOT:PATH; latest (h2's, of b) narrowed by the filter
+    r = run(["dump", "-r", repo, f"latest:{fb}"])
+    assert r.rc == 0 and r.out == b + "\n", r
+    assert run(["dump", "-r", repo, "latest", fb]).out == r.out
+    r = run(["dump", "-r", repo, "latest", "--host", "h1"])
+    assert r.rc == 2 and "no path given" in r.err, r
+    r = run(["dump", "-r", repo, f"latest:{f}"])
+    assert r.rc == 1 and "not in the snapshot" in r.err, r
+    r = run(["dump", "-r", repo, f"latest:{f}", "--host", "h1"])  # ids[3]: a and b
+    assert r.rc == 0 and r.out == a + "\n", r
+    r = run(["dump", "-r", repo, f"latest:{f}", "--host", "h2", "--path", a])  # ids[1]
+    assert r.rc == 0 and r.out == a + "\n", r
+    r = run(["dump", "-r", repo, f"latest:{f}", f])
+    assert r.rc == 2 and "not both" in r.err
+    r = run(["dump", "-r", repo, "latest", f, "--tag", "nope"])
+    assert r.rc == 1 and "no snapshot matches --tag nope" in r.err, r
+    # diff: ID:PATH on each side compares two directories (restic's diff ID:DIR ID:DIR)
+    r = run(["diff", "-r", repo, f"{ids[0][:8]}:{a}/sub", f"{ids[2][:8]}:{b}/sub"])
+    assert r.rc == 0 and r.out.splitlines()[0] == f"M  {a}/sub/f", r  # named as in A
+    r = run(["diff", "-r", repo, f"{ids[0][:8]}:{a}", ids[3][:8]])  # B alone: its root
+    assert r.rc == 0 and any(l.startswith("+  ") and b in l for l in r.out.splitlines()), r
+    r = run(["diff", "-r", repo, f"{ids[0][:8]}:{a}", ids[3][:8], a])
+    assert r.rc == 2 and "not both" in r.err
+    # find --snapshot: id prefixes, checked
+    r = run(["find", "-r", repo, "f", "--snapshot", "zz"])
+    assert r.rc == 2 and "invalid --snapshot 'zz'" in r.err, r
+    r = run(["find", "-r", repo, "--json", "f", "--snapshot", ids[1][:8], "--snapshot", ids[4][:8]])
+    assert r.rc == 0 and {json.loads(l)["snapshot_id"] for l in r.out.splitlines()} == {ids[1], ids[4]}
+    # drill: --snapshot names the one to drill, the filter narrows latest
+    r = run(["drill", "-r", repo, "--json", "--host", "h1", "--tag", "y", "--target", world])
+    assert r.rc == 0 and r.json()["snapshot_id"] == ids[2], r
+    r = run(["drill", "-r", repo, "--json", "--snapshot", f"latest", "--path", a, "--path", b,
+             "--target", world])
+    assert r.rc == 0 and r.json()["snapshot_id"] == ids[3], r
+    r = run(["drill", "-r", repo, "--snapshot", f"latest:{a}", "--target", world])
+    assert r.rc == 2 and "takes a snapshot, not a path" in r.err, r

@@ -16,6 +16,9 @@
  *   forge REPO cycle          a tree stored under an id of our choosing that
  *                             lists itself as its subdirectory "loop" (ids
  *                             are only checked with --verify)
+ *   forge REPO wide D F       D directories "dNNNN" of F files each ("fD_N",
+ *                             all holding one shared chunk): D * F files
+ *                             in D + 1 distinct trees, to list quickly
  *   forge REPO rawsnap BODYHEX [TREEHEX]
  *                             a snapshot file whose sealed body is exactly
  *                             BODYHEX (root tree: TREEHEX, or a new empty one)
@@ -194,6 +197,35 @@ static int expand(repo *r, long levels, long size, uint8_t root[32])
 	return rc;
 }
 
+static int wide(repo *r, long dirs, long files, uint8_t root[32])
+{
+	if (dirs < 1 || dirs > 100000 || files < 0 || files > 1000000)
+		return -EINVAL;
+	tree_writer w = TREE_WRITER_INIT, rw = TREE_WRITER_INIT;
+	tree_seg seg;
+	int rc = 0;
+	for (long d = 0; rc == 0 && d < dirs; d++) {
+		char dname[32];
+		uint8_t id[32];
+		for (long f = 0; rc == 0 && f < files; f++) {
+			char fname[48];
+			snprintf(fname, sizeof(fname), "f%ld_%07ld", d, f);
+			tree_node n = mk(fname, strlen(fname), NODE_FILE);
+			rc = file_node(r, &w, &n, &seg, "x\n");
+			rc = rc ?: tree_writer_add(&w, &n);
+		}
+		rc = rc ?: save_tree(r, &w, id);
+		snprintf(dname, sizeof(dname), "d%05ld", d);
+		tree_node n = mk(dname, strlen(dname), NODE_DIR);
+		rc = rc ?: tree_writer_ref(&rw, id, &n.subtree);
+		rc = rc ?: tree_writer_add(&rw, &n);
+	}
+	rc = rc ?: save_tree(r, &rw, root);
+	tree_writer_release(&w);
+	tree_writer_release(&rw);
+	return rc;
+}
+
 /* The plaintext of a tree whose only entry "loop" is the tree itself. */
 static int cycle(repo *r, uint8_t root[32])
 {
@@ -290,7 +322,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 3 || !getenv("DVALIN_PASSWORD")) {
 		fprintf(stderr, "usage: DVALIN_PASSWORD=... forge REPO traversal|badlink|deep N|"
-				"expand N [SIZE]|cycle|rawsnap BODYHEX [TREEHEX]\n");
+				"expand N [SIZE]|cycle|wide D F|rawsnap BODYHEX [TREEHEX]\n");
 		return 2;
 	}
 	repo *r;
@@ -322,6 +354,8 @@ int main(int argc, char **argv)
 		rc = expand(r, arg_long(argc, argv, 3, -1), arg_long(argc, argv, 4, 1), s->tree);
 	else if (strcmp(mode, "cycle") == 0)
 		rc = cycle(r, s->tree);
+	else if (strcmp(mode, "wide") == 0)
+		rc = wide(r, arg_long(argc, argv, 3, 0), arg_long(argc, argv, 4, 0), s->tree);
 	else
 		rc = -EINVAL;
 	rc = rc ?: repo_flush(r);

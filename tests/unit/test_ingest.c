@@ -322,3 +322,99 @@ TEST(source_failure_is_the_sources)
 	free(data);
 	fixture_close(&f);
 }
+
+/*
+ * The segments a device of these bytes must give: aligned zero blocks
+ * (whole, or the last one) as holes, each run between them chunked on
+ * its own, as a file's extents are.
+ */
+static int device_segs_expected(repo *r, const uint8_t *d, size_t len, seglist *out)
+{
+	const chunker *ch = repo_chunker(r);
+	size_t off = 0;
+	while (off < len) {
+		size_t start = off;
+		int zero = 1;
+		for (size_t k = 0; zero && k < MIN(INGEST_ZERO_BLOCK, len - off); k++)
+			zero = d[off + k] == 0;
+		/* a run of blocks of the same kind */
+		while (off < len) {
+			size_t n = MIN(INGEST_ZERO_BLOCK, len - off);
+			int z = 1;
+			for (size_t k = 0; z && k < n; k++)
+				z = d[off + k] == 0;
+			if (z != zero)
+				break;
+			off += n;
+		}
+		if (zero) {
+			if (seglist_push(out, off - start, NULL) < 0)
+				return -1;
+			continue;
+		}
+		for (size_t p = start; p < off;) {
+			size_t cut = chunker_cut(ch, d + p, off - p);
+			uint8_t id[32];
+			repo_blob_id(r, id, d + p, cut);
+			if (seglist_push(out, cut, id) < 0)
+				return -1;
+			p += cut;
+		}
+	}
+	return 0;
+}
+
+TEST(device_zero_blocks_become_holes)
+{
+	fixture f;
+	REQUIRE(fixture_open(&f, 3, NULL) == 0);
+	const size_t len = (4u << 20) + 1000, zb = INGEST_ZERO_BLOCK;
+	uint8_t *data = calloc(1, len);
+	REQUIRE(data);
+	test_fill(data, 200u << 10, 11);                 /* data ending inside a block */
+	data[(2u << 20) + 50] = 1;                       /* one byte: its block is data */
+	test_fill(data + (2u << 20) + zb + 100, 3000, 12);
+	/* a block's worth of zeros, not aligned: no hole */
+	test_fill(data + (2u << 20) + 2 * zb + 200, zb + 5000, 13);
+	test_fill(data + (3u << 20), 10, 14);            /* then zeros to a partial last block */
+	char path[128];
+	snprintf(path, sizeof(path), "%s/device", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	REQUIRE(fd >= 0);
+	REQUIRE(write(fd, data, len) == (ssize_t)len);
+	seglist a = SEGLIST_INIT, b = SEGLIST_INIT, want = SEGLIST_INIT;
+	ingest_status st;
+	CHECK(ingest_device(f.g, f.rd, &f.rbuf, fd, len, &a, &st) == 0);
+	CHECK(st.source_err == 0 && !st.ended_early && st.bytes == len);
+	/* the same bytes again: the same segments (and nothing new stored) */
+	uint64_t new_before = ingest_bytes_new(f.g);
+	CHECK(ingest_device(f.g, f.rd, &f.rbuf, fd, len, &b, &st) == 0);
+	REQUIRE(ingest_wait(f.g) == 0);
+	CHECK(ingest_bytes_new(f.g) == new_before);
+	/* a device that ends before its size: what was there, and flagged */
+	seglist c = SEGLIST_INIT;
+	CHECK(ingest_device(f.g, f.rd, &f.rbuf, fd, len + zb, &c, &st) == 0);
+	CHECK(st.ended_early && seglist_size(&c) == len);
+	close(fd);
+	REQUIRE(ingest_error(f.g) == 0);
+	REQUIRE(repo_flush(f.r) == 0);
+	REQUIRE(device_segs_expected(f.r, data, len, &want) == 0);
+	CHECK(same_segs(&a, &want));
+	CHECK(same_segs(&a, &b));
+	CHECK(reassembles(f.r, &a, data, len));
+	uint64_t holes = 0;
+	size_t nholes = 0;
+	for (size_t i = 0; i < a.n; i++) {
+		holes += a.v[i].hole ? a.v[i].len : 0;
+		nholes += a.v[i].hole;
+	}
+	/* [256 KiB, 2 MiB), [2 MiB + 256 KiB, 3 MiB), [3 MiB + 64 KiB, the end) */
+	CHECK(nholes == 3);
+	CHECK(holes > (3u << 20) && holes < len);
+	seglist_release(&a);
+	seglist_release(&b);
+	seglist_release(&c);
+	seglist_release(&want);
+	free(data);
+	fixture_close(&f);
+}

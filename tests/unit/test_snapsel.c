@@ -120,3 +120,33 @@ TEST(snapsel_pick_latest_prefixes_and_candidates)
 	for (size_t k = 0; k < 3; k++)
 		snapshot_free(v[k]);
 }
+
+/* --snapshot (find, drill): id prefixes, any of them, checked as hex, combined with the rest */
+TEST(snapsel_snapshot_ids_filter_by_prefix)
+{
+	snapshot *v[] = {
+		snap(100, 0xab, 0x01, "h1", "/a", ""),
+		snap(200, 0xab, 0x02, "h2", "/a", ""),
+		snap(300, 0xcd, 0x03, "h1", "/b", ""),
+	};
+	snapsel_filter f = SNAPSEL_FILTER_INIT;
+	CHECK(snapsel_filter_add(&f, SNAPSEL_OPT_SNAPSHOT, "xyz") == -DV_EUSAGE);
+	CHECK(strstr(err_msg(0), "invalid --snapshot 'xyz'") != NULL);
+	REQUIRE(snapsel_filter_add(&f, SNAPSEL_OPT_SNAPSHOT, "AB") == 0);
+	CHECK(!snapsel_filter_empty(&f));
+	CHECK(snapsel_match(&f, v[0]) && snapsel_match(&f, v[1]) && !snapsel_match(&f, v[2]));
+	size_t i = 99;
+	REQUIRE(snapsel_pick(v, 3, &f, "latest", &i) == 0);
+	CHECK(i == 1);
+	REQUIRE(snapsel_filter_add(&f, SNAPSEL_OPT_SNAPSHOT, "cd03") == 0);
+	CHECK(snapsel_match(&f, v[2]));
+	REQUIRE(snapsel_filter_add(&f, SNAPSEL_OPT_HOST, "h1") == 0);
+	CHECK(snapsel_match(&f, v[0]) && !snapsel_match(&f, v[1]) && snapsel_match(&f, v[2]));
+	char text[128];
+	snapsel_filter_text(&f, text, sizeof(text));
+	CHECK(strcmp(text, "--snapshot AB --snapshot cd03 --host h1") == 0);
+	snapsel_filter_release(&f);
+	CHECK(snapsel_filter_empty(&f));
+	for (size_t k = 0; k < 3; k++)
+		snapshot_free(v[k]);
+}
