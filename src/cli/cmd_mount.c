@@ -5,6 +5,7 @@
 #include "../jobs/mount.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,6 +67,10 @@ int cmd_mount(cli_ctx *ctx, int argc, char **argv)
 	if (rc < 0)
 		return cli_fail(rc);
 	snapfs_stats st;
+	/* libfuse installs its handlers (which end the loop and unmount) only
+	 * over the default action: main's interrupt note would kill us first */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	rc = mount_run(r, &o, &st);
 	repo_free(r);
 	if (rc < 0)

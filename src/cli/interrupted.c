@@ -29,13 +29,14 @@ static const struct {
 	{ "unlock", "each lease named as removed is gone, the others are as they were" },
 	{ "key", "a key file is written whole or not at all; the old key of a passwd goes only "
 		 "after the new one is stored" },
+	{ "drill", "the repository was not changed; the drill's scratch directory is removed" },
 	{ "tag", "each snapshot has its old tags or its new ones (rarely both, as two snapshots: "
 		 "forget the old one)" },
 };
 
 /* Commands that only read: whenever they stop, nothing was changed. */
 static const char *const readers[] = { "snapshots", "ls", "check", "stats", "cat", "version",
-				       "schedule", "zpool-check" };
+				       "schedule", "zpool-check", "dump", "diff", "find" };
 
 void cli_interrupt_note(char *out, size_t cap, const char *cmd)
 {

@@ -4,6 +4,7 @@ the command table and the --help texts, so every command and option is in
 it), the man page built into the binary, and `make install` putting all of
 them in place."""
 import os
+import re
 import shutil
 import subprocess
 
@@ -124,3 +125,24 @@ def test_make_install_installs_completion(world):
                  "usr/share/man/man1/dvalin.1", "usr/bin/dvalin"):
         assert os.path.getsize(os.path.join(dest, path)) > 0, path
     assert subprocess.run(["bash", "-n", os.path.join(dest, "usr/share/bash-completion/completions/dvalin")]).returncode == 0
+
+
+def test_man_page_covers_every_command_and_option():
+    """Each command of the table (what --help lists) has an entry in dvalin(1),
+    and each long option its --help lists appears there, so a command or
+    option added to the table without its page fails here."""
+    with open(os.path.join(ROOT, "docs", "dvalin.1")) as f:
+        man = f.read()
+
+    def roff(s):
+        return s.replace("-", "\\-")
+    missing = []
+    for cmd in commands():
+        entry = re.compile(r"^\.B (.*\\fB)?" + re.escape(roff(cmd)) + r"(\\fR|\s|$)", re.M)
+        if not entry.search(man):
+            missing.append(cmd)
+        usage = run([cmd, "--help"]).out
+        for opt in re.findall(r"^\s+(?:-\w, )?--([a-z][a-z0-9-]*)", usage, re.M):
+            if roff("--" + opt) not in man:
+                missing.append(f"{cmd} --{opt}")
+    assert missing == [], missing
