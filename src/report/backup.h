@@ -10,7 +10,7 @@
 
 /* {snapshot_id, the snapshot's summary fields, files_changed_while_read, bytes_new, ...} */
 void report_backup(json *j, const backup_result *res);
-void report_restore(json *j, const restore_stats *st, double seconds);
+void report_restore(json *j, const restore_stats *st, double seconds, int dry_run);
 /* restore --to-device: {path, target, device, size, data, zeroed, duration_seconds} */
 void report_restore_device(json *j, const char *path, const char *target,
 			   const restore_device_stats *st, double seconds);
