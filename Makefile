@@ -80,6 +80,9 @@ $(T)/%.o: %.c
 	@echo "  CC tsan $<"
 	@$(CC) $(BASE_CFLAGS) $(TSAN_FLAGS) -MMD -MP -c -o $@ $<
 
+# cmd_generate embeds the man page (.incbin): rebuilt when it changes
+$(B)/src/cli/cmd_generate.o $(S)/src/cli/cmd_generate.o $(T)/src/cli/cmd_generate.o: docs/dvalin.1
+
 $(T)/dvalin: $(TLIB_OBJ) $(TCLI_OBJ)
 	$(CC) $(BASE_CFLAGS) $(TSAN_FLAGS) -o $@ $(TCLI_OBJ) $(TLIB_OBJ) $(LIBS)
 
@@ -268,6 +271,11 @@ install: dvalin
 	[ -e $(DESTDIR)$(SYSCONFDIR)/dvalin/dvalin.conf ] || \
 		install -m 0600 contrib/dvalin.conf $(DESTDIR)$(SYSCONFDIR)/dvalin/dvalin.conf
 	-[ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ] && systemctl daemon-reload || true
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	./dvalin generate --bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/dvalin \
+		--zsh-completion $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_dvalin \
+		--fish-completion $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/dvalin.fish
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/dvalin $(DESTDIR)$(PREFIX)/share/man/man1/dvalin.1 \
@@ -276,7 +284,10 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/share/doc/dvalin/alerts.conf.example \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/dvalin.service \
 		$(DESTDIR)$(PREFIX)/share/doc/dvalin/dvalin.conf.example \
-		$(DESTDIR)$(PREFIX)/share/doc/dvalin/daemon.md
+		$(DESTDIR)$(PREFIX)/share/doc/dvalin/daemon.md \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/dvalin \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_dvalin \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/dvalin.fish
 
 clean:
 	rm -rf $(B) dvalin

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "ingest.h"
+#include "../base/interrupt.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/workq.h"
@@ -162,6 +163,10 @@ static int feed(ingest *g, repo_session *rd, buf *rbuf, const ingest_source *src
 		return rc;
 	uint8_t *b = rbuf->data;
 	while (!eof || fill > start) {
+		/* Ctrl-C: the whole backup stops (not just this file), so a
+		 * large file does not keep it going */
+		if (interrupt_pending())
+			return err_set(-EINTR, "interrupted");
 		while (!eof && fill < cap) {
 			size_t got = 0;
 			rc = src->read(src->ud, &got, b + fill, cap - fill);

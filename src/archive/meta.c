@@ -57,7 +57,7 @@ static const char *lookup(name_slot *cache, uint32_t id, int is_user)
 	return s->name;
 }
 
-static uint8_t type_of(mode_t m)
+uint8_t meta_node_type(mode_t m)
 {
 	switch (m & S_IFMT) {
 	case S_IFDIR: return NODE_DIR;
@@ -72,7 +72,7 @@ static uint8_t type_of(mode_t m)
 
 void meta_from_stat(tree_node *n, const struct stat *st, meta_names *names)
 {
-	n->type = type_of(st->st_mode);
+	n->type = meta_node_type(st->st_mode);
 	n->mode = st->st_mode & 07777;
 	n->uid = st->st_uid;
 	n->gid = st->st_gid;

@@ -27,6 +27,8 @@ int meta_names_new(meta_names **out);
 void meta_names_free(meta_names *m);
 
 /* Fills type, mode, ids, names, times, dev/ino, nlink, size, rdev. */
+/* The NODE_* type of a stat mode (what a backup records for it). */
+uint8_t meta_node_type(mode_t m);
 void meta_from_stat(tree_node *n, const struct stat *st, meta_names *names);
 /*
  * The other way: st as a file system would report the node (type and

@@ -267,10 +267,37 @@ static const struct backend_ops local_ops = {
 	.free = local_free,
 };
 
+/* mkdir -p: the missing parents of path (0755, as mkdir -p makes them), then path (0700). */
+static int make_location(const char *path)
+{
+	char *p = strdup(path);
+	if (!p)
+		return -ENOMEM;
+	int rc = 0;
+	for (char *s = p + 1; rc == 0 && *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			rc = -errno;
+		*s = '/';
+	}
+	if (rc == 0 && mkdir(p, 0700) < 0 && errno != EEXIST)
+		rc = -errno;
+	free(p);
+	return rc;
+}
+
+int local_backend_dirfd(const backend *b)
+{
+	return b && b->ops == &local_ops ? ((const local_backend *)b)->dirfd : -1;
+}
+
 int local_backend_open(backend **out, const char *path, unsigned flags)
 {
-	if ((flags & BACKEND_OPEN_CREATE) && mkdir(path, 0700) < 0 && errno != EEXIST)
-		return err_sys(-errno, "cannot create repository directory '%s'", path);
+	int mk = flags & BACKEND_OPEN_CREATE ? make_location(path) : 0;
+	if (mk < 0)
+		return err_sys(mk, "cannot create repository directory '%s'", path);
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return err_sys(-errno, "cannot open repository '%s'", path);

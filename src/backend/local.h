@@ -8,7 +8,16 @@
 
 #include "backend.h"
 
-/* Opens the directory path; with BACKEND_OPEN_CREATE makes it first if missing. */
+/*
+ * Opens the directory path; with BACKEND_OPEN_CREATE makes it first if
+ * missing, and its missing parents too (as mkdir -p).
+ */
 int local_backend_open(backend **out, const char *path, unsigned flags);
+/*
+ * The directory descriptor of a local backend (owned by it), or -1 for
+ * any other backend: what knows a repository's place in the file system
+ * (backup leaves it out, init looks at what is there).
+ */
+int local_backend_dirfd(const backend *b);
 
 #endif

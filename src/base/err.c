@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static _Thread_local char msg_buf[1024];
+static _Thread_local char msg_buf[ERR_MSG_MAX];
 
 const char *err_str(int code)
 {
@@ -52,4 +52,14 @@ const char *err_msg(int code)
 void err_clear(void)
 {
 	msg_buf[0] = 0;
+}
+
+void err_save(err_saved *out)
+{
+	memcpy(out->msg, msg_buf, sizeof(msg_buf));
+}
+
+void err_restore(const err_saved *in)
+{
+	memcpy(msg_buf, in->msg, sizeof(msg_buf));
 }

@@ -34,6 +34,17 @@ const char *err_msg(int code);
 /* Forget the recorded message (so a stale one is never printed). */
 void err_clear(void);
 
+/*
+ * The message, kept aside while clean-up code that may record its own
+ * runs (releasing a lease after the failure it is reporting).
+ */
+#define ERR_MSG_MAX 1024
+typedef struct {
+	char msg[ERR_MSG_MAX];
+} err_saved;
+void err_save(err_saved *out);
+void err_restore(const err_saved *in);
+
 /* A short reason text for a code: strerror for errnos, ours otherwise. */
 const char *err_str(int code);
 

@@ -6,25 +6,70 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
-/* The one piece of global state a signal handler needs. */
+/* The global state a signal handler needs: the signal, and the note it
+ * may have to print (written before any handler is installed). */
 static volatile sig_atomic_t pending;
+static char note[520];
+static size_t note_len;
 
 static void on_signal(int sig)
 {
 	pending = sig;
 }
 
-void interrupt_install(void)
+static void write_note(void)
+{
+	size_t off = 0;
+	while (off < note_len) {
+		ssize_t w = write(STDERR_FILENO, note + off, note_len - off);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+/* SA_RESETHAND has restored the default action: the raise ends the
+ * process once the handler returns and the signal is unblocked. */
+static void on_signal_abrupt(int sig)
+{
+	int saved = errno;
+	write_note();
+	raise(sig);
+	errno = saved;
+}
+
+void interrupt_set_note(const char *text)
+{
+	int tty = isatty(STDERR_FILENO);
+	note_len = 0; /* a signal meanwhile prints nothing rather than half a note */
+	int n = snprintf(note, sizeof(note) - 1, "%s%.511s\n", tty ? "\n" : "", text);
+	note_len = n < 0 ? 0 : (size_t)n < sizeof(note) - 1 ? (size_t)n : sizeof(note) - 2;
+	if (note_len && note[note_len - 1] != '\n')
+		note[note_len++] = '\n';
+}
+
+static void install(void (*fn)(int))
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
+	sa.sa_handler = fn;
 	/* the second signal takes the default action; calls under way go on */
 	sa.sa_flags = SA_RESETHAND | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
+
+void interrupt_install_abrupt(void)
+{
+	install(on_signal_abrupt);
+}
+
+void interrupt_install(void)
+{
+	install(on_signal);
 }
 
 int interrupt_pending(void)
@@ -43,6 +88,7 @@ void interrupt_reraise(void)
 	if (!sig)
 		return;
 	fflush(stdout);
+	write_note();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "json.h"
+#include "utf8.h"
 #include "hex.h"
 
 #include <inttypes.h>
@@ -48,31 +49,6 @@ void json_arr_end(json *j)
 	fputc(']', j->f);
 }
 
-/* Length of a valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_len(const uint8_t *p, size_t n)
-{
-	uint8_t c = p[0];
-	size_t len;
-	uint32_t cp;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
-	else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
-	else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
-	else return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 void json_strn(json *j, const void *s, size_t n)
 {
 	const uint8_t *p = s;
@@ -88,7 +64,7 @@ void json_strn(json *j, const void *s, size_t n)
 			fprintf(j->f, "\\u%04x", c);
 			i++;
 		} else {
-			size_t l = utf8_len(p + i, n - i);
+			size_t l = utf8_len(p + i, n - i, NULL);
 			if (l == 0) {
 				fputs("\\ufffd", j->f);
 				i++;
@@ -184,7 +160,7 @@ bool json_is_utf8(const void *s, size_t n)
 {
 	const uint8_t *p = s;
 	for (size_t i = 0; i < n;) {
-		size_t l = utf8_len(p + i, n - i);
+		size_t l = utf8_len(p + i, n - i, NULL);
 		if (l == 0)
 			return false;
 		i += l;

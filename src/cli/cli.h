@@ -47,6 +47,7 @@ typedef struct {
 	int compression; /* zstd level for new blobs, 0 = off */
 	int no_cache;    /* --no-cache: no local metadata cache for a remote repository */
 	const char *cmd;
+	char opt_error[200]; /* cli_getopt's complaint, printed by cli_option_error */
 } cli_ctx;
 
 typedef struct {
@@ -56,15 +57,63 @@ typedef struct {
 	const char *usage; /* full --help text */
 } cli_command;
 
+/*
+ * What Ctrl-C leaves when it ends the command, as one line for stderr
+ * ("dvalin: backup interrupted: ..."; base/interrupt.h).  A command may
+ * set a more precise note with interrupt_set_note().
+ */
+void cli_interrupt_note(char *out, size_t cap, const char *cmd);
+
 const cli_command *cli_find_command(const char *name);
+/* The command table, in --help's order. */
+const cli_command *cli_commands(size_t *n);
 void cli_print_usage(const char *cmd);
 /* Prints "dvalin CMD: msg" for bad usage and returns EXIT_USAGE. */
 int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * getopt_long without getopt's own messages: a bad option returns '?' and
+ * keeps one line naming it ("unknown option '--frob'", "option '--tag'
+ * needs a value") for cli_option_error(), which prints it and returns
+ * EXIT_USAGE.  shortopts as for getopt_long, without a leading ':'.
+ */
+struct option;
+int cli_getopt(cli_ctx *ctx, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts, int *longindex);
+int cli_option_error(const cli_ctx *ctx);
+/*
+ * Options that choose snapshots (jobs/snapsel.h; cli/select.c): --host,
+ * --path and --tag narrow what 'latest' (and an id prefix) names and what
+ * a listing shows; --snapshot ID also, for commands that read several
+ * snapshots (find, drill).  CLI_SELECT_OPTIONS (and CLI_SELECT_SNAPSHOT)
+ * go into a command's struct option table, CLI_SELECT_HELP into its usage
+ * text; cli_select_option() takes each option: 1 when it was one of them
+ * (added to f), 0 when not, < 0 (message set) when its value is bad.
+ */
+#define CLI_SELECT_OPTIONS                                                                    \
+	{ "host", required_argument, NULL, SNAPSEL_OPT_HOST },                                \
+	{ "path", required_argument, NULL, SNAPSEL_OPT_PATH },                                \
+	{ "tag", required_argument, NULL, SNAPSEL_OPT_TAG }
+#define CLI_SELECT_SNAPSHOT { "snapshot", required_argument, NULL, SNAPSEL_OPT_SNAPSHOT }
+#define CLI_SELECT_HELP                                                                       \
+	"      --host H           only snapshots of host H (repeatable: any of them)\n"        \
+	"      --path P           only snapshots whose paths include P (repeatable: all)\n"    \
+	"      --tag T[,T...]     only snapshots carrying every tag of the list\n"            \
+	"                         (repeatable: any of the lists)\n"
+int cli_select_option(int c, const char *arg, snapsel_filter *f);
+/*
+ * Reads the names or patterns of a list file ("-": stdin) and appends them
+ * to *list (cli/listfile.c says how each mode reads).
+ */
+enum { CLI_LIST_PATTERNS, CLI_LIST_VERBATIM, CLI_LIST_RAW };
+#define CLI_LIST_MAX_BYTES (256 << 20)
+int cli_read_list(const char *path, int mode, char ***list, size_t *n);
 /* Logs err_msg(code) as one line; returns EXIT_USAGE for -DV_EUSAGE, else EXIT_FAIL. */
 int cli_fail(int code);
 
 /* Reads the password (confirm: ask twice on a terminal). Caller frees. */
 int cli_password(const cli_ctx *ctx, int confirm, char **out);
+/* A new password (key add, passwd, import): from file, else asked twice on the terminal. */
+int cli_new_password(const char *file, char **out);
 const char *cli_repo_path(const cli_ctx *ctx);
 /* Opens the repository named by the options with a read lease, asking for the password. */
 int cli_open_repo(const cli_ctx *ctx, repo **out);
@@ -76,12 +125,14 @@ int cli_open_repo_as(const cli_ctx *ctx, const char *kind, int flags, repo **out
  * NULL for a backend that makes none (for report_requests).
  */
 const backend_requests *cli_requests(repo *r, backend_requests *out);
+/* Appends the items of a comma-separated list (--tag a,b), empty ones dropped. */
+int cli_add_csv(char ***v, size_t *n, const char *arg);
 /* Parses --threads N (1..64). */
 int cli_parse_threads(const char *s, int *out);
 /* Parses --compression auto|off|fast|max|N into a zstd level. */
 int cli_parse_compression(const char *s, int *out_level);
 
-/* "100", "100K", "5M", "2GiB", "1TB": bytes, binary units. */
+/* "100", "100K", "5m", "2GiB", "1TB": bytes, binary units (find, --exclude-larger-than). */
 int cli_parse_size(const char *s, uint64_t *out);
 /* "2026-01-01", "2026-01-01 12:00", "2026-01-01T12:00:00": local time. */
 int cli_parse_date(const char *s, int64_t *out);
@@ -110,6 +161,10 @@ int cmd_disks(cli_ctx *ctx, int argc, char **argv);
 int cmd_alert(cli_ctx *ctx, int argc, char **argv);
 int cmd_zpool_check(cli_ctx *ctx, int argc, char **argv);
 int cmd_schedule(cli_ctx *ctx, int argc, char **argv);
+int cmd_generate(cli_ctx *ctx, int argc, char **argv);
+int cmd_tag(cli_ctx *ctx, int argc, char **argv);
+int cmd_key(cli_ctx *ctx, int argc, char **argv);
+int cmd_unlock(cli_ctx *ctx, int argc, char **argv);
 int cmd_dump(cli_ctx *ctx, int argc, char **argv);
 int cmd_drill(cli_ctx *ctx, int argc, char **argv);
 int cmd_diff(cli_ctx *ctx, int argc, char **argv);
@@ -122,22 +177,10 @@ extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], c
 	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[], cmd_forget_usage[],
 	cmd_prune_usage[], cmd_check_usage[], cmd_repair_usage[], cmd_stats_usage[],
 	cmd_protect_usage[], cmd_unprotect_usage[], cmd_disks_usage[], cmd_alert_usage[],
-	cmd_zpool_check_usage[], cmd_schedule_usage[], cmd_dump_usage[],
+	cmd_zpool_check_usage[], cmd_schedule_usage[], cmd_generate_usage[],
+	cmd_tag_usage[], cmd_key_usage[], cmd_unlock_usage[], cmd_dump_usage[],
 	cmd_drill_usage[], cmd_diff_usage[], cmd_find_usage[],
 	cmd_mount_usage[], cmd_daemon_usage[], cmd_jobs_usage[];
-
-/*
- * Options that choose snapshots (cli/select.c): put CLI_SELECT_OPTIONS in
- * a getopt_long table and hand each option to cli_select_option(), which
- * returns 1 when it was one of them (added to f), 0 when not, < 0 on error.
- */
-enum { CLI_OPT_SNAPSHOT = 0x100, CLI_OPT_HOST, CLI_OPT_PATH, CLI_OPT_TAG };
-#define CLI_SELECT_OPTIONS                                              \
-	{ "snapshot", required_argument, NULL, CLI_OPT_SNAPSHOT },      \
-	{ "host", required_argument, NULL, CLI_OPT_HOST },              \
-	{ "path", required_argument, NULL, CLI_OPT_PATH },              \
-	{ "tag", required_argument, NULL, CLI_OPT_TAG }
-int cli_select_option(int c, const char *arg, snapsel_filter *f);
 
 /*
  * Notification channels from an alerts.conf (alerts), or from a daemon

@@ -4,6 +4,7 @@
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/hex.h"
+#include "../base/interrupt.h"
 #include "../base/json.h"
 #include "../base/strlist.h"
 #include "../base/log.h"
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,38 +28,58 @@ const char cmd_backup_usage[] =
 	"       dvalin backup -r REPO [OPTIONS] --stdin-from-command -- COMMAND [ARG]...\n\n"
 	"Back up files and directories.  Each PATH is stored under its absolute name.\n"
 	"Files whose size, mtime, ctime, inode and mode are unchanged since the parent\n"
-	"snapshot (the latest of the same host and paths) are not read again.\n\n"
+	"snapshot (the latest of the same host and paths) are not read again.  The\n"
+	"repository itself is left out when it lies inside a PATH (and said so).\n\n"
 	"Options:\n"
-	"  -e, --exclude GLOB      skip matching entries (repeatable); a GLOB without '/'\n"
-	"                          matches names, one with '/' matches absolute paths\n"
-	"  -x, --one-file-system   do not cross file system boundaries\n"
-	"      --tag T             add a tag (repeatable, or comma-separated)\n"
-	"      --host H            record host name H (default: this machine's)\n"
+	"  -e, --exclude PATTERN       skip matching entries (repeatable; restic's\n"
+	"                              patterns: no leading '/' matches at any depth, a\n"
+	"                              trailing '/' directories only, '**' any levels)\n"
+	"      --iexclude PATTERN      --exclude without regard to case\n"
+	"      --exclude-file F        --exclude each pattern of F (one per line, blanks\n"
+	"                              trimmed, # comments, $VAR expanded)\n"
+	"      --iexclude-file F       --iexclude each pattern of F\n"
+	"      --exclude-caches        leave out the contents of directories with a\n"
+	"                              CACHEDIR.TAG (bford.info/cachedir), not the tag\n"
+	"      --exclude-if-present N  the same for directories that hold a file N\n"
+	"      --exclude-larger-than S skip files larger than S (e.g. 500K, 2M, 1G)\n"
+	"      --files-from F          back up the paths listed in F too (one per line,\n"
+	"                              # comments, globs expanded; '-' is stdin)\n"
+	"      --files-from-verbatim F the same, each line a name exactly as written\n"
+	"      --files-from-raw F      the same, names separated by NUL (find -print0)\n"
+	"  -n, --dry-run               read what a backup would and say what it would\n"
+	"                              add (deduplicated and compressed); store nothing\n"
+	"  -x, --one-file-system       do not cross file system boundaries\n"
+	"      --tag T                 add a tag (repeatable, or comma-separated)\n"
+	"      --host H                record host name H (default: this machine's)\n"
 	"      --time \"YYYY-MM-DD HH:MM:SS\"  record this time instead of now\n"
-	"      --parent ID         use snapshot ID as the parent\n"
-	"      --force             read every file, ignoring the parent\n"
-	"      --compression MODE  auto|off|fast|max|0..22 (default auto: zstd 3)\n"
-	"      --threads N         read, compress and encrypt files on N threads\n"
-	"                          (default: one per processor; 1: no extra threads)\n"
-	"      --json              print the summary as JSON\n\n"
+	"      --parent ID             use snapshot ID as the parent\n"
+	"      --force                 read every file, ignoring the parent\n"
+	"      --compression MODE      auto|off|fast|max|0..22 (default auto: zstd 3)\n"
+	"      --threads N             read, compress and encrypt files on N threads\n"
+	"                              (default: one per processor; 1: no extra threads)\n"
+	"      --json                  print the summary as JSON\n\n"
 	"Streams, devices, snapshots, hooks:\n"
-	"      --stdin             back up what stdin delivers, as one file\n"
-	"      --stdin-from-command  back up the output of COMMAND (run without a shell);\n"
-	"                          unless it exits with status 0, nothing is saved\n"
-	"      --stdin-name PATH   the file's path in the snapshot (default /stdin)\n"
-	"      --stdin-mode MODE   its permission bits, octal (default 0600)\n"
-	"      --read-devices      back up block devices by content, zero blocks as holes\n"
-	"      --snapshot KIND     read the paths from a temporary btrfs, zfs or lvm\n"
-	"                          snapshot (recorded under the live paths)\n"
-	"      --before CMD        run CMD (/bin/sh -c) first; if it fails, stop\n"
-	"      --after CMD         run CMD when done (after --snapshot: once the snapshot\n"
-	"                          is made), also when the backup or --before failed\n"
-	"      --hook-timeout SEC  stop a hook after SEC seconds (default 600, 0: never)\n\n"
+	"      --stdin                 back up what stdin delivers, as one file\n"
+	"      --stdin-from-command    back up the output of COMMAND (run without a\n"
+	"                              shell); unless it exits with status 0, nothing\n"
+	"                              is saved\n"
+	"      --stdin-name PATH       the file's path in the snapshot (default /stdin)\n"
+	"      --stdin-mode MODE       its permission bits, octal (default 0600)\n"
+	"      --read-devices          back up block devices by content, zero blocks as\n"
+	"                              holes\n"
+	"      --snapshot KIND         read the paths from a temporary btrfs, zfs or lvm\n"
+	"                              snapshot (recorded under the live paths)\n"
+	"      --before CMD            run CMD (/bin/sh -c) first; if it fails, stop\n"
+	"      --after CMD             run CMD when done (after --snapshot: once the\n"
+	"                              snapshot is made), also when the backup or\n"
+	"                              --before failed\n"
+	"      --hook-timeout SEC      stop a hook after SEC seconds (default 600, 0: never)\n\n"
 	"Exit status: 0 done, 1 failed (nothing recorded), 3 done but some files\n"
 	"could not be read (they are missing from the snapshot; see the warnings),\n"
 	"or the after hook or the removal of a snapshot failed.\n";
 
-static void print_summary(const cli_ctx *ctx, const backup_result *res, const backend_requests *req)
+static void print_summary(const cli_ctx *ctx, const backup_result *res, const backup_opts *o,
+			  const backend_requests *req)
 {
 	const snapshot *s = res->snap;
 	const snapshot_stats *st = &s->stats;
@@ -77,12 +99,20 @@ static void print_summary(const cli_ctx *ctx, const backup_result *res, const ba
 	cli_human_bytes(add, st->bytes_added);
 	cli_human_bytes(tot, st->total_bytes);
 	cli_human_duration(dur, res->seconds);
+	if (s->has_parent) {
+		char phex[65];
+		hex_encode(phex, s->parent, 32);
+		printf("parent:   %.8s (files unchanged since it were not read again)\n", phex);
+	} else {
+		printf("parent:   none (%s: every file was read)\n",
+		       o->force ? "--force" : "no earlier snapshot of this host and these paths");
+	}
 	printf("files:    %llu new, %llu changed, %llu unchanged (%llu files, %s)\n",
 	       (unsigned long long)st->files_new, (unsigned long long)st->files_changed,
 	       (unsigned long long)st->files_unchanged, (unsigned long long)st->total_files, tot);
 	printf("dirs:     %llu\n", (unsigned long long)st->dirs);
 	printf("read:     %s\n", rd);
-	printf("added:    %s (after deduplication and compression)\n", add);
+	printf("%s %s (after deduplication and compression)\n", res->dry_run ? "would add:" : "added:   ", add);
 	if (res->stream) {
 		char sb[32], nb[32];
 		cli_human_bytes(sb, res->stream_bytes);
@@ -96,7 +126,10 @@ static void print_summary(const cli_ctx *ctx, const backup_result *res, const ba
 	printf("duration: %s (%.2f s)\n", dur, res->seconds);
 	if (st->errors)
 		printf("errors:   %llu files or directories could not be read\n", (unsigned long long)st->errors);
-	printf("snapshot %.8s saved\n", hex);
+	if (res->dry_run)
+		printf("dry run: nothing was stored, no snapshot saved\n");
+	else
+		printf("snapshot %.8s saved\n", hex);
 }
 
 /* --stdin-mode: octal permission bits. */
@@ -143,18 +176,83 @@ static int stream_args(cli_ctx *ctx, backup_opts *o, int stream, const char *nam
 	return EXIT_OK;
 }
 
-static int add_tags(char ***tags, size_t *n, const char *arg)
+enum {
+	OPT_EXCLUDE_FILE = 0x4201,
+	OPT_IEXCLUDE,
+	OPT_IEXCLUDE_FILE,
+	OPT_EXCLUDE_CACHES,
+	OPT_EXCLUDE_IF_PRESENT,
+	OPT_EXCLUDE_LARGER,
+	OPT_FILES_FROM,
+	OPT_FILES_FROM_VERBATIM,
+	OPT_FILES_FROM_RAW,
+};
+
+/* --files-from: each line a glob, as restic expands them (one matching nothing stays as written). */
+static int add_globbed(char ***paths, size_t *n, char **lines, size_t nlines)
 {
-	char *copy = strdup(arg), *save = NULL;
-	if (!copy)
-		return -1;
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		if (*t && strlist_add(tags, n, t) < 0) {
-			free(copy);
-			return -1;
-		}
-	free(copy);
-	return 0;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < nlines; i++) {
+		glob_t g;
+		int gr = glob(lines[i], GLOB_NOCHECK | GLOB_NOSORT, NULL, &g);
+		if (gr == GLOB_NOSPACE)
+			rc = -ENOMEM;
+		else if (gr != 0)
+			rc = strlist_add(paths, n, lines[i]);
+		for (size_t k = 0; gr == 0 && rc == 0 && k < g.gl_pathc; k++)
+			rc = strlist_add(paths, n, g.gl_pathv[k]);
+		if (gr == 0)
+			globfree(&g);
+	}
+	return rc;
+}
+
+/*
+ * The options that select what is backed up beside --exclude: -1 when
+ * taken, else the exit status.
+ */
+static int select_option(cli_ctx *ctx, int c, const char *arg, backup_opts *o, char ***paths,
+			 size_t *npaths)
+{
+	int rc = 0;
+	char **lines = NULL;
+	size_t n = 0;
+	switch (c) {
+	case OPT_EXCLUDE_FILE:
+		rc = cli_read_list(arg, CLI_LIST_PATTERNS, &o->excludes, &o->nexcludes);
+		break;
+	case OPT_IEXCLUDE:
+		rc = strlist_add(&o->iexcludes, &o->niexcludes, arg);
+		break;
+	case OPT_IEXCLUDE_FILE:
+		rc = cli_read_list(arg, CLI_LIST_PATTERNS, &o->iexcludes, &o->niexcludes);
+		break;
+	case OPT_EXCLUDE_CACHES:
+		o->exclude_caches = 1;
+		break;
+	case OPT_EXCLUDE_IF_PRESENT:
+		if (!*arg || strchr(arg, '/'))
+			return cli_usage_error(ctx, "invalid --exclude-if-present '%s' (a file name, no '/')", arg);
+		rc = strlist_add(&o->if_present, &o->nif_present, arg);
+		break;
+	case OPT_EXCLUDE_LARGER:
+		if (cli_parse_size(arg, &o->larger_than) < 0 || o->larger_than == 0)
+			return cli_usage_error(ctx, "invalid --exclude-larger-than '%s' (a size such as 500K, 2M, 1G)",
+					       arg);
+		break;
+	case OPT_FILES_FROM:
+		rc = cli_read_list(arg, CLI_LIST_PATTERNS, &lines, &n);
+		rc = rc ?: add_globbed(paths, npaths, lines, n);
+		break;
+	case OPT_FILES_FROM_VERBATIM:
+		rc = cli_read_list(arg, CLI_LIST_VERBATIM, paths, npaths);
+		break;
+	case OPT_FILES_FROM_RAW:
+		rc = cli_read_list(arg, CLI_LIST_RAW, paths, npaths);
+		break;
+	}
+	strlist_free(lines, n);
+	return rc < 0 ? cli_fail(rc) : -1;
 }
 
 int cmd_backup(cli_ctx *ctx, int argc, char **argv)
@@ -169,6 +267,17 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{ "compression", required_argument, NULL, 'c' },
 		{ "threads", required_argument, NULL, 'j' },
+		/* what to leave out, and paths from files: select_option() */
+		{ "exclude-file", required_argument, NULL, OPT_EXCLUDE_FILE },
+		{ "iexclude", required_argument, NULL, OPT_IEXCLUDE },
+		{ "iexclude-file", required_argument, NULL, OPT_IEXCLUDE_FILE },
+		{ "exclude-caches", no_argument, NULL, OPT_EXCLUDE_CACHES },
+		{ "exclude-if-present", required_argument, NULL, OPT_EXCLUDE_IF_PRESENT },
+		{ "exclude-larger-than", required_argument, NULL, OPT_EXCLUDE_LARGER },
+		{ "files-from", required_argument, NULL, OPT_FILES_FROM },
+		{ "files-from-verbatim", required_argument, NULL, OPT_FILES_FROM_VERBATIM },
+		{ "files-from-raw", required_argument, NULL, OPT_FILES_FROM_RAW },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ "stdin", no_argument, NULL, 1 },
 		{ "stdin-from-command", no_argument, NULL, 2 },
 		{ "stdin-name", required_argument, NULL, 3 },
@@ -182,20 +291,23 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	};
 	backup_opts o;
 	memset(&o, 0, sizeof(o));
+	char **paths = NULL;
+	size_t npaths = 0;
 	o.stdin_mode = 0600;
 	o.hook_timeout = HOOK_DEFAULT_TIMEOUT;
 	int c, level = 3, threads = workq_default_threads(), rc = EXIT_OK, stream = 0;
 	const char *stdin_name = NULL;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "e:x", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "e:xn", opts, NULL)) != -1) {
 		switch (c) {
+		case 'n': o.dry_run = 1; break;
 		case 'e':
 			if (strlist_add(&o.excludes, &o.nexcludes, optarg) < 0)
 				goto oom;
 			break;
 		case 'x': o.one_file_system = 1; break;
 		case 't':
-			if (add_tags(&o.tags, &o.ntags, optarg) < 0)
+			if (cli_add_csv(&o.tags, &o.ntags, optarg) < 0)
 				goto oom;
 			break;
 		case 'H': o.host = optarg; break;
@@ -254,24 +366,36 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 			}
 			break;
 		default:
-			rc = cli_usage_error(ctx, "unknown option");
+			if (c >= OPT_EXCLUDE_FILE && c <= OPT_FILES_FROM_RAW) {
+				if ((rc = select_option(ctx, c, optarg, &o, &paths, &npaths)) >= 0)
+					goto out;
+				rc = EXIT_OK;
+				break;
+			}
+			rc = cli_option_error(ctx);
 			goto out;
 		}
 	}
 	if ((rc = stream_args(ctx, &o, stream, stdin_name, argc, argv)) != EXIT_OK)
 		goto out;
-	if (!stream && optind >= argc) {
+	if (stream && npaths) {
+		rc = cli_usage_error(ctx, "a stream backup takes no paths (--files-from)");
+		goto out;
+	}
+	for (int i = optind; !stream && i < argc; i++)
+		if (strlist_add(&paths, &npaths, argv[i]) < 0)
+			goto oom;
+	if (!stream && npaths == 0) {
 		rc = cli_usage_error(ctx, "no path to back up");
 		goto out;
 	}
-	if (!stream) {
-		o.paths = argv + optind;
-		o.npaths = (size_t)(argc - optind);
-	}
+	o.paths = paths;
+	o.npaths = npaths;
 
 	ctx->compression = level;
 	repo *r = NULL;
-	int e = cli_open_repo_as(ctx, "backup", 0, &r);
+	/* a dry run stores nothing: it reads the repository like ls */
+	int e = cli_open_repo_as(ctx, o.dry_run ? "read" : "backup", 0, &r);
 	if (e < 0) {
 		rc = cli_fail(e);
 		goto out;
@@ -282,20 +406,24 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	prog.want_estimate = ctx->progress;
 	o.threads = threads;
 	progress_start(&pd, &prog, "backup", ctx->progress);
+	interrupt_install(); /* Ctrl-C: stop, index what was stored, release the lease */
 	e = backup_run(r, &o, &prog, &res);
 	progress_stop(pd);
+	repo_free(r);
 	if (e < 0) {
 		rc = cli_fail(e);
 	} else {
 		backend_requests req;
-		print_summary(ctx, &res, cli_requests(r, &req));
+		print_summary(ctx, &res, &o, cli_requests(r, &req));
 		rc = res.snap->stats.errors || res.cleanup_failed ? EXIT_PARTIAL : EXIT_OK;
 		backup_result_release(&res);
 	}
-	repo_free(r);
 out:
 	strlist_free(o.excludes, o.nexcludes);
+	strlist_free(o.iexcludes, o.niexcludes);
+	strlist_free(o.if_present, o.nif_present);
 	strlist_free(o.tags, o.ntags);
+	strlist_free(paths, npaths);
 	return rc;
 oom:
 	rc = cli_fail(-12);

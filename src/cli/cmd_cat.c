@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "cli.h"
+#include "../jobs/snapsel.h"
 #include "../jobs/treeio.h"
 #include "../archive/tree.h"
 #include "../base/cleanup.h"
@@ -41,7 +42,7 @@ static int cat_snapshot(repo *r, const char *spec)
 {
 	snapshot *s;
 	idmap prot = IDMAP_INIT;
-	int rc = repo_find_snapshot(r, spec, &s);
+	int rc = snapsel_find(r, NULL, spec, &s, NULL);
 	if (rc < 0)
 		return rc;
 	if ((rc = repo_load_protected(r, &prot)) == 0) {
@@ -71,7 +72,7 @@ static int cat_tree(repo *r, const char *spec)
 		rc = 0;
 	} else {
 		snapshot *s;
-		if ((rc = repo_find_snapshot(r, spec, &s)) < 0)
+		if ((rc = snapsel_find(r, NULL, spec, &s, NULL)) < 0)
 			return rc;
 		memcpy(id, s->tree, 32);
 		snapshot_free(s);

@@ -138,7 +138,7 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	int keyless = 0, c, subset = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'd') {
 			o.read_data = 1;
 		} else if (c == 's') {
@@ -149,7 +149,7 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
 		} else if (c == 'k') {
 			keyless = 1;
 		} else {
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 		}
 	}
 	if (optind < argc)

@@ -125,7 +125,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
 	const char *config = NULL;
 	int c, check = 0, hash = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'c')
 			config = optarg;
 		else if (c == 'k')
@@ -133,7 +133,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
 		else if (c == 'H')
 			hash = 1;
 		else
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 	}
 	if (optind < argc)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);

@@ -5,17 +5,21 @@
 #include "../base/json.h"
 #include "../jobs/diff.h"
 #include "../jobs/quote.h"
+#include "../jobs/snapsel.h"
 #include "../report/diff.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char cmd_diff_usage[] =
 	"usage: dvalin diff -r REPO SNAPSHOT-A SNAPSHOT-B [PATH] [--metadata] [--json]\n\n"
+	"       dvalin diff -r REPO SNAPSHOT-A:PATH-A SNAPSHOT-B:PATH-B [--metadata] [--json]\n\n"
 	"Show what changed from SNAPSHOT-A to SNAPSHOT-B (each 'latest' or a unique\n"
-	"prefix of a snapshot id), in all of them or below PATH.  Directories that\n"
+	"prefix of a snapshot id), in all of them or below PATH (or from PATH-A in\n"
+	"one to PATH-B in the other; 'ID' alone is its '/').  Directories that\n"
 	"are identical in both are skipped without being read.\n\n"
 	"Each change is one line:\n"
 	"  +  PATH    added             T  PATH    another type of entry\n"
@@ -75,14 +79,15 @@ int cmd_diff(cli_ctx *ctx, int argc, char **argv)
 	diff_opts o = { 0, print_change, NULL };
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "", opts, NULL)) != -1) {
 		if (c != 'm')
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 		o.metadata = 1;
 	}
 	if (argc - optind < 2 || argc - optind > 3)
 		return cli_usage_error(ctx, argc - optind < 2 ? "give two snapshots" : "too many arguments");
-	const char *path = argc - optind == 3 ? argv[optind + 2] : "/";
+	const char *path = argc - optind == 3 ? argv[optind + 2] : NULL;
+	char *in_a = NULL, *in_b = NULL;
 	diff_out out = { ctx, BUF_INIT, { 0 } };
 	o.ud = &out;
 	repo *r;
@@ -97,20 +102,25 @@ int cmd_diff(cli_ctx *ctx, int argc, char **argv)
 	diff_stats st;
 	int has_a = 0, has_b = 0;
 	interrupt_install(); /* Ctrl-C stops it cleanly, the lease released */
-	rc = snapsel_find(r, argv[optind], NULL, &sa);
-	rc = rc ?: snapsel_find(r, argv[optind + 1], NULL, &sb);
+	rc = snapsel_find(r, NULL, argv[optind], &sa, &in_a);
+	rc = rc ?: snapsel_find(r, NULL, argv[optind + 1], &sb, &in_b);
+	if (rc == 0 && path && (in_a || in_b))
+		rc = err_set(-DV_EUSAGE, "give a path as SNAPSHOT:PATH or as a third argument, not both");
 	rc = rc ?: snapfs_new(&fs, r, &sp);
 	rc = rc ?: snapfs_session_new(&ss, fs);
 	if (rc == 0) {
 		/* a path in one snapshot only: all of it is added or removed */
-		int ra = snapfs_lookup(ss, sa->tree, path, strlen(path), &pa);
-		int rb = ra == 0 || ra == -DV_ENOTFOUND ? snapfs_lookup(ss, sb->tree, path, strlen(path), &pb) : ra;
+		const char *a = in_a ? in_a : path ? path : "/", *b = in_b ? in_b : path ? path : "/";
+		int ra = snapfs_lookup(ss, sa->tree, a, strlen(a), &pa);
+		int rb = ra == 0 || ra == -DV_ENOTFOUND ? snapfs_lookup(ss, sb->tree, b, strlen(b), &pb) : ra;
 		has_a = ra == 0;
 		has_b = rb == 0;
 		if ((ra < 0 && ra != -DV_ENOTFOUND) || (rb < 0 && rb != -DV_ENOTFOUND))
 			rc = ra < 0 && ra != -DV_ENOTFOUND ? ra : rb;
+		else if (!has_a && !has_b && strcmp(a, b) == 0)
+			rc = err_set(-DV_ENOTFOUND, "path '%s' is in neither snapshot", a);
 		else if (!has_a && !has_b)
-			rc = err_set(-DV_ENOTFOUND, "path '%s' is in neither snapshot", path);
+			rc = err_set(-DV_ENOTFOUND, "neither '%s' nor '%s' is in its snapshot", a, b);
 	}
 	rc = rc ?: diff_run(ss, has_a ? &pa : NULL, has_b ? &pb : NULL, &o, &st);
 	snapfs_path_release(fs, &pa);
@@ -129,5 +139,8 @@ int cmd_diff(cli_ctx *ctx, int argc, char **argv)
 	snapshot_free(sb);
 	repo_free(r);
 	buf_release(&out.q);
-	return rc < 0 ? cli_fail(rc) : EXIT_OK;
+	rc = rc < 0 ? cli_fail(rc) : EXIT_OK;
+	free(in_a); /* after the message, which may name them */
+	free(in_b);
+	return rc;
 }

@@ -131,7 +131,7 @@ int cmd_disks(cli_ctx *ctx, int argc, char **argv)
 	const char *state = NULL, *alerts = NULL, *show = NULL, *config = NULL;
 	int no_state = 0, c, rc = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'f')
 			rc = strlist_add(&files, &nfiles, optarg);
 		else if (c == 's')
@@ -144,7 +144,7 @@ int cmd_disks(cli_ctx *ctx, int argc, char **argv)
 			config = optarg;
 		else {
 			strlist_free(files, nfiles);
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 		}
 	}
 	int ai = optind;
@@ -215,11 +215,11 @@ int cmd_alert(cli_ctx *ctx, int argc, char **argv)
 	const char *path = NULL;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'a')
 			path = optarg;
 		else
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 	}
 	if (optind + 1 != argc || strcmp(argv[optind], "test") != 0)
 		return cli_usage_error(ctx, "expected 'alert test'");

@@ -137,6 +137,7 @@ static void print_text(const snapshot *s, const drill_result *res, const drill_o
 int cmd_drill(cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
+		CLI_SELECT_SNAPSHOT,
 		CLI_SELECT_OPTIONS,
 		{ "sample", required_argument, NULL, 's' },
 		{ "full", no_argument, NULL, 'F' },
@@ -152,9 +153,9 @@ int cmd_drill(cli_ctx *ctx, int argc, char **argv)
 	const char *spec = "latest";
 	int c, rc, seeded = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "t:", opts, NULL)) != -1) {
 		const char *bad = NULL;
-		if (c == CLI_OPT_SNAPSHOT) {
+		if (c == SNAPSEL_OPT_SNAPSHOT) { /* the one to drill, not a filter */
 			spec = optarg;
 			continue;
 		}
@@ -182,7 +183,7 @@ int cmd_drill(cli_ctx *ctx, int argc, char **argv)
 		case 'j': bad = cli_parse_threads(optarg, &o.threads) < 0 ? "--threads (1..64)" : NULL; break;
 		default:
 			snapsel_filter_release(&f);
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 		}
 		if (bad) {
 			snapsel_filter_release(&f);
@@ -211,7 +212,7 @@ int cmd_drill(cli_ctx *ctx, int argc, char **argv)
 		snapsel_filter_release(&f);
 		return cli_fail(rc);
 	}
-	rc = snapsel_find(r, spec, &f, &s);
+	rc = snapsel_find(r, &f, spec, &s, NULL);
 	if (rc == 0) {
 		job_progress prog = { 0 };
 		progress_display *pd = NULL;

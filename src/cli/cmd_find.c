@@ -86,6 +86,7 @@ static int parse_type(const char *s)
 int cmd_find(cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
+		CLI_SELECT_SNAPSHOT,
 		CLI_SELECT_OPTIONS,
 		{ "regex", no_argument, NULL, 'E' },
 		{ "ignore-case", no_argument, NULL, 'i' },
@@ -101,7 +102,7 @@ int cmd_find(cli_ctx *ctx, int argc, char **argv)
 	snapsel_filter f = SNAPSEL_FILTER_INIT;
 	int c, rc;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "i", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "i", opts, NULL)) != -1) {
 		const char *bad = NULL;
 		if ((rc = cli_select_option(c, optarg, &f)) != 0) {
 			if (rc < 0) {
@@ -120,7 +121,7 @@ int cmd_find(cli_ctx *ctx, int argc, char **argv)
 		case 't': o.type = parse_type(optarg); bad = o.type < 0 ? "--type" : NULL; break;
 		default:
 			snapsel_filter_release(&f);
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 		}
 		if (bad) {
 			snapsel_filter_release(&f);

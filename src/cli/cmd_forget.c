@@ -6,6 +6,7 @@
 #include "../base/log.h"
 #include "../base/strlist.h"
 #include "../jobs/forget.h"
+#include "../jobs/snapsel.h"
 #include "../report/forget.h"
 #include "../repo/snapshots.h"
 
@@ -17,10 +18,12 @@
 #include <time.h>
 
 const char cmd_forget_usage[] =
-	"usage: dvalin forget -r REPO [ID...] [POLICY] [--group-by host,paths,tags]\n"
+	"usage: dvalin forget -r REPO [SNAPSHOT...] [POLICY] [--group-by host,paths,tags]\n"
+	"                     [--host H] [--path P] [--tag T] [--exact-path P...]\n"
 	"                     [--allow-empty] [--dry-run] [--prune [--max-unused P%]]\n"
 	"                     [--json]\n\n"
-	"Remove snapshots: those named, or those a retention policy does not keep.\n"
+	"Remove snapshots: those named ('latest' or id prefixes), or those a retention\n"
+	"policy does not keep.\n"
 	"The data they used is freed by 'dvalin prune' (or --prune).\n\n"
 	"Policy (at least one is needed to remove by policy):\n"
 	"      --keep-last N      the N newest snapshots\n"
@@ -42,9 +45,9 @@ const char cmd_forget_usage[] =
 	"Options:\n"
 	"      --group-by LIST    apply the policy per group of snapshots with the same\n"
 	"                         host, paths and/or tags (default host,paths; '' = one group)\n"
-	"      --host H           only snapshots of host H\n"
-	"      --path P           only snapshots of exactly these paths (repeatable: the\n"
-	"                         set of paths a backup was given)\n"
+	CLI_SELECT_HELP
+	"      --exact-path P     only snapshots whose set of paths is exactly the given\n"
+	"                         ones (repeatable: the paths a backup was given)\n"
 	"      --allow-empty      let the policy remove every snapshot of a group\n"
 	"  -n, --dry-run          print each snapshot's fate and why (the rule that keeps\n"
 	"                         it, or why no rule does), remove nothing\n"
@@ -63,8 +66,9 @@ const char cmd_unprotect_usage[] =
 
 typedef struct {
 	forget_opts o;
-	char **keep_tags, **paths;
-	size_t nkeep_tags, npaths;
+	snapsel_filter filter;
+	char **keep_tags, **exact_paths;
+	size_t nkeep_tags, nexact_paths;
 	int prune;
 	int policy_only; /* an option that goes with a policy, not with ids, was given */
 	double max_unused;
@@ -143,10 +147,12 @@ static void print_text(const forget_result *res, int dry, int ids)
 		print_group(&res->groups[k], res->group_by);
 	for (size_t i = 0; ids && i < res->ndecisions; i++) {
 		const forget_decision *d = &res->decisions[i];
-		char hex[65];
+		char hex[65], when[40];
 		hex_encode(hex, d->s->id, 32);
+		snapshot_format_time(when, d->s);
 		if (dry || d->removed)
-			printf("%s %.8s\n", dry ? "would remove" : "removed", hex);
+			printf("%s %.8s  %s  named on the command line\n", dry ? "would remove" : "removed",
+			       hex, when);
 	}
 	size_t n = dry ? res->removals : res->removed;
 	printf("%zu snapshot%s %s\n", n, n == 1 ? "" : "s", dry ? "would be removed" : "removed");
@@ -164,8 +170,8 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 		{ "keep-within", required_argument, NULL, 'W' },
 		{ "keep-tag", required_argument, NULL, 'T' },
 		{ "group-by", required_argument, NULL, 'g' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "path", required_argument, NULL, 'P' },
+		CLI_SELECT_OPTIONS,
+		{ "exact-path", required_argument, NULL, 'P' },
 		{ "allow-empty", no_argument, NULL, 'E' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "prune", no_argument, NULL, 'p' },
@@ -173,16 +179,17 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 		{ 0 },
 	};
 	static const char rules[] = "lhdwmy";
-	int c;
+	int c, idx;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "n", opts, &idx)) != -1) {
 		const char *rp = c ? strchr(rules, c) : NULL;
 		if (rp) {
 			if (parse_count(optarg, &a->o.pol.keep[rp - rules]) < 0)
-				return cli_usage_error(ctx, "invalid count '%s' for %s", optarg, argv[optind - 1]);
+				return cli_usage_error(ctx, "invalid count '%s' for --%s (0..1000000)", optarg,
+						       opts[idx].name);
 		} else if (c == 'W') {
 			if (forget_parse_duration(optarg, &a->o.pol.within_s) < 0)
-				return cli_usage_error(ctx, "invalid duration '%s' (expected e.g. 30d, 12h, 2w, 6m, 1y)", optarg);
+				return cli_usage_error(ctx, "invalid duration '%s' for --keep-within (expected e.g. 30d, 12h, 2w, 6m, 1y)", optarg);
 		} else if (c == 'T') {
 			if (strlist_add(&a->keep_tags, &a->nkeep_tags, optarg) < 0)
 				return EXIT_FAIL;
@@ -190,12 +197,17 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 			if (parse_group_by(optarg, &a->o.group_by) < 0)
 				return cli_usage_error(ctx, "invalid --group-by '%s' (a list of host, paths, tags)", optarg);
 			a->policy_only = 1;
-		} else if (c == 'H') {
-			a->o.host = optarg;
-			a->policy_only = 1;
+		} else if (c == SNAPSEL_OPT_HOST || c == SNAPSEL_OPT_PATH || c == SNAPSEL_OPT_TAG) {
+			int rc = snapsel_filter_add(&a->filter, c, optarg);
+			if (rc < 0)
+				return cli_fail(rc);
 		} else if (c == 'P') {
-			if (strlist_add(&a->paths, &a->npaths, optarg) < 0)
-				return EXIT_FAIL;
+			char *p;
+			int rc = snapsel_path_arg("exact-path", optarg, &p);
+			rc = rc ?: strlist_add(&a->exact_paths, &a->nexact_paths, p);
+			free(p);
+			if (rc < 0)
+				return cli_fail(rc);
 			a->policy_only = 1;
 		} else if (c == 'E') {
 			a->o.allow_empty = 1;
@@ -208,22 +220,23 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 			if (cli_parse_percent(optarg, &a->max_unused) < 0)
 				return cli_usage_error(ctx, "invalid --max-unused '%s'", optarg);
 		} else {
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 		}
 	}
 	a->o.ids = argv + optind;
 	a->o.nids = (size_t)(argc - optind);
+	a->o.filter = &a->filter;
 	a->o.keep_tags = a->keep_tags;
 	a->o.nkeep_tags = a->nkeep_tags;
-	a->o.paths = a->paths;
-	a->o.npaths = a->npaths;
+	a->o.exact_paths = a->exact_paths;
+	a->o.nexact_paths = a->nexact_paths;
 	int policy = !forget_policy_is_empty(&a->o.pol) || a->nkeep_tags;
 	if (a->o.nids && policy)
 		return cli_usage_error(ctx, "give snapshot ids or a policy, not both");
 	if (!a->o.nids && !policy)
 		return cli_usage_error(ctx, "no snapshot ids and no --keep-* rule (a count of 0 is no rule): refusing to remove every snapshot");
 	if (a->o.nids && a->policy_only)
-		return cli_usage_error(ctx, "--allow-empty, --host, --path and --group-by go with a policy, not with ids");
+		return cli_usage_error(ctx, "--allow-empty, --exact-path and --group-by go with a policy, not with ids");
 	return -1;
 }
 
@@ -237,14 +250,16 @@ int cmd_forget(cli_ctx *ctx, int argc, char **argv)
 	int ex = parse_forget_args(ctx, argc, argv, &a);
 	if (ex >= 0) {
 		strlist_free(a.keep_tags, a.nkeep_tags);
-		strlist_free(a.paths, a.npaths);
+		strlist_free(a.exact_paths, a.nexact_paths);
+		snapsel_filter_release(&a.filter);
 		return ex;
 	}
 	repo *r;
 	int rc = cli_open_repo(ctx, &r);
 	if (rc < 0) {
 		strlist_free(a.keep_tags, a.nkeep_tags);
-		strlist_free(a.paths, a.npaths);
+		strlist_free(a.exact_paths, a.nexact_paths);
+		snapsel_filter_release(&a.filter);
 		return cli_fail(rc);
 	}
 	a.o.now = (int64_t)time(NULL);
@@ -266,7 +281,8 @@ int cmd_forget(cli_ctx *ctx, int argc, char **argv)
 	size_t failed = res.failed;
 	forget_result_release(&res);
 	strlist_free(a.keep_tags, a.nkeep_tags);
-	strlist_free(a.paths, a.npaths);
+	strlist_free(a.exact_paths, a.nexact_paths);
+	snapsel_filter_release(&a.filter);
 	if (rc == -ECANCELED)
 		rc = err_set(rc, "%s (--allow-empty allows it)", err_msg(rc));
 	if (rc < 0)
@@ -298,11 +314,11 @@ static int set_protection(cli_ctx *ctx, int argc, char **argv, int on)
 		return cli_fail(rc);
 	for (int i = 1; i < argc; i++) {
 		snapshot *s = NULL;
-		rc = repo_find_snapshot(r, argv[i], &s);
+		rc = snapsel_find(r, NULL, argv[i], &s, NULL);
 		rc = rc ?: repo_set_protected(r, s->id, on);
 		if (rc < 0) {
-			log_error("%s", err_msg(rc));
-			ex = EXIT_FAIL;
+			int e = cli_fail(rc);
+			ex = ex > e ? ex : e;
 		} else if (!ctx->quiet) {
 			char hex[65];
 			hex_encode(hex, s->id, 32);

@@ -1,23 +1,68 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "cli.h"
+#include "../backend/local.h"
+#include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/hex.h"
 #include "../base/json.h"
 #include "../report/config.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char cmd_init_usage[] =
 	"usage: dvalin init -r REPO [--kdf-log-n N]\n\n"
-	"Create a new, empty repository in REPO (a directory, created if missing).\n"
-	"The password is asked twice on a terminal, or taken from $DVALIN_PASSWORD,\n"
-	"$DVALIN_PASSWORD_FILE or $DVALIN_PASSWORD_COMMAND.  Keep it safe: without it\n"
-	"the repository cannot be read by anyone, including you.\n\n"
+	"Create a new, empty repository in REPO: a directory (created with its\n"
+	"missing parents; an existing one must be empty, but for lost+found) or a\n"
+	"URL.  The password is asked twice on a terminal, or taken from\n"
+	"$DVALIN_PASSWORD, $DVALIN_PASSWORD_FILE or $DVALIN_PASSWORD_COMMAND.  Keep\n"
+	"it safe: without it the repository cannot be read by anyone, including you.\n"
+	"'dvalin key export' prints the master keys for a paper copy.\n\n"
 	"Options:\n"
 	"  --kdf-log-n N   scrypt cost as log2(N), 10..22 (default 15: 32 MiB, ~0.1 s)\n";
+
+/*
+ * A local directory that holds anything but what a repository (or an
+ * init that was interrupted) holds is not a place for a new one: init
+ * would mix its files with someone else's.  "lost+found" is what a fresh
+ * file system holds.  Backends without directories are checked by
+ * repo_create (no config, no snapshots).
+ */
+static int refuse_foreign(backend *be, const char *path)
+{
+	static const char *const ours[] = { "config", "lost+found" };
+	static const char *const dirs[] = REPO_DIRS;
+	int fd = local_backend_dirfd(be);
+	if (fd < 0)
+		return 0;
+	int dfd = dup(fd);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return err_sys(-errno, "cannot list '%s'", path);
+	}
+	struct dirent *e;
+	int rc = 0;
+	while (rc == 0 && (e = readdir(d))) {
+		const char *n = e->d_name;
+		int known = !strcmp(n, ".") || !strcmp(n, "..") || !strncmp(n, ".tmp-", 5);
+		for (size_t i = 0; !known && i < ARRAY_SIZE(ours); i++)
+			known = !strcmp(n, ours[i]);
+		for (size_t i = 0; !known && i < ARRAY_SIZE(dirs); i++)
+			known = !strcmp(n, dirs[i]);
+		if (!known)
+			rc = err_set(-ENOTEMPTY, "'%s' is not empty and not a dvalin repository (it holds '%s'): give a new or empty directory",
+				     path, n);
+	}
+	closedir(d);
+	return rc;
+}
 
 int cmd_init(cli_ctx *ctx, int argc, char **argv)
 {
@@ -25,7 +70,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 	repo_init_params p = REPO_INIT_PARAMS_INIT;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'n') {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -33,7 +78,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 				return cli_usage_error(ctx, "--kdf-log-n must be %d..%d", KEY_LOG_N_MIN, KEY_LOG_N_MAX);
 			p.kdf.log_n = (unsigned)v;
 		} else {
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 		}
 	}
 	if (optind < argc)
@@ -41,15 +86,18 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 	const char *path = cli_repo_path(ctx);
 	if (!path)
 		return cli_usage_error(ctx, "no repository given: use -r/--repo or set DVALIN_REPOSITORY");
-	char *pass = NULL;
-	int rc = cli_password(ctx, 1, &pass);
-	if (rc < 0)
-		return cli_fail(rc);
+	/* the place first (made with its parents, or refused), then the password */
 	backend *be = NULL;
-	rc = backend_open(path, BACKEND_OPEN_CREATE, &be);
+	char *pass = NULL;
+	int rc = backend_open(path, BACKEND_OPEN_CREATE, &be);
+	rc = rc ?: refuse_foreign(be, path);
+	rc = rc ?: cli_password(ctx, 1, &pass);
 	rc = rc ?: repo_create(be, pass, &p);
 	backend_free(be);
-	free(pass);
+	if (pass) {
+		explicit_bzero(pass, strlen(pass));
+		free(pass);
+	}
 	if (rc < 0)
 		return cli_fail(rc);
 	if (ctx->json) {

@@ -298,7 +298,7 @@ int cmd_jobs(cli_ctx *ctx, int argc, char **argv)
 	int c, wait = 0;
 	long limit = 50;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'c') {
 			config = optarg;
 		} else if (c == 'w') {
@@ -309,7 +309,7 @@ int cmd_jobs(cli_ctx *ctx, int argc, char **argv)
 			if (*end || limit < 1 || limit > 1000)
 				return cli_usage_error(ctx, "invalid --limit '%s' (1..1000)", optarg);
 		} else {
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 		}
 	}
 	const char *sub = optind < argc ? argv[optind] : NULL;

@@ -5,6 +5,7 @@
 #include "../jobs/mount.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,7 +45,7 @@ int cmd_mount(cli_ctx *ctx, int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "", opts, NULL)) != -1) {
 		uint64_t v;
 		switch (c) {
 		case 'a': o.allow_other = 1; break;
@@ -53,7 +54,7 @@ int cmd_mount(cli_ctx *ctx, int argc, char **argv)
 				return cli_usage_error(ctx, "invalid --cache '%s' (1M to 1T)", optarg);
 			o.blob_cache = (size_t)v;
 			break;
-		default: return cli_usage_error(ctx, "unknown option");
+		default: return cli_option_error(ctx);
 		}
 	}
 	if (argc - optind != 1)
@@ -66,6 +67,10 @@ int cmd_mount(cli_ctx *ctx, int argc, char **argv)
 	if (rc < 0)
 		return cli_fail(rc);
 	snapfs_stats st;
+	/* libfuse installs its handlers (which end the loop and unmount) only
+	 * over the default action: main's interrupt note would kill us first */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	rc = mount_run(r, &o, &st);
 	repo_free(r);
 	if (rc < 0)

@@ -68,11 +68,18 @@ static void report(const cli_ctx *ctx, const gc_result *g, int dry, const backen
 		printf("left alone:  %llu packs younger than the oldest running dvalin process\n",
 		       (unsigned long long)g->packs_young);
 	cli_human_bytes(a, g->bytes_deleted);
-	printf("deleted:     %llu packs (%s)", (unsigned long long)g->packs_deleted, a);
+	printf("%s %llu packs (%s)", dry ? "would delete: " : "deleted:    ",
+	       (unsigned long long)g->packs_deleted, a);
 	if (g->packs_returned)
-		printf(", %llu returned to the index (used by a newer snapshot)",
-		       (unsigned long long)g->packs_returned);
+		printf(", %llu %s to the index (used by a newer snapshot)",
+		       (unsigned long long)g->packs_returned, dry ? "would return" : "returned");
 	printf("\n");
+	/* a dry run cannot count the second step: whether it happens at once
+	 * depends on the processes running when prune really runs */
+	if (dry && g->packs_condemned + g->packs_repacked)
+		printf("               then the %llu packs condemned or repacked above, at once if no\n"
+		       "               other dvalin process has the repository open\n",
+		       (unsigned long long)(g->packs_condemned + g->packs_repacked));
 	if (g->records_waiting) {
 		printf("waiting:     %llu condemnation(s) wait for dvalin processes started before them\n"
 		       "             to finish; the next prune deletes them\n",
@@ -108,14 +115,14 @@ int cmd_prune(cli_ctx *ctx, int argc, char **argv)
 	double max_unused = 0.05;
 	int dry = 0, c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "n", opts, NULL)) != -1) {
 		if (c == 'm') {
 			if (cli_parse_percent(optarg, &max_unused) < 0)
 				return cli_usage_error(ctx, "invalid --max-unused '%s' (expected a percentage such as 5%%)", optarg);
 		} else if (c == 'n') {
 			dry = 1;
 		} else {
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 		}
 	}
 	if (optind < argc)

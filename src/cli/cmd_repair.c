@@ -115,13 +115,13 @@ int cmd_repair(cli_ctx *ctx, int argc, char **argv)
 	};
 	int read_data = 0, forget = 0, c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'd')
 			read_data = 1;
 		else if (c == 'f')
 			forget = 1;
 		else
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error(ctx, "expected 'index' or 'snapshots'");

@@ -201,7 +201,7 @@ int cmd_schedule(cli_ctx *ctx, int argc, char **argv)
 	const char *base_s = NULL;
 	int iterations = 5, c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'n') {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -211,7 +211,7 @@ int cmd_schedule(cli_ctx *ctx, int argc, char **argv)
 		} else if (c == 'b') {
 			base_s = optarg;
 		} else {
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 		}
 	}
 	if (optind >= argc)

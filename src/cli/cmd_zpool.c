@@ -43,7 +43,7 @@ int cmd_zpool_check(cli_ctx *ctx, int argc, char **argv)
 	const char *from = NULL, *zdbf = NULL, *state = NULL, *alerts = NULL, *config = NULL;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'f')
 			from = optarg;
 		else if (c == 'z')
@@ -55,7 +55,7 @@ int cmd_zpool_check(cli_ctx *ctx, int argc, char **argv)
 		else if (c == 'C')
 			config = optarg;
 		else
-			return cli_usage_error(ctx, "unknown option");
+			return cli_option_error(ctx);
 	}
 	if (optind < argc)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);

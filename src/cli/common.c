@@ -8,10 +8,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -28,9 +32,11 @@ int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...)
 
 int cli_fail(int code)
 {
-	log_error("%s", err_msg(code));
+	/* cleaned up: say what was interrupted and die of the signal
+	 * (EXIT_INTERRUPTED); the note replaces the bare "interrupted" */
 	if (code == -EINTR)
-		interrupt_reraise(); /* cleaned up: now die of the signal (EXIT_INTERRUPTED) */
+		interrupt_reraise();
+	log_error("%s", err_msg(code));
 	return code == -DV_EUSAGE ? EXIT_USAGE : EXIT_FAIL;
 }
 
@@ -41,40 +47,105 @@ static void strip_newline(char *s)
 		s[--n] = 0;
 }
 
-static int read_password_file(const char *path, char **out)
+/*
+ * A password is one line; a first line that is empty is refused, as no
+ * repository can have an empty password (init and key add refuse one), so
+ * it can only be a mistake (a wrong file, a command that failed quietly).
+ */
+static int take_line(char *line, ssize_t n, const char *what, char **out)
 {
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return err_sys(-errno, "cannot read password file '%s'", path);
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n = getline(&line, &cap, f);
-	fclose(f);
 	if (n < 0) {
 		free(line);
-		return err_set(-EINVAL, "password file '%s' is empty", path);
+		return err_set(-EINVAL, "%s is empty", what);
 	}
 	strip_newline(line);
+	if (!*line) {
+		free(line);
+		return err_set(-EINVAL, "%s starts with an empty line (no password)", what);
+	}
 	*out = line;
 	return 0;
 }
 
+static int read_password_file(const char *path, char **out)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(-errno, "cannot read password file '%s'", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return err_sys(-errno, "cannot read password file '%s'", path);
+	if (S_ISDIR(st.st_mode))
+		return err_set(-EISDIR, "password file '%s' is a directory", path);
+	FILE *f = fdopen(fd, "r");
+	if (!f)
+		return err_sys(-errno, "cannot read password file '%s'", path);
+	fd = -1; /* f owns it now */
+	char *line = NULL, what[PATH_MAX + 32];
+	size_t cap = 0;
+	errno = 0;
+	ssize_t n = getline(&line, &cap, f);
+	int e = n < 0 && ferror(f) ? -(errno ? errno : EIO) : 0;
+	fclose(f);
+	if (e) {
+		free(line);
+		return err_sys(e, "cannot read password file '%s'", path);
+	}
+	snprintf(what, sizeof(what), "password file '%s'", path);
+	return take_line(line, n, what, out);
+}
+
+/* How a child ended, in words: "exited with status 1", "killed by signal 9 (KILL)". */
+static void describe_status(char *out, size_t cap, int st)
+{
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+		snprintf(out, cap, "was not found (the shell exited with status 127)");
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 126)
+		snprintf(out, cap, "could not be run (the shell exited with status 126: not executable?)");
+	else if (WIFEXITED(st))
+		snprintf(out, cap, "exited with status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st)) {
+		const char *name = sigabbrev_np(WTERMSIG(st));
+		snprintf(out, cap, "was killed by signal %d%s%s%s", WTERMSIG(st), name ? " (SIG" : "",
+			 name ? name : "", name ? ")" : "");
+	} else
+		snprintf(out, cap, "ended with wait status %d", st);
+}
+
+/*
+ * The command runs under sh -c, its stdout read for the first line; its
+ * stderr stays the user's, so its own complaint (sh: 1: pass: not found)
+ * appears right above ours.
+ */
 static int run_password_command(const char *cmd, char **out)
 {
-	FILE *p = popen(cmd, "r");
+	FILE *p = popen(cmd, "re");
 	if (!p)
-		return err_sys(-errno, "cannot run password command");
+		return err_sys(-errno, "cannot run the password command (DVALIN_PASSWORD_COMMAND)");
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n = getline(&line, &cap, p);
+	/* read the rest, so that a command writing more never dies of SIGPIPE */
+	char sink[4096];
+	while (fread(sink, 1, sizeof(sink), p) > 0)
+		;
 	int st = pclose(p);
-	if (n < 0 || st != 0) {
+	if (st != 0) {
+		char how[128];
+		if (st < 0)
+			snprintf(how, sizeof(how), "could not be waited for: %s", strerror(errno));
+		else
+			describe_status(how, sizeof(how), st);
+		if (line)
+			explicit_bzero(line, cap);
 		free(line);
-		return err_set(-EINVAL, "password command failed (status %d)", st);
+		return err_set(-EINVAL, "the password command (DVALIN_PASSWORD_COMMAND) %s", how);
 	}
-	strip_newline(line);
-	*out = line;
-	return 0;
+	if (n < 0) {
+		free(line);
+		return err_set(-EINVAL, "the password command (DVALIN_PASSWORD_COMMAND) printed nothing");
+	}
+	return take_line(line, n, "the output of the password command (DVALIN_PASSWORD_COMMAND)", out);
 }
 
 static int prompt(const char *text, char **out)
@@ -114,6 +185,8 @@ int cli_password(const cli_ctx *ctx, int confirm, char **out)
 		rc = read_password_file(file, out);
 	else if (cmd && *cmd)
 		rc = run_password_command(cmd, out);
+	else if (env && !*env)
+		rc = err_set(-EINVAL, "DVALIN_PASSWORD is set but empty (unset it to be asked)");
 	else if (env)
 		rc = (*out = strdup(env)) ? 0 : -ENOMEM;
 	else {
@@ -134,6 +207,28 @@ int cli_password(const cli_ctx *ctx, int confirm, char **out)
 		free(*out);
 		*out = NULL;
 		rc = err_set(-EINVAL, "an empty password is not allowed");
+	}
+	return rc;
+}
+
+int cli_new_password(const char *file, char **out)
+{
+	int rc;
+	if (file) {
+		rc = read_password_file(file, out);
+	} else {
+		rc = prompt("enter the new password: ", out);
+		char *again = NULL;
+		if (rc == 0 && (rc = prompt("enter the new password again: ", &again)) == 0 &&
+		    strcmp(again, *out) != 0)
+			rc = err_set(-EINVAL, "passwords do not match");
+		free(again);
+		if (rc == 0 && !**out)
+			rc = err_set(-EINVAL, "an empty password is not allowed");
+		if (rc < 0 && *out) {
+			free(*out);
+			*out = NULL;
+		}
 	}
 	return rc;
 }
@@ -245,9 +340,9 @@ int cli_parse_size(const char *s, uint64_t *out)
 	unsigned shift = u ? 10 * (unsigned)(u - units + 1) : 0;
 	if (u) {
 		end++;
-		if (*end == 'i')
+		if (*end == 'i' || *end == 'I')
 			end++;
-		if (*end == 'B')
+		if (*end == 'B' || *end == 'b')
 			end++;
 	} else if (*end == 'B' || *end == 'b') {
 		end++;

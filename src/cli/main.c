@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 #include "../base/cleanup.h"
+#include "../base/interrupt.h"
 #include "../base/log.h"
 
 #include <stdio.h>
@@ -31,19 +32,29 @@ static const cli_command commands[] = {
 	{ "forget", cmd_forget, "remove snapshots by a retention policy", cmd_forget_usage },
 	{ "prune", cmd_prune, "remove data no snapshot uses", cmd_prune_usage },
 	{ "check", cmd_check, "verify the repository", cmd_check_usage },
+	{ "unlock", cmd_unlock, "remove the leases of processes that are gone", cmd_unlock_usage },
 	{ "repair", cmd_repair, "rebuild the index, rewrite damaged snapshots", cmd_repair_usage },
 	{ "stats", cmd_stats, "sizes, deduplication and compression", cmd_stats_usage },
 	{ "protect", cmd_protect, "keep a snapshot from being forgotten", cmd_protect_usage },
 	{ "unprotect", cmd_unprotect, "allow a protected snapshot to be forgotten", cmd_unprotect_usage },
+	{ "tag", cmd_tag, "add, remove or set the tags of snapshots", cmd_tag_usage },
+	{ "key", cmd_key, "list, add, remove keys; change the password; paper copy", cmd_key_usage },
 	{ "disks", cmd_disks, "check the health of disks (SMART)", cmd_disks_usage },
 	{ "zpool-check", cmd_zpool_check, "check ZFS pools", cmd_zpool_check_usage },
 	{ "alert", cmd_alert, "send a test notification", cmd_alert_usage },
 	{ "schedule", cmd_schedule, "next times of a calendar expression", cmd_schedule_usage },
 	{ "daemon", cmd_daemon, "run scheduled jobs, the web UI and metrics", cmd_daemon_usage },
 	{ "jobs", cmd_jobs, "the daemon's jobs: history, logs, run one now", cmd_jobs_usage },
+	{ "generate", cmd_generate, "shell completion and the man page", cmd_generate_usage },
 	{ "cat", cmd_cat, "print repository objects (debugging aid)", cmd_cat_usage },
 	{ "version", cmd_version, "print the version", cmd_version_usage },
 };
+
+const cli_command *cli_commands(size_t *n)
+{
+	*n = ARRAY_SIZE(commands);
+	return commands;
+}
 
 const cli_command *cli_find_command(const char *name)
 {
@@ -59,7 +70,7 @@ static void main_usage(FILE *f)
 	      "A deduplicating, compressing, encrypting backup tool.\n\n"
 	      "Commands:\n", f);
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
 	fputs("\nGlobal options (before or after the command):\n"
 	      "  -r, --repo PATH        repository (default: $DVALIN_REPOSITORY)\n"
 	      "      --password-file F  read the password from F (also $DVALIN_PASSWORD_FILE)\n"
@@ -169,6 +180,10 @@ int main(int argc, char **argv)
 		}
 	}
 	ctx.cmd = c->name;
+	char note[256];
+	cli_interrupt_note(note, sizeof(note), c->name);
+	interrupt_set_note(note);
+	interrupt_install_abrupt(); /* a command that polls installs its own */
 	ctx.compression = 3;
 	ctx.progress = !ctx.quiet && !ctx.json && isatty(STDERR_FILENO);
 	log_set_quiet(ctx.quiet);

@@ -205,7 +205,7 @@ static int build_backup(daemon_state *d, daemon_run *r, const dconf_job *j)
 		/* only this job's snapshots: its host and its set of paths */
 		rc = rc ?: step_addf(s, "--host=%s", host);
 		for (size_t i = 0; rc == 0 && i < j->npaths; i++)
-			rc = step_addf(s, "--path=%s", j->paths[i]);
+			rc = step_addf(s, "--exact-path=%s", j->paths[i]);
 	}
 	if (rc == 0 && j->after && !hook_step(r, j->after, ROLE_AFTER, j->name))
 		return -ENOMEM;

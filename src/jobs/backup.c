@@ -13,10 +13,12 @@
 #include "backup_scan.h"
 #include "backup_stream.h"
 #include "backup_walk.h"
+#include "snapsel.h"
 #include "fssnap.h"
 #include "hook.h"
 #include "treeio.h"
 #include "../archive/ingest.h"
+#include "../backend/local.h"
 #include "../archive/tree.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
@@ -116,7 +118,7 @@ static int find_parent(repo *r, const backup_opts *o, const char *host, char **p
 	if (o->force)
 		return 0;
 	if (o->parent)
-		return repo_find_snapshot(r, o->parent, out);
+		return snapsel_find(r, NULL, o->parent, out, NULL);
 	snapshot **v;
 	size_t cnt;
 	int rc = repo_load_snapshots(r, &v, &cnt, NULL);
@@ -307,6 +309,8 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	rc = rc ?: ingest_new(&g, &ip);
 	backup_file_params fp = { r, g, o->threads, prog, &errors };
 	rc = rc ?: backup_file_pool_new(&files, &fp);
+	if (o->dry_run)
+		repo_set_dry_run(r); /* before anything is saved */
 	rc = rc ?: find_parent(r, o, s->host, paths, npaths, &parent);
 	if (rc < 0)
 		goto out;
@@ -346,10 +350,18 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 			scan = NULL;
 		size_t naliases = 0;
 		const backup_walk_alias *aliases = cl.fs ? fssnap_aliases(cl.fs, &naliases) : NULL;
+		/* the repository is left out of its own backup (a local one: by its directory) */
+		backup_filter_params fp_filter = {
+			.excludes = o->excludes, .nexcludes = o->nexcludes,
+			.iexcludes = o->iexcludes, .niexcludes = o->niexcludes,
+			.if_present = o->if_present, .nif_present = o->nif_present,
+			.caches = o->exclude_caches, .larger_than = o->larger_than,
+			.repo_dirfd = local_backend_dirfd(repo_backend(r)),
+		};
 		backup_walk_params wp = {
 			.r = r, .files = files, .prog = prog, .errors = &errors,
 			.paths = paths, .npaths = npaths, .parent = ptree.plain.data ? &ptree : NULL,
-			.excludes = o->excludes, .nexcludes = o->nexcludes,
+			.filter = &fp_filter,
 			.one_file_system = o->one_file_system, .force = o->force, .threads = o->threads,
 			.read_devices = o->read_devices, .aliases = aliases, .naliases = naliases,
 		};
@@ -361,17 +373,24 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	if (rc2 < 0 && (rc == 0 || rc == rc2))
 		rc = ingest_error(g);
 	backup_scan_stop(scan);
+	if (rc == -EINTR && repo_flush(r) < 0) {
+		/* stopped by Ctrl-C: index what was stored, so the next backup
+		 * finds it (a failure here only means it is stored again) */
+		log_warn("could not index the data stored before the interruption: %s", err_msg(0));
+		err_set(-EINTR, "interrupted");
+	}
 	rc = rc ?: repo_flush(r);
 	if (rc < 0)
 		goto out;
 	s->stats.bytes_read = ingest_bytes_read(g);
 	s->stats.errors = atomic_load(&errors);
 	s->stats.bytes_added = repo_bytes_added(r) - added_before;
-	rc = repo_save_snapshot(r, s);
+	rc = o->dry_run ? 0 : repo_save_snapshot(r, s);
 	if (rc < 0)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	out->snap = s;
+	out->dry_run = o->dry_run;
 	s = NULL;
 	out->files_changed_while_read = backup_file_pool_changed(files);
 	out->bytes_new = ingest_bytes_new(g);

@@ -43,6 +43,14 @@ typedef struct {
 	int32_t tz_offset;
 	const char *parent;   /* snapshot id or NULL to find one */
 	int threads;          /* file readers; <= 1: all in the calling thread */
+	/* more of what is left out (backup_filter.h) */
+	char **iexcludes;     /* --iexclude: patterns without regard to case */
+	size_t niexcludes;
+	char **if_present;    /* --exclude-if-present NAME */
+	size_t nif_present;
+	int exclude_caches;   /* --exclude-caches */
+	uint64_t larger_than; /* --exclude-larger-than; 0: no limit */
+	int dry_run;          /* read, chunk and count, store nothing (res.snap not saved) */
 	int read_devices;     /* block devices by content, not as device nodes */
 	int snapshot;         /* fssnap_kind: read the paths from file system snapshots */
 	/* a stream instead of paths: stored at stdin_name (then npaths is 0) */
@@ -54,10 +62,11 @@ typedef struct {
 } backup_opts;
 
 typedef struct {
-	snapshot *snap;     /* the new snapshot (owned by the result) */
+	snapshot *snap;     /* the new snapshot (owned by the result; unsaved, id zero, in a dry run) */
 	uint64_t files_changed_while_read;
 	uint64_t bytes_new; /* read bytes not found in the repository (before compression) */
 	double seconds;
+	int dry_run;        /* nothing was stored */
 	int stream;         /* a stream backup: */
 	uint64_t stream_bytes;
 	int command_status; /* its command's exit status (-1: stdin) */

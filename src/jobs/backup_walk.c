@@ -20,8 +20,8 @@
  * paths, with the real directories' metadata.
  */
 #include "backup_walk.h"
+#include "backup_filter.h"
 #include "fssnap.h"
-#include "match.h"
 #include "quote.h"
 #include "treeio.h"
 #include "../archive/change.h"
@@ -30,6 +30,7 @@
 #include "../archive/seglist.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
+#include "../base/interrupt.h"
 #include "../base/log.h"
 #include "../base/strlist.h"
 
@@ -120,6 +121,7 @@ typedef struct {
 	size_t stack_fds; /* at most STACK_OPEN_FDS */
 	qdir *q_head, *q_tail;
 	size_t q_len, q_window; /* at most QUEUE_WINDOW */
+	backup_filter filter; /* what is left out */
 } walker;
 
 static const char *qpath(walker *w)
@@ -485,6 +487,20 @@ static int open_frame(walker *w, int fd, tree *ptree, unsigned depth, uint8_t ou
 	char **names = NULL;
 	size_t n = 0;
 	int rc = read_names(fd, &names, &n);
+	/* a tagged directory (--exclude-caches, --exclude-if-present) keeps
+	 * only its tag, so a restore shows where its contents were left out */
+	const char *tag = rc == 0 && depth > 0 ? backup_filter_tagged(&w->filter, fd) : NULL;
+	if (tag) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(names[i], tag) == 0)
+				names[k++] = names[i];
+			else
+				free(names[i]);
+		}
+		w->filter.excluded += n - k;
+		n = k;
+	}
 	pentry *pe = rc == 0 ? calloc(n ? n : 1, sizeof(*pe)) : NULL;
 	if (rc == 0 && !pe) {
 		strlist_free(names, n);
@@ -611,12 +627,13 @@ static int prepare_entry(walker *w, frame *f, pentry *pe, int top, frame *child,
 	struct stat lst;
 	pe->kind = PE_SKIP;
 	pe->pn = NULL;
-	if (match_any(w->p->excludes, w->p->nexcludes, &w->path, pe->name))
-		goto out;
 	if (fstatat(dfd, sname, &pe->st, AT_SYMLINK_NOFOLLOW) < 0) {
 		warn_entry(w, errno == ENOENT ? "file vanished" : "cannot stat", -errno);
 		goto out;
 	}
+	/* after the stat: a pattern ending in '/' matches directories only */
+	if (backup_filter_entry(&w->filter, &w->path, &pe->st))
+		goto out;
 	/* a path given to back up may name a device by a link (/dev/vg0/lv) */
 	if (top && w->p->read_devices && S_ISLNK(pe->st.st_mode) && fstatat(dfd, sname, &lst, 0) == 0 &&
 	    S_ISBLK(lst.st_mode)) {
@@ -952,6 +969,10 @@ static int walk(walker *w, const frame *root)
 	}
 	while (w->depth) {
 		frame *f = &w->stack[w->depth - 1];
+		/* Ctrl-C: every open frame ends with -EINTR on the way up, so
+		 * each queued directory's jobs still end before the walk returns */
+		if (f->rc == 0 && f->i < f->n && (rc = interrupt_check()) < 0)
+			f->rc = rc;
 		if (f->rc == 0 && f->i < f->n) {
 			pentry *pe = &f->pe[f->i];
 			frame child;
@@ -1005,6 +1026,7 @@ static void walker_release(walker *w)
 	meta_names_free(w->names);
 	buf_release(&w->path);
 	buf_release(&w->qbuf);
+	backup_filter_release(&w->filter);
 }
 
 int backup_walk(const backup_walk_params *p, uint8_t out_root[32], snapshot_stats *st)
@@ -1014,8 +1036,11 @@ int backup_walk(const backup_walk_params *p, uint8_t out_root[32], snapshot_stat
 	w.p = p;
 	size_windows(&w, p->threads);
 	int rc = meta_names_new(&w.names);
-	if (rc < 0)
+	rc = rc ?: backup_filter_init(&w.filter, p->filter);
+	if (rc < 0) {
+		walker_release(&w);
 		return rc;
+	}
 	struct stat rst;
 	_cleanup_free_ char *first = NULL;
 	if ((rc = read_path(&w, p->paths[0], &first)) < 0) {

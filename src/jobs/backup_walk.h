@@ -38,6 +38,7 @@
 #include "../repo/repo.h"
 #include "../repo/snapshot.h"
 #include "backup_file.h"
+#include "backup_filter.h"
 #include "progress.h"
 
 /*
@@ -58,8 +59,7 @@ typedef struct {
 	char **paths;                 /* absolute, sorted, none inside another */
 	size_t npaths;
 	const tree *parent;           /* the parent snapshot's root tree, or NULL */
-	char **excludes;
-	size_t nexcludes;
+	const backup_filter_params *filter; /* what is left out */
 	int one_file_system;          /* do not descend into other devices than paths[0]'s */
 	int force;                    /* ignore the parent: read every file */
 	int threads;                  /* of the file pool (sizes the descriptor use) */

@@ -422,19 +422,6 @@ static int xattrs_equal(const verifier *v, const uint8_t *a, size_t al, const ui
 	return xattrs_within(v, a, al, b, bl) && xattrs_within(v, b, bl, a, al);
 }
 
-static uint8_t node_type_of(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFREG: return NODE_FILE;
-	case S_IFDIR: return NODE_DIR;
-	case S_IFLNK: return NODE_SYMLINK;
-	case S_IFIFO: return NODE_FIFO;
-	case S_IFCHR: return NODE_CHR;
-	case S_IFBLK: return NODE_BLK;
-	default: return NODE_SOCK;
-	}
-}
-
 /* Reads exactly n bytes at off; -ENODATA when the file ends first. */
 static int read_at(int fd, void *p, size_t n, uint64_t off)
 {
@@ -654,7 +641,7 @@ static int verify_entry(verifier *v, const buf *path, const tree *t, const tree_
 		return add_finding(res, path->data, path->len, DRILL_FAIL_CONTENT, "not restored (%s)",
 				   err_str(rc));
 	}
-	if (node_type_of(st.st_mode) != n->type) {
+	if (meta_node_type(st.st_mode) != n->type) {
 		res->entries_failed++;
 		return add_finding(res, path->data, path->len, DRILL_FAIL_CONTENT,
 				   "restored as another type of file");

@@ -371,10 +371,10 @@ int forget_plan(forget_result *res, const forget_opts *o)
 		return -ENOMEM;
 	const char **want = NULL;
 	size_t nwant = 0;
-	int rc = o->npaths ? sorted_set(&want, &nwant, (const char *const *)o->paths, o->npaths) : 0;
+	int rc = o->nexact_paths ? sorted_set(&want, &nwant, (const char *const *)o->exact_paths, o->nexact_paths) : 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		snapshot *s = res->snaps[i];
-		if (o->host && strcmp(s->host, o->host) != 0)
+		if (!snapsel_match(o->filter, s))
 			continue;
 		e[m].s = s;
 		rc = sorted_set(&e[m].paths, &e[m].npaths, (const char *const *)s->paths, s->npaths);
@@ -382,7 +382,7 @@ int forget_plan(forget_result *res, const forget_opts *o)
 		int same = rc == 0 && e[m].npaths == nwant;
 		for (size_t k = 0; same && k < nwant; k++)
 			same = strcmp(e[m].paths[k], want[k]) == 0;
-		if (rc == 0 && o->npaths && !same) {
+		if (rc == 0 && o->nexact_paths && !same) {
 			free(e[m].paths);
 			free(e[m].tags);
 			continue;
@@ -438,7 +438,8 @@ static int check_keep_tags(const forget_result *res, const forget_opts *o)
 			memcpy(in_use + sizeof(in_use) - 4, "...", 4);
 		free(set);
 		return err_set(-EINVAL, "no snapshot%s has the tag '%s' to keep (%s)",
-			       o->host ? " of that host" : "", o->keep_tags[k], in_use);
+			       snapsel_filter_empty(o->filter) ? "" : " of those selected", o->keep_tags[k],
+			       in_use);
 next:;
 	}
 	return 0;
@@ -529,26 +530,11 @@ static int plan_ids(forget_result *res, const forget_opts *o)
 	g->v = res->decisions;
 	res->ngroups = 1;
 	for (size_t k = 0; k < o->nids; k++) {
-		const char *spec = o->ids[k];
 		snapshot *hit = NULL;
-		size_t hits = 0;
-		int rc = 0;
-		if (!hex_is_prefix(spec, 64)) {
-			rc = err_set(-DV_EUSAGE, "invalid snapshot id '%s'", spec);
-		} else {
-			for (size_t i = 0; i < res->nsnaps; i++) {
-				char hex[65];
-				hex_encode(hex, res->snaps[i]->id, 32);
-				if (strncasecmp(hex, spec, strlen(spec)) == 0) {
-					hit = res->snaps[i];
-					hits++;
-				}
-			}
-			if (hits == 0)
-				rc = err_set(-DV_ENOTFOUND, "no snapshot matches '%s'", spec);
-			else if (hits > 1)
-				rc = err_set(-DV_EAMBIG, "snapshot id prefix '%s' is ambiguous", spec);
-		}
+		size_t at;
+		int rc = snapsel_pick(res->snaps, res->nsnaps, o->filter, o->ids[k], &at);
+		if (rc == 0)
+			hit = res->snaps[at];
 		int dup = 0;
 		for (size_t i = 0; rc == 0 && i < g->n; i++)
 			dup |= g->v[i].s == hit;

@@ -32,6 +32,7 @@
 #include "../base/idmap.h"
 #include "../repo/repo.h"
 #include "../repo/snapshot.h"
+#include "snapsel.h"
 
 enum forget_rule {
 	RULE_NONE = 0, /* removed */
@@ -83,7 +84,7 @@ int forget_parse_duration(const char *s, int64_t *out_s);
 enum { FORGET_GROUP_HOST = 1, FORGET_GROUP_PATHS = 2, FORGET_GROUP_TAGS = 4 };
 
 typedef struct {
-	/* either ids (snapshots named by id prefix) ... */
+	/* either ids (snapshots named as snapsel.h says: latest, id prefixes) ... */
 	char *const *ids;
 	size_t nids;
 	/* ... or a policy */
@@ -91,9 +92,9 @@ typedef struct {
 	char *const *keep_tags;
 	size_t nkeep_tags;
 	int group_by;        /* FORGET_GROUP_* */
-	const char *host;    /* only snapshots of this host (NULL: all) */
-	char *const *paths;  /* only snapshots of exactly these paths, as a set (npaths 0: all) */
-	size_t npaths;
+	const snapsel_filter *filter; /* only the snapshots it passes (NULL: all) */
+	char *const *exact_paths; /* only snapshots of exactly these paths, as a set (0: all) */
+	size_t nexact_paths;
 	int allow_empty;     /* the policy may remove every snapshot of a group */
 	int dry_run;         /* decide, remove nothing */
 	int64_t now;         /* seconds since the epoch, for within */

@@ -69,35 +69,15 @@ static int live_leases(repo *r, int remove_stale, int report, gcrule_horizon *ou
 		       uint64_t *nstale)
 {
 	lease_info *v;
+	gcrule_verdict *verdict;
+	uint8_t *gone;
 	size_t n;
-	int rc = lease_list(repo_backend(r), &v, &n);
+	const char *mine = repo_lease(r) ? lease_name(repo_lease(r)) : NULL;
+	int rc = lease_judge(repo_backend(r), mine, &v, &verdict, &gone, &n, out);
 	if (rc < 0)
 		return rc;
-	gcrule_lease *in = calloc(n + 1, sizeof(*in));
-	gcrule_verdict *verdict = calloc(n + 1, sizeof(*verdict));
-	uint8_t *skip = calloc(n + 1, 1);
-	if (!in || !verdict || !skip)
-		rc = -ENOMEM;
-	const char *mine = repo_lease(r) ? lease_name(repo_lease(r)) : "";
-	size_t k = 0;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		backend_stat_t st;
-		int sr = strcmp(v[i].name, mine) == 0 ? -ENOENT
-						       : backend_stat(repo_backend(r), v[i].name, &st);
-		if (sr == -ENOENT) {
-			skip[i] = 1; /* ours, or dropped since it was listed */
-			continue;
-		}
-		/* a file whose time cannot be read cannot expire by it */
-		lease_rule_input(&in[k++], &v[i], sr == 0 ? &st : NULL, lease_process_gone(&v[i]));
-	}
-	gcrule_clock clk = lease_clock();
-	if (rc == 0)
-		gcrule_leases(out, in, k, &clk, verdict);
-	for (size_t i = 0, j = 0; rc == 0 && i < n; i++) {
-		if (skip[i])
-			continue;
-		const gcrule_verdict *d = &verdict[j++];
+	for (size_t i = 0; i < n; i++) {
+		const gcrule_verdict *d = &verdict[i];
 		const char *why = gcrule_trust_reason(d->trust);
 		if (d->stale) {
 			if (d->trust != GCRULE_TRUSTED && report)
@@ -110,11 +90,10 @@ static int live_leases(repo *r, int remove_stale, int report, gcrule_horizon *ou
 				 v[i].name, why);
 		}
 	}
-	free(in);
-	free(verdict);
-	free(skip);
 	free(v);
-	return rc;
+	free(verdict);
+	free(gone);
+	return 0;
 }
 
 /* ---------- accounting ---------- */

@@ -12,11 +12,14 @@
 #include "../base/fsio.h"
 #include "../base/interrupt.h"
 #include "../base/log.h"
+#include "../base/strlist.h"
 #include "../base/workq.h"
 #include "../core/blob.h"
 #include "../repo/session.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -45,7 +48,9 @@ typedef struct {
 typedef struct {
 	repo *r;
 	const restore_opts *o;
+	const snapshot *s;
 	job_progress *prog;
+	match_set inc, exc; /* --include, --exclude */
 	restore_stats st;   /* counters updated by workers: under lock */
 	pthread_mutex_t lock;
 	workq *wq;          /* NULL: contents written inline */
@@ -53,11 +58,13 @@ typedef struct {
 	buf path;  /* snapshot path of the current entry */
 	buf rel;   /* the same below the target */
 	buf qbuf;
+	buf tbuf;  /* the target path of the current entry, quoted */
 	buf data;
 	link_seen *links;
 	size_t nlinks, links_cap;
-	int root_fd;
-	unsigned meta_warned;
+	int root_fd;        /* -1 in a dry run whose target does not exist yet */
+	const char *only;   /* restore only this name of the first tree (a file subpath) */
+	size_t only_depth;  /* ... which is at this depth */
 	size_t depth; /* of the directory being restored ("/" is 0) */
 	expander x;
 	expand_totals admitted; /* what the restore has set out to write */
@@ -131,6 +138,26 @@ static const char *qpath(rctx *c)
 	return quote_path(&c->qbuf, c->path.data, c->path.len);
 }
 
+/* Where the current entry goes: the target and rel, quoted. */
+static const char *tpath(rctx *c)
+{
+	buf t = BUF_INIT;
+	size_t tl = strlen(c->o->target);
+	int rc = buf_append(&t, c->o->target, tl);
+	if (rc == 0 && c->rel.len && !(tl && c->o->target[tl - 1] == '/'))
+		rc = buf_put_u8(&t, '/');
+	rc = rc ?: buf_append(&t, c->rel.data, c->rel.len);
+	const char *q = rc < 0 ? "(out of memory)" : quote_path(&c->tbuf, t.data, t.len);
+	buf_release(&t);
+	return q;
+}
+
+static void event(rctx *c, int ev, const char *why)
+{
+	if (c->o->on_event)
+		c->o->on_event(c->o->ud, ev, tpath(c), why);
+}
+
 static void fail_at(rctx *c, const char *path, const char *what, int code)
 {
 	log_error("%s '%s': %s", what, path, err_msg(code));
@@ -141,7 +168,14 @@ static void fail_at(rctx *c, const char *path, const char *what, int code)
 	atomic_fetch_add(&c->prog->errors, 1);
 }
 
+/* A failure of the target's file system: names the entry in the target. */
 static void fail(rctx *c, const char *what, int code)
+{
+	fail_at(c, tpath(c), what, code);
+}
+
+/* A failure of the snapshot (a damaged or forged tree): names its path there. */
+static void fail_snap(rctx *c, const char *what, int code)
 {
 	fail_at(c, qpath(c), what, code);
 }
@@ -162,15 +196,21 @@ static int safe_name(const tree_node *n)
 	return tree_name_safe(n->name, n->name_len);
 }
 
-/* Opens (creating) the directory pd; NULL-safe chain up to the target. */
+/*
+ * Opens (creating) the directory pd; NULL-safe chain up to the target.  A
+ * dry run creates nothing: -ENOENT when it does not exist yet (so all
+ * below is new).
+ */
 static int pdir_open(rctx *c, pdir *pd)
 {
 	if (pd->fd >= 0)
 		return pd->fd;
+	if (!pd->parent)
+		return -ENOENT; /* the target of a dry run, not there yet */
 	int pfd = pdir_open(c, pd->parent);
 	if (pfd < 0)
 		return pfd;
-	if (mkdirat(pfd, pd->name, 0700) < 0 && errno != EEXIST)
+	if (!c->o->dry_run && mkdirat(pfd, pd->name, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	int fd = openat(pfd, pd->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -180,41 +220,50 @@ static int pdir_open(rctx *c, pdir *pd)
 	return fd;
 }
 
-static void report_meta(rctx *c, const char *path, unsigned failed, int code)
+enum { NP_OWNER = 1, NP_DEVICE = 2, NP_XATTR = 4 };
+
+/*
+ * What a non-root restore cannot do, counted by kind, an entry once in
+ * not_permitted: the command sums it up in one line at the end, instead
+ * of a warning per entry (or none at all, for owners: they are not even
+ * tried without root).
+ */
+static void not_permitted(rctx *c, unsigned kinds)
 {
-	if (!failed)
+	if (!kinds)
 		return;
-	/* Non-root users may not chown or set trusted.* xattrs: say so once. */
-	if (!c->st.as_root && (code == -EPERM || code == -EACCES)) {
-		pthread_mutex_lock(&c->lock);
-		c->st.not_permitted++;
-		unsigned fresh = failed & ~c->meta_warned;
-		c->meta_warned |= failed;
-		pthread_mutex_unlock(&c->lock);
-		if (fresh)
-			log_warn("not running as root: cannot restore %s (first: '%s'); continuing",
-				 fresh & META_FAIL_OWNER ? "ownership" :
-				 fresh & META_FAIL_XATTR ? "some extended attributes" : "some metadata",
-				 path);
-		return;
-	}
-	fail_at(c, path, "cannot restore metadata of", code);
+	pthread_mutex_lock(&c->lock);
+	c->st.not_permitted++;
+	c->st.owners_skipped += !!(kinds & NP_OWNER);
+	c->st.devices_skipped += !!(kinds & NP_DEVICE);
+	c->st.xattrs_skipped += !!(kinds & NP_XATTR);
+	pthread_mutex_unlock(&c->lock);
 }
 
 static int apply_meta_at(rctx *c, const char *path, int fd, int dirfd, const char *name,
 			 const tree_node *n)
 {
-	unsigned failed = 0;
+	unsigned failed = 0, np = 0;
 	int rc = meta_apply(fd, dirfd, name, n, c->st.as_root, &failed);
 	if (rc == -ENOMEM)
 		return rc;
-	report_meta(c, path, failed, rc);
+	if (!c->st.as_root && (n->uid != geteuid() || n->gid != getegid()))
+		np |= NP_OWNER;
+	/* non-root users may not set trusted.* (or, without CAP_FOWNER, some
+	 * security.*) attributes: counted, not an error */
+	if (!c->st.as_root && (failed & META_FAIL_XATTR) && (rc == -EPERM || rc == -EACCES)) {
+		np |= NP_XATTR;
+		failed &= ~(unsigned)META_FAIL_XATTR;
+	}
+	not_permitted(c, np);
+	if (failed)
+		fail_at(c, path, "cannot restore metadata of", rc);
 	return 0;
 }
 
 static int apply_meta(rctx *c, int fd, int dirfd, const char *name, const tree_node *n)
 {
-	return apply_meta_at(c, qpath(c), fd, dirfd, name, n);
+	return apply_meta_at(c, tpath(c), fd, dirfd, name, n);
 }
 
 /*
@@ -228,7 +277,8 @@ typedef struct {
 	tree_seg *segs;
 	uint8_t (*ids)[32]; /* segment ref k refers to ids[k - 1] */
 	buf xattrs;
-	char *qpath;
+	char *qpath; /* in the snapshot */
+	char *tpath; /* in the target */
 } fjob;
 
 static void fjob_free(fjob *j)
@@ -241,6 +291,7 @@ static void fjob_free(fjob *j)
 	free(j->ids);
 	buf_release(&j->xattrs);
 	free(j->qpath);
+	free(j->tpath);
 	free(j);
 }
 
@@ -257,8 +308,9 @@ static int fjob_new(fjob **out, rctx *c, int fd, const tree *t, const tree_node 
 	j->segs = calloc(n->nsegs ? n->nsegs : 1, sizeof(*j->segs));
 	j->ids = calloc(n->nsegs ? n->nsegs : 1, 32);
 	j->qpath = strdup(qpath(c));
+	j->tpath = strdup(tpath(c));
 	int rc = buf_append(&j->xattrs, n->xattrs, n->xattrs_len);
-	if (!j->segs || !j->ids || !j->qpath || rc < 0) {
+	if (!j->segs || !j->ids || !j->qpath || !j->tpath || rc < 0) {
 		j->fd = -1; /* the caller still owns fd */
 		fjob_free(j);
 		return -ENOMEM;
@@ -307,10 +359,13 @@ static void fjob_run(fjob *j, repo_session *rd, buf *data)
 {
 	rctx *c = j->c;
 	int rc = write_file(j, rd, data);
-	if (rc < 0)
-		fail_at(c, j->qpath, "cannot restore", rc);
-	else
-		apply_meta_at(c, j->qpath, j->fd, -1, NULL, &j->n);
+	if (rc < 0) {
+		char what[PATH_MAX + 64];
+		snprintf(what, sizeof(what), "cannot restore '%s' to", j->qpath);
+		fail_at(c, j->tpath, what, rc);
+	} else {
+		apply_meta_at(c, j->tpath, j->fd, -1, NULL, &j->n);
+	}
 	fjob_free(j);
 }
 
@@ -327,6 +382,139 @@ static int clear_entry(int dirfd, const char *name)
 	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+/* What to do with the place of one entry of the snapshot in the target. */
+enum {
+	ACT_NEW,     /* nothing there */
+	ACT_WRITE,   /* something else there: replace it */
+	ACT_SAME,    /* the same there: set its metadata again, keep its contents */
+	ACT_SKIP,    /* leave it (kept by --overwrite, or in the way: reported) */
+};
+
+static int64_t mtime_ns_of(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* 1 when what is at pfd/name (st) is what n records: type, size, mtime, target, device. */
+static int same_entry(int pfd, const char *name, const struct stat *st, const tree_node *n)
+{
+	if (meta_node_type(st->st_mode) != n->type)
+		return 0;
+	switch (n->type) {
+	case NODE_FILE:
+		return (uint64_t)st->st_size == n->size &&
+		       st->st_mtim.tv_sec == n->mtime && (uint32_t)st->st_mtim.tv_nsec == n->mtime_ns;
+	case NODE_SYMLINK: {
+		if ((uint64_t)st->st_size != n->target_len)
+			return 0;
+		char *t = malloc(n->target_len + 1);
+		ssize_t l = t ? readlinkat(pfd, name, t, n->target_len + 1) : -1;
+		int same = l >= 0 && (size_t)l == n->target_len && memcmp(t, n->target, n->target_len) == 0;
+		free(t);
+		return same;
+	}
+	case NODE_CHR:
+	case NODE_BLK:
+		return (uint64_t)st->st_rdev == n->rdev;
+	default:
+		return 1;
+	}
+}
+
+/*
+ * Decides for the entry n that goes to pfd/name (pfd -1: a directory a dry
+ * run would create): looks at what is there and applies --overwrite.  It
+ * tells the caller's on_event what happens to an existing entry and counts
+ * it; a directory in the way of a non-directory is an error unless
+ * --delete may replace it.  For a directory node only a non-directory in
+ * the way is decided (a directory there is ACT_SAME).
+ */
+static int decide(rctx *c, int pfd, const char *name, const tree_node *n, struct stat *st)
+{
+	if (pfd < 0)
+		return ACT_NEW;
+	if (fstatat(pfd, name, st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return ACT_NEW;
+		fail(c, "cannot look at", -errno);
+		return ACT_SKIP;
+	}
+	int there = meta_node_type(st->st_mode);
+	if (n->type == NODE_DIR && there == NODE_DIR)
+		return ACT_SAME;
+	if (n->type == NODE_DIR && there == NODE_SYMLINK) {
+		fail_msg(c, err_set(-ENOTDIR, "refusing to restore '%s': a symlink is in the way, and restore never goes through one",
+				    tpath(c)));
+		return ACT_SKIP;
+	}
+	int same = same_entry(pfd, name, st, n);
+	if (same && c->o->overwrite != RESTORE_ALWAYS)
+		return ACT_SAME;
+	int newer = mtime_ns_of(st) >= n->mtime * 1000000000 + n->mtime_ns;
+	const char *why = there != n->type ? "another kind of entry was there" : "it differed";
+	if (c->o->overwrite == RESTORE_NEVER || (c->o->overwrite == RESTORE_IF_NEWER && newer)) {
+		event(c, RESTORE_EV_KEPT, c->o->overwrite == RESTORE_NEVER ? "--overwrite never"
+						  : "newer than in the snapshot, --overwrite if-newer");
+		pthread_mutex_lock(&c->lock);
+		c->st.kept++;
+		pthread_mutex_unlock(&c->lock);
+		return ACT_SKIP;
+	}
+	if (there == NODE_DIR && !c->o->del) {
+		fail_msg(c, err_set(-EISDIR, "cannot restore '%s': a directory is in the way (--delete replaces it)",
+				    tpath(c)));
+		return ACT_SKIP;
+	}
+	if (same)
+		return ACT_WRITE; /* --overwrite always: rewritten, but nothing was lost */
+	event(c, RESTORE_EV_REPLACED, there == NODE_DIR ? "a directory was there, --delete" : why);
+	pthread_mutex_lock(&c->lock);
+	c->st.replaced++;
+	pthread_mutex_unlock(&c->lock);
+	return ACT_WRITE;
+}
+
+/* Clears the place decide() said to write: what is there goes (a directory only with --delete). */
+static int make_room(rctx *c, int pfd, const char *name, const struct stat *st, int act)
+{
+	if (act != ACT_WRITE || c->o->dry_run)
+		return 0;
+	int rc = S_ISDIR(st->st_mode) ? fsio_remove_tree(pfd, name) : clear_entry(pfd, name);
+	if (rc < 0)
+		fail(c, "cannot replace", rc);
+	return rc;
+}
+
+/* The bytes a file's contents write (its holes are not written). */
+static uint64_t data_bytes(const tree_node *n)
+{
+	uint64_t b = 0;
+	for (size_t i = 0; i < n->nsegs; i++)
+		if (n->segs[i].ref)
+			b += n->segs[i].len;
+	return b;
+}
+
+/* ACT_SAME: the entry stays; its metadata is set again (not in a dry run). */
+static int keep_same(rctx *c, int pfd, const char *name, const tree_node *n)
+{
+	pthread_mutex_lock(&c->lock);
+	c->st.unchanged++;
+	pthread_mutex_unlock(&c->lock);
+	if (c->o->dry_run || c->o->overwrite == RESTORE_NEVER)
+		return 0; /* never: not even its metadata is touched */
+	if (n->type != NODE_FILE)
+		return apply_meta(c, -1, pfd, name, n);
+	int fd = openat(pfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		fail(c, "cannot open", -errno);
+		return 0;
+	}
+	int rc = apply_meta(c, fd, -1, NULL, n);
+	close(fd);
+	return rc;
 }
 
 static link_seen *link_lookup(rctx *c, const tree_node *n)
@@ -374,7 +562,23 @@ static int try_link(rctx *c, int pfd, const char *name, const tree_node *n)
 
 static int restore_file(rctx *c, int pfd, const char *name, const tree *t, const tree_node *n)
 {
-	int rc;
+	struct stat st;
+	int act = decide(c, pfd, name, n, &st), rc;
+	if (act == ACT_SKIP)
+		return 0;
+	if (act == ACT_SAME) {
+		rc = keep_same(c, pfd, name, n);
+		return rc == 0 && n->nlink > 1 ? link_record(c, n) : rc;
+	}
+	if (c->o->dry_run) {
+		pthread_mutex_lock(&c->lock);
+		c->st.files++;
+		c->st.bytes += data_bytes(n);
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	}
+	if (make_room(c, pfd, name, &st, act) < 0)
+		return 0;
 	if (n->nlink > 1 && try_link(c, pfd, name, n))
 		return 0;
 	/* O_EXCL with O_NOFOLLOW: whatever is in the way (a symlink too) is
@@ -412,8 +616,19 @@ static int restore_file(rctx *c, int pfd, const char *name, const tree *t, const
 
 static int restore_special(rctx *c, int pfd, const char *name, const tree_node *n)
 {
-	int rc = clear_entry(pfd, name);
-	if (rc < 0) {
+	struct stat st;
+	int act = decide(c, pfd, name, n, &st), rc;
+	if (act == ACT_SKIP)
+		return 0;
+	if (act == ACT_SAME)
+		return keep_same(c, pfd, name, n);
+	if (c->o->dry_run) {
+		c->st.others++;
+		return 0;
+	}
+	if (make_room(c, pfd, name, &st, act) < 0)
+		return 0;
+	if ((rc = clear_entry(pfd, name)) < 0) {
 		fail(c, "cannot replace", rc);
 		return 0;
 	}
@@ -423,7 +638,7 @@ static int restore_special(rctx *c, int pfd, const char *name, const tree_node *
 		if (!target)
 			return -ENOMEM;
 		if (strlen(target) != n->target_len) {
-			fail(c, "refusing symlink with a NUL byte in its target", -DV_ECORRUPT);
+			fail_snap(c, "refusing symlink with a NUL byte in its target", -DV_ECORRUPT);
 			return 0;
 		}
 		rc = symlinkat(target, pfd, name);
@@ -441,8 +656,7 @@ static int restore_special(rctx *c, int pfd, const char *name, const tree_node *
 	}
 	if (rc < 0) {
 		if (errno == EPERM && !c->st.as_root) {
-			log_warn("not running as root: cannot create device node '%s'", qpath(c));
-			c->st.not_permitted++;
+			not_permitted(c, NP_DEVICE); /* counted, summed up at the end */
 			return 0;
 		}
 		fail(c, "cannot create", -errno);
@@ -471,7 +685,71 @@ typedef struct {
 	size_t next;      /* the next node of t */
 	size_t path_len, rel_len; /* c->path and c->rel of this directory */
 	int inc;          /* everything below is restored */
+	int own;          /* at or below a backed-up path: --delete may act here */
 } rframe;
+
+/* 1 when the snapshot path p (len bytes) is one of the backed-up paths or below one. */
+static int under_backed_up(const rctx *c, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < c->s->npaths; i++) {
+		const char *b = c->s->paths[i];
+		size_t l = strlen(b);
+		if (l == 1 && b[0] == '/')
+			return 1;
+		if (len >= l && memcmp(p, b, l) == 0 && (len == l || p[l] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * --delete: what the target directory of f holds and the snapshot does
+ * not is removed (told first), except what --exclude names: excluded
+ * entries are not part of the restore, in the target neither.
+ */
+static int delete_extras(rctx *c, rframe *f)
+{
+	int fd = dup(f->pd.fd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		fail(c, "cannot list", -errno);
+		return 0;
+	}
+	char **names = NULL;
+	size_t n = 0;
+	int rc = 0;
+	struct dirent *e;
+	while (rc == 0 && (errno = 0, e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (tree_find(&f->t, e->d_name, strlen(e->d_name)) < 0)
+			rc = strlist_add(&names, &n, e->d_name);
+	}
+	if (rc == 0 && errno)
+		fail(c, "cannot list", -errno);
+	closedir(d);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct stat st;
+		size_t l = strlen(names[i]);
+		rc = path_push(&c->path, (const uint8_t *)names[i], l, 1);
+		rc = rc ?: path_push(&c->rel, (const uint8_t *)names[i], l, 0);
+		if (rc == 0 && fstatat(f->pd.fd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !match_path(&c->exc, c->path.data, c->path.len, S_ISDIR(st.st_mode))) {
+			event(c, RESTORE_EV_DELETED, S_ISDIR(st.st_mode) ? "a directory not in the snapshot"
+									 : "not in the snapshot");
+			c->st.deleted++;
+			int r = c->o->dry_run ? 0 : fsio_remove_tree(f->pd.fd, names[i]);
+			if (r < 0)
+				fail(c, "cannot delete", r);
+		}
+		c->path.len = f->path_len;
+		c->rel.len = f->rel_len;
+	}
+	strlist_free(names, n);
+	return rc;
+}
 
 /* Metadata once the children are done (unless failing); releases the frame. */
 static int finish_dir(rctx *c, rframe *f, int failing)
@@ -479,9 +757,12 @@ static int finish_dir(rctx *c, rframe *f, int failing)
 	int rc = 0;
 	c->path.len = f->path_len;
 	c->rel.len = f->rel_len;
-	if (!failing && f->pd.node && f->pd.fd >= 0) {
+	if (!failing && f->inc && f->own && c->o->del && f->pd.fd >= 0)
+		rc = delete_extras(c, f);
+	if (rc == 0 && !failing && f->pd.node && (f->pd.fd >= 0 || (c->o->dry_run && f->inc))) {
 		c->st.dirs++;
-		rc = apply_meta(c, f->pd.fd, -1, f->pd.name, f->pd.node);
+		if (!c->o->dry_run)
+			rc = apply_meta(c, f->pd.fd, -1, f->pd.name, f->pd.node);
 	}
 	if (f->pd.owned_fd)
 		close(f->pd.fd);
@@ -501,7 +782,7 @@ static int enter_dir(rctx *c, rframe *f, rframe *child, char *name, const tree_n
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc < 0) {
-		fail(c, "cannot read directory", rc);
+		fail_snap(c, "cannot read directory", rc);
 		return 0;
 	}
 	if ((rc = treeio_check_depth(&child->t, c->depth + 1, c->path.data, c->path.len)) < 0) {
@@ -523,12 +804,22 @@ static int enter_dir(rctx *c, rframe *f, rframe *child, char *name, const tree_n
 	child->path_len = c->path.len;
 	child->rel_len = c->rel.len;
 	child->inc = here;
+	child->own = f->own || under_backed_up(c, c->path.data, c->path.len);
 	if (here) {
-		int fd = pdir_open(c, &child->pd);
-		if (fd < 0) {
+		/* a non-directory in the way is decided like any entry; a
+		 * symlink is never gone through */
+		struct stat st;
+		int pfd = pdir_open(c, &f->pd), act = ACT_NEW;
+		if (pfd >= 0)
+			act = decide(c, pfd, name, n, &st);
+		if (act == ACT_WRITE)
+			act = make_room(c, pfd, name, &st, act) < 0 ? ACT_SKIP : ACT_WRITE;
+		int fd = act == ACT_SKIP ? 0 : pdir_open(c, &child->pd);
+		if (act == ACT_SKIP || (fd < 0 && !(fd == -ENOENT && c->o->dry_run))) {
 			tree_release(&child->t);
-			fail(c, fd == -ENOTDIR ? "refusing to restore through a symlink or non-directory at"
-					       : "cannot create directory", fd);
+			if (act != ACT_SKIP)
+				fail(c, fd == -ENOTDIR ? "refusing to restore through a symlink or non-directory at"
+						       : "cannot create directory", fd);
 			return 0;
 		}
 	}
@@ -539,28 +830,33 @@ static int enter_dir(rctx *c, rframe *f, rframe *child, char *name, const tree_n
 static int restore_node(rctx *c, rframe *f, rframe *child, const tree_node *n)
 {
 	if (!safe_name(n)) {
-		fail(c, "refusing to restore an entry with an unsafe name at", -DV_ECORRUPT);
+		fail_snap(c, "refusing to restore an entry with an unsafe name at", -DV_ECORRUPT);
 		return 0;
 	}
+	if (c->only && c->depth == c->only_depth &&
+	    (n->name_len != strlen(c->only) || memcmp(n->name, c->only, n->name_len)))
+		return 0; /* SNAPSHOT:FILE: only that name of its directory */
+	int is_dir = n->type == NODE_DIR;
+	if (match_path(&c->exc, c->path.data, c->path.len, is_dir))
+		return 0; /* excluded: neither it nor anything below */
 	char *name = strndup((const char *)n->name, n->name_len);
 	if (!name)
 		return -ENOMEM;
 	const restore_opts *o = c->o;
-	int here = f->inc || match_any(o->includes, o->nincludes, &c->path, name) ||
+	int here = f->inc || match_path(&c->inc, c->path.data, c->path.len, is_dir) ||
 		   (o->select && o->select(o->select_ud, &c->path));
 	int rc = f->inc ? 0 : examine(c);
-	if (rc == 0 && here && !f->inc && n->type != NODE_DIR) {
+	if (rc == 0 && here && !f->inc && !is_dir) {
 		expand_totals e;
 		rc = expand_node(&c->x, &f->t, n, c->depth + 1, &e);
 		rc = rc ?: admit(c, &e, qpath(c));
 	}
-	if (rc < 0 || (n->type == NODE_DIR && !here &&
-		       !match_may_contain(o->includes, o->nincludes, &c->path) &&
+	if (rc < 0 || (is_dir && !here && !match_below(&c->inc, c->path.data, c->path.len) &&
 		       !(o->select && (!o->may_contain || o->may_contain(o->select_ud, &c->path))))) {
 		free(name);
 		return rc; /* nothing below can be selected: not read at all */
 	}
-	if (n->type == NODE_DIR) {
+	if (is_dir) {
 		rc = enter_dir(c, f, child, name, n, here);
 		if (rc <= 0)
 			free(name);
@@ -568,7 +864,7 @@ static int restore_node(rctx *c, rframe *f, rframe *child, const tree_node *n)
 	}
 	if (here) {
 		int pfd = pdir_open(c, &f->pd);
-		if (pfd < 0)
+		if (pfd < 0 && !(pfd == -ENOENT && c->o->dry_run))
 			fail(c, pfd == -ENOTDIR ? "refusing to restore through a symlink or non-directory above"
 						: "cannot create the directory of", pfd);
 		else
@@ -587,7 +883,9 @@ static int restore_walk(rctx *c, int root_fd, tree *t, int inc)
 		tree_release(t);
 		return -ENOMEM;
 	}
-	f[0] = (rframe){ { NULL, NULL, root_fd, 0, NULL }, *t, 0, c->path.len, c->rel.len, inc };
+	/* SNAPSHOT:FILE restores one name into the target: nothing else there is --delete's */
+	f[0] = (rframe){ { NULL, NULL, root_fd, 0, NULL }, *t, 0, c->path.len, c->rel.len, inc,
+			 !c->only && under_backed_up(c, c->path.data, c->path.len) };
 	*t = (tree)TREE_INIT;
 	size_t top = 0;
 	int rc = 0;
@@ -620,6 +918,47 @@ static int restore_walk(rctx *c, int root_fd, tree *t, int inc)
 	return rc;
 }
 
+/*
+ * SNAPSHOT:PATH: loads the tree whose contents go into the target (the
+ * directory PATH, or for a file the directory holding it, with c->only
+ * set to its name) and sets c->path to that directory; *depth is its depth.
+ */
+static int find_subpath(rctx *c, const char *sub, tree *t, size_t *depth)
+{
+	for (const char *p = sub; *p;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		size_t l = strcspn(p, "/");
+		long i = tree_find(t, p, l);
+		const tree_node *n = i >= 0 ? &t->nodes[i] : NULL;
+		if (!n)
+			return err_set(-DV_ENOTFOUND, "path '%s' is not in the snapshot", sub);
+		const char *rest = p + l + strspn(p + l, "/");
+		if (n->type != NODE_DIR) {
+			if (*rest)
+				return err_set(-DV_ENOTFOUND, "path '%s' is not in the snapshot", sub);
+			c->only = strndup(p, l);
+			return c->only ? 0 : -ENOMEM;
+		}
+		tree sub_t = TREE_INIT;
+		const uint8_t *sid = tree_child(t, n->subtree);
+		int rc = sid ? treeio_load(c->r, sid, &sub_t) : -DV_ECORRUPT;
+		rc = rc ?: treeio_check_depth(&sub_t, *depth + 1, sub, (size_t)(p + l - sub));
+		rc = rc ?: path_push(&c->path, (const uint8_t *)p, l, 1);
+		if (rc < 0) {
+			tree_release(&sub_t);
+			return rc;
+		}
+		tree_release(t);
+		*t = sub_t;
+		(*depth)++;
+		p = rest;
+	}
+	return 0;
+}
+
 int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress *prog,
 		restore_stats *out)
 {
@@ -627,50 +966,92 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 	memset(&c, 0, sizeof(c));
 	c.r = r;
 	c.o = o;
+	c.s = s;
 	c.prog = prog;
+	c.root_fd = -1;
 	c.st.as_root = geteuid() == 0;
 	pthread_mutex_init(&c.lock, NULL);
-	int rc = repo_session_new(&c.inline_rd, r);
-	if (rc == 0 && o->threads > 1) {
+	int rc = match_add_list(&c.inc, o->includes, o->nincludes, 0);
+	rc = rc ?: match_add_list(&c.exc, o->excludes, o->nexcludes, 0);
+	rc = rc ?: match_add_list(&c.exc, o->iexcludes, o->niexcludes, MATCH_ICASE);
+	rc = rc ?: repo_session_new(&c.inline_rd, r);
+	if (rc == 0 && o->threads > 1 && !o->dry_run) {
 		workq_params wp = { o->threads, (size_t)o->threads * 4, fjob_worker, job_worker_new,
 				    job_worker_free, r };
 		rc = workq_new(&c.wq, &wp);
 	}
-	rc = rc ?: fsio_mkdir_p(o->target, 0755, 0700);
-	if (rc == 0 && (c.root_fd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		rc = -errno;
+	int trc = 0;
+	if (rc == 0 && !o->dry_run)
+		trc = fsio_mkdir_p(o->target, 0755, 0700);
+	if (rc == 0 && trc == 0 && (c.root_fd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		trc = -errno;
+	if (trc == -ENOENT && o->dry_run)
+		trc = 0; /* a dry run into a target that is not there: all of it is new */
+	if (rc == 0 && trc < 0)
+		rc = err_sys(trc, "cannot create or open target directory '%s'", o->target);
 	if (rc < 0) {
+		match_release(&c.inc);
+		match_release(&c.exc);
 		workq_free(c.wq);
 		repo_session_free(c.inline_rd);
 		pthread_mutex_destroy(&c.lock);
-		return err_sys(rc, "cannot create or open target directory '%s'", o->target);
+		*out = c.st;
+		return rc;
 	}
 	tree t = TREE_INIT;
 	struct statvfs sv;
-	expander_init(&c.x, r, fstatvfs(c.root_fd, &sv) == 0 ? sv.f_bsize : 4096);
+	expander_init(&c.x, r, c.root_fd >= 0 && fstatvfs(c.root_fd, &sv) == 0 ? sv.f_bsize : 4096);
 	rc = treeio_load(r, s->tree, &t);
 	if (rc == -DV_ECORRUPT && !strstr(err_msg(rc), "blob"))
 		rc = err_set(rc, "root tree of the snapshot is damaged");
-	int all = o->nincludes == 0 && !o->select;
-	if (rc == 0 && all) { /* all of it: checked before the first write */
+	size_t depth = 0;
+	if (rc == 0)
+		rc = buf_put_u8(&c.path, '/');
+	if (rc == 0 && o->subpath)
+		rc = find_subpath(&c, o->subpath, &t, &depth);
+	c.depth = c.only_depth = depth;
+	int all = match_empty(&c.inc) && !o->select;
+	if (rc == 0 && all) {
+		/* all of it (excludes aside: an estimate from above): checked
+		 * before the first write */
 		expand_totals e;
-		rc = expand_tree(&c.x, s->tree, 0, &e);
+		memset(&e, 0, sizeof(e));
+		if (!o->subpath)
+			rc = expand_tree(&c.x, s->tree, 0, &e);
+		for (size_t i = 0; o->subpath && rc == 0 && i < t.n; i++) {
+			const tree_node *n = &t.nodes[i];
+			expand_totals one;
+			if (c.only && (n->name_len != strlen(c.only) || memcmp(n->name, c.only, n->name_len)))
+				continue;
+			rc = expand_node(&c.x, &t, n, depth + 1, &one);
+			expand_add(&e, &one);
+		}
 		rc = rc ?: admit(&c, &e, NULL);
 	}
 	if (rc == 0)
 		rc = restore_walk(&c, c.root_fd, &t, all);
+	/* an --include that matched nothing: the restore did not do what was
+	 * asked (restic says nothing, and restores nothing) */
+	const char *unused = rc == 0 ? match_unused(&c.inc) : NULL;
+	if (unused)
+		rc = err_set(-DV_ENOTFOUND, "--include '%s' matches nothing in the snapshot", unused);
 	tree_release(&t);
 	expander_release(&c.x);
 	workq_free(c.wq); /* waits for the last contents */
 	repo_session_free(c.inline_rd);
 	pthread_mutex_destroy(&c.lock);
-	close(c.root_fd);
+	if (c.root_fd >= 0)
+		close(c.root_fd);
 	for (size_t i = 0; i < c.nlinks; i++)
 		free(c.links[i].rel);
 	free(c.links);
+	free((char *)c.only);
+	match_release(&c.inc);
+	match_release(&c.exc);
 	buf_release(&c.path);
 	buf_release(&c.rel);
 	buf_release(&c.qbuf);
+	buf_release(&c.tbuf);
 	buf_release(&c.data);
 	*out = c.st;
 	return rc;

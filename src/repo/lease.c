@@ -29,6 +29,7 @@ struct lease {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop;
+	int written; /* the file was stored once: lease_drop removes it */
 	int64_t last_ok_mono; /* monotonic time of the last successful refresh */
 };
 
@@ -370,6 +371,7 @@ int lease_take(lease **out, backend *be, const char *kind, int exclusive)
 	l->info.start_ns = lease_now_ns();
 	l->last_ok_mono = mono_ns();
 	r = write_lease(l);
+	l->written = r == 0;
 	if (r == 0)
 		r = check_clock(l, l->info.start_ns, lease_now_ns());
 	if (r == 0 && exclusive)
@@ -417,10 +419,59 @@ void lease_drop(lease *l)
 		pthread_mutex_unlock(&l->mu);
 		pthread_join(l->thread, NULL);
 	}
-	int r = backend_remove(l->be, l->info.name);
+	/* A lease that could not be written (a read-only repository) was never
+	 * there: removing it would only fail again, with a confusing warning. */
+	/* a failing command drops its lease before it reports why it failed:
+	 * the removal must not replace that message with its own */
+	err_saved saved;
+	err_save(&saved);
+	int r = l->written ? backend_remove(l->be, l->info.name) : 0;
 	if (r < 0 && r != -ENOENT)
 		log_warn("%s", err_msg(r));
+	err_restore(&saved);
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->cv);
 	free(l);
+}
+
+int lease_judge(backend *be, const char *mine, lease_info **out_v, gcrule_verdict **out_verdicts,
+		uint8_t **out_gone, size_t *out_n, gcrule_horizon *out_h)
+{
+	lease_info *v;
+	size_t n;
+	int rc = lease_list(be, &v, &n);
+	if (rc < 0)
+		return rc;
+	gcrule_lease *in = calloc(n + 1, sizeof(*in));
+	gcrule_verdict *verdict = calloc(n + 1, sizeof(*verdict));
+	uint8_t *gone = calloc(n + 1, 1);
+	if (!in || !verdict || !gone)
+		rc = -ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		backend_stat_t st;
+		int sr = mine && strcmp(v[i].name, mine) == 0 ? -ENOENT : backend_stat(be, v[i].name, &st);
+		if (sr == -ENOENT)
+			continue; /* mine, or dropped since it was listed */
+		/* a file whose time cannot be read cannot expire by it */
+		gone[k] = (uint8_t)lease_process_gone(&v[i]);
+		lease_rule_input(&in[k], &v[i], sr == 0 ? &st : NULL, gone[k]);
+		v[k++] = v[i];
+	}
+	gcrule_clock clk = lease_clock();
+	*out_h = (gcrule_horizon)GCRULE_HORIZON_INIT;
+	if (rc == 0)
+		gcrule_leases(out_h, in, k, &clk, verdict);
+	free(in);
+	if (rc < 0) {
+		free(v);
+		free(verdict);
+		free(gone);
+		return rc;
+	}
+	*out_v = v;
+	*out_verdicts = verdict;
+	*out_gone = gone;
+	*out_n = k;
+	return 0;
 }

@@ -79,6 +79,15 @@ void lease_rule_input(gcrule_lease *out, const lease_info *i, const backend_stat
 		      int process_gone);
 /* The rule's clock: now, DVALIN_LEASE_EXPIRY, DVALIN_CLOCK_SKEW. */
 gcrule_clock lease_clock(void);
+/*
+ * Every lease file but mine (a name, or NULL) judged by the rule
+ * (gcrule.h), with the storage's time of each file: *out_v the leases,
+ * *out_verdicts theirs, *out_gone whether each one's process is gone (for
+ * messages), the live ones summed up in *out_h.  Files dropped while
+ * they were listed are left out.  The caller frees the three arrays.
+ */
+int lease_judge(backend *be, const char *mine, lease_info **out_v, gcrule_verdict **out_verdicts,
+		uint8_t **out_gone, size_t *out_n, gcrule_horizon *out_h);
 /* Whether another process may treat lease i as gone (its file time unknown). */
 int lease_is_stale(const lease_info *i, int64_t now_ns);
 

@@ -133,14 +133,27 @@ static int load_config(repo *r)
 	return 0;
 }
 
+int repo_key_files(backend *be, key_file **out, size_t *out_n, size_t *out_skipped)
+{
+	struct unlock_ctx u = { NULL, 0, 0, 0, 0 };
+	int rc = backend_fetch_dir(be, "keys", BACKEND_META, BACKEND_FETCH_SKIP_MISSING, want_key,
+				   read_key, &u);
+	if (rc < 0) {
+		free(u.v);
+		return rc;
+	}
+	key_files_sort(u.v, u.n);
+	*out = u.v;
+	*out_n = u.n;
+	*out_skipped = u.skipped;
+	return 0;
+}
+
 static int unlock_keys(repo *r, const char *pass)
 {
 	const char *path = repo_location(r);
 	struct unlock_ctx u = { NULL, 0, 0, 0, 0 };
-	int rc = backend_fetch_dir(r->be, "keys", BACKEND_META, BACKEND_FETCH_SKIP_MISSING, want_key,
-				   read_key, &u);
-	if (rc == 0)
-		key_files_sort(u.v, u.n);
+	int rc = repo_key_files(r->be, &u.v, &u.n, &u.skipped);
 	int found = 0;
 	size_t tried = 0;
 	for (size_t i = 0; rc == 0 && !found && i < u.n; i++) {
@@ -151,6 +164,8 @@ static int unlock_keys(repo *r, const char *pass)
 		}
 		rc = key_decode(&r->keys, u.v[i].file, KEY_FILE_LEN, pass);
 		found = rc == 0;
+		if (found)
+			memcpy(r->key_name, u.v[i].name, sizeof(r->key_name));
 		if (rc == -ENOMEM) {
 			/* within the cap, but more than this machine has: another
 			 * key file may still open the repository */

@@ -27,6 +27,7 @@ struct repo {
 	backend *be; /* owned */
 	repo_config cfg;
 	crypto_keys keys;
+	char key_name[80]; /* the key file that opened it ("" when keyless) */
 	chunker chunker;
 	int level;
 	repo_session *session; /* the owning thread's (repo_save_blob, ...) */
@@ -41,10 +42,18 @@ struct repo {
 	open_pack packs[2];        /* [0] data, [1] trees */
 	unsigned packs_unindexed;  /* stored packs no index file names yet */
 	uint64_t bytes_added;
+	int dry_run; /* repo_set_dry_run: saves are counted, nothing is stored */
 	/* the packs a new snapshot of this handle may use (relied.h) */
 	relied relied;
 	/* guards index, condemned, packs and relied: blobs are saved from several threads */
 	pthread_mutex_t lock;
 };
+
+/*
+ * The usable files of keys/ (each checked by key_file_check), cheapest
+ * first; unusable ones are warned about and counted in *out_skipped.
+ * The caller frees *out.
+ */
+int repo_key_files(backend *be, key_file **out, size_t *out_n, size_t *out_skipped);
 
 #endif

@@ -169,6 +169,12 @@ int repo_session_save(repo_session *s, int type, const uint8_t id[32], const voi
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&r->lock);
+	if (r->dry_run) {
+		/* counted as stored, left pending: nothing is written */
+		r->bytes_added += s->tmp.len;
+		pthread_mutex_unlock(&r->lock);
+		return 0;
+	}
 	open_pack *op = NULL;
 	buf *b = NULL;
 	rc = pack_for(r, type, &op, &b);
@@ -184,9 +190,16 @@ int repo_save_blob(repo *r, int type, const uint8_t id[32], const void *plain, s
 	return repo_session_save(r->session, type, id, plain, n);
 }
 
+void repo_set_dry_run(repo *r)
+{
+	r->dry_run = 1;
+}
+
 int repo_flush(repo *r)
 {
 	int rc = 0;
+	if (r->dry_run)
+		return 0;
 	pthread_mutex_lock(&r->lock);
 	for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(r->packs); i++)
 		rc = store_pack(r, &r->packs[i], i == 1 ? BLOB_TREE : BLOB_DATA);

@@ -53,6 +53,13 @@ int repo_load_blob(repo *r, int type, const uint8_t id[32], buf *out);
 int repo_load_blob_verified(repo *r, int type, const uint8_t id[32], buf *out);
 /* Stores open packs and the index of everything saved (no saves may run). */
 int repo_flush(repo *r);
+/*
+ * From now on nothing is stored: a save is sealed (so its size is known)
+ * and entered in the index as pending, so later saves of it deduplicate,
+ * and counted in repo_bytes_added(); repo_flush() writes nothing.  What a
+ * backup --dry-run needs to say what it would add.
+ */
+void repo_set_dry_run(repo *r);
 /* Stored bytes added by this repository handle so far (after dedup and compression). */
 uint64_t repo_bytes_added(const repo *r);
 

@@ -143,41 +143,6 @@ void repo_free_snapshots(snapshot **list, size_t n)
 	free(list);
 }
 
-int repo_find_snapshot(repo *r, const char *spec, snapshot **out)
-{
-	snapshot **v;
-	size_t n, damaged, match = SIZE_MAX, hits = 0;
-	int latest = strcmp(spec, "latest") == 0;
-	if (!latest && !hex_is_prefix(spec, 64))
-		return err_set(-DV_EUSAGE, "invalid snapshot id '%s'", spec);
-	int rc = repo_load_snapshots(r, &v, &n, &damaged);
-	if (rc < 0)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		char hex[65];
-		hex_encode(hex, v[i]->id, 32);
-		if (latest || strncasecmp(hex, spec, strlen(spec)) == 0) {
-			match = i;
-			hits++;
-		}
-	}
-	if (latest && n)
-		hits = 1;
-	if (hits == 1) {
-		*out = v[match];
-		v[match] = NULL;
-	}
-	repo_free_snapshots(v, n);
-	if (hits == 0)
-		return err_set(-DV_ENOTFOUND, latest ? "no snapshot in repository '%s'%s"
-						     : "no snapshot matches '%s'%s",
-			       latest ? repo_location(r) : spec,
-			       damaged ? " (some snapshot files are damaged)" : "");
-	if (hits > 1)
-		return err_set(-DV_EAMBIG, "snapshot id prefix '%s' is ambiguous", spec);
-	return 0;
-}
-
 struct roots_ctx {
 	repo_root_fn fn;
 	void *ud;

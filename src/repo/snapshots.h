@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * snapshots: the snapshots of an open repository: storing, listing,
- * finding by id prefix, protecting and forgetting them.  The file format
- * of one snapshot is snapshot.h.
+ * protecting and forgetting them (which one a command names is decided
+ * above, in jobs/snapsel.h).  The file format of one snapshot is
+ * snapshot.h.
  *
  * Damaged or unreadable snapshot files never stop a listing: they are
  * skipped and counted, and the message names the first.  Ownership:
@@ -39,10 +40,5 @@ int repo_set_protected(repo *r, const uint8_t id[32], int on);
 int repo_load_protected(repo *r, idmap *out);
 /* Deletes a snapshot file; -EPERM if it is protected. */
 int repo_forget_snapshot(repo *r, const uint8_t id[32]);
-/*
- * "latest" or a unique hex prefix of a snapshot id: 0 and *out (owned by
- * the caller), else -DV_ENOTFOUND, -DV_EAMBIG or -DV_EUSAGE.
- */
-int repo_find_snapshot(repo *r, const char *spec, snapshot **out);
 
 #endif

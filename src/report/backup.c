@@ -7,7 +7,9 @@
 void report_backup(json *j, const backup_result *res, const backend_requests *req)
 {
 	json_obj_begin(j);
-	report_id(j, "snapshot_id", res->snap->id);
+	json_key(j, "dry_run"); json_bool(j, res->dry_run);
+	report_id(j, "snapshot_id", res->dry_run ? NULL : res->snap->id);
+	report_id(j, "parent", res->snap->has_parent ? res->snap->parent : NULL);
 	report_snapshot_summary(j, &res->snap->stats);
 	json_key(j, "files_changed_while_read"); json_uint(j, res->files_changed_while_read);
 	json_key(j, "bytes_new"); json_uint(j, res->bytes_new);
@@ -29,12 +31,19 @@ void report_backup(json *j, const backup_result *res, const backend_requests *re
 	json_obj_end(j);
 }
 
-void report_restore(json *j, const restore_stats *st, double seconds, const backend_requests *req)
+void report_restore(json *j, const restore_stats *st, double seconds, int dry_run,
+		    const backend_requests *req)
 {
 	json_obj_begin(j);
+	json_key(j, "dry_run"); json_bool(j, dry_run);
 	report_counter c[] = {
 		{ "files", st->files }, { "dirs", st->dirs }, { "others", st->others },
 		{ "bytes", st->bytes }, { "errors", st->errors }, { "not_permitted", st->not_permitted },
+		{ "owners_not_restored", st->owners_skipped },
+		{ "devices_not_restored", st->devices_skipped },
+		{ "xattrs_not_restored", st->xattrs_skipped },
+		{ "replaced", st->replaced }, { "unchanged", st->unchanged }, { "kept", st->kept },
+		{ "deleted", st->deleted },
 	};
 	report_counters(j, c, ARRAY_SIZE(c));
 	json_key(j, "duration_seconds"); json_double(j, seconds);

@@ -48,7 +48,7 @@ def test_password_file_and_command(world, repo):
     r = run(["snapshots", "-r", repo], env=dict(env, DVALIN_PASSWORD_COMMAND=f"cat {pf}"))
     assert r.rc == 0
     r = run(["snapshots", "-r", repo], env=dict(env, DVALIN_PASSWORD_COMMAND="false"))
-    assert r.rc == 1 and "password command failed" in r.err
+    assert r.rc == 1 and "password command (DVALIN_PASSWORD_COMMAND) exited with status 1" in r.err
 
 
 def test_init_refuses_existing_repository(repo):

@@ -192,7 +192,9 @@ def test_depth_limit_is_read_by_every_command(world, repo):
     assert deepest(t) == (TREE_MAX_DEPTH, b"deep\n")
     r = run_small_stack(["restore", "-r", repo, snap, "--target", os.path.join(world, "u"),
                          "--include", "nomatch"])
-    assert r.rc == 0 and not os.listdir(os.path.join(world, "u")), r
+    # an --include that matches nothing is an error (issue 18), found at any depth
+    assert r.rc == 1 and "--include 'nomatch' matches nothing" in r.err, r
+    assert not os.listdir(os.path.join(world, "u"))
     for args in (["check"], ["check", "--read-data"], ["repair", "snapshots"], ["stats"]):
         r = run_small_stack(args[:1] + ["-r", repo] + args[1:])
         assert r.rc == 0, (args, r)

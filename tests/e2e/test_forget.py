@@ -84,7 +84,7 @@ def test_protected_snapshot_is_never_forgotten(example):
     victim = ids["2026-10-15 09:00:00"]
     assert run(["protect", "-r", repo, victim[:8]]).rc == 0
     assert [s["protected"] for s in snapshots(repo) if s["id"] == victim] == [True]
-    assert "(protected)" in run(["snapshots", "-r", repo]).out
+    assert "1 protected (*)" in run(["snapshots", "-r", repo]).out
     r = run(["forget", "-r", repo, "--keep-last", "1", "--json"], env=ENV)
     assert r.rc == 0, r
     fates = {d["snapshot"]["id"]: d["rule"] for d in r.json()["groups"][0]["snapshots"]}

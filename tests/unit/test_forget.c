@@ -10,6 +10,7 @@
 #include "../../src/base/err.h"
 #include "../../src/base/strlist.h"
 #include "../../src/jobs/forget.h"
+#include "snapfix.h"
 
 #include <time.h>
 
@@ -81,23 +82,6 @@ TEST(forget_times_without_a_calendar_date_are_their_own_period)
 
 /* ---------- the plan ---------- */
 
-static snapshot *snap(int64_t t, const char *host, const char *paths, const char *tags)
-{
-	snapshot *s = snapshot_new();
-	s->time = t;
-	s->host = strdup(host);
-	s->user = strdup("u");
-	s->id[0] = (uint8_t)(t & 0xff);
-	s->id[1] = (uint8_t)(t >> 8);
-	char text[128], *save = NULL;
-	snprintf(text, sizeof(text), "%s", paths);
-	for (char *x = strtok_r(text, ",", &save); x; x = strtok_r(NULL, ",", &save))
-		strlist_add(&s->paths, &s->npaths, x);
-	snprintf(text, sizeof(text), "%s", tags);
-	for (char *x = strtok_r(text, ",", &save); x; x = strtok_r(NULL, ",", &save))
-		strlist_add(&s->tags, &s->ntags, x);
-	return s;
-}
 
 static void plan(forget_result *res, snapshot **v, size_t n, const forget_opts *o)
 {
@@ -112,8 +96,8 @@ static void plan(forget_result *res, snapshot **v, size_t n, const forget_opts *
 TEST(forget_groups_paths_and_tags_as_sets)
 {
 	snapshot *v[] = {
-		snap(1000, "h", "/a,/b", "x,y"), snap(2000, "h", "/b,/a", "y,x"),
-		snap(3000, "h", "/a", "x"),       snap(4000, "g", "/a", "x"),
+		test_snap(1000, "h", "/a,/b", "x,y"), test_snap(2000, "h", "/b,/a", "y,x"),
+		test_snap(3000, "h", "/a", "x"),       test_snap(4000, "g", "/a", "x"),
 	};
 	forget_opts o;
 	memset(&o, 0, sizeof(o));
@@ -141,10 +125,13 @@ TEST(forget_groups_paths_and_tags_as_sets)
 	CHECK(strcmp(why, "last #1") == 0);
 	forget_result_release(&res);
 	/* --host: only that host's snapshots are decided */
-	o.host = "g";
+	snapsel_filter f = SNAPSEL_FILTER_INIT;
+	REQUIRE(snapsel_filter_add(&f, SNAPSEL_OPT_HOST, "g") == 0);
+	o.filter = &f;
 	o.group_by = 0;
-	snapshot *w[] = { snap(1000, "h", "/a", ""), snap(4000, "g", "/a", "") };
+	snapshot *w[] = { test_snap(1000, "h", "/a", ""), test_snap(4000, "g", "/a", "") };
 	plan(&res, w, 2, &o);
 	CHECK(res.ngroups == 1 && res.ndecisions == 1 && res.decisions[0].s->time == 4000);
 	forget_result_release(&res);
+	snapsel_filter_release(&f);
 }

@@ -12,6 +12,7 @@
 #include "base/hex.h"
 #include "base/strlist.h"
 #include "core/blob.h"
+#include "jobs/snapsel.h"
 #include "repo/format.h"
 #include "repo/gcrec.h"
 #include "repo/layout.h"
@@ -240,7 +241,7 @@ TEST(a_remote_repository_is_read_through_the_metadata_cache)
 	REQUIRE(open_as("mem:layout-remote", 1, 0, &r) == 0);
 	buf out = BUF_INIT;
 	snapshot *s;
-	REQUIRE(repo_find_snapshot(r, "latest", &s) == 0);
+	REQUIRE(snapsel_find(r, NULL, "latest", &s, NULL) == 0);
 	CHECK(repo_load_blob(r, BLOB_TREE, s->tree, &out) == 0);
 	snapshot_free(s);
 	buf_release(&out);

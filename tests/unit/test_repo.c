@@ -20,6 +20,7 @@
 #include "repo/repo.h"
 #include "repo/session.h"
 #include "repo/snapshots.h"
+#include "jobs/snapsel.h"
 
 #include <pthread.h>
 #include <time.h>
@@ -248,20 +249,20 @@ TEST(snapshots_saved_listed_found_protected_forgotten)
 	repo_free_snapshots(v, n);
 
 	snapshot *s;
-	REQUIRE(repo_find_snapshot(r, "latest", &s) == 0);
+	REQUIRE(snapsel_find(r, NULL, "latest", &s, NULL) == 0);
 	CHECK(s->time == base + N - 1);
 	snapshot_free(s);
 	char hex[65];
 	hex_encode(hex, ids[3], 32);
 	hex[12] = 0;
-	REQUIRE(repo_find_snapshot(r, hex, &s) == 0);
+	REQUIRE(snapsel_find(r, NULL, hex, &s, NULL) == 0);
 	CHECK(memcmp(s->id, ids[3], 32) == 0);
 	snapshot_free(s);
-	CHECK(repo_find_snapshot(r, "xyz", &s) == -DV_EUSAGE);
+	CHECK(snapsel_find(r, NULL, "xyz", &s, NULL) == -DV_EUSAGE);
 	int ambiguous = 0;
 	for (int d = 0; d < 16; d++) {
 		char one[2] = { "0123456789abcdef"[d], 0 };
-		int rc = repo_find_snapshot(r, one, &s);
+		int rc = snapsel_find(r, NULL, one, &s, NULL);
 		if (rc == 0)
 			snapshot_free(s);
 		ambiguous += rc == -DV_EAMBIG;
