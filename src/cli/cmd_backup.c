@@ -409,12 +409,13 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	interrupt_install(); /* Ctrl-C: stop, index what was stored, release the lease */
 	e = backup_run(r, &o, &prog, &res);
 	progress_stop(pd);
+	backend_requests req_n;
+	const backend_requests *req = cli_requests(r, &req_n);
 	repo_free(r);
 	if (e < 0) {
 		rc = cli_fail(e);
 	} else {
-		backend_requests req;
-		print_summary(ctx, &res, &o, cli_requests(r, &req));
+		print_summary(ctx, &res, &o, req);
 		rc = res.snap->stats.errors || res.cleanup_failed ? EXIT_PARTIAL : EXIT_OK;
 		backup_result_release(&res);
 	}
