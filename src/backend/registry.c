@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "local.h"
 #include "mem.h"
+#include "remote.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
 
@@ -40,10 +41,14 @@ static const struct backend_scheme {
 	/*
 	 * Remote backends take their rows here, each passing the conformance
 	 * suite (tests/unit/backend_conformance.c) by its URL:
-	 *   https  a dvalin server (REST)
+	 *   https  a dvalin server (docs/http-api.md)
+	 *   http   the same without TLS, for a server on loopback
 	 *   ssh    the same protocol over an ssh stdio pipe
 	 *   s3     S3-compatible object storage
 	 */
+	{ "https", remote_backend_open_https },
+	{ "http", remote_backend_open_http },
+	{ "ssh", remote_backend_open_ssh },
 };
 
 /* RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
