@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,8 +55,9 @@ typedef struct {
 } handle;
 
 typedef struct {
-	int fd;
-	pid_t pid;
+	int fd;   /* libcurl's end */
+	pid_t pid; /* its ssh; 0 until ssh_prereq() starts it, -1 if that failed */
+	int lfd;  /* the listener it connects to, until accepted; else -1 */
 } ssh_child;
 
 /* A block of a file read through handles, shared by every handle of the backend. */
@@ -124,21 +126,83 @@ static void reap(remote *rb)
 }
 
 /*
- * A new connection: a socket pair, one end the stdin and stdout of a new
- * ssh process running `dvalin serve --stdio`, the other libcurl's.
+ * A new connection to an ssh process running `dvalin serve --stdio`.
+ * libcurl 7.88 connect()s every socket it opens, even one its sockopt
+ * callback calls already connected (curl issue 10626, fixed in 8.0), so
+ * a socket pair cannot be handed over.  Instead libcurl gets a fresh
+ * socket and the address of a listener of ours on loopback (a port the
+ * kernel picks), connects to it, and ssh_prereq(), called before the
+ * first request on the connection, accepts and gives the accepted end to a
+ * new ssh as its stdin and stdout.  (TCP, not a Unix socket: libcurl
+ * reuses only connections whose peer address it can print, and an
+ * abstract Unix name prints empty.  Anyone local may connect to the
+ * listener too: ssh_prereq() accepts only libcurl's own socket.)
  */
 static curl_socket_t ssh_open(void *ud, curlsocktype purpose, struct curl_sockaddr *addr)
 {
 	remote *rb = ud;
 	(void)purpose;
-	(void)addr;
-	int sp[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (l < 0)
 		return CURL_SOCKET_BAD;
+	if (bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 4) < 0 ||
+	    getsockname(l, (struct sockaddr *)&sa, &len) < 0 || len > sizeof(addr->addr)) {
+		close(l);
+		return CURL_SOCKET_BAD;
+	}
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c < 0) {
+		close(l);
+		return CURL_SOCKET_BAD;
+	}
+	pthread_mutex_lock(&rb->lock);
+	reap(rb);
+	int ok = rb->nkids < ARRAY_SIZE(rb->kids);
+	if (ok)
+		rb->kids[rb->nkids++] = (ssh_child){ c, 0, l };
+	pthread_mutex_unlock(&rb->lock);
+	if (!ok) {
+		close(l);
+		close(c);
+		return CURL_SOCKET_BAD;
+	}
+	addr->family = AF_INET;
+	addr->socktype = SOCK_STREAM;
+	addr->protocol = IPPROTO_TCP;
+	addr->addrlen = len;
+	memcpy(&addr->addr, &sa, len);
+	return c;
+}
+
+/* Accepts libcurl's connection on k's listener: the socket, -EAGAIN if it is not there yet. */
+static int ssh_accept(const ssh_child *k)
+{
+	struct sockaddr_in mine, peer;
+	socklen_t ml = sizeof(mine);
+	if (getsockname(k->fd, (struct sockaddr *)&mine, &ml) < 0)
+		return -errno;
+	for (;;) {
+		socklen_t pl = sizeof(peer);
+		int a = accept4(k->lfd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
+		if (a < 0 && errno == EINTR)
+			continue;
+		if (a < 0)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		if (pl == ml && peer.sin_port == mine.sin_port && peer.sin_addr.s_addr == mine.sin_addr.s_addr)
+			return a;
+		close(a); /* someone else's connection */
+	}
+}
+
+/* Spawns the ssh for one accepted connection: its pid, or -1. */
+static pid_t ssh_spawn(remote *rb, int fd)
+{
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, sp[1], STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, sp[1], STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, fd, STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO);
 	/* the child must not die of a SIGPIPE we ignore, nor keep our signals blocked */
 	posix_spawnattr_t at;
 	posix_spawnattr_init(&at);
@@ -153,27 +217,41 @@ static curl_socket_t ssh_open(void *ud, curlsocktype purpose, struct curl_sockad
 	int rc = posix_spawnp(&pid, rb->ssh_argv[0], &fa, &at, rb->ssh_argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
-	close(sp[1]);
-	if (rc != 0) {
-		close(sp[0]);
-		return CURL_SOCKET_BAD;
-	}
-	pthread_mutex_lock(&rb->lock);
-	reap(rb);
-	if (rb->nkids < ARRAY_SIZE(rb->kids))
-		rb->kids[rb->nkids++] = (ssh_child){ sp[0], pid };
-	else if (rb->nzombies < ARRAY_SIZE(rb->zombies))
-		rb->zombies[rb->nzombies++] = pid;
-	pthread_mutex_unlock(&rb->lock);
-	return sp[0];
+	return rc == 0 ? pid : -1;
 }
 
-static int ssh_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
+/*
+ * Before a request: every connection libcurl has finished connecting gets
+ * its ssh.  The caller's own connection is among them (its connect() to
+ * the listener returned); another thread's may not be yet (accept says
+ * EAGAIN) and is left to that thread's turn.
+ */
+static int ssh_prereq(void *ud, char *ip, char *local_ip, int port, int local_port)
 {
-	(void)ud;
-	(void)fd;
-	(void)purpose;
-	return CURL_SOCKOPT_ALREADY_CONNECTED;
+	remote *rb = ud;
+	(void)ip;
+	(void)local_ip;
+	(void)port;
+	(void)local_port;
+	int rc = CURL_PREREQFUNC_OK;
+	pthread_mutex_lock(&rb->lock);
+	for (size_t i = 0; i < rb->nkids; i++) {
+		ssh_child *k = &rb->kids[i];
+		if (k->lfd < 0)
+			continue;
+		int a = ssh_accept(k);
+		if (a == -EAGAIN)
+			continue;
+		close(k->lfd);
+		k->lfd = -1;
+		k->pid = a < 0 ? -1 : ssh_spawn(rb, a);
+		if (a >= 0)
+			close(a);
+		if (k->pid < 0)
+			rc = CURL_PREREQFUNC_ABORT; /* libcurl says the request was aborted */
+	}
+	pthread_mutex_unlock(&rb->lock);
+	return rc;
 }
 
 /* The connection is done: its ssh sees the end of its stdin and exits. */
@@ -185,7 +263,9 @@ static int ssh_close(void *ud, curl_socket_t fd)
 	for (size_t i = 0; i < rb->nkids; i++) {
 		if (rb->kids[i].fd != fd)
 			continue;
-		if (rb->nzombies < ARRAY_SIZE(rb->zombies))
+		if (rb->kids[i].lfd >= 0)
+			close(rb->kids[i].lfd);
+		if (rb->kids[i].pid > 0 && rb->nzombies < ARRAY_SIZE(rb->zombies))
 			rb->zombies[rb->nzombies++] = rb->kids[i].pid;
 		rb->kids[i] = rb->kids[--rb->nkids];
 		break;
@@ -239,7 +319,8 @@ static handle *handle_new(remote *rb)
 	if (rb->ssh) {
 		curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, ssh_open);
 		curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, rb);
-		curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, ssh_sockopt);
+		curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, ssh_prereq);
+		curl_easy_setopt(h, CURLOPT_PREREQDATA, rb);
 		curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, ssh_close);
 		curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, rb);
 	} else {
@@ -954,7 +1035,9 @@ static void remote_free(backend *b)
 	/* each ssh exits once its stdin ends; one that does not is stopped */
 	for (size_t i = 0; i < rb->nkids; i++) {
 		close(rb->kids[i].fd);
-		if (rb->nzombies < ARRAY_SIZE(rb->zombies))
+		if (rb->kids[i].lfd >= 0)
+			close(rb->kids[i].lfd);
+		if (rb->kids[i].pid > 0 && rb->nzombies < ARRAY_SIZE(rb->zombies))
 			rb->zombies[rb->nzombies++] = rb->kids[i].pid;
 	}
 	for (int tries = 0; rb->nzombies && tries < 200; tries++) {
