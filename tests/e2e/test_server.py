@@ -240,3 +240,43 @@ def test_ssh_append_only_key_cannot_delete(sshd, world):
     r = run(["prune", "-r", sshd.url(d)], env=env)
     assert r.rc != 0 and "'prune'" in r.err, r.err
     assert len(os.listdir(os.path.join(d, "snapshots"))) == 1
+
+
+@pytest.mark.serial
+def test_server_killed_mid_backup_then_a_retried_backup_completes_and_checks_clean(world):
+    import services
+    from conftest import DVALIN
+    server = services.DvalinServer(DVALIN).start()
+    try:
+        url, d, env = remote_repo(server, world, rights="append")
+        env["DVALIN_RETRY_SECONDS"] = "3"
+        src = os.path.join(world, "big")
+        os.makedirs(src)
+        for i in range(12):
+            with open(os.path.join(src, f"f{i}"), "wb") as f:
+                f.write(os.urandom(4 << 20))
+        from conftest import DVALIN as dv
+        p = subprocess.Popen([dv, "backup", "-r", url, src], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        packs = lambda: [f for _, _, fs in os.walk(os.path.join(d, "data")) for f in fs
+                         if not f.startswith(".")]
+        while not packs() and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.05)
+        assert p.poll() is None, "the backup ended before the kill: make the data larger"
+        server.kill()
+        out, err = p.communicate(timeout=120)
+        assert p.returncode != 0
+        errors = [l for l in err.splitlines() if l.strip() and "warning:" not in l]
+        assert len(errors) == 1 and "127.0.0.1" in errors[0], err  # one line says what failed
+        assert "Sanitizer" not in err
+        server.restart()
+        r = run(["backup", "-r", url, src], env=env)
+        assert r.rc == 0, r
+        c = server.cli("check", os.path.basename(url), "--read-data", check=False)
+        assert c.returncode == 0, c.stdout + c.stderr
+        assert len(snapshots_of(url, env)) == 1
+        r = run(["check", "-r", url], env=env)
+        assert r.rc == 0, r
+    finally:
+        server.stop()
