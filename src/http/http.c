@@ -419,8 +419,10 @@ int http_server_add_connection(http_server *s, int fd)
 	struct sockaddr_un un;
 	memset(&un, 0, sizeof(un));
 	un.sun_family = AF_UNIX;
-	/* MHD closes fd when it refuses it, as when the connection ends */
-	if (MHD_add_connection(s->d, fd, (const struct sockaddr *)&un, sizeof(sa_family_t)) != MHD_YES)
+	/* MHD closes fd when it refuses it, as when the connection ends; the
+	 * whole sockaddr_un, as MHD keeps a copy of that length which
+	 * http_peer() reads a struct sockaddr of */
+	if (MHD_add_connection(s->d, fd, (const struct sockaddr *)&un, sizeof(un)) != MHD_YES)
 		return err_set(-EIO, "the %s cannot take another connection", s->what);
 	return 0;
 }
