@@ -34,7 +34,7 @@ TSAN_FLAGS := -O1 -fsanitize=thread -fno-omit-frame-pointer
 
 LIB_SRC := $(sort $(wildcard src/base/*.c src/core/*.c src/backend/*.c src/repo/*.c \
 	src/archive/*.c src/disks/*.c src/notify/*.c src/jobs/*.c src/report/*.c src/http/*.c \
-	src/daemon/*.c)) build/gen/web_assets.c
+	src/server/*.c src/daemon/*.c)) build/gen/web_assets.c
 # The web UI's files, embedded in the binary (src/daemon/assets.h).
 WEB_FILES := $(sort $(wildcard web/*.html web/*.css web/*.js web/*.svg))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))

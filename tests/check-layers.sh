@@ -8,7 +8,9 @@
 # cli/ (and later the server), which print with it.  daemon/ (schedules,
 # the daemon: scheduler, history, web UI) uses everything below cli/, and
 # cli/ uses it.  http/ (the HTTP server plumbing of the daemon and the
-# repository server) needs only base/.
+# repository server) needs only base/; server/ (the repository server: routes,
+# rights, tokens, its file store) sits on the repository layer (for layout
+# checks) and http/.
 # Also bans unsafe string functions.
 cd "$(dirname "$0")/../src" || exit 1
 allowed() {
@@ -23,8 +25,9 @@ allowed() {
 	jobs) echo "base core backend repo archive disks notify";;
 	report) echo "base core backend repo archive disks notify jobs";;
 	http) echo "base";;
+	server) echo "base core backend repo http";;
 	daemon) echo "base core backend repo archive disks notify jobs report http";;
-	cli) echo "base core backend repo archive disks notify jobs report http daemon";;
+	cli) echo "base core backend repo archive disks notify jobs report http server daemon";;
 	*) echo "-";;
 	esac
 }

@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "local.h"
 #include "mem.h"
+#include "remote.h"
 #include "s3.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
@@ -40,11 +41,16 @@ static const struct backend_scheme {
 	{ "mem", mem_backend_open },
 	{ "s3", s3_backend_open },
 	/*
-	 * Remote backends take their rows here, each passing the conformance
-	 * suite (tests/unit/backend_conformance.c) by its URL:
-	 *   https  a dvalin server (REST)
+	 * Remote backends, each passing the conformance suite
+	 * (tests/unit/backend_conformance.c) by its URL:
+	 *   s3     S3-compatible object storage (docs/s3.md)
+	 *   https  a dvalin server (docs/http-api.md)
+	 *   http   the same without TLS, for a server on loopback
 	 *   ssh    the same protocol over an ssh stdio pipe
 	 */
+	{ "https", remote_backend_open_https },
+	{ "http", remote_backend_open_http },
+	{ "ssh", remote_backend_open_ssh },
 };
 
 /* RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */

@@ -4,6 +4,8 @@
 #include "../base/err.h"
 #include "../base/json.h"
 #include "../base/log.h"
+#include "../base/hex.h"
+#include "../core/crypto.h"
 #include "../jobs/gc.h"
 #include "../report/prune.h"
 
@@ -87,12 +89,38 @@ static void report(const cli_ctx *ctx, const gc_result *g, int dry, const backen
 	}
 }
 
+/*
+ * Refuses, before anything changes, a repository this client may not
+ * remove files from (a server token or ssh key with the 'append' right):
+ * removing a gc record that does not exist needs the same right as
+ * pruning and changes nothing; the server's refusal names the right and
+ * 'dvalin server prune' (docs/http-api.md).
+ */
+static int check_may_remove(repo *r)
+{
+	uint8_t id[16];
+	char name[3 + 2 * sizeof(id) + 1] = "gc/";
+	int rc = crypto_random(id, sizeof(id));
+	if (rc < 0)
+		return rc;
+	hex_encode(name + 3, id, sizeof(id));
+	rc = backend_remove(repo_backend(r), name);
+	if (rc == -EACCES)
+		return err_set(rc, "prune refused: %s", err_msg(rc));
+	err_clear();
+	return 0;
+}
+
 int cli_run_prune(cli_ctx *ctx, double max_unused, int dry)
 {
 	repo *r;
 	int rc = cli_open_repo_as(ctx, "prune", CLI_KEYLESS | CLI_EXCLUSIVE, &r);
 	if (rc < 0)
 		return cli_fail(rc);
+	if (!dry && (rc = check_may_remove(r)) < 0) {
+		repo_free(r);
+		return cli_fail(rc);
+	}
 	gc_opts o = { max_unused, dry };
 	gc_result g;
 	rc = gc_prune(r, &o, &g);

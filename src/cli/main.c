@@ -45,6 +45,8 @@ static const cli_command commands[] = {
 	{ "schedule", cmd_schedule, "next times of a calendar expression", cmd_schedule_usage },
 	{ "daemon", cmd_daemon, "run scheduled jobs, the web UI and metrics", cmd_daemon_usage },
 	{ "jobs", cmd_jobs, "the daemon's jobs: history, logs, run one now", cmd_jobs_usage },
+	{ "server", cmd_server, "serve repositories over HTTPS (tokens, rights)", cmd_server_usage },
+	{ "serve", cmd_serve, "serve one repository over ssh (--stdio)", cmd_serve_usage },
 	{ "generate", cmd_generate, "shell completion and the man page", cmd_generate_usage },
 	{ "cat", cmd_cat, "print repository objects (debugging aid)", cmd_cat_usage },
 	{ "version", cmd_version, "print the version", cmd_version_usage },
@@ -76,6 +78,7 @@ static void main_usage(FILE *f)
 	      "      --password-file F  read the password from F (also $DVALIN_PASSWORD_FILE)\n"
 	      "      --json             machine-readable output\n"
 	      "      --no-cache         no local metadata cache for a remote repository\n"
+	      "      --fingerprint FP   pin an https server's key (also $DVALIN_FINGERPRINT)\n"
 	      "  -q, --quiet            no progress, no summary\n"
 	      "  -h, --help             this text; 'dvalin COMMAND --help' for a command\n\n"
 	      "Password: --password-file, $DVALIN_PASSWORD_FILE, $DVALIN_PASSWORD_COMMAND,\n"
@@ -125,6 +128,14 @@ static int take_globals(cli_ctx *ctx, int argc, char **argv)
 			ctx->repo = a + 2;
 		} else if (strncmp(a, "--password-file=", 16) == 0) {
 			ctx->password_file = a + 16;
+		} else if (strcmp(a, "--fingerprint") == 0 || strncmp(a, "--fingerprint=", 14) == 0) {
+			/* for the remote backend, which reads it where it reads the token */
+			const char *fp = a[13] == '=' ? a + 14 : i + 1 < argc ? argv[++i] : NULL;
+			if (!fp) {
+				fprintf(stderr, "dvalin: option '--fingerprint' needs a value\n");
+				return -1;
+			}
+			setenv("DVALIN_FINGERPRINT", fp, 1);
 		} else if (strcmp(a, "--no-cache") == 0) {
 			ctx->no_cache = 1;
 		} else if (strcmp(a, "--json") == 0) {

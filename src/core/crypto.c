@@ -134,3 +134,8 @@ void crypto_wipe(void *p, size_t n)
 {
 	OPENSSL_cleanse(p, n);
 }
+
+int crypto_equal(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
+}

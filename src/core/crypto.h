@@ -57,5 +57,7 @@ int crypto_open(uint8_t *out, const uint8_t key[32], const void *aad, size_t aad
 int crypto_scrypt(uint8_t out[32], const char *pass, size_t pass_len, const uint8_t *salt,
 		  size_t salt_len, unsigned log_n, unsigned r, unsigned p);
 void crypto_wipe(void *p, size_t n);
+/* 1 if the n bytes at a and b are equal, else 0, in time that depends on n alone. */
+int crypto_equal(const void *a, const void *b, size_t n);
 
 #endif

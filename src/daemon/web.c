@@ -915,7 +915,8 @@ int web_start(daemon_state *d, int at_start)
 	if (at_start) {
 		web_local = (web_ctx){ d, 1 };
 		snprintf(d->local_path, sizeof(d->local_path), "unix:%s/control.sock", d->cfg->state_dir);
-		http_config lc = { d->local_path, NULL, NULL, 16, 0, 300, 0, handle, &web_local, "local API" };
+		http_config lc = { .listen = d->local_path, .max_connections = 16, .timeout_s = 300,
+				    .handler = handle, .ud = &web_local, .what = "local API" };
 		rc = http_server_start(&d->local, &lc);
 		if (rc < 0)
 			return rc;
@@ -923,7 +924,9 @@ int web_start(daemon_state *d, int at_start)
 	if (!d->cfg->listen)
 		return 0;
 	web_ui = (web_ctx){ d, 0 };
-	http_config c = { d->cfg->listen, d->cfg->tls_cert, d->cfg->tls_key, 64, 16, 60, 0, handle, &web_ui, "web UI" };
+	http_config c = { .listen = d->cfg->listen, .tls_cert = d->cfg->tls_cert, .tls_key = d->cfg->tls_key,
+			   .max_connections = 64, .max_per_ip = 16, .timeout_s = 60,
+			   .handler = handle, .ud = &web_ui, .what = "web UI" };
 	rc = http_server_start(&d->web, &c);
 	if (rc < 0)
 		return rc;

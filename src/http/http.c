@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ struct http_server {
 	http_config c;
 	int fd, port, tls, is_unix;
 	char what[64], listen[300], unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char priorities[256];
 	buf cert, key;
 };
 
@@ -43,9 +45,15 @@ struct http_req {
 	char *path;
 	buf body;
 	int too_large, answered;
+	http_body_fn sink; /* the body's taker (http_take_body), or NULL: buffered */
+	void *sink_ud;
+	void *state;       /* the application's (http_set_state) */
+	void (*state_done)(void *state);
 	char *hname[HTTP_MAX_HEADERS], *hvalue[HTTP_MAX_HEADERS];
 	size_t nh;
 };
+
+#define DEFAULT_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 /* ---------- addresses ---------- */
 
@@ -142,8 +150,14 @@ static int open_listener(http_server *s, const address *a)
 	if (fd < 0)
 		return err_sys(-errno, "cannot listen on '%s' for the %s", s->listen, s->what);
 	int one = 1;
-	if (fam != AF_UNIX)
+	if (fam != AF_UNIX) {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* inherited by accepted sockets: MHD writes an answer's headers and
+		 * body as separate TLS records, and Nagle's algorithm would hold
+		 * the second back for the client's delayed ACK (milliseconds per
+		 * request) */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	if (fam == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (fam == AF_UNIX) {
@@ -182,6 +196,8 @@ static void req_free(http_req *q)
 {
 	if (!q)
 		return;
+	if (q->state_done)
+		q->state_done(q->state);
 	free(q->path);
 	buf_release(&q->body);
 	for (size_t i = 0; i < q->nh; i++) {
@@ -217,14 +233,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		q->c = c;
 		q->method = method;
 		*con_cls = q;
+		if (s->c.on_headers) {
+			err_clear();
+			int rc = s->c.on_headers(s->c.ud, q);
+			if (rc < 0)
+				log_error("%s: %s %s: %s", s->what, method, q->path, err_msg(rc));
+			if (rc < 0 && !q->answered)
+				http_send_text(q, 500, "internal error\n");
+		}
 		return MHD_YES; /* headers only: the body (if any) comes next */
 	}
 	if (*size) {
-		if (!q->too_large && q->body.len + *size > s->c.max_body)
-			q->too_large = 1;
-		if (!q->too_large && buf_append(&q->body, data, *size) < 0)
-			return MHD_NO;
+		size_t n = *size;
 		*size = 0;
+		if (q->answered)
+			return MHD_YES; /* refused before the body: dropped */
+		if (q->sink)
+			return q->sink(q->sink_ud, data, n) < 0 ? MHD_NO : MHD_YES;
+		if (!q->too_large && q->body.len + n > s->c.max_body)
+			q->too_large = 1;
+		if (!q->too_large && buf_append(&q->body, data, n) < 0)
+			return MHD_NO;
 		return MHD_YES;
 	}
 	if (q->answered)
@@ -258,9 +287,24 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	size_t n = strlen(line);
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = 0;
+	/*
+	 * Connections handed over (no_listen: a socket pair) are Unix sockets,
+	 * which MHD 0.9.75 learns only by failing to set TCP options on them
+	 * (EOPNOTSUPP, which it reports): nothing is wrong, nothing to say.
+	 */
+	if (s->c.no_listen && (strstr(line, " option to ") || strstr(line, "push the data from buffers")))
+		return;
 	log_warn("%s: %s", s->what, line);
 }
 #pragma GCC diagnostic pop
+
+/* Paths are taken as sent (http_config.raw_paths): MHD decodes nothing. */
+static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *uri)
+{
+	(void)cls;
+	(void)c;
+	return strlen(uri);
+}
 
 /* ---------- start and stop ---------- */
 
@@ -292,8 +336,10 @@ int http_server_start(http_server **out, const http_config *c)
 	s->c.listen = s->listen;
 	s->c.what = s->what;
 	s->c.tls_cert = s->c.tls_key = NULL; /* the caller's strings need not outlive the call */
+	snprintf(s->priorities, sizeof(s->priorities), "%s",
+		 c->tls_priorities ? c->tls_priorities : DEFAULT_PRIORITIES);
 	address a;
-	int rc = parse_listen(c->listen, &a);
+	int rc = c->no_listen ? 0 : parse_listen(c->listen, &a);
 	if (rc == 0 && !c->tls_cert != !c->tls_key)
 		rc = err_set(-EINVAL, "%s: TLS needs both a certificate and a key", s->what);
 	if (rc == 0 && c->tls_cert) {
@@ -303,7 +349,8 @@ int http_server_start(http_server **out, const http_config *c)
 		rc = rc ?: read_pem(c->tls_key, &s->key, s->what, "key");
 		s->tls = rc == 0;
 	}
-	rc = rc ?: open_listener(s, &a);
+	if (!c->no_listen)
+		rc = rc ?: open_listener(s, &a);
 	if (rc < 0) {
 		http_server_stop(s);
 		return rc;
@@ -312,20 +359,26 @@ int http_server_start(http_server **out, const http_config *c)
 			 MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	if (s->tls)
 		flags |= MHD_USE_TLS;
-	struct MHD_OptionItem opts[16];
+	if (c->no_listen)
+		flags |= MHD_USE_NO_LISTEN_SOCKET;
+	struct MHD_OptionItem opts[20];
 	size_t n = 0;
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s }; /* first */
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, s->fd, NULL };
+	if (!c->no_listen)
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, s->fd, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, s->c.max_connections, NULL };
 	/* MHD counts per IP address only for IP sockets (it refuses others) */
-	if (!s->is_unix)
+	if (!s->is_unix && !c->no_listen)
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->c.max_per_ip, NULL };
+	if (c->raw_paths)
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)keep_escapes, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, s->c.timeout_s, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 << 10, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL };
 	if (s->tls) {
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert.data };
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, s->key.data };
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0, s->priorities };
 	}
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
@@ -359,6 +412,19 @@ void http_server_stop(http_server *s)
 int http_server_port(const http_server *s)
 {
 	return s->port;
+}
+
+int http_server_add_connection(http_server *s, int fd)
+{
+	struct sockaddr_un un;
+	memset(&un, 0, sizeof(un));
+	un.sun_family = AF_UNIX;
+	/* MHD closes fd when it refuses it, as when the connection ends; the
+	 * whole sockaddr_un, as MHD keeps a copy of that length which
+	 * http_peer() reads a struct sockaddr of */
+	if (MHD_add_connection(s->d, fd, (const struct sockaddr *)&un, sizeof(un)) != MHD_YES)
+		return err_set(-EIO, "the %s cannot take another connection", s->what);
+	return 0;
 }
 
 /* ---------- request accessors ---------- */
@@ -478,6 +544,38 @@ int http_is_tls(const http_req *r)
 	return r->s->tls;
 }
 
+int http_take_body(http_req *r, http_body_fn write, void *ud)
+{
+	r->sink = write;
+	r->sink_ud = ud;
+	return 0;
+}
+
+void http_set_state(http_req *r, void *state, void (*done)(void *state))
+{
+	r->state = state;
+	r->state_done = done;
+}
+
+void *http_state(const http_req *r)
+{
+	return r->state;
+}
+
+int http_content_length(const http_req *r, uint64_t *out)
+{
+	const char *v = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (!v)
+		return -ENOENT;
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (!*v || *v == '-' || *v == '+' || *end || errno)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
 /* ---------- responses ---------- */
 
 int http_add_header(http_req *r, const char *name, const char *value)
@@ -524,10 +622,72 @@ int http_send_text(http_req *r, int status, const char *text)
 	return http_send(r, status, "text/plain; charset=utf-8", text, strlen(text));
 }
 
+int http_json_string(char *out, size_t cap, size_t *at, const char *s)
+{
+	size_t i = *at;
+	if (i + 2 > cap)
+		return -E2BIG;
+	out[i++] = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char esc[8];
+		size_t n;
+		if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p;
+			n = 2;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			n = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", *p);
+		} else {
+			esc[0] = (char)*p;
+			n = 1;
+		}
+		if (i + n + 2 > cap)
+			return -E2BIG;
+		memcpy(out + i, esc, n);
+		i += n;
+	}
+	out[i++] = '"';
+	out[i] = 0;
+	*at = i;
+	return 0;
+}
+
+int http_send_error(http_req *r, int status, const char *code, const char *fmt, ...)
+{
+	char msg[1024], body[2600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
+	size_t at = (size_t)snprintf(body, sizeof(body), "{\"error\": ");
+	http_json_string(body, sizeof(body), &at, code);
+	at += (size_t)snprintf(body + at, sizeof(body) - at, ", \"message\": ");
+	http_json_string(body, sizeof(body), &at, msg);
+	snprintf(body + at, sizeof(body) - at, "}\n");
+	return http_send(r, status, "application/json", body, strlen(body));
+}
+
 int http_send_redirect(http_req *r, const char *location)
 {
 	int rc = http_add_header(r, "Location", location);
 	return rc ?: http_send(r, 303, NULL, "", 0);
+}
+
+int http_send_fd(http_req *r, int status, const char *type, int fd, uint64_t off, uint64_t len)
+{
+	if (off > INT64_MAX) {
+		close(fd);
+		return -EINVAL;
+	}
+	struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
+	if (!resp) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return queue(r, status, type, resp);
 }
 
 typedef struct {

@@ -14,6 +14,10 @@
  * the body (at most max_body bytes; a larger body is answered 413 by this
  * module and never reaches the handler).  The handler answers with exactly
  * one http_send*() call; if it returns without one, the client gets a 500.
+ * A server that takes large uploads also sets on_headers, which sees the
+ * request before its body: it may answer at once (a refusal: the body is
+ * never read), or take the body piece by piece (http_take_body), which
+ * then never sits in memory and is not bound by max_body.
  *
  * Caps (hostile clients are the normal case): max_connections at once,
  * max_per_ip from one address, idle connections closed after timeout_s,
@@ -49,6 +53,18 @@ typedef struct {
 	int (*handler)(void *ud, http_req *r);
 	void *ud;
 	const char *what;               /* names the server in messages ("web UI") */
+	/*
+	 * Called once a request's headers are in, before its body (NULL: not
+	 * called).  It may answer (an http_send*() call; the handler is then
+	 * not called and the body not read: a client that sent "Expect:
+	 * 100-continue" never sends it), call http_take_body(), or neither
+	 * (the body is buffered as without on_headers).  0, or < 0 (logged).
+	 */
+	int (*on_headers)(void *ud, http_req *r);
+	int raw_paths;                  /* http_path() as sent: no %-decoding */
+	const char *tls_priorities;     /* GnuTLS priorities; NULL: TLS 1.2 and 1.3 only */
+	/* listen is not used: connections come from http_server_add_connection() */
+	int no_listen;
 } http_config;
 
 /*
@@ -61,6 +77,12 @@ int http_server_start(http_server **out, const http_config *c);
 void http_server_stop(http_server *s);
 /* The port it listens on (0 for a Unix socket). */
 int http_server_port(const http_server *s);
+/*
+ * Serves one more connection on the connected socket fd (taken over, also
+ * on failure): one end of a socket pair whose other end carries a pipe
+ * (serve --stdio), or an accepted socket.  The peer reads as "local".
+ */
+int http_server_add_connection(http_server *s, int fd);
 
 /*
  * Checks a listen address without opening anything: 0, or -EINVAL with a
@@ -91,6 +113,23 @@ void http_peer(const http_req *r, char out[64]);
 /* The connection uses TLS. */
 int http_is_tls(const http_req *r);
 
+/*
+ * From on_headers: the body goes to write(ud, p, n), piece by piece as it
+ * arrives, instead of a buffer (write returning < 0 drops the
+ * connection); the handler runs after the last piece.
+ */
+typedef int (*http_body_fn)(void *ud, const void *p, size_t n);
+int http_take_body(http_req *r, http_body_fn write, void *ud);
+/*
+ * The application's state for this request: done(state) runs once when
+ * the request ends, answered or abandoned (a connection cut mid-upload),
+ * so that whatever it holds (a temporary file) is released on every path.
+ */
+void http_set_state(http_req *r, void *state, void (*done)(void *state));
+void *http_state(const http_req *r);
+/* The request's Content-Length: 0 and *out, or -ENOENT without one, -EINVAL if malformed. */
+int http_content_length(const http_req *r, uint64_t *out);
+
 /* ---------- the response ---------- */
 
 /* Adds a header to the response the handler is about to send (copied). */
@@ -99,8 +138,22 @@ int http_add_header(http_req *r, const char *name, const char *value);
 int http_send(http_req *r, int status, const char *type, const void *data, size_t len);
 /* A short text/plain answer (an error page for API clients and people alike). */
 int http_send_text(http_req *r, int status, const char *text);
+/*
+ * An error for API clients: {"error": code, "message": the formatted
+ * text} as application/json; the message is made one line (control
+ * characters become spaces) and escaped.
+ */
+int http_send_error(http_req *r, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* s as a JSON string (quotes included) appended to out; -E2BIG if it does not fit in cap. */
+int http_json_string(char *out, size_t cap, size_t *at, const char *s);
 /* 303 See Other to location. */
 int http_send_redirect(http_req *r, const char *location);
+/*
+ * len bytes of the file fd from off (fd is taken over, also on failure,
+ * and closed when sent; plain HTTP sends it with sendfile).
+ */
+int http_send_fd(http_req *r, int status, const char *type, int fd, uint64_t off, uint64_t len);
 
 /*
  * A streamed body: read is called from the connection's thread with a

@@ -16,9 +16,16 @@ TOOLS = os.environ.get("DVALIN_TOOLS", os.path.join(ROOT, "build", "tools"))
 PASSWORD = "correct horse battery staple"
 
 
+# What the current test's remote repository needs in every dvalin's
+# environment (a token, a fingerprint, the ssh on PATH): set by the repo
+# fixtures below for one test, empty for a local repository.
+_repo_env = {}
+
+
 def base_env(**extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DVALIN_")}
     env["DVALIN_PASSWORD"] = PASSWORD
+    env.update(_repo_env)
     env.update(extra)
     return env
 
@@ -64,12 +71,86 @@ def world(tmp_path):
     shutil.rmtree(d, ignore_errors=True)
 
 
+class Repo(str):
+    """A repository's location as dvalin takes it (-r): a path for a local
+    one, a URL for a remote one.  .dir is the directory that holds its files
+    (on the server's side for a remote one), .kind is local, https or ssh."""
+
+    def __new__(cls, url, dir, kind):
+        r = super().__new__(cls, url)
+        r.dir, r.kind = dir, kind
+        return r
+
+
+REPO_KINDS = ["local", "https", "ssh"]
+
+
+def pytest_generate_tests(metafunc):
+    """A module with REMOTE_REPOS = True runs each test that takes a
+    repository (repo, new_repo) once per kind: local, over https to a
+    dvalin server, over ssh to `dvalin serve --stdio`."""
+    uses = {"repo", "new_repo"} & set(metafunc.fixturenames)
+    if uses and getattr(metafunc.module, "REMOTE_REPOS", False):
+        metafunc.parametrize("repo_kind", REPO_KINDS, indirect=True)
+
+
 @pytest.fixture
-def repo(world):
-    path = os.path.join(world, "repo")
-    r = run(["init", "-r", path, "--kdf-log-n", "10"])
+def repo_kind(request):
+    return getattr(request, "param", "local")
+
+
+_repo_serial = [0]
+
+
+def repo_location(kind, local_path, request):
+    """A new, empty repository location of that kind, and the environment
+    every dvalin needs to reach it (set for the test: base_env() has it)."""
+    env = {"XDG_CACHE_HOME": os.path.join(os.path.dirname(local_path), "xdg-cache")}
+    os.makedirs(env["XDG_CACHE_HOME"], exist_ok=True)
+    os.chmod(env["XDG_CACHE_HOME"], 0o777)
+    if kind == "local":
+        return Repo(local_path, local_path, kind), {}
+    env["DVALIN_RETRY_SECONDS"] = "10"
+    if kind == "https":
+        server = request.getfixturevalue("dvalin_server")
+        _repo_serial[0] += 1
+        name = f"t{os.getpid()}-{_repo_serial[0]}"
+        d = server.add_repo(name)
+        env["DVALIN_TOKEN"] = server.admin_token
+        env["DVALIN_FINGERPRINT"] = server.fingerprint
+        return Repo(server.url(name), d, kind), env
+    sshd = request.getfixturevalue("sshd")
+    env["PATH"] = sshd.client_env({"PATH": os.environ.get("PATH", "/usr/bin:/bin")})["PATH"]
+    return Repo(sshd.url(local_path), local_path, kind), env
+
+
+@pytest.fixture
+def new_repo(world, repo_kind, request):
+    """A location for a repository the test creates itself (not initialised)."""
+    r, env = repo_location(repo_kind, os.path.join(world, "repo"), request)
+    _repo_env.clear()
+    _repo_env.update(env)
+    yield r
+    _repo_env.clear()
+
+
+@pytest.fixture
+def repo(new_repo):
+    r = run(["init", "-r", new_repo, "--kdf-log-n", "10"])
     assert r.rc == 0, r
-    return path
+    return new_repo
+
+
+def give_to_nobody(*paths):
+    """chown to nobody; a remote repository's files are the server's own."""
+    paths = [getattr(p, "dir", p) for p in paths if getattr(p, "kind", "local") == "local"]
+    if paths:
+        subprocess.run(["chown", "-R", "-h", "65534:65534", *paths], check=True)
+
+
+def skip_ssh_as_nobody(repo):
+    if repo.kind == "ssh":
+        pytest.skip("the unprivileged user has no ssh key for the test sshd")
 
 
 def snapshots(repo_path):

@@ -66,6 +66,26 @@ def sshd(sshd_server):
     sshd_server.reset()
 
 
+# -- dvalin server
+
+@pytest.fixture(scope="session")
+def dvalin_server_session():
+    from conftest import DVALIN
+    s = services.DvalinServer(DVALIN).start()
+    s.admin_token = s.add_token("session-admin", "admin")
+    yield s
+    _stop(s)
+
+
+@pytest.fixture
+def dvalin_server(dvalin_server_session):
+    """The worker's `dvalin server` (HTTPS on loopback); .admin_token is
+    valid for every repository.  Started again if a test stopped it."""
+    yield dvalin_server_session
+    if not dvalin_server_session.procs["server"].alive():
+        dvalin_server_session.restart()
+
+
 # -- Ceph RGW
 
 @pytest.fixture(scope="session")

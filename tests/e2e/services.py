@@ -1275,3 +1275,111 @@ class Browser(Service):
         if not self.driver.save_screenshot(path):
             raise ServiceError(f"screenshot {path} failed")
         return path
+
+
+# ---------------------------------------------------------------- dvalin server
+
+class DvalinServer(Service):
+    """`dvalin server run` on 127.0.0.1:port over HTTPS with the certificate
+    `server init` made, its data directory in the state directory (as root
+    it runs as `nobody`, as it refuses root).  dvalin: the binary under test.
+    add_repo()/add_token() administer it through the CLI; url(repo) and
+    client_env(env, token) are what a client needs (DVALIN_TOKEN,
+    DVALIN_FINGERPRINT).  kill()/restart() for fault tests; args are extra
+    `server run` options; state_base="/dev/shm" puts the data on tmpfs."""
+    kind = "dvalin-server"
+
+    def __init__(self, dvalin, name=None, state_base="/tmp", args=(), no_tls=False):
+        super().__init__(name, state_base=state_base)
+        self.dvalin = dvalin
+        self.args = [str(a) for a in args]
+        self.no_tls = no_tls
+        os.chmod(self.dir, 0o755)  # `nobody` must reach its data directory
+        self.data = os.path.join(self.dir, "data")
+        self.port = None
+        self.fingerprint = None
+        self.as_user = ["--user", "nobody"] if os.geteuid() == 0 else []
+
+    def cli(self, *args, check=True, input=None, env=None):
+        """`dvalin server ARGS --data DATA`: CompletedProcess (text)."""
+        argv = [self.dvalin, "server", *[str(a) for a in args], "--data", self.data, *self.as_user]
+        p = subprocess.run(argv, capture_output=True, text=True, input=input, env=env or self.env(),
+                           timeout=120)
+        with open(os.path.join(self.log_dir, "cli.log"), "a") as log:
+            log.write(f"--- {shlex.join(argv)} -> {p.returncode}\n{p.stderr[-2000:]}\n")
+        if check and p.returncode != 0:
+            self.fail(f"{shlex.join(argv)} exited with {p.returncode}: {p.stderr.strip()[-1000:]}")
+        return p
+
+    def _start(self):
+        out = self.cli("init").stdout
+        self.fingerprint = [line.split()[1] for line in out.splitlines()
+                            if line.startswith("fingerprint:")][0]
+        _retry_on_bind(self, "server", 5, self._listen)
+
+    def _listen(self):
+        self.ports = reserve_ports(1)
+        self.port = self.ports[0]
+        self.run_server()
+
+    def run_server(self):
+        argv = [self.dvalin, "server", "run", "--data", self.data, "--listen", f"127.0.0.1:{self.port}",
+                *self.as_user, *(["--no-tls"] if self.no_tls else []), *self.args]
+        self.spawn("server", argv)
+        scheme = "http" if self.no_tls else "https"
+        self.wait_for(f"the server answering on {scheme}://127.0.0.1:{self.port}",
+                      lambda: self._answers(), 20)
+
+    def _answers(self):
+        import ssl
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        scheme = "http" if self.no_tls else "https"
+        try:
+            with urllib.request.urlopen(f"{scheme}://127.0.0.1:{self.port}/", timeout=2,
+                                        context=None if self.no_tls else ctx) as r:
+                return r.status == 200
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def kill(self, sig=signal.SIGKILL):
+        """The server process dies (or gets sig); the port stays reserved."""
+        self.procs["server"].stop(sig)
+
+    def restart(self):
+        if "server" in self.procs and self.procs["server"].alive():
+            self.kill(signal.SIGTERM)
+        self.run_server()
+
+    def add_repo(self, name, scratch=False):
+        self.cli("repo", "add", name, *(["--scratch"] if scratch else []))
+        return self.repo_dir(name)
+
+    def repo_dir(self, name):
+        return os.path.join(self.data, "repos", name)
+
+    def add_token(self, name, rights, repo=None, expires=None):
+        args = ["token", "add", "--name", name, "--rights", rights]
+        if repo:
+            args += ["--repo", repo]
+        if expires:
+            args += ["--expires", expires]
+        return self.cli(*args).stdout.strip()
+
+    def url(self, repo):
+        return f"{'http' if self.no_tls else 'https'}://127.0.0.1:{self.port}/{repo}"
+
+    def client_env(self, env=None, token=None):
+        env = dict(os.environ if env is None else env)
+        env["DVALIN_FINGERPRINT"] = self.fingerprint
+        if token:
+            env["DVALIN_TOKEN"] = token
+        return env
+
+    def log_text(self):
+        p = self.procs.get("server")
+        if not p:
+            return ""
+        with open(p.log_path, errors="replace") as f:
+            return f.read()

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Backups restore exactly: every attribute of an awkward tree survives."""
+"""Backups restore exactly: every attribute of an awkward tree survives,
+in a local repository and in one on a server (https and ssh)."""
 import os
 import re
 import shutil
@@ -8,12 +9,11 @@ import subprocess
 
 import pytest
 
-from conftest import is_root, run, snapshots
+from conftest import give_to_nobody, is_root, run, skip_ssh_as_nobody, snapshots
 from treeutil import compare, make_awkward_tree
 
 
-def give_to_nobody(*paths):
-    subprocess.run(["chown", "-R", "-h", "65534:65534", *paths], check=True)
+REMOTE_REPOS = True
 
 
 @pytest.mark.skipif(not is_root(), reason="needs root for devices, owners, trusted.*")
@@ -37,6 +37,7 @@ def test_awkward_tree_restores_as_unprivileged_user(world, repo):
     os.chmod(os.path.join(src, "none"), 0o400)  # the user must be able to read it
     user = None
     if is_root():
+        skip_ssh_as_nobody(repo)
         give_to_nobody(src, repo)
         user = "nobody"
     r = run(["backup", "-r", repo, src], user=user)
@@ -51,6 +52,7 @@ def test_awkward_tree_restores_as_unprivileged_user(world, repo):
 def test_unprivileged_restore_of_root_backup_says_what_it_could_not(world, repo):
     src = os.path.join(world, "src")
     make_awkward_tree(src, as_root=True)
+    skip_ssh_as_nobody(repo)
     assert run(["backup", "-r", repo, src]).rc == 0
     give_to_nobody(repo)
     target = os.path.join(world, "t")

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from conftest import run, snapshots
+from conftest import give_to_nobody, run, skip_ssh_as_nobody, snapshots
+
+REMOTE_REPOS = True  # each test also on https:// and ssh:// (conftest.py)
 
 
 def subtree_id(repo, snap, path):
@@ -137,7 +139,8 @@ def test_unreadable_and_vanishing_files_give_exit_3(world, repo):
     make(src, 6)
     os.chmod(os.path.join(src, "f0"), 0)
     os.chmod(os.path.join(src, "sub"), 0o311)  # not listable
-    __import__("subprocess").run(["chown", "-R", "65534:65534", repo], check=True)
+    skip_ssh_as_nobody(repo)
+    give_to_nobody(repo)
     r = run(["backup", "-r", repo, src], user="nobody" if os.geteuid() == 0 else None)
     assert r.rc == 3, r
     assert "f0" in r.err and "sub" in r.err
@@ -208,7 +211,8 @@ def test_hard_link_whose_first_name_is_unreadable(world, repo):
         f.write("linked")
     os.link(first, os.path.join(src, "b", "second"))
     os.link(first, os.path.join(src, "b", "c", "third"))
-    subprocess.run(["chown", "-R", "65534:65534", repo, src], check=True)
+    skip_ssh_as_nobody(repo)
+    give_to_nobody(repo, src)
     user = "nobody" if os.geteuid() == 0 else None
     os.chmod(first, 0o200)  # unreadable for its owner when not root
     for threads in (1, 2, 4):
