@@ -192,7 +192,7 @@ function runRow(r) {
     h("td", {}, when(r.start)),
     h("td", {}, badge(r.status), r.reason ? h("div", { class: "muted", text: r.reason }) : null),
     h("td", { class: "num" }, r.duration_seconds.toFixed(1) + " s"),
-    h("td", { class: "num hide-small" }, r.summary ? bytes(r.summary.bytes_added) : ""));
+    h("td", { class: "num hide-small" }, r.summary && r.summary.bytes_added !== undefined ? bytes(r.summary.bytes_added) : ""));
 }
 
 const runHead = ["Run", "Job", { t: "Trigger", cls: "hide-small" }, "Start", "Status", { t: "Time", cls: "num" }, { t: "Added", cls: "num hide-small" }];
@@ -236,10 +236,15 @@ async function runView(id) {
       h("dt", {}, "start"), h("dd", {}, when(r.start)),
       h("dt", {}, "end"), h("dd", {}, when(r.end)),
       h("dt", {}, "duration"), h("dd", {}, r.duration_seconds.toFixed(1) + " s"),
-      sum ? [h("dt", {}, "files"), h("dd", {}, String(sum.files)),
+      sum && r.kind === "drill" ? [h("dt", {}, "files checked"), h("dd", {}, String(sum.files)),
+        h("dt", {}, "restored"), h("dd", {}, bytes(sum.bytes)),
+        h("dt", {}, "mismatches"), h("dd", { id: "run-mismatches" }, String(sum.mismatches)),
+        h("dt", {}, "throughput"), h("dd", {}, bytes(Math.round(sum.bytes_per_second)) + "/s"),
+        h("dt", {}, "full restore"), h("dd", {}, "about " + Math.ceil(sum.estimate_seconds / 60) + " min")] : null,
+      sum && r.kind !== "drill" ? [h("dt", {}, "files"), h("dd", {}, String(sum.files)),
         h("dt", {}, "read"), h("dd", {}, bytes(sum.bytes_read)),
-        h("dt", {}, "added"), h("dd", {}, bytes(sum.bytes_added)),
-        h("dt", {}, "snapshot"), h("dd", {}, sum.snapshot_id ? sum.snapshot_id.slice(0, 8) : "–")] : null),
+        h("dt", {}, "added"), h("dd", {}, bytes(sum.bytes_added))] : null,
+      sum ? [h("dt", {}, "snapshot"), h("dd", {}, sum.snapshot_id ? sum.snapshot_id.slice(0, 8) : "–")] : null),
       h("p", {}, h("a", { href: "#/jobs/" + encodeURIComponent(r.job) }, "all runs of " + r.job))),
     card("Log", h("pre", { class: "log", id: "run-log", text: r.log || "(nothing written)" })),
     r.result ? card("Result (--json)", h("pre", { class: "log", id: "run-result", text: JSON.stringify(r.result, null, 2) })) : null);

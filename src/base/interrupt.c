@@ -50,7 +50,7 @@ void interrupt_set_note(const char *text)
 		note[note_len++] = '\n';
 }
 
-static void install(void (*fn)(int))
+static void install(void (*fn)(int), struct sigaction old[2])
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -58,18 +58,33 @@ static void install(void (*fn)(int))
 	/* the second signal takes the default action; calls under way go on */
 	sa.sa_flags = SA_RESETHAND | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, old ? &old[0] : NULL);
+	sigaction(SIGTERM, &sa, old ? &old[1] : NULL);
+}
+
+void interrupt_scope_enter(interrupt_scope *s)
+{
+	s->installed = !pending;
+	if (s->installed)
+		install(on_signal, s->old);
+}
+
+void interrupt_scope_leave(const interrupt_scope *s)
+{
+	if (!s->installed || pending)
+		return;
+	sigaction(SIGINT, &s->old[0], NULL);
+	sigaction(SIGTERM, &s->old[1], NULL);
 }
 
 void interrupt_install_abrupt(void)
 {
-	install(on_signal_abrupt);
+	install(on_signal_abrupt, NULL);
 }
 
 void interrupt_install(void)
 {
-	install(on_signal);
+	install(on_signal, NULL);
 }
 
 int interrupt_pending(void)

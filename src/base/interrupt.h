@@ -19,6 +19,8 @@
 #ifndef DV_BASE_INTERRUPT_H
 #define DV_BASE_INTERRUPT_H
 
+#include <signal.h>
+
 void interrupt_install(void);
 /* SIGINT and SIGTERM print the note and end the process at once. */
 void interrupt_install_abrupt(void);
@@ -27,6 +29,20 @@ void interrupt_install_abrupt(void);
  * before it when stderr is a terminal (after the "^C" it echoed).
  */
 void interrupt_set_note(const char *text);
+/*
+ * The handler for a stretch of code only (a command that does not poll
+ * around it, backup waiting for a hook): _enter installs it and keeps the
+ * actions it replaced; _leave puts them back unless a stop was asked
+ * meanwhile (then the process is on its way out, to interrupt_reraise()).
+ * Once a stop was asked, _enter leaves the default actions: a second
+ * signal ends the process, as with interrupt_install().
+ */
+typedef struct {
+	struct sigaction old[2];
+	int installed; /* 0: a stop was already asked, the default actions were left */
+} interrupt_scope;
+void interrupt_scope_enter(interrupt_scope *s);
+void interrupt_scope_leave(const interrupt_scope *s);
 /* 1 once a signal asked to stop (always 0 without interrupt_install). */
 int interrupt_pending(void);
 /* -EINTR with the message "interrupted" when a stop was asked, else 0. */

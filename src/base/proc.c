@@ -2,6 +2,7 @@
 #include "proc.h"
 #include "cleanup.h"
 #include "err.h"
+#include "interrupt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -205,6 +206,10 @@ int proc_run(const proc_run_opts *o, buf *out, proc_result *res)
 	while (!ended) {
 		struct pollfd p[2] = { { pfd, POLLIN, 0 }, { rfd, POLLIN, 0 } };
 		int wait = -1;
+		if (o->interruptible && interrupt_pending()) {
+			res->interrupted = 1;
+			break;
+		}
 		if (deadline) {
 			int64_t left = deadline - now_ms();
 			if (left <= 0) {
@@ -213,6 +218,13 @@ int proc_run(const proc_run_opts *o, buf *out, proc_result *res)
 			}
 			wait = (int)MIN(left, (int64_t)1 << 30);
 		}
+		/*
+		 * The signal may land on another thread, or between the check
+		 * above and poll(), and then does not interrupt poll: look again
+		 * at least every 100 ms.
+		 */
+		if (o->interruptible && (wait < 0 || wait > 100))
+			wait = 100;
 		if (poll(p, pipe_open ? 2 : 1, wait) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -237,7 +249,9 @@ int proc_run(const proc_run_opts *o, buf *out, proc_result *res)
 		int r2 = proc_wait(pid, &res->status);
 		rc = rc ?: r2;
 	} else {
-		proc_terminate(pid, o->new_group, 2000, &res->status);
+		proc_terminate(pid, o->new_group, PROC_GRACE_MS, &res->status);
+		if (res->interrupted)
+			rc = rc ?: err_set(-EINTR, "interrupted");
 	}
 	lines_flush(&ls);
 	return rc;

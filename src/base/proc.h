@@ -22,6 +22,8 @@
 #define PROC_TO_OUT (-3)
 /* Lines longer than this reach proc_run_opts.line in pieces. */
 #define PROC_LINE_MAX 4096
+/* How long a program ended by a timeout or a stop gets between SIGTERM and SIGKILL. */
+#define PROC_GRACE_MS 2000
 
 typedef struct {
 	const char *const *argv; /* argv[0]: a program, searched in PATH */
@@ -45,6 +47,11 @@ typedef struct {
 	int with_stderr;   /* stderr goes into the output too (else to /dev/null) */
 	int new_group;     /* see proc_spec; a timeout then kills the whole group */
 	double timeout;    /* seconds; <= 0: none */
+	/*
+	 * A stop asked with Ctrl-C or SIGTERM (base/interrupt.h) ends the
+	 * program as a timeout does and proc_run returns -EINTR.
+	 */
+	int interruptible;
 	size_t max;        /* output kept in *out: more is -EFBIG (the program is ended) */
 	/* each line of output without its newline (NUL-terminated), or NULL */
 	void (*line)(void *ud, const char *line);
@@ -54,6 +61,7 @@ typedef struct {
 typedef struct {
 	int status;    /* exit status, or 128 + signal */
 	int timed_out; /* it was ended because the timeout passed */
+	int interrupted; /* it was ended because a stop was asked (interruptible) */
 } proc_result;
 
 /*

@@ -26,8 +26,13 @@
 
 const char *config_kind_name(int kind)
 {
-	static const char *const n[] = { "?", "backup", "prune", "check", "disks", "zpool", "restore" };
+	static const char *const n[] = { "?", "backup", "prune", "check", "disks", "zpool", "drill", "restore" };
 	return kind >= JOB_BACKUP && kind <= JOB_RESTORE ? n[kind] : "?";
+}
+
+int config_kind_has_repo(int kind)
+{
+	return kind == JOB_BACKUP || kind == JOB_PRUNE || kind == JOB_CHECK || kind == JOB_DRILL;
 }
 
 /* ---------- durations ---------- */
@@ -201,7 +206,7 @@ static void split_section(const char *s, char *kind, size_t kcap, const char **r
 
 static int job_kind_of(const char *word)
 {
-	for (int k = JOB_BACKUP; k <= JOB_ZPOOL; k++)
+	for (int k = JOB_BACKUP; k <= JOB_DRILL; k++)
 		if (strcmp(word, config_kind_name(k)) == 0)
 			return k;
 	return 0;
@@ -247,6 +252,7 @@ static int add_job(parse_ctx *x, int kind, const char *name, int line)
 	j->kind = kind;
 	j->line = line;
 	j->persistent = 1;
+	j->live = 1;
 	x->cur = c->njobs++;
 	x->section = SEC_JOB;
 	return 0;
@@ -314,14 +320,14 @@ static int on_section(void *ud, const char *section, int line)
 		x->section = SEC_REPO;
 		return 0;
 	}
-	if (strcmp(kind, "sync") == 0 || strcmp(kind, "drill") == 0) {
+	if (strcmp(kind, "sync") == 0) {
 		error_at(x, line, "[%s] jobs need 'dvalin %s', which this build of dvalin does not have", kind, kind);
 		return 0;
 	}
 	int k = job_kind_of(kind);
 	if (!k) {
 		error_at(x, line, "unknown section '[%s]' (expected [daemon], [web], [notify], [repository NAME], "
-			 "[backup NAME], [prune NAME], [check NAME], [disks] or [zpool])", section);
+			 "[backup NAME], [prune NAME], [check NAME], [drill NAME], [disks] or [zpool])", section);
 		return 0;
 	}
 	const char *name = rest;
@@ -490,19 +496,21 @@ static int repo_key(parse_ctx *x, const char *key, const char *v, int line)
 #define K_C (1 << JOB_CHECK)
 #define K_D (1 << JOB_DISKS)
 #define K_Z (1 << JOB_ZPOOL)
-#define K_ALL (K_B | K_P | K_C | K_D | K_Z)
+#define K_R (1 << JOB_DRILL)
+#define K_ALL (K_B | K_P | K_C | K_D | K_Z | K_R)
 
 static const struct {
 	const char *key;
 	int kinds;
 } job_keys[] = {
-	{ "repository", K_B | K_P | K_C }, { "path", K_B }, { "exclude", K_B }, { "tag", K_B },
-	{ "host", K_B }, { "one-file-system", K_B }, { "schedule", K_ALL }, { "random-delay", K_ALL },
+	{ "repository", K_B | K_P | K_C | K_R }, { "path", K_B | K_R }, { "exclude", K_B }, { "tag", K_B | K_R },
+	{ "host", K_B | K_R }, { "one-file-system", K_B }, { "schedule", K_ALL }, { "random-delay", K_ALL },
 	{ "persistent", K_ALL }, { "timeout", K_ALL }, { "max-age", K_ALL }, { "before", K_B },
 	{ "after", K_B }, { "keep-last", K_B }, { "keep-hourly", K_B }, { "keep-daily", K_B },
 	{ "keep-weekly", K_B }, { "keep-monthly", K_B }, { "keep-yearly", K_B }, { "keep-within", K_B },
 	{ "keep-tag", K_B }, { "max-unused", K_P }, { "read-data", K_C }, { "read-data-subset", K_C },
-	{ "state", K_D | K_Z },
+	{ "state", K_D | K_Z }, { "snapshot", K_R }, { "sample", K_R }, { "full", K_R }, { "target", K_R },
+	{ "live", K_R }, { "threads", K_R },
 };
 
 static void list_keys(int kind, char *out, size_t cap)
@@ -555,7 +563,7 @@ static int job_key(parse_ctx *x, const char *key, const char *v, int line)
 	} else if (strcmp(key, "host") == 0) {
 		rc = set_str(&j->host, v);
 	} else if (strcmp(key, "one-file-system") == 0 || strcmp(key, "persistent") == 0 ||
-		   strcmp(key, "read-data") == 0) {
+		   strcmp(key, "read-data") == 0 || strcmp(key, "full") == 0 || strcmp(key, "live") == 0) {
 		int b;
 		if (parse_bool(v, &b) < 0)
 			error_at(x, line, "%s wants yes or no, not '%s'", key, v);
@@ -563,8 +571,12 @@ static int job_key(parse_ctx *x, const char *key, const char *v, int line)
 			j->one_file_system = b;
 		else if (key[0] == 'p')
 			j->persistent = b;
-		else
+		else if (key[0] == 'r')
 			j->read_data = b;
+		else if (key[0] == 'f')
+			j->full = b;
+		else
+			j->live = b;
 	} else if (strcmp(key, "schedule") == 0) {
 		calendar *cal;
 		if (calendar_parse(&cal, v) < 0) {
@@ -617,6 +629,25 @@ static int job_key(parse_ctx *x, const char *key, const char *v, int line)
 			rc = set_str(&j->read_data_subset, v);
 	} else if (strcmp(key, "state") == 0) {
 		rc = path_value(x, line, key, v, &j->state);
+	} else if (strcmp(key, "target") == 0) {
+		rc = path_value(x, line, key, v, &j->target);
+	} else if (strcmp(key, "sample") == 0) {
+		/* drill's own forms: a count of files, or a share of the bytes */
+		int n;
+		if (strchr(v, '%') ? !is_percent(v) || !(strtod(v, NULL) > 0) : parse_int(v, 1, 100000000, &n) < 0)
+			error_at(x, line, "sample wants a count of files (200) or a share of the bytes (2%%), not '%s'", v);
+		else
+			rc = set_str(&j->sample, v);
+	} else if (strcmp(key, "snapshot") == 0) {
+		/* 'latest' or a prefix of a snapshot id (hex) */
+		size_t l = strspn(v, "0123456789abcdef");
+		if (strcmp(v, "latest") != 0 && (!l || v[l] || l > 64))
+			error_at(x, line, "snapshot wants 'latest' or a snapshot id (a prefix of it), not '%s'", v);
+		else
+			rc = set_str(&j->snapshot, v);
+	} else if (strcmp(key, "threads") == 0) {
+		if (parse_int(v, 1, 64, &j->threads) < 0)
+			error_at(x, line, "threads must be 1..64, not '%s'", v);
 	}
 	return rc;
 }
@@ -678,7 +709,7 @@ static int resolve_repos(parse_ctx *x)
 		dconf_job *j = &c->jobs[i];
 		const char *ref = i < x->nrefs ? x->repo_refs[i] : NULL;
 		idx[i] = (size_t)-1;
-		if (j->kind != JOB_BACKUP && j->kind != JOB_PRUNE && j->kind != JOB_CHECK)
+		if (!config_kind_has_repo(j->kind))
 			continue;
 		if (!ref) {
 			error_at(x, j->line, "[%s %s] needs 'repository = NAME or PATH'", config_kind_name(j->kind), j->name);
@@ -719,6 +750,14 @@ static void check_jobs(parse_ctx *x)
 			error_at(x, j->line, "[backup %s] needs at least one 'path = /...'", j->name);
 		if (j->kind == JOB_CHECK && j->read_data && j->read_data_subset)
 			error_at(x, j->line, "[check %s]: read-data and read-data-subset exclude each other", j->name);
+		if (j->kind == JOB_DRILL && j->full && !j->target)
+			error_at(x, j->line, "[drill %s]: full = yes needs 'target = DIR' (a disk that can hold the "
+				 "whole snapshot)", j->name);
+		if (j->kind == JOB_DRILL && j->full && j->sample)
+			error_at(x, j->line, "[drill %s]: full and sample exclude each other", j->name);
+		if (j->kind == JOB_DRILL && j->snapshot && strcmp(j->snapshot, "latest") != 0 && (j->host || j->npaths || j->ntags))
+			error_at(x, j->line, "[drill %s]: snapshot names one snapshot; host, path and tag choose "
+				 "the latest of some (give one or the other)", j->name);
 		if (j->max_age_s && !j->schedule)
 			log_warn("%s:%d: [%s %s] has max-age but no schedule: it is overdue unless run by hand",
 				 c->path, j->line, config_kind_name(j->kind), j->name);
@@ -843,6 +882,9 @@ void config_free(dconf *c)
 		free(j->max_unused);
 		free(j->read_data_subset);
 		free(j->state);
+		free(j->sample);
+		free(j->snapshot);
+		free(j->target);
 	}
 	for (size_t i = 0; i < c->nrepos; i++) {
 		free(c->repos[i].name);

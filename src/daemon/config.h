@@ -3,7 +3,8 @@
  * config: the daemon's configuration, /etc/dvalin/dvalin.conf
  * (docs/daemon.md documents every key), read with base/ini.c into one
  * value: the [daemon], [web] and [notify] settings, the repositories, and
- * the jobs ([backup NAME], [prune NAME], [check NAME], [disks], [zpool]).
+ * the jobs ([backup NAME], [prune NAME], [check NAME], [drill NAME],
+ * [disks], [zpool]).
  *
  * config_load() reads and checks everything and reports every error, not
  * only the first: each one is logged as "FILE:LINE: reason" and the call
@@ -28,10 +29,12 @@
 #define CONFIG_DEFAULT_PATH "/etc/dvalin/dvalin.conf"
 #define CONFIG_NAME_MAX 64
 
-enum job_kind { JOB_BACKUP = 1, JOB_PRUNE, JOB_CHECK, JOB_DISKS, JOB_ZPOOL, JOB_RESTORE };
+enum job_kind { JOB_BACKUP = 1, JOB_PRUNE, JOB_CHECK, JOB_DISKS, JOB_ZPOOL, JOB_DRILL, JOB_RESTORE };
 
 /* "backup", "prune", ... */
 const char *config_kind_name(int kind);
+/* The kind works on a repository (backup, prune, check, drill). */
+int config_kind_has_repo(int kind);
 
 typedef struct {
 	char *name;          /* [repository NAME], or the location itself when named inline */
@@ -44,10 +47,10 @@ typedef struct {
 	char name[CONFIG_NAME_MAX];
 	int kind;
 	int line;                 /* the section's line */
-	const dconf_repo *repo;   /* backup, prune, check */
-	char **paths, **excludes, **tags, **keep_tags;
+	const dconf_repo *repo;   /* backup, prune, check, drill */
+	char **paths, **excludes, **tags, **keep_tags; /* drill: paths and tags select the snapshot */
 	size_t npaths, nexcludes, ntags, nkeep_tags;
-	char *host;               /* backup: recorded host (NULL: this machine's) */
+	char *host;               /* backup: recorded host (NULL: this machine's); drill: selects */
 	int one_file_system;
 	char *schedule_text;      /* as written; NULL: runs only when asked */
 	calendar *schedule;
@@ -62,6 +65,12 @@ typedef struct {
 	int read_data;            /* check: --read-data */
 	char *read_data_subset;   /* check: "5%" or "1/7" */
 	char *state;              /* disks, zpool: the state database */
+	char *sample;             /* drill: "200" or "2%" as written; NULL: drill's default */
+	char *snapshot;           /* drill: "latest" or an id prefix; NULL: latest */
+	char *target;             /* drill: the scratch directory's parent; NULL: drill's default */
+	int full;                 /* drill: --full */
+	int live;                 /* drill: compare with the live files (default yes) */
+	int threads;              /* drill: --threads; 0: drill's default */
 } dconf_job;
 
 typedef struct {

@@ -212,6 +212,34 @@ static int build_backup(daemon_state *d, daemon_run *r, const dconf_job *j)
 	return rc;
 }
 
+/* A drill: the snapshot as selected, a random seed each run (drill prints it, so a run repeats). */
+static int build_drill(daemon_state *d, daemon_run *r, const dconf_job *j)
+{
+	step *s = dvalin_step(d, r, j->repo, ROLE_MAIN);
+	if (!s)
+		return -ENOMEM;
+	int rc = step_add(s, "drill");
+	if (rc == 0 && j->snapshot)
+		rc = step_addf(s, "--snapshot=%s", j->snapshot);
+	if (rc == 0 && j->host)
+		rc = step_addf(s, "--host=%s", j->host);
+	for (size_t i = 0; rc == 0 && i < j->npaths; i++)
+		rc = step_addf(s, "--path=%s", j->paths[i]);
+	for (size_t i = 0; rc == 0 && i < j->ntags; i++)
+		rc = step_addf(s, "--tag=%s", j->tags[i]);
+	if (rc == 0 && j->sample)
+		rc = step_addf(s, "--sample=%s", j->sample);
+	if (rc == 0 && j->full)
+		rc = step_add(s, "--full");
+	if (rc == 0 && j->target)
+		rc = step_addf(s, "--target=%s", j->target);
+	if (rc == 0 && !j->live)
+		rc = step_add(s, "--no-live");
+	if (rc == 0 && j->threads)
+		rc = step_addf(s, "--threads=%d", j->threads);
+	return rc;
+}
+
 static int build_steps(daemon_state *d, daemon_run *r, const dconf_job *j)
 {
 	step *s;
@@ -235,6 +263,8 @@ static int build_steps(daemon_state *d, daemon_run *r, const dconf_job *j)
 		if (rc == 0 && j->read_data_subset)
 			rc = step_addf(s, "--read-data-subset=%s", j->read_data_subset);
 		return rc;
+	case JOB_DRILL:
+		return build_drill(d, r, j);
 	case JOB_DISKS:
 	case JOB_ZPOOL: {
 		char state[600];
@@ -312,8 +342,8 @@ static const char *main_status_word(int kind, int st, int *failed_sev)
 	if ((kind == JOB_DISKS || kind == JOB_ZPOOL) && (st == 4 || st == 5))
 		return st == 4 ? "warning" : "failing"; /* the check ran; it notifies on its own */
 	*failed_sev = SEV_FAILING;
-	if (kind == JOB_CHECK && st == 6)
-		return "damage";
+	if ((kind == JOB_CHECK || kind == JOB_DRILL) && st == 6)
+		return "damage"; /* check found damage; a drill restored something that did not match */
 	return "failed";
 }
 
@@ -472,6 +502,16 @@ static void finish_run(daemon_state *d, daemon_run *r)
 		ri.bytes_added = sum.bytes_added;
 		memcpy(ri.snapshot_id, sum.snapshot_id, sizeof(ri.snapshot_id));
 	}
+	result_drill dr;
+	if (r->kind == JOB_DRILL && result_drill_summary(r->result, &dr)) {
+		ri.has_summary = 1;
+		ri.files = dr.files;
+		ri.bytes_read = dr.bytes;
+		ri.mismatches = dr.mismatches;
+		ri.bytes_per_second = dr.bytes_per_second;
+		ri.estimate_s = dr.estimate_s;
+		memcpy(ri.snapshot_id, dr.snapshot_id, sizeof(ri.snapshot_id));
+	}
 	buf_put_u8(&r->log, 0);
 	ri.result = r->result;
 	ri.log = r->log.data ? (char *)r->log.data : NULL;
@@ -609,10 +649,12 @@ static int conflicts(const daemon_job *j, const daemon_run *r)
 		return 1;
 	if (!j->cfg || !j->cfg->repo || !r->repo_loc || strcmp(j->cfg->repo->location, r->repo_loc) != 0)
 		return 0;
+	/* check and drill read every pack they need: a prune must not delete them underneath */
 	int a = j->kind, b = r->kind;
-	if (a == JOB_PRUNE && (b == JOB_PRUNE || b == JOB_CHECK))
+	int ra = a == JOB_CHECK || a == JOB_DRILL, rb = b == JOB_CHECK || b == JOB_DRILL;
+	if (a == JOB_PRUNE && (b == JOB_PRUNE || rb))
 		return 1;
-	if (b == JOB_PRUNE && a == JOB_CHECK)
+	if (b == JOB_PRUNE && ra)
 		return 1;
 	return 0;
 }
@@ -1194,8 +1236,13 @@ void daemon_metrics(daemon_state *d, FILE *f)
 		m->last_end_us = j->has_last ? j->last.end_us : 0;
 		m->last_duration_s = j->has_last ? j->last.duration_s : 0;
 		m->last_exit = j->has_last ? j->last.exit_code : -1;
-		m->has_bytes = j->has_last && j->last.has_summary;
+		m->has_bytes = j->has_last && j->last.has_summary && j->kind == JOB_BACKUP;
 		m->last_bytes_added = j->last.bytes_added;
+		m->has_drill = j->has_last && j->last.has_summary && j->kind == JOB_DRILL;
+		m->drill_files = j->last.files;
+		m->drill_mismatches = j->last.mismatches;
+		m->drill_bytes_per_second = j->last.bytes_per_second;
+		m->drill_estimate_s = j->last.estimate_s;
 		m->running = j->run != NULL;
 		m->overdue = j->overdue;
 		m->next_us = j->next_us;

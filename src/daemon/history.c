@@ -14,8 +14,10 @@ struct history {
 };
 
 /*
- * Version 1 of the schema (meta 'daemon_schema').  A later version adds
- * columns or tables and keeps reading these.
+ * Version 1 of the schema (meta 'daemon_schema'), created as it always was,
+ * then brought to version 2: a drill's summary (mismatches, throughput, a
+ * full restore's estimate) in three more columns of runs.  A version 1 file
+ * is upgraded in place (its rows read 0 there); a later version is refused.
  */
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -32,6 +34,16 @@ static const char schema[] =
 	" snapshots INTEGER, size INTEGER, logical INTEGER);"
 	"CREATE INDEX IF NOT EXISTS samples_by_repo ON repo_samples(repository, time);";
 
+#define SCHEMA_VERSION 2
+
+static const char to_v2[] =
+	"BEGIN IMMEDIATE;"
+	"ALTER TABLE runs ADD COLUMN mismatches INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN rate REAL NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN estimate REAL NOT NULL DEFAULT 0;"
+	"UPDATE meta SET value = '2' WHERE key = 'daemon_schema';"
+	"COMMIT;";
+
 int history_open(history **out, const char *path)
 {
 	history *h = calloc(1, sizeof(*h));
@@ -40,10 +52,12 @@ int history_open(history **out, const char *path)
 	int rc = sql_open(&h->db, path, "daemon state");
 	rc = rc ?: sql_exec(h->db, schema, "cannot create the tables (not a dvalin daemon state file?)");
 	int64_t v = 0;
-	if (rc == 0 && sql_get_int(h->db, &v, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'daemon_schema'",
-				   NULL, 0) == 0 && v != 1)
-		rc = err_set(-DV_EFORMAT, "daemon state '%s' has schema version %lld; this dvalin knows 1", path,
-			     (long long)v);
+	const char *q = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'daemon_schema'";
+	if (rc == 0 && sql_get_int(h->db, &v, q, NULL, 0) == 0 && v == 1)
+		rc = sql_exec(h->db, to_v2, "cannot upgrade the daemon state to schema version 2");
+	if (rc == 0 && sql_get_int(h->db, &v, q, NULL, 0) == 0 && v != SCHEMA_VERSION)
+		rc = err_set(-DV_EFORMAT, "daemon state '%s' has schema version %lld; this dvalin knows 1 and %d", path,
+			     (long long)v, SCHEMA_VERSION);
 	if (rc < 0) {
 		history_close(h);
 		return rc;
@@ -81,17 +95,20 @@ int history_begin(history *h, const char *job, const char *kind, const char *tri
 int history_finish(history *h, const run_info *r)
 {
 	/* the duration bound as text: sql.c binds integers and text only */
-	char dur[32];
+	char dur[32], rate[32], est[32];
 	snprintf(dur, sizeof(dur), "%.3f", r->duration_s);
+	snprintf(rate, sizeof(rate), "%.1f", r->bytes_per_second);
+	snprintf(est, sizeof(est), "%.3f", r->estimate_s);
 	return sql_run(h->db,
 		       "UPDATE runs SET end = ?2, status = ?3, exit_code = ?4, duration = CAST(?5 AS REAL),"
 		       " reason = ?6, has_summary = ?7, files = ?8, bytes_read = ?9, bytes_added = ?10,"
-		       " snapshot_id = ?11, result = ?12, log = ?13 WHERE id = ?1",
+		       " snapshot_id = ?11, result = ?12, log = ?13, mismatches = ?14, rate = CAST(?15 AS REAL),"
+		       " estimate = CAST(?16 AS REAL) WHERE id = ?1",
 		       SQL_ARGS(SQL_INT(r->id), SQL_INT(r->end_us), SQL_TEXT(r->status), SQL_INT(r->exit_code),
 				SQL_TEXT(dur), SQL_TEXT(r->reason[0] ? r->reason : NULL), SQL_INT(r->has_summary),
 				SQL_INT(r->files), SQL_INT(r->bytes_read), SQL_INT(r->bytes_added),
 				SQL_TEXT(r->snapshot_id[0] ? r->snapshot_id : NULL), SQL_TEXT(r->result),
-				SQL_TEXT(r->log)));
+				SQL_TEXT(r->log), SQL_INT(r->mismatches), SQL_TEXT(rate), SQL_TEXT(est)));
 }
 
 int history_trim(history *h, const char *job, int keep)
@@ -102,7 +119,7 @@ int history_trim(history *h, const char *job, int keep)
 }
 
 #define RUN_COLUMNS "id, job, kind, trigger, start, end, status, exit_code, duration, reason," \
-		    " has_summary, files, bytes_read, bytes_added, snapshot_id"
+		    " has_summary, files, bytes_read, bytes_added, snapshot_id, mismatches, rate, estimate"
 
 static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
 {
@@ -128,6 +145,9 @@ static void read_run(sqlite3_stmt *st, run_info *r)
 	r->bytes_read = (uint64_t)sqlite3_column_int64(st, 12);
 	r->bytes_added = (uint64_t)sqlite3_column_int64(st, 13);
 	copy_text(r->snapshot_id, sizeof(r->snapshot_id), st, 14);
+	r->mismatches = (uint64_t)sqlite3_column_int64(st, 15);
+	r->bytes_per_second = sqlite3_column_double(st, 16);
+	r->estimate_s = sqlite3_column_double(st, 17);
 }
 
 static int dup_col(sqlite3_stmt *st, int col, char **out)
@@ -140,7 +160,7 @@ static int dup_col(sqlite3_stmt *st, int col, char **out)
 
 static int get_one(history *h, run_info *out, int with_log, const char *where, const sql_value *v, size_t n)
 {
-	char q[512];
+	char q[1024];
 	snprintf(q, sizeof(q), "SELECT " RUN_COLUMNS ", result, %s FROM runs WHERE %s",
 		 with_log ? "log" : "NULL", where);
 	sqlite3_stmt *st;
@@ -150,8 +170,8 @@ static int get_one(history *h, run_info *out, int with_log, const char *where, c
 	rc = sql_step(h->db, st);
 	if (rc == 1) {
 		read_run(st, out);
-		int e = dup_col(st, 15, &out->result);
-		e = e ?: dup_col(st, 16, &out->log);
+		int e = dup_col(st, 18, &out->result);
+		e = e ?: dup_col(st, 19, &out->log);
 		if (e < 0) {
 			run_info_release(out);
 			rc = e;

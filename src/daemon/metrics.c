@@ -87,6 +87,30 @@ static int v_bytes(const metrics_job *j, char v[64])
 	return j->has_bytes;
 }
 
+static int v_drill_files(const metrics_job *j, char v[64])
+{
+	snprintf(v, 64, "%" PRIu64, j->drill_files);
+	return j->has_drill;
+}
+
+static int v_drill_mismatches(const metrics_job *j, char v[64])
+{
+	snprintf(v, 64, "%" PRIu64, j->drill_mismatches);
+	return j->has_drill;
+}
+
+static int v_drill_rate(const metrics_job *j, char v[64])
+{
+	snprintf(v, 64, "%.1f", j->drill_bytes_per_second);
+	return j->has_drill;
+}
+
+static int v_drill_estimate(const metrics_job *j, char v[64])
+{
+	snprintf(v, 64, "%.3f", j->drill_estimate_s);
+	return j->has_drill;
+}
+
 static int v_running(const metrics_job *j, char v[64])
 {
 	snprintf(v, 64, "%d", j->running);
@@ -175,6 +199,16 @@ void metrics_write(FILE *f, const metrics_state *s)
 	job_family(f, s, "dvalin_job_last_added_bytes", "gauge",
 		   "Bytes the job's last backup added to its repository (after deduplication and compression).",
 		   v_bytes);
+	job_family(f, s, "dvalin_drill_last_files", "gauge",
+		   "Files the drill's last run restored and checked.", v_drill_files);
+	job_family(f, s, "dvalin_drill_last_mismatches", "gauge",
+		   "Entries of the drill's last run that did not match the snapshot or the live file, or did not restore.",
+		   v_drill_mismatches);
+	job_family(f, s, "dvalin_drill_last_restore_bytes_per_second", "gauge",
+		   "The restore throughput the drill's last run measured.", v_drill_rate);
+	job_family(f, s, "dvalin_drill_full_restore_estimate_seconds", "gauge",
+		   "How long a full restore of the drilled snapshot would take, by the drill's last run.",
+		   v_drill_estimate);
 	job_family(f, s, "dvalin_job_running", "gauge", "1 while the job runs.", v_running);
 	job_family(f, s, "dvalin_job_overdue", "gauge",
 		   "1 when the job has not succeeded within its max-age (the dead man's switch).", v_overdue);

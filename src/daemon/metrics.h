@@ -27,6 +27,9 @@ typedef struct {
 	int last_exit;                         /* -1: none */
 	int has_bytes;
 	uint64_t last_bytes_added;
+	int has_drill;                         /* the last run was a drill with a summary: */
+	uint64_t drill_files, drill_mismatches;
+	double drill_bytes_per_second, drill_estimate_s;
 	int running, overdue;
 	int64_t next_us;                       /* 0: none */
 } metrics_job;

@@ -42,6 +42,38 @@ int result_backup_summary(const char *text, result_backup *out)
 	return ok;
 }
 
+/* A finite number >= 0 below 2^63 (seconds, bytes per second). */
+static int num(json_t *o, const char *key, double *out)
+{
+	json_t *v = json_object_get(o, key);
+	if (!json_is_number(v))
+		return 0;
+	double d = json_number_value(v);
+	if (!(d >= 0 && d < 9.2e18))
+		return 0;
+	*out = d;
+	return 1;
+}
+
+int result_drill_summary(const char *text, result_drill *out)
+{
+	memset(out, 0, sizeof(*out));
+	json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+	json_t *id = json_is_object(o) ? json_object_get(o, "snapshot_id") : NULL;
+	json_t *live = json_is_object(o) ? json_object_get(o, "live") : NULL;
+	uint64_t ef = 0, lf = 0, re = 0;
+	int ok = json_is_string(id) && strlen(json_string_value(id)) == 64 && json_is_object(live) &&
+		 u64(o, "files_sampled", &out->files) && u64(o, "bytes_sampled", &out->bytes) &&
+		 u64(o, "entries_failed", &ef) && u64(o, "restore_errors", &re) && u64(live, "failed", &lf) &&
+		 num(o, "bytes_per_second", &out->bytes_per_second) && num(o, "estimate_seconds", &out->estimate_s);
+	/* each is below 2^63 (jansson's integers), so the sum cannot wrap */
+	out->mismatches = ef + lf + re;
+	if (ok)
+		snprintf(out->snapshot_id, sizeof(out->snapshot_id), "%s", json_string_value(id));
+	json_decref(o);
+	return ok;
+}
+
 int result_stats_sample(const char *text, result_stats *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * result: reading the --json documents of the daemon's children (jansson):
- * whether a job's output is one valid JSON value, a backup's summary, a
- * `stats` sample, and the disks of a `disks --json` for the metrics.
+ * whether a job's output is one valid JSON value, a backup's or a drill's
+ * summary, a `stats` sample, and the disks of a `disks --json` for the metrics.
  * Only reads: every value is checked for its type and range, since the
  * text comes from another process (normally dvalin itself).
  */
@@ -21,6 +21,15 @@ typedef struct {
 } result_backup;
 /* 1 and *out from `backup --json`, 0 if the document is not one. */
 int result_backup_summary(const char *text, result_backup *out);
+
+typedef struct {
+	uint64_t files, bytes;       /* files_sampled, bytes_sampled: what was restored and checked */
+	uint64_t mismatches;         /* entries_failed + live.failed + restore_errors */
+	double bytes_per_second, estimate_s;
+	char snapshot_id[65];
+} result_drill;
+/* 1 and *out from `drill --json`, 0 if the document is not one. */
+int result_drill_summary(const char *text, result_drill *out);
 
 typedef struct {
 	uint64_t snapshots, size, logical;

@@ -8,7 +8,9 @@
  * /dev/null and stdout and stderr captured line by line into the job's
  * log.  It runs in a process group of its own: a timeout ends it and
  * everything it started (SIGTERM, SIGKILL 2 s later), and a Ctrl-C meant
- * for dvalin does not reach it half-way.  Exit status 0 is success.
+ * for dvalin does not reach it half-way: dvalin stops it the same way
+ * (-EINTR), so a hung hook does not keep an interrupted job alive.  Exit
+ * status 0 is success.
  *
  * What a failure means is the job's: backup (jobs/backup.h) aborts when
  * its before hook fails and still runs its after hook.

@@ -69,13 +69,23 @@ void report_run(json *j, const run_info *r, int with_log)
 	}
 	json_key(j, "summary");
 	if (r->has_summary) {
+		int drill = strcmp(r->kind, "drill") == 0;
 		json_obj_begin(j);
 		json_key(j, "files");
 		json_uint(j, r->files);
-		json_key(j, "bytes_read");
+		json_key(j, drill ? "bytes" : "bytes_read");
 		json_uint(j, r->bytes_read);
-		json_key(j, "bytes_added");
-		json_uint(j, r->bytes_added);
+		if (drill) {
+			json_key(j, "mismatches");
+			json_uint(j, r->mismatches);
+			json_key(j, "bytes_per_second");
+			json_double(j, r->bytes_per_second);
+			json_key(j, "estimate_seconds");
+			json_double(j, r->estimate_s);
+		} else {
+			json_key(j, "bytes_added");
+			json_uint(j, r->bytes_added);
+		}
 		json_key(j, "snapshot_id");
 		if (r->snapshot_id[0])
 			json_str(j, r->snapshot_id);

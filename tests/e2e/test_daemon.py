@@ -407,21 +407,23 @@ timeout = 2s
         assert d.stop() == 0
 
 
-def test_prune_and_check_of_one_repository_never_overlap(world, repo):
+@pytest.mark.parametrize("reader", ["check main-data]\nread-data = yes",
+                                    "drill main-data]\nsample = 100%\nlive = no\ntarget = {world}"])
+def test_prune_and_check_of_one_repository_never_overlap(world, repo, reader):
+    """A check and a drill read packs a prune may delete: never at the same time."""
     src = make_source(world)
     with open(os.path.join(src, "data"), "wb") as f:
         f.write(os.urandom(24 << 20))
     r = run(["backup", "-r", repo, src])
     assert r.rc == 0, r
-    d = Daemon(world, config(world, repo, """
+    d = Daemon(world, config(world, repo, f"""
 [prune main]
 repository = main
 schedule = *:*:0/2
 
-[check main-data]
+[{reader.format(world=world)}
 repository = main
 schedule = *:*:0/2
-read-data = yes
 """))
     d.start(wait_web=False)
     try:

@@ -134,13 +134,14 @@ TEST(config_counts_every_error)
 
 TEST(metrics_exposition)
 {
-	metrics_job j[2] = {
-		{ "home", "backup", 1700000000123456, 1700000000123456, 1.5, 0, 1, 4096, 0, 0, 0 },
-		{ "we\"ird\\name", "check", 0, 0, 0, -1, 0, 0, 1, 1, 0 },
+	metrics_job j[3] = {
+		{ "home", "backup", 1700000000123456, 1700000000123456, 1.5, 0, 1, 4096, 0, 0, 0, 0, 0, 0, 0, 0 },
+		{ "we\"ird\\name", "check", 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0 },
+		{ "weekly", "drill", 1700000000000000, 1700000000000000, 9, 6, 0, 0, 1, 200, 3, 5e7, 3600.5, 0, 0, 0 },
 	};
 	metrics_repo r = { "nas", 1700000000000000, 1000, 3, 5000 };
 	metrics_disk dk = { "/dev/sda", "M", "S", 1, 1, 41, 1, 100, 5, -1, -1, 2, -1 };
-	metrics_state s = { j, 2, &r, 1, &dk, 1, 1700000000000000, 1700000100000000, 1, 0, 2, 1, "0.1.0" };
+	metrics_state s = { j, 3, &r, 1, &dk, 1, 1700000000000000, 1700000100000000, 1, 0, 2, 1, "0.1.0" };
 	char *p = NULL;
 	size_t n = 0;
 	FILE *f = open_memstream(&p, &n);
@@ -152,7 +153,7 @@ TEST(metrics_exposition)
 	CHECK(strstr(p, "dvalin_job_last_success_timestamp_seconds{job_name=\"home\",kind=\"backup\"} 1700000000.123456\n"));
 	CHECK(strstr(p, "dvalin_job_last_exit_status{job_name=\"home\",kind=\"backup\"} 0\n"));
 	/* a job that never ran has no success, no exit status; its name is escaped */
-	CHECK(!strstr(p, "dvalin_job_last_exit_status{job_name=\"we"));
+	CHECK(!strstr(p, "dvalin_job_last_exit_status{job_name=\"we\\\""));
 	CHECK(strstr(p, "dvalin_job_running{job_name=\"we\\\"ird\\\\name\",kind=\"check\"} 1\n"));
 	CHECK(strstr(p, "dvalin_job_last_added_bytes{job_name=\"home\",kind=\"backup\"} 4096\n"));
 	CHECK(strstr(p, "dvalin_repository_size_bytes{repository=\"nas\"} 1000\n"));
@@ -160,6 +161,14 @@ TEST(metrics_exposition)
 	CHECK(strstr(p, "dvalin_disk_power_on_seconds{device=\"/dev/sda\",model=\"M\",serial=\"S\"} 360000\n"));
 	CHECK(strstr(p, "dvalin_disk_reallocated_sectors{device=\"/dev/sda\",model=\"M\",serial=\"S\"} 5\n"));
 	CHECK(!strstr(p, "dvalin_disk_pending_sectors{")); /* unknown: left out */
+	/* a drill's summary; none for the others, no added bytes for the drill */
+	CHECK(strstr(p, "dvalin_drill_last_mismatches{job_name=\"weekly\",kind=\"drill\"} 3\n"));
+	CHECK(strstr(p, "dvalin_drill_last_files{job_name=\"weekly\",kind=\"drill\"} 200\n"));
+	CHECK(strstr(p, "dvalin_drill_full_restore_estimate_seconds{job_name=\"weekly\",kind=\"drill\"} 3600.500\n"));
+	CHECK(strstr(p, "dvalin_drill_last_restore_bytes_per_second{job_name=\"weekly\",kind=\"drill\"} 50000000.0\n"));
+	CHECK(strstr(p, "dvalin_job_last_exit_status{job_name=\"weekly\",kind=\"drill\"} 6\n"));
+	CHECK(!strstr(p, "dvalin_drill_last_files{job_name=\"home\""));
+	CHECK(!strstr(p, "dvalin_job_last_added_bytes{job_name=\"weekly\""));
 	CHECK(strstr(p, "dvalin_daemon_uptime_seconds 100.000000\n"));
 	CHECK(strstr(p, "# TYPE dvalin_notifications_sent_total counter\ndvalin_notifications_sent_total 2\n"));
 	/* every family's HELP and TYPE once */
@@ -167,7 +176,7 @@ TEST(metrics_exposition)
 	int types = 0;
 	while ((q = strstr(q, "# TYPE ")))
 		types++, q++;
-	CHECK(types == 27);
+	CHECK(types == 31);
 	free(p);
 }
 
@@ -217,6 +226,17 @@ static int count_sample(void *ud, const history_sample *s)
 	return 0;
 }
 
+/* A SQLite file in WAL mode and its two companions. */
+static void remove_db(const char *path)
+{
+	char aux[64];
+	unlink(path);
+	snprintf(aux, sizeof(aux), "%s-wal", path);
+	unlink(aux);
+	snprintf(aux, sizeof(aux), "%s-shm", path);
+	unlink(aux);
+}
+
 TEST(history_keeps_runs_states_and_samples)
 {
 	char path[] = "/tmp/dvalin-hist-XXXXXX";
@@ -246,6 +266,7 @@ TEST(history_keeps_runs_states_and_samples)
 	run_info got;
 	REQUIRE(history_get(h, id[3], 1, &got) == 1);
 	CHECK(strcmp(got.status, "ok") == 0 && got.files == 3 && got.bytes_added == 99 && got.duration_s == 1.25);
+	CHECK(got.mismatches == 0 && got.bytes_per_second == 0 && got.estimate_s == 0);
 	CHECK(got.result && strcmp(got.result, "{\"x\":1}") == 0 && got.log && strcmp(got.log, "line\n") == 0);
 	run_info_release(&got);
 	CHECK(history_last(h, "home", 1, &got) == 1 && got.id == id[3] && got.log == NULL);
@@ -285,16 +306,60 @@ TEST(history_keeps_runs_states_and_samples)
 	/* a state file of a later schema is refused, not misread */
 	sqlite3 *db;
 	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
-	REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = '2' WHERE key = 'daemon_schema'", NULL, NULL, NULL) ==
+	REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = '3' WHERE key = 'daemon_schema'", NULL, NULL, NULL) ==
 		SQLITE_OK);
 	sqlite3_close(db);
-	CHECK(history_open(&h, path) == -DV_EFORMAT && strstr(err_msg(-DV_EFORMAT), "schema version 2"));
-	unlink(path);
-	char wal[64];
-	snprintf(wal, sizeof(wal), "%s-wal", path);
-	unlink(wal);
-	snprintf(wal, sizeof(wal), "%s-shm", path);
-	unlink(wal);
+	CHECK(history_open(&h, path) == -DV_EFORMAT && strstr(err_msg(-DV_EFORMAT), "schema version 3"));
+	remove_db(path);
+}
+
+TEST(history_of_schema_1_is_upgraded_and_keeps_a_drills_summary)
+{
+	char path[] = "/tmp/dvalin-hist1-XXXXXX";
+	int fd = mkstemp(path);
+	REQUIRE(fd >= 0);
+	close(fd);
+	/* a state file as version 1 wrote it, with one finished run */
+	sqlite3 *db;
+	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+	REQUIRE(sqlite3_exec(db, "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+				 "INSERT INTO meta VALUES('daemon_schema', '1');"
+				 "CREATE TABLE runs(id INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL,"
+				 " kind TEXT NOT NULL, trigger TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER,"
+				 " status TEXT NOT NULL, exit_code INTEGER, duration REAL, reason TEXT, has_summary INTEGER,"
+				 " files INTEGER, bytes_read INTEGER, bytes_added INTEGER, snapshot_id TEXT, result TEXT,"
+				 " log TEXT);"
+				 "INSERT INTO runs(job, kind, trigger, start, end, status, exit_code, duration, has_summary,"
+				 " files) VALUES('home', 'backup', 'schedule', 1, 2, 'ok', 0, 1.5, 1, 42);",
+			     NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	history *h;
+	REQUIRE(history_open(&h, path) == 0);
+	run_info got;
+	REQUIRE(history_last(h, "home", 1, &got) == 1);
+	CHECK(got.files == 42 && got.mismatches == 0 && got.estimate_s == 0 && strcmp(got.kind, "backup") == 0);
+	run_info_release(&got);
+	int64_t id;
+	REQUIRE(history_begin(h, "weekly", "drill", "schedule", 10, &id) == 0);
+	run_info r;
+	memset(&r, 0, sizeof(r));
+	r.id = id;
+	r.end_us = 20;
+	snprintf(r.status, sizeof(r.status), "damage");
+	r.exit_code = 6;
+	r.has_summary = 1;
+	r.files = 200;
+	r.mismatches = 3;
+	r.bytes_per_second = 52428800;
+	r.estimate_s = 3600.25;
+	REQUIRE(history_finish(h, &r) == 0);
+	history_close(h);
+	REQUIRE(history_open(&h, path) == 0); /* opened again: version 2 as it is */
+	REQUIRE(history_get(h, id, 0, &got) == 1);
+	CHECK(got.files == 200 && got.mismatches == 3 && got.bytes_per_second == 52428800 && got.estimate_s == 3600.25);
+	run_info_release(&got);
+	history_close(h);
+	remove_db(path);
 }
 
 TEST(children_are_captured_with_caps_and_timeouts)
@@ -353,6 +418,17 @@ TEST(children_json_is_read_with_care)
 	result_stats st;
 	CHECK(result_stats_sample("{\"snapshots\":2,\"pack_bytes\":100,\"logical_bytes\":50}", &st) == 1 && st.size == 100);
 	CHECK(result_stats_sample("{\"snapshots\":\"2\"}", &st) == 0);
+	result_drill dr;
+	const char *drill = "{\"snapshot_id\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+			    "\"files_sampled\":4,\"bytes_sampled\":4000,\"entries_failed\":2,\"restore_errors\":1,"
+			    "\"live\":{\"failed\":3},\"bytes_per_second\":1e6,\"estimate_seconds\":12.5}";
+	CHECK(result_drill_summary(drill, &dr) == 1 && dr.files == 4 && dr.bytes == 4000 && dr.mismatches == 6 &&
+	      dr.bytes_per_second == 1e6 && dr.estimate_s == 12.5 && dr.snapshot_id[0] == '0');
+	CHECK(result_drill_summary("{\"snapshot_id\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+				   "\"files_sampled\":4,\"bytes_sampled\":4000,\"entries_failed\":0,\"restore_errors\":0,"
+				   "\"live\":{\"failed\":0},\"bytes_per_second\":-1,\"estimate_seconds\":1}", &dr) == 0);
+	CHECK(result_drill_summary(doc, &dr) == 0); /* a backup's document is no drill's */
+	CHECK(result_drill_summary(NULL, &dr) == 0);
 }
 
 TEST(http_addresses_and_escapes)
