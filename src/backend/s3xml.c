@@ -9,6 +9,7 @@
  * document type declaration stop the parse with -EBADMSG.
  */
 #include "s3xml.h"
+#include "../base/checked.h"
 #include "../base/err.h"
 #include "../base/hex.h"
 #include "../base/num.h"
@@ -226,7 +227,10 @@ int s3xml_parse_time(const char *s, int64_t *out_ns)
 		return -EINVAL;
 	int64_t days;
 	days_from_civil(Y, M, D, &days);
-	*out_ns = ((days * 86400 + h * 3600 + m * 60 + sec) * 1000000000) + frac;
+	/* a year past 2262 has no nanosecond count in 64 bits: not a time S3 gives */
+	int64_t secs = days * 86400 + h * 3600 + m * 60 + sec, ns;
+	if (checked_mul(&ns, secs, (int64_t)1000000000) < 0 || checked_add(out_ns, ns, frac) < 0)
+		return -EINVAL;
 	return 0;
 }
 
