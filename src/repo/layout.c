@@ -61,8 +61,9 @@ int layout_kind_of(const char *name, layout_kind *out)
 			continue;
 		const char *base = name + dl + 1;
 		if (k == LAYOUT_PACK) {
-			/* packs fan out: data/ab/ab12... */
-			if (!hex_digits(base, 2) || base[2] != '/' || memcmp(base, base + 3, 2) != 0)
+			/* packs fan out: data/ab/ab12...; strncmp, not memcmp: the name
+			 * may end right after "data/ab/" */
+			if (!hex_digits(base, 2) || base[2] != '/' || strncmp(base, base + 3, 2) != 0)
 				return -DV_ENOTFOUND;
 			base += 3;
 		}
