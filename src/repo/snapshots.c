@@ -178,36 +178,93 @@ int repo_find_snapshot(repo *r, const char *spec, snapshot **out)
 	return 0;
 }
 
-struct roots_ctx {
-	repo_root_fn fn;
+struct headers_ctx {
+	repo_header_fn fn;
 	void *ud;
 	size_t damaged;
 };
 
-static int root_one(void *ud, const char *name, int rc, bytes *b)
+static int header_one(void *ud, const char *name, int rc, bytes *b)
 {
-	struct roots_ctx *c = ud;
-	uint8_t tree[32], want[32], got[32];
+	struct headers_ctx *c = ud;
+	snapshot_header h;
+	uint8_t want[32];
 	const char *base = strrchr(name, '/') + 1;
-	if (rc == 0) {
-		rc = snapshot_decode_header(b->data, b->len, tree);
-		crypto_sha256(got, b->data, b->len);
-	}
-	if (rc == 0 && (hex_decode(want, base, 32) < 0 || memcmp(want, got, 32) != 0))
+	rc = rc ?: snapshot_decode_header(b->data, b->len, &h);
+	if (rc == 0 && (hex_decode(want, base, 32) < 0 || memcmp(want, h.id, 32) != 0))
 		rc = -DV_ECORRUPT;
 	if (rc < 0)
 		return skip_damaged(&c->damaged, name, rc);
-	return c->fn(c->ud, want, tree);
+	return c->fn(c->ud, &h);
+}
+
+int repo_list_snapshot_headers(repo *r, repo_header_fn fn, void *ud, size_t *out_damaged)
+{
+	struct headers_ctx c = { fn, ud, 0 };
+	int rc = backend_fetch_dir(r->be, "snapshots", BACKEND_META, BACKEND_FETCH_SKIP_MISSING, NULL,
+				   header_one, &c);
+	if (out_damaged)
+		*out_damaged = c.damaged;
+	return rc;
+}
+
+struct roots_ctx {
+	repo_root_fn fn;
+	void *ud;
+};
+
+static int root_one(void *ud, const snapshot_header *h)
+{
+	struct roots_ctx *c = ud;
+	return c->fn(c->ud, h->id, h->tree);
 }
 
 int repo_list_snapshot_roots(repo *r, repo_root_fn fn, void *ud, size_t *out_damaged)
 {
-	struct roots_ctx c = { fn, ud, 0 };
-	int rc = backend_fetch_dir(r->be, "snapshots", BACKEND_META, BACKEND_FETCH_SKIP_MISSING, NULL,
-				   root_one, &c);
-	if (out_damaged)
-		*out_damaged = c.damaged;
+	struct roots_ctx c = { fn, ud };
+	return repo_list_snapshot_headers(r, root_one, &c, out_damaged);
+}
+
+struct header_list {
+	snapshot_header *v;
+	size_t n, cap;
+};
+
+static int add_header(void *ud, const snapshot_header *h)
+{
+	struct header_list *l = ud;
+	int rc = array_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v));
+	if (rc == 0)
+		l->v[l->n++] = *h;
 	return rc;
+}
+
+/* Those without a plaintext time first (by id), then oldest first. */
+static int cmp_header(const void *a, const void *b)
+{
+	const snapshot_header *x = a, *y = b;
+	if (x->has_plain != y->has_plain)
+		return x->has_plain ? 1 : -1;
+	if (x->has_plain && x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	if (x->has_plain && x->time_nsec != y->time_nsec)
+		return x->time_nsec < y->time_nsec ? -1 : 1;
+	return memcmp(x->id, y->id, 32);
+}
+
+int repo_load_snapshot_headers(repo *r, snapshot_header **out, size_t *out_n, size_t *out_damaged)
+{
+	struct header_list l = { NULL, 0, 0 };
+	int rc = repo_list_snapshot_headers(r, add_header, &l, out_damaged);
+	if (rc < 0) {
+		free(l.v);
+		return rc;
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_header);
+	*out = l.v;
+	*out_n = l.n;
+	return 0;
 }
 
 struct unreadable_ctx {
