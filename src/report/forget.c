@@ -79,5 +79,7 @@ void report_forget(json *j, const forget_result *res, bool dry_run)
 	json_arr_end(j);
 	json_key(j, "to_remove"); json_uint(j, res->removals);
 	json_key(j, "removed"); json_uint(j, res->removed);
+	json_key(j, "keyless"); json_bool(j, res->keyless);
+	json_key(j, "kept_without_plaintext_time"); json_uint(j, res->predating);
 	json_obj_end(j);
 }
