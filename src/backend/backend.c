@@ -193,6 +193,14 @@ int backend_mkdir(backend *b, const char *dir)
 	return b->ops->mkdir(b, dir);
 }
 
+int backend_evict(backend *b, const char *name)
+{
+	int r = check_name(b, name);
+	if (r < 0 || !b->ops->evict)
+		return r;
+	return b->ops->evict(b, name);
+}
+
 /* ---------- files as mappings ---------- */
 
 /* mkdir that accepts an existing directory. */

@@ -192,6 +192,15 @@ struct backend_ops {
 
 	/* Releases everything; never called with NULL.  Required. */
 	void (*free)(backend *b);
+
+	/*
+	 * Drops any copy of name kept between the storage and this process
+	 * (a page cache, a local cache of a remote), so that the next read
+	 * comes from the storage itself: what a verification of freshly
+	 * written files (sync --verify to a cold drive) needs.  0, or
+	 * -ENOENT.  May be NULL: nothing is kept.
+	 */
+	int (*evict)(backend *b, const char *name);
 };
 
 struct backend {
@@ -240,6 +249,8 @@ int backend_list(backend *b, const char *dir, backend_list_fn fn, void *ud);
 int backend_remove(backend *b, const char *name);
 /* 0 where the backend has no directories. */
 int backend_mkdir(backend *b, const char *dir);
+/* 0 where the backend keeps no copies. */
+int backend_evict(backend *b, const char *name);
 
 /*
  * The whole file as a read-only file mapping (out->file_mapped set

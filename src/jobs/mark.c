@@ -17,8 +17,10 @@ int mark_init(marker *m, backend *be, const index_set *main, const index_set *co
 	m->be = be;
 	m->main = main;
 	m->cond = cond;
-	m->bits_main = calloc(index_set_positions(main) / 8 + 1, 1);
-	m->bits_cond = cond ? calloc(index_set_positions(cond) / 8 + 1, 1) : NULL;
+	m->npos_main = index_set_positions(main);
+	m->npos_cond = cond ? index_set_positions(cond) : 0;
+	m->bits_main = calloc(m->npos_main / 8 + 1, 1);
+	m->bits_cond = cond ? calloc(m->npos_cond / 8 + 1, 1) : NULL;
 	if (!m->bits_main || (cond && !m->bits_cond)) {
 		mark_release(m);
 		return -ENOMEM;
@@ -56,6 +58,20 @@ static int find(marker *m, const uint8_t id[32], index_loc *loc, uint8_t **bits)
 		return 0;
 	}
 	return -DV_ENOTFOUND;
+}
+
+int mark_is_marked(const marker *m, const uint8_t id[32])
+{
+	const index_set *sets[] = { m->main, m->cond, m->late };
+	const uint8_t *bits[] = { m->bits_main, m->bits_cond, m->bits_late };
+	const uint64_t npos[] = { m->npos_main, m->npos_cond, m->npos_late };
+	for (size_t i = 0; i < 3; i++) {
+		index_loc loc;
+		if (sets[i] && bits[i] && index_set_lookup(sets[i], id, &loc) == 0 &&
+		    loc.pos < npos[i] && mark_test(bits[i], loc.pos))
+			return 1;
+	}
+	return 0;
 }
 
 /* Sets the bit; 1 if it was clear. */
@@ -188,7 +204,8 @@ int mark_snapshots(marker *m, repo *r)
 	if (rc == 0 && !m->late) {
 		rc = index_set_new(&m->late);
 		rc = rc ?: index_set_load_new(m->late, m->be, m->main);
-		if (rc == 0 && !(m->bits_late = calloc(index_set_positions(m->late) / 8 + 1, 1)))
+		m->npos_late = rc == 0 ? index_set_positions(m->late) : 0;
+		if (rc == 0 && !(m->bits_late = calloc(m->npos_late / 8 + 1, 1)))
 			rc = -ENOMEM;
 	}
 	for (size_t i = 0; rc == 0 && i < roots.n; i++) {

@@ -26,6 +26,8 @@ typedef struct {
 	 * meanwhile finds its blobs here */
 	index_set *late;
 	uint8_t *bits_late;
+	/* positions each bit array covers (entries added to a set later have none) */
+	uint64_t npos_main, npos_cond, npos_late;
 	uint64_t trees, blobs, missing, unreadable, snapshots, damaged_snapshots;
 	/* called for each referenced blob found in neither set (parent: the
 	 * tree that names it, NULL for a snapshot root) */
@@ -48,6 +50,11 @@ int mark_tree(marker *m, const uint8_t root[32]);
  * snapshots committed meanwhile by running backups are fully found.
  */
 int mark_snapshots(marker *m, repo *r);
+/*
+ * 1 if id is a blob the marking reached, else 0 (an id the sets did not
+ * hold when their bits were made counts as not reached).
+ */
+int mark_is_marked(const marker *m, const uint8_t id[32]);
 /* Whether an entry's position is marked. */
 static inline int mark_test(const uint8_t *bits, uint64_t pos)
 {

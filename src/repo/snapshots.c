@@ -19,24 +19,21 @@ static void snapshot_file_name(char out[80], const char *dir, const uint8_t id[3
 	snprintf(out, 80, "%s/%s", dir, hex);
 }
 
-int repo_save_snapshot(repo *r, snapshot *s)
+/*
+ * The commit check (docs/concurrency.md).  A prune deletes what it
+ * condemned only after every lease older than the condemnation is gone:
+ * ours must still count, before the snapshot file is written and after,
+ * when every prune that marks from then on sees it; and every pack the
+ * snapshot relies on must still be there both times.  A failure after
+ * writing removes the snapshot again.
+ */
+static int commit_file(repo *r, const uint8_t id[32], const uint8_t *p, size_t n)
 {
-	buf _cleanup_(buf_releasep) b = BUF_INIT;
 	char name[80];
-	int rc = snapshot_encode(&b, s, &r->keys);
-	if (rc < 0)
-		return rc;
-	snapshot_file_name(name, "snapshots", s->id);
+	snapshot_file_name(name, "snapshots", id);
 	const char *hex = name + 10; /* after "snapshots/" */
-	/*
-	 * The commit check (docs/concurrency.md).  A prune deletes what it
-	 * condemned only after every lease older than the condemnation is
-	 * gone: ours must still count, before the snapshot is written and
-	 * after, when every prune that marks from then on sees it; and every
-	 * pack the snapshot relies on must still be there both times.  A
-	 * failure after writing removes the snapshot again.
-	 */
 	const char *who = r->lease ? lease_kind(r->lease) : "process";
+	int rc = 0;
 	pthread_mutex_lock(&r->lock);
 	int written = 0;
 	for (int pass = 0; rc == 0 && pass < 2; pass++) {
@@ -44,7 +41,7 @@ int repo_save_snapshot(repo *r, snapshot *s)
 			rc = lease_confirm(r->lease);
 		rc = rc ?: relied_check(&r->relied, r->be, who);
 		if (rc == 0 && pass == 0)
-			written = (rc = backend_put(r->be, name, BACKEND_META, b.data, b.len)) == 0;
+			written = (rc = backend_put(r->be, name, BACKEND_META, p, n)) == 0;
 	}
 	if (rc < 0) {
 		char msg[900];
@@ -56,6 +53,24 @@ int repo_save_snapshot(repo *r, snapshot *s)
 	}
 	pthread_mutex_unlock(&r->lock);
 	return rc;
+}
+
+int repo_save_snapshot(repo *r, snapshot *s)
+{
+	buf _cleanup_(buf_releasep) b = BUF_INIT;
+	int rc = snapshot_encode(&b, s, &r->keys);
+	return rc ?: commit_file(r, s->id, b.data, b.len);
+}
+
+int repo_put_snapshot_file(repo *r, const uint8_t *p, size_t n, uint8_t out_id[32])
+{
+	snapshot_header h;
+	int rc = snapshot_decode_header(p, n, &h);
+	if (rc < 0)
+		return err_set(rc, "not a snapshot file this dvalin can store (%s)",
+			       rc == -DV_EFORMAT ? "unsupported version" : "damaged header");
+	memcpy(out_id, h.id, 32);
+	return commit_file(r, h.id, p, n);
 }
 
 /* Decodes a snapshot file, whose name must be the id its bytes hash to. */

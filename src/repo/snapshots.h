@@ -21,6 +21,12 @@
 
 /* Encodes, stores and fills s->id (after confirming the lease, if any). */
 int repo_save_snapshot(repo *r, snapshot *s);
+/*
+ * Keyless: stores a snapshot file as it is (a copy from a repository with
+ * the same keys), under the id its bytes hash to (*out_id), with the same
+ * commit check as repo_save_snapshot.  Its header must decode.
+ */
+int repo_put_snapshot_file(repo *r, const uint8_t *p, size_t n, uint8_t out_id[32]);
 /* All snapshots, oldest first; damaged files counted in *out_damaged (may be NULL). */
 int repo_load_snapshots(repo *r, snapshot ***out, size_t *out_n, size_t *out_damaged);
 /* NULL-safe. */
