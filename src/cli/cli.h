@@ -71,6 +71,9 @@ int cli_open_repo(const cli_ctx *ctx, repo **out);
 enum { CLI_KEYLESS = 1, CLI_EXCLUSIVE = 2, CLI_TOLERANT = 4 };
 /* Opens it with a lease of the given kind (NULL: none) and CLI_* flags. */
 int cli_open_repo_as(const cli_ctx *ctx, const char *kind, int flags, repo **out);
+/* Opens the repository at url with a password already read (NULL or CLI_KEYLESS: keyless). */
+int cli_open_url(const cli_ctx *ctx, const char *url, const char *kind, int flags, const char *pass,
+		 repo **out);
 /* Parses --threads N (1..64). */
 int cli_parse_threads(const char *s, int *out);
 /* Parses --compression auto|off|fast|max|N into a zstd level. */
@@ -112,6 +115,7 @@ int cmd_find(cli_ctx *ctx, int argc, char **argv);
 int cmd_mount(cli_ctx *ctx, int argc, char **argv);
 int cmd_daemon(cli_ctx *ctx, int argc, char **argv);
 int cmd_jobs(cli_ctx *ctx, int argc, char **argv);
+int cmd_sync(cli_ctx *ctx, int argc, char **argv);
 
 extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], cmd_ls_usage[],
 	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[], cmd_forget_usage[],
@@ -119,7 +123,7 @@ extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], c
 	cmd_protect_usage[], cmd_unprotect_usage[], cmd_disks_usage[], cmd_alert_usage[],
 	cmd_zpool_check_usage[], cmd_schedule_usage[], cmd_dump_usage[],
 	cmd_drill_usage[], cmd_diff_usage[], cmd_find_usage[],
-	cmd_mount_usage[], cmd_daemon_usage[], cmd_jobs_usage[];
+	cmd_mount_usage[], cmd_daemon_usage[], cmd_jobs_usage[], cmd_sync_usage[];
 
 /*
  * Options that choose snapshots (cli/select.c): put CLI_SELECT_OPTIONS in

@@ -31,6 +31,7 @@ static const cli_command commands[] = {
 	{ "forget", cmd_forget, "remove snapshots by a retention policy", cmd_forget_usage },
 	{ "prune", cmd_prune, "remove data no snapshot uses", cmd_prune_usage },
 	{ "check", cmd_check, "verify the repository", cmd_check_usage },
+	{ "sync", cmd_sync, "copy snapshots to a replica, without the key", cmd_sync_usage },
 	{ "repair", cmd_repair, "rebuild the index, rewrite damaged snapshots", cmd_repair_usage },
 	{ "stats", cmd_stats, "sizes, deduplication and compression", cmd_stats_usage },
 	{ "protect", cmd_protect, "keep a snapshot from being forgotten", cmd_protect_usage },
