@@ -151,7 +151,7 @@ static int parse(cli_ctx *ctx, int argc, char **argv, sync_args *a)
 }
 
 /* An error of the destination's storage, said as what it means for the sync. */
-static int destination_error(int rc, const char *to)
+static int destination_error(int rc, const char *to, int opening)
 {
 	char msg[900];
 	snprintf(msg, sizeof(msg), "%s", err_msg(rc));
@@ -162,7 +162,7 @@ static int destination_error(int rc, const char *to)
 		return err_set(rc, "destination '%s' is read-only (%s)", to, msg);
 	if (rc == -EACCES || rc == -EPERM)
 		return err_set(rc, "destination '%s' may not be written (%s)", to, msg);
-	if (rc == -DV_ENOTFOUND)
+	if (opening && (rc == -DV_ENOTFOUND || rc == -ENOENT))
 		return err_set(rc, "destination: %s; make a replica with 'dvalin init --replica-of SOURCE %s'",
 			       msg, to);
 	return rc;
@@ -209,8 +209,8 @@ static void print_text(const sync_result *res, const sync_args *a)
 		printf("  %llu snapshot%s %s, %llu protected kept\n", (unsigned long long)res->removed,
 		       res->removed == 1 ? "" : "s", dry ? "would be removed" : "removed",
 		       (unsigned long long)res->kept_protected);
-	printf("the destination holds %llu snapshot%s\n", (unsigned long long)res->at_destination,
-	       res->at_destination == 1 ? "" : "s");
+	printf("the destination %s %llu snapshot%s\n", dry ? "would hold" : "holds",
+	       (unsigned long long)res->at_destination, res->at_destination == 1 ? "" : "s");
 }
 
 typedef struct {
@@ -252,13 +252,16 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
 	/* the password only where names must be read */
 	char *pass = NULL;
 	int rc = syncsel_needs_key(&a.o) ? cli_password(ctx, 0, &pass) : 0;
+	if (rc < 0)
+		rc = err_set(rc, "--host, --path and --tag need the password of the source (host names, paths and tags are encrypted): %s",
+			     err_msg(rc));
 	repo *src = NULL, *dst = NULL;
 	rc = rc ?: cli_open_url(ctx, a.from, "read", pass ? 0 : CLI_KEYLESS, pass, &src);
 	if (rc == 0) {
 		rc = cli_open_url(ctx, a.to, a.o.dry_run ? "read" : "backup", pass ? 0 : CLI_KEYLESS,
 				  pass, &dst);
 		if (rc < 0)
-			rc = destination_error(rc, a.to);
+			rc = destination_error(rc, a.to, 1);
 	}
 	if (rc < 0) {
 		repo_free(src);
@@ -277,7 +280,7 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
 	repo_free(src);
 	repo_free(dst);
 	if (rc < 0 && rc != -DV_ECORRUPT)
-		rc = destination_error(rc, a.to);
+		rc = destination_error(rc, a.to, 0);
 	int skipped_only = rc == -DV_ECORRUPT && res.skipped;
 	check_result cr;
 	problems pb = { NULL, 0 };
@@ -302,8 +305,8 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
 			json_obj_begin(&j);
 			json_key(&j, "affected");
 			json_arr_begin(&j);
+			/* closes the array and the object */
 			report_check_result(&j, &cr, pb.problems, pb.n, vrc < 0 ? verrbuf : NULL);
-			json_obj_end(&j);
 		} else {
 			json_null(&j);
 		}

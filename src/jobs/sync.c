@@ -721,10 +721,14 @@ static int remove_vanished(syncer *s, const syncsel_item *src, size_t nsrc)
 	rc = rc ?: syncsel_load(s->dst, &d, &nd, &dmg);
 	if (rc == 0 && syncsel_needs_key(s->o) && nd && !d[0].s)
 		rc = err_set(-DV_EUSAGE, "--remove-vanished with --host, --path or --tag needs the password of the destination too");
+	idmap prot = IDMAP_INIT;
+	rc = rc ?: repo_load_protected(s->dst, &prot);
 	for (size_t i = 0; rc == 0 && i < nd; i++) {
 		if (idmap_get(&have, d[i].h.id) || (d[i].s && !syncsel_matches(d[i].s, s->o)))
 			continue;
-		int r = s->o->dry_run ? 0 : repo_forget_snapshot(s->dst, d[i].h.id);
+		int r = idmap_get(&prot, d[i].h.id) ? -EPERM
+			: s->o->dry_run		    ? 0
+						    : repo_forget_snapshot(s->dst, d[i].h.id);
 		if (r == -EPERM) {
 			err_clear();
 			note(s->res, &d[i].h, SYNC_KEPT_PROTECTED);
@@ -738,6 +742,7 @@ static int remove_vanished(syncer *s, const syncsel_item *src, size_t nsrc)
 	}
 	syncsel_free(d, nd);
 	idmap_release(&have);
+	idmap_release(&prot);
 	return rc;
 }
 

@@ -40,7 +40,8 @@ int syncsel_load(repo *r, syncsel_item **out, size_t *out_n, size_t *out_damaged
 	if (rc == 0 && !repo_is_keyless(r))
 		rc = repo_load_snapshots(r, &bodies, &nb, &dmg_bodies);
 	syncsel_item *v = rc == 0 ? calloc(n ? n : 1, sizeof(*v)) : NULL;
-	if (rc == 0 && !v)
+	_cleanup_free_ uint8_t *taken = rc == 0 ? calloc(nb ? nb : 1, 1) : NULL;
+	if (rc == 0 && (!v || !taken))
 		rc = -ENOMEM;
 	if (rc == 0 && nb)
 		qsort(bodies, nb, sizeof(*bodies), cmp_snap_id);
@@ -57,7 +58,7 @@ int syncsel_load(repo *r, syncsel_item **out, size_t *out_n, size_t *out_damaged
 		v[k].h = h[i];
 		if (hit) {
 			v[k].s = *hit;
-			*hit = NULL;
+			taken[hit - bodies] = 1;
 			/* the body's time holds for version 1 files too */
 			v[k].h.time = v[k].s->time;
 			v[k].h.time_nsec = v[k].s->time_nsec;
@@ -68,7 +69,10 @@ int syncsel_load(repo *r, syncsel_item **out, size_t *out_n, size_t *out_damaged
 	}
 	if (!repo_is_keyless(r) && rc == 0)
 		damaged = damaged > dmg_bodies ? damaged : dmg_bodies;
-	repo_free_snapshots(bodies, nb);
+	for (size_t i = 0; i < nb; i++)
+		if (!taken || !taken[i])
+			snapshot_free(bodies[i]);
+	free(bodies);
 	free(h);
 	if (rc < 0) {
 		syncsel_free(v, k);

@@ -29,6 +29,7 @@ struct lease {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop;
+	int written;          /* the file was stored once: lease_drop removes it */
 	int64_t last_ok_mono; /* monotonic time of the last successful refresh */
 };
 
@@ -346,6 +347,7 @@ int lease_take(lease **out, backend *be, const char *kind, int exclusive)
 	l->info.start_ns = lease_now_ns();
 	l->last_ok_mono = mono_ns();
 	r = write_lease(l);
+	l->written = r == 0;
 	if (r == 0 && exclusive)
 		r = check_exclusive(l);
 	if (r == 0) {
@@ -391,7 +393,8 @@ void lease_drop(lease *l)
 		pthread_mutex_unlock(&l->mu);
 		pthread_join(l->thread, NULL);
 	}
-	int r = backend_remove(l->be, l->info.name);
+	/* a lease that could not be written (a read-only disk) has nothing to remove */
+	int r = l->written ? backend_remove(l->be, l->info.name) : 0;
 	if (r < 0 && r != -ENOENT)
 		log_warn("%s", err_msg(r));
 	pthread_mutex_destroy(&l->mu);

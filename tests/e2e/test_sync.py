@@ -1,0 +1,340 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""sync: replicas made by init --replica-of, filled and kept up to date
+without the key; every snapshot restores from the copy exactly as from the
+source; only what is missing crosses over; damage in the source is never
+copied; filters, dry runs, --remove-vanished, protection, keyless retention
+on the replica; and the errors a user meets (another repository, a full or
+read-only destination) as one clear line."""
+import json
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import base_env, is_root, run, snapshots
+import treeutil
+
+KEYLESS = {k: v for k, v in base_env().items() if k != "DVALIN_PASSWORD"}
+
+
+def sync(src, dst, *extra, env=KEYLESS, rc=0):
+    r = run(["sync", "--from", src, "--to", dst, "--json", *extra], env=env)
+    assert r.rc == rc, r
+    return r.json() if r.out.strip() else None
+
+
+def packs(repo):
+    out = {}
+    for d, _, files in os.walk(os.path.join(repo, "data")):
+        for f in files:
+            out[f] = os.path.getsize(os.path.join(d, f))
+    return out
+
+
+def du(path):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+def write_files(root, rng, n, size):
+    os.makedirs(root, exist_ok=True)
+    for i in range(n):
+        with open(os.path.join(root, f"f{i}"), "wb") as f:
+            f.write(rng.randbytes(size))
+
+
+def backup(repo, path, *extra):
+    r = run(["backup", "-r", repo, "--json", *extra, path])
+    assert r.rc == 0, r
+    return r.json()["snapshot_id"]
+
+
+def restore(repo, sid, target, env=None):
+    r = run(["restore", "-r", repo, sid, "--target", target], env=env)
+    assert r.rc == 0, r
+
+
+@pytest.fixture
+def pair(world, repo):
+    dst = os.path.join(world, "replica")
+    r = run(["init", "--replica-of", repo, dst], env=KEYLESS)
+    assert r.rc == 0 and "created replica" in r.out, r
+    return repo, dst
+
+
+def test_replica_has_the_same_id_keys_and_chunker(pair):
+    src, dst = pair
+    assert open(os.path.join(src, "config"), "rb").read() == open(os.path.join(dst, "config"), "rb").read()
+    assert sorted(os.listdir(os.path.join(src, "keys"))) == sorted(os.listdir(os.path.join(dst, "keys")))
+    # the source's password opens it, and it is empty
+    assert snapshots(dst) == []
+    r = run(["init", "--replica-of", src, dst], env=KEYLESS)
+    assert r.rc == 1 and "already exists" in r.err and len(r.err.splitlines()) == 1, r
+
+
+def test_every_snapshot_restores_from_the_replica_exactly(pair, world):
+    src, dst = pair
+    data = os.path.join(world, "data")
+    treeutil.make_awkward_tree(data, is_root())
+    ids = [backup(src, data)]
+    with open(os.path.join(data, "plain.txt"), "a") as f:
+        f.write("changed\n")
+    os.utime(os.path.join(data, "plain.txt"), ns=(1600000000000000000, 1600000000000000000))
+    ids.append(backup(src, data, "--tag", "second"))
+    doc = sync(src, dst)
+    assert doc["snapshots_copied"] == 2 and doc["snapshots_skipped"] == 0, doc
+    assert doc["packs_reused"] >= 1 and doc["error"] is None
+    assert {s["id"] for s in snapshots(dst)} == set(ids)
+    # the copies are the same files, byte for byte
+    for sid in ids:
+        assert open(os.path.join(src, "snapshots", sid), "rb").read() == \
+            open(os.path.join(dst, "snapshots", sid), "rb").read()
+    assert run(["check", "-r", dst, "--read-data"]).rc == 0
+    for sid in ids:
+        a, b = os.path.join(world, "ra"), os.path.join(world, "rb")
+        restore(src, sid, a)
+        restore(dst, sid, b)
+        top = data.lstrip("/").split("/")[0]  # the target itself is not restored
+        treeutil.compare(os.path.join(a, top), os.path.join(b, top))
+        shutil.rmtree(a)
+        shutil.rmtree(b)
+    # the latest also equals the live tree
+    t = os.path.join(world, "t")
+    restore(dst, ids[-1], t)
+    treeutil.compare(data, os.path.join(t, data.lstrip("/")))
+
+
+def test_incremental_sync_sends_only_what_is_new(pair, world):
+    src, dst = pair
+    rng = random.Random(5)
+    data = os.path.join(world, "data")
+    write_files(data, rng, 100, 200_000)
+    backup(src, data)
+    sync(src, dst)
+    again = sync(src, dst)
+    assert again["snapshots_copied"] == 0 and again["bytes_read"] == 0 and again["bytes_written"] == 0
+    before = du(os.path.join(src, "data"))
+    for i in rng.sample(range(100), 2):
+        with open(os.path.join(data, f"f{i}"), "wb") as f:
+            f.write(rng.randbytes(200_000))
+    backup(src, data)
+    new_stored = du(os.path.join(src, "data")) - before
+    doc = sync(src, dst)
+    assert doc["snapshots_copied"] == 1 and doc["trees_copied"] >= 1
+    # what crossed over is the new data, nothing more (tables of its packs)
+    assert doc["bytes_read"] <= 1.1 * new_stored, (doc["bytes_read"], new_stored)
+    assert doc["bytes_written"] <= 1.1 * new_stored, (doc["bytes_written"], new_stored)
+    assert run(["check", "-r", dst, "--read-data"]).rc == 0
+
+
+def test_repositories_with_other_ids_are_refused(world, repo):
+    other = os.path.join(world, "other")
+    assert run(["init", "-r", other, "--kdf-log-n", "10"]).rc == 0
+    data = os.path.join(world, "d")
+    write_files(data, random.Random(1), 2, 1000)
+    backup(repo, data)
+    r = run(["sync", "--from", repo, "--to", other], env=KEYLESS)
+    assert r.rc == 1 and len(r.err.splitlines()) == 1, r
+    assert "is not a replica of" in r.err and "init --replica-of" in r.err, r
+    assert snapshots(other) == []
+    r = run(["sync", "--from", repo, "--to", os.path.join(world, "nothing")], env=KEYLESS)
+    assert r.rc == 1 and len(r.err.splitlines()) == 1 and "init --replica-of" in r.err, r
+
+
+def test_a_damaged_source_blob_is_never_copied(pair, world):
+    src, dst = pair
+    rng = random.Random(9)
+    data = os.path.join(world, "data")
+    write_files(os.path.join(data, "a"), rng, 3, 100_000)
+    good = backup(src, data)
+    old = set(packs(src))
+    write_files(os.path.join(data, "b"), rng, 1, 3 << 20)
+    bad = backup(src, data)
+    new = {p: s for p, s in packs(src).items() if p not in old}
+    victim = max(new, key=new.get)  # the data pack of the new 3 MiB file
+    path = os.path.join(src, "data", victim[:2], victim)
+    with open(path, "r+b") as f:
+        f.seek(1 << 20)
+        b = f.read(1)
+        f.seek(1 << 20)
+        f.write(bytes([b[0] ^ 0x40]))
+    write_files(os.path.join(data, "c"), rng, 1, 50_000)
+    later = backup(src, data)  # reuses the damaged blob? no: new data, old blobs by id
+    r = run(["sync", "--from", src, "--to", dst, "--json"], env=KEYLESS)
+    assert r.rc == 1, r
+    doc = r.json()
+    states = {s["id"]: s for s in doc["snapshots"]}
+    assert states[good]["state"] == "copied"
+    assert states[bad]["state"] == "skipped" and "damaged" in states[bad]["reason"], states[bad]
+    # the later snapshot holds the same damaged file (unchanged): skipped too
+    assert states[later]["state"] == "skipped"
+    assert doc["blobs_damaged"] >= 1 and doc["snapshots_skipped"] == 2
+    assert bad[:8] in doc["error"]
+    text = run(["sync", "--from", src, "--to", dst], env=KEYLESS)
+    assert text.rc == 1 and f"snapshot '{bad[:8]}' not copied" in text.err, text
+    # nothing damaged reached the destination, and what arrived is sound
+    assert {s["id"] for s in snapshots(dst)} == {good}
+    assert victim not in packs(dst)
+    r = run(["check", "-r", dst, "--read-data", "--json"])
+    assert r.rc == 0 and r.json()["blobs_damaged"] == 0, r
+
+
+def test_filters_choose_what_goes(pair, world):
+    src, dst = pair
+    rng = random.Random(2)
+    a, b = os.path.join(world, "a"), os.path.join(world, "b")
+    write_files(a, rng, 2, 1000)
+    write_files(b, rng, 2, 1000)
+    ids = {
+        "a1": backup(src, a, "--tag", "important"),
+        "b1": backup(src, b, "--host", "laptop"),
+        "a2": backup(src, a, "--tag", "important,daily"),
+        "b2": backup(src, b, "--host", "laptop", "--tag", "daily"),
+        "a3": backup(src, a),
+    }
+    # names need the key
+    r = run(["sync", "--from", src, "--to", dst, "--host", "laptop"], env=KEYLESS)
+    assert r.rc == 1 and "need the password" in r.err, r
+    # a dry run decides and writes nothing
+    doc = sync(src, dst, "--dry-run", "--latest", "1")
+    assert doc["dry_run"] and doc["snapshots_copied"] == 2 and doc["bytes_needed"] > 0, doc
+    assert snapshots(dst) == [] and packs(dst) == {}
+    chosen = {s["id"] for s in doc["snapshots"]}
+    assert chosen == {ids["a3"], ids["b2"]}
+    doc = sync(src, dst, "--host", "laptop", env=base_env())
+    assert {s["id"] for s in doc["snapshots"]} == {ids["b1"], ids["b2"]}
+    doc = sync(src, dst, "--tag", "important", "--path", a, env=base_env())
+    assert {s["id"] for s in doc["snapshots"]} == {ids["a1"], ids["a2"]}
+    doc = sync(src, dst, "--tag", "daily,important", env=base_env())
+    assert {s["id"] for s in doc["snapshots"]} == {ids["a2"]} and doc["snapshots_present"] == 1
+    doc = sync(src, dst, "--snapshot", ids["a3"][:10])
+    assert doc["snapshots_copied"] == 1
+    assert {s["id"] for s in snapshots(dst)} == set(ids.values())
+    r = run(["sync", "--from", src, "--to", dst, "--snapshot", "ffff0000"], env=KEYLESS)
+    assert r.rc == 1 and "no snapshot of the source matches 'ffff0000'" in r.err, r
+
+
+def test_remove_vanished_and_protection(pair, world):
+    src, dst = pair
+    rng = random.Random(4)
+    data = os.path.join(world, "d")
+    ids = []
+    for i in range(4):
+        write_files(data, rng, 1, 1000 + i)
+        ids.append(backup(src, data))
+    assert run(["protect", "-r", src, ids[0]]).rc == 0
+    sync(src, dst)
+    assert os.path.exists(os.path.join(dst, "protected", ids[0])), "protection is copied"
+    assert run(["protect", "-r", dst, ids[1]]).rc == 0
+    assert run(["forget", "-r", src, ids[1], ids[2]]).rc == 0
+    # not by default
+    sync(src, dst)
+    assert len(snapshots(dst)) == 4
+    doc = sync(src, dst, "--remove-vanished", "--dry-run")
+    assert doc["snapshots_removed"] == 1 and len(snapshots(dst)) == 4
+    doc = sync(src, dst, "--remove-vanished")
+    states = {s["id"]: s["state"] for s in doc["snapshots"]}
+    assert states[ids[2]] == "removed" and states[ids[1]] == "kept_protected", states
+    assert {s["id"] for s in snapshots(dst)} == {ids[0], ids[1], ids[3]}
+    assert doc["snapshots_at_destination"] == 3
+    r = run(["sync", "--from", src, "--to", dst, "--remove-vanished", "--latest", "1"], env=KEYLESS)
+    assert r.rc == 2, r
+
+
+# The worked example of dvalin(1) (test_forget.py), on a replica.
+from test_forget import EXAMPLE, POLICY  # noqa: E402
+
+
+def test_keyless_forget_on_a_replica_keeps_what_forget_with_the_key_keeps(pair, world):
+    src, dst = pair
+    env = base_env(TZ="UTC")
+    data = os.path.join(world, "data")
+    os.mkdir(data)
+    for i, (when, _, _) in enumerate(reversed(EXAMPLE)):
+        with open(os.path.join(data, "f"), "w") as f:
+            f.write(f"version {i}\n")
+        assert run(["backup", "-r", src, "--time", when, data], env=env).rc == 0
+    sync(src, dst)
+    keyless = dict(KEYLESS, TZ="UTC")
+    plan = run(["forget", "-r", dst, "--no-key", "--dry-run", "--json", *POLICY], env=keyless)
+    keyed = run(["forget", "-r", src, "--dry-run", "--json", *POLICY], env=env)
+    assert plan.rc == 0 and keyed.rc == 0, (plan, keyed)
+    fate = lambda doc: [(d["snapshot"]["id"], d["action"], d["rule"], d["rank"])
+                        for g in doc["groups"] for d in g["snapshots"]]
+    assert fate(plan.json()) == fate(keyed.json())
+    got = [(d["snapshot"]["time"][:19].replace("T", " "), d["rule"], d["rank"] or 0)
+           for d in plan.json()["groups"][0]["snapshots"]]
+    assert got == EXAMPLE
+    assert run(["forget", "-r", dst, "--no-key", "--prune", *POLICY], env=keyless).rc == 0
+    assert run(["forget", "-r", src, *POLICY], env=env).rc == 0
+    assert {s["id"] for s in snapshots(dst)} == {s["id"] for s in snapshots(src)}
+    assert run(["check", "-r", dst, "--read-data"]).rc == 0
+
+
+def test_verify_reads_back_the_new_packs(pair, world):
+    src, dst = pair
+    data = os.path.join(world, "d")
+    write_files(data, random.Random(6), 3, 300_000)
+    backup(src, data)
+    doc = sync(src, dst, "--verify")
+    v = doc["verify"]
+    assert v["ok"] and "storage" in v["levels"] and v["packs_read"] == doc["packs_written"] > 0, doc
+    r = run(["sync", "--from", src, "--to", dst, "--verify"], env=KEYLESS)
+    assert r.rc == 0 and "verified 0 new packs" in r.out, r
+
+
+def test_limit_rate_paces_the_reads(pair, world):
+    src, dst = pair
+    data = os.path.join(world, "d")
+    write_files(data, random.Random(8), 1, 3 << 20)
+    backup(src, data)
+    doc = sync(src, dst, "--limit-rate", "1M")
+    # 3 MiB at 1 MiB/s, less a quarter second of credit
+    assert doc["duration_seconds"] >= 2.5, doc
+    assert run(["check", "-r", dst, "--read-data"]).rc == 0
+
+
+@pytest.fixture
+def tmpfs(world):
+    if not is_root():
+        pytest.skip("mounting a small file system needs root")
+    mnt = os.path.join(world, "small")
+    os.mkdir(mnt)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "none", mnt], capture_output=True)
+    if p.returncode != 0:
+        pytest.skip(f"cannot mount tmpfs: {p.stderr!r}")
+    yield mnt
+    subprocess.run(["umount", "-l", mnt], capture_output=True)
+
+
+def test_a_full_destination_fails_in_one_line_and_resumes(world, repo, tmpfs):
+    data = os.path.join(world, "d")
+    write_files(data, random.Random(10), 4, 3 << 20)
+    sid = backup(repo, data)
+    dst = os.path.join(tmpfs, "replica")
+    assert run(["init", "--replica-of", repo, dst], env=KEYLESS).rc == 0
+    r = run(["sync", "--from", repo, "--to", dst], env=KEYLESS)
+    assert r.rc == 1 and len(r.err.splitlines()) == 1, r
+    assert "is full" in r.err and "No space left on device" in r.err, r
+    assert snapshots(dst) == []
+    assert subprocess.run(["mount", "-o", "remount,size=64m", tmpfs]).returncode == 0
+    doc = sync(repo, dst)
+    assert doc["snapshots_copied"] == 1
+    assert run(["check", "-r", dst, "--read-data"]).rc == 0
+    assert [s["id"] for s in snapshots(dst)] == [sid]
+
+
+def test_a_read_only_destination_fails_in_one_line(world, repo, tmpfs):
+    data = os.path.join(world, "d")
+    write_files(data, random.Random(11), 1, 1000)
+    backup(repo, data)
+    dst = os.path.join(tmpfs, "replica")
+    assert run(["init", "--replica-of", repo, dst], env=KEYLESS).rc == 0
+    assert subprocess.run(["mount", "-o", "remount,ro", tmpfs]).returncode == 0
+    r = run(["sync", "--from", repo, "--to", dst], env=KEYLESS)
+    assert r.rc == 1 and len(r.err.splitlines()) == 1 and "is read-only" in r.err, r
+    # a read-only replica can still be read (a cold drive mounted ro)
+    r = run(["snapshots", "-r", dst])
+    assert r.rc == 0, r
