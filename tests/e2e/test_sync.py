@@ -14,7 +14,7 @@ import tempfile
 
 import pytest
 
-from conftest import base_env, is_root, run, snapshots
+from conftest import DVALIN, base_env, is_root, run, snapshots
 import treeutil
 
 KEYLESS = {k: v for k, v in base_env().items() if k != "DVALIN_PASSWORD"}
@@ -338,3 +338,122 @@ def test_a_read_only_destination_fails_in_one_line(world, repo, tmpfs):
     # a read-only replica can still be read (a cold drive mounted ro)
     r = run(["snapshots", "-r", dst])
     assert r.rc == 0, r
+
+
+# ---------- the cold drive ----------
+
+COLD_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           "contrib", "cold", "dvalin-cold-sync")
+
+
+@pytest.fixture
+def loop_drive(world):
+    """An ext4 file system on a loop device, as a plugged-in drive: (device, mount point)."""
+    if not is_root():
+        pytest.skip("loop devices need root")
+    img = os.path.join(world, "drive.img")
+    with open(img, "wb") as f:
+        f.truncate(256 << 20)
+    p = subprocess.run(["losetup", "-f", "--show", img], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"no loop device: {p.stderr.strip()}")
+    dev = p.stdout.strip()
+    mnt = os.path.join(world, "cold")
+    os.mkdir(mnt)
+    try:
+        assert subprocess.run(["mkfs.ext4", "-q", "-L", "DVALIN-COLD", dev]).returncode == 0
+        yield dev, mnt
+    finally:
+        subprocess.run(["umount", mnt], capture_output=True)
+        subprocess.run(["losetup", "-d", dev], capture_output=True)
+
+
+def cold_conf(world, src, mnt, http, **extra):
+    alerts = os.path.join(world, "alerts.conf")
+    with open(alerts, "w") as f:
+        f.write(f"[webhook]\nurl = {http.url}/cold\n")
+    conf = os.path.join(world, "cold.conf")
+    settings = dict(SOURCE=src, MOUNT=mnt, REPLICA="nas", UNMOUNT="yes", INIT="yes",
+                    ALERTS=alerts, DVALIN=DVALIN)
+    settings.update(extra)
+    with open(conf, "w") as f:
+        for k, v in settings.items():
+            f.write(f"{k}='{v}'\n")
+    return conf
+
+
+def run_cold(conf):
+    env = dict(KEYLESS, DVALIN_COLD_CONF=conf)
+    return subprocess.run(["sh", COLD_SCRIPT], env=env, capture_output=True, text=True, timeout=600)
+
+
+def messages(http):
+    return [json.loads(r.body)["message"] for r in http.requests if r.path == "/cold"]
+
+
+def test_cold_drive_chain_restores_every_snapshot_exactly(world, repo, loop_drive, http_receiver):
+    """client -> backup box (a replica, pulled) -> cold drive (a loop
+    device): the unit's script syncs, verifies the new packs from the
+    drive, unmounts and notifies; every snapshot restored from the cold
+    copy equals the client's, attribute by attribute."""
+    dev, mnt = loop_drive
+    data = os.path.join(world, "data")
+    treeutil.make_awkward_tree(data, is_root())
+    ids = [backup(repo, data)]
+    with open(os.path.join(data, "big.bin"), "r+b") as f:
+        f.seek(1 << 20)
+        f.write(os.urandom(4096))
+    ids.append(backup(repo, data, "--tag", "two"))
+    box = os.path.join(world, "backupbox")
+    assert run(["init", "--replica-of", repo, box], env=KEYLESS).rc == 0
+    sync(repo, box)
+    assert subprocess.run(["mount", dev, mnt]).returncode == 0
+    conf = cold_conf(world, box, mnt, http_receiver)
+    p = run_cold(conf)
+    assert p.returncode == 0, p.stderr
+    assert messages(http_receiver) == ["cold copy complete, 2 snapshots (2 new), safe to unplug"]
+    assert not os.path.ismount(mnt), "unmounted: safe to unplug"
+    # a third snapshot; the drive comes back; only it goes over
+    os.unlink(os.path.join(data, "plain.txt"))
+    ids.append(backup(repo, data))
+    sync(repo, box)
+    assert subprocess.run(["mount", dev, mnt]).returncode == 0
+    p = run_cold(conf)
+    assert p.returncode == 0, p.stderr
+    assert messages(http_receiver)[-1] == "cold copy complete, 3 snapshots (1 new), safe to unplug"
+    # read back from the drive, mounted read-only as one found in a drawer
+    assert subprocess.run(["mount", "-o", "ro", dev, mnt]).returncode == 0
+    cold = os.path.join(mnt, "nas")
+    r = run(["check", "-r", cold, "--read-data"])
+    assert r.rc == 0, r
+    assert {s["id"] for s in snapshots(cold)} == set(ids)
+    top = data.lstrip("/").split("/")[0]
+    for sid in ids:
+        a, b = os.path.join(world, "ra"), os.path.join(world, "rb")
+        restore(repo, sid, a)
+        restore(cold, sid, b)
+        treeutil.compare(os.path.join(a, top), os.path.join(b, top))
+        shutil.rmtree(a)
+        shutil.rmtree(b)
+    t = os.path.join(world, "t")
+    restore(cold, ids[-1], t)
+    treeutil.compare(data, os.path.join(t, data.lstrip("/")))
+
+
+def test_cold_drive_failure_is_notified_and_the_drive_stays_mounted(world, repo, loop_drive,
+                                                                    http_receiver):
+    dev, mnt = loop_drive
+    assert subprocess.run(["mount", dev, mnt]).returncode == 0
+    conf = cold_conf(world, repo, mnt, http_receiver, INIT="no")
+    p = run_cold(conf)
+    assert p.returncode == 1
+    msg = messages(http_receiver)
+    assert len(msg) == 1 and "no dvalin replica at" in msg[0] and "stays mounted" in msg[0], msg
+    assert os.path.ismount(mnt)
+    # a replica of another repository is refused the same way
+    other = os.path.join(world, "other")
+    assert run(["init", "-r", other, "--kdf-log-n", "10"]).rc == 0
+    assert run(["init", "--replica-of", other, os.path.join(mnt, "nas")], env=KEYLESS).rc == 0
+    p = run_cold(conf)
+    assert p.returncode == 1 and "is not a replica of" in messages(http_receiver)[-1], p.stderr
+    assert os.path.ismount(mnt)
