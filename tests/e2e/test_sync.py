@@ -457,3 +457,162 @@ def test_cold_drive_failure_is_notified_and_the_drive_stays_mounted(world, repo,
     p = run_cold(conf)
     assert p.returncode == 1 and "is not a replica of" in messages(http_receiver)[-1], p.stderr
     assert os.path.ismount(mnt)
+
+
+# ---------- crashes and concurrency ----------
+
+@pytest.fixture
+def fast():
+    base = "/dev/shm" if shutil.disk_usage("/dev/shm").free > (2 << 30) else "/tmp"
+    d = tempfile.mkdtemp(prefix="dvalin-sync-", dir=base)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def mutate(data, rng, n):
+    for _ in range(n):
+        sub = os.path.join(data, f"d{rng.randrange(6)}")
+        os.makedirs(sub, exist_ok=True)
+        with open(os.path.join(sub, f"f{rng.randrange(30)}"), "wb") as f:
+            f.write(rng.randbytes(rng.choice([200, 20_000, 400_000, 3 << 20])))
+
+
+@pytest.mark.serial
+def test_kill_9_at_random_points_of_a_sync(fast):
+    """A sync killed anywhere leaves a destination that checks clean; the
+    next one completes, adopting the packs the killed one stored."""
+    import time
+    from conftest import tree_digest
+    rng = random.Random(int(os.environ.get("DVALIN_CRASH_SEED", "11")))
+    src, dst, data = (os.path.join(fast, n) for n in ("src", "dst", "data"))
+    assert run(["init", "-r", src, "--kdf-log-n", "10"]).rc == 0
+    known = {}
+    mutate(data, rng, 50)
+    known[backup(src, data)] = tree_digest(data)
+    assert run(["init", "--replica-of", src, dst], env=KEYLESS).rc == 0
+    rounds = int(os.environ.get("DVALIN_CRASH_ROUNDS", "24"))
+    kills = adopted = 0
+    probe = os.path.join(fast, "probe")
+    for i in range(3 * rounds):
+        if i >= rounds and kills >= rounds:
+            break
+        if i % 2 == 0:  # new data now and then, so that there is always something to copy
+            mutate(data, rng, 8)
+            known[backup(src, data)] = tree_digest(data)
+        # how long this sync takes, on a copy of the destination, so that the kill lands inside
+        shutil.copytree(dst, probe, symlinks=True)
+        t = time.monotonic()
+        sync(src, probe)
+        took = time.monotonic() - t
+        shutil.rmtree(probe)
+        p = subprocess.Popen([DVALIN, "sync", "--from", src, "--to", dst, "--json"], env=KEYLESS,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(0, took))
+        p.kill()
+        out, err = p.communicate()
+        assert "Sanitizer" not in err, err
+        if p.returncode == -9:
+            kills += 1
+        else:
+            assert p.returncode == 0, err
+            adopted += json.loads(out)["packs_adopted"]
+        r = run(["check", "-r", dst])
+        assert r.rc == 0, (i, r)
+        if i % 6 == 5:  # now and then a resumed sync runs to its end
+            adopted += sync(src, dst)["packs_adopted"]
+    print(f"sync kills: {kills}, packs adopted by the next sync: {adopted}")
+    assert kills >= rounds, kills
+    doc = sync(src, dst)
+    assert doc["snapshots_skipped"] == 0
+    assert {s["id"] for s in snapshots(dst)} == set(known)
+    r = run(["check", "-r", dst, "--read-data"])
+    assert r.rc == 0, r
+    again = sync(src, dst)
+    assert again["bytes_written"] == 0 and again["snapshots_copied"] == 0
+    for sid, want in known.items():
+        target = os.path.join(fast, "t")
+        restore(dst, sid, target)
+        assert tree_digest(os.path.join(target, data.lstrip("/"))) == want, sid
+        shutil.rmtree(target)
+
+
+@pytest.mark.serial
+def test_syncs_with_prunes_running_on_both_sides(fast):
+    """Backups, forgets and prunes on the source, keyless forgets and
+    prunes on the replica, and syncs between them, all at once for a
+    while: afterwards both check clean with every byte read, and every
+    snapshot on the replica restores exactly what was backed up."""
+    import threading
+    import time
+    from conftest import tree_digest
+    seconds = float(os.environ.get("DVALIN_STRESS_SECONDS", "20"))
+    src, dst = os.path.join(fast, "src"), os.path.join(fast, "dst")
+    assert run(["init", "-r", src, "--kdf-log-n", "10"]).rc == 0
+    assert run(["init", "--replica-of", src, dst], env=KEYLESS).rc == 0
+    known, lock, errors = {}, threading.Lock(), []
+    counts = {"backup": 0, "src prune": 0, "dst prune": 0, "sync": 0, "sync copied": 0}
+    stop = time.monotonic() + seconds
+
+    def loop(name, fn):
+        try:
+            while time.monotonic() < stop and not errors:
+                fn()
+                with lock:
+                    counts[name] += 1
+        except AssertionError as e:
+            errors.append(f"{name}: {e}")
+
+    def backups():
+        rng = random.Random(1)
+        data = os.path.join(fast, "data")
+        versions = [rng.randbytes(300_000) for _ in range(4)]
+        os.makedirs(data, exist_ok=True)
+        while time.monotonic() < stop and not errors:
+            for k in range(3):  # files cycle through a few contents: dedup against condemned data
+                with open(os.path.join(data, f"f{k}"), "wb") as f:
+                    f.write(rng.choice(versions))
+            r = run(["backup", "-r", src, "--json", data])
+            assert r.rc == 0, r
+            with lock:
+                known[r.json()["snapshot_id"]] = tree_digest(data)
+                counts["backup"] += 1
+
+    def src_prune():
+        r = run(["forget", "-r", src, "--keep-last", "3", "--prune", "--max-unused", "0%"])
+        assert r.rc == 0, r
+
+    def dst_prune():
+        r = run(["forget", "-r", dst, "--no-key", "--keep-last", "4", "--allow-empty", "--prune",
+                 "--max-unused", "0%"], env=KEYLESS)
+        assert r.rc == 0 or "no snapshot ids" in r.err, r
+
+    def syncs():
+        r = run(["sync", "--from", src, "--to", dst, "--json"], env=KEYLESS)
+        # a snapshot forgotten at the source while it was being copied is skipped, not an error
+        doc = r.json()
+        assert r.rc == 0 or all("forgotten at the source" in s["reason"]
+                                for s in doc["snapshots"] if s["state"] == "skipped"), r
+        with lock:
+            counts["sync copied"] += doc["snapshots_copied"]
+
+    threads = [threading.Thread(target=backups)]
+    threads += [threading.Thread(target=loop, args=a) for a in
+                (("src prune", src_prune), ("dst prune", dst_prune), ("sync", syncs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    print("concurrent sync and prune:", counts)
+    assert counts["sync copied"] > 0 and counts["src prune"] > 0 and counts["dst prune"] > 0, counts
+    sync(src, dst)
+    for repo in (src, dst):
+        r = run(["check", "-r", repo, "--read-data"])
+        assert r.rc == 0, (repo, r)
+    left = [s["id"] for s in snapshots(dst)]
+    assert left
+    for sid in left:
+        target = os.path.join(fast, "t")
+        restore(dst, sid, target)
+        assert tree_digest(os.path.join(target, fast.lstrip("/"), "data")) == known[sid], sid
+        shutil.rmtree(target)
