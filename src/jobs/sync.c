@@ -400,9 +400,7 @@ static int copy_blob(copier *c, const pack_entry *e, const uint8_t *stored)
 	syncer *s = c->s;
 	if (!pack_entry_is_intact(e, stored))
 		return bad_add(s, e->id, BAD_DAMAGED);
-	int rc = s->o->dry_run ? 0
-			       : repo_session_save_stored(c->ds, e->type, e->id, stored, e->stored_len,
-							  e->raw_len);
+	int rc = repo_session_save_stored(c->ds, e->type, e->id, stored, e->stored_len, e->raw_len);
 	if (rc == 0) {
 		count(s, &s->res->blobs_copied, 1);
 		if (s->o->progress) {
@@ -413,37 +411,43 @@ static int copy_blob(copier *c, const pack_entry *e, const uint8_t *stored)
 	return rc;
 }
 
-/* Every blob of the pack is needed: the whole file, checked, under its name. */
+/*
+ * Every blob of the pack is needed: the whole file, checked (its table
+ * against its name, each blob against its table), under its name.  A file
+ * that fails the check has its intact blobs copied one by one.
+ */
 static int copy_whole(copier *c, const uint8_t pid[32], const char *name, pack_entry *t, size_t nt)
 {
 	syncer *s = c->s;
 	bytes b = BYTES_INIT;
+	pack_entry *own = NULL;
+	size_t nown = 0;
 	int rc = backend_get(s->sbe, name, BACKEND_DATA, &b);
 	if (rc < 0)
 		return rc;
 	source_read(s, b.len);
-	int intact = pack_is_named(b.data, b.len, nt, pid);
-	for (size_t i = 0; intact && i < nt; i++)
-		intact = t[i].offset + t[i].stored_len <= b.len &&
-			 pack_entry_is_intact(&t[i], b.data + t[i].offset);
+	int intact = pack_parse(&own, &nown, b.data, b.len) == 0 && nown == nt &&
+		     pack_is_named(b.data, b.len, nown, pid);
+	for (size_t i = 0; intact && i < nown; i++)
+		intact = pack_entry_is_intact(&own[i], b.data + own[i].offset);
 	if (intact) {
-		rc = s->o->dry_run ? 0 : repo_add_stored_pack(s->dst, pid, b.data, b.len, t, nt);
+		rc = repo_add_stored_pack(s->dst, pid, b.data, b.len, own, nown);
 		if (rc == 0) {
 			count(s, &s->res->packs_reused, 1);
-			count(s, &s->res->blobs_copied, nt);
+			count(s, &s->res->blobs_copied, nown);
 			if (s->o->progress) {
-				atomic_fetch_add(&s->o->progress->files, nt);
+				atomic_fetch_add(&s->o->progress->files, nown);
 				atomic_fetch_add(&s->o->progress->bytes, b.len);
 			}
 		}
 	} else {
-		/* not what its name says: the intact blobs one by one */
 		count(s, &s->res->packs_repacked, 1);
 		for (size_t i = 0; rc == 0 && i < nt; i++)
 			rc = t[i].offset + t[i].stored_len <= b.len
 				     ? copy_blob(c, &t[i], b.data + t[i].offset)
 				     : bad_add(s, t[i].id, BAD_DAMAGED);
 	}
+	free(own);
 	bytes_release(&b);
 	return rc;
 }
@@ -538,10 +542,15 @@ static int copy_pack(copier *c, const uint8_t pid[32])
 		rc = -ENOMEM;
 	for (size_t i = 0; rc == 0 && i < nt; i++)
 		k += want[i] = (uint8_t)needed(s, pid, &t[i]);
-	if (rc == 0 && k == nt && nt)
+	if (rc == 0 && k && s->o->dry_run) {
+		/* a dry run reads tables, never data */
+		count(s, k == nt ? &s->res->packs_reused : &s->res->packs_repacked, 1);
+		count(s, &s->res->blobs_copied, k);
+	} else if (rc == 0 && k == nt && nt) {
 		rc = copy_whole(c, pid, name, t, nt);
-	else if (rc == 0 && k)
+	} else if (rc == 0 && k) {
 		rc = copy_some(c, name, t, want, nt);
+	}
 	free(want);
 	free(t);
 	return rc;
@@ -552,7 +561,8 @@ static void copy_job(void *state, void *job)
 	copier *c = state;
 	pack_job *j = job;
 	if (!failed(c->s)) {
-		int rc = copy_pack(c, j->id);
+		int rc = interrupt_check();
+		rc = rc ?: copy_pack(c, j->id);
 		if (rc < 0)
 			fail(c->s, rc);
 	}
