@@ -32,6 +32,7 @@
 #define RUN_GAP ((size_t)64 << 10) /* a gap this small is read over, not skipped */
 
 enum { BAD_DAMAGED = 1, BAD_MISSING = 2 };
+#define REASON_FORGOTTEN "it was forgotten at the source during the sync"
 
 typedef struct {
 	uint8_t id[32];
@@ -679,7 +680,7 @@ static int commit_one(syncer *s, sync_snapshot *x)
 		/* forgotten at the source meanwhile: nothing to copy */
 		err_clear();
 		x->state = SYNC_SKIPPED;
-		snprintf(x->reason, sizeof(x->reason), "it was forgotten at the source during the sync");
+		snprintf(x->reason, sizeof(x->reason), "%s", REASON_FORGOTTEN);
 		return 0;
 	}
 	if (rc < 0)
@@ -798,6 +799,26 @@ static int setup_destination(syncer *s)
 	return rc ?: repo_session_new(&s->ds, s->dst);
 }
 
+/*
+ * A snapshot forgotten at the source during the sync may have lost its
+ * packs to a source prune (docs/concurrency.md, "Sync"): that is said as
+ * what it is, not as damage.
+ */
+static int forgotten_meanwhile(syncer *s, sync_snapshot *x)
+{
+	char name[80], hex[65];
+	uint64_t sz;
+	hex_encode(hex, x->id, 32);
+	snprintf(name, sizeof(name), "snapshots/%s", hex);
+	int rc = backend_size(s->sbe, name, &sz);
+	if (rc == -ENOENT) {
+		err_clear();
+		snprintf(x->reason, sizeof(x->reason), "%s", REASON_FORGOTTEN);
+		return 0;
+	}
+	return rc < 0 ? rc : 0;
+}
+
 /* Marks the snapshots that reach a bad blob as skipped (a walk each). */
 static int attribute_damage(syncer *s, sync_snapshot **todo, size_t ntodo)
 {
@@ -812,6 +833,7 @@ static int attribute_damage(syncer *s, sync_snapshot **todo, size_t ntodo)
 		if (rc == 0 && tainted) {
 			todo[i]->state = SYNC_SKIPPED;
 			why_skipped(s, todo[i]->reason, sizeof(todo[i]->reason));
+			rc = forgotten_meanwhile(s, todo[i]);
 		}
 	}
 	return rc;
