@@ -129,6 +129,30 @@ def test_incremental_sync_sends_only_what_is_new(pair, world):
     assert run(["check", "-r", dst, "--read-data"]).rc == 0
 
 
+def test_from_and_to_take_repository_urls(world, repo):
+    """--from, --to and --replica-of are opened through the backend
+    registry: file: URLs work as paths do, and a scheme this dvalin has
+    no backend for is one line that creates nothing."""
+    data = os.path.join(world, "u")
+    write_files(data, random.Random(12), 3, 200_000)
+    sid = backup(repo, data)
+    dst = os.path.join(world, "by-url")
+    r = run(["init", "--replica-of", "file://" + repo, "file:" + dst], env=KEYLESS)
+    assert r.rc == 0, r
+    doc = sync("file://" + repo, "file://" + dst)
+    assert doc["snapshots_copied"] == 1 and doc["destination"] == "file://" + dst
+    assert [s["id"] for s in snapshots(dst)] == [sid]
+    assert sync(repo, "file:" + dst)["snapshots_present"] == 1
+    for args in (["sync", "--from", repo, "--to", "nosuch://host/x"],
+                 ["sync", "--from", "nosuch://host/x", "--to", dst],
+                 ["init", "--replica-of", "nosuch://host/x", os.path.join(world, "never")]):
+        r = run(args, env=KEYLESS)
+        assert r.rc != 0 and len(r.err.splitlines()) == 1, (args, r)
+        assert "no backend for 'nosuch:'" in r.err, (args, r)
+    assert not os.path.exists(os.path.join(world, "never"))
+    assert not os.path.exists("nosuch:")
+
+
 def test_repositories_with_other_ids_are_refused(world, repo):
     other = os.path.join(world, "other")
     assert run(["init", "-r", other, "--kdf-log-n", "10"]).rc == 0
