@@ -242,6 +242,7 @@ bench: deps
 	$(MAKE) dvalin $(B)/index_bench
 	$(B)/index_bench
 	$(PYTHON) bench/bench.py
+	$(PYTHON) bench/sync.py
 
 # prune and check on 20 snapshots, against restic and borg
 bench-maintenance: deps

@@ -146,6 +146,34 @@ def files_of(src):
     return sorted(out)
 
 
+def change_one_percent(files, rnd):
+    """Appends new bytes to 1% of the files (new contents, as edits make)."""
+    for f in rnd.sample(files, max(1, len(files) // 100)):
+        with open(f, "ab") as fh:
+            fh.write(rnd.randbytes(rnd.randrange(100, 20000)))
+
+
+def build_history(name, tools, snapshots):
+    """A private copy of linux-source at WORK/name backed up `snapshots` times
+    by each tool (fresh repositories), 1% of the files changed before each
+    backup but the first.  Returns the copy, its files and the random
+    generator (for changes after these)."""
+    os.makedirs(WORK, exist_ok=True)
+    src = os.path.join(WORK, name)
+    shutil.rmtree(src, ignore_errors=True)
+    subprocess.run(["cp", "-a", prepare_tree(), src], check=True)
+    files = files_of(src)
+    for t in tools:
+        t.fresh()
+    rnd = random.Random(7)
+    for i in range(snapshots):
+        if i:
+            change_one_percent(files, rnd)
+        for t in tools:
+            t.backup(src)
+    return src, files, rnd
+
+
 def touch_one_percent(files, rnd):
     for f in rnd.sample(files, max(1, len(files) // 100)):
         os.utime(f)

@@ -12,21 +12,13 @@ Run by `make bench-maintenance`; the table is also written to
 bench/results-maintenance.md.
 """
 import os
-import random
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (the same tools, measuring and work directory)
 
 SNAPSHOTS = int(os.environ.get("BENCH_SNAPSHOTS", "20"))
-
-
-def change_one_percent(files, rnd):
-    for f in rnd.sample(files, max(1, len(files) // 100)):
-        with open(f, "ab") as fh:
-            fh.write(rnd.randbytes(rnd.randrange(100, 20000)))
 
 
 def dvalin_ops(repo):
@@ -66,21 +58,8 @@ def measure_all(cmds):
 
 
 def main():
-    os.makedirs(bench.WORK, exist_ok=True)
-    src0 = bench.prepare_tree()
-    src = os.path.join(bench.WORK, "maint-tree")
-    shutil.rmtree(src, ignore_errors=True)
-    subprocess.run(["cp", "-a", src0, src], check=True)
-    files = bench.files_of(src)
     tools = [bench.Dvalin("maint"), bench.Restic("maint"), bench.Borg("maint")]
-    for t in tools:
-        t.fresh()
-    rnd = random.Random(7)
-    for i in range(SNAPSHOTS):
-        if i:
-            change_one_percent(files, rnd)
-        for t in tools:
-            t.backup(src)
+    src, files, _ = bench.build_history("maint-tree", tools, SNAPSHOTS)
     sizes = {t.name: bench.du(t.repo) / 1e6 for t in tools}
     ops = {"dvalin": dvalin_ops, "restic": restic_ops, "borg": borg_ops}
     res = {t.name: {} for t in tools}

@@ -223,6 +223,14 @@ int backend_request_counts(backend *b, backend_requests *out)
 	return b->ops->requests ? b->ops->requests(b, out) : 0;
 }
 
+int backend_evict(backend *b, const char *name)
+{
+	int r = check_name(b, name);
+	if (r < 0 || !b->ops->evict)
+		return r;
+	return b->ops->evict(b, name);
+}
+
 /* ---------- files as mappings ---------- */
 
 /* mkdir that accepts an existing directory. */

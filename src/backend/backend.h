@@ -238,6 +238,15 @@ struct backend_ops {
 	 * says.
 	 */
 	int (*requests)(backend *b, backend_requests *out);
+
+	/*
+	 * Drops any copy of name kept between the storage and this process
+	 * (a page cache, a local cache of a remote), so that the next read
+	 * comes from the storage itself: what a verification of freshly
+	 * written files (sync --verify to a cold drive) needs.  0, or
+	 * -ENOENT.  May be NULL: nothing is kept.
+	 */
+	int (*evict)(backend *b, const char *name);
 };
 
 struct backend {
@@ -289,6 +298,8 @@ int backend_remove_batch(backend *b, const char *const *names, size_t n);
 int backend_mkdir(backend *b, const char *dir);
 /* 1 with the counts in *out if the backend counts requests, else 0 (*out zeroed). */
 int backend_request_counts(backend *b, backend_requests *out);
+/* 0 where the backend keeps no copies. */
+int backend_evict(backend *b, const char *name);
 
 /*
  * The whole file as a read-only file mapping (out->file_mapped set

@@ -223,6 +223,14 @@ static int cache_remove_batch(backend *b, const char *const *names, size_t n)
 	return r;
 }
 
+/* The local copy is what evict is for; the backend below may keep one too. */
+static int cache_evict(backend *b, const char *name)
+{
+	cache_backend *c = C(b);
+	unlinkat(c->dirfd, name, 0);
+	return backend_evict(c->inner, name);
+}
+
 static int cache_requests(backend *b, backend_requests *out)
 {
 	return backend_request_counts(C(b)->inner, out);
@@ -381,6 +389,7 @@ static const struct backend_ops cache_ops = {
 	.mkdir = cache_mkdir,
 	.free = cache_free,
 	.requests = cache_requests,
+	.evict = cache_evict,
 };
 
 int cache_backend_new(backend **out, backend *inner, const char *dir, const cache_policy *p)

@@ -252,6 +252,16 @@ static void local_free(backend *b)
 	free(b);
 }
 
+/* The file's pages leave the page cache (clean after the put's fsync). */
+static int local_evict(backend *b, const char *name)
+{
+	_cleanup_close_ int fd = openat(L(b)->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(-errno, "cannot open '%s/%s'", b->location, name);
+	int r = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	return r ? err_sys(-r, "cannot drop cached pages of '%s/%s'", b->location, name) : 0;
+}
+
 static const struct backend_ops local_ops = {
 	.version = BACKEND_OPS_VERSION,
 	.put = local_put,
@@ -265,6 +275,7 @@ static const struct backend_ops local_ops = {
 	.remove = local_remove,
 	.mkdir = local_mkdir,
 	.free = local_free,
+	.evict = local_evict,
 };
 
 /* mkdir -p: the missing parents of path (0755, as mkdir -p makes them), then path (0700). */

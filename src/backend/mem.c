@@ -338,6 +338,7 @@ static const struct backend_ops mem_ops = {
 	.remove = mem_remove,
 	.mkdir = NULL, /* names only, like an object store */
 	.free = mem_free,
+	.evict = NULL, /* the store is the memory */
 };
 
 static mem_store *store_new(const char *name)

@@ -127,6 +127,9 @@ int cli_open_repo_as(const cli_ctx *ctx, const char *kind, int flags, repo **out
 const backend_requests *cli_requests(repo *r, backend_requests *out);
 /* Appends the items of a comma-separated list (--tag a,b), empty ones dropped. */
 int cli_add_csv(char ***v, size_t *n, const char *arg);
+/* Opens the repository at url with a password already read (NULL or CLI_KEYLESS: keyless). */
+int cli_open_url(const cli_ctx *ctx, const char *url, const char *kind, int flags, const char *pass,
+		 repo **out);
 /* Parses --threads N (1..64). */
 int cli_parse_threads(const char *s, int *out);
 /* Parses --compression auto|off|fast|max|N into a zstd level. */
@@ -174,6 +177,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv);
 int cmd_jobs(cli_ctx *ctx, int argc, char **argv);
 int cmd_server(cli_ctx *ctx, int argc, char **argv);
 int cmd_serve(cli_ctx *ctx, int argc, char **argv);
+int cmd_sync(cli_ctx *ctx, int argc, char **argv);
 
 extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], cmd_ls_usage[],
 	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[], cmd_forget_usage[],
@@ -183,7 +187,7 @@ extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], c
 	cmd_tag_usage[], cmd_key_usage[], cmd_unlock_usage[], cmd_dump_usage[],
 	cmd_drill_usage[], cmd_diff_usage[], cmd_find_usage[],
 	cmd_mount_usage[], cmd_daemon_usage[], cmd_jobs_usage[], cmd_server_usage[],
-	cmd_serve_usage[];
+	cmd_serve_usage[], cmd_sync_usage[];
 
 /*
  * Notification channels from an alerts.conf (alerts), or from a daemon

@@ -48,10 +48,13 @@ const char cmd_disks_usage[] =
 	"input), 4 a disk has a warning, 5 a disk is failing.\n";
 
 const char cmd_alert_usage[] =
-	"usage: dvalin alert test [--alerts FILE]\n\n"
-	"Send a test notification through every channel of the alert configuration\n"
-	"($DVALIN_ALERTS, else " DEFAULT_ALERTS "): [email] (SMTP with STARTTLS),\n"
-	"[webhook] (JSON POST), [ntfy], [gotify].  docs/disks.md shows the format.\n"
+	"usage: dvalin alert test [--alerts FILE]\n"
+	"       dvalin alert send [--alerts FILE] [--severity S] TITLE MESSAGE\n\n"
+	"Send a test notification, or one of your own (scripts: the cold-drive unit\n"
+	"says \"cold copy complete\" this way), through every channel of the alert\n"
+	"configuration ($DVALIN_ALERTS, else " DEFAULT_ALERTS "): [email] (SMTP with\n"
+	"STARTTLS), [webhook] (JSON POST), [ntfy], [gotify].  docs/disks.md shows the\n"
+	"format.  --severity is ok (default), warning or failing.\n"
 	"Exit status: 0 every channel accepted it, 1 otherwise.\n";
 
 static void print_table(const diskscan_result *l, int all)
@@ -210,19 +213,27 @@ int cmd_alert(cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "alerts", required_argument, NULL, 'a' },
+		{ "severity", required_argument, NULL, 's' },
 		{ 0 },
 	};
-	const char *path = NULL;
+	const char *path = NULL, *severity = "ok";
 	int c;
 	optind = 1;
 	while ((c = cli_getopt(ctx, argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'a')
 			path = optarg;
+		else if (c == 's')
+			severity = optarg;
 		else
 			return cli_option_error(ctx);
 	}
-	if (optind + 1 != argc || strcmp(argv[optind], "test") != 0)
-		return cli_usage_error(ctx, "expected 'alert test'");
+	int test = optind + 1 == argc && strcmp(argv[optind], "test") == 0;
+	int send = optind + 3 == argc && strcmp(argv[optind], "send") == 0;
+	if (!test && !send)
+		return cli_usage_error(ctx, "expected 'alert test' or 'alert send TITLE MESSAGE'");
+	if (strcmp(severity, "ok") != 0 && strcmp(severity, "warning") != 0 &&
+	    strcmp(severity, "failing") != 0)
+		return cli_usage_error(ctx, "invalid --severity '%s' (ok, warning or failing)", severity);
 	path = alerts_path(path);
 	if (!path)
 		return cli_fail(err_set(-ENOENT, "no alert configuration: give --alerts FILE, set DVALIN_ALERTS or create " DEFAULT_ALERTS));
@@ -237,12 +248,17 @@ int cmd_alert(cli_ctx *ctx, int argc, char **argv)
 	char host[256] = "";
 	gethostname(host, sizeof(host) - 1);
 	char title[300], body[600];
-	snprintf(title, sizeof(title), "dvalin on %s: test notification", host);
-	snprintf(body, sizeof(body), "This is a test of the alert channels configured in %s on %s.\n"
-		 "If you read this, disk alerts will reach you here.", path, host);
+	if (send) {
+		snprintf(title, sizeof(title), "%s", argv[optind + 1]);
+		snprintf(body, sizeof(body), "%s", argv[optind + 2]);
+	} else {
+		snprintf(title, sizeof(title), "dvalin on %s: test notification", host);
+		snprintf(body, sizeof(body), "This is a test of the alert channels configured in %s on %s.\n"
+			 "If you read this, disk alerts will reach you here.", path, host);
+	}
 	int failed = 0;
 	for (size_t i = 0; i < cfg.n; i++) {
-		rc = alert_send(&cfg.v[i], title, body, "test");
+		rc = alert_send(&cfg.v[i], title, body, send ? severity : "test");
 		if (rc < 0) {
 			log_error("%s", err_msg(rc));
 			failed++;

@@ -21,7 +21,7 @@ const char cmd_forget_usage[] =
 	"usage: dvalin forget -r REPO [SNAPSHOT...] [POLICY] [--group-by host,paths,tags]\n"
 	"                     [--host H] [--path P] [--tag T] [--exact-path P...]\n"
 	"                     [--allow-empty] [--dry-run] [--prune [--max-unused P%]]\n"
-	"                     [--json]\n\n"
+	"                     [--no-key] [--json]\n\n"
 	"Remove snapshots: those named ('latest' or id prefixes), or those a retention\n"
 	"policy does not keep.\n"
 	"The data they used is freed by 'dvalin prune' (or --prune).\n\n"
@@ -51,6 +51,13 @@ const char cmd_forget_usage[] =
 	"      --allow-empty      let the policy remove every snapshot of a group\n"
 	"  -n, --dry-run          print each snapshot's fate and why (the rule that keeps\n"
 	"                         it, or why no rule does), remove nothing\n"
+	"      --no-key           without the password (a replica, a server): decide on\n"
+	"                         the plaintext time and keyed group ids of each\n"
+	"                         snapshot; groups are shown as '#' and an id.  The\n"
+	"                         same rules keep the same snapshots; snapshots from\n"
+	"                         before dvalin 0.2 carry neither and are kept;\n"
+	"                         --host, --path, --tag, --exact-path and --keep-tag\n"
+	"                         need the key\n"
 	"      --prune            run prune afterwards\n"
 	"      --max-unused P%    for --prune (default 5%)\n"
 	"      --json             print the decisions as JSON (docs/json.md)\n";
@@ -70,6 +77,7 @@ typedef struct {
 	char **keep_tags, **exact_paths;
 	size_t nkeep_tags, nexact_paths;
 	int prune;
+	int keyless;
 	int policy_only; /* an option that goes with a policy, not with ids, was given */
 	double max_unused;
 } forget_args;
@@ -108,25 +116,28 @@ static int parse_count(const char *s, int *out)
 	return 0;
 }
 
-static void print_strs(const char **v, size_t n)
+/* Keyless names are "#" and 64 hex digits: 16 say enough to people. */
+static void print_strs(const char *const *v, size_t n, int keyless)
 {
 	for (size_t i = 0; i < n; i++)
-		printf("%s%s", i ? "," : "", v[i]);
+		printf("%s%.*s", i ? "," : "", keyless ? 17 : (int)strlen(v[i]), v[i]);
 }
 
-static void print_group(const forget_group *g, int group_by)
+static void print_group(const forget_group *g, int group_by, int keyless)
 {
 	if (group_by) {
 		printf("group:");
-		if (group_by & FORGET_GROUP_HOST)
-			printf(" host %s", g->host);
+		if (group_by & FORGET_GROUP_HOST) {
+			printf(" host ");
+			print_strs(&g->host, 1, keyless);
+		}
 		if (group_by & FORGET_GROUP_PATHS) {
 			printf(" paths ");
-			print_strs(g->paths, g->npaths);
+			print_strs(g->paths, g->npaths, keyless);
 		}
 		if (group_by & FORGET_GROUP_TAGS) {
 			printf(" tags ");
-			print_strs(g->tags, g->ntags);
+			print_strs(g->tags, g->ntags, keyless);
 		}
 		printf("\n");
 	}
@@ -144,7 +155,7 @@ static void print_group(const forget_group *g, int group_by)
 static void print_text(const forget_result *res, int dry, int ids)
 {
 	for (size_t k = 0; !ids && k < res->ngroups; k++)
-		print_group(&res->groups[k], res->group_by);
+		print_group(&res->groups[k], res->group_by, res->keyless);
 	for (size_t i = 0; ids && i < res->ndecisions; i++) {
 		const forget_decision *d = &res->decisions[i];
 		char hex[65], when[40];
@@ -176,6 +187,7 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "prune", no_argument, NULL, 'p' },
 		{ "max-unused", required_argument, NULL, 'u' },
+		{ "no-key", no_argument, NULL, 'k' },
 		{ 0 },
 	};
 	static const char rules[] = "lhdwmy";
@@ -216,6 +228,8 @@ static int parse_forget_args(cli_ctx *ctx, int argc, char **argv, forget_args *a
 			a->o.dry_run = 1;
 		} else if (c == 'p') {
 			a->prune = 1;
+		} else if (c == 'k') {
+			a->keyless = 1;
 		} else if (c == 'u') {
 			if (cli_parse_percent(optarg, &a->max_unused) < 0)
 				return cli_usage_error(ctx, "invalid --max-unused '%s'", optarg);
@@ -254,8 +268,16 @@ int cmd_forget(cli_ctx *ctx, int argc, char **argv)
 		snapsel_filter_release(&a.filter);
 		return ex;
 	}
+	const char *need = a.keyless ? forget_needs_key(&a.o) : NULL;
+	if (need) {
+		strlist_free(a.keep_tags, a.nkeep_tags);
+		strlist_free(a.exact_paths, a.nexact_paths);
+		snapsel_filter_release(&a.filter);
+		return cli_usage_error(ctx, "%s needs the key: host names, paths and tags are encrypted%s", need,
+				       a.nkeep_tags ? " (use protect instead of --keep-tag)" : "");
+	}
 	repo *r;
-	int rc = cli_open_repo(ctx, &r);
+	int rc = cli_open_repo_as(ctx, "read", a.keyless ? CLI_KEYLESS : 0, &r);
 	if (rc < 0) {
 		strlist_free(a.keep_tags, a.nkeep_tags);
 		strlist_free(a.exact_paths, a.nexact_paths);

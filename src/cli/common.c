@@ -250,16 +250,22 @@ int cli_open_repo_as(const cli_ctx *ctx, const char *kind, int flags, repo **out
 	int rc = 0;
 	if (!(flags & CLI_KEYLESS) && (rc = cli_password(ctx, 0, &pass)) < 0)
 		return rc;
-	repo_open_opts o = { pass, ctx->compression, kind, !!(flags & CLI_EXCLUSIVE),
-			     !!(flags & CLI_TOLERANT), ctx->no_cache };
-	backend *be;
-	rc = backend_open(path, 0, &be);
-	rc = rc ?: repo_open_with(out, be, &o); /* takes be over */
+	rc = cli_open_url(ctx, path, kind, flags, pass, out);
 	if (pass) {
 		explicit_bzero(pass, strlen(pass));
 		free(pass);
 	}
 	return rc;
+}
+
+int cli_open_url(const cli_ctx *ctx, const char *url, const char *kind, int flags, const char *pass,
+		 repo **out)
+{
+	repo_open_opts o = { (flags & CLI_KEYLESS) ? NULL : pass, ctx->compression, kind,
+			     !!(flags & CLI_EXCLUSIVE), !!(flags & CLI_TOLERANT), ctx->no_cache };
+	backend *be;
+	int rc = backend_open(url, 0, &be);
+	return rc ?: repo_open_with(out, be, &o); /* takes be over */
 }
 
 int cli_open_repo(const cli_ctx *ctx, repo **out)

@@ -45,8 +45,14 @@ static void draw(progress_display *d)
 		cli_human_duration(e, (double)(est - done) * secs / (double)done);
 		snprintf(eta, sizeof(eta), ", ETA %s", e);
 	}
-	fprintf(stderr, "\r\033[K[%s] %s %llu files, %s, %s/s%s%s", t, d->verb,
-		(unsigned long long)files, b, r, eta, errs ? ", with errors" : "");
+	char steps[64] = "";
+	if (d->p->steps_unit)
+		snprintf(steps, sizeof(steps), " %llu/%llu %s,",
+			 (unsigned long long)atomic_load(&d->p->steps),
+			 (unsigned long long)atomic_load(&d->p->est_steps), d->p->steps_unit);
+	fprintf(stderr, "\r\033[K[%s] %s%s %llu %s, %s, %s/s%s%s", t, d->verb, steps,
+		(unsigned long long)files, d->p->unit ? d->p->unit : "files", b, r, eta,
+		errs ? ", with errors" : "");
 	fflush(stderr);
 }
 

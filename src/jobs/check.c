@@ -61,6 +61,8 @@ static int add_lost(ck *c, const uint8_t id[32])
 int check_pack_is_selected(const check_opts *o, const uint8_t id[32])
 {
 	uint32_t u = le32_get(id);
+	if (o->packs)
+		return idmap_get(o->packs, id) != NULL;
 	if (o->parts > 1)
 		return u % o->parts == o->part - 1;
 	if (o->fraction > 0 && o->fraction < 1) {
@@ -237,7 +239,9 @@ static int read_pack(ck *c, repo_session *rd, const uint8_t pid[32], buf *plain)
 	size_t nt = 0;
 	pack_name(name, pid);
 	hex_encode(hex, pid, 32);
-	int rc = backend_get(c->be, name, BACKEND_DATA, &b);
+	/* read what the storage holds, not what a cache kept of it */
+	int rc = c->o->evict ? backend_evict(c->be, name) : 0;
+	rc = rc ?: backend_get(c->be, name, BACKEND_DATA, &b);
 	if (rc == -ENOENT)
 		return 0; /* reported by the structure check */
 	if (rc < 0)

@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "../base/idmap.h"
 #include "../repo/repo.h"
 #include "../repo/snapshot.h"
 
@@ -26,6 +27,8 @@ typedef struct {
 	uint32_t part, parts;   /* read packs in part (1-based) of parts */
 	double fraction;        /* or this fraction (0 = unused), rotating daily */
 	int64_t day;            /* for the rotation: days since the epoch */
+	const idmap *packs;     /* or only these packs (sync --verify: the new ones) */
+	int evict;              /* drop cached copies before reading (backend_evict) */
 	/* each problem, as one line */
 	void (*problem)(void *ud, const char *msg);
 	/* each file or directory a lost blob affects */

@@ -5,6 +5,7 @@
 #include "../base/err.h"
 #include "../base/hex.h"
 #include "../base/log.h"
+#include "../base/strlist.h"
 #include "../repo/snapshots.h"
 
 #include <errno.h>
@@ -560,14 +561,107 @@ static int plan_ids(forget_result *res, const forget_opts *o)
 	return 0;
 }
 
+/* "#" and the hex of a group id: what a keyless plan uses for a name. */
+static char *group_name_of(const uint8_t id[32])
+{
+	char *s = malloc(66);
+	if (s) {
+		s[0] = '#';
+		hex_encode(s + 1, id, 32);
+	}
+	return s;
+}
+
+/*
+ * Keyless: a snapshot as its header describes it, the group ids for the
+ * host, the one path and the one tag.  user is empty.
+ */
+static int snapshot_of_header(snapshot **out, const snapshot_header *h)
+{
+	snapshot *s = snapshot_new();
+	char *path = NULL, *tag = NULL;
+	if (!s)
+		return -ENOMEM;
+	memcpy(s->id, h->id, 32);
+	memcpy(s->tree, h->tree, 32);
+	s->time = h->time;
+	s->time_nsec = h->time_nsec;
+	s->tz_offset = h->tz_offset;
+	s->host = h->has_plain ? group_name_of(h->group[SNAPSHOT_GROUP_HOST]) : strdup("");
+	s->user = strdup("");
+	int rc = s->host && s->user ? 0 : -ENOMEM;
+	if (rc == 0 && h->has_plain) {
+		path = group_name_of(h->group[SNAPSHOT_GROUP_PATHS]);
+		tag = group_name_of(h->group[SNAPSHOT_GROUP_TAGS]);
+		rc = path && tag ? 0 : -ENOMEM;
+		rc = rc ?: strlist_add(&s->paths, &s->npaths, path);
+		rc = rc ?: strlist_add(&s->tags, &s->ntags, tag);
+	}
+	free(path);
+	free(tag);
+	if (rc < 0) {
+		snapshot_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+/*
+ * Keyless: the snapshots from their headers.  For a policy, those without
+ * a plaintext time are left out (kept) and counted; named by id, every
+ * snapshot can be found.
+ */
+static int load_headers(repo *r, forget_result *res, int all)
+{
+	snapshot_header *h = NULL;
+	size_t n = 0;
+	int rc = repo_load_snapshot_headers(r, &h, &n, &res->damaged);
+	if (rc == 0 && !(res->snaps = calloc(n ? n : 1, sizeof(*res->snaps))))
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (!h[i].has_plain && !all) {
+			res->predating++;
+			continue;
+		}
+		rc = snapshot_of_header(&res->snaps[res->nsnaps], &h[i]);
+		res->nsnaps += rc == 0;
+	}
+	free(h);
+	return rc;
+}
+
+const char *forget_needs_key(const forget_opts *o)
+{
+	const snapsel_filter *f = o->filter;
+	if (f && f->nhosts)
+		return "--host";
+	if (f && f->npaths)
+		return "--path";
+	if (f && f->ntags)
+		return "--tag";
+	if (o->nexact_paths)
+		return "--exact-path";
+	return o->nkeep_tags ? "--keep-tag" : NULL;
+}
+
 int forget_run(repo *r, const forget_opts *o, forget_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->prot = (idmap)IDMAP_INIT;
+	res->keyless = repo_is_keyless(r);
 	if (!o->nids && forget_policy_is_empty(&o->pol) && !o->nkeep_tags)
 		return err_set(-DV_EUSAGE, "no snapshot ids and no keep rule: refusing to remove every snapshot");
-	int rc = repo_load_snapshots(r, &res->snaps, &res->nsnaps, &res->damaged);
+	const char *need = res->keyless ? forget_needs_key(o) : NULL;
+	if (need)
+		return err_set(-DV_EUSAGE, "%s needs the key: host names, paths and tags are encrypted (the snapshot headers carry only keyed group ids)%s",
+			       need, o->nkeep_tags ? "; use protect instead of --keep-tag" : "");
+	int rc = res->keyless ? load_headers(r, res, o->nids > 0)
+			      : repo_load_snapshots(r, &res->snaps, &res->nsnaps, &res->damaged);
 	rc = rc ?: repo_load_protected(r, &res->prot);
+	if (rc == 0 && res->predating)
+		log_warn("%zu snapshot(s) were written before snapshots carried their time and group in plaintext: a policy without the key keeps them (forget with the key decides about them)",
+			 res->predating);
 	if (rc == 0 && res->damaged)
 		log_warn("%s (%zu damaged snapshot file(s) left alone)", err_msg(0), res->damaged);
 	if (rc < 0)

@@ -22,6 +22,15 @@
  * anything is removed: a keep tag no snapshot carries is an error (a
  * misspelt tag would otherwise keep nothing), and a plan that removes
  * every snapshot of a group is refused unless allow_empty is set.
+ *
+ * Without the key (a repository opened keyless: a replica, a server) the
+ * job reads what snapshot headers say in plaintext: the time and keyed
+ * group ids (docs/format.md).  The host, paths and tags of each snapshot
+ * are then the hex of its group ids ("#" and 64 digits), which are equal
+ * exactly when the values are, so the same grouping and the same rules
+ * decide the same way as with the key.  Snapshots without those fields
+ * (version 1 files) are never removed by a policy and are counted; host,
+ * path and tag filters and keep tags need names and are refused.
  */
 #ifndef DV_JOBS_FORGET_H
 #define DV_JOBS_FORGET_H
@@ -137,6 +146,8 @@ typedef struct {
 	size_t removals;     /* decisions to remove */
 	size_t removed;      /* ... and removed */
 	size_t failed;       /* ids that matched nothing, removals that failed */
+	int keyless;         /* decided on plaintext headers (group ids for names) */
+	size_t predating;    /* keyless: snapshots without a plaintext time, kept */
 } forget_result;
 
 /*
@@ -147,6 +158,12 @@ typedef struct {
  * repository could not be read.  Failures of single removals or ids are
  * logged and counted in res->failed.  res must be released in every case.
  */
+/*
+ * The option of o that needs names, so the key (--host, --path, --tag,
+ * --exact-path, --keep-tag), or NULL: a keyless forget knows snapshots
+ * only by id, time and group ids.
+ */
+const char *forget_needs_key(const forget_opts *o);
 int forget_run(repo *r, const forget_opts *o, forget_result *res);
 /* Pure: the grouped, decided plan for loaded snapshots (res->snaps, res->prot). */
 int forget_plan(forget_result *res, const forget_opts *o);

@@ -357,10 +357,8 @@ static int repack_one(gc *g, repacker out[2], const uint8_t pid[32])
 		    memcmp(loc.pack_id, pid, 32) != 0 || loc.offset != e[i].offset ||
 		    !mark_test(g->m.bits_main, loc.pos))
 			continue;
-		uint8_t ck[16];
 		const uint8_t *stored = b.data + e[i].offset;
-		checksum128(ck, stored, e[i].stored_len);
-		if (memcmp(ck, e[i].cksum, 16) != 0) {
+		if (!pack_entry_is_intact(&e[i], stored)) {
 			char hex[65];
 			hex_encode(hex, e[i].id, 32);
 			rc = err_set(-DV_ECORRUPT, "blob '%s' in pack '%s' is damaged; prune stops before copying it (run 'dvalin check --read-data')",

@@ -17,8 +17,10 @@ int mark_init(marker *m, backend *be, const index_set *main, const index_set *co
 	m->be = be;
 	m->main = main;
 	m->cond = cond;
-	m->bits_main = calloc(index_set_positions(main) / 8 + 1, 1);
-	m->bits_cond = cond ? calloc(index_set_positions(cond) / 8 + 1, 1) : NULL;
+	m->npos_main = index_set_positions(main);
+	m->npos_cond = cond ? index_set_positions(cond) : 0;
+	m->bits_main = calloc(m->npos_main / 8 + 1, 1);
+	m->bits_cond = cond ? calloc(m->npos_cond / 8 + 1, 1) : NULL;
 	if (!m->bits_main || (cond && !m->bits_cond)) {
 		mark_release(m);
 		return -ENOMEM;
@@ -40,33 +42,44 @@ void mark_release(marker *m)
 	m->stack = NULL;
 }
 
-/* Finds id; *bits is the bit array its position belongs to. */
-static int find(marker *m, const uint8_t id[32], index_loc *loc, uint8_t **bits)
+int mark_find(const marker *m, const uint8_t id[32], index_loc *loc, int *set)
 {
-	if (index_set_lookup(m->main, id, loc) == 0 && loc->pack_id) {
-		*bits = m->bits_main;
-		return 0;
-	}
-	if (m->cond && index_set_lookup(m->cond, id, loc) == 0 && loc->pack_id) {
-		*bits = m->bits_cond;
-		return 0;
-	}
-	if (m->late && index_set_lookup(m->late, id, loc) == 0 && loc->pack_id) {
-		*bits = m->bits_late;
-		return 0;
+	const index_set *sets[] = { m->main, m->cond, m->late };
+	const uint64_t npos[] = { m->npos_main, m->npos_cond, m->npos_late };
+	for (int i = 0; i < 3; i++) {
+		if (sets[i] && index_set_lookup(sets[i], id, loc) == 0 && loc->pack_id &&
+		    loc->pos < npos[i]) {
+			*set = i;
+			return 0;
+		}
 	}
 	return -DV_ENOTFOUND;
 }
 
-/* Sets the bit; 1 if it was clear. */
-static int set_bit(uint8_t *bits, uint64_t pos)
+uint8_t *mark_bits(const marker *m, int set)
 {
-	uint8_t mask = (uint8_t)(1u << (pos & 7));
-	if (bits[pos >> 3] & mask)
-		return 0;
-	bits[pos >> 3] |= mask;
-	return 1;
+	return set == MARK_MAIN ? m->bits_main : set == MARK_COND ? m->bits_cond : m->bits_late;
 }
+
+/* Finds id; *bits is the bit array its position belongs to. */
+static int find(marker *m, const uint8_t id[32], index_loc *loc, uint8_t **bits)
+{
+	int set = MARK_MAIN;
+	int rc = mark_find(m, id, loc, &set);
+	*bits = rc == 0 ? mark_bits(m, set) : NULL;
+	return rc;
+}
+
+int mark_is_marked(const marker *m, const uint8_t id[32])
+{
+	index_loc loc;
+	int set;
+	if (mark_find(m, id, &loc, &set) < 0)
+		return 0;
+	const uint8_t *bits = mark_bits(m, set);
+	return bits && mark_test(bits, loc.pos);
+}
+
 
 static int push(marker *m, const uint8_t id[32])
 {
@@ -132,7 +145,7 @@ static int visit(marker *m, const uint8_t id[32], buf *tmp)
 				m->on_missing(m->ud, c, id);
 			continue;
 		}
-		if (!set_bit(cb, cl.pos))
+		if (!mark_set(cb, cl.pos))
 			continue;
 		m->blobs++;
 		if (cl.type == BLOB_TREE && (r = push(m, c)) < 0)
@@ -152,7 +165,7 @@ int mark_tree(marker *m, const uint8_t root[32])
 			m->on_missing(m->ud, root, NULL);
 		return 0;
 	}
-	if (!set_bit(bits, loc.pos))
+	if (!mark_set(bits, loc.pos))
 		return 0;
 	m->blobs++;
 	int r = push(m, root);
@@ -179,18 +192,25 @@ static int add_root(void *ud, const uint8_t id[32], const uint8_t tree[32])
 	return rc;
 }
 
+int mark_load_late(marker *m)
+{
+	if (m->late)
+		return 0;
+	int rc = index_set_new(&m->late);
+	rc = rc ?: index_set_load_new(m->late, m->be, m->main);
+	m->npos_late = rc == 0 ? index_set_positions(m->late) : 0;
+	if (rc == 0 && !(m->bits_late = calloc(m->npos_late / 8 + 1, 1)))
+		rc = -ENOMEM;
+	return rc;
+}
+
 int mark_snapshots(marker *m, repo *r)
 {
 	struct roots roots = { NULL, 0, 0 };
 	size_t damaged = 0;
 	int rc = repo_list_snapshot_roots(r, add_root, &roots, &damaged);
 	m->damaged_snapshots += damaged;
-	if (rc == 0 && !m->late) {
-		rc = index_set_new(&m->late);
-		rc = rc ?: index_set_load_new(m->late, m->be, m->main);
-		if (rc == 0 && !(m->bits_late = calloc(index_set_positions(m->late) / 8 + 1, 1)))
-			rc = -ENOMEM;
-	}
+	rc = rc ?: mark_load_late(m);
 	for (size_t i = 0; rc == 0 && i < roots.n; i++) {
 		m->snapshots++;
 		rc = mark_tree(m, roots.v[i]);

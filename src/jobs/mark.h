@@ -26,6 +26,8 @@ typedef struct {
 	 * meanwhile finds its blobs here */
 	index_set *late;
 	uint8_t *bits_late;
+	/* positions each bit array covers (entries added to a set later have none) */
+	uint64_t npos_main, npos_cond, npos_late;
 	uint64_t trees, blobs, missing, unreadable, snapshots, damaged_snapshots;
 	/* called for each referenced blob found in neither set (parent: the
 	 * tree that names it, NULL for a snapshot root) */
@@ -40,6 +42,11 @@ typedef struct {
 
 int mark_init(marker *m, backend *be, const index_set *main, const index_set *cond);
 void mark_release(marker *m);
+/*
+ * Loads the index files that appeared since main was loaded into late
+ * (once), so that snapshots listed after main find their blobs there.
+ */
+int mark_load_late(marker *m);
 /* Marks everything reachable from a root tree. */
 int mark_tree(marker *m, const uint8_t root[32]);
 /*
@@ -48,10 +55,34 @@ int mark_tree(marker *m, const uint8_t root[32]);
  * snapshots committed meanwhile by running backups are fully found.
  */
 int mark_snapshots(marker *m, repo *r);
+/* The sets a marker looks in, in this order. */
+enum { MARK_MAIN, MARK_COND, MARK_LATE };
+/*
+ * Where id is stored: 0, *loc and *set (MARK_*), else -DV_ENOTFOUND (not
+ * in any set, or only as an entry added after the bits were made).  For
+ * walks that keep bits of their own (sync), by set and position.
+ */
+int mark_find(const marker *m, const uint8_t id[32], index_loc *loc, int *set);
+/* The bit array of a set (NULL for a set the marker does not have). */
+uint8_t *mark_bits(const marker *m, int set);
+/*
+ * 1 if id is a blob the marking reached, else 0 (an id the sets did not
+ * hold when their bits were made counts as not reached).
+ */
+int mark_is_marked(const marker *m, const uint8_t id[32]);
 /* Whether an entry's position is marked. */
 static inline int mark_test(const uint8_t *bits, uint64_t pos)
 {
 	return bits[pos >> 3] >> (pos & 7) & 1;
+}
+/* Marks a position; 1 if it was not marked before. */
+static inline int mark_set(uint8_t *bits, uint64_t pos)
+{
+	uint8_t mask = (uint8_t)(1u << (pos & 7));
+	if (bits[pos >> 3] & mask)
+		return 0;
+	bits[pos >> 3] |= mask;
+	return 1;
 }
 
 #endif

@@ -60,9 +60,7 @@ static int index_pack(void *ud, const backend_entry *e)
 	x->res->packs++;
 	for (size_t i = 0; rc == 0 && i < nt; i++) {
 		if (x->read_data) {
-			uint8_t ck[16];
-			checksum128(ck, b.data + t[i].offset, t[i].stored_len);
-			if (memcmp(ck, t[i].cksum, 16) != 0) {
+			if (!pack_entry_is_intact(&t[i], b.data + t[i].offset)) {
 				char hex[65];
 				hex_encode(hex, t[i].id, 32);
 				log_warn("blob '%s' in pack '%s' is damaged: left out of the index", hex, base);

@@ -45,8 +45,13 @@
 #define INDEX_ENTRY_LEN 52  /* id | le32 pack | le32 off | le32 stored | le32 raw | type | 3 pad */
 #define INDEX_TRAILER_LEN 24 /* cksum16 | magic */
 
-/* snapshot: magic | le32 version | le32 0 | tree id | sealed body */
+/*
+ * snapshot: magic | le32 version | le32 P | tree id | P bytes of plaintext
+ * fields (version 2; version 1 has P = 0) | sealed body
+ */
 #define SNAPSHOT_HEADER_LEN (8 + 4 + 4 + 32)
+#define SNAPSHOT_VERSION 2       /* what snapshot_encode writes; 1 is still read */
+#define SNAPSHOT_PLAIN_MAX 4096  /* cap on P */
 
 /* condemned-pack record: magic | le32 version | le32 npacks | le64 time | ids | cksum16 */
 #define GCREC_HEADER_LEN 24

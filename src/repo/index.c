@@ -408,6 +408,17 @@ int index_set_pack_slot(index_set *s, uint32_t *out_slot)
 	return 0;
 }
 
+int index_set_session_packs(const index_set *s, idmap *out)
+{
+	for (size_t i = 0; i < s->nslots; i++) {
+		idmap_slot *slot;
+		int r = s->slot_stored[i] ? idmap_put(out, s->slots[i], &slot, NULL) : 0;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 void index_set_pack_stored(index_set *s, uint32_t slot, const uint8_t id[32])
 {
 	memcpy(s->slots[slot], id, 32);

@@ -70,6 +70,8 @@ int index_add_pack_table(index_set *s, backend *be, const uint8_t pack[32]);
 
 /* Reserves a slot for a pack being written; its id is set when stored. */
 int index_set_pack_slot(index_set *s, uint32_t *out_slot);
+/* Adds to out the id of every pack stored through a slot of s (this session's). */
+int index_set_session_packs(const index_set *s, idmap *out);
 void index_set_pack_stored(index_set *s, uint32_t slot, const uint8_t id[32]);
 int index_set_add(index_set *s, const uint8_t id[32], int type, uint32_t slot, uint32_t offset,
 		  uint32_t stored_len, uint32_t raw_len);

@@ -166,11 +166,11 @@ int layout_check(const char *name, const uint8_t *p, size_t n)
 		r = index_validate(p, n);
 		break;
 	case LAYOUT_SNAPSHOT: {
-		uint8_t tree[32];
+		snapshot_header h;
 		if (!named_by_hash(name, p, n))
 			return err_set(-DV_ECORRUPT, "the SHA-256 of its contents is not its name");
 		/* the body is sealed: only the header can be checked without the key */
-		r = n > SNAPSHOT_HEADER_LEN + CRYPTO_OVERHEAD ? snapshot_decode_header(p, n, tree)
+		r = n > SNAPSHOT_HEADER_LEN + CRYPTO_OVERHEAD ? snapshot_decode_header(p, n, &h)
 							       : -DV_ECORRUPT;
 		break;
 	}

@@ -165,6 +165,23 @@ int pack_parse(pack_entry **out, size_t *out_n, const uint8_t *file, size_t file
 	return 0;
 }
 
+int pack_is_named(const uint8_t *file, size_t file_len, size_t n, const uint8_t id[32])
+{
+	uint8_t got[32];
+	size_t tail = n * PACK_ENTRY_LEN + PACK_TRAILER_LEN;
+	if (n > PACK_MAX_BLOBS || tail > file_len)
+		return 0;
+	crypto_sha256(got, file + file_len - tail, tail);
+	return memcmp(got, id, 32) == 0;
+}
+
+int pack_entry_is_intact(const pack_entry *e, const uint8_t *stored)
+{
+	uint8_t c[16];
+	checksum128(c, stored, e->stored_len);
+	return memcmp(c, e->cksum, 16) == 0;
+}
+
 int pack_verify(const uint8_t id[32], const uint8_t *file, size_t file_len)
 {
 	_cleanup_free_ pack_entry *e = NULL;
@@ -176,18 +193,12 @@ int pack_verify(const uint8_t id[32], const uint8_t *file, size_t file_len)
 		return err_set(r, "not a pack, or its table is damaged");
 	if (r < 0)
 		return r;
-	uint8_t d[32];
-	size_t tail = n * PACK_ENTRY_LEN + PACK_TRAILER_LEN;
-	crypto_sha256(d, file + file_len - tail, tail);
-	if (memcmp(d, id, 32) != 0)
+	if (!pack_is_named(file, file_len, n, id))
 		return err_set(-DV_ECORRUPT, "the SHA-256 of its table is not its name");
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c[16];
-		checksum128(c, file + e[i].offset, e[i].stored_len);
-		if (memcmp(c, e[i].cksum, 16) != 0)
+	for (size_t i = 0; i < n; i++)
+		if (!pack_entry_is_intact(&e[i], file + e[i].offset))
 			return err_set(-DV_ECORRUPT, "blob %zu of %zu (at offset %llu) does not match its checksum",
 				       i + 1, n, (unsigned long long)e[i].offset);
-	}
 	return 0;
 }
 

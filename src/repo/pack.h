@@ -59,6 +59,14 @@ int pack_parse(pack_entry **out, size_t *out_n, const uint8_t *file, size_t file
  * saying what does not match (the caller names the file).
  */
 int pack_verify(const uint8_t id[32], const uint8_t *file, size_t file_len);
+/*
+ * Keyless checks of a whole pack file, given its parsed table: whether
+ * its table and trailer (the last 40 + 65 * n bytes) hash to id, the name
+ * it is stored under; and whether one blob's stored bytes match their
+ * checksum in the table.  1 yes, 0 no.
+ */
+int pack_is_named(const uint8_t *file, size_t file_len, size_t n, const uint8_t id[32]);
+int pack_entry_is_intact(const pack_entry *e, const uint8_t *stored);
 /* Reads just the trailer and table of a stored pack through the backend. */
 int pack_read_table(backend *be, const uint8_t id[32], pack_entry **out, size_t *out_n);
 

@@ -27,7 +27,8 @@ static int stop_at_first(void *ud, const backend_entry *e)
 	return 1;
 }
 
-int repo_create(backend *be, const char *pass, const repo_init_params *p)
+/* A new repository goes where there is none, and gets its directories. */
+static int prepare_new(backend *be)
 {
 	static const char *const dirs[] = REPO_DIRS;
 	const char *loc = be->location;
@@ -37,8 +38,13 @@ int repo_create(backend *be, const char *pass, const repo_init_params *p)
 	int r = backend_list(be, "snapshots", stop_at_first, NULL);
 	if (r == 1)
 		return err_set(-EEXIST, "'%s' already holds snapshots but no config", loc);
-	if (r < 0)
-		return r;
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(dirs); i++)
+		r = backend_mkdir(be, dirs[i]);
+	return r;
+}
+
+int repo_create(backend *be, const char *pass, const repo_init_params *p)
+{
 	crypto_keys k;
 	repo_config c;
 	uint8_t cfg[CONFIG_LEN];
@@ -47,8 +53,7 @@ int repo_create(backend *be, const char *pass, const repo_init_params *p)
 	c.chunker = p->chunker;
 	if (!chunker_params_is_valid(&c.chunker))
 		return err_set(-EINVAL, "invalid chunker parameters");
-	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(dirs); i++)
-		r = backend_mkdir(be, dirs[i]);
+	int r = prepare_new(be);
 	r = r ?: crypto_random(&k, sizeof(k));
 	r = r ?: crypto_random(c.id, sizeof(c.id));
 	r = r ?: key_encode(&kf, &k, pass, &p->kdf);
@@ -63,6 +68,54 @@ int repo_create(backend *be, const char *pass, const repo_init_params *p)
 		r = backend_put(be, "config", BACKEND_META, cfg, sizeof(cfg));
 	}
 	return r;
+}
+
+struct replica_ctx {
+	backend *dst;
+	size_t copied, skipped;
+};
+
+static int copy_key(void *ud, const char *name, int rc, bytes *b)
+{
+	struct replica_ctx *c = ud;
+	key_file kf;
+	char why[400] = "";
+	if (rc < 0)
+		return rc;
+	/* only what a reader would try: the same checks, the same names */
+	if (b->len != KEY_FILE_LEN || key_file_check(&kf, name, b->data, b->len, why, sizeof(why)) < 0) {
+		c->skipped++;
+		log_warn("%s", why[0] ? why : "a file in 'keys' is not a key file; not copied");
+		return 0;
+	}
+	rc = backend_put(c->dst, name, BACKEND_META, b->data, b->len);
+	c->copied += rc == 0;
+	return rc;
+}
+
+int repo_create_replica(backend *dst, backend *src)
+{
+	bytes cfg = BYTES_INIT;
+	repo_config c;
+	int rc = backend_get(src, "config", BACKEND_META, &cfg);
+	if (rc == -ENOENT)
+		return err_set(-DV_ENOTFOUND, "'%s' is not a dvalin repository (no config file)", src->location);
+	if (rc < 0)
+		return rc;
+	rc = config_decode(&c, cfg.data, cfg.len);
+	if (rc < 0)
+		rc = err_set(rc, "config file of repository '%s' is %s", src->location,
+			     rc == -DV_EFORMAT ? "of a version this dvalin cannot read" : "damaged");
+	struct replica_ctx k = { dst, 0, 0 };
+	rc = rc ?: prepare_new(dst);
+	rc = rc ?: backend_fetch_dir(src, "keys", BACKEND_META, BACKEND_FETCH_SKIP_MISSING, NULL,
+				     copy_key, &k);
+	if (rc == 0 && k.copied == 0)
+		rc = err_set(-DV_ECORRUPT, "repository '%s' has no usable key file to copy", src->location);
+	/* the same config, byte for byte, last: same id, same chunker */
+	rc = rc ?: backend_put(dst, "config", BACKEND_META, cfg.data, cfg.len);
+	bytes_release(&cfg);
+	return rc;
 }
 
 /*

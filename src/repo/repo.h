@@ -50,6 +50,15 @@ typedef struct {
  */
 int repo_create(backend *be, const char *pass, const repo_init_params *p);
 
+/*
+ * Creates a replica of the repository in src in dst (empty, as for
+ * repo_create): the same config (repository id, chunker parameters) and
+ * copies of its key files, so that blob ids and sealed bytes are valid in
+ * both and any passphrase of src opens dst.  Needs no passphrase: nothing
+ * is decrypted.  Borrows both backends.
+ */
+int repo_create_replica(backend *dst, backend *src);
+
 typedef struct {
 	const char *pass; /* NULL: keyless (structure only: GC, storage checks) */
 	int level;        /* zstd level for new blobs */

@@ -13,7 +13,9 @@
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/hex.h"
+#include "../base/log.h"
 #include "../core/blob.h"
+#include "gcrec.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -182,6 +184,116 @@ int repo_session_save(repo_session *s, int type, const uint8_t id[32], const voi
 	rc = rc ?: buf_append(b, s->tmp.data, s->tmp.len);
 	rc = rc ?: commit_blob(r, op, type, id, n, start);
 	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+int repo_session_save_stored(repo_session *s, int type, const uint8_t id[32], const void *stored,
+			     size_t n, uint32_t raw_len)
+{
+	repo *r = s->r;
+	index_loc loc;
+	if (n == 0 || n > 2 * BLOB_MAX_RAW) /* a tree blob also carries its child ids */
+		return err_set(-EFBIG, "stored blob of %zu bytes is out of range", n);
+	pthread_mutex_lock(&r->lock);
+	int rc = index_set_lookup(r->index, id, &loc) == 0 ? 1 :
+		 index_set_add(r->index, id, type, INDEX_PENDING, 0, 0, raw_len);
+	if (rc == 1 && loc.pack_id)
+		relied_add(&r->relied, loc.pack_id);
+	if (rc == 0) {
+		/* nothing to seal: appended under the lock at once */
+		open_pack *op = NULL;
+		buf *b = NULL;
+		rc = pack_for(r, type, &op, &b);
+		size_t start = b ? b->len : 0;
+		rc = rc ?: buf_append(b, stored, n);
+		rc = rc ?: commit_blob(r, op, type, id, raw_len, start);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc < 0 ? rc : 0;
+}
+
+int repo_add_stored_pack(repo *r, const uint8_t id[32], const void *file, size_t n,
+			 const pack_entry *e, size_t ne)
+{
+	char name[80];
+	pack_name(name, id);
+	/* stored first, outside the lock (it is the slow part); indexed after */
+	int rc = backend_put(r->be, name, BACKEND_DATA, file, n);
+	if (rc < 0)
+		return rc;
+	uint32_t slot;
+	pthread_mutex_lock(&r->lock);
+	rc = index_set_pack_slot(r->index, &slot);
+	if (rc == 0)
+		index_set_pack_stored(r->index, slot, id);
+	for (size_t i = 0; rc == 0 && i < ne; i++) {
+		index_loc loc;
+		if (index_set_lookup(r->index, e[i].id, &loc) == 0)
+			continue; /* stored elsewhere too: either copy serves */
+		rc = index_set_add(r->index, e[i].id, e[i].type, slot, (uint32_t)e[i].offset,
+				   e[i].stored_len, e[i].raw_len);
+	}
+	if (rc == 0) {
+		relied_add(&r->relied, id);
+		r->bytes_added += n;
+		if (++r->packs_unindexed >= REPO_INDEX_EVERY_PACKS)
+			rc = write_index(r);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+/* ---------- adopting packs no index names ---------- */
+
+struct adopt_ctx {
+	idmap known; /* packs an index or a condemnation record names */
+	uint8_t (*found)[32];
+	size_t n, cap;
+};
+
+static int note_known(void *ud, const uint8_t *id, const index_loc *loc)
+{
+	idmap_slot *s;
+	(void)id;
+	return loc->pack_id ? idmap_put(ud, loc->pack_id, &s, NULL) : 0;
+}
+
+static int note_orphan(void *ud, const backend_entry *e)
+{
+	struct adopt_ctx *c = ud;
+	uint8_t id[32];
+	const char *base = strrchr(e->name, '/');
+	if (!base || strlen(base + 1) != 64 || hex_decode(id, base + 1, 32) < 0 ||
+	    idmap_get(&c->known, id))
+		return 0;
+	int rc = array_reserve(&c->found, &c->cap, c->n + 1, 32);
+	if (rc == 0)
+		memcpy(c->found[c->n++], id, 32);
+	return rc;
+}
+
+int repo_adopt_unindexed_packs(repo *r, uint64_t *out_packs)
+{
+	struct adopt_ctx c = { IDMAP_INIT, NULL, 0, 0 };
+	*out_packs = 0;
+	int rc = index_set_foreach(r->index, note_known, &c.known);
+	rc = rc ?: gc_condemned_load(r->be, &c.known, NULL, NULL);
+	rc = rc ?: backend_list(r->be, "data", note_orphan, &c);
+	for (size_t i = 0; rc == 0 && i < c.n; i++) {
+		pthread_mutex_lock(&r->lock);
+		int a = index_add_pack_table(r->index, r->be, c.found[i]);
+		if (a == 0)
+			r->packs_unindexed++;
+		pthread_mutex_unlock(&r->lock);
+		if (a == -ENOMEM)
+			rc = a;
+		else if (a < 0) /* a damaged table: left for check and prune */
+			log_warn("%s; not reused", err_msg(a));
+		else
+			(*out_packs)++;
+	}
+	idmap_release(&c.known);
+	free(c.found);
 	return rc;
 }
 

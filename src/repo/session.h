@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "../base/buf.h"
+#include "pack.h"
 #include "repo.h"
 
 typedef struct repo_session repo_session;
@@ -43,6 +44,29 @@ int repo_session_open_stored(repo_session *s, int type, const uint8_t id[32], co
  * it; full packs are stored and indexed as they fill up.
  */
 int repo_session_save(repo_session *s, int type, const uint8_t id[32], const void *plain, size_t n);
+
+/*
+ * Stores a blob's stored bytes as they are, unless the index has it or
+ * another session is storing it: a copy from a repository with the same
+ * keys (sync), which the caller has checked against its source's table.
+ */
+int repo_session_save_stored(repo_session *s, int type, const uint8_t id[32], const void *stored,
+			     size_t n, uint32_t raw_len);
+/*
+ * Stores a whole pack file as it is, under its id, and indexes its blobs
+ * (e, its table; blobs the index has already are left to that copy).
+ * The caller has checked the file against its id and every blob against
+ * the table.  Any thread.
+ */
+int repo_add_stored_pack(repo *r, const uint8_t id[32], const void *file, size_t n,
+			 const pack_entry *e, size_t ne);
+/*
+ * Indexes packs in data/ that no index file and no condemnation record
+ * names (left by a killed backup or sync), so that their blobs are not
+ * stored again: they go into the next index file written.  A pack whose
+ * table is damaged is reported and left alone.
+ */
+int repo_adopt_unindexed_packs(repo *r, uint64_t *out_packs);
 
 /* The keyed id of a plaintext (any thread). */
 void repo_blob_id(const repo *r, uint8_t out[32], const void *plain, size_t n);

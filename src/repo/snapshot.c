@@ -85,6 +85,65 @@ static int encode_body(buf *b, const snapshot *s)
 	return r;
 }
 
+/* Plaintext header fields (version 2): their tags, as in the body. */
+enum { P_TIME = 1, P_GROUPS = 2 };
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* HMAC(gk, label | 0 | each distinct value of the set, sorted: le32 length | bytes). */
+static int group_id(uint8_t out[32], const uint8_t gk[32], const char *label, char *const *v,
+		    size_t n)
+{
+	buf _cleanup_(buf_releasep) b = BUF_INIT;
+	_cleanup_free_ const char **sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	int r = sorted ? buf_append(&b, label, strlen(label) + 1) : -ENOMEM;
+	if (r == 0 && n) {
+		memcpy(sorted, v, n * sizeof(*sorted));
+		qsort(sorted, n, sizeof(*sorted), cmp_str);
+	}
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if (i && strcmp(sorted[i - 1], sorted[i]) == 0)
+			continue;
+		size_t len = strlen(sorted[i]);
+		r = buf_put_le32(&b, (uint32_t)len);
+		r = r ?: buf_append(&b, sorted[i], len);
+	}
+	if (r == 0)
+		crypto_hmac(out, gk, b.data, b.len);
+	return r;
+}
+
+int snapshot_group_ids(uint8_t out[SNAPSHOT_GROUPS][32], const snapshot *s, const crypto_keys *k)
+{
+	uint8_t gk[32];
+	char *host = s->host ? s->host : "";
+	crypto_derive(gk, sizeof(gk), k->mac, "dvalin-group-v1");
+	int r = group_id(out[SNAPSHOT_GROUP_HOST], gk, "host", &host, 1);
+	r = r ?: group_id(out[SNAPSHOT_GROUP_PATHS], gk, "paths", s->paths, s->npaths);
+	r = r ?: group_id(out[SNAPSHOT_GROUP_TAGS], gk, "tags", s->tags, s->ntags);
+	crypto_wipe(gk, sizeof(gk));
+	return r;
+}
+
+/* The version 2 plaintext fields: the time and the group ids. */
+static int encode_plain(buf *b, const snapshot *s, const crypto_keys *k)
+{
+	buf _cleanup_(buf_releasep) v = BUF_INIT;
+	uint8_t g[SNAPSHOT_GROUPS][32];
+	int r = 0;
+	r = r ?: buf_put_svarint(&v, s->time);
+	r = r ?: buf_put_varint(&v, s->time_nsec);
+	r = r ?: buf_put_svarint(&v, s->tz_offset);
+	r = r ?: put_field(b, P_TIME, &v);
+	r = r ?: snapshot_group_ids(g, s, k);
+	r = r ?: buf_put_varint(b, P_GROUPS);
+	r = r ?: buf_put_str(b, g, sizeof(g));
+	return r;
+}
+
 int snapshot_encode(buf *out, snapshot *s, const crypto_keys *k)
 {
 	/* never write what snapshot_decode would refuse */
@@ -93,21 +152,27 @@ int snapshot_encode(buf *out, snapshot *s, const crypto_keys *k)
 	if (s->ndamaged > SNAPSHOT_MAX_DAMAGED)
 		return err_set(-E2BIG, "too many damaged paths to record (at most %d)", SNAPSHOT_MAX_DAMAGED);
 	buf _cleanup_(buf_releasep) body = BUF_INIT;
+	buf _cleanup_(buf_releasep) h = BUF_INIT;
 	int r = encode_body(&body, s);
+	r = r ?: buf_reserve(&h, SNAPSHOT_HEADER_LEN);
 	if (r < 0)
 		return r;
-	uint8_t h[SNAPSHOT_HEADER_LEN] = { 0 };
-	memcpy(h, SNAPSHOT_MAGIC, MAGIC_LEN);
-	le32_put(h + 8, FORMAT_VERSION);
-	memcpy(h + 16, s->tree, 32);
+	memset(h.data, 0, SNAPSHOT_HEADER_LEN);
+	h.len = SNAPSHOT_HEADER_LEN;
+	if ((r = encode_plain(&h, s, k)) < 0)
+		return r;
+	memcpy(h.data, SNAPSHOT_MAGIC, MAGIC_LEN);
+	le32_put(h.data + 8, SNAPSHOT_VERSION);
+	le32_put(h.data + 12, (uint32_t)(h.len - SNAPSHOT_HEADER_LEN));
+	memcpy(h.data + 16, s->tree, 32);
 	out->len = 0;
-	if ((r = buf_reserve(out, sizeof(h) + body.len + CRYPTO_OVERHEAD)) < 0)
+	if ((r = buf_reserve(out, h.len + body.len + CRYPTO_OVERHEAD)) < 0)
 		return r;
-	memcpy(out->data, h, sizeof(h));
-	r = crypto_seal(out->data + sizeof(h), k->enc, h, sizeof(h), body.data, body.len);
+	memcpy(out->data, h.data, h.len);
+	r = crypto_seal(out->data + h.len, k->enc, h.data, h.len, body.data, body.len);
 	if (r < 0)
 		return r;
-	out->len = sizeof(h) + body.len + CRYPTO_OVERHEAD;
+	out->len = h.len + body.len + CRYPTO_OVERHEAD;
 	crypto_sha256(s->id, out->data, out->len);
 	return 0;
 }
@@ -197,35 +262,115 @@ static int decode_field(snapshot *s, uint64_t tag, const uint8_t *p, size_t n, u
 	}
 }
 
-int snapshot_decode_header(const uint8_t *p, size_t n, uint8_t tree[32])
+/* The plaintext fields of a version 2 header into h; both are required. */
+static int decode_plain(snapshot_header *h, const uint8_t *p, size_t n)
+{
+	reader r;
+	unsigned seen = 0;
+	reader_init(&r, p, n);
+	while (reader_ok(&r) && reader_left(&r)) {
+		uint64_t tag = reader_varint(&r);
+		size_t flen;
+		const uint8_t *f = reader_str(&r, &flen, SNAPSHOT_PLAIN_MAX);
+		if (!f)
+			break;
+		if (tag == P_TIME || tag == P_GROUPS) {
+			if (seen & (1u << tag))
+				return -DV_ECORRUPT;
+			seen |= 1u << tag;
+		}
+		if (tag == P_TIME) {
+			reader t;
+			reader_init(&t, f, flen);
+			int64_t secs = reader_svarint(&t);
+			uint64_t ns = reader_varint(&t);
+			int64_t tz = reader_svarint(&t);
+			if (!reader_ok(&t) || reader_left(&t) || ns >= 1000000000u || tz < -86400 || tz > 86400)
+				return -DV_ECORRUPT;
+			h->time = secs;
+			h->time_nsec = (uint32_t)ns;
+			h->tz_offset = (int32_t)tz;
+		} else if (tag == P_GROUPS) {
+			if (flen != sizeof(h->group))
+				return -DV_ECORRUPT;
+			memcpy(h->group, f, sizeof(h->group));
+		} /* else a field of a later version: skipped */
+	}
+	if (!reader_ok(&r) || seen != (1u << P_TIME | 1u << P_GROUPS))
+		return -DV_ECORRUPT;
+	h->has_plain = 1;
+	return 0;
+}
+
+/* The header's length (48 + P) after checking magic, version and P. */
+static int header_len(const uint8_t *p, size_t n, size_t *out)
 {
 	if (n < SNAPSHOT_HEADER_LEN + CRYPTO_OVERHEAD || memcmp(p, SNAPSHOT_MAGIC, MAGIC_LEN) != 0)
 		return -DV_ECORRUPT;
-	if (le32_get(p + 8) != FORMAT_VERSION)
+	uint32_t version = le32_get(p + 8), plain = le32_get(p + 12);
+	if (version != 1 && version != SNAPSHOT_VERSION)
 		return -DV_EFORMAT;
-	memcpy(tree, p + 16, 32);
+	/* version 1 wrote 0 here and never read it */
+	if (version == 1)
+		plain = 0;
+	if (plain > SNAPSHOT_PLAIN_MAX || n - SNAPSHOT_HEADER_LEN - CRYPTO_OVERHEAD < plain)
+		return -DV_ECORRUPT;
+	*out = SNAPSHOT_HEADER_LEN + plain;
 	return 0;
+}
+
+int snapshot_decode_header(const uint8_t *p, size_t n, snapshot_header *out)
+{
+	size_t hlen;
+	memset(out, 0, sizeof(*out));
+	int rc = header_len(p, n, &hlen);
+	if (rc < 0)
+		return rc;
+	out->version = le32_get(p + 8);
+	memcpy(out->tree, p + 16, 32);
+	crypto_sha256(out->id, p, n);
+	if (out->version >= 2)
+		return decode_plain(out, p + SNAPSHOT_HEADER_LEN, hlen - SNAPSHOT_HEADER_LEN);
+	return 0;
+}
+
+/*
+ * A version 2 header must say what the body says, since a keyless policy
+ * relies on it: 0 when it does, -DV_ECORRUPT when not.
+ */
+static int plain_agrees(const snapshot_header *h, const snapshot *s, const crypto_keys *k)
+{
+	uint8_t g[SNAPSHOT_GROUPS][32];
+	if (!h->has_plain)
+		return 0;
+	if (h->time != s->time || h->time_nsec != s->time_nsec || h->tz_offset != s->tz_offset)
+		return -DV_ECORRUPT;
+	int rc = snapshot_group_ids(g, s, k);
+	if (rc < 0)
+		return rc;
+	return memcmp(g, h->group, sizeof(g)) == 0 ? 0 : -DV_ECORRUPT;
 }
 
 int snapshot_decode(snapshot **out, const uint8_t *p, size_t n, const crypto_keys *k)
 {
-	if (n < SNAPSHOT_HEADER_LEN + CRYPTO_OVERHEAD || memcmp(p, SNAPSHOT_MAGIC, MAGIC_LEN) != 0)
-		return -DV_ECORRUPT;
-	if (le32_get(p + 8) != FORMAT_VERSION)
-		return -DV_EFORMAT;
-	size_t blen = n - SNAPSHOT_HEADER_LEN - CRYPTO_OVERHEAD;
+	snapshot_header h;
+	int rc = snapshot_decode_header(p, n, &h);
+	if (rc < 0)
+		return rc;
+	size_t hlen;
+	header_len(p, n, &hlen);
+	size_t blen = n - hlen - CRYPTO_OVERHEAD;
 	_cleanup_free_ uint8_t *body = malloc(blen + 1);
 	if (!body)
 		return -ENOMEM;
-	int rc = crypto_open(body, k->enc, p, SNAPSHOT_HEADER_LEN, p + SNAPSHOT_HEADER_LEN,
-			     n - SNAPSHOT_HEADER_LEN);
+	rc = crypto_open(body, k->enc, p, hlen, p + hlen, n - hlen);
 	if (rc < 0)
 		return -DV_ECORRUPT;
 	snapshot *s = snapshot_new();
 	if (!s)
 		return -ENOMEM;
-	memcpy(s->tree, p + 16, 32);
-	crypto_sha256(s->id, p, n);
+	memcpy(s->tree, h.tree, 32);
+	memcpy(s->id, h.id, 32);
 	reader r;
 	unsigned seen = 0;
 	reader_init(&r, body, blen);
@@ -240,9 +385,10 @@ int snapshot_decode(snapshot **out, const uint8_t *p, size_t n, const crypto_key
 			return rc;
 		}
 	}
-	if (!reader_ok(&r) || !s->host || !s->user) {
+	rc = !reader_ok(&r) || !s->host || !s->user ? -DV_ECORRUPT : plain_agrees(&h, s, k);
+	if (rc < 0) {
 		snapshot_free(s);
-		return -DV_ECORRUPT;
+		return rc;
 	}
 	*out = s;
 	return 0;

@@ -19,24 +19,21 @@ static void snapshot_file_name(char out[80], const char *dir, const uint8_t id[3
 	snprintf(out, 80, "%s/%s", dir, hex);
 }
 
-int repo_save_snapshot(repo *r, snapshot *s)
+/*
+ * The commit check (docs/concurrency.md).  A prune deletes what it
+ * condemned only after every lease older than the condemnation is gone:
+ * ours must still count, before the snapshot file is written and after,
+ * when every prune that marks from then on sees it; and every pack the
+ * snapshot relies on must still be there both times.  A failure after
+ * writing removes the snapshot again.
+ */
+static int commit_file(repo *r, const uint8_t id[32], const uint8_t *p, size_t n)
 {
-	buf _cleanup_(buf_releasep) b = BUF_INIT;
 	char name[80];
-	int rc = snapshot_encode(&b, s, &r->keys);
-	if (rc < 0)
-		return rc;
-	snapshot_file_name(name, "snapshots", s->id);
+	snapshot_file_name(name, "snapshots", id);
 	const char *hex = name + 10; /* after "snapshots/" */
-	/*
-	 * The commit check (docs/concurrency.md).  A prune deletes what it
-	 * condemned only after every lease older than the condemnation is
-	 * gone: ours must still count, before the snapshot is written and
-	 * after, when every prune that marks from then on sees it; and every
-	 * pack the snapshot relies on must still be there both times.  A
-	 * failure after writing removes the snapshot again.
-	 */
 	const char *who = r->lease ? lease_kind(r->lease) : "process";
+	int rc = 0;
 	pthread_mutex_lock(&r->lock);
 	int written = 0;
 	for (int pass = 0; rc == 0 && pass < 2; pass++) {
@@ -44,7 +41,7 @@ int repo_save_snapshot(repo *r, snapshot *s)
 			rc = lease_confirm(r->lease);
 		rc = rc ?: relied_check(&r->relied, r->be, who, index_set_pack_count_max(r->index));
 		if (rc == 0 && pass == 0)
-			written = (rc = backend_put(r->be, name, BACKEND_META, b.data, b.len)) == 0;
+			written = (rc = backend_put(r->be, name, BACKEND_META, p, n)) == 0;
 	}
 	if (rc < 0) {
 		char msg[900];
@@ -56,6 +53,24 @@ int repo_save_snapshot(repo *r, snapshot *s)
 	}
 	pthread_mutex_unlock(&r->lock);
 	return rc;
+}
+
+int repo_save_snapshot(repo *r, snapshot *s)
+{
+	buf _cleanup_(buf_releasep) b = BUF_INIT;
+	int rc = snapshot_encode(&b, s, &r->keys);
+	return rc ?: commit_file(r, s->id, b.data, b.len);
+}
+
+int repo_put_snapshot_file(repo *r, const uint8_t *p, size_t n, uint8_t out_id[32])
+{
+	snapshot_header h;
+	int rc = snapshot_decode_header(p, n, &h);
+	if (rc < 0)
+		return err_set(rc, "not a snapshot file this dvalin can store (%s)",
+			       rc == -DV_EFORMAT ? "unsupported version" : "damaged header");
+	memcpy(out_id, h.id, 32);
+	return commit_file(r, h.id, p, n);
 }
 
 /* Decodes a snapshot file, whose name must be the id its bytes hash to. */
@@ -143,36 +158,93 @@ void repo_free_snapshots(snapshot **list, size_t n)
 	free(list);
 }
 
-struct roots_ctx {
-	repo_root_fn fn;
+struct headers_ctx {
+	repo_header_fn fn;
 	void *ud;
 	size_t damaged;
 };
 
-static int root_one(void *ud, const char *name, int rc, bytes *b)
+static int header_one(void *ud, const char *name, int rc, bytes *b)
 {
-	struct roots_ctx *c = ud;
-	uint8_t tree[32], want[32], got[32];
+	struct headers_ctx *c = ud;
+	snapshot_header h;
+	uint8_t want[32];
 	const char *base = strrchr(name, '/') + 1;
-	if (rc == 0) {
-		rc = snapshot_decode_header(b->data, b->len, tree);
-		crypto_sha256(got, b->data, b->len);
-	}
-	if (rc == 0 && (hex_decode(want, base, 32) < 0 || memcmp(want, got, 32) != 0))
+	rc = rc ?: snapshot_decode_header(b->data, b->len, &h);
+	if (rc == 0 && (hex_decode(want, base, 32) < 0 || memcmp(want, h.id, 32) != 0))
 		rc = -DV_ECORRUPT;
 	if (rc < 0)
 		return skip_damaged(&c->damaged, name, rc);
-	return c->fn(c->ud, want, tree);
+	return c->fn(c->ud, &h);
+}
+
+int repo_list_snapshot_headers(repo *r, repo_header_fn fn, void *ud, size_t *out_damaged)
+{
+	struct headers_ctx c = { fn, ud, 0 };
+	int rc = backend_fetch_dir(r->be, "snapshots", BACKEND_META, BACKEND_FETCH_SKIP_MISSING, NULL,
+				   header_one, &c);
+	if (out_damaged)
+		*out_damaged = c.damaged;
+	return rc;
+}
+
+struct roots_ctx {
+	repo_root_fn fn;
+	void *ud;
+};
+
+static int root_one(void *ud, const snapshot_header *h)
+{
+	struct roots_ctx *c = ud;
+	return c->fn(c->ud, h->id, h->tree);
 }
 
 int repo_list_snapshot_roots(repo *r, repo_root_fn fn, void *ud, size_t *out_damaged)
 {
-	struct roots_ctx c = { fn, ud, 0 };
-	int rc = backend_fetch_dir(r->be, "snapshots", BACKEND_META, BACKEND_FETCH_SKIP_MISSING, NULL,
-				   root_one, &c);
-	if (out_damaged)
-		*out_damaged = c.damaged;
+	struct roots_ctx c = { fn, ud };
+	return repo_list_snapshot_headers(r, root_one, &c, out_damaged);
+}
+
+struct header_list {
+	snapshot_header *v;
+	size_t n, cap;
+};
+
+static int add_header(void *ud, const snapshot_header *h)
+{
+	struct header_list *l = ud;
+	int rc = array_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v));
+	if (rc == 0)
+		l->v[l->n++] = *h;
 	return rc;
+}
+
+/* Those without a plaintext time first (by id), then oldest first. */
+static int cmp_header(const void *a, const void *b)
+{
+	const snapshot_header *x = a, *y = b;
+	if (x->has_plain != y->has_plain)
+		return x->has_plain ? 1 : -1;
+	if (x->has_plain && x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	if (x->has_plain && x->time_nsec != y->time_nsec)
+		return x->time_nsec < y->time_nsec ? -1 : 1;
+	return memcmp(x->id, y->id, 32);
+}
+
+int repo_load_snapshot_headers(repo *r, snapshot_header **out, size_t *out_n, size_t *out_damaged)
+{
+	struct header_list l = { NULL, 0, 0 };
+	int rc = repo_list_snapshot_headers(r, add_header, &l, out_damaged);
+	if (rc < 0) {
+		free(l.v);
+		return rc;
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_header);
+	*out = l.v;
+	*out_n = l.n;
+	return 0;
 }
 
 struct unreadable_ctx {

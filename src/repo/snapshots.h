@@ -22,6 +22,12 @@
 
 /* Encodes, stores and fills s->id (after confirming the lease, if any). */
 int repo_save_snapshot(repo *r, snapshot *s);
+/*
+ * Keyless: stores a snapshot file as it is (a copy from a repository with
+ * the same keys), under the id its bytes hash to (*out_id), with the same
+ * commit check as repo_save_snapshot.  Its header must decode.
+ */
+int repo_put_snapshot_file(repo *r, const uint8_t *p, size_t n, uint8_t out_id[32]);
 /* All snapshots, oldest first; damaged files counted in *out_damaged (may be NULL). */
 int repo_load_snapshots(repo *r, snapshot ***out, size_t *out_n, size_t *out_damaged);
 /* NULL-safe. */
@@ -32,6 +38,14 @@ void repo_free_snapshots(snapshot **list, size_t n);
  */
 typedef int (*repo_root_fn)(void *ud, const uint8_t id[32], const uint8_t tree[32]);
 int repo_list_snapshot_roots(repo *r, repo_root_fn fn, void *ud, size_t *out_damaged);
+/* Keyless: the same, with everything a header says (snapshot_header). */
+typedef int (*repo_header_fn)(void *ud, const snapshot_header *h);
+int repo_list_snapshot_headers(repo *r, repo_header_fn fn, void *ud, size_t *out_damaged);
+/*
+ * Keyless: every snapshot header in a new array (the caller frees it):
+ * those without a plaintext time (version 1) first, then oldest first.
+ */
+int repo_load_snapshot_headers(repo *r, snapshot_header **out, size_t *out_n, size_t *out_damaged);
 /* Deletes snapshot files that cannot be read or decrypted. */
 int repo_remove_unreadable_snapshots(repo *r, size_t *removed);
 /* Protection: a protected snapshot is never forgotten (protected/<id>). */

@@ -80,5 +80,7 @@ void report_forget(json *j, const forget_result *res, bool dry_run, const backen
 	json_key(j, "to_remove"); json_uint(j, res->removals);
 	json_key(j, "removed"); json_uint(j, res->removed);
 	report_requests(j, req);
+	json_key(j, "keyless"); json_bool(j, res->keyless);
+	json_key(j, "kept_without_plaintext_time"); json_uint(j, res->predating);
 	json_obj_end(j);
 }

@@ -209,3 +209,40 @@ def test_forget_by_id_json_and_dry_run(three):
     assert len(snapshots(repo)) == 3
     r = run(["forget", "-r", repo, ids[0][:8]], env=ENV)
     assert r.rc == 0 and f"removed {ids[0][:8]}" in r.out and "1 snapshot removed" in r.out, r
+
+
+KEYLESS = {k: v for k, v in ENV.items() if k != "DVALIN_PASSWORD"}
+
+
+def test_keyless_worked_example_keeps_what_forget_with_the_key_keeps(example):
+    repo, _, ids = example
+    r = run(["forget", "-r", repo, "--no-key", "--dry-run", "--json", *POLICY], env=KEYLESS)
+    assert r.rc == 0, r
+    doc = r.json()
+    assert doc["keyless"] is True and doc["kept_without_plaintext_time"] == 0
+    got = [(d["snapshot"]["time"][:19].replace("T", " "), d["rule"], d["rank"] or 0)
+           for d in doc["groups"][0]["snapshots"]]
+    assert got == EXAMPLE
+    assert doc["groups"][0]["host"].startswith("#") and len(doc["groups"][0]["host"]) == 65
+    r = run(["forget", "-r", repo, "--no-key", *POLICY], env=KEYLESS)
+    assert r.rc == 0, r
+    assert {s["id"] for s in snapshots(repo)} == {ids[w] for w, rule, _ in EXAMPLE if rule}
+
+
+def test_keyless_forget_refuses_what_needs_names(repo, world):
+    for opt in (["--host", "h"], ["--keep-tag", "t"], ["--path", "/p"], ["--tag", "t"],
+                ["--exact-path", "/p"]):
+        r = run(["forget", "-r", repo, "--no-key", "--keep-last", "1", *opt], env=KEYLESS)
+        assert r.rc == 2 and "needs the key" in r.err and len(r.err.splitlines()) == 1, r
+
+
+def test_keyless_forget_never_removes_version_1_snapshots(world):
+    import shutil
+    from test_golden import GOLDEN
+    repo = os.path.join(world, "golden")
+    shutil.copytree(os.path.join(GOLDEN, "repo"), repo)
+    r = run(["forget", "-r", repo, "--no-key", "--keep-last", "1", "--allow-empty", "--json"], env=KEYLESS)
+    assert r.rc == 0, r
+    assert r.json()["kept_without_plaintext_time"] == 1 and r.json()["removed"] == 0
+    assert "before snapshots carried their time and group in plaintext" in r.err
+    assert len(os.listdir(os.path.join(repo, "snapshots"))) == 1

@@ -231,3 +231,47 @@ def test_retention_rules_match_the_model(world):
             assert left == kept, (case, left ^ kept)
     print(f"retention property: seed {SEED}, {CASES} histories, {checked} policies, {removals} removals")
     assert checked == CASES * POLICIES and removals > 0
+
+
+def decisions(r):
+    out = {}
+    for g in r.json()["groups"]:
+        for d in g["snapshots"]:
+            sup = d["superseded_by"]
+            out[d["snapshot"]["id"]] = (d["action"], d["rule"], d["rank"],
+                                        (sup["rule"], sup["snapshot_id"]) if sup else None)
+    return out
+
+
+def test_keyless_retention_decides_as_with_the_key(world):
+    """forget --no-key reads only the plaintext time and keyed group ids of
+    each snapshot header; for every random history and policy (without
+    --host and --keep-tag, which need names) it must decide exactly as
+    forget with the key, group by group and snapshot by snapshot."""
+    rng = random.Random(SEED + 1)
+    keyless_env = {k: v for k, v in base_env().items() if k != "DVALIN_PASSWORD"}
+    compared = removals = 0
+    for case in range(max(1, CASES // 2)):
+        snaps = history(rng)
+        repo = write(world, case, snaps)
+        now = int(time.time())
+        for k in range(POLICIES):
+            pol = policy_for(rng, snaps, now)
+            pol["keep_tags"], pol["host"] = [], None
+            if not any(pol["keep"].values()) and not pol["within"]:
+                pol["keep"]["last"] = 1
+            where = f"seed {SEED + 1}, history {case}, policy {k}"
+            keyed = run(["forget", "-r", repo, "--json", "--dry-run", *args_of(pol)])
+            keyless = run(["forget", "-r", repo, "--json", "--dry-run", "--no-key", *args_of(pol)],
+                          env=keyless_env)
+            assert keyed.rc == keyless.rc and keyed.rc in (0, 1), (where, keyed, keyless)
+            if keyed.rc:
+                assert "the policy would remove" in keyed.err and "the policy would remove" in keyless.err
+                continue
+            a, b = decisions(keyed), decisions(keyless)
+            assert a == b, (where, {i: (a.get(i), b.get(i)) for i in set(a) | set(b) if a.get(i) != b.get(i)})
+            assert len(keyed.json()["groups"]) == len(keyless.json()["groups"]), where
+            assert keyless.json()["keyless"] is True
+            compared += 1
+            removals += sum(v[0] == "remove" for v in a.values())
+    assert compared > CASES // 2 and removals > 0, (compared, removals)

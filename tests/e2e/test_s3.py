@@ -152,6 +152,38 @@ def test_awkward_tree_restores_identical_from_s3(rgw, s3_bucket, world):
     assert "repo/config" in k and any(key.startswith("repo/data/") for key in k)
 
 
+def test_sync_to_an_s3_replica_without_the_key(rgw, s3_bucket, world):
+    """init --replica-of and sync --to s3:... with no password anywhere:
+    the replica restores exactly with the source's password, and a second
+    sync after a new backup copies only that snapshot."""
+    env = env_for(rgw)
+    keyless = {k: v for k, v in env.items() if k != "DVALIN_PASSWORD"}
+    src_repo = os.path.join(world, "local")
+    assert run(["init", "-r", src_repo, *LOW_KDF], env=env).rc == 0
+    data = os.path.join(world, "data")
+    make_awkward_tree(data, as_root=os.geteuid() == 0)
+    assert run(["backup", "-r", src_repo, data], env=env).rc == 0
+    url = rgw.url(s3_bucket, "replica")
+    r = run(["init", "--replica-of", src_repo, url], env=keyless)
+    assert r.rc == 0, r
+    r = run(["sync", "--from", src_repo, "--to", url, "--json"], env=keyless)
+    assert r.rc == 0, r
+    assert r.json()["snapshots_copied"] == 1, r.out
+    with open(os.path.join(data, "new-file"), "w") as f:
+        f.write("after the first sync\n")
+    assert run(["backup", "-r", src_repo, data], env=env).rc == 0
+    r = run(["sync", "--from", src_repo, "--to", url, "--json"], env=keyless)
+    assert r.rc == 0, r
+    doc = r.json()
+    assert doc["snapshots_copied"] == 1 and doc["snapshots_present"] == 1, r.out
+    target = os.path.join(world, "target")
+    r = run(["restore", "-r", url, "latest", "--target", target], env=env)
+    assert r.rc == 0, r
+    assert compare(data, target + data) > 20
+    r = run(["check", "-r", url, "--read-data"], env=env)
+    assert r.rc == 0, r
+
+
 def test_incremental_backup_costs_a_handful_of_requests(rgw, s3_bucket, world):
     """An unchanged re-backup reads no file and fetches almost nothing: no
     request per file or per blob; dvalin's counts agree with radosgw's log."""

@@ -27,19 +27,25 @@ static void fuzz_snapshot_file(const uint8_t *p, size_t n)
 {
 	crypto_keys k;
 	snapshot *s = NULL, *s2 = NULL;
-	uint8_t tree[32], h[32];
+	snapshot_header hd;
+	uint8_t h[32];
 	buf enc = BUF_INIT;
 	fuzz_keys(&k);
-	int hr = snapshot_decode_header(p, n, tree);
+	int hr = snapshot_decode_header(p, n, &hd);
 	if (snapshot_decode(&s, p, n, &k) < 0)
 		goto out;
-	FUZZ_CHECK(hr == 0 && memcmp(tree, s->tree, 32) == 0);
+	FUZZ_CHECK(hr == 0 && memcmp(hd.tree, s->tree, 32) == 0);
 	crypto_sha256(h, p, n);
-	FUZZ_CHECK(memcmp(h, s->id, 32) == 0);
+	FUZZ_CHECK(memcmp(h, s->id, 32) == 0 && memcmp(h, hd.id, 32) == 0);
+	/* a plaintext time decoded with the key is the body's */
+	FUZZ_CHECK(!hd.has_plain || (hd.time == s->time && hd.tz_offset == s->tz_offset));
 	char when[40];
 	snapshot_format_time(when, s);
 	FUZZ_CHECK(snapshot_encode(&enc, s, &k) == 0);
 	FUZZ_CHECK(snapshot_decode(&s2, enc.data, enc.len, &k) == 0);
+	/* what we write always carries the plaintext fields, and they agree */
+	FUZZ_CHECK(snapshot_decode_header(enc.data, enc.len, &hd) == 0 && hd.has_plain &&
+		   hd.time == s->time && hd.time_nsec == s->time_nsec);
 	FUZZ_CHECK(memcmp(s2->tree, s->tree, 32) == 0 && s2->time == s->time &&
 		   s2->time_nsec == s->time_nsec && s2->tz_offset == s->tz_offset);
 	FUZZ_CHECK(strcmp(s2->host, s->host) == 0 && strcmp(s2->user, s->user) == 0);

@@ -130,12 +130,14 @@ static int snapshots(struct ctx *c)
 		buf file = BUF_INIT;
 		r = snapshot_encode(&file, v[i], &c->keys);
 		r = r ?: put("snapshot_file", file.data, file.len);
-		size_t blen = file.len - SNAPSHOT_HEADER_LEN - CRYPTO_OVERHEAD;
+		/* the header is 48 bytes and the plaintext fields (le32 at 12) */
+		size_t hlen = r == 0 ? SNAPSHOT_HEADER_LEN + le32_get(file.data + 12) : 0;
+		size_t blen = file.len - hlen - CRYPTO_OVERHEAD;
 		uint8_t *body = r == 0 ? malloc(blen + 1) : NULL;
 		if (r == 0 && !body)
 			r = -ENOMEM;
-		r = r ?: crypto_open(body, c->keys.enc, file.data, SNAPSHOT_HEADER_LEN,
-				     file.data + SNAPSHOT_HEADER_LEN, file.len - SNAPSHOT_HEADER_LEN);
+		r = r ?: crypto_open(body, c->keys.enc, file.data, hlen, file.data + hlen,
+				     file.len - hlen);
 		r = r ?: put("snapshot_body", body, blen);
 		free(body);
 		buf_release(&file);
