@@ -195,8 +195,11 @@ def test_btrfs_snapshot_removed_after_kill_9(world, repo, btrfs):
                              env=base_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert wait_for(lambda: leftovers(vol) and any(marker.encode() in b"".join(cmdline(c))
                                                        for k in children(p.pid) for c in [k] + children(k)))
-        guard = [c for c in children(p.pid) if cmdline(c)[:1] == [DVALIN.encode()]]
-        assert len(guard) == 1, [cmdline(c) for c in children(p.pid)]
+        def guards():
+            return [c for c in children(p.pid) if cmdline(c)[:1] == [DVALIN.encode()]]
+        # a child forked for a hook is dvalin too until it execs: wait for the guard alone
+        assert wait_for(lambda: len(guards()) == 1), [cmdline(c) for c in children(p.pid)]
+        guard = guards()
         return p, guard[0]
 
     def kill_hook():
