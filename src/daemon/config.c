@@ -321,7 +321,8 @@ static int on_section(void *ud, const char *section, int line)
 		return 0;
 	}
 	if (strcmp(kind, "sync") == 0) {
-		error_at(x, line, "[%s] jobs need 'dvalin %s', which this build of dvalin does not have", kind, kind);
+		error_at(x, line, "[sync NAME] jobs are not run by the daemon yet: run 'dvalin sync' from a timer, "
+			 "or contrib/cold/ for a cold drive (docs/sync.md)");
 		return 0;
 	}
 	int k = job_kind_of(kind);
