@@ -537,6 +537,17 @@ static void finish_run(daemon_state *d, daemon_run *r)
 		ri.bytes_added = sum.bytes_added;
 		memcpy(ri.snapshot_id, sum.snapshot_id, sizeof(ri.snapshot_id));
 	}
+	result_sync sy;
+	if (r->kind == JOB_SYNC && result_sync_summary(r->result, &sy)) {
+		/* the row's columns, as docs/daemon.md says for a sync: files is snapshots copied,
+		 * bytes_added what the replica gained, mismatches the snapshots not copied */
+		ri.has_summary = 1;
+		ri.files = sy.copied;
+		ri.bytes_read = sy.bytes_read;
+		ri.bytes_added = sy.bytes_written;
+		ri.mismatches = sy.skipped;
+		ri.bytes_per_second = sy.seconds > 0 ? (double)sy.bytes_read / sy.seconds : 0;
+	}
 	result_drill dr;
 	if (r->kind == JOB_DRILL && result_drill_summary(r->result, &dr)) {
 		ri.has_summary = 1;
