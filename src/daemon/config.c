@@ -537,6 +537,20 @@ static void list_keys(int kind, char *out, size_t cap)
 		}
 }
 
+/* The job's yes/no setting named key, or NULL if key is not one. */
+static int *bool_key(dconf_job *j, const char *key)
+{
+	struct { const char *key; int *flag; } t[] = {
+		{ "one-file-system", &j->one_file_system }, { "persistent", &j->persistent },
+		{ "read-data", &j->read_data }, { "full", &j->full }, { "live", &j->live },
+		{ "remove-vanished", &j->remove_vanished }, { "verify", &j->verify },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(key, t[i].key) == 0)
+			return t[i].flag;
+	return NULL;
+}
+
 static int job_key(parse_ctx *x, const char *key, const char *v, int line)
 {
 	dconf_job *j = &x->c->jobs[x->cur];
@@ -552,6 +566,7 @@ static int job_key(parse_ctx *x, const char *key, const char *v, int line)
 		return 0;
 	}
 	int64_t d;
+	int *flag;
 	int rc = 0;
 	/* a sync's source is its repository: the same reference, resolved the same way */
 	if (strcmp(key, "repository") == 0 || strcmp(key, "from") == 0) {
@@ -578,26 +593,12 @@ static int job_key(parse_ctx *x, const char *key, const char *v, int line)
 			rc = strlist_add(&j->keep_tags, &j->nkeep_tags, v);
 	} else if (strcmp(key, "host") == 0) {
 		rc = set_str(&j->host, v);
-	} else if (strcmp(key, "one-file-system") == 0 || strcmp(key, "persistent") == 0 ||
-		   strcmp(key, "read-data") == 0 || strcmp(key, "full") == 0 || strcmp(key, "live") == 0 ||
-		   strcmp(key, "remove-vanished") == 0 || strcmp(key, "verify") == 0) {
+	} else if ((flag = bool_key(j, key))) {
 		int b;
 		if (parse_bool(v, &b) < 0)
 			error_at(x, line, "%s wants yes or no, not '%s'", key, v);
-		else if (key[0] == 'o')
-			j->one_file_system = b;
-		else if (key[0] == 'p')
-			j->persistent = b;
-		else if (key[0] == 'r')
-			j->read_data = b;
-		else if (key[0] == 'f')
-			j->full = b;
-		else if (key[0] == 'l')
-			j->live = b;
-		else if (key[0] == 'v')
-			j->verify = b;
 		else
-			j->remove_vanished = b;
+			*flag = b;
 	} else if (strcmp(key, "schedule") == 0) {
 		calendar *cal;
 		if (calendar_parse(&cal, v) < 0) {
