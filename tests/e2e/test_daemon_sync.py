@@ -122,3 +122,50 @@ to = nowhere
               f"{bad}:11: unknown key 'repository-typo' in [sync a]",
               f"{bad}:13: [sync b] needs 'from = NAME or PATH'"):
         assert w in r.err, (w, r.err)
+
+
+def test_a_sync_and_a_prune_of_either_end_never_overlap(world, repo):
+    """A sync reads the source's packs and counts on the replica's: a prune of
+    either waits for it, and it for them (all three are due at the same times)."""
+    src = os.path.join(world, "src")
+    make_files(src, n_small=20, n_old=4)
+    with open(os.path.join(src, "big"), "wb") as f:
+        f.write(os.urandom(16 << 20))
+    r = run(["backup", "-r", repo, src])
+    assert r.rc == 0, r
+    replica = os.path.join(world, "replica")
+    r = run(["init", "--replica-of", repo, replica], env=KEYLESS)
+    assert r.rc == 0, r
+    d = Daemon(world, config(world, repo, f"""
+[repository offsite]
+location = {replica}
+
+[prune main]
+repository = main
+schedule = *:*:0/2
+
+[prune offsite-prune]
+repository = offsite
+schedule = *:*:0/2
+
+[sync offsite]
+from = main
+to = offsite
+schedule = *:*:0/2
+verify = yes
+"""))
+    d.start(wait_web=False)
+    try:
+        d.wait_runs("offsite", 3, timeout=90)
+        d.wait_runs("main", 3, timeout=90)
+        d.wait_runs("offsite-prune", 3, timeout=90)
+        runs = [r for r in d.runs() if r["status"] != "running"]
+    finally:
+        assert d.stop() == 0
+    syncs = [(r["start"], r["end"]) for r in runs if r["kind"] == "sync"]
+    prunes = [(r["start"], r["end"], r["job"]) for r in runs if r["kind"] == "prune"]
+    assert {p[2] for p in prunes} == {"main", "offsite-prune"}, prunes
+    for s in syncs:
+        for p in prunes:
+            assert s[1] <= p[0] or p[1] <= s[0], f"sync {s} overlaps prune {p}"
+    assert all(r["status"] == "ok" for r in runs if r["status"] != "interrupted"), runs
