@@ -102,9 +102,11 @@ static int check_config(const char *path)
 	printf("%s: ok, %zu job%s\n", path, c->njobs, c->njobs == 1 ? "" : "s");
 	for (size_t i = 0; i < c->njobs; i++) {
 		const dconf_job *j = &c->jobs[i];
-		printf("  %-7s %-16s %s%s%s\n", config_kind_name(j->kind), j->name,
+		/* a sync: its source, then the replica it writes */
+		printf("  %-7s %-16s %s%s%s%s%s\n", config_kind_name(j->kind), j->name,
 		       j->schedule ? calendar_text(j->schedule) : "(runs only when asked)",
-		       j->repo ? "  -> " : "", j->repo ? j->repo->location : "");
+		       j->repo ? "  -> " : "", j->repo ? j->repo->location : "", j->to ? " -> " : "",
+		       j->to ? j->to->location : "");
 	}
 	printf("web UI: %s%s%s\n", c->listen ? (c->tls_cert ? "https://" : "http://") : "off",
 	       c->listen ? c->listen : "", c->listen ? "/" : "");

@@ -30,7 +30,8 @@ const char cmd_sync_usage[] =
 	"that needs a blob damaged or missing in the source is not copied and is\n"
 	"named; the others are (exit status 1).  A sync that was interrupted goes\n"
 	"on where it stopped when run again.  --from and --to take any repository\n"
-	"URL; --from defaults to -r/--repo or $DVALIN_REPOSITORY.\n\n"
+	"URL; --from defaults to -r/--repo or $DVALIN_REPOSITORY.  'dvalin copy' is\n"
+	"the same command (restic's name for it).\n\n"
 	"Which snapshots (all by default; filters combine):\n"
 	CLI_SELECT_HELP
 	"      --latest N         the N newest of each host and set of paths\n"

@@ -34,6 +34,7 @@ static const cli_command commands[] = {
 	{ "check", cmd_check, "verify the repository", cmd_check_usage },
 	{ "unlock", cmd_unlock, "remove the leases of processes that are gone", cmd_unlock_usage },
 	{ "sync", cmd_sync, "copy snapshots to a replica, without the key", cmd_sync_usage },
+	{ "copy", cmd_sync, "the same as sync (restic's name for it)", cmd_sync_usage },
 	{ "repair", cmd_repair, "rebuild the index, rewrite damaged snapshots", cmd_repair_usage },
 	{ "stats", cmd_stats, "sizes, deduplication and compression", cmd_stats_usage },
 	{ "protect", cmd_protect, "keep a snapshot from being forgotten", cmd_protect_usage },

@@ -4,6 +4,7 @@
 #include "../base/err.h"
 #include "../base/ini.h"
 #include "../base/log.h"
+#include "../base/num.h"
 #include "../base/strlist.h"
 #include "../http/http.h"
 
@@ -26,13 +27,13 @@
 
 const char *config_kind_name(int kind)
 {
-	static const char *const n[] = { "?", "backup", "prune", "check", "disks", "zpool", "drill", "restore" };
+	static const char *const n[] = { "?", "backup", "prune", "check", "disks", "zpool", "drill", "sync", "restore" };
 	return kind >= JOB_BACKUP && kind <= JOB_RESTORE ? n[kind] : "?";
 }
 
 int config_kind_has_repo(int kind)
 {
-	return kind == JOB_BACKUP || kind == JOB_PRUNE || kind == JOB_CHECK || kind == JOB_DRILL;
+	return kind == JOB_BACKUP || kind == JOB_PRUNE || kind == JOB_CHECK || kind == JOB_DRILL || kind == JOB_SYNC;
 }
 
 /* ---------- durations ---------- */
@@ -103,8 +104,10 @@ typedef struct {
 	int nerrors;
 	int section;         /* SEC_* */
 	size_t cur;          /* the repository or job being filled */
-	char **repo_refs;    /* each job's "repository =" as written (NULL entries allowed) */
+	char **repo_refs;    /* each job's "repository =" (sync: "from =") as written (NULL entries allowed) */
 	size_t nrefs;
+	char **to_refs;      /* each job's "to =" (sync) as written */
+	int *to_lines;
 	int *ref_lines;
 	int listen_line, tls_line, users_line, alerts_line;
 	int has_web;
@@ -206,7 +209,7 @@ static void split_section(const char *s, char *kind, size_t kcap, const char **r
 
 static int job_kind_of(const char *word)
 {
-	for (int k = JOB_BACKUP; k <= JOB_DRILL; k++)
+	for (int k = JOB_BACKUP; k <= JOB_SYNC; k++)
 		if (strcmp(word, config_kind_name(k)) == 0)
 			return k;
 	return 0;
@@ -243,8 +246,18 @@ static int add_job(parse_ctx *x, int kind, const char *name, int line)
 	if (!lines)
 		return -ENOMEM;
 	x->ref_lines = lines;
+	char **tos = realloc(x->to_refs, (c->njobs + 1) * sizeof(*tos));
+	if (!tos)
+		return -ENOMEM;
+	x->to_refs = tos;
+	int *tolines = realloc(x->to_lines, (c->njobs + 1) * sizeof(*tolines));
+	if (!tolines)
+		return -ENOMEM;
+	x->to_lines = tolines;
 	x->repo_refs[c->njobs] = NULL;
 	x->ref_lines[c->njobs] = 0;
+	x->to_refs[c->njobs] = NULL;
+	x->to_lines[c->njobs] = 0;
 	x->nrefs = c->njobs + 1;
 	dconf_job *j = &c->jobs[c->njobs];
 	memset(j, 0, sizeof(*j));
@@ -320,15 +333,10 @@ static int on_section(void *ud, const char *section, int line)
 		x->section = SEC_REPO;
 		return 0;
 	}
-	if (strcmp(kind, "sync") == 0) {
-		error_at(x, line, "[sync NAME] jobs are not run by the daemon yet: run 'dvalin sync' from a timer, "
-			 "or contrib/cold/ for a cold drive (docs/sync.md)");
-		return 0;
-	}
 	int k = job_kind_of(kind);
 	if (!k) {
 		error_at(x, line, "unknown section '[%s]' (expected [daemon], [web], [notify], [repository NAME], "
-			 "[backup NAME], [prune NAME], [check NAME], [drill NAME], [disks] or [zpool])", section);
+			 "[backup NAME], [prune NAME], [check NAME], [drill NAME], [sync NAME], [disks] or [zpool])", section);
 		return 0;
 	}
 	const char *name = rest;
@@ -498,20 +506,22 @@ static int repo_key(parse_ctx *x, const char *key, const char *v, int line)
 #define K_D (1 << JOB_DISKS)
 #define K_Z (1 << JOB_ZPOOL)
 #define K_R (1 << JOB_DRILL)
-#define K_ALL (K_B | K_P | K_C | K_D | K_Z | K_R)
+#define K_S (1 << JOB_SYNC)
+#define K_ALL (K_B | K_P | K_C | K_D | K_Z | K_R | K_S)
 
 static const struct {
 	const char *key;
 	int kinds;
 } job_keys[] = {
-	{ "repository", K_B | K_P | K_C | K_R }, { "path", K_B | K_R }, { "exclude", K_B }, { "tag", K_B | K_R },
-	{ "host", K_B | K_R }, { "one-file-system", K_B }, { "schedule", K_ALL }, { "random-delay", K_ALL },
+	{ "repository", K_B | K_P | K_C | K_R }, { "path", K_B | K_R | K_S }, { "exclude", K_B }, { "tag", K_B | K_R | K_S },
+	{ "host", K_B | K_R | K_S }, { "one-file-system", K_B }, { "schedule", K_ALL }, { "random-delay", K_ALL },
 	{ "persistent", K_ALL }, { "timeout", K_ALL }, { "max-age", K_ALL }, { "before", K_B },
 	{ "after", K_B }, { "keep-last", K_B }, { "keep-hourly", K_B }, { "keep-daily", K_B },
 	{ "keep-weekly", K_B }, { "keep-monthly", K_B }, { "keep-yearly", K_B }, { "keep-within", K_B },
 	{ "keep-tag", K_B }, { "max-unused", K_P }, { "read-data", K_C }, { "read-data-subset", K_C },
 	{ "state", K_D | K_Z }, { "snapshot", K_R }, { "sample", K_R }, { "full", K_R }, { "target", K_R },
-	{ "live", K_R }, { "threads", K_R },
+	{ "live", K_R }, { "threads", K_R | K_S }, { "from", K_S }, { "to", K_S }, { "latest", K_S },
+	{ "remove-vanished", K_S }, { "verify", K_S }, { "limit-rate", K_S },
 };
 
 static void list_keys(int kind, char *out, size_t cap)
@@ -525,6 +535,20 @@ static void list_keys(int kind, char *out, size_t cap)
 				break;
 			len += (size_t)n;
 		}
+}
+
+/* The job's yes/no setting named key, or NULL if key is not one. */
+static int *bool_key(dconf_job *j, const char *key)
+{
+	struct { const char *key; int *flag; } t[] = {
+		{ "one-file-system", &j->one_file_system }, { "persistent", &j->persistent },
+		{ "read-data", &j->read_data }, { "full", &j->full }, { "live", &j->live },
+		{ "remove-vanished", &j->remove_vanished }, { "verify", &j->verify },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(key, t[i].key) == 0)
+			return t[i].flag;
+	return NULL;
 }
 
 static int job_key(parse_ctx *x, const char *key, const char *v, int line)
@@ -542,10 +566,16 @@ static int job_key(parse_ctx *x, const char *key, const char *v, int line)
 		return 0;
 	}
 	int64_t d;
+	int *flag;
 	int rc = 0;
-	if (strcmp(key, "repository") == 0) {
+	/* a sync's source is its repository: the same reference, resolved the same way */
+	if (strcmp(key, "repository") == 0 || strcmp(key, "from") == 0) {
 		x->ref_lines[x->cur] = line;
 		return set_str(&x->repo_refs[x->cur], v);
+	}
+	if (strcmp(key, "to") == 0) {
+		x->to_lines[x->cur] = line;
+		return set_str(&x->to_refs[x->cur], v);
 	}
 	if (strcmp(key, "path") == 0) {
 		if (!absolute(v))
@@ -563,21 +593,12 @@ static int job_key(parse_ctx *x, const char *key, const char *v, int line)
 			rc = strlist_add(&j->keep_tags, &j->nkeep_tags, v);
 	} else if (strcmp(key, "host") == 0) {
 		rc = set_str(&j->host, v);
-	} else if (strcmp(key, "one-file-system") == 0 || strcmp(key, "persistent") == 0 ||
-		   strcmp(key, "read-data") == 0 || strcmp(key, "full") == 0 || strcmp(key, "live") == 0) {
+	} else if ((flag = bool_key(j, key))) {
 		int b;
 		if (parse_bool(v, &b) < 0)
 			error_at(x, line, "%s wants yes or no, not '%s'", key, v);
-		else if (key[0] == 'o')
-			j->one_file_system = b;
-		else if (key[0] == 'p')
-			j->persistent = b;
-		else if (key[0] == 'r')
-			j->read_data = b;
-		else if (key[0] == 'f')
-			j->full = b;
 		else
-			j->live = b;
+			*flag = b;
 	} else if (strcmp(key, "schedule") == 0) {
 		calendar *cal;
 		if (calendar_parse(&cal, v) < 0) {
@@ -646,6 +667,17 @@ static int job_key(parse_ctx *x, const char *key, const char *v, int line)
 			error_at(x, line, "snapshot wants 'latest' or a snapshot id (a prefix of it), not '%s'", v);
 		else
 			rc = set_str(&j->snapshot, v);
+	} else if (strcmp(key, "latest") == 0) {
+		if (parse_int(v, 1, 1000000, &j->latest) < 0)
+			error_at(x, line, "latest wants a count of snapshots (1..1000000), not '%s'", v);
+	} else if (strcmp(key, "limit-rate") == 0) {
+		/* sync's form: bytes per second, K, M, G (1024s); checked here so a typo is caught at load */
+		uint64_t n;
+		const char *end;
+		if (num_parse_u64(v, &end, &n) < 0 || !n || (*end && (!strchr("KMG", *end) || end[1])))
+			error_at(x, line, "limit-rate wants bytes per second (20M; K, M, G), not '%s'", v);
+		else
+			rc = set_str(&j->limit_rate, v);
 	} else if (strcmp(key, "threads") == 0) {
 		if (parse_int(v, 1, 64, &j->threads) < 0)
 			error_at(x, line, "threads must be 1..64, not '%s'", v);
@@ -699,42 +731,73 @@ static int find_repo(const dconf *c, const char *name)
 	return -1;
 }
 
+/* A job's reference (a [repository NAME], or a location written in the job) to
+ * an index in c->repos; -1 (reported) if it names nothing. */
+static int resolve_ref(parse_ctx *x, const char *ref, int line, int *out)
+{
+	dconf *c = x->c;
+	int rc = 0, r = find_repo(c, ref);
+	if (r < 0 && (absolute(ref) || strchr(ref, ':'))) {
+		/* a location written in the job: one repository per distinct location */
+		for (size_t k = 0; k < c->nrepos && r < 0; k++)
+			if (c->repos[k].location && strcmp(c->repos[k].location, ref) == 0 &&
+			    strcmp(c->repos[k].name, ref) == 0)
+				r = (int)k;
+		size_t n;
+		if (r < 0 && (rc = add_repo(c, ref, ref, line, &n)) == 0)
+			r = (int)n;
+	}
+	if (rc == 0 && r < 0)
+		error_at(x, line, "no [repository %s] (and '%s' is not an absolute path or URL)", ref, ref);
+	*out = r;
+	return rc;
+}
+
 static int resolve_repos(parse_ctx *x)
 {
 	dconf *c = x->c;
-	size_t *idx = calloc(c->njobs + 1, sizeof(*idx));
+	/* indexes, not pointers: add_repo() may move c->repos */
+	size_t *idx = calloc(2 * (c->njobs + 1), sizeof(*idx));
 	if (!idx)
 		return -ENOMEM;
+	size_t *to = idx + c->njobs + 1;
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < c->njobs; i++) {
 		dconf_job *j = &c->jobs[i];
 		const char *ref = i < x->nrefs ? x->repo_refs[i] : NULL;
-		idx[i] = (size_t)-1;
+		const char *tref = i < x->nrefs ? x->to_refs[i] : NULL;
+		int r;
+		idx[i] = to[i] = (size_t)-1;
 		if (!config_kind_has_repo(j->kind))
 			continue;
 		if (!ref) {
-			error_at(x, j->line, "[%s %s] needs 'repository = NAME or PATH'", config_kind_name(j->kind), j->name);
+			error_at(x, j->line, "[%s %s] needs '%s = NAME or PATH'", config_kind_name(j->kind), j->name,
+				 j->kind == JOB_SYNC ? "from" : "repository");
 			continue;
 		}
-		int r = find_repo(c, ref);
-		if (r < 0 && (absolute(ref) || strchr(ref, ':'))) {
-			/* a location written in the job: one repository per distinct location */
-			for (size_t k = 0; k < c->nrepos && r < 0; k++)
-				if (c->repos[k].location && strcmp(c->repos[k].location, ref) == 0 &&
-				    strcmp(c->repos[k].name, ref) == 0)
-					r = (int)k;
-			size_t n;
-			if (r < 0 && (rc = add_repo(c, ref, ref, x->ref_lines[i], &n)) == 0)
-				r = (int)n;
-		}
-		if (rc == 0 && r < 0)
-			error_at(x, x->ref_lines[i], "no [repository %s] (and '%s' is not an absolute path or URL)", ref, ref);
-		if (r >= 0)
+		if ((rc = resolve_ref(x, ref, x->ref_lines[i], &r)) == 0 && r >= 0)
 			idx[i] = (size_t)r;
+		if (j->kind != JOB_SYNC || rc < 0)
+			continue;
+		if (!tref) {
+			error_at(x, j->line, "[sync %s] needs 'to = NAME or PATH' (a replica made by 'dvalin init "
+				 "--replica-of')", j->name);
+			continue;
+		}
+		if ((rc = resolve_ref(x, tref, x->to_lines[i], &r)) == 0 && r >= 0)
+			to[i] = (size_t)r;
 	}
-	for (size_t i = 0; rc == 0 && i < c->njobs; i++)
+	for (size_t i = 0; rc == 0 && i < c->njobs; i++) {
 		if (idx[i] != (size_t)-1)
 			c->jobs[i].repo = &c->repos[idx[i]];
+		if (to[i] != (size_t)-1)
+			c->jobs[i].to = &c->repos[to[i]];
+	}
+	for (size_t i = 0; rc == 0 && i < c->njobs; i++)
+		if (c->jobs[i].repo && c->jobs[i].to && c->jobs[i].repo->location && c->jobs[i].to->location &&
+		    strcmp(c->jobs[i].repo->location, c->jobs[i].to->location) == 0)
+			error_at(x, x->to_lines[i], "[sync %s]: from and to are the same repository '%s'",
+				 c->jobs[i].name, c->jobs[i].to->location);
 	free(idx);
 	return rc;
 }
@@ -853,6 +916,8 @@ int config_load(dconf **out, const char *path, int *nerrors)
 	}
 	strlist_free(x.repo_refs, x.nrefs);
 	free(x.ref_lines);
+	strlist_free(x.to_refs, x.nrefs);
+	free(x.to_lines);
 	if (rc == 0 && x.nerrors)
 		rc = -EINVAL;
 	if (rc < 0) {
@@ -886,6 +951,7 @@ void config_free(dconf *c)
 		free(j->sample);
 		free(j->snapshot);
 		free(j->target);
+		free(j->limit_rate);
 	}
 	for (size_t i = 0; i < c->nrepos; i++) {
 		free(c->repos[i].name);

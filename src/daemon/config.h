@@ -4,7 +4,7 @@
  * (docs/daemon.md documents every key), read with base/ini.c into one
  * value: the [daemon], [web] and [notify] settings, the repositories, and
  * the jobs ([backup NAME], [prune NAME], [check NAME], [drill NAME],
- * [disks], [zpool]).
+ * [sync NAME], [disks], [zpool]).
  *
  * config_load() reads and checks everything and reports every error, not
  * only the first: each one is logged as "FILE:LINE: reason" and the call
@@ -29,11 +29,11 @@
 #define CONFIG_DEFAULT_PATH "/etc/dvalin/dvalin.conf"
 #define CONFIG_NAME_MAX 64
 
-enum job_kind { JOB_BACKUP = 1, JOB_PRUNE, JOB_CHECK, JOB_DISKS, JOB_ZPOOL, JOB_DRILL, JOB_RESTORE };
+enum job_kind { JOB_BACKUP = 1, JOB_PRUNE, JOB_CHECK, JOB_DISKS, JOB_ZPOOL, JOB_DRILL, JOB_SYNC, JOB_RESTORE };
 
 /* "backup", "prune", ... */
 const char *config_kind_name(int kind);
-/* The kind works on a repository (backup, prune, check, drill). */
+/* The kind works on a repository (backup, prune, check, drill; sync: its source). */
 int config_kind_has_repo(int kind);
 
 typedef struct {
@@ -47,7 +47,8 @@ typedef struct {
 	char name[CONFIG_NAME_MAX];
 	int kind;
 	int line;                 /* the section's line */
-	const dconf_repo *repo;   /* backup, prune, check, drill */
+	const dconf_repo *repo;   /* backup, prune, check, drill; sync: from */
+	const dconf_repo *to;     /* sync: the replica written */
 	char **paths, **excludes, **tags, **keep_tags; /* drill: paths and tags select the snapshot */
 	size_t npaths, nexcludes, ntags, nkeep_tags;
 	char *host;               /* backup: recorded host (NULL: this machine's); drill: selects */
@@ -70,7 +71,11 @@ typedef struct {
 	char *target;             /* drill: the scratch directory's parent; NULL: drill's default */
 	int full;                 /* drill: --full */
 	int live;                 /* drill: compare with the live files (default yes) */
-	int threads;              /* drill: --threads; 0: drill's default */
+	int threads;              /* drill, sync: --threads; 0: the command's default */
+	int latest;               /* sync: --latest N; 0: all */
+	int remove_vanished;      /* sync: --remove-vanished */
+	int verify;               /* sync: --verify */
+	char *limit_rate;         /* sync: --limit-rate as written ("20M"); NULL: no limit */
 } dconf_job;
 
 typedef struct {

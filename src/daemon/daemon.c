@@ -45,6 +45,7 @@ struct daemon_run {
 	daemon_job *job;
 	int kind, read_data;
 	char *repo_loc, *repo_name;
+	char *to_loc;             /* sync: the replica it writes */
 	char trigger[16];
 	step *steps;
 	size_t nsteps, cur;
@@ -212,6 +213,19 @@ static int build_backup(daemon_state *d, daemon_run *r, const dconf_job *j)
 	return rc;
 }
 
+/* The snapshots a drill or a sync chooses by their host, paths and tags. */
+static int add_selection(step *s, const dconf_job *j)
+{
+	int rc = 0;
+	if (j->host)
+		rc = step_addf(s, "--host=%s", j->host);
+	for (size_t i = 0; rc == 0 && i < j->npaths; i++)
+		rc = step_addf(s, "--path=%s", j->paths[i]);
+	for (size_t i = 0; rc == 0 && i < j->ntags; i++)
+		rc = step_addf(s, "--tag=%s", j->tags[i]);
+	return rc;
+}
+
 /* A drill: the snapshot as selected, a random seed each run (drill prints it, so a run repeats). */
 static int build_drill(daemon_state *d, daemon_run *r, const dconf_job *j)
 {
@@ -221,12 +235,7 @@ static int build_drill(daemon_state *d, daemon_run *r, const dconf_job *j)
 	int rc = step_add(s, "drill");
 	if (rc == 0 && j->snapshot)
 		rc = step_addf(s, "--snapshot=%s", j->snapshot);
-	if (rc == 0 && j->host)
-		rc = step_addf(s, "--host=%s", j->host);
-	for (size_t i = 0; rc == 0 && i < j->npaths; i++)
-		rc = step_addf(s, "--path=%s", j->paths[i]);
-	for (size_t i = 0; rc == 0 && i < j->ntags; i++)
-		rc = step_addf(s, "--tag=%s", j->tags[i]);
+	rc = rc ?: add_selection(s, j);
 	if (rc == 0 && j->sample)
 		rc = step_addf(s, "--sample=%s", j->sample);
 	if (rc == 0 && j->full)
@@ -235,6 +244,28 @@ static int build_drill(daemon_state *d, daemon_run *r, const dconf_job *j)
 		rc = step_addf(s, "--target=%s", j->target);
 	if (rc == 0 && !j->live)
 		rc = step_add(s, "--no-live");
+	if (rc == 0 && j->threads)
+		rc = step_addf(s, "--threads=%d", j->threads);
+	return rc;
+}
+
+/* A sync: -r is the source (its password, when the filters need names), --to the replica. */
+static int build_sync(daemon_state *d, daemon_run *r, const dconf_job *j)
+{
+	step *s = dvalin_step(d, r, j->repo, ROLE_MAIN);
+	if (!s)
+		return -ENOMEM;
+	int rc = step_add(s, "sync");
+	rc = rc ?: step_addf(s, "--to=%s", j->to->location);
+	rc = rc ?: add_selection(s, j);
+	if (rc == 0 && j->latest)
+		rc = step_addf(s, "--latest=%d", j->latest);
+	if (rc == 0 && j->remove_vanished)
+		rc = step_add(s, "--remove-vanished");
+	if (rc == 0 && j->verify)
+		rc = step_add(s, "--verify");
+	if (rc == 0 && j->limit_rate)
+		rc = step_addf(s, "--limit-rate=%s", j->limit_rate);
 	if (rc == 0 && j->threads)
 		rc = step_addf(s, "--threads=%d", j->threads);
 	return rc;
@@ -265,6 +296,8 @@ static int build_steps(daemon_state *d, daemon_run *r, const dconf_job *j)
 		return rc;
 	case JOB_DRILL:
 		return build_drill(d, r, j);
+	case JOB_SYNC:
+		return build_sync(d, r, j);
 	case JOB_DISKS:
 	case JOB_ZPOOL: {
 		char state[600];
@@ -294,6 +327,7 @@ static void run_free(daemon_run *r)
 		step_release(&r->steps[i]);
 	free(r->steps);
 	free(r->repo_loc);
+	free(r->to_loc);
 	free(r->repo_name);
 	buf_release(&r->log);
 	free(r->result);
@@ -342,8 +376,9 @@ static const char *main_status_word(int kind, int st, int *failed_sev)
 	if ((kind == JOB_DISKS || kind == JOB_ZPOOL) && (st == 4 || st == 5))
 		return st == 4 ? "warning" : "failing"; /* the check ran; it notifies on its own */
 	*failed_sev = SEV_FAILING;
-	if ((kind == JOB_CHECK || kind == JOB_DRILL) && st == 6)
-		return "damage"; /* check found damage; a drill restored something that did not match */
+	if ((kind == JOB_CHECK || kind == JOB_DRILL || kind == JOB_SYNC) && st == 6)
+		return "damage"; /* check found damage; a drill restored something that did not match;
+				  * a sync's --verify read back a damaged pack */
 	return "failed";
 }
 
@@ -502,6 +537,17 @@ static void finish_run(daemon_state *d, daemon_run *r)
 		ri.bytes_added = sum.bytes_added;
 		memcpy(ri.snapshot_id, sum.snapshot_id, sizeof(ri.snapshot_id));
 	}
+	result_sync sy;
+	if (r->kind == JOB_SYNC && result_sync_summary(r->result, &sy)) {
+		/* the row's columns, as docs/daemon.md says for a sync: files is snapshots copied,
+		 * bytes_added what the replica gained, mismatches the snapshots not copied */
+		ri.has_summary = 1;
+		ri.files = sy.copied;
+		ri.bytes_read = sy.bytes_read;
+		ri.bytes_added = sy.bytes_written;
+		ri.mismatches = sy.skipped;
+		ri.bytes_per_second = sy.seconds > 0 ? (double)sy.bytes_read / sy.seconds : 0;
+	}
 	result_drill dr;
 	if (r->kind == JOB_DRILL && result_drill_summary(r->result, &dr)) {
 		ri.has_summary = 1;
@@ -580,6 +626,8 @@ static int start_run(daemon_state *d, daemon_job *j, const char *trigger, daemon
 		const dconf_job *c = j->cfg;
 		if (c->repo && (!(r->repo_loc = strdup(c->repo->location)) || !(r->repo_name = strdup(c->repo->name))))
 			rc = -ENOMEM;
+		if (c->to && !(r->to_loc = strdup(c->to->location)))
+			rc = -ENOMEM;
 		r->read_data = c->read_data || c->read_data_subset;
 		rc = rc ?: build_steps(d, r, c);
 		r->start_us = clock_now();
@@ -642,20 +690,37 @@ static void set_pending(daemon_job *j, const char *trigger)
 	snprintf(j->pending_trigger, sizeof(j->pending_trigger), "%s", trigger);
 }
 
+/* What a kind does to the repository at one of its locations: a prune deletes
+ * packs; check, drill and both ends of a sync rely on packs staying (a sync
+ * reads the source like check, and writes the replica like a backup but
+ * trusts the packs it found there): they are serialized against a prune of it. */
+enum { USE_NONE, USE_OTHER, USE_RELIES, USE_PRUNE };
+
+static int repo_use(int kind)
+{
+	return kind == JOB_PRUNE ? USE_PRUNE
+	       : kind == JOB_CHECK || kind == JOB_DRILL || kind == JOB_SYNC ? USE_RELIES : USE_OTHER;
+}
+
+static int uses_conflict(int a, int b)
+{
+	return (a == USE_PRUNE && (b == USE_PRUNE || b == USE_RELIES)) || (b == USE_PRUNE && a == USE_RELIES);
+}
+
 /* Would j conflict with the running r? */
 static int conflicts(const daemon_job *j, const daemon_run *r)
 {
 	if (r->job == j)
 		return 1;
-	if (!j->cfg || !j->cfg->repo || !r->repo_loc || strcmp(j->cfg->repo->location, r->repo_loc) != 0)
+	if (!j->cfg || !j->cfg->repo)
 		return 0;
-	/* check and drill read every pack they need: a prune must not delete them underneath */
-	int a = j->kind, b = r->kind;
-	int ra = a == JOB_CHECK || a == JOB_DRILL, rb = b == JOB_CHECK || b == JOB_DRILL;
-	if (a == JOB_PRUNE && (b == JOB_PRUNE || rb))
-		return 1;
-	if (b == JOB_PRUNE && ra)
-		return 1;
+	const char *jl[2] = { j->cfg->repo->location, j->cfg->to ? j->cfg->to->location : NULL };
+	const char *rl[2] = { r->repo_loc, r->to_loc };
+	int ju = repo_use(j->kind), ru = repo_use(r->kind);
+	for (int a = 0; a < 2; a++)
+		for (int b = 0; b < 2; b++)
+			if (jl[a] && rl[b] && strcmp(jl[a], rl[b]) == 0 && uses_conflict(ju, ru))
+				return 1;
 	return 0;
 }
 

@@ -74,6 +74,18 @@ int result_drill_summary(const char *text, result_drill *out)
 	return ok;
 }
 
+int result_sync_summary(const char *text, result_sync *out)
+{
+	memset(out, 0, sizeof(*out));
+	json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+	int ok = json_is_object(o) && json_is_array(json_object_get(o, "snapshots")) &&
+		 u64(o, "snapshots_copied", &out->copied) && u64(o, "snapshots_skipped", &out->skipped) &&
+		 u64(o, "bytes_read", &out->bytes_read) && u64(o, "bytes_written", &out->bytes_written) &&
+		 num(o, "duration_seconds", &out->seconds);
+	json_decref(o);
+	return ok;
+}
+
 int result_stats_sample(const char *text, result_stats *out)
 {
 	memset(out, 0, sizeof(*out));

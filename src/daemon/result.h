@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * result: reading the --json documents of the daemon's children (jansson):
- * whether a job's output is one valid JSON value, a backup's or a drill's
- * summary, a `stats` sample, and the disks of a `disks --json` for the metrics.
+ * whether a job's output is one valid JSON value, a backup's, a drill's or a
+ * sync's summary, a `stats` sample, and the disks of a `disks --json` for the metrics.
  * Only reads: every value is checked for its type and range, since the
  * text comes from another process (normally dvalin itself).
  */
@@ -30,6 +30,14 @@ typedef struct {
 } result_drill;
 /* 1 and *out from `drill --json`, 0 if the document is not one. */
 int result_drill_summary(const char *text, result_drill *out);
+
+typedef struct {
+	uint64_t copied, skipped;    /* snapshots_copied; snapshots_skipped (a blob damaged or missing in the source) */
+	uint64_t bytes_read, bytes_written;
+	double seconds;              /* duration_seconds */
+} result_sync;
+/* 1 and *out from `sync --json`, 0 if the document is not one. */
+int result_sync_summary(const char *text, result_sync *out);
 
 typedef struct {
 	uint64_t snapshots, size, logical;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "job.h"
 #include "report.h"
+#include "../base/cleanup.h"
 #include "../base/tz.h"
 
 #include <stdlib.h>
@@ -68,7 +69,18 @@ void report_run(json *j, const run_info *r, int with_log)
 		json_null(j);
 	}
 	json_key(j, "summary");
-	if (r->has_summary) {
+	if (r->has_summary && strcmp(r->kind, "sync") == 0) {
+		/* a sync's row holds its counts in the shared columns (report/job.h) */
+		json_obj_begin(j);
+		report_counter c[] = {
+			{ "snapshots_copied", r->files },   { "snapshots_skipped", r->mismatches },
+			{ "bytes_read", r->bytes_read },    { "bytes_written", r->bytes_added },
+		};
+		report_counters(j, c, ARRAY_SIZE(c));
+		json_key(j, "bytes_per_second");
+		json_double(j, r->bytes_per_second);
+		json_obj_end(j);
+	} else if (r->has_summary) {
 		int drill = strcmp(r->kind, "drill") == 0;
 		json_obj_begin(j);
 		json_key(j, "files");

@@ -22,7 +22,7 @@
 typedef struct {
 	int64_t id;
 	char job[RUN_NAME_MAX];
-	char kind[RUN_WORD_MAX];     /* backup, prune, check, drill, disks, zpool, restore */
+	char kind[RUN_WORD_MAX];     /* backup, prune, check, drill, sync, disks, zpool, restore */
 	char trigger[RUN_WORD_MAX];  /* schedule, catch-up, manual */
 	char status[RUN_WORD_MAX];   /* running, ok, partial, warning, failing, damage, failed,
 					timeout, interrupted, aborted */
@@ -31,9 +31,11 @@ typedef struct {
 	double duration_s;           /* real seconds */
 	char reason[RUN_REASON_MAX]; /* why it failed, in one line ("" when it did not) */
 	int has_summary;             /* the job's --json gave these: */
-	uint64_t files, bytes_read, bytes_added; /* drill: files and bytes restored and checked */
-	uint64_t mismatches;         /* drill: entries that did not match or restore */
-	double bytes_per_second;     /* drill: the restore's throughput */
+	uint64_t files, bytes_read, bytes_added; /* drill: files and bytes restored and checked;
+						    sync: snapshots copied, bytes read, written */
+	uint64_t mismatches;         /* drill: entries that did not match or restore;
+					sync: snapshots not copied (damage in the source) */
+	double bytes_per_second;     /* drill: the restore's throughput; sync: read from the source */
 	double estimate_s;           /* drill: a full restore's estimated time */
 	char snapshot_id[65];        /* "" if none */
 	char *result;                /* the job's whole --json document, or NULL (owned) */

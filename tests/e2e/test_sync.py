@@ -640,3 +640,16 @@ def test_syncs_with_prunes_running_on_both_sides(fast):
         restore(dst, sid, target)
         assert tree_digest(os.path.join(target, fast.lstrip("/"), "data")) == known[sid], sid
         shutil.rmtree(target)
+
+
+def test_copy_is_sync_under_restic_s_name(pair, world):
+    src, dst = pair
+    data = os.path.join(world, "copydata")
+    write_files(data, random.Random(5), 4, 5000)
+    sid = backup(src, data)
+    out = run(["copy", "--from", src, "--to", dst, "--json"], env=KEYLESS)
+    assert out.rc == 0, out
+    assert [(x["id"], x["state"]) for x in out.json()["snapshots"]] == [(sid, "copied")], out
+    t = os.path.join(world, "copied")
+    restore(dst, sid, t)
+    treeutil.compare(data, os.path.join(t, data.lstrip("/")))

@@ -123,13 +123,38 @@ TEST(config_counts_every_error)
 	dconf *c = NULL;
 	int nerr = 0;
 	/* concurrency, bogus, schedule, duplicate a, no repository nowhere, no path in a,
-	 * read-data both, web without TLS, web without users, sync */
+	 * read-data both, web without TLS, web without users, sync without from */
 	CHECK(config_load(&c, path, &nerr) == -EINVAL);
 	CHECK(nerr == 10);
 	CHECK(c == NULL);
 	unlink(path);
 	CHECK(config_load(&c, "/nonexistent/dvalin.conf", &nerr) == -ENOENT);
 	CHECK(strstr(err_msg(-ENOENT), "/nonexistent/dvalin.conf") != NULL);
+}
+
+TEST(config_sync_job)
+{
+	char *path = write_conf("[repository nas]\nlocation = /srv/nas\n"
+				"[sync off]\nfrom = nas\nto = /media/cold/nas\nhost = pc\npath = /home\n"
+				"latest = 3\nremove-vanished = yes\nverify = yes\nlimit-rate = 20M\nthreads = 2\n"
+				"[sync back]\nfrom = /media/cold/nas\nto = nas\n");
+	REQUIRE(path);
+	dconf *c = NULL;
+	int nerr = 0;
+	REQUIRE(config_load(&c, path, &nerr) == 0);
+	const dconf_job *j = config_find_job(c, "off");
+	REQUIRE(j);
+	CHECK(j->kind == JOB_SYNC && strcmp(config_kind_name(j->kind), "sync") == 0);
+	CHECK(j->repo && strcmp(j->repo->location, "/srv/nas") == 0);
+	CHECK(j->to && strcmp(j->to->location, "/media/cold/nas") == 0);
+	CHECK(j->latest == 3 && j->remove_vanished && j->verify && j->threads == 2);
+	CHECK(strcmp(j->limit_rate, "20M") == 0 && strcmp(j->host, "pc") == 0 && j->npaths == 1);
+	/* a location written in two jobs is one repository */
+	const dconf_job *b = config_find_job(c, "back");
+	REQUIRE(b);
+	CHECK(b->repo == j->to && b->to == j->repo);
+	config_free(c);
+	unlink(path);
 }
 
 TEST(metrics_exposition)
