@@ -34,6 +34,15 @@ const char cmd_init_usage[] =
 
 static int refuse_foreign(backend *be, const char *path);
 
+/* The --json answer of both kinds of init. */
+static void print_created(const char *path)
+{
+	json j;
+	json_init(&j, stdout);
+	report_created(&j, path);
+	json_finish(&j);
+}
+
 /* init --replica-of: the config and key files of src, copied; no password. */
 static int init_replica(cli_ctx *ctx, const char *src_url, const char *path, const char *extra,
 			int kdf)
@@ -54,10 +63,7 @@ static int init_replica(cli_ctx *ctx, const char *src_url, const char *path, con
 	if (rc < 0)
 		return cli_fail(rc);
 	if (ctx->json) {
-		json j;
-		json_init(&j, stdout);
-		report_created(&j, path);
-		json_finish(&j);
+		print_created(path);
 	} else if (!ctx->quiet) {
 		printf("created replica of %s at %s\n", src_url, path);
 		printf("fill it with 'dvalin sync --from %s --to %s'\n", src_url, path);
@@ -149,10 +155,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 	if (rc < 0)
 		return cli_fail(rc);
 	if (ctx->json) {
-		json j;
-		json_init(&j, stdout);
-		report_created(&j, path);
-		json_finish(&j);
+		print_created(path);
 	} else if (!ctx->quiet) {
 		printf("created dvalin repository at %s\n", path);
 		printf("keep the password safe: losing it means losing access to the data\n");
