@@ -8,24 +8,32 @@ set -u
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
 total_p=0; total_f=0; status=0
+# The names of whatever failed, printed again just before the summary: a CI
+# log is often cut to its last lines, and those must say what broke.
+failures=$(mktemp); trap 'rm -f "$failures"' EXIT
 
 count() { # $1 = text with a "... N passed ... N failed" line
 	p=$(printf '%s\n' "$1" | grep -Eo '[0-9]+ passed' | tail -n1 | grep -Eo '[0-9]+')
 	f=$(printf '%s\n' "$1" | grep -Eo '[0-9]+ (failed|error)' | awk '{s+=$1} END {print s+0}')
 	total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-0}))
+	printf '%s\n' "$1" | grep -E '^(FAIL|FAILED|ERROR) |: crashed or printed no summary|^not ok ' \
+		| sed "s|^|[$section] |" >>"$failures"
+}
+nameless_failure() { # a part failed without naming a test
+	total_f=$((total_f + 1)); echo "[$section] $1" >>"$failures"
 }
 
-echo "== unit tests (ASan/UBSan)"
+section="unit tests (ASan/UBSan)"; echo "== unit tests (ASan/UBSan)"
 out=$(sh tests/run-unit.sh build/tests/test_* 2>&1); rc=$?
 printf '%s\n' "$out" | tail -n 20
 count "$out"; [ $rc -eq 0 ] || status=1
 
-echo "== unit tests (clang ASan/UBSan)"
+section="unit tests (clang ASan/UBSan)"; echo "== unit tests (clang ASan/UBSan)"
 out=$(sh tests/run-unit.sh build/clang/tests/test_* 2>&1); rc=$?
 printf '%s\n' "$out" | tail -n 20
 count "$out"; [ $rc -eq 0 ] || status=1
 
-echo "== fuzz corpus replay (ASan/UBSan)"
+section="fuzz corpus replay (ASan/UBSan)"; echo "== fuzz corpus replay (ASan/UBSan)"
 out=$(sh tests/fuzz/replay.sh build/replay/* 2>&1); rc=$?
 printf '%s\n' "$out" | tail -n 20
 count "$out"; [ $rc -eq 0 ] || status=1
@@ -39,12 +47,12 @@ for variant in asan tsan; do
 	d=$(mktemp -d)
 	if [ $variant = asan ]; then bin=build/tests/backend_conformance; dir="$d/repo"
 	else bin=build/tsan/tests/backend_conformance; dir="file:$(mktemp -d -p $shm)"; fi
-	echo "== backend conformance ($variant build): $dir mem:conformance"
+	section="backend conformance ($variant build)"; echo "== backend conformance ($variant build): $dir mem:conformance"
 	out=$(TSAN_OPTIONS="halt_on_error=1 exitcode=66" $bin "$dir" mem:conformance 2>&1); rc=$?
 	rm -rf "$d" "${dir#file:}"
 	printf '%s\n' "$out" | grep -v '^ok ' | tail -n 20
 	count "$out"
-	if [ $rc -ne 0 ]; then status=1; [ -z "$(printf '%s' "$out" | grep -E '[1-9][0-9]* failed')" ] && total_f=$((total_f + 1)); fi
+	if [ $rc -ne 0 ]; then status=1; [ -z "$(printf '%s' "$out" | grep -E '[1-9][0-9]* failed')" ] && nameless_failure "exit $rc"; fi
 done
 
 # End-to-end tests: the parallel part on E2E_WORKERS pytest-xdist workers
@@ -66,21 +74,22 @@ e2e() { # the caller sets DVALIN_BIN and sanitizer options; $@ = test paths
 		echo "   ($part part: $(( $(date +%s) - t0 )) s)"
 		[ $rc -eq 5 ] && continue  # nothing selected
 		count "$out"
-		if [ $rc -ne 0 ]; then status=1; [ -z "$(printf '%s' "$out" | grep -E '[0-9]+ failed')" ] && total_f=$((total_f + 1)); fi
+		if [ $rc -ne 0 ]; then status=1; [ -z "$(printf '%s' "$out" | grep -E '[0-9]+ failed')" ] && nameless_failure "$part part, pytest exit $rc"; fi
 	done
 }
 
-echo "== end-to-end tests (release build)"
+section="end-to-end tests (release build)"; echo "== end-to-end tests (release build)"
 DVALIN_BIN=$PWD/dvalin e2e tests/e2e
-echo "== end-to-end tests (asan build)"
+section="end-to-end tests (asan build)"; echo "== end-to-end tests (asan build)"
 DVALIN_BIN=$PWD/build/asan/dvalin ASAN_OPTIONS=detect_leaks=1 e2e tests/e2e
-echo "== threaded end-to-end tests (ThreadSanitizer build)"
+section="threaded end-to-end tests (ThreadSanitizer build)"; echo "== threaded end-to-end tests (ThreadSanitizer build)"
 DVALIN_BIN=$PWD/build/tsan/dvalin TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
 	e2e tests/e2e/test_fidelity.py tests/e2e/test_incremental.py tests/e2e/test_mount.py \
 	tests/e2e/test_drill.py tests/e2e/test_daemon_web.py
 
-echo "== layering and style"
-if sh tests/check-layers.sh; then total_p=$((total_p + 1)); else total_f=$((total_f + 1)); status=1; fi
+section="layering and style"; echo "== layering and style"
+if sh tests/check-layers.sh; then total_p=$((total_p + 1)); else nameless_failure "check-layers.sh"; status=1; fi
 
+if [ -s "$failures" ]; then echo "== what failed"; cat "$failures"; fi
 echo "$total_p passed, $total_f failed"
 exit $status
