@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Shared fixtures: the dvalin binary under test, repositories, users."""
+import atexit
 import hashlib
 import json
 import os
@@ -14,6 +15,14 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 DVALIN = os.environ.get("DVALIN_BIN", os.path.join(ROOT, "dvalin"))
 TOOLS = os.environ.get("DVALIN_TOOLS", os.path.join(ROOT, "build", "tools"))
 PASSWORD = "correct horse battery staple"
+
+# No dvalin a test starts may write into the real user's cache
+# ($HOME/.cache/dvalin): every process inherits a throwaway one, open to the
+# tests' unprivileged users like /tmp.  Tests that look at caches set their own.
+_XDG_CACHE = tempfile.mkdtemp(prefix="dvalin-e2e-cache-")
+os.chmod(_XDG_CACHE, 0o1777)
+os.environ["XDG_CACHE_HOME"] = _XDG_CACHE
+atexit.register(shutil.rmtree, _XDG_CACHE, True)
 
 
 # What the current test's remote repository needs in every dvalin's

@@ -241,7 +241,8 @@ def test_hook_timeout_ends_the_hook_and_its_children(world, repo):
     took = time.monotonic() - t
     assert r.rc == 1, r
     assert "dvalin: the before hook timed out after 1 s (stopped)\n" in r.err
-    assert took < 6, took
+    # not waited for the children's 600 s (a bound far from both, for a loaded machine)
+    assert took < 120, took
     for _ in range(50):
         left = live_pids_with(marker.encode())
         if not left:
@@ -262,7 +263,7 @@ def test_interrupt_stops_a_hung_hook_and_the_backup(world, repo, sig):
     os.mkdir(data)
     after = os.path.join(world, "after.ran")
     marker = f"dvalin-hook-int-{os.getpid()}-{time.monotonic_ns()}"
-    sleeper = f"/usr/bin/python3 -c 'import time; time.sleep(60)' {marker}"
+    sleeper = f"/usr/bin/python3 -c 'import time; time.sleep(600)' {marker}"
     p = subprocess.Popen([DVALIN, "backup", "-r", repo, data, "--before", sleeper,
                           "--after", f"touch {after}"], env=base_env(),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -274,14 +275,14 @@ def test_interrupt_stops_a_hung_hook_and_the_backup(world, repo, sig):
         assert set(live_pids_with(marker.encode())) - {p.pid}, "the hook never started"
         t = time.monotonic()
         p.send_signal(sig)
-        out, err = p.communicate(timeout=20)
+        out, err = p.communicate(timeout=300)
         took = time.monotonic() - t
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
     assert p.returncode == -sig, (p.returncode, err)
-    assert took < 5, took
+    assert took < 120, took  # at once, not after the hook's 600 s (nor its default timeout)
     assert b"backup interrupted: no snapshot was saved" in err, err  # the interrupt note of cli/main.c
     assert live_pids_with(marker.encode()) == []  # dvalin is gone: only the hook could match
     assert os.path.exists(after)
