@@ -77,10 +77,10 @@ TEST(timeout_ends_the_group_and_a_lingering_child_does_not_hold_us)
 	double t = now();
 	REQUIRE(sh("sleep 30 & sleep 30", 0.3, 0, NULL, NULL, &res) == 0);
 	CHECK(res.timed_out && res.status == 128 + 15);
-	CHECK(now() - t < 5);
+	CHECK(now() - t < 20); /* not the children's 30 s: a bound far from both, for a loaded machine */
 	/* the shell ends at once; its background child keeps the pipe open */
 	t = now();
-	REQUIRE(sh("sleep 3 & echo done", 0, 0, NULL, &s, &res) == 0);
+	REQUIRE(sh("sleep 30 & echo done", 0, 0, NULL, &s, &res) == 0);
 	CHECK(!res.timed_out && res.status == 0 && s.n == 1 && strcmp(s.lines[0], "done") == 0);
-	CHECK(now() - t < 2);
+	CHECK(now() - t < 20);
 }
