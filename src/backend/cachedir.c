@@ -364,7 +364,7 @@ static int remove_locked(int rootfd, const char *root, const char *id, int dfd, 
 		r = -errno;
 	if (r == 0 && unlinkat(rootfd, id, AT_REMOVEDIR) < 0) {
 		if (errno == ENOTEMPTY || errno == EEXIST)
-			return err_set(-EBUSY, "cache '%s' in '%s' was taken into use while it was removed: kept",
+			return err_set(-EBUSY, "cache '%s' in '%s' was taken into use while it was removed",
 				       id, root);
 		r = -errno;
 	}
@@ -385,14 +385,15 @@ int cachedir_remove(const char *root, const char *id)
 	const char *why;
 	int r = open_cache(rootfd, id, &dfd, &tag, NULL, &why);
 	if (r == -ENOENT)
-		return err_set(-DV_ENOTFOUND, "no cache '%s' in '%s'", id, root);
+		return err_set(-DV_ENOTFOUND, "no dvalin cache '%s' (nor one whose id starts so) in '%s'",
+			       id, root);
 	if (r < 0)
 		return err_sys(r, "cannot read '%s/%s'", root, id);
 	if (r == 0)
 		return err_set(-DV_EFORMAT, "'%s/%s' is not a dvalin cache: %s; not removed", root, id, why);
 	if (lock(tag, LOCK_EX | LOCK_NB) < 0) {
 		r = errno == EWOULDBLOCK
-			    ? err_set(-EBUSY, "cache '%s' is in use by another dvalin process: kept", id)
+			    ? err_set(-EBUSY, "cache '%s' is in use by another dvalin process", id)
 			    : err_sys(-errno, "cannot lock the cache '%s/%s': not removed", root, id);
 	} else {
 		r = remove_locked(rootfd, root, id, dfd, tag);

@@ -87,7 +87,7 @@ static void print_list(const cachedir_list *l, const char *root, int sized)
 	if (sized && l->n) {
 		char b[32];
 		cli_human_bytes(b, total);
-		snprintf(sum, sizeof(sum), ", %s", b);
+		snprintf(sum, sizeof(sum), " (%s)", b);
 	}
 	printf("%zu cache%s%s in %s\n", l->n, l->n == 1 ? "" : "s", sum, root);
 	if (l->untagged)
@@ -105,6 +105,7 @@ typedef struct {
 	size_t *removed, nremoved;
 	size_t *kept, nkept;
 	char **reasons;
+	int *busy;  /* kept[i] is in use (else it failed, and the error was logged) */
 	int failed; /* a cache asked for stayed, or could not be removed */
 } removal;
 
@@ -113,6 +114,7 @@ static void removal_release(removal *m)
 	for (size_t i = 0; i < m->nkept; i++)
 		free(m->reasons[i]);
 	free(m->reasons);
+	free(m->busy);
 	free(m->chosen);
 	free(m->removed);
 	free(m->kept);
@@ -161,7 +163,8 @@ static int run_removal(removal *m, const cachedir_list *l, const char *root, int
 	m->removed = calloc(m->nchosen ? m->nchosen : 1, sizeof(size_t));
 	m->kept = calloc(m->nchosen ? m->nchosen : 1, sizeof(size_t));
 	m->reasons = calloc(m->nchosen ? m->nchosen : 1, sizeof(char *));
-	if (!m->removed || !m->kept || !m->reasons)
+	m->busy = calloc(m->nchosen ? m->nchosen : 1, sizeof(int));
+	if (!m->removed || !m->kept || !m->reasons || !m->busy)
 		return -ENOMEM;
 	for (size_t i = 0; i < m->nchosen; i++) {
 		size_t k = m->chosen[i];
@@ -176,6 +179,7 @@ static int run_removal(removal *m, const cachedir_list *l, const char *root, int
 			m->failed = 1;
 		if (r != -EBUSY)
 			log_error("%s", err_msg(r));
+		m->busy[m->nkept] = r == -EBUSY;
 		m->reasons[m->nkept] = strdup(err_msg(r));
 		m->kept[m->nkept++] = k;
 		err_clear();
@@ -199,7 +203,8 @@ static void print_removal(const removal *m, const cachedir_list *l, int mode, ui
 		freed = e->size > UINT64_MAX - freed ? UINT64_MAX : freed + e->size;
 	}
 	for (size_t i = 0; i < m->nkept; i++)
-		printf("kept %.8s: %s\n", l->v[m->kept[i]].id, m->reasons[i] ? m->reasons[i] : "?");
+		if (m->busy[i]) /* the others were errors, on stderr */
+			printf("%s: kept\n", m->reasons[i] ? m->reasons[i] : l->v[m->kept[i]].id);
 	if (mode == CLEANUP && m->nchosen == 0) {
 		printf("no cache unused for more than %u day%s (of %zu)\n", max_age, max_age == 1 ? "" : "s",
 		       l->n);
@@ -209,7 +214,7 @@ static void print_removal(const removal *m, const cachedir_list *l, int mode, ui
 	if (sized) {
 		char h[32];
 		cli_human_bytes(h, freed);
-		snprintf(b, sizeof(b), ", %s", h);
+		snprintf(b, sizeof(b), " (%s)", h);
 	}
 	printf("%zu cache%s removed%s, %zu kept\n", m->nremoved, m->nremoved == 1 ? "" : "s", b,
 	       l->n - m->nremoved);

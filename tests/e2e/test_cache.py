@@ -67,7 +67,7 @@ def test_backup_makes_a_tagged_cache_that_is_listed(dvalin_server, world):
     assert listing(env, "--no-size")["caches"][0]["size"] is None
     r = run(["cache"], env=env)
     assert r.rc == 0 and url in r.out and c["id"][:8] in r.out, r
-    assert f"1 cache, " in r.out and cache_root(world) in r.out, r.out
+    assert "1 cache (" in r.out and cache_root(world) in r.out, r.out
     # the tag keeps the cache out of a backup with --exclude-caches
     local = os.path.join(world, "local")
     assert run(["init", "-r", local, "--kdf-log-n", "10"], env=env).rc == 0
@@ -131,7 +131,7 @@ def test_cleanup_removes_old_caches_and_nothing_else(dvalin_server, world):
                       ("other-tool", "no CACHEDIR.TAG written by dvalin"),
                       ("ab" * 32, "no CACHEDIR.TAG written by dvalin"),
                       ("notes.txt", "not a directory"),
-                      ("nosuch", "no cache 'nosuch'")):
+                      ("nosuch", "no dvalin cache 'nosuch'")):
         r = run(["cache", "--remove", name], env=env)
         assert r.rc == 1 and why in r.err, (name, r)
         assert len(r.err.strip().splitlines()) == 1, r.err
@@ -160,7 +160,7 @@ def test_a_cache_in_use_is_kept(dvalin_server, world):
         age(os.path.join(c["path"], "CACHEDIR.TAG"), 90)
         r = run(["cache", "--cleanup"], env=env)
         assert r.rc == 0, r  # in use is what --cleanup expects
-        assert f"kept {c['id'][:8]}: " in r.out and "in use by another dvalin process" in r.out, r
+        assert f"cache '{c['id']}' is in use by another dvalin process: kept" in r.out, r
         for args in (["--all"], ["--remove", c["id"][:10]]):
             r = run(["cache", "--json", *args], env=env)
             assert r.rc == 1, r  # asked for and not done
