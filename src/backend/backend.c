@@ -251,7 +251,8 @@ static int add_dir(char *out, size_t cap, size_t *at, const char *comp, size_t l
 	return make_dir(out);
 }
 
-int backend_cache_dir(char *out, size_t cap, const char *sub)
+/* "$XDG_CACHE_HOME", else "$HOME/.cache" (absolute ones only) into out: its length, or < 0. */
+static int cache_base(char *out, size_t cap)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
 	int n;
@@ -261,8 +262,25 @@ int backend_cache_dir(char *out, size_t cap, const char *sub)
 		n = snprintf(out, cap, "%s/.cache", home);
 	else
 		return -ENOENT;
-	if (n < 0 || (size_t)n >= cap)
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
+}
+
+int backend_cache_root(char *out, size_t cap)
+{
+	int n = cache_base(out, cap);
+	if (n < 0)
+		return n;
+	if ((size_t)n + sizeof("/dvalin") > cap)
 		return -ENAMETOOLONG;
+	memcpy(out + n, "/dvalin", sizeof("/dvalin"));
+	return 0;
+}
+
+int backend_cache_dir(char *out, size_t cap, const char *sub)
+{
+	int n = cache_base(out, cap);
+	if (n < 0)
+		return n;
 	size_t at = (size_t)n;
 	int r = make_dir(out);
 	r = r ?: add_dir(out, cap, &at, "dvalin", 6);

@@ -330,6 +330,8 @@ int backend_map_fd(int fd, uint64_t size, bytes *out);
  * the errno of the failed mkdir.
  */
 int backend_cache_dir(char *out, size_t cap, const char *sub);
+/* The same root ("$XDG_CACHE_HOME/dvalin", else "$HOME/.cache/dvalin") without creating it. */
+int backend_cache_root(char *out, size_t cap);
 
 /*
  * List and fetch: the one loop that reads every file of a directory

@@ -6,6 +6,7 @@
  * stays valid when another process replaces or removes the file.
  */
 #include "cache.h"
+#include "cachedir.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/fsio.h"
@@ -25,6 +26,7 @@ typedef struct {
 	backend base;
 	backend *inner; /* owned */
 	int dirfd;
+	int lockfd; /* the directory's tag, share-locked while the cache is open (cachedir.h) */
 	cache_policy pol;
 } cache_backend;
 
@@ -367,8 +369,7 @@ static void cache_free(backend *b)
 {
 	cache_backend *c = C(b);
 	backend_free(c->inner);
-	if (c->dirfd >= 0)
-		close(c->dirfd);
+	cachedir_close(c->dirfd, c->lockfd);
 	free(b->location);
 	free(c);
 }
@@ -394,19 +395,20 @@ static const struct backend_ops cache_ops = {
 
 int cache_backend_new(backend **out, backend *inner, const char *dir, const cache_policy *p)
 {
-	int r = fsio_mkdirs(AT_FDCWD, dir, 0);
-	int fd = r < 0 ? r : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return err_sys(fd == -1 ? -errno : fd, "cannot open the cache directory '%s'", dir);
+	int fd, lockfd;
+	int r = cachedir_open(dir, inner->location, &fd, &lockfd);
+	if (r < 0)
+		return r;
 	cache_backend *c = calloc(1, sizeof(*c));
 	r = c ? backend_init(&c->base, &cache_ops, inner->flags, inner->location) : -ENOMEM;
 	if (r < 0) {
 		free(c);
-		close(fd);
+		cachedir_close(fd, lockfd);
 		return r;
 	}
 	c->inner = inner;
 	c->dirfd = fd;
+	c->lockfd = lockfd;
 	c->pol = *p;
 	*out = &c->base;
 	return 0;

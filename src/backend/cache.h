@@ -55,9 +55,10 @@ typedef struct {
 
 /*
  * Wraps inner, taking it over (freed with the cache), with local copies
- * below dir (created, 0700, if missing).  On failure inner stays the
- * caller's, who may go on without a cache.  The cache has inner's
- * location and flags.
+ * below dir (created, 0700, if missing; tagged, locked and dated as
+ * cachedir.h says, so that `dvalin cache` can list it and tell that it
+ * is in use).  On failure inner stays the caller's, who may go on
+ * without a cache.  The cache has inner's location and flags.
  */
 int cache_backend_new(backend **out, backend *inner, const char *dir, const cache_policy *p);
 

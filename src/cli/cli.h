@@ -178,6 +178,7 @@ int cmd_jobs(cli_ctx *ctx, int argc, char **argv);
 int cmd_server(cli_ctx *ctx, int argc, char **argv);
 int cmd_serve(cli_ctx *ctx, int argc, char **argv);
 int cmd_sync(cli_ctx *ctx, int argc, char **argv);
+int cmd_cache(cli_ctx *ctx, int argc, char **argv);
 
 extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], cmd_ls_usage[],
 	cmd_restore_usage[], cmd_cat_usage[], cmd_version_usage[], cmd_forget_usage[],
@@ -187,7 +188,7 @@ extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], c
 	cmd_tag_usage[], cmd_key_usage[], cmd_unlock_usage[], cmd_dump_usage[],
 	cmd_drill_usage[], cmd_diff_usage[], cmd_find_usage[],
 	cmd_mount_usage[], cmd_daemon_usage[], cmd_jobs_usage[], cmd_server_usage[],
-	cmd_serve_usage[], cmd_sync_usage[];
+	cmd_serve_usage[], cmd_sync_usage[], cmd_cache_usage[];
 
 /*
  * Notification channels from an alerts.conf (alerts), or from a daemon

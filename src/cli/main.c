@@ -33,6 +33,7 @@ static const cli_command commands[] = {
 	{ "prune", cmd_prune, "remove data no snapshot uses", cmd_prune_usage },
 	{ "check", cmd_check, "verify the repository", cmd_check_usage },
 	{ "unlock", cmd_unlock, "remove the leases of processes that are gone", cmd_unlock_usage },
+	{ "cache", cmd_cache, "list or clean the local caches of remote repositories", cmd_cache_usage },
 	{ "sync", cmd_sync, "copy snapshots to a replica, without the key", cmd_sync_usage },
 	{ "copy", cmd_sync, "the same as sync (restic's name for it)", cmd_sync_usage },
 	{ "repair", cmd_repair, "rebuild the index, rewrite damaged snapshots", cmd_repair_usage },

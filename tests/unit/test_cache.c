@@ -40,22 +40,23 @@ static int test_verify(void *ud, const char *name, const uint8_t *p, size_t n)
 
 static char cache_dir[64];
 
-/* The cache over mem:NAME, and a plain backend on the same store. */
-static void open_pair(const char *store, backend **cached, backend **plain, int *verify_calls)
+/* The cache over mem:NAME, and a plain backend on the same store: 0 when both are open. */
+static int open_pair(const char *store, backend **cached, backend **plain, int *verify_calls)
 {
 	snprintf(cache_dir, sizeof(cache_dir), "/tmp/dvalin-unit-cache-XXXXXX");
 	*cached = *plain = NULL;
 	if (!mkdtemp(cache_dir))
-		return;
+		return -1;
 	backend *inner;
 	char url[64];
 	snprintf(url, sizeof(url), "mem:%s", store);
 	if (backend_open(url, BACKEND_OPEN_CREATE, &inner) < 0 ||
 	    backend_open(url, 0, plain) < 0)
-		return;
+		return -1;
 	cache_policy p = { test_keeps, test_verify, verify_calls };
 	if (cache_backend_new(cached, inner, cache_dir, &p) < 0)
 		*cached = NULL;
+	return *cached && *plain ? 0 : -1;
 }
 
 static void close_pair(backend *cached, backend *plain)
@@ -75,6 +76,13 @@ static void kept_name(char out[80], const void *p, size_t n)
 	crypto_sha256(d, p, n);
 	hex_encode(h, d, 32);
 	snprintf(out, 80, "k/%s", h);
+}
+
+/* Puts the n bytes at p into b under their kept name (into name): 0 or < 0. */
+static int store_kept(backend *b, const void *p, size_t n, backend_hint hint, char name[80])
+{
+	kept_name(name, p, n);
+	return backend_put(b, name, hint, p, n);
 }
 
 static int copy_exists(const char *name)
@@ -97,12 +105,10 @@ static int holds(backend *b, const char *name, backend_hint hint, const void *wa
 TEST(kept_file_is_fetched_once_and_served_from_the_copy)
 {
 	backend *c, *plain;
-	open_pair("cache-once", &c, &plain, NULL);
-	REQUIRE(c && plain);
+	REQUIRE(open_pair("cache-once", &c, &plain, NULL) == 0);
 	static const char text[] = "an index file";
 	char name[80];
-	kept_name(name, text, sizeof(text));
-	REQUIRE(backend_put(plain, name, BACKEND_META, text, sizeof(text)) == 0);
+	REQUIRE(store_kept(plain, text, sizeof(text), BACKEND_META, name) == 0);
 	bytes got = BYTES_INIT;
 	REQUIRE(backend_get(c, name, BACKEND_META, &got) == 0);
 	CHECK(got.len == sizeof(text) && memcmp(got.data, text, sizeof(text)) == 0);
@@ -124,13 +130,11 @@ TEST(kept_file_is_fetched_once_and_served_from_the_copy)
 TEST(names_not_kept_and_data_hints_pass_through)
 {
 	backend *c, *plain;
-	open_pair("cache-through", &c, &plain, NULL);
-	REQUIRE(c && plain);
+	REQUIRE(open_pair("cache-through", &c, &plain, NULL) == 0);
 	static const char text[] = "a lease";
 	char name[80];
-	kept_name(name, text, sizeof(text));
 	REQUIRE(backend_put(plain, "locks/a", BACKEND_META, text, sizeof(text)) == 0);
-	REQUIRE(backend_put(plain, name, BACKEND_DATA, text, sizeof(text)) == 0);
+	REQUIRE(store_kept(plain, text, sizeof(text), BACKEND_DATA, name) == 0);
 	CHECK(holds(c, "locks/a", BACKEND_META, text, sizeof(text)));
 	CHECK(holds(c, name, BACKEND_DATA, text, sizeof(text)));
 	CHECK(!copy_exists("locks/a") && !copy_exists(name));
@@ -147,12 +151,10 @@ TEST(damaged_copy_is_detected_and_fetched_again)
 {
 	int calls = 0;
 	backend *c, *plain;
-	open_pair("cache-damage", &c, &plain, &calls);
-	REQUIRE(c && plain);
+	REQUIRE(open_pair("cache-damage", &c, &plain, &calls) == 0);
 	static const char text[] = "a snapshot, sealed";
 	char name[80], path[256];
-	kept_name(name, text, sizeof(text));
-	REQUIRE(backend_put(plain, name, BACKEND_META, text, sizeof(text)) == 0);
+	REQUIRE(store_kept(plain, text, sizeof(text), BACKEND_META, name) == 0);
 	REQUIRE(holds(c, name, BACKEND_META, text, sizeof(text)));
 	/* a flipped byte in the copy */
 	snprintf(path, sizeof(path), "%s/%s", cache_dir, name);
@@ -176,8 +178,7 @@ TEST(damaged_copy_is_detected_and_fetched_again)
 TEST(bytes_that_fail_the_check_are_returned_but_not_kept)
 {
 	backend *c, *plain;
-	open_pair("cache-bad", &c, &plain, NULL);
-	REQUIRE(c && plain);
+	REQUIRE(open_pair("cache-bad", &c, &plain, NULL) == 0);
 	static const char text[] = "not what the name says";
 	const char *name = "k/0000000000000000000000000000000000000000000000000000000000000000";
 	REQUIRE(backend_put(plain, name, BACKEND_META, text, sizeof(text)) == 0);
@@ -195,12 +196,10 @@ TEST(bytes_that_fail_the_check_are_returned_but_not_kept)
 TEST(put_writes_through_and_remove_drops_the_copy)
 {
 	backend *c, *plain;
-	open_pair("cache-put", &c, &plain, NULL);
-	REQUIRE(c && plain);
+	REQUIRE(open_pair("cache-put", &c, &plain, NULL) == 0);
 	static const char text[] = "a tree pack";
 	char name[80];
-	kept_name(name, text, sizeof(text));
-	REQUIRE(backend_put(c, name, BACKEND_META, text, sizeof(text)) == 0);
+	REQUIRE(store_kept(c, text, sizeof(text), BACKEND_META, name) == 0);
 	CHECK(holds(plain, name, BACKEND_META, text, sizeof(text)));
 	CHECK(copy_exists(name));
 	REQUIRE(backend_remove(c, name) == 0);
@@ -228,14 +227,12 @@ static int keep_none(void *ud, const char *name)
 TEST(listing_drops_copies_of_files_removed_elsewhere)
 {
 	backend *c, *plain;
-	open_pair("cache-list", &c, &plain, NULL);
-	REQUIRE(c && plain);
+	REQUIRE(open_pair("cache-list", &c, &plain, NULL) == 0);
 	char names[3][80];
 	for (int i = 0; i < 3; i++) {
 		char text[32];
 		snprintf(text, sizeof(text), "file %d", i);
-		kept_name(names[i], text, strlen(text));
-		REQUIRE(backend_put(c, names[i], BACKEND_META, text, strlen(text)) == 0);
+		REQUIRE(store_kept(c, text, strlen(text), BACKEND_META, names[i]) == 0);
 		CHECK(copy_exists(names[i]));
 	}
 	/* a prune elsewhere removes one */
@@ -273,14 +270,12 @@ static void *reader(void *p)
 TEST(threads_fetch_the_same_files_at_once)
 {
 	backend *c, *plain;
-	open_pair("cache-threads", &c, &plain, NULL);
-	REQUIRE(c && plain);
+	REQUIRE(open_pair("cache-threads", &c, &plain, NULL) == 0);
 	char names[8][80];
 	for (int i = 0; i < 8; i++) {
 		char text[32];
 		snprintf(text, sizeof(text), "shared %d", i);
-		kept_name(names[i], text, strlen(text));
-		REQUIRE(backend_put(plain, names[i], BACKEND_META, text, strlen(text)) == 0);
+		REQUIRE(store_kept(plain, text, strlen(text), BACKEND_META, names[i]) == 0);
 	}
 	pthread_t t[4];
 	struct reader_arg a[4];
