@@ -956,7 +956,8 @@ int sync_run(repo *src, repo *dst, const sync_opts *o, sync_result *res)
 		o->progress->steps_unit = "snapshots";
 	}
 	int rc = run(&s);
-	if (rc == 0 && s.err)
+	/* a copy thread's failure: its message was set in that thread */
+	if (s.err && (rc == 0 || rc == s.err))
 		rc = err_set(s.err, "%s", s.errmsg);
 	for (size_t i = 0; i < 2; i++)
 		backend_file_close(s.open[i].be, s.open[i].f);
