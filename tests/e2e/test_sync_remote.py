@@ -5,7 +5,8 @@ token and over ssh with an append-only key, pull from the server with a
 read token, server to server; what each right allows (an append token
 pushes but --remove-vanished is refused before anything changes; a read
 token cannot push); a token revoked or expired in the middle of a sync;
-and every snapshot restored from the replica exactly."""
+every snapshot restored from the replica exactly; and the issue's chain,
+client -> server over https -> backup box over ssh -> cold drive."""
 import json
 import os
 import random
@@ -17,6 +18,7 @@ import pytest
 
 from conftest import DVALIN, PASSWORD, base_env, run
 import treeutil
+from test_sync import loop_drive  # noqa: F401  (a fixture)
 
 NO_PASSWORD = {k: v for k, v in base_env().items() if k != "DVALIN_PASSWORD"}
 
@@ -108,7 +110,7 @@ def restores_exactly(world, ids, a, a_env, b, b_env, data):
                     env=dict(env, DVALIN_PASSWORD=PASSWORD))
             assert r.rc == 0, (repo, sid, r)
         inner = data.lstrip("/")  # the target itself is not restored
-        treeutil.compare(os.path.join(ta, inner), os.path.join(tb, inner), check_owner=False)
+        treeutil.compare(os.path.join(ta, inner), os.path.join(tb, inner))
         shutil.rmtree(ta)
         shutil.rmtree(tb)
 
@@ -156,7 +158,7 @@ def test_push_over_https_with_an_append_token_then_pull_with_a_read_token(dvalin
     # the latest also equals the live tree
     t = os.path.join(world, "live")
     assert run(["restore", "-r", box, ids[-1], "--target", t]).rc == 0
-    treeutil.compare(data, os.path.join(t, data.lstrip("/")), check_owner=False)
+    treeutil.compare(data, os.path.join(t, data.lstrip("/")))
 
 
 def test_an_append_token_cannot_remove_vanished_snapshots(dvalin_server, world):
@@ -314,3 +316,52 @@ def test_a_token_revoked_or_expired_mid_sync_fails_in_one_line_and_a_new_one_res
     assert c.returncode == 0, c.stdout + c.stderr
     assert {x["id"] for x in snapshots(url, admin)} == set(ids)
     restores_exactly(world, ids[-1:], src, NO_PASSWORD, url, admin, data)
+
+
+def test_chain_client_server_backup_box_over_ssh_cold_drive(dvalin_server, sshd, world,
+                                                           loop_drive, http_receiver):
+    """The issue's chain: a client pushes to the server over https with an
+    append token; the backup box pulls the server's repository over ssh
+    with a read-only key; the cold drive (a loop device, the unit's
+    script) takes the backup box's replica.  Every snapshot restored from
+    the cold copy equals the client's, attribute by attribute."""
+    from test_sync import cold_conf, messages, run_cold
+    from conftest import is_root
+    s = dvalin_server
+    dev, mnt = loop_drive
+    src = os.path.join(world, "client")
+    assert run(["init", "-r", src, "--kdf-log-n", "10"]).rc == 0
+    data = os.path.join(world, "data")
+    treeutil.make_awkward_tree(data, is_root())
+    ids = []
+    for k in range(2):
+        if k:
+            with open(os.path.join(data, "big.bin"), "r+b") as f:
+                f.seek(1 << 20)
+                f.write(os.urandom(4096))
+        r = run(["backup", "-r", src, "--json", data])
+        assert r.rc == 0, r
+        ids.append(r.json()["snapshot_id"])
+    name = f"chain{os.getpid()}-{time.monotonic_ns()}"
+    admin = env_for(s, world, s.admin_token)
+    url = new_server_repo(s, name, admin, source=src)
+    push = env_for(s, world, s.add_token(f"{name}-append", "append", repo=name))
+    assert sync(src, url, push)["snapshots_copied"] == 2
+    # the backup box reaches the server's repository directory over ssh, read-only
+    on_server = s.repo_dir(name)
+    sshd.authorize(sshd.key_line(options=f'command="dvalin serve --stdio --rights read {on_server}",restrict'))
+    ssh_env = sshd.client_env(dict(NO_PASSWORD, XDG_CACHE_HOME=os.path.join(world, "cache")))
+    box = os.path.join(world, "backupbox")
+    assert run(["init", "--replica-of", sshd.url(on_server), box], env=ssh_env).rc == 0
+    assert sync(sshd.url(on_server), box, ssh_env)["snapshots_copied"] == 2
+    assert subprocess.run(["mount", dev, mnt]).returncode == 0
+    p = run_cold(cold_conf(world, box, mnt, http_receiver))
+    assert p.returncode == 0, p.stderr
+    assert messages(http_receiver) == ["cold copy complete, 2 snapshots (2 new), safe to unplug"]
+    assert subprocess.run(["mount", "-o", "ro", dev, mnt]).returncode == 0
+    cold = os.path.join(mnt, "nas")
+    assert run(["check", "-r", cold, "--read-data"]).rc == 0
+    restores_exactly(world, ids, src, NO_PASSWORD, cold, NO_PASSWORD, data)
+    t = os.path.join(world, "live")
+    assert run(["restore", "-r", cold, ids[-1], "--target", t]).rc == 0
+    treeutil.compare(data, os.path.join(t, data.lstrip("/")))
