@@ -57,6 +57,12 @@ def write_files(root, rng, n, size):
             f.write(rng.randbytes(size))
 
 
+def backup(repo, data):
+    r = run(["backup", "-r", repo, "--json", data])
+    assert r.rc == 0, r
+    return r.json()["snapshot_id"]
+
+
 def local_source(world, rounds=2, n=6, size=150_000, seed=3):
     """A local repository with `rounds` snapshots of a changing tree:
     (its path, the tree, the snapshot ids)."""
@@ -67,9 +73,7 @@ def local_source(world, rounds=2, n=6, size=150_000, seed=3):
     ids = []
     for k in range(rounds):
         write_files(os.path.join(data, f"r{k}"), rng, n, size)
-        r = run(["backup", "-r", src, "--json", data])
-        assert r.rc == 0, r
-        ids.append(r.json()["snapshot_id"])
+        ids.append(backup(src, data))
     return src, data, ids
 
 
@@ -88,11 +92,16 @@ def replica_on_server(s, world, prefix):
     server s: (src, data, ids, the repository's name, URL, the admin's
     environment, an append token's environment)."""
     src, data, ids = local_source(world)
-    name = f"{prefix}{os.getpid()}-{time.monotonic_ns()}"
-    admin = env_for(s, world, s.admin_token)
-    url = new_server_repo(s, name, admin, source=src)
+    name, url, admin = server_replica(s, world, prefix, src)
     append = env_for(s, world, s.add_token(f"{name}-append", "append", repo=name))
     return src, data, ids, name, url, admin, append
+
+
+def server_replica(s, world, prefix, src):
+    """An empty replica of src on the server s: (its name, URL, the admin's environment)."""
+    name = f"{prefix}{os.getpid()}-{time.monotonic_ns()}"
+    admin = env_for(s, world, s.admin_token)
+    return name, new_server_repo(s, name, admin, source=src), admin
 
 
 def data_files(d):
@@ -139,9 +148,7 @@ def test_push_over_https_with_an_append_token_then_pull_with_a_read_token(dvalin
     assert c.returncode == 0, c.stdout + c.stderr
     # incremental: only the new snapshot's data crosses
     write_files(os.path.join(data, "more"), random.Random(9), 2, 100_000)
-    r = run(["backup", "-r", src, "--json", data])
-    assert r.rc == 0, r
-    ids.append(r.json()["snapshot_id"])
+    ids.append(backup(src, data))
     doc = sync(src, url, append)
     assert doc["snapshots_copied"] == 1 and doc["snapshots_present"] == 2, doc
     assert doc["bytes_read"] < 400_000, doc
@@ -223,9 +230,7 @@ def test_server_to_server(dvalin_server, world):
     import services
     a = dvalin_server
     src, data, ids = local_source(world)
-    name = f"s2s{os.getpid()}-{time.monotonic_ns()}"
-    a_admin = env_for(a, world, a.admin_token)
-    a_url = new_server_repo(a, name, a_admin, source=src)
+    name, a_url, a_admin = server_replica(a, world, "s2s", src)
     assert sync(src, a_url, a_admin)["snapshots_copied"] == 2
     a_read = a.add_token(f"{name}-read", "read", repo=name)
     b = services.DvalinServer(DVALIN).start()
@@ -279,12 +284,8 @@ def test_a_token_revoked_or_expired_mid_sync_fails_in_one_line_and_a_new_one_res
     ids = []
     for k in range(6):  # one pack per backup
         write_files(os.path.join(data, f"r{k}"), rng, 2, 300_000)
-        r = run(["backup", "-r", src, "--json", data])
-        assert r.rc == 0, r
-        ids.append(r.json()["snapshot_id"])
-    name = f"tok{os.getpid()}-{time.monotonic_ns()}"
-    admin = env_for(s, world, s.admin_token)
-    url = new_server_repo(s, name, admin, source=src)
+        ids.append(backup(src, data))
+    name, url, admin = server_replica(s, world, "tok", src)
     tok = s.add_token(f"{name}-a", "append", repo=name, expires="3s" if how == "expired" else None)
     p = subprocess.Popen([DVALIN, "sync", "--from", src, "--to", url, "--limit-rate", "300K",
                           "--threads", "1"], env=env_for(s, world, tok),
@@ -339,12 +340,8 @@ def test_chain_client_server_backup_box_over_ssh_cold_drive(dvalin_server, sshd,
             with open(os.path.join(data, "big.bin"), "r+b") as f:
                 f.seek(1 << 20)
                 f.write(os.urandom(4096))
-        r = run(["backup", "-r", src, "--json", data])
-        assert r.rc == 0, r
-        ids.append(r.json()["snapshot_id"])
-    name = f"chain{os.getpid()}-{time.monotonic_ns()}"
-    admin = env_for(s, world, s.admin_token)
-    url = new_server_repo(s, name, admin, source=src)
+        ids.append(backup(src, data))
+    name, url, admin = server_replica(s, world, "chain", src)
     push = env_for(s, world, s.add_token(f"{name}-append", "append", repo=name))
     assert sync(src, url, push)["snapshots_copied"] == 2
     # the backup box reaches the server's repository directory over ssh, read-only
