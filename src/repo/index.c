@@ -55,6 +55,10 @@ struct index_set {
 	int tolerant;
 	mem_entry *tab; /* open addressing, capacity a power of two */
 	size_t tab_cap, tab_n;
+	/* the places in tab of the entries not written yet, so that writing
+	 * an index file every few packs costs what is new, not the whole tab */
+	size_t *fresh;
+	size_t nfresh, capfresh;
 	uint8_t (*slots)[32];
 	uint8_t *slot_stored;
 	size_t nslots;
@@ -89,6 +93,7 @@ void index_set_free(index_set *s)
 	merged_release(&s->merged);
 	strlist_free(s->damaged, s->ndamaged);
 	free(s->tab);
+	free(s->fresh);
 	free(s->slots);
 	free(s->slot_stored);
 	free(s);
@@ -558,6 +563,11 @@ static int tab_grow(index_set *s)
 		if (old[i].used)
 			*tab_find(s, old[i].id) = old[i];
 	free(old);
+	/* the same entries at new places (as many as before: room enough) */
+	s->nfresh = 0;
+	for (size_t i = 0; i < cap; i++)
+		if (s->tab[i].used && !s->tab[i].written)
+			s->fresh[s->nfresh++] = i;
 	return 0;
 }
 
@@ -572,6 +582,10 @@ int index_set_add(index_set *s, const uint8_t id[32], int type, uint32_t slot, u
 	mem_entry *e = tab_find(s, id);
 	if (e->used)
 		return 0;
+	int r = array_reserve(&s->fresh, &s->capfresh, s->nfresh + 1, sizeof(*s->fresh));
+	if (r < 0)
+		return r;
+	s->fresh[s->nfresh++] = (size_t)(e - s->tab);
 	memcpy(e->id, id, 32);
 	e->slot = slot;
 	e->offset = offset;
@@ -680,8 +694,8 @@ int index_write_entries(backend *be, index_entry *e, size_t n, const uint8_t (*p
 int index_set_write(index_set *s, backend *be)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < s->tab_cap; i++)
-		if (writable(s, &s->tab[i]))
+	for (size_t i = 0; i < s->nfresh; i++)
+		if (writable(s, &s->tab[s->fresh[i]]))
 			n++;
 	if (n == 0)
 		return 0;
@@ -693,8 +707,8 @@ int index_set_write(index_set *s, backend *be)
 	size_t np = 0, k = 0;
 	for (size_t i = 0; i < s->nslots; i++)
 		remap[i] = UINT32_MAX;
-	for (size_t i = 0; i < s->tab_cap; i++) {
-		mem_entry *m = &s->tab[i];
+	for (size_t i = 0; i < s->nfresh; i++) {
+		mem_entry *m = &s->tab[s->fresh[i]];
 		if (!writable(s, m))
 			continue;
 		if (remap[m->slot] == UINT32_MAX) {
@@ -712,9 +726,16 @@ int index_set_write(index_set *s, backend *be)
 	int r = index_write_entries(be, e, n, (const uint8_t(*)[32])packs, np, NULL);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < s->tab_cap; i++)
-		if (writable(s, &s->tab[i]))
-			s->tab[i].written = 1;
+	/* what was written leaves the list; entries of packs still being written stay */
+	size_t k2 = 0;
+	for (size_t i = 0; i < s->nfresh; i++) {
+		mem_entry *m = &s->tab[s->fresh[i]];
+		if (writable(s, m))
+			m->written = 1;
+		else
+			s->fresh[k2++] = s->fresh[i];
+	}
+	s->nfresh = k2;
 	return 0;
 }
 

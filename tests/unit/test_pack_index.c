@@ -266,3 +266,63 @@ TEST(index_merge_answers_as_the_files_do)
 		backend_free(be);
 	}
 }
+
+/* The entries of every index file in be (SIZE_MAX if they cannot be read). */
+static size_t entries_in_files(backend *be)
+{
+	index_set *t;
+	size_t n = SIZE_MAX;
+	if (index_set_new(&t) < 0)
+		return n;
+	if (index_set_load(t, be) == 0)
+		n = (size_t)index_set_positions(t);
+	index_set_free(t);
+	return n;
+}
+
+TEST(index_set_writes_each_blob_once_across_writes_and_growth)
+{
+	backend *be;
+	index_set *s;
+	REQUIRE(backend_open("mem:", 0, &be) == 0);
+	REQUIRE(index_set_new(&s) == 0);
+	uint8_t id[32], pid[32];
+	uint32_t slots[3];
+	for (uint32_t p = 0; p < 3; p++)
+		REQUIRE(index_set_pack_slot(s, &slots[p]) == 0);
+	/* three packs' blobs, the table growing several times in between;
+	 * pack 1 is stored last, so its blobs wait through two writes */
+	for (uint32_t i = 0; i < 30000; i++) {
+		crypto_sha256(id, &i, sizeof(i));
+		REQUIRE(index_set_add(s, id, 1, slots[i % 3], i, 10, 20) == 0);
+	}
+	memset(pid, 1, 32);
+	index_set_pack_stored(s, slots[0], pid);
+	REQUIRE(index_set_write(s, be) == 0);
+	CHECK(entries_in_files(be) == 10000);
+	for (uint32_t i = 30000; i < 60000; i++) { /* more growth, more of packs 0 and 2 */
+		crypto_sha256(id, &i, sizeof(i));
+		REQUIRE(index_set_add(s, id, 1, slots[i % 3 == 1 ? 0 : i % 3], i, 10, 20) == 0);
+	}
+	memset(pid, 2, 32);
+	index_set_pack_stored(s, slots[2], pid);
+	REQUIRE(index_set_write(s, be) == 0);
+	CHECK(entries_in_files(be) == 10000 + 20000 + 20000);
+	memset(pid, 3, 32);
+	index_set_pack_stored(s, slots[1], pid);
+	REQUIRE(index_set_write(s, be) == 0);
+	CHECK(entries_in_files(be) == 60000);
+	REQUIRE(index_set_write(s, be) == 0); /* nothing new: no file */
+	CHECK(entries_in_files(be) == 60000);
+	index_set *t;
+	REQUIRE(index_set_new(&t) == 0);
+	REQUIRE(index_set_load(t, be) == 0);
+	for (uint32_t i = 0; i < 60000; i++) {
+		index_loc loc;
+		crypto_sha256(id, &i, sizeof(i));
+		CHECK(index_set_lookup(t, id, &loc) == 0 && loc.offset == i);
+	}
+	index_set_free(t);
+	index_set_free(s);
+	backend_free(be);
+}
