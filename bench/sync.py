@@ -14,11 +14,19 @@ measured: bytes it read from the source ("sent") against the stored bytes
 the new snapshot added to the source, and its time (restic copy too).
 
 Medians of BENCH_RUNS runs (default 3), each into a fresh destination,
-page cache warm.  Prints one table and writes bench/results-sync.md.  Run
-by `make bench` (after bench.py) or alone: `python3 bench/sync.py`.
+page cache warm.  `cp -a` leaves its copy in the page cache where dvalin
+makes every file durable, so `cp -a` followed by `sync -f` is measured too.
+Prints one table and writes bench/results-sync.md.  Run by `make bench`
+(after bench.py) or alone: `python3 bench/sync.py`.
+
+BENCH_SYNC_BASELINE=/path/to/an/older/dvalin adds its sync as a row
+measured in the same runs (before/after a change, at the same load);
+BENCH_SYNC_RESTIC=0 leaves restic out (its history and copies are most of
+the time this takes).
 """
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -30,6 +38,8 @@ import bench  # noqa: E402  (the same tools, measuring and work directory)
 
 SNAPSHOTS = int(os.environ.get("BENCH_SNAPSHOTS", "20"))
 RUNS = bench.RUNS
+BASELINE = os.environ.get("BENCH_SYNC_BASELINE")
+RESTIC = os.environ.get("BENCH_SYNC_RESTIC", "1") != "0"
 
 
 def measure_json(cmd):
@@ -45,9 +55,9 @@ def measure_json(cmd):
     return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, json.loads(out)
 
 
-def fresh_replica(path, src):
+def fresh_replica(path, src, dvalin=bench.DVALIN):
     shutil.rmtree(path, ignore_errors=True)
-    subprocess.run([bench.DVALIN, "init", "-q", "--replica-of", src, path], env=bench.ENV, check=True)
+    subprocess.run([dvalin, "init", "-q", "--replica-of", src, path], env=bench.ENV, check=True)
 
 
 def fresh_restic_copy(path, src):
@@ -74,31 +84,49 @@ def med(rows, i):
 
 
 def main():
-    if not shutil.which("restic"):
-        sys.exit("bench: restic is not installed (make bench installs it)")
+    if RESTIC and not shutil.which("restic"):
+        sys.exit("bench: restic is not installed (make bench installs it; BENCH_SYNC_RESTIC=0 leaves it out)")
     dv, rs = bench.Dvalin("sync"), bench.Restic("sync")
-    src, files, rnd = bench.build_history("sync-tree", [dv, rs], SNAPSHOTS)
+    src, files, rnd = bench.build_history("sync-tree", [dv, rs] if RESTIC else [dv], SNAPSHOTS)
     repo_mb = bench.du(dv.repo) / 1e6
     dst = os.path.join(bench.WORK, "repos", "sync-replica")
     rdst = os.path.join(bench.WORK, "repos", "sync-restic-copy")
-    rows = {k: [] for k in ("dvalin sync", "cp -a", "rsync -a", "restic copy")}
+    names = ["dvalin sync"] + (["dvalin sync (baseline)"] if BASELINE else []) + \
+        ["cp -a", "cp -a + sync -f", "rsync -a"] + (["restic copy"] if RESTIC else [])
+    rows = {k: [] for k in names}
     written = {}
     docs = []
+    loads = []
     for _ in range(RUNS):
-        fresh_replica(dst, dv.repo)
-        w, c, m, doc = measure_json([bench.DVALIN, "sync", "--json", "--from", dv.repo, "--to", dst])
-        rows["dvalin sync"].append((w, c, m))
-        written["dvalin sync"] = bench.du(dst)
-        docs.append(doc)
-        for name, cmd in (("cp -a", ["cp", "-a"]), ("rsync -a", ["rsync", "-a"])):
-            shutil.rmtree(dst + "-" + name[:2], ignore_errors=True)
-            rows[name].append(bench.measure(cmd + [dv.repo + "/", dst + "-" + name[:2]]
-                                            if name == "rsync -a" else cmd + [dv.repo, dst + "-" + name[:2]]))
-            written[name] = bench.du(dst + "-" + name[:2])
-            shutil.rmtree(dst + "-" + name[:2], ignore_errors=True)
-        fresh_restic_copy(rdst, rs.repo)
-        rows["restic copy"].append(restic_copy(rdst, rs.repo))
-        written["restic copy"] = bench.du(rdst)
+        loads.append(os.getloadavg()[0])
+        for name, dvalin in (("dvalin sync", bench.DVALIN), ("dvalin sync (baseline)", BASELINE)):
+            if not dvalin:
+                continue
+            subprocess.run(["sync"])  # what an earlier copy left dirty is not this one's to write
+            fresh_replica(dst, dv.repo, dvalin)
+            w, c, m, doc = measure_json([dvalin, "sync", "--json", "--from", dv.repo, "--to", dst])
+            rows[name].append((w, c, m))
+            written[name] = bench.du(dst)
+            if name == "dvalin sync":
+                docs.append(doc)
+        for name, cmd in (("cp -a", ["cp", "-a"]), ("rsync -a", ["rsync", "-a"]),
+                          ("cp -a + sync -f", None)):
+            out = dst + "-" + name[:2]
+            shutil.rmtree(out, ignore_errors=True)
+            subprocess.run(["sync"])
+            if cmd is None:
+                q = shlex.quote
+                rows[name].append(bench.measure(f"cp -a {q(dv.repo)} {q(out)} && sync -f {q(out)}",
+                                                shell=True))
+            else:
+                rows[name].append(bench.measure(cmd + [dv.repo + "/", out]
+                                                if name == "rsync -a" else cmd + [dv.repo, out]))
+            written[name] = bench.du(out)
+            shutil.rmtree(out, ignore_errors=True)
+        if RESTIC:
+            fresh_restic_copy(rdst, rs.repo)
+            rows["restic copy"].append(restic_copy(rdst, rs.repo))
+            written["restic copy"] = bench.du(rdst)
     # the replica must be sound
     subprocess.run([bench.DVALIN, "check", "-q", "-r", dst, "--read-data"], env=bench.ENV, check=True)
 
@@ -106,7 +134,8 @@ def main():
     bench.change_one_percent(files, rnd)
     before = bench.du(os.path.join(dv.repo, "data"))
     dv.backup(src)
-    rs.backup(src)
+    if RESTIC:
+        rs.backup(src)
     new_stored = bench.du(os.path.join(dv.repo, "data")) - before
     inc = []
     for k in range(RUNS):
@@ -115,7 +144,7 @@ def main():
         shutil.rmtree(base, ignore_errors=True)
         subprocess.run(["cp", "-a", dst, base], check=True)
         inc.append(measure_json([bench.DVALIN, "sync", "--json", "--from", dv.repo, "--to", base]))
-    rinc = [restic_copy(rdst, rs.repo)]
+    rinc = [restic_copy(rdst, rs.repo)] if RESTIC else []
     doc = inc[-1][3]
     sent, wrote = doc["bytes_read"], doc["bytes_written"]
     shutil.rmtree(dst + "-inc", ignore_errors=True)
@@ -126,7 +155,9 @@ def main():
     d0 = docs[-1]
     emit(f"\n### sync: {SNAPSHOTS} snapshots of linux-source-6.1 ({len(files)} files), "
          f"repository {repo_mb:.0f} MB, to an empty local replica\n")
-    emit(f"Machine: {bench.machine()}.  Medians of {RUNS} runs, page cache warm.\n")
+    emit(f"Machine: {bench.machine()}.  Medians of {RUNS} runs, page cache warm; "
+         f"load average at the start of each run: {', '.join(f'{x:.1f}' for x in loads)} "
+         f"(the 2 cores were shared with other work).\n")
     emit("| copy | wall s | cpu s | MB RSS | MB written | wall / cp -a |")
     emit("|---|---|---|---|---|---|")
     for name, r in rows.items():
@@ -141,7 +172,8 @@ def main():
     emit("|---|---|---|---|---|---|---|")
     emit(f"| dvalin sync | {med(inc, 0):.2f} | {med(inc, 1):.2f} | {med(inc, 2):.0f} | "
          f"{sent / 1e6:.2f} | {new_stored / 1e6:.2f} | {sent / new_stored:.3f} |")
-    emit(f"| restic copy | {rinc[0][0]:.2f} | {rinc[0][1]:.2f} | {rinc[0][2]:.0f} | | | |")
+    if rinc:
+        emit(f"| restic copy | {rinc[0][0]:.2f} | {rinc[0][1]:.2f} | {rinc[0][2]:.0f} | | | |")
     emit("")
     emit(f"(dvalin wrote {wrote / 1e6:.2f} MB to the replica for that snapshot.)")
     text = "\n".join(out) + "\n"

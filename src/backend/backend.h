@@ -266,6 +266,9 @@ int backend_name_is_valid(const char *name);
 
 /* backend_open() flags */
 #define BACKEND_OPEN_CREATE (1u << 0) /* create the location if missing */
+/* the source of a copy (sync, init --replica-of): a dvalin server's token
+ * and fingerprint are DVALIN_FROM_* when any of those is set (remote.c) */
+#define BACKEND_OPEN_SOURCE (1u << 1)
 
 /*
  * Opens the backend a URL names (registry.c): "file:PATH" or a plain

@@ -77,6 +77,7 @@ typedef struct {
 	char *base_url;        /* ".../REPO/" */
 	char *auth;            /* "Authorization: Bearer ..." or NULL */
 	char *pin;             /* "sha256//..." or NULL */
+	const char *cred;      /* "DVALIN_" or "DVALIN_FROM_": where auth and pin came from */
 	int ssh;
 	char **ssh_argv;       /* the command that gives one connection */
 	size_t ssh_argc;
@@ -679,11 +680,12 @@ static int perform(remote *rb, rq *q, const char *doing, const char *what)
 			snprintf(reason, sizeof(reason), "the server sent more than was asked for");
 			rc = -EIO;
 		} else if (cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
-			snprintf(reason, sizeof(reason), "the server's public key is not the pinned one (DVALIN_FINGERPRINT): is this the right server?");
+			snprintf(reason, sizeof(reason), "the server's public key is not the pinned one (%sFINGERPRINT): is this the right server?",
+				 rb->cred);
 			rc = -EACCES;
 		} else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) {
-			snprintf(reason, sizeof(reason), "%s (a self-signed server needs DVALIN_FINGERPRINT: 'dvalin server fingerprint' prints it)",
-				 w->errbuf[0] ? w->errbuf : curl_easy_strerror(cc));
+			snprintf(reason, sizeof(reason), "%s (a self-signed server needs %sFINGERPRINT: 'dvalin server fingerprint' prints it)",
+				 w->errbuf[0] ? w->errbuf : curl_easy_strerror(cc), rb->cred);
 			rc = -EACCES;
 		} else {
 			snprintf(reason, sizeof(reason), "%s", w->errbuf[0] ? w->errbuf : curl_easy_strerror(cc));
@@ -1094,8 +1096,8 @@ static void curl_init(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* DVALIN_FINGERPRINT "SHA256:<64 hex>" (colons allowed) or curl's "sha256//BASE64" into a pin. */
-static int parse_pin(const char *fp, char **out)
+/* {prefix}FINGERPRINT "SHA256:<64 hex>" (colons allowed) or curl's "sha256//BASE64" into a pin. */
+static int parse_pin(const char *prefix, const char *fp, char **out)
 {
 	if (strncmp(fp, "sha256//", 8) == 0)
 		return (*out = strdup(fp)) ? 0 : -ENOMEM;
@@ -1110,12 +1112,12 @@ static int parse_pin(const char *fp, char **out)
 		int v = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
 			: *p >= 'A' && *p <= 'F' ? *p - 'A' + 10 : -1;
 		if (v < 0 || n >= 64)
-			return err_set(-DV_EUSAGE, "DVALIN_FINGERPRINT '%s' is not SHA256: and 64 hex digits", fp);
+			return err_set(-DV_EUSAGE, "%sFINGERPRINT '%s' is not SHA256: and 64 hex digits", prefix, fp);
 		d[n / 2] = (uint8_t)(n % 2 ? d[n / 2] | v : v << 4);
 		n++;
 	}
 	if (n != 64)
-		return err_set(-DV_EUSAGE, "DVALIN_FINGERPRINT '%s' is not SHA256: and 64 hex digits", fp);
+		return err_set(-DV_EUSAGE, "%sFINGERPRINT '%s' is not SHA256: and 64 hex digits", prefix, fp);
 	char b64[64];
 	EVP_EncodeBlock((unsigned char *)b64, d, 32);
 	size_t need = 8 + strlen(b64) + 1;
@@ -1125,16 +1127,40 @@ static int parse_pin(const char *fp, char **out)
 	return 0;
 }
 
-/* The token from DVALIN_TOKEN, else the first line of DVALIN_TOKEN_FILE; NULL if neither. */
-static int read_token(char **out)
+/*
+ * The variables a server's credentials come from: DVALIN_TOKEN,
+ * DVALIN_TOKEN_FILE, DVALIN_FINGERPRINT; for the source of a copy
+ * (BACKEND_OPEN_SOURCE) DVALIN_FROM_* instead when any of those three is
+ * set, so that a sync between two servers sends each only its own token.
+ * All or none: a source without its own variables is reached as before.
+ */
+static const char *cred_prefix(unsigned flags)
 {
-	const char *t = getenv("DVALIN_TOKEN"), *file = getenv("DVALIN_TOKEN_FILE");
+	static const char *const from[] = { "DVALIN_FROM_TOKEN", "DVALIN_FROM_TOKEN_FILE",
+					    "DVALIN_FROM_FINGERPRINT" };
+	for (size_t i = 0; (flags & BACKEND_OPEN_SOURCE) && i < ARRAY_SIZE(from); i++)
+		if (getenv(from[i]))
+			return "DVALIN_FROM_";
+	return "DVALIN_";
+}
+
+static const char *cred_env(const char *prefix, const char *name)
+{
+	char var[64];
+	snprintf(var, sizeof(var), "%s%s", prefix, name);
+	return getenv(var);
+}
+
+/* The token from {prefix}TOKEN, else the first line of {prefix}TOKEN_FILE; NULL if neither. */
+static int read_token(const char *prefix, char **out)
+{
+	const char *t = cred_env(prefix, "TOKEN"), *file = cred_env(prefix, "TOKEN_FILE");
 	*out = NULL;
 	buf b = BUF_INIT;
 	if ((!t || !*t) && file && *file) {
 		int rc = fsio_read_file(AT_FDCWD, file, &b, 4096);
 		if (rc < 0)
-			return err_sys(rc, "cannot read DVALIN_TOKEN_FILE '%s'", file);
+			return err_sys(rc, "cannot read %sTOKEN_FILE '%s'", prefix, file);
 		size_t n = 0;
 		while (n < b.len && b.data[n] != '\n' && b.data[n] != '\r')
 			n++;
@@ -1171,6 +1197,7 @@ static remote *remote_new(const char *location)
 		free(rb);
 		return NULL;
 	}
+	rb->cred = "DVALIN_";
 	pthread_mutex_init(&rb->lock, NULL);
 	pthread_cond_init(&rb->cond, NULL);
 	for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -1231,7 +1258,7 @@ static int finish_open(remote *rb, int rc, backend **out)
 /* "HOST[:PORT]/REPO" after "//" */
 static int open_web(backend **out, const char *rest, unsigned flags, const char *scheme)
 {
-	(void)flags;
+	const char *prefix = cred_prefix(flags);
 	if (strncmp(rest, "//", 2) != 0)
 		return err_set(-DV_EUSAGE, "repository URL '%s:%s': want %s://HOST[:PORT]/REPO", scheme, rest, scheme);
 	const char *host = rest + 2, *slash = strchr(host, '/');
@@ -1258,10 +1285,11 @@ static int open_web(backend **out, const char *rest, unsigned flags, const char 
 	int rc = (rb->base_url = malloc(ul)) ? 0 : -ENOMEM;
 	if (rc == 0)
 		snprintf(rb->base_url, ul, "%s/", loc);
-	rc = rc ?: read_token(&rb->auth);
-	const char *fp = getenv("DVALIN_FINGERPRINT");
+	rb->cred = prefix;
+	rc = rc ?: read_token(prefix, &rb->auth);
+	const char *fp = cred_env(prefix, "FINGERPRINT");
 	if (rc == 0 && fp && *fp && strcmp(scheme, "https") == 0)
-		rc = parse_pin(fp, &rb->pin);
+		rc = parse_pin(prefix, fp, &rb->pin);
 	return finish_open(rb, rc, out);
 }
 

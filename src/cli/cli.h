@@ -117,7 +117,7 @@ int cli_new_password(const char *file, char **out);
 const char *cli_repo_path(const cli_ctx *ctx);
 /* Opens the repository named by the options with a read lease, asking for the password. */
 int cli_open_repo(const cli_ctx *ctx, repo **out);
-enum { CLI_KEYLESS = 1, CLI_EXCLUSIVE = 2, CLI_TOLERANT = 4 };
+enum { CLI_KEYLESS = 1, CLI_EXCLUSIVE = 2, CLI_TOLERANT = 4, CLI_SOURCE = 8 };
 /* Opens it with a lease of the given kind (NULL: none) and CLI_* flags. */
 int cli_open_repo_as(const cli_ctx *ctx, const char *kind, int flags, repo **out);
 /*
@@ -127,7 +127,17 @@ int cli_open_repo_as(const cli_ctx *ctx, const char *kind, int flags, repo **out
 const backend_requests *cli_requests(repo *r, backend_requests *out);
 /* Appends the items of a comma-separated list (--tag a,b), empty ones dropped. */
 int cli_add_csv(char ***v, size_t *n, const char *arg);
-/* Opens the repository at url with a password already read (NULL or CLI_KEYLESS: keyless). */
+/*
+ * Fails with "WHAT refused: <the server's reason>INSTEAD" when r's
+ * storage lets this client add files but not remove them (an append
+ * token or ssh key); changes nothing.
+ */
+int cli_check_may_remove(repo *r, const char *what, const char *instead);
+/*
+ * Opens the repository at url with a password already read (NULL or
+ * CLI_KEYLESS: keyless); CLI_SOURCE: the source of a copy (its server
+ * credentials may be DVALIN_FROM_*, backend.h).
+ */
 int cli_open_url(const cli_ctx *ctx, const char *url, const char *kind, int flags, const char *pass,
 		 repo **out);
 /* Parses --threads N (1..64). */

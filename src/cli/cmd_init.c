@@ -54,7 +54,7 @@ static int init_replica(cli_ctx *ctx, const char *src_url, const char *path, con
 	if (!path)
 		return cli_usage_error(ctx, "no repository given: init --replica-of URL REPO");
 	backend *src = NULL, *dst = NULL;
-	int rc = backend_open(src_url, 0, &src);
+	int rc = backend_open(src_url, BACKEND_OPEN_SOURCE, &src);
 	rc = rc ?: backend_open(path, BACKEND_OPEN_CREATE, &dst);
 	rc = rc ?: refuse_foreign(dst, path);
 	rc = rc ?: repo_create_replica(dst, src);

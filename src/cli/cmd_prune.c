@@ -93,10 +93,10 @@ static void report(const cli_ctx *ctx, const gc_result *g, int dry, const backen
  * Refuses, before anything changes, a repository this client may not
  * remove files from (a server token or ssh key with the 'append' right):
  * removing a gc record that does not exist needs the same right as
- * pruning and changes nothing; the server's refusal names the right and
- * 'dvalin server prune' (docs/http-api.md).
+ * pruning or removing a snapshot and changes nothing; the server's
+ * refusal names the right and 'dvalin server prune' (docs/http-api.md).
  */
-static int check_may_remove(repo *r)
+int cli_check_may_remove(repo *r, const char *what, const char *instead)
 {
 	uint8_t id[16];
 	char name[3 + 2 * sizeof(id) + 1] = "gc/";
@@ -106,7 +106,7 @@ static int check_may_remove(repo *r)
 	hex_encode(name + 3, id, sizeof(id));
 	rc = backend_remove(repo_backend(r), name);
 	if (rc == -EACCES)
-		return err_set(rc, "prune refused: %s", err_msg(rc));
+		return err_set(rc, "%s refused: %s%s", what, err_msg(rc), instead ? instead : "");
 	err_clear();
 	return 0;
 }
@@ -117,7 +117,7 @@ int cli_run_prune(cli_ctx *ctx, double max_unused, int dry)
 	int rc = cli_open_repo_as(ctx, "prune", CLI_KEYLESS | CLI_EXCLUSIVE, &r);
 	if (rc < 0)
 		return cli_fail(rc);
-	if (!dry && (rc = check_may_remove(r)) < 0) {
+	if (!dry && (rc = cli_check_may_remove(r, "prune", NULL)) < 0) {
 		repo_free(r);
 		return cli_fail(rc);
 	}

@@ -246,15 +246,20 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
 		rc = err_set(rc, "--host, --path and --tag need the password of the source (host names, paths and tags are encrypted): %s",
 			     err_msg(rc));
 	repo *src = NULL, *dst = NULL;
-	rc = rc ?: cli_open_url(ctx, a.from, "read", pass ? 0 : CLI_KEYLESS, pass, &src);
+	rc = rc ?: cli_open_url(ctx, a.from, "read", CLI_SOURCE | (pass ? 0 : CLI_KEYLESS), pass, &src);
 	if (rc == 0) {
 		rc = cli_open_url(ctx, a.to, a.o.dry_run ? "read" : "backup", pass ? 0 : CLI_KEYLESS,
 				  pass, &dst);
 		if (rc < 0)
 			rc = destination_error(rc, a.to, 1);
 	}
+	/* before anything is copied: a mirror that could not remove would be half done */
+	if (rc == 0 && a.o.remove_vanished && !a.o.dry_run)
+		rc = cli_check_may_remove(dst, "--remove-vanished",
+					  "; nothing was copied or removed (without --remove-vanished sync copies and removes nothing)");
 	if (rc < 0) {
 		repo_free(src);
+		repo_free(dst);
 		free(pass);
 		args_release(&a);
 		return cli_fail(rc);

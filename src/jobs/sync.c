@@ -30,6 +30,7 @@
 #define TABLE_CACHE 8          /* source pack tables kept for checking trees */
 #define RUN_MAX ((size_t)8 << 20)  /* one read of adjacent needed blobs */
 #define RUN_GAP ((size_t)64 << 10) /* a gap this small is read over, not skipped */
+#define ENTERED_BITS 16            /* ids the copy walk entered, remembered: 2 MiB */
 
 enum { BAD_DAMAGED = 1, BAD_MISSING = 2 };
 #define REASON_FORGOTTEN "it was forgotten at the source during the sync"
@@ -70,6 +71,13 @@ typedef struct {
 	buf tmp;
 	uint8_t (*stack)[32];
 	size_t nstack, capstack;
+	/*
+	 * Ids the copy walk entered lately, by their first bits (a later one
+	 * takes the slot): entering one again changes nothing, and most
+	 * references a walk meets are of blobs an earlier snapshot's tree
+	 * already had, so this spares their lookups in the source's index.
+	 */
+	uint8_t (*entered)[32];
 	/* shared with the copy threads */
 	pthread_mutex_t lock; /* res, bad, err */
 	int err;
@@ -259,7 +267,25 @@ static int complete_at_dst(syncer *s, const uint8_t id[32])
  * seen yet that the destination lacks is queued (a tree) or noted as
  * needed (data).  Check: *tainted when it is bad.
  */
+static int enter_once(syncer *s, const uint8_t id[32], int mode, int *tainted);
+
 static int enter(syncer *s, const uint8_t id[32], int mode, int *tainted)
+{
+	/* only the copy walk: a check walk must meet a bad blob in every snapshot */
+	if (mode != WALK_COPY || !s->entered)
+		return enter_once(s, id, mode, tainted);
+	uint64_t h;
+	memcpy(&h, id, sizeof(h));
+	uint8_t *slot = s->entered[h & ((1u << ENTERED_BITS) - 1)];
+	if (memcmp(slot, id, 32) == 0)
+		return 0;
+	int rc = enter_once(s, id, mode, tainted);
+	if (rc == 0)
+		memcpy(slot, id, 32);
+	return rc;
+}
+
+static int enter_once(syncer *s, const uint8_t id[32], int mode, int *tainted)
 {
 	index_loc loc;
 	int set;
@@ -777,7 +803,9 @@ static int same_repository(repo *src, repo *dst)
 
 static int setup_source(syncer *s)
 {
-	int rc = index_set_new(&s->scond);
+	/* the walk and the copy look up every blob: one search, not one per file */
+	int rc = index_set_merge(repo_index(s->src));
+	rc = rc ?: index_set_new(&s->scond);
 	rc = rc ?: gc_condemned_load(s->sbe, NULL, s->scond, NULL);
 	rc = rc ?: mark_init(&s->sm, s->sbe, repo_index(s->src), s->scond);
 	rc = rc ?: mark_load_late(&s->sm);
@@ -785,13 +813,17 @@ static int setup_source(syncer *s)
 	for (size_t i = 0; rc == 0 && i < 3; i++)
 		if (!(s->need[i] = calloc(npos[i] / 8 + 1, 1)))
 			rc = -ENOMEM;
+	/* all zeros is no id: blob ids are keyed hashes */
+	if (rc == 0 && !(s->entered = calloc((size_t)1 << ENTERED_BITS, 32)))
+		rc = -ENOMEM;
 	return rc;
 }
 
 /* The destination: what its snapshots reach, then packs left by killed runs. */
 static int setup_destination(syncer *s)
 {
-	int rc = mark_init(&s->dm, s->dbe, repo_index(s->dst), NULL);
+	int rc = index_set_merge(repo_index(s->dst));
+	rc = rc ?: mark_init(&s->dm, s->dbe, repo_index(s->dst), NULL);
 	rc = rc ?: mark_snapshots(&s->dm, s->dst);
 	/* a destination that lost blobs is walked in full, which restores them */
 	s->dm_trusted = rc == 0 && !s->dm.missing && !s->dm.unreadable;
@@ -956,7 +988,8 @@ int sync_run(repo *src, repo *dst, const sync_opts *o, sync_result *res)
 		o->progress->steps_unit = "snapshots";
 	}
 	int rc = run(&s);
-	if (rc == 0 && s.err)
+	/* a copy thread's failure: its message was set in that thread */
+	if (s.err && (rc == 0 || rc == s.err))
 		rc = err_set(s.err, "%s", s.errmsg);
 	for (size_t i = 0; i < 2; i++)
 		backend_file_close(s.open[i].be, s.open[i].f);
@@ -971,6 +1004,7 @@ int sync_run(repo *src, repo *dst, const sync_opts *o, sync_result *res)
 	idmap_release(&s.bad);
 	buf_release(&s.tmp);
 	free(s.stack);
+	free(s.entered);
 	rate_release(&s.rate);
 	pthread_mutex_destroy(&s.lock);
 	clock_gettime(CLOCK_MONOTONIC, &t1);

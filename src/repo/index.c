@@ -23,6 +23,22 @@ typedef struct {
 	const uint8_t *fanout, *packs, *entries;
 } index_file;
 
+/*
+ * One entry of the merged view: the first 8 bytes of an id (as two
+ * big-endian halves, so the order is memcmp's) and its position in the
+ * set, which names the file and the entry.  12 bytes, no padding.
+ */
+typedef struct {
+	uint32_t hi, lo, pos;
+} merged_entry;
+
+typedef struct {
+	merged_entry *e; /* sorted by (hi, lo), then newest file first */
+	size_t n;
+	uint32_t *fan;   /* (1 << bits) + 1 starts, by the top bits of hi */
+	unsigned bits;
+} merged_view;
+
 /* In-memory entry of a blob added in this session. */
 typedef struct {
 	uint8_t id[32];
@@ -39,10 +55,22 @@ struct index_set {
 	int tolerant;
 	mem_entry *tab; /* open addressing, capacity a power of two */
 	size_t tab_cap, tab_n;
+	/* the places in tab of the entries not written yet, so that writing
+	 * an index file every few packs costs what is new, not the whole tab */
+	size_t *fresh;
+	size_t nfresh, capfresh;
 	uint8_t (*slots)[32];
 	uint8_t *slot_stored;
 	size_t nslots;
+	merged_view merged; /* index_set_merge(); emptied when files change */
 };
+
+static void merged_release(merged_view *m)
+{
+	free(m->e);
+	free(m->fan);
+	memset(m, 0, sizeof(*m));
+}
 
 int index_set_new(index_set **out)
 {
@@ -62,8 +90,10 @@ void index_set_free(index_set *s)
 		free(s->files[i].name);
 	}
 	free(s->files);
+	merged_release(&s->merged);
 	strlist_free(s->damaged, s->ndamaged);
 	free(s->tab);
+	free(s->fresh);
 	free(s->slots);
 	free(s->slot_stored);
 	free(s);
@@ -151,6 +181,7 @@ static int load_one(void *ud, const char *name, int r, bytes *b)
 	index_file *f;
 	if ((r = array_reserve(&s->files, &s->files_cap, s->nfiles + 1, sizeof(*f))) < 0)
 		return r;
+	merged_release(&s->merged); /* it covers the files it was built from */
 	f = &s->files[s->nfiles];
 	if (!(f->name = strdup(name)))
 		return -ENOMEM;
@@ -187,6 +218,7 @@ static void drop_files(index_set *s)
 	}
 	s->nfiles = 0;
 	s->file_entries = 0;
+	merged_release(&s->merged);
 	strlist_free(s->damaged, s->ndamaged);
 	s->damaged = NULL;
 	s->ndamaged = 0;
@@ -361,6 +393,95 @@ static mem_entry *tab_find(const index_set *s, const uint8_t id[32])
 	}
 }
 
+static uint32_t be32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int merged_cmp(const void *a, const void *b)
+{
+	const merged_entry *x = a, *y = b;
+	if (x->hi != y->hi)
+		return x->hi < y->hi ? -1 : 1;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	/* a later file has higher positions: it comes first, as in the file loop */
+	return x->pos > y->pos ? -1 : x->pos < y->pos;
+}
+
+/* The file holding position pos (files are in position order). */
+static const index_file *file_at(const index_set *s, uint64_t pos)
+{
+	size_t lo = 0, hi = s->nfiles;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->files[mid].base <= pos)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &s->files[lo];
+}
+
+int index_set_merge(index_set *s)
+{
+	merged_view m = { 0 };
+	merged_release(&s->merged);
+	if (s->nfiles < 2 || s->file_entries > UINT32_MAX)
+		return 0; /* nothing to gain, or positions that do not fit */
+	m.n = (size_t)s->file_entries;
+	m.bits = m.n > (1u << 16) ? 16 : 8;
+	m.e = malloc(m.n * sizeof(*m.e));
+	m.fan = calloc(((size_t)1 << m.bits) + 1, sizeof(*m.fan));
+	if (!m.e || !m.fan) {
+		merged_release(&m);
+		return -ENOMEM;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < s->nfiles; i++) {
+		const index_file *f = &s->files[i];
+		for (uint32_t j = 0; j < f->nblobs; j++, k++) {
+			const uint8_t *id = f->entries + (size_t)j * INDEX_ENTRY_LEN;
+			m.e[k] = (merged_entry){ be32_at(id), be32_at(id + 4), (uint32_t)(f->base + j) };
+		}
+	}
+	qsort(m.e, m.n, sizeof(*m.e), merged_cmp);
+	/* fan[b] = the first entry whose top bits are b or more */
+	for (size_t i = 0, b = 0; b <= ((size_t)1 << m.bits); b++) {
+		while (i < m.n && (m.e[i].hi >> (32 - m.bits)) < b)
+			i++;
+		m.fan[b] = (uint32_t)i;
+	}
+	s->merged = m;
+	return 0;
+}
+
+/* The files' entry for id through the merged view. */
+static int merged_lookup(const index_set *s, const uint8_t id[32], index_loc *out)
+{
+	const merged_view *m = &s->merged;
+	uint32_t hi = be32_at(id), lo32 = be32_at(id + 4);
+	size_t top = hi >> (32 - m->bits), lo = m->fan[top], end = m->fan[top + 1];
+	while (lo < end) { /* the first entry not below (hi, lo32) */
+		size_t mid = lo + (end - lo) / 2;
+		const merged_entry *e = &m->e[mid];
+		if (e->hi < hi || (e->hi == hi && e->lo < lo32))
+			lo = mid + 1;
+		else
+			end = mid;
+	}
+	/* equal prefixes: newest file first; the whole id decides */
+	for (; lo < m->n && m->e[lo].hi == hi && m->e[lo].lo == lo32; lo++) {
+		const index_file *f = file_at(s, m->e[lo].pos);
+		uint32_t j = (uint32_t)(m->e[lo].pos - f->base);
+		if (entry_cmp(f, j, id) == 0) {
+			entry_loc(f, j, out);
+			return 0;
+		}
+	}
+	return -DV_ENOTFOUND;
+}
+
 int index_set_lookup(const index_set *s, const uint8_t id[32], index_loc *out)
 {
 	mem_entry *m = tab_find(s, id);
@@ -368,6 +489,8 @@ int index_set_lookup(const index_set *s, const uint8_t id[32], index_loc *out)
 		mem_loc(s, m, out);
 		return 0;
 	}
+	if (s->merged.e)
+		return merged_lookup(s, id, out);
 	for (size_t i = s->nfiles; i-- > 0;)
 		if (file_lookup(&s->files[i], id, out) == 0)
 			return 0;
@@ -440,6 +563,11 @@ static int tab_grow(index_set *s)
 		if (old[i].used)
 			*tab_find(s, old[i].id) = old[i];
 	free(old);
+	/* the same entries at new places (as many as before: room enough) */
+	s->nfresh = 0;
+	for (size_t i = 0; i < cap; i++)
+		if (s->tab[i].used && !s->tab[i].written)
+			s->fresh[s->nfresh++] = i;
 	return 0;
 }
 
@@ -454,6 +582,10 @@ int index_set_add(index_set *s, const uint8_t id[32], int type, uint32_t slot, u
 	mem_entry *e = tab_find(s, id);
 	if (e->used)
 		return 0;
+	int r = array_reserve(&s->fresh, &s->capfresh, s->nfresh + 1, sizeof(*s->fresh));
+	if (r < 0)
+		return r;
+	s->fresh[s->nfresh++] = (size_t)(e - s->tab);
 	memcpy(e->id, id, 32);
 	e->slot = slot;
 	e->offset = offset;
@@ -562,8 +694,8 @@ int index_write_entries(backend *be, index_entry *e, size_t n, const uint8_t (*p
 int index_set_write(index_set *s, backend *be)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < s->tab_cap; i++)
-		if (writable(s, &s->tab[i]))
+	for (size_t i = 0; i < s->nfresh; i++)
+		if (writable(s, &s->tab[s->fresh[i]]))
 			n++;
 	if (n == 0)
 		return 0;
@@ -575,8 +707,8 @@ int index_set_write(index_set *s, backend *be)
 	size_t np = 0, k = 0;
 	for (size_t i = 0; i < s->nslots; i++)
 		remap[i] = UINT32_MAX;
-	for (size_t i = 0; i < s->tab_cap; i++) {
-		mem_entry *m = &s->tab[i];
+	for (size_t i = 0; i < s->nfresh; i++) {
+		mem_entry *m = &s->tab[s->fresh[i]];
 		if (!writable(s, m))
 			continue;
 		if (remap[m->slot] == UINT32_MAX) {
@@ -594,9 +726,16 @@ int index_set_write(index_set *s, backend *be)
 	int r = index_write_entries(be, e, n, (const uint8_t(*)[32])packs, np, NULL);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < s->tab_cap; i++)
-		if (writable(s, &s->tab[i]))
-			s->tab[i].written = 1;
+	/* what was written leaves the list; entries of packs still being written stay */
+	size_t k2 = 0;
+	for (size_t i = 0; i < s->nfresh; i++) {
+		mem_entry *m = &s->tab[s->fresh[i]];
+		if (writable(s, m))
+			m->written = 1;
+		else
+			s->fresh[k2++] = s->fresh[i];
+	}
+	s->nfresh = k2;
 	return 0;
 }
 

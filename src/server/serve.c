@@ -23,8 +23,10 @@
 #include "../repo/layout.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -678,15 +680,26 @@ void server_stop(server *s)
 /* ---------- serve --stdio ---------- */
 
 typedef struct {
-	int from, to;
+	int from, to, stop;
 } pump_arg;
-static pump_arg stdio_in; /* the thread reading stdin may outlive the call's frame */
+static pump_arg stdio_in;
 
-/* Copies from -> to until the end of from; then ends the writing side of to. */
-static void pump(int from, int to)
+/*
+ * Copies from -> to until the end of from, or until stop (when >= 0) is
+ * readable or closed; then ends the writing side of to.
+ */
+static void pump(int from, int to, int stop)
 {
 	char b[64 << 10];
 	for (;;) {
+		if (stop >= 0) {
+			struct pollfd pf[2] = { { from, POLLIN, 0 }, { stop, POLLIN, 0 } };
+			int r = poll(pf, 2, -1);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0 || pf[1].revents)
+				break;
+		}
 		ssize_t n = read(from, b, sizeof(b));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -701,7 +714,7 @@ static void pump(int from, int to)
 static void *pump_in(void *p)
 {
 	pump_arg *a = p;
-	pump(a->from, a->to);
+	pump(a->from, a->to, a->stop);
 	return NULL;
 }
 
@@ -714,7 +727,7 @@ int server_serve_stdio(const server_opts *o, int in_fd, int out_fd)
 	snprintf(s->principal_stdio, sizeof(s->principal_stdio), "ssh:%s",
 		 o->client_name ? o->client_name : "ssh");
 	ratelimit_init(&s->limits);
-	int sp[2] = { -1, -1 };
+	int sp[2] = { -1, -1 }, wake[2] = { -1, -1 };
 	http_config c = http_setup(s);
 	c.no_listen = 1;
 	c.max_connections = 1;
@@ -722,6 +735,8 @@ int server_serve_stdio(const server_opts *o, int in_fd, int out_fd)
 	int rc = store_open(&s->stdio_repo, o->repo_path);
 	if (rc == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		rc = err_sys(-errno, "cannot make a socket pair");
+	if (rc == 0 && pipe2(wake, O_CLOEXEC) < 0)
+		rc = err_sys(-errno, "cannot make a pipe");
 	rc = rc ?: http_server_start(&s->http, &c);
 	if (rc == 0) {
 		rc = http_server_add_connection(s->http, sp[0]);
@@ -731,19 +746,25 @@ int server_serve_stdio(const server_opts *o, int in_fd, int out_fd)
 		/* a client gone mid-answer must not kill us with SIGPIPE */
 		signal(SIGPIPE, SIG_IGN);
 		pthread_t t;
-		stdio_in = (pump_arg){ in_fd, sp[1] };
+		stdio_in = (pump_arg){ in_fd, sp[1], wake[0] };
 		if (pthread_create(&t, NULL, pump_in, &stdio_in) != 0) {
 			rc = -EAGAIN;
 		} else {
-			pump(sp[1], out_fd);
+			pump(sp[1], out_fd, -1);
 			/* MHD closed its end: the connection is over (the client's end
 			 * of file, or an idle timeout).  The reader of stdin may still
-			 * wait for the client: it is cancelled in its read. */
+			 * wait for the client: closing the pipe wakes it.  (Cancelling
+			 * it in its read left its frame's sanitizer poison on a stack
+			 * the next thread got: a false report under ASan.) */
 			close(out_fd);
-			pthread_cancel(t);
+			close(wake[1]);
+			wake[1] = -1;
 			pthread_join(t, NULL);
 		}
 	}
+	for (int i = 0; i < 2; i++)
+		if (wake[i] >= 0)
+			close(wake[i]);
 	if (sp[0] >= 0)
 		close(sp[0]);
 	if (sp[1] >= 0)

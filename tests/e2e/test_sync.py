@@ -515,7 +515,7 @@ def test_kill_9_at_random_points_of_a_sync(fast):
     known[backup(src, data)] = tree_digest(data)
     assert run(["init", "--replica-of", src, dst], env=KEYLESS).rc == 0
     rounds = int(os.environ.get("DVALIN_CRASH_ROUNDS", "24"))
-    kills = adopted = 0
+    kills = adopted = started = checks = 0
     probe = os.path.join(fast, "probe")
     for i in range(3 * rounds):
         if i >= rounds and kills >= rounds:
@@ -529,6 +529,7 @@ def test_kill_9_at_random_points_of_a_sync(fast):
         sync(src, probe)
         took = time.monotonic() - t
         shutil.rmtree(probe)
+        started += 1
         p = subprocess.Popen([DVALIN, "sync", "--from", src, "--to", dst, "--json"], env=KEYLESS,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(rng.uniform(0, took))
@@ -542,9 +543,11 @@ def test_kill_9_at_random_points_of_a_sync(fast):
             adopted += json.loads(out)["packs_adopted"]
         r = run(["check", "-r", dst])
         assert r.rc == 0, (i, r)
+        checks += 1
         if i % 6 == 5:  # now and then a resumed sync runs to its end
             adopted += sync(src, dst)["packs_adopted"]
-    print(f"sync kills: {kills}, packs adopted by the next sync: {adopted}")
+    print(f"sync kills: {kills} of {started} syncs started (the rest ended first), "
+          f"{checks} checks of the destination, packs adopted by the next sync: {adopted}")
     assert kills >= rounds, kills
     doc = sync(src, dst)
     assert doc["snapshots_skipped"] == 0

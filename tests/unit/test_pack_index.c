@@ -168,3 +168,161 @@ TEST(index_set_new_blobs_and_write)
 	index_set_free(s);
 	backend_free(be);
 }
+
+/* One index file of n entries: ids from seed (some made to share the first
+ * 8 bytes of the one before), offsets tagging the file. */
+static void write_index_file(backend *be, uint32_t seed, uint32_t n, uint32_t tag,
+			     const uint8_t (*ids_from)[32], uint32_t nfrom)
+{
+	index_entry *e = calloc(n, sizeof(*e));
+	uint8_t pack[1][32] = { { (uint8_t)tag } };
+	REQUIRE(e);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t k = seed + i;
+		if (i < nfrom)
+			memcpy(e[i].id, ids_from[i], 32);          /* an id another file has */
+		else
+			crypto_sha256(e[i].id, &k, sizeof(k));
+		if (i % 7 == 3 && i >= nfrom && i > 0) {            /* same prefix, another id */
+			memcpy(e[i].id, e[i - 1].id, 8);
+			e[i].id[20] ^= 0x5a;
+		}
+		e[i].pack = 0;
+		e[i].offset = tag << 24 | i;
+		e[i].stored_len = 10 + i % 5;
+		e[i].raw_len = 20;
+		e[i].type = 1 + (i % 2);
+	}
+	char name[80];
+	REQUIRE(index_write_entries(be, e, n, (const uint8_t(*)[32])pack, 1, name) == 0);
+	free(e);
+}
+
+static void same_loc(const index_set *s, const index_set *t, const uint8_t id[32])
+{
+	index_loc a, b;
+	int ra = index_set_lookup(s, id, &a), rb = index_set_lookup(t, id, &b);
+	CHECK(ra == rb);
+	if (ra == 0 && rb == 0)
+		CHECK(a.offset == b.offset && a.pos == b.pos && a.type == b.type &&
+		      a.stored_len == b.stored_len && memcmp(a.pack_id, b.pack_id, 32) == 0);
+}
+
+TEST(index_merge_answers_as_the_files_do)
+{
+	for (int big = 0; big < 2; big++) {
+		backend *be;
+		REQUIRE(backend_open("mem:", 0, &be) == 0);
+		uint32_t n = big ? 40000 : 300; /* 16-bit and 8-bit fan-outs */
+		static uint8_t shared[50][32];
+		for (uint32_t i = 0; i < 50; i++) {
+			uint32_t k = 900000000 + i;
+			crypto_sha256(shared[i], &k, sizeof(k));
+		}
+		/* three files; the shared ids are in each, with different places */
+		for (uint32_t f = 0; f < 3; f++)
+			write_index_file(be, f * 1000000, n, f + 1, (const uint8_t(*)[32])shared, 50);
+		index_set *plain, *merged;
+		REQUIRE(index_set_new(&plain) == 0 && index_set_new(&merged) == 0);
+		REQUIRE(index_set_load(plain, be) == 0 && index_set_load(merged, be) == 0);
+		REQUIRE(index_set_merge(merged) == 0);
+		uint8_t id[32];
+		for (uint32_t f = 0; f < 3; f++) {
+			for (uint32_t i = 0; i < n; i++) {
+				uint32_t k = f * 1000000 + i;
+				crypto_sha256(id, &k, sizeof(k));
+				same_loc(plain, merged, id);
+				if (i % 7 == 3) { /* the twin with the same first 8 bytes */
+					uint32_t p = k - 1;
+					uint8_t prev[32];
+					crypto_sha256(prev, &p, sizeof(p));
+					memcpy(id, prev, 8);
+					id[20] ^= 0x5a;
+					same_loc(plain, merged, id);
+				}
+				index_loc l;
+				id[31] ^= 1; /* present prefix, absent id */
+				CHECK(index_set_lookup(merged, id, &l) == -DV_ENOTFOUND);
+			}
+		}
+		for (uint32_t i = 0; i < 50; i++)
+			same_loc(plain, merged, shared[i]);
+		/* a file loaded later: the merged view goes, the lookups stay right */
+		write_index_file(be, 5000000, 100, 9, (const uint8_t(*)[32])shared, 10);
+		REQUIRE(index_set_load_new(merged, be, merged) == 0);
+		REQUIRE(index_set_load_new(plain, be, plain) == 0);
+		for (uint32_t i = 0; i < 50; i++)
+			same_loc(plain, merged, shared[i]);
+		uint32_t k = 5000000 + 60;
+		crypto_sha256(id, &k, sizeof(k));
+		index_loc l;
+		CHECK(index_set_lookup(merged, id, &l) == 0 && l.offset == (9u << 24 | 60));
+		REQUIRE(index_set_merge(merged) == 0);
+		CHECK(index_set_lookup(merged, id, &l) == 0 && l.offset == (9u << 24 | 60));
+		for (uint32_t i = 0; i < 50; i++)
+			same_loc(plain, merged, shared[i]);
+		index_set_free(plain);
+		index_set_free(merged);
+		backend_free(be);
+	}
+}
+
+/* The entries of every index file in be (SIZE_MAX if they cannot be read). */
+static size_t entries_in_files(backend *be)
+{
+	index_set *t;
+	size_t n = SIZE_MAX;
+	if (index_set_new(&t) < 0)
+		return n;
+	if (index_set_load(t, be) == 0)
+		n = (size_t)index_set_positions(t);
+	index_set_free(t);
+	return n;
+}
+
+TEST(index_set_writes_each_blob_once_across_writes_and_growth)
+{
+	backend *be;
+	index_set *s;
+	REQUIRE(backend_open("mem:", 0, &be) == 0);
+	REQUIRE(index_set_new(&s) == 0);
+	uint8_t id[32], pid[32];
+	uint32_t slots[3];
+	for (uint32_t p = 0; p < 3; p++)
+		REQUIRE(index_set_pack_slot(s, &slots[p]) == 0);
+	/* three packs' blobs, the table growing several times in between;
+	 * pack 1 is stored last, so its blobs wait through two writes */
+	for (uint32_t i = 0; i < 30000; i++) {
+		crypto_sha256(id, &i, sizeof(i));
+		REQUIRE(index_set_add(s, id, 1, slots[i % 3], i, 10, 20) == 0);
+	}
+	memset(pid, 1, 32);
+	index_set_pack_stored(s, slots[0], pid);
+	REQUIRE(index_set_write(s, be) == 0);
+	CHECK(entries_in_files(be) == 10000);
+	for (uint32_t i = 30000; i < 60000; i++) { /* more growth, more of packs 0 and 2 */
+		crypto_sha256(id, &i, sizeof(i));
+		REQUIRE(index_set_add(s, id, 1, slots[i % 3 == 1 ? 0 : i % 3], i, 10, 20) == 0);
+	}
+	memset(pid, 2, 32);
+	index_set_pack_stored(s, slots[2], pid);
+	REQUIRE(index_set_write(s, be) == 0);
+	CHECK(entries_in_files(be) == 10000 + 20000 + 20000);
+	memset(pid, 3, 32);
+	index_set_pack_stored(s, slots[1], pid);
+	REQUIRE(index_set_write(s, be) == 0);
+	CHECK(entries_in_files(be) == 60000);
+	REQUIRE(index_set_write(s, be) == 0); /* nothing new: no file */
+	CHECK(entries_in_files(be) == 60000);
+	index_set *t;
+	REQUIRE(index_set_new(&t) == 0);
+	REQUIRE(index_set_load(t, be) == 0);
+	for (uint32_t i = 0; i < 60000; i++) {
+		index_loc loc;
+		crypto_sha256(id, &i, sizeof(i));
+		CHECK(index_set_lookup(t, id, &loc) == 0 && loc.offset == i);
+	}
+	index_set_free(t);
+	index_set_free(s);
+	backend_free(be);
+}
