@@ -13,7 +13,8 @@
  *
  * Whatever k, nothing is lost: a sync that reports success left a
  * snapshot whose every blob reads back, and the replica is consistent
- * afterwards (a prune, a sync and a read of every blob succeed).
+ * afterwards (a prune, a sync and a read of every blob succeed).  The
+ * second test does the converse: a whole prune at every point of a sync.
  */
 #include "harness.h"
 
@@ -182,16 +183,21 @@ static int open_as(const char *url, const char *pass, const char *kind, repo **o
 	return rc ?: repo_open_with(out, be, &o);
 }
 
-static int sync_once(const scene *sc)
+/* A sync from the source to the replica; hook (if any) runs before its
+ * k-th operation on the replica. */
+static int sync_hooked(const scene *sc, long k, void (*hook)(void *), void *ud)
 {
 	repo *s = NULL, *d = NULL;
+	backend *be = NULL;
 	sync_opts o;
 	sync_result res;
+	repo_open_opts oo = { NULL, 3, "backup", 0, 0, 1 };
 	memset(&o, 0, sizeof(o));
 	memset(&res, 0, sizeof(res));
 	o.threads = 1;
 	int rc = open_as(sc->src, NULL, "read", &s);
-	rc = rc ?: open_as(sc->dst, NULL, "backup", &d);
+	rc = rc ?: hooked_open(sc->dst, k, hook, ud, &be);
+	rc = rc ?: repo_open_with(&d, be, &oo);
 	rc = rc ?: sync_run(s, d, &o, &res);
 	sync_result_release(&res);
 	repo_free(s);
@@ -199,11 +205,27 @@ static int sync_once(const scene *sc)
 	return rc;
 }
 
+static int sync_once(const scene *sc)
+{
+	return sync_hooked(sc, 0, NULL, NULL);
+}
+
 static void sync_hook(void *ud)
 {
 	scene *sc = ud;
 	sc->synced = 1;
 	sc->sync_rc = sync_once(sc);
+	snprintf(sc->sync_msg, sizeof(sc->sync_msg), "%s", sc->sync_rc ? err_msg(sc->sync_rc) : "");
+}
+
+static int prune_at(scene *sc, long k, gc_result *g);
+
+static void prune_hook(void *ud)
+{
+	scene *sc = ud;
+	gc_result g;
+	sc->synced = 1; /* here: the prune ran */
+	sc->sync_rc = prune_at(sc, 0, &g);
 	snprintf(sc->sync_msg, sizeof(sc->sync_msg), "%s", sc->sync_rc ? err_msg(sc->sync_rc) : "");
 }
 
@@ -363,4 +385,62 @@ TEST(a_sync_recreating_condemned_packs_loses_nothing_at_any_point_of_a_prune)
 	CHECK(lost == 0);
 	printf("  %ld points tried; syncs that failed (what they stored was being deleted): %d, %d of them with packs deleted\n",
 	       k, failed_syncs, deleted_under);
+}
+
+/*
+ * The other way round: the record waits (a lease older than it), and a
+ * whole prune, which finds it ripe, runs before the k-th operation of a
+ * sync on the replica, for every k.
+ */
+TEST(a_prune_at_any_point_of_a_sync_recreating_condemned_packs_loses_nothing)
+{
+	setenv("DVALIN_CLOCK_SKEW", "0", 1);
+	int failed_syncs = 0;
+	long k = 1;
+	for (; k < 400; k++) {
+		scene sc;
+		backend *keep_s, *keep_d;
+		char src[64], dst[64];
+		repo *older;
+		gc_result g;
+		snprintf(src, sizeof(src), "mem:race-src-%ld", 1000 + k);
+		snprintf(dst, sizeof(dst), "mem:race-dst-%ld", 1000 + k);
+		REQUIRE(backend_open(src, BACKEND_OPEN_CREATE, &keep_s) == 0);
+		REQUIRE(backend_open(dst, BACKEND_OPEN_CREATE, &keep_d) == 0);
+		REQUIRE(make_scene(&sc, 1000 + k) == 0);
+		REQUIRE(open_as(sc.dst, NULL, "read", &older) == 0);
+		REQUIRE(prune_at(&sc, 0, &g) == 0);
+		CHECK(g.packs_condemned == 2 && g.records_waiting == 1 && g.packs_deleted == 0);
+		repo_free(older);
+		int rc = sync_hooked(&sc, k, prune_hook, &sc);
+		int done = !sc.synced;
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", rc ? err_msg(rc) : "");
+		CHECK(sc.sync_rc == 0); /* the prune */
+		if (rc == 0 && replica_intact(&sc) != 0) {
+			CHECK(!"the sync reported success, and its snapshot lost blobs");
+			fprintf(stderr, "  k=%ld: %s\n", k, err_msg(-DV_ECORRUPT));
+		}
+		if (rc != 0) {
+			failed_syncs++;
+			CHECK(strstr(msg, "being deleted") || strstr(msg, "was deleted"));
+			CHECK(has_snapshot(&sc) == 0);
+		}
+		CHECK((rc = prune_at(&sc, 0, &g)) == 0);
+		if (rc < 0)
+			fprintf(stderr, "  k=%ld: the next prune: %s\n", k, err_msg(rc));
+		CHECK((rc = sync_once(&sc)) == 0);
+		if (rc < 0)
+			fprintf(stderr, "  k=%ld: the next sync: %s\n", k, err_msg(rc));
+		CHECK(has_snapshot(&sc) == 1);
+		CHECK(replica_intact(&sc) == 0);
+		backend_free(keep_s);
+		backend_free(keep_d);
+		if (done) {
+			CHECK(k > 10);
+			break;
+		}
+	}
+	printf("  %ld points tried; syncs that failed (a pack they stored was deleted): %d\n", k,
+	       failed_syncs);
 }
