@@ -580,13 +580,46 @@ static int return_entry(void *ud, const uint8_t *id, const index_loc *loc)
 				 loc->raw_len, loc->type);
 }
 
+/*
+ * The deletion notice naming every pack of the ripe records, written
+ * before the index is read (docs/concurrency.md, "Deleting"); its time
+ * is the latest of theirs, so that a dvalin that takes it for a record
+ * finds it ripe no sooner than all of them.
+ */
+static int notice_ripe(gc *g, const gc_record *recs, size_t nrecs, const int *ripe, size_t total,
+		       int64_t latest)
+{
+	uint8_t(*packs)[32] = malloc(total ? total * 32 : 1);
+	if (!packs)
+		return -ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < nrecs; i++) {
+		if (!ripe[i])
+			continue;
+		memcpy(packs + k, recs[i].packs, recs[i].npacks * 32);
+		k += recs[i].npacks;
+	}
+	int rc = gc_notice_put(g->be, (const uint8_t(*)[32])packs, k, latest);
+	free(packs);
+	return rc;
+}
+
 static int finish_ripe(gc *g, gc_record *recs, size_t nrecs, const int *ripe)
 {
 	index_set *main = NULL, *cond = NULL;
 	marker m;
 	idmap used = IDMAP_INIT, ret = IDMAP_INIT;
 	memset(&m, 0, sizeof(m));
-	int rc = index_set_new(&main);
+	size_t total = 0;
+	int64_t latest = 0;
+	for (size_t i = 0; i < nrecs; i++) {
+		if (!ripe[i])
+			continue;
+		total += recs[i].npacks;
+		latest = recs[i].time_ns > latest ? recs[i].time_ns : latest;
+	}
+	int rc = notice_ripe(g, recs, nrecs, ripe, total, latest);
+	rc = rc ?: index_set_new(&main);
 	rc = rc ?: index_set_new(&cond);
 	rc = rc ?: index_set_load(main, g->be);
 	rc = rc ?: gc_records_add_packs(recs, nrecs, g->be, NULL, cond);
@@ -626,12 +659,11 @@ static int finish_ripe(gc *g, gc_record *recs, size_t nrecs, const int *ripe)
 	size_t ndel = 0, capdel = 0;
 	const char **del = NULL;
 	char (*names)[80] = NULL;
-	size_t total = 0;
-	for (size_t i = 0; i < nrecs; i++)
-		total += ripe[i] ? recs[i].npacks : 0;
+	uint8_t(*ids)[32] = NULL;
 	if (rc == 0 && total) {
 		names = calloc(total, sizeof(*names));
-		rc = names ? list_packs(g) : -ENOMEM;
+		ids = malloc(total * 32);
+		rc = names && ids ? list_packs(g) : -ENOMEM;
 	}
 	for (size_t i = 0; rc == 0 && i < nrecs; i++) {
 		if (!ripe[i])
@@ -651,12 +683,17 @@ static int finish_ripe(gc *g, gc_record *recs, size_t nrecs, const int *ripe)
 			if (rc < 0)
 				break;
 			pack_name(names[ndel], recs[i].packs[k]);
+			memcpy(ids[ndel], recs[i].packs[k], 32);
 			del[ndel] = names[ndel];
 			ndel++;
 			g->res->packs_deleted++;
 			g->res->bytes_deleted += st.size;
 		}
 	}
+	/* the notice narrowed to what is deleted: a writer relying on a
+	 * returned pack need not give up */
+	if (rc == 0 && ndel < total)
+		rc = gc_notice_put(g->be, (const uint8_t(*)[32])ids, ndel, latest);
 	rc = rc ?: backend_remove_batch(g->be, del, ndel);
 	for (size_t i = 0; rc == 0 && i < nrecs; i++) {
 		if (!ripe[i])
@@ -665,8 +702,11 @@ static int finish_ripe(gc *g, gc_record *recs, size_t nrecs, const int *ripe)
 		if (rc == -ENOENT)
 			rc = 0;
 	}
+	/* last: whoever reads no notice now finds the deletions done */
+	rc = rc ?: gc_notice_remove(g->be);
 	free(del);
 	free(names);
+	free(ids);
 	mark_release(&m);
 	idmap_release(&used);
 	idmap_release(&ret);
@@ -681,12 +721,13 @@ static int finish(gc *g)
 	size_t nrecs = 0;
 	gcrule_horizon h;
 	int64_t now = lease_now_ns();
-	int rc = gc_records_load(g->be, &recs, &nrecs, NULL);
+	int notice = 0;
+	int rc = gc_records_load_noting(g->be, &recs, &nrecs, NULL, &notice);
 	rc = rc ?: live_leases(g->r, 0, 0, &h, NULL);
 	_cleanup_free_ int *ripe = calloc(nrecs + 1, sizeof(int));
 	if (rc == 0 && !ripe)
 		rc = -ENOMEM;
-	size_t nripe = 0;
+	size_t nripe = 0, nripe_packs = 0;
 	for (size_t i = 0; rc == 0 && i < nrecs; i++) {
 		if (!gcrule_record_dated(recs[i].time_ns)) {
 			/* a prune stopped before noting when the index changed:
@@ -696,9 +737,12 @@ static int finish(gc *g)
 			rc = g->o->dry_run ? 0 : gc_record_put(g->be, &recs[i]);
 			continue;
 		}
-		if (gcrule_record_ripe(recs[i].time_ns, &h, lease_skew_ns())) {
+		/* the notice names every ripe pack; what does not fit waits */
+		if (gcrule_record_ripe(recs[i].time_ns, &h, lease_skew_ns()) &&
+		    recs[i].npacks <= GCREC_MAX_PACKS - nripe_packs) {
 			ripe[i] = 1;
 			nripe++;
+			nripe_packs += recs[i].npacks;
 		} else {
 			g->res->records_waiting++;
 			if (!g->res->waiting_since_ns || recs[i].time_ns < g->res->waiting_since_ns)
@@ -711,6 +755,8 @@ static int finish(gc *g)
 	}
 	if (rc == 0 && nripe)
 		rc = finish_ripe(g, recs, nrecs, ripe);
+	else if (rc == 0 && notice && !g->o->dry_run)
+		rc = gc_notice_remove(g->be); /* left by a prune that stopped half-way */
 	gc_records_free(recs, nrecs);
 	return rc;
 }

@@ -78,11 +78,16 @@ int gc_record_put(backend *be, const gc_record *r)
 struct load_ctx {
 	gc_record *v;
 	size_t n, cap, damaged;
+	int notice;
 };
 
 static int fits_name(void *ud, const backend_entry *e)
 {
-	(void)ud;
+	struct load_ctx *c = ud;
+	if (strcmp(e->name, GC_NOTICE_NAME) == 0) {
+		c->notice = 1;
+		return 0;
+	}
 	return strlen(e->name) < sizeof(((gc_record *)NULL)->name);
 }
 
@@ -112,7 +117,13 @@ static int load_one(void *ud, const char *name, int r, bytes *b)
 
 int gc_records_load(backend *be, gc_record **out, size_t *out_n, size_t *out_damaged)
 {
-	struct load_ctx c = { NULL, 0, 0, 0 };
+	return gc_records_load_noting(be, out, out_n, out_damaged, NULL);
+}
+
+int gc_records_load_noting(backend *be, gc_record **out, size_t *out_n, size_t *out_damaged,
+			   int *out_notice)
+{
+	struct load_ctx c = { NULL, 0, 0, 0, 0 };
 	int r = backend_fetch_dir(be, "gc", BACKEND_META, BACKEND_FETCH_SKIP_MISSING, fits_name,
 				  load_one, &c);
 	if (r < 0) {
@@ -123,7 +134,51 @@ int gc_records_load(backend *be, gc_record **out, size_t *out_n, size_t *out_dam
 	*out_n = c.n;
 	if (out_damaged)
 		*out_damaged = c.damaged;
+	if (out_notice)
+		*out_notice = c.notice;
 	return 0;
+}
+
+int gc_notice_put(backend *be, const uint8_t (*packs)[32], size_t n, int64_t time_ns)
+{
+	gc_record r = { GC_NOTICE_NAME, time_ns, (uint8_t(*)[32])packs, n };
+	return gc_record_put(be, &r);
+}
+
+int gc_notice_load(backend *be, idmap *ids)
+{
+	bytes b = BYTES_INIT;
+	gc_record r;
+	memset(&r, 0, sizeof(r));
+	int rc = backend_get(be, GC_NOTICE_NAME, BACKEND_META, &b);
+	if (rc == -ENOENT) {
+		err_clear();
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	rc = gc_record_decode(&r, b.data, b.len);
+	bytes_release(&b);
+	/* a notice that cannot be read could name anything */
+	if (rc < 0 && rc != -ENOMEM)
+		return err_set(-DV_ECORRUPT, "the notice of packs a prune is deleting ('%s') is damaged; the next prune removes it",
+			       GC_NOTICE_NAME);
+	for (size_t i = 0; rc == 0 && i < r.npacks; i++) {
+		idmap_slot *s;
+		rc = idmap_put(ids, r.packs[i], &s, NULL);
+	}
+	free(r.packs);
+	return rc;
+}
+
+int gc_notice_remove(backend *be)
+{
+	int rc = backend_remove(be, GC_NOTICE_NAME);
+	if (rc == -ENOENT) {
+		err_clear();
+		rc = 0;
+	}
+	return rc;
 }
 
 int gc_records_add_packs(const gc_record *v, size_t n, backend *be, idmap *ids, index_set *tables)

@@ -63,6 +63,8 @@ struct index_set {
 	uint8_t *slot_stored;
 	size_t nslots;
 	merged_view merged; /* index_set_merge(); emptied when files change */
+	char (*own)[80]; /* the index files index_set_write wrote */
+	size_t nown, capown;
 };
 
 static void merged_release(merged_view *m)
@@ -96,6 +98,7 @@ void index_set_free(index_set *s)
 	free(s->fresh);
 	free(s->slots);
 	free(s->slot_stored);
+	free(s->own);
 	free(s);
 }
 
@@ -691,11 +694,33 @@ int index_write_entries(backend *be, index_entry *e, size_t n, const uint8_t (*p
 	return backend_put(be, name, BACKEND_META, out.data, out.len);
 }
 
-int index_set_write(index_set *s, backend *be)
+/* The i-th entry a file written now may hold: of the fresh ones for a new
+ * file, of the whole table for a rewrite. */
+static mem_entry *candidate(index_set *s, int rewrite, size_t i)
+{
+	return rewrite ? &s->tab[i] : &s->tab[s->fresh[i]];
+}
+
+static int selected(const index_set *s, const mem_entry *m, int rewrite, const idmap *drop)
+{
+	if (!rewrite)
+		return writable(s, m);
+	return m->used && m->written && m->slot != INDEX_PENDING && s->slot_stored[m->slot] &&
+	       !idmap_get(drop, s->slots[m->slot]);
+}
+
+/*
+ * Entries of stored packs as one index file: those not yet written
+ * (rewrite 0), or those written before whose pack drop does not name
+ * (rewrite 1).  Its name goes into *out_name ("" when nothing).
+ */
+static int write_entries(index_set *s, backend *be, int rewrite, const idmap *drop,
+			 char out_name[80])
 {
 	size_t n = 0;
-	for (size_t i = 0; i < s->nfresh; i++)
-		if (writable(s, &s->tab[s->fresh[i]]))
+	out_name[0] = 0;
+	for (size_t i = 0, end = rewrite ? s->tab_cap : s->nfresh; i < end; i++)
+		if (selected(s, candidate(s, rewrite, i), rewrite, drop))
 			n++;
 	if (n == 0)
 		return 0;
@@ -707,9 +732,9 @@ int index_set_write(index_set *s, backend *be)
 	size_t np = 0, k = 0;
 	for (size_t i = 0; i < s->nslots; i++)
 		remap[i] = UINT32_MAX;
-	for (size_t i = 0; i < s->nfresh; i++) {
-		mem_entry *m = &s->tab[s->fresh[i]];
-		if (!writable(s, m))
+	for (size_t i = 0, end = rewrite ? s->tab_cap : s->nfresh; i < end; i++) {
+		mem_entry *m = candidate(s, rewrite, i);
+		if (!selected(s, m, rewrite, drop))
 			continue;
 		if (remap[m->slot] == UINT32_MAX) {
 			remap[m->slot] = (uint32_t)np;
@@ -723,9 +748,17 @@ int index_set_write(index_set *s, backend *be)
 		e[k].type = m->type;
 		k++;
 	}
-	int r = index_write_entries(be, e, n, (const uint8_t(*)[32])packs, np, NULL);
-	if (r < 0)
+	int r = array_reserve(&s->own, &s->capown, s->nown + 1, sizeof(*s->own));
+	return r ?: index_write_entries(be, e, n, (const uint8_t(*)[32])packs, np, out_name);
+}
+
+int index_set_write(index_set *s, backend *be)
+{
+	char name[80];
+	int r = write_entries(s, be, 0, NULL, name);
+	if (r < 0 || !name[0])
 		return r;
+	memcpy(s->own[s->nown++], name, sizeof(name));
 	/* what was written leaves the list; entries of packs still being written stay */
 	size_t k2 = 0;
 	for (size_t i = 0; i < s->nfresh; i++) {
@@ -736,6 +769,27 @@ int index_set_write(index_set *s, backend *be)
 			s->fresh[k2++] = s->fresh[i];
 	}
 	s->nfresh = k2;
+	return 0;
+}
+
+int index_set_withdraw(index_set *s, backend *be, const idmap *packs)
+{
+	char name[80];
+	int r = write_entries(s, be, 1, packs, name);
+	/* the new file stands before the old ones go: what they name
+	 * otherwise is indexed throughout */
+	for (size_t i = 0; r == 0 && i < s->nown; i++) {
+		if (strcmp(s->own[i], name) == 0)
+			continue;
+		r = backend_remove(be, s->own[i]);
+		if (r == -ENOENT) /* consolidated by a prune meanwhile */
+			r = 0;
+	}
+	if (r < 0)
+		return r;
+	s->nown = 0;
+	if (name[0])
+		memcpy(s->own[s->nown++], name, sizeof(name));
 	return 0;
 }
 

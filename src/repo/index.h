@@ -92,6 +92,13 @@ void index_set_place(index_set *s, const uint8_t id[32], uint32_t slot, uint32_t
 		     uint32_t stored_len);
 /* Writes blobs of stored packs added since the last write as one index file. */
 int index_set_write(index_set *s, backend *be);
+/*
+ * Replaces the index files index_set_write wrote by one naming the same
+ * blobs less those of packs: for a writer that will not commit, whose
+ * packs a prune deletes (docs/concurrency.md, "Deleting"), so that no
+ * index file it leaves names a deleted pack.
+ */
+int index_set_withdraw(index_set *s, backend *be, const idmap *packs);
 size_t index_set_file_count(const index_set *s);
 /* The packs the set names, at most (a pack named by two files counts twice). */
 uint64_t index_set_pack_count_max(const index_set *s);

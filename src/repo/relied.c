@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "relied.h"
+#include "gcrec.h"
 #include "pack.h"
 #include "../base/err.h"
 #include "../base/hex.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 void relied_add(relied *r, const uint8_t pack[32])
@@ -45,10 +47,56 @@ static int note_listed(void *ud, const backend_entry *e)
 	return idmap_put(&l->found, id, &s, NULL);
 }
 
+/*
+ * A relied-on pack the deletion notice names: a prune that read the index
+ * before ours existed may delete it after we looked (docs/concurrency.md,
+ * "Deleting").  Read before the packs are looked at: a notice removed
+ * since was removed after its deletions, which the look then finds.
+ */
+static int check_notice(const relied *r, backend *be, const char *who, idmap *doomed)
+{
+	idmap deleting = IDMAP_INIT;
+	int rc = gc_notice_load(be, &deleting);
+	if (rc < 0) {
+		idmap_release(&deleting);
+		return err_set(rc, "cannot tell whether a prune is deleting the packs this %s uses: %s", who,
+			       err_msg(rc));
+	}
+	for (size_t i = 0; deleting.n && i < r->packs.cap; i++) {
+		const idmap_slot *s = &r->packs.slots[i];
+		if (!s->used || !idmap_get(&deleting, s->id))
+			continue;
+		if (rc == 0) {
+			char name[80];
+			pack_name(name, s->id);
+			rc = err_set(-ESTALE, "pack '%s' that this %s uses is being deleted by a prune that condemned it (it was stored or indexed again after that prune read the index)",
+				     name + 8, who);
+		}
+		idmap_slot *d;
+		if (!doomed)
+			break;
+		if (idmap_put(doomed, s->id, &d, NULL) < 0) {
+			rc = err_set(-ENOMEM, "out of memory noting the packs being deleted");
+			break;
+		}
+	}
+	idmap_release(&deleting);
+	return rc;
+}
+
 int relied_check(const relied *r, backend *be, const char *who, uint64_t packs_max)
+{
+	return relied_check_noting(r, be, who, packs_max, NULL);
+}
+
+int relied_check_noting(const relied *r, backend *be, const char *who, uint64_t packs_max,
+			idmap *doomed)
 {
 	if (r->incomplete)
 		return err_set(-ENOMEM, "out of memory noting the packs this %s uses: cannot check that they still exist", who);
+	int notice = check_notice(r, be, who, doomed);
+	if (notice < 0 && (notice != -ESTALE || !doomed))
+		return notice;
 	struct listed l = { &r->packs, IDMAP_INIT };
 	int listing = (be->flags & BACKEND_REMOTE) && packs_max / LIST_PAGE + 1 < r->packs.n;
 	if (listing) {
@@ -58,6 +106,10 @@ int relied_check(const relied *r, backend *be, const char *who, uint64_t packs_m
 			return err_set(rc, "cannot check the packs this %s uses: %s", who, err_msg(rc));
 		}
 	}
+	int first = notice;
+	char msg[512] = ""; /* the first failure's: the looks below record their own */
+	if (first < 0)
+		snprintf(msg, sizeof(msg), "%s", err_msg(first));
 	for (size_t i = 0; i < r->packs.cap; i++) {
 		const idmap_slot *s = &r->packs.slots[i];
 		if (!s->used)
@@ -66,15 +118,29 @@ int relied_check(const relied *r, backend *be, const char *who, uint64_t packs_m
 		backend_stat_t st;
 		pack_name(name, s->id);
 		int rc = listing ? (idmap_get(&l.found, s->id) ? 0 : -ENOENT) : backend_stat(be, name, &st);
-		if (rc < 0)
+		if (rc == -ENOENT) {
+			/* every deleted pack is noted; the message names the first */
+			idmap_slot *d;
+			if (doomed && idmap_put(doomed, s->id, &d, NULL) < 0) {
+				first = err_set(-ENOMEM, "out of memory noting the deleted packs");
+				snprintf(msg, sizeof(msg), "%s", err_msg(first));
+				break;
+			}
+			if (first == 0) {
+				first = err_set(-ESTALE, "pack '%s' that this %s uses was deleted while this %s ran (a prune did not see its lease, or clocks differ by more than the skew allowance)",
+						name + 8, who, who);
+				snprintf(msg, sizeof(msg), "%s", err_msg(first));
+			}
+			if (!doomed)
+				break;
+			continue;
+		}
+		if (rc < 0) {
 			idmap_release(&l.found);
-		if (rc == -ENOENT)
-			return err_set(-ESTALE, "pack '%s' that this %s uses was deleted while this %s ran (a prune did not see its lease, or clocks differ by more than the skew allowance)",
-				       name + 8, who, who);
-		if (rc < 0)
 			return err_set(rc, "cannot check pack '%s' that this %s uses: %s", name + 8, who,
 				       err_msg(rc));
+		}
 	}
 	idmap_release(&l.found);
-	return 0;
+	return first < 0 ? err_set(first, "%s", msg) : 0;
 }

@@ -36,7 +36,8 @@ void relied_add(relied *r, const uint8_t pack[32]);
 void relied_release(relied *r);
 
 /*
- * 0 when every relied-on pack exists.  Otherwise a negative code
+ * 0 when every relied-on pack exists and the deletion notice (gcrec.h,
+ * read first) names none of them.  Otherwise a negative code
  * (-ESTALE, -ENOMEM or the storage's error) with a message naming the
  * pack; who (e.g. "backup") goes into the message.  packs_max (what the
  * index names, at most) says what a listing of data/ would cost: on a
@@ -45,5 +46,11 @@ void relied_release(relied *r);
  * per relied-on pack).
  */
 int relied_check(const relied *r, backend *be, const char *who, uint64_t packs_max);
+/*
+ * relied_check, which also adds every relied-on pack that is deleted, or
+ * that the deletion notice names, to doomed (may be NULL: relied_check).
+ */
+int relied_check_noting(const relied *r, backend *be, const char *who, uint64_t packs_max,
+			idmap *doomed);
 
 #endif

@@ -5,6 +5,7 @@
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/hex.h"
+#include "../base/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -34,12 +35,14 @@ static int commit_file(repo *r, const uint8_t id[32], const uint8_t *p, size_t n
 	const char *hex = name + 10; /* after "snapshots/" */
 	const char *who = r->lease ? lease_kind(r->lease) : "process";
 	int rc = 0;
+	idmap doomed = IDMAP_INIT;
 	pthread_mutex_lock(&r->lock);
 	int written = 0;
 	for (int pass = 0; rc == 0 && pass < 2; pass++) {
 		if (r->lease)
 			rc = lease_confirm(r->lease);
-		rc = rc ?: relied_check(&r->relied, r->be, who, index_set_pack_count_max(r->index));
+		rc = rc ?: relied_check_noting(&r->relied, r->be, who, index_set_pack_count_max(r->index),
+					       &doomed);
 		if (rc == 0 && pass == 0)
 			written = (rc = backend_put(r->be, name, BACKEND_META, p, n)) == 0;
 	}
@@ -47,11 +50,18 @@ static int commit_file(repo *r, const uint8_t id[32], const uint8_t *p, size_t n
 		char msg[900];
 		snprintf(msg, sizeof(msg), "%s", err_msg(rc));
 		int d = written ? backend_remove(r->be, name) : 0;
+		/* no index file of ours may go on naming a pack that is
+		 * gone: the next run would rely on it and fail the same way */
+		int w = doomed.n ? index_set_withdraw(r->index, r->be, &doomed) : 0;
+		if (w < 0)
+			log_warn("%s; the index files this %s wrote may name deleted packs: run 'dvalin repair index'",
+				 err_msg(w), who);
 		rc = d < 0 && d != -ENOENT
 			     ? err_set(rc, "%s; snapshot '%s' was written and could not be removed again: delete it", msg, hex)
 			     : err_set(rc, "%s; the snapshot was not saved", msg);
 	}
 	pthread_mutex_unlock(&r->lock);
+	idmap_release(&doomed);
 	return rc;
 }
 

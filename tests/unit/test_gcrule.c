@@ -260,6 +260,52 @@ TEST(commit_check_finds_deleted_packs)
 	backend_free(be);
 }
 
+TEST(commit_check_refuses_packs_the_deletion_notice_names)
+{
+	backend *be;
+	REQUIRE(backend_open("mem:", 0, &be) == 0);
+	uint8_t p[3][32];
+	for (int i = 0; i < 3; i++) {
+		memset(p[i], 0xc0 + i, 32);
+		put_pack(be, p[i]);
+	}
+	relied r = RELIED_INIT;
+	relied_add(&r, p[0]);
+	relied_add(&r, p[1]);
+	idmap doomed = IDMAP_INIT;
+	/* a notice naming other packs only, and an empty one, are no obstacle */
+	REQUIRE(gc_notice_put(be, (const uint8_t(*)[32])p + 2, 1, 5) == 0);
+	CHECK(relied_check_noting(&r, be, "sync", 0, &doomed) == 0 && doomed.n == 0);
+	REQUIRE(gc_notice_put(be, NULL, 0, 5) == 0);
+	CHECK(relied_check(&r, be, "sync", 0) == 0);
+	/* naming one: refused although the pack exists; both doomed packs are noted */
+	REQUIRE(gc_notice_put(be, (const uint8_t(*)[32])p + 1, 2, 5) == 0);
+	char name[80];
+	pack_name(name, p[0]);
+	REQUIRE(backend_remove(be, name) == 0);
+	CHECK(relied_check_noting(&r, be, "sync", 0, &doomed) == -ESTALE);
+	CHECK(strstr(err_msg(-ESTALE), "that this sync uses is being deleted by a prune") != NULL);
+	CHECK(doomed.n == 2 && idmap_get(&doomed, p[0]) && idmap_get(&doomed, p[1]));
+	CHECK(relied_check(&r, be, "sync", 0) == -ESTALE);
+	/* it is no record: readers of records pass over it */
+	gc_record *v = NULL;
+	size_t n = 9;
+	int notice = 0;
+	CHECK(gc_records_load_noting(be, &v, &n, NULL, &notice) == 0 && n == 0 && notice == 1);
+	gc_records_free(v, n);
+	/* a damaged notice could name anything */
+	REQUIRE(backend_put(be, GC_NOTICE_NAME, BACKEND_META, "junk", 4) == 0);
+	CHECK(relied_check(&r, be, "sync", 0) == -DV_ECORRUPT);
+	CHECK(strstr(err_msg(-DV_ECORRUPT), "is damaged") != NULL);
+	/* removed: only the deleted pack counts */
+	REQUIRE(gc_notice_remove(be) == 0 && gc_notice_remove(be) == 0);
+	put_pack(be, p[0]);
+	CHECK(relied_check(&r, be, "sync", 0) == 0);
+	idmap_release(&doomed);
+	relied_release(&r);
+	backend_free(be);
+}
+
 /* ---------- property tests against a slow model ---------- */
 
 __extension__ typedef __int128 wide;
