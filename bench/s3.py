@@ -312,13 +312,14 @@ def main():
     finally:
         rgw.stop()
         shutil.rmtree(scratch, ignore_errors=True)
+        if linux:  # 1.4 GB, most likely in RAM
+            shutil.rmtree(os.path.dirname(src), ignore_errors=True)
     text = "\n".join(report("linux-source-6.1" if linux else src, files, size, results, sizes))
     print("\n" + text)
     if linux:
         with open(os.path.join(HERE, "results-s3.md"), "w") as f:
             f.write("# dvalin on S3 against a local repository and restic's S3 backend\n\n"
                     "`make bench` (`bench/s3.py --linux`).\n\n" + text + "\n")
-        shutil.rmtree(os.path.dirname(src), ignore_errors=True)
 
 
 if __name__ == "__main__":
