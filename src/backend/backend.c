@@ -165,6 +165,18 @@ int backend_stat(backend *b, const char *name, backend_stat_t *out)
 	return r ?: b->ops->stat(b, name, out);
 }
 
+int backend_put_stat(backend *b, const char *name, backend_hint hint, const void *p, size_t n,
+		     backend_stat_t *out, int *written)
+{
+	*written = 0;
+	int r = check_name(b, name);
+	if (r == 0 && b->ops->put_stat)
+		return b->ops->put_stat(b, name, hint, p, n, out, written);
+	r = r ?: b->ops->put(b, name, hint, p, n);
+	*written = r == 0;
+	return r ?: b->ops->stat(b, name, out);
+}
+
 int backend_size(backend *b, const char *name, uint64_t *out)
 {
 	backend_stat_t st;
@@ -306,9 +318,12 @@ static void unmap(void *priv, const uint8_t *data, size_t len)
 int backend_copy_to_fd(backend *b, const char *name, backend_hint hint, int fd,
 		       uint64_t *out_size)
 {
-	backend_file *f;
-	uint64_t size;
-	int r = backend_open_read(b, name, hint, &f, &size);
+	backend_file *f = NULL;
+	uint64_t size = 0;
+	int r = check_name(b, name);
+	if (r == 0 && b->ops->copy_to_fd)
+		return b->ops->copy_to_fd(b, name, hint, fd, out_size);
+	r = r ?: backend_open_read(b, name, hint, &f, &size);
 	if (r < 0)
 		return r;
 	/* mapped, not malloc'd: returned to the system at once, never kept

@@ -43,9 +43,12 @@
  * Hints.  Reads and writes say whether a file is metadata (BACKEND_META:
  * config, keys, index, snapshots, leases, gc records, protection marks,
  * tree packs) or bulk data (BACKEND_DATA: data packs, or whenever the
- * caller cannot tell).  A backend may ignore the hint; a caching
- * decorator keeps META files locally, so listing and GC of a remote
- * repository do not fetch them again.  The hint never changes results.
+ * caller cannot tell; BACKEND_WHOLE: data packs of which the caller will
+ * read most, piece by piece, as a full restore does).  A backend may
+ * ignore the hint; a caching decorator keeps META files locally, so
+ * listing and GC of a remote repository do not fetch them again; a
+ * remote backend fetches a WHOLE file in one request at the first read
+ * instead of one per piece.  The hint never changes results.
  */
 #ifndef DV_BACKEND_BACKEND_H
 #define DV_BACKEND_BACKEND_H
@@ -75,6 +78,7 @@ void bytes_release(bytes *b);
 typedef enum {
 	BACKEND_DATA = 0, /* read once, never worth caching */
 	BACKEND_META = 1, /* small, read again and again: see "Hints" above */
+	BACKEND_WHOLE = 2, /* data read almost whole, piece by piece */
 } backend_hint;
 
 typedef struct {
@@ -171,8 +175,11 @@ struct backend_ops {
 	 * file, and the file's size in *out_size (when not NULL).  The handle
 	 * reads the file as it was when opened: if it is replaced or removed
 	 * meanwhile, reads return that version or fail (-ENOENT/-ESTALE),
-	 * never a mix.  -ENOENT if the file does not exist.  Required, with
-	 * file_read and file_close.
+	 * never a mix.  -ENOENT if the file does not exist.  With
+	 * BACKEND_WHOLE and out_size NULL a remote backend may defer its
+	 * request to the first read: "when opened" is then that read, and a
+	 * missing file is that read's -ENOENT.  Required, with file_read and
+	 * file_close.
 	 */
 	int (*open_read)(backend *b, const char *name, backend_hint hint, void **out,
 			 uint64_t *out_size);
@@ -247,6 +254,26 @@ struct backend_ops {
 	 * -ENOENT.  May be NULL: nothing is kept.
 	 */
 	int (*evict)(backend *b, const char *name);
+
+	/*
+	 * put, and the file's stat as the storage has it after the write
+	 * (size n, the storage's time of the write), without another round
+	 * trip where the answer to the write says it (S3: the Date of the
+	 * PUT's answer, whole seconds like Last-Modified).  *written says
+	 * whether the file was written, also when the stat after it failed.
+	 * May be NULL: backend_put_stat() then puts and stats.
+	 */
+	int (*put_stat)(backend *b, const char *name, backend_hint hint, const void *p, size_t n,
+			backend_stat_t *out, int *written);
+
+	/*
+	 * The whole file into fd from offset 0, its size in *out_size, in
+	 * one request where the backend can (S3: one GET instead of a HEAD
+	 * and ranged GETs).  May be NULL: backend_copy_to_fd() then reads
+	 * through a handle.
+	 */
+	int (*copy_to_fd)(backend *b, const char *name, backend_hint hint, int fd,
+			  uint64_t *out_size);
 };
 
 struct backend {
@@ -292,6 +319,8 @@ int backend_file_read(backend *b, backend_file *f, uint64_t off, void *p, size_t
 /* NULL-safe. */
 void backend_file_close(backend *b, backend_file *f);
 int backend_stat(backend *b, const char *name, backend_stat_t *out);
+int backend_put_stat(backend *b, const char *name, backend_hint hint, const void *p, size_t n,
+		     backend_stat_t *out, int *written);
 /* backend_stat for the size alone. */
 int backend_size(backend *b, const char *name, uint64_t *out);
 int backend_list(backend *b, const char *dir, backend_list_fn fn, void *ud);
@@ -316,9 +345,10 @@ int backend_evict(backend *b, const char *name);
 int backend_get_mapped(backend *b, const char *name, backend_hint hint, bytes *out);
 
 /*
- * Copies the whole file name through a handle into fd (from offset 0),
- * a few MiB at a time, so that no file is ever held in the heap whole;
- * its size in *out_size.  fd must be open for writing.
+ * Copies the whole file name into fd (from offset 0), with the
+ * backend's copy_to_fd or else through a handle, a few MiB at a time, so
+ * that no file is ever held in the heap whole; its size in *out_size.
+ * fd must be open for writing.
  */
 int backend_copy_to_fd(backend *b, const char *name, backend_hint hint, int fd,
 		       uint64_t *out_size);

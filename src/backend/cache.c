@@ -198,13 +198,31 @@ static void cache_file_close(void *f)
 	free(h);
 }
 
+/* After a put of name through to the storage: the copy kept, if kept. */
+static void put_through(cache_backend *c, const char *name, backend_hint hint, const void *p,
+			size_t n)
+{
+	if (keeps(c, name, hint) &&
+	    (make_parent(c, name) < 0 || fsio_write_replace(c->dirfd, name, p, n, 0) < 0))
+		unlinkat(c->dirfd, name, 0); /* not kept: fetched when needed */
+}
+
 static int cache_put(backend *b, const char *name, backend_hint hint, const void *p, size_t n)
 {
 	cache_backend *c = C(b);
 	int r = backend_put(c->inner, name, hint, p, n);
-	if (r == 0 && keeps(c, name, hint) &&
-	    (make_parent(c, name) < 0 || fsio_write_replace(c->dirfd, name, p, n, 0) < 0))
-		unlinkat(c->dirfd, name, 0); /* not kept: fetched when needed */
+	if (r == 0)
+		put_through(c, name, hint, p, n);
+	return r;
+}
+
+static int cache_put_stat(backend *b, const char *name, backend_hint hint, const void *p,
+			  size_t n, backend_stat_t *out, int *written)
+{
+	cache_backend *c = C(b);
+	int r = backend_put_stat(c->inner, name, hint, p, n, out, written);
+	if (*written)
+		put_through(c, name, hint, p, n);
 	return r;
 }
 
@@ -391,6 +409,7 @@ static const struct backend_ops cache_ops = {
 	.free = cache_free,
 	.requests = cache_requests,
 	.evict = cache_evict,
+	.put_stat = cache_put_stat,
 };
 
 int cache_backend_new(backend **out, backend *inner, const char *dir, const cache_policy *p)

@@ -96,10 +96,15 @@ void objcache_free(objcache *c)
 	free(c);
 }
 
-int objcache_fits(const objcache *c, uint64_t size)
+uint64_t objcache_size_max(const objcache *c)
 {
 	/* room for several at once: restore workers read a few packs each */
-	return size <= c->budget / 8;
+	return c->budget / 8;
+}
+
+int objcache_fits(const objcache *c, uint64_t size)
+{
+	return size <= objcache_size_max(c);
 }
 
 /* Drops unpinned entries from the least recently used end until within budget. */
@@ -160,8 +165,14 @@ static void kill_entry(objcache *c, objcache_entry *e)
 		entry_free(e);
 }
 
-int objcache_load(objcache *c, const char *name, const char *tag, uint64_t size,
-		  objcache_fill_fn fill, void *ud, objcache_entry **out)
+/*
+ * objcache_load (tag set) and objcache_load_any (tag NULL: the size and
+ * tag are the fill's to tell).  An entry still loading with a tag not yet
+ * known may be any version: it is waited for, then judged.
+ */
+static int load(objcache *c, const char *name, const char *tag, uint64_t size,
+		objcache_fill_fn fill, objcache_fill_any_fn fill_any, void *ud,
+		objcache_entry **out)
 {
 	pthread_mutex_lock(&c->lock);
 	objcache_entry *e;
@@ -169,51 +180,65 @@ int objcache_load(objcache *c, const char *name, const char *tag, uint64_t size,
 		e = lookup(c, name);
 		if (!e)
 			break;
-		if (strcmp(e->tag, tag) != 0 || e->size != size) {
-			/* another version: the one asked for replaces it */
-			if (e->state == LOADING) {
-				pthread_cond_wait(&c->loaded, &c->lock);
-				continue;
-			}
-			kill_entry(c, e);
+		if (e->state == LOADING) {
+			pthread_cond_wait(&c->loaded, &c->lock); /* another thread fetches it */
 			continue;
 		}
-		if (e->state == READY) {
-			e->pins++;
-			touch(c, e);
-			pthread_mutex_unlock(&c->lock);
-			*out = e;
-			return 0;
+		if (tag && (strcmp(e->tag, tag) != 0 || e->size != size)) {
+			kill_entry(c, e); /* another version: the one asked for replaces it */
+			continue;
 		}
-		pthread_cond_wait(&c->loaded, &c->lock); /* another thread fetches it */
+		e->pins++;
+		touch(c, e);
+		pthread_mutex_unlock(&c->lock);
+		*out = e;
+		return 0;
 	}
 	int rc = -ENOMEM;
 	e = calloc(1, sizeof(*e));
 	if (e) {
 		e->fd = -1;
 		e->name = strdup(name);
-		e->tag = strdup(tag);
-		e->size = size;
+		e->tag = tag ? strdup(tag) : NULL;
 		e->pins = 1;
 		e->state = LOADING;
 	}
-	if (!e || !e->name || !e->tag) {
+	if (!e || !e->name || (tag && !e->tag)) {
 		if (e)
 			entry_free(e);
 		pthread_mutex_unlock(&c->lock);
 		return rc;
 	}
+	/* counted in used only once its size is known (unlink_entry subtracts it) */
 	push_front(c, e);
-	c->used += size;
+	if (tag) {
+		e->size = size;
+		c->used += size;
+	}
 	pthread_mutex_unlock(&c->lock);
 
+	char got_tag[OBJCACHE_TAG_MAX + 1] = "";
+	uint64_t got_size = 0;
 	int fd = spill_file_open();
-	rc = fd < 0 ? err_sys(fd, "cannot create a local copy of '%s' in the cache directory", name)
-		    : fill(ud, fd, size);
+	if (fd < 0)
+		rc = err_sys(fd, "cannot create a local copy of '%s' in the cache directory", name);
+	else if (tag)
+		rc = fill(ud, fd, size);
+	else
+		rc = fill_any(ud, fd, &got_size, got_tag);
+	char *kept_tag = NULL;
+	if (rc == 0 && !tag && !(kept_tag = strdup(got_tag)))
+		rc = -ENOMEM;
 
 	pthread_mutex_lock(&c->lock);
 	e->fd = fd;
 	if (rc == 0) {
+		if (!tag) {
+			e->tag = kept_tag;
+			e->size = got_size;
+			if (e->linked)
+				c->used += got_size;
+		}
 		e->state = READY;
 		/* forgotten while it loaded (written meanwhile): the caller
 		 * reads the version it asked for, nobody else does */
@@ -228,6 +253,18 @@ int objcache_load(objcache *c, const char *name, const char *tag, uint64_t size,
 	pthread_cond_broadcast(&c->loaded);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
+}
+
+int objcache_load(objcache *c, const char *name, const char *tag, uint64_t size,
+		  objcache_fill_fn fill, void *ud, objcache_entry **out)
+{
+	return load(c, name, tag, size, fill, NULL, ud, out);
+}
+
+int objcache_load_any(objcache *c, const char *name, objcache_fill_any_fn fill, void *ud,
+		      objcache_entry **out)
+{
+	return load(c, name, NULL, 0, NULL, fill, ud, out);
 }
 
 int objcache_read(const objcache_entry *e, uint64_t off, void *p, size_t n)

@@ -30,12 +30,23 @@ typedef struct objcache_entry objcache_entry;
 /* Writes the object's size bytes into fd (pwrite from offset 0): 0 or a negative code. */
 typedef int (*objcache_fill_fn)(void *ud, int fd, uint64_t size);
 
+/* Tags (ETags) are at most this long. */
+#define OBJCACHE_TAG_MAX 159
+
+/*
+ * Writes whichever version of the object it gets into fd and says which:
+ * its size and its tag (at most OBJCACHE_TAG_MAX bytes and a NUL).
+ */
+typedef int (*objcache_fill_any_fn)(void *ud, int fd, uint64_t *size, char *tag);
+
 int objcache_new(objcache **out, uint64_t budget);
 /* NULL-safe; no entry may be pinned. */
 void objcache_free(objcache *c);
 
 /* Whether an object of size may be cached at all (it is small beside the budget). */
 int objcache_fits(const objcache *c, uint64_t size);
+/* The largest size that fits. */
+uint64_t objcache_size_max(const objcache *c);
 
 /* 1 with the pinned entry of name in *out when a complete copy is cached, else 0. */
 int objcache_find(objcache *c, const char *name, objcache_entry **out);
@@ -47,6 +58,15 @@ int objcache_find(objcache *c, const char *name, objcache_entry **out);
  */
 int objcache_load(objcache *c, const char *name, const char *tag, uint64_t size,
 		  objcache_fill_fn fill, void *ud, objcache_entry **out);
+
+/*
+ * objcache_load for a caller that knows no version yet (it has made no
+ * request): a cached copy of any version of name, or one fetched by fill,
+ * whose size and tag the entry then has.  One request where a lookup of
+ * the version first would cost two.
+ */
+int objcache_load_any(objcache *c, const char *name, objcache_fill_any_fn fill, void *ud,
+		      objcache_entry **out);
 
 /* Exactly n bytes at off (within the size): 0 or -EIO. */
 int objcache_read(const objcache_entry *e, uint64_t off, void *p, size_t n);

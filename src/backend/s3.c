@@ -11,7 +11,11 @@
  *             empty range, which must still say whether the file exists)
  *   open_read HEAD, for the size and the ETag; each read is then a
  *             ranged GET with If-Match: ETag, so a handle reads the
- *             version it opened or fails with -ESTALE, never a mix
+ *             version it opened or fails with -ESTALE, never a mix.
+ *             BACKEND_WHOLE without a size: no HEAD, the first read
+ *             GETs the whole object (its ETag from that answer)
+ *   put_stat  PUT; the time from the Date of its answer
+ *   copy_to_fd  one GET streamed into the file
  *   stat      HEAD (Last-Modified, whole seconds: see below)
  *   list      ListObjectsV2 pages of 1,000 keys with their sizes
  *   remove    HEAD (S3 deletes a missing key without complaint; the
@@ -213,6 +217,15 @@ static int64_t storage_time(int64_t ns)
 	return ns > 0 ? ns / 1000000000 * 1000000000 + 999999999 : 0;
 }
 
+/* storage_time of a whole second (a Date or Last-Modified header), which a
+ * server may send from any century: saturated, never overflowing. */
+static int64_t storage_second(int64_t sec)
+{
+	if (sec >= INT64_MAX / 1000000000)
+		return INT64_MAX;
+	return storage_time(sec > 0 ? sec * 1000000000 : 0);
+}
+
 static int ok_status(long st)
 {
 	return st >= 200 && st < 300;
@@ -226,7 +239,9 @@ static int key_of(s3_backend *s, const char *name, char out[KEY_MAX + 1])
 
 /* ---------- put ---------- */
 
-static int put_single(s3_backend *s, const char *key, const char *name, const void *p, size_t n)
+/* One PUT; *date (when not NULL) the server's clock in its answer, -1 if it sent none. */
+static int put_single(s3_backend *s, const char *key, const char *name, const void *p, size_t n,
+		      int64_t *date)
 {
 	char what[300];
 	snprintf(what, sizeof(what), "write '%s'", name);
@@ -236,6 +251,8 @@ static int put_single(s3_backend *s, const char *key, const char *name, const vo
 	int rc = s3_do(s, &c, &r);
 	if (rc == 0 && !ok_status(r.status))
 		rc = s3_fail(s, &r, "write", name);
+	if (date)
+		*date = r.date;
 	httpc_resp_release(&r);
 	return rc;
 }
@@ -356,7 +373,39 @@ static int s3_put(backend *b, const char *name, backend_hint hint, const void *p
 	objcache_forget(s->cache, name);
 	if (n > s->loc.part_size)
 		return put_multipart(s, key, name, p, n);
-	return put_single(s, key, name, p, n);
+	return put_single(s, key, name, p, n, NULL);
+}
+
+static int s3_stat(backend *b, const char *name, backend_stat_t *out);
+
+/*
+ * The Date of the PUT's answer for the time of the write: the server's
+ * clock in whole seconds, as Last-Modified would say it, taken as the
+ * last nanosecond of its second like every storage time here (below).
+ * The write happened before the answer, so this errs late, the
+ * protective side.  A lease taken costs a PUT, not a PUT and a HEAD.
+ */
+static int s3_put_stat(backend *b, const char *name, backend_hint hint, const void *p, size_t n,
+		       backend_stat_t *out, int *written)
+{
+	s3_backend *s = S(b);
+	char key[KEY_MAX + 1];
+	int64_t date = -1;
+	int rc = key_of(s, name, key);
+	if (rc == 0 && n > s->loc.part_size)
+		rc = s3_put(b, name, hint, p, n);
+	else if (rc == 0) {
+		objcache_forget(s->cache, name);
+		rc = put_single(s, key, name, p, n, &date);
+	}
+	if (rc < 0)
+		return rc;
+	*written = 1;
+	if (date <= 0)
+		return s3_stat(b, name, out);
+	out->size = n;
+	out->mtime_ns = storage_second(date);
+	return 0;
 }
 
 /* ---------- reads ---------- */
@@ -476,20 +525,52 @@ static int s3_get_range(backend *b, const char *name, backend_hint hint, uint64_
  * (one blob of a pack: a single-file restore fetches no more than it
  * needs); a second one, or the first of a metadata file (a tree pack,
  * read tree by tree), fetches the whole object into the cache and reads
- * from there.
+ * from there.  A BACKEND_WHOLE handle fetches it whole at the first read.
  */
 typedef struct {
 	s3_backend *s;
 	uint64_t size;
-	char etag[160];
+	char etag[OBJCACHE_TAG_MAX + 1];
 	char if_match[190]; /* "If-Match: <etag>", or "" */
 	char key[KEY_MAX + 1];
 	char name[BACKEND_NAME_MAX + 1];
 	objcache_entry *copy;
 	unsigned reads;
 	backend_hint hint;
+	int deferred; /* no request yet: size and ETag come with the first read */
 } s3_file;
 
+/* The handle's version: the size and ETag of a HEAD. */
+static int open_version(s3_file *f)
+{
+	httpc_resp r = HTTPC_RESP_INIT;
+	int rc = head(f->s, f->name, "open", &r);
+	f->size = r.content_length;
+	memcpy(f->etag, r.etag, sizeof(f->etag));
+	httpc_resp_release(&r);
+	return rc;
+}
+
+static void pin_version(s3_file *f)
+{
+	if (f->etag[0])
+		snprintf(f->if_match, sizeof(f->if_match), "If-Match: %s", f->etag);
+}
+
+static void take_copy_version(s3_file *f)
+{
+	f->size = objcache_entry_size(f->copy);
+	snprintf(f->etag, sizeof(f->etag), "%s", objcache_entry_tag(f->copy));
+	pin_version(f);
+}
+
+/*
+ * BACKEND_WHOLE without a size wanted (a restore reading a data pack)
+ * makes no request here: the first read GETs the whole object, and its
+ * answer has the size and the ETag a HEAD would have said.  One request
+ * per pack instead of a HEAD, a ranged GET and a whole GET, and another
+ * HEAD for every other thread that reads the pack.
+ */
 static int s3_open_read(backend *b, const char *name, backend_hint hint, void **out,
 			uint64_t *out_size)
 {
@@ -501,48 +582,64 @@ static int s3_open_read(backend *b, const char *name, backend_hint hint, void **
 	f->hint = hint;
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	int rc = key_of(s, name, f->key);
-	if (rc == 0 && objcache_find(s->cache, name, &f->copy)) {
-		/* a copy this process fetched: its version, no request */
-		f->size = objcache_entry_size(f->copy);
-		snprintf(f->etag, sizeof(f->etag), "%s", objcache_entry_tag(f->copy));
-	} else if (rc == 0) {
-		httpc_resp r = HTTPC_RESP_INIT;
-		rc = head(s, name, "open", &r);
-		f->size = r.content_length;
-		memcpy(f->etag, r.etag, sizeof(f->etag));
-		httpc_resp_release(&r);
-	}
+	if (rc == 0 && objcache_find(s->cache, name, &f->copy))
+		take_copy_version(f); /* a copy this process fetched: no request */
+	else if (rc == 0 && hint == BACKEND_WHOLE && !out_size)
+		f->deferred = 1;
+	else if (rc == 0)
+		rc = open_version(f);
 	if (rc < 0) {
 		free(f);
 		return rc;
 	}
-	if (f->etag[0])
-		snprintf(f->if_match, sizeof(f->if_match), "If-Match: %s", f->etag);
+	pin_version(f);
 	if (out_size)
 		*out_size = f->size;
 	*out = f;
 	return 0;
 }
 
+struct fill_to {
+	int fd;
+	uint64_t cap; /* more is -EFBIG */
+	int write_rc; /* the local write's failure */
+};
+
 static int fill_sink(void *ud, uint64_t off, const void *p, size_t n)
 {
-	int fd = *(int *)ud;
-	return fsio_pwrite_all(fd, p, n, (off_t)off);
+	struct fill_to *t = ud;
+	if (off > t->cap || n > t->cap - off)
+		return -EFBIG;
+	int r = fsio_pwrite_all(t->fd, p, n, (off_t)off);
+	if (r < 0)
+		t->write_rc = r;
+	return r;
+}
+
+/* The whole object into fd, at the handle's version if it has one; r is the answer. */
+static int fetch_whole(s3_file *f, struct fill_to *to, httpc_resp *r)
+{
+	char what[300];
+	snprintf(what, sizeof(what), "read '%s'", f->name);
+	s3_call c = { .method = "GET", .kind = BACKEND_REQ_GET, .key = f->key,
+		      .extra = { f->if_match[0] ? f->if_match : NULL }, .sink = fill_sink,
+		      .sink_ud = to, .what = what };
+	int rc = s3_do(f->s, &c, r);
+	if (rc == 0 && !ok_status(r->status))
+		rc = s3_fail(f->s, r, "read", f->name);
+	if (rc == 0 && r->has_length && r->content_length != r->dst_got)
+		rc = err_set(-EIO, "cannot read '%s/%s': got %zu of %llu bytes", f->s->base.location,
+			     f->name, r->dst_got, (unsigned long long)r->content_length);
+	return rc;
 }
 
 /* The whole object, at the handle's version, into fd (objcache_fill_fn). */
 static int fill_copy(void *ud, int fd, uint64_t size)
 {
 	s3_file *f = ud;
-	char what[300];
-	snprintf(what, sizeof(what), "read '%s'", f->name);
-	s3_call c = { .method = "GET", .kind = BACKEND_REQ_GET, .key = f->key,
-		      .extra = { f->if_match[0] ? f->if_match : NULL }, .sink = fill_sink,
-		      .sink_ud = &fd, .what = what };
+	struct fill_to to = { fd, size, 0 };
 	httpc_resp r = HTTPC_RESP_INIT;
-	int rc = s3_do(f->s, &c, &r);
-	if (rc == 0 && !ok_status(r.status))
-		rc = s3_fail(f->s, &r, "read", f->name);
+	int rc = fetch_whole(f, &to, &r);
 	if (rc == 0 && r.dst_got != size)
 		rc = err_set(-EIO, "cannot read '%s/%s': got %zu of %llu bytes", f->s->base.location,
 			     f->name, r.dst_got, (unsigned long long)size);
@@ -550,10 +647,66 @@ static int fill_copy(void *ud, int fd, uint64_t size)
 	return rc;
 }
 
+/* The whole object, whatever its version, into fd (objcache_fill_any_fn);
+ * -EFBIG, without a message, if it is too large for the cache. */
+static int fill_any(void *ud, int fd, uint64_t *size, char *tag)
+{
+	s3_file *f = ud;
+	struct fill_to to = { fd, objcache_size_max(f->s->cache), 0 };
+	httpc_resp r = HTTPC_RESP_INIT;
+	int rc = fetch_whole(f, &to, &r);
+	if (rc == 0) {
+		*size = r.dst_got;
+		snprintf(tag, OBJCACHE_TAG_MAX + 1, "%s", r.etag);
+	}
+	httpc_resp_release(&r);
+	return rc;
+}
+
+/* One GET into fd (backend_copy_to_fd): what the metadata cache fetches. */
+static int s3_copy_to_fd(backend *b, const char *name, backend_hint hint, int fd,
+			 uint64_t *out_size)
+{
+	s3_file f = { .s = S(b) };
+	(void)hint;
+	snprintf(f.name, sizeof(f.name), "%s", name);
+	int rc = key_of(f.s, name, f.key);
+	if (rc < 0)
+		return rc;
+	struct fill_to to = { fd, UINT64_MAX, 0 };
+	httpc_resp r = HTTPC_RESP_INIT;
+	rc = fetch_whole(&f, &to, &r);
+	if (rc < 0 && to.write_rc)
+		rc = err_sys(to.write_rc, "cannot write a local copy of '%s/%s'", f.s->base.location,
+			     name);
+	if (rc == 0)
+		*out_size = r.dst_got;
+	httpc_resp_release(&r);
+	return rc;
+}
+
+/* A deferred open (above), done by the first read. */
+static int open_deferred(s3_file *f)
+{
+	int rc = objcache_load_any(f->s->cache, f->name, fill_any, f, &f->copy);
+	if (rc == 0)
+		take_copy_version(f);
+	else if (rc == -EFBIG) /* too large to keep: read it piece by piece */
+		rc = open_version(f);
+	if (rc == 0) {
+		pin_version(f);
+		f->deferred = 0;
+	}
+	return rc;
+}
+
 static int s3_file_read(void *fp, uint64_t off, void *p, size_t n)
 {
 	s3_file *f = fp;
 	s3_backend *s = f->s;
+	int rc = f->deferred ? open_deferred(f) : 0;
+	if (rc < 0)
+		return rc;
 	if (off > f->size || n > f->size - off)
 		return -ENODATA;
 	if (n == 0)
@@ -568,7 +721,7 @@ static int s3_file_read(void *fp, uint64_t off, void *p, size_t n)
 	int first = f->reads++ == 0 && f->hint != BACKEND_META;
 	if (first || n >= DIRECT_READ_MIN || !f->etag[0] || !objcache_fits(s->cache, f->size))
 		return ranged_get(s, f->key, f->name, f->if_match[0] ? f->if_match : NULL, off, p, n);
-	int rc = objcache_load(s->cache, f->name, f->etag, f->size, fill_copy, f, &f->copy);
+	rc = objcache_load(s->cache, f->name, f->etag, f->size, fill_copy, f, &f->copy);
 	return rc ?: objcache_read(f->copy, off, p, n);
 }
 
@@ -586,7 +739,7 @@ static int s3_stat(backend *b, const char *name, backend_stat_t *out)
 	if (rc == 0) {
 		int64_t t = r.last_modified > 0 ? r.last_modified : r.date > 0 ? r.date : 1;
 		out->size = r.content_length;
-		out->mtime_ns = storage_time(t * 1000000000);
+		out->mtime_ns = storage_second(t);
 	}
 	httpc_resp_release(&r);
 	return rc;
@@ -820,6 +973,8 @@ static const struct backend_ops s3_ops = {
 	.mkdir = NULL, /* no directories */
 	.free = s3_free,
 	.requests = s3_requests,
+	.put_stat = s3_put_stat,
+	.copy_to_fd = s3_copy_to_fd,
 };
 
 /*

@@ -1009,6 +1009,11 @@ int restore_run(repo *r, const snapshot *s, const restore_opts *o, job_progress 
 		rc = buf_put_u8(&c.path, '/');
 	if (rc == 0 && o->subpath)
 		rc = find_subpath(&c, o->subpath, &t, &depth);
+	/* everything, or a directory of it: most of each data pack it touches
+	 * is read (one GET a pack on S3); one file or a selection may want a
+	 * few blobs of many packs (a ranged GET each) */
+	if (rc == 0 && !c.only && !o->nincludes && !o->select && !o->dry_run)
+		repo_read_packs_whole(r);
 	c.depth = c.only_depth = depth;
 	int all = match_empty(&c.inc) && !o->select;
 	if (rc == 0 && all) {

@@ -38,6 +38,9 @@
 #define PACK_MAX_BLOBS 1000000u
 /* a backup writes an index file after this many packs (and at the end) */
 #define REPO_INDEX_EVERY_PACKS 8
+/* ... on remote storage (BACKEND_REMOTE), where each index file is one
+ * more PUT and every later command lists and caches it: 512 MiB of packs */
+#define REPO_INDEX_EVERY_PACKS_REMOTE 32
 
 /* index: header | fanout | pack ids | entries | trailer */
 #define INDEX_HEADER_LEN 24 /* magic | le32 version | le32 npacks | le32 nblobs | le32 0 */

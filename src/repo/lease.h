@@ -57,8 +57,8 @@ const char *lease_name(const lease *l);
 int64_t lease_start_ns(const lease *l);
 const char *lease_kind(const lease *l); /* as given to lease_take */
 /*
- * 0 if the lease is certainly still live for others: refreshed (now)
- * within half the expiry time.  A process that cannot say so must not
+ * 0 if the lease is certainly still live for others: its file is there
+ * and was last refreshed within half the expiry time.  A process that cannot say so must not
  * commit anything that depends on blobs it found in the index.
  */
 int lease_confirm(lease *l);

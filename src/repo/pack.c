@@ -211,8 +211,8 @@ int pack_read_table(backend *be, const uint8_t id[32], pack_entry **out, size_t 
 	uint64_t toff;
 	backend_file *f;
 	pack_name(name, id);
-	/* one handle for the trailer and the table: one open, one version;
-	 * the pack's type is not known yet, hence the DATA hint */
+	/* the handle for the size and the trailer; the pack's type is not
+	 * known yet, hence the DATA hint */
 	int r = backend_open_read(be, name, BACKEND_DATA, &f, &size);
 	if (r < 0)
 		return r;
@@ -224,8 +224,13 @@ int pack_read_table(backend *be, const uint8_t id[32], pack_entry **out, size_t 
 		r = err_set(-DV_ECORRUPT, "pack '%s' has a damaged trailer", name + 8);
 	if (r == 0 && !(t = malloc((size_t)count * PACK_ENTRY_LEN + 1)))
 		r = -ENOMEM;
-	r = r ?: backend_file_read(be, f, toff, t, (size_t)count * PACK_ENTRY_LEN);
 	backend_file_close(be, f);
+	/* The table by a read of its own: through the handle, a second read
+	 * would make a remote backend fetch the whole pack (s3.c), megabytes
+	 * for what prune and check want of condemned and indexed packs.  The
+	 * trailer's checksum of the table makes a mix of versions an error. */
+	if (r == 0 && count)
+		r = backend_get_range(be, name, BACKEND_DATA, toff, t, (size_t)count * PACK_ENTRY_LEN);
 	if (r < 0)
 		return r;
 	r = parse_table(out, t, count, toff, tr + 16);

@@ -43,6 +43,7 @@ struct repo {
 	unsigned packs_unindexed;  /* stored packs no index file names yet */
 	uint64_t bytes_added;
 	int dry_run; /* repo_set_dry_run: saves are counted, nothing is stored */
+	int whole_packs; /* repo_read_packs_whole */
 	/* the packs a new snapshot of this handle may use (relied.h) */
 	relied relied;
 	/* guards index, condemned, packs and relied: blobs are saved from several threads */

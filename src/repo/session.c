@@ -36,6 +36,14 @@ struct repo_session {
 	unsigned next_slot;
 };
 
+/* Whether this handle has stored enough packs to write an index file now. */
+static int index_due(repo *r)
+{
+	unsigned every = r->be->flags & BACKEND_REMOTE ? REPO_INDEX_EVERY_PACKS_REMOTE
+						       : REPO_INDEX_EVERY_PACKS;
+	return ++r->packs_unindexed >= every;
+}
+
 static backend_hint hint_of(int type)
 {
 	return type == BLOB_TREE ? BACKEND_META : BACKEND_DATA;
@@ -106,7 +114,7 @@ static int store_pack(repo *r, open_pack *op, int type)
 	op->open = 0;
 	/* Index as we go: a backup killed half-way leaves packs the next
 	 * one finds and reuses instead of writing them again. */
-	if (++r->packs_unindexed >= REPO_INDEX_EVERY_PACKS)
+	if (index_due(r))
 		return write_index(r);
 	return 0;
 }
@@ -236,7 +244,7 @@ int repo_add_stored_pack(repo *r, const uint8_t id[32], const void *file, size_t
 	if (rc == 0) {
 		relied_add(&r->relied, id);
 		r->bytes_added += n;
-		if (++r->packs_unindexed >= REPO_INDEX_EVERY_PACKS)
+		if (index_due(r))
 			rc = write_index(r);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -307,6 +315,11 @@ void repo_set_dry_run(repo *r)
 	r->dry_run = 1;
 }
 
+void repo_read_packs_whole(repo *r)
+{
+	r->whole_packs = 1;
+}
+
 int repo_flush(repo *r)
 {
 	int rc = 0;
@@ -335,7 +348,8 @@ static int session_pack(repo_session *s, const uint8_t id[32], const char *name,
 	size_t slot = s->next_slot++ % SESSION_OPEN_PACKS;
 	backend_file_close(s->r->be, s->open[slot].f);
 	s->open[slot].f = NULL;
-	int rc = backend_open_read(s->r->be, name, hint_of(type), &s->open[slot].f, NULL);
+	backend_hint hint = s->r->whole_packs && type == BLOB_DATA ? BACKEND_WHOLE : hint_of(type);
+	int rc = backend_open_read(s->r->be, name, hint, &s->open[slot].f, NULL);
 	if (rc < 0)
 		return rc;
 	memcpy(s->open[slot].id, id, 32);

@@ -84,6 +84,13 @@ int repo_flush(repo *r);
  * backup --dry-run needs to say what it would add.
  */
 void repo_set_dry_run(repo *r);
+/*
+ * From now on data packs are read as a whole (BACKEND_WHOLE): the caller
+ * will read most of every data pack it touches, as a full restore does.
+ * On S3 that is one GET per pack instead of one per blob range.  Set it
+ * before the sessions read.
+ */
+void repo_read_packs_whole(repo *r);
 /* Stored bytes added by this repository handle so far (after dedup and compression). */
 uint64_t repo_bytes_added(const repo *r);
 

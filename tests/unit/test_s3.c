@@ -2,7 +2,8 @@
 /*
  * The pure parts of the S3 backend: the repository URL (s3loc), the AWS
  * credentials and config files (awscred), S3's XML answers (s3xml), the
- * retry policy and the canonical query of httpc.  The requests
+ * retry policy, the canonical query of httpc and the in-process copies
+ * of objects (objcache).  The requests
  * themselves are tested against a real Ceph RGW (tests/e2e/test_s3.py,
  * and the conformance suite on an s3: URL).
  */
@@ -10,11 +11,14 @@
 
 #include "../../src/backend/awscred.h"
 #include "../../src/backend/httpc.h"
+#include "../../src/backend/objcache.h"
 #include "../../src/backend/retry.h"
 #include "../../src/backend/s3loc.h"
 #include "../../src/backend/s3xml.h"
 #include "../../src/base/err.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -456,4 +460,138 @@ TEST(canonical_queries)
 	CHECK(httpc_query_add(empty, sizeof(empty), "uploads", "") == 0 && strcmp(empty, "uploads=") == 0);
 	CHECK(httpc_status_is_transient(503) && httpc_status_is_transient(500) && httpc_status_is_transient(429));
 	CHECK(!httpc_status_is_transient(501) && !httpc_status_is_transient(404) && !httpc_status_is_transient(403));
+}
+
+/* ---------------------------------------------------------------- objcache */
+
+struct fake_obj {
+	const char *tag;
+	const char *body;
+	int fills;
+	int fail;
+	/* a fill that says it started and waits to be let go */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int started, go, gate;
+};
+
+static int fill_fake(void *ud, int fd, uint64_t *size, char *tag)
+{
+	struct fake_obj *o = ud;
+	pthread_mutex_lock(&o->mu);
+	o->fills++;
+	o->started = 1;
+	pthread_cond_broadcast(&o->cv);
+	while (o->gate && !o->go)
+		pthread_cond_wait(&o->cv, &o->mu);
+	pthread_mutex_unlock(&o->mu);
+	if (o->fail)
+		return -EIO;
+	size_t n = strlen(o->body);
+	if (pwrite(fd, o->body, n, 0) != (ssize_t)n)
+		return -EIO;
+	*size = n;
+	snprintf(tag, OBJCACHE_TAG_MAX + 1, "%s", o->tag);
+	return 0;
+}
+
+static int fill_known(void *ud, int fd, uint64_t size)
+{
+	struct fake_obj *o = ud;
+	o->fills++;
+	return pwrite(fd, o->body, size, 0) == (ssize_t)size ? 0 : -EIO;
+}
+
+static struct fake_obj *fake_new(const char *tag, const char *body)
+{
+	struct fake_obj *o = calloc(1, sizeof(*o));
+	o->tag = tag;
+	o->body = body;
+	pthread_mutex_init(&o->mu, NULL);
+	pthread_cond_init(&o->cv, NULL);
+	return o;
+}
+
+static void fake_free(struct fake_obj *o)
+{
+	pthread_mutex_destroy(&o->mu);
+	pthread_cond_destroy(&o->cv);
+	free(o);
+}
+
+TEST(objcache_load_any_learns_the_version_from_its_fill)
+{
+	objcache *c;
+	objcache_entry *e, *e2;
+	char got[16] = "";
+	REQUIRE(objcache_new(&c, 1 << 20) == 0);
+	struct fake_obj *o = fake_new("\"v1\"", "hello pack");
+	/* a failing fetch leaves nothing behind: the next one fetches again */
+	o->fail = 1;
+	CHECK(objcache_load_any(c, "data/ab/x", fill_fake, o, &e) == -EIO);
+	CHECK(!objcache_find(c, "data/ab/x", &e));
+	o->fail = 0;
+	REQUIRE(objcache_load_any(c, "data/ab/x", fill_fake, o, &e) == 0);
+	CHECK(o->fills == 2);
+	CHECK(objcache_entry_size(e) == 10 && strcmp(objcache_entry_tag(e), "\"v1\"") == 0);
+	CHECK(objcache_read(e, 6, got, 4) == 0 && memcmp(got, "pack", 4) == 0);
+	CHECK(objcache_read(e, 8, got, 4) == -ENODATA);
+	/* cached: any version will do, no fetch */
+	REQUIRE(objcache_load_any(c, "data/ab/x", fill_fake, o, &e2) == 0);
+	CHECK(e2 == e && o->fills == 2);
+	objcache_unpin(c, e2);
+	/* asking for another version replaces it (once unpinned) */
+	struct fake_obj *o2 = fake_new("\"v2\"", "other");
+	objcache_unpin(c, e);
+	REQUIRE(objcache_load(c, "data/ab/x", "\"v2\"", 5, fill_known, o2, &e) == 0);
+	CHECK(o2->fills == 1 && strcmp(objcache_entry_tag(e), "\"v2\"") == 0);
+	objcache_unpin(c, e);
+	REQUIRE(objcache_load_any(c, "data/ab/x", fill_fake, o, &e) == 0);
+	CHECK(o->fills == 2 && strcmp(objcache_entry_tag(e), "\"v2\"") == 0);
+	objcache_unpin(c, e);
+	objcache_free(c);
+	fake_free(o);
+	fake_free(o2);
+}
+
+struct loader {
+	objcache *c;
+	struct fake_obj *o;
+	objcache_entry *e;
+	int rc;
+};
+
+static void *load_in_thread(void *arg)
+{
+	struct loader *l = arg;
+	l->rc = objcache_load_any(l->c, "data/cd/y", fill_fake, l->o, &l->e);
+	return NULL;
+}
+
+TEST(objcache_load_any_of_an_object_being_fetched_waits_for_that_fetch)
+{
+	objcache *c;
+	REQUIRE(objcache_new(&c, 1 << 20) == 0);
+	struct fake_obj *o = fake_new("\"t\"", "shared");
+	o->gate = 1;
+	struct loader a = { c, o, NULL, 1 }, b = { c, o, NULL, 1 };
+	pthread_t ta, tb;
+	REQUIRE(pthread_create(&ta, NULL, load_in_thread, &a) == 0);
+	pthread_mutex_lock(&o->mu);
+	while (!o->started)
+		pthread_cond_wait(&o->cv, &o->mu);
+	pthread_mutex_unlock(&o->mu);
+	/* a's fetch is under way: b finds it loading (or done), never fetches */
+	REQUIRE(pthread_create(&tb, NULL, load_in_thread, &b) == 0);
+	pthread_mutex_lock(&o->mu);
+	o->go = 1;
+	pthread_cond_broadcast(&o->cv);
+	pthread_mutex_unlock(&o->mu);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	CHECK(a.rc == 0 && b.rc == 0 && a.e == b.e && o->fills == 1);
+	objcache_unpin(c, a.e);
+	objcache_unpin(c, b.e);
+	objcache_free(c);
+	fake_free(o);
 }
