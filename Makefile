@@ -236,13 +236,14 @@ test: test-deps
 	@sh tests/run-all.sh
 
 # Benchmark against restic and borg (not part of `make test`: timings are noisy).
-DEB_BENCH := restic borgbackup linux-source-6.1 e2fsprogs
+DEB_BENCH := restic borgbackup linux-source-6.1 e2fsprogs openssh-server
 bench: deps
 	$(call apt_install,$(DEB_BENCH))
 	$(MAKE) dvalin $(B)/index_bench
 	$(B)/index_bench
 	$(PYTHON) bench/bench.py
 	$(PYTHON) bench/sync.py
+	$(PYTHON) bench/server.py
 
 # prune and check on 20 snapshots, against restic and borg
 bench-maintenance: deps

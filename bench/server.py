@@ -15,7 +15,8 @@ itself reports ("Transferred: sent N"; encrypted, with framing), for HTTPS
 the request bodies dvalin counted (without TLS and HTTP headers).  The
 sshd, the dvalin server and every repository live under BENCH_DIR (a tmpfs
 when there is room) and are removed at the end; the sshd and the server
-are stopped by PID.  Prints one table, the issue's goals met or missed,
+are stopped by PID; BENCH_SERVER_SRC names another source tree.  Prints
+one table, the issue's goals met or missed,
 and writes bench/results-server.md.  Run by `make bench` (after sync.py) or
 alone: `/usr/bin/python3 bench/server.py`.
 """
@@ -26,6 +27,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -41,22 +43,22 @@ SSH_LOG = "BENCH_SSH_LOG"
 OPS = ("first backup", "unchanged re-backup", "restore")
 
 
-class Timed:
-    """Popen + wait4, so the client's own CPU time is known."""
-
-    @staticmethod
-    def run(cmd, env, cwd=None):
-        t0 = time.monotonic()
-        p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def timed(cmd, env, cwd=None):
+    """Runs cmd: (wall s, its CPU s, stdout); wait4 gives the CPU time."""
+    t0 = time.monotonic()
+    with tempfile.TemporaryFile() as errf:  # a file: a chatty stderr cannot block stdout
+        p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=errf)
         out = p.stdout.read()
-        err = p.stderr.read()
         _, status, ru = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.monotonic() - t0
-        if p.returncode != 0:
-            sys.exit(f"bench: {' '.join(cmd)} failed ({p.returncode}):\n"
-                     f"{err.decode(errors='replace')[-3000:]}")
-        return wall, ru.ru_utime + ru.ru_stime, out
+        p.stdout.close()
+        errf.seek(0)
+        err = errf.read()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - t0
+    if p.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed ({p.returncode}):\n"
+                 f"{err.decode(errors='replace')[-3000:]}")
+    return wall, ru.ru_utime + ru.ru_stime, out
 
 
 def ssh_sent(log):
@@ -80,7 +82,7 @@ class Tool:
         """(wall, cpu, bytes sent or None, requests or None) of one command."""
         log = os.path.join(SCRATCH, "ssh.log")
         env = dict(self.env, **{SSH_LOG: log})
-        wall, cpu, out = Timed.run(cmd, env, cwd)
+        wall, cpu, out = timed(cmd, env, cwd)
         return (wall, cpu, *self.sent(out, log))
 
     def sent(self, out, log):
