@@ -236,7 +236,8 @@ test: test-deps
 	@sh tests/run-all.sh
 
 # Benchmark against restic and borg (not part of `make test`: timings are noisy).
-DEB_BENCH := restic borgbackup linux-source-6.1 e2fsprogs ceph-mon ceph-osd radosgw ceph-common
+DEB_BENCH := restic borgbackup linux-source-6.1 e2fsprogs ceph-mon ceph-osd radosgw ceph-common \
+	openssh-server
 bench: deps
 	$(call apt_install,$(DEB_BENCH))
 	$(MAKE) dvalin $(B)/index_bench
@@ -244,6 +245,7 @@ bench: deps
 	$(PYTHON) bench/bench.py
 	$(PYTHON) bench/sync.py
 	$(PYTHON) bench/s3.py --linux
+	$(PYTHON) bench/server.py
 
 # prune and check on 20 snapshots, against restic and borg
 bench-maintenance: deps

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The `make run` demo: back up a sample tree into a local repository,
-# change it, back it up again, list and restore it, and show it is exact.
+# change it, back it up again, list and restore it, and show it is exact;
+# then the same to a backup server on loopback, and the daemon for a minute.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 dv="$here/dvalin"
@@ -9,6 +10,19 @@ rm -rf "$demo"
 mkdir -p "$demo/data"
 export DVALIN_REPOSITORY="$demo/repo"
 export DVALIN_PASSWORD="demo password (use DVALIN_PASSWORD_FILE for real repositories)"
+
+# logged_port LOG PID SED: the port a background process PID writes to LOG
+# (the sed expression picks it out); waits up to 30 s while PID lives.
+logged_port() {
+	for _ in $(seq 300); do
+		p=$(sed -n "$3" "$1" | head -n 1)
+		[ -n "$p" ] && { echo "$p"; return 0; }
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$1" >&2
+	return 1
+}
 
 # sample data: this project's sources and docs, plus a sparse image and links
 cp -a "$here/src" "$here/docs" "$demo/data/"
@@ -45,6 +59,54 @@ echo "== dvalin forget --keep-last 1 --prune, then check --read-data"
 "$dv" check --read-data
 echo "== dvalin stats"
 "$dv" stats
+
+# ---------- a backup server on loopback ----------
+# The same data to a `dvalin server` (throwaway data directory, a port the
+# kernel picks, its self-signed certificate pinned), through an append-only
+# token: a backup and a restore work, deleting a snapshot is refused.
+echo "== dvalin server on 127.0.0.1: init, repo add, an append-only token"
+srv="$demo/server"
+as_user=""
+[ "$(id -u)" -ne 0 ] || as_user="--user nobody" # it never runs as root
+chmod 755 "$demo"
+"$dv" server init --data "$srv" $as_user | sed -n 's/^fingerprint:/server certificate:/p'
+"$dv" server repo add demo --data "$srv" $as_user
+"$dv" server token add --repo demo --rights append --name demo-nightly --data "$srv" $as_user \
+	> "$demo/demo.token"
+"$dv" server run --listen 127.0.0.1:0 --data "$srv" $as_user > "$demo/server.log" 2>&1 &
+spid=$!
+trap 'kill $spid 2>/dev/null || true' EXIT INT TERM
+sport=$(logged_port "$demo/server.log" $spid 's/.*serving .* port \([0-9]*\) (HTTPS.*/\1/p')
+url="https://127.0.0.1:$sport/demo"
+echo "server: $url (pid $spid)"
+(
+	export DVALIN_REPOSITORY="$url" DVALIN_TOKEN_FILE="$demo/demo.token" XDG_CACHE_HOME="$demo/cache"
+	DVALIN_FINGERPRINT=$("$dv" server fingerprint --data "$srv" $as_user)
+	export DVALIN_FINGERPRINT
+	echo "== dvalin -r $url init, backup, restore"
+	"$dv" init -q
+	"$dv" backup -q "$demo/data" --tag demo
+	"$dv" snapshots
+	"$dv" restore -q latest --target "$demo/restore-https"
+	if diff -r --no-dereference "$demo/data" "$demo/restore-https$demo/data" >/dev/null; then
+		echo "restore over HTTPS is identical to the source"
+	else
+		echo "restore over HTTPS differs from the source" >&2
+		exit 1
+	fi
+	echo "== dvalin forget latest with the append-only token (must be refused)"
+	if "$dv" forget latest; then
+		echo "the append-only token could delete a snapshot" >&2
+		exit 1
+	fi
+	echo "refused, as it should be: the snapshot is still there"
+	"$dv" snapshots
+)
+kill -TERM $spid
+wait $spid || true
+trap - EXIT INT TERM
+echo "== the server's log (last lines)"
+tail -n 3 "$demo/server.log"
 
 # ---------- the daemon, for a minute ----------
 # A demo configuration: the sample data backed up every 20 seconds with a
@@ -84,13 +146,7 @@ CONF
 "$dv" daemon --config "$demo/dvalin.conf" > "$demo/daemon.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT INT TERM
-port=""
-for _ in $(seq 100); do
-	port=$(sed -n 's/.*web UI on .* (port \([0-9]*\)).*/\1/p' "$demo/daemon.log" | head -n 1)
-	[ -n "$port" ] && break
-	sleep 0.1
-done
-[ -n "$port" ] || { cat "$demo/daemon.log" >&2; exit 1; }
+port=$(logged_port "$demo/daemon.log" $pid 's/.*web UI on .* (port \([0-9]*\)).*/\1/p')
 echo "web UI: http://127.0.0.1:$port/  (user demo, password demo), /metrics, for ${seconds} s"
 echo "        from another terminal: $dv jobs --config $demo/dvalin.conf"
 sleep "$seconds"

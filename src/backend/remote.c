@@ -96,6 +96,7 @@ typedef struct {
 	char rights[16];
 	block blocks[BLOCKS];
 	uint64_t clock;
+	backend_requests counts; /* every attempt, under lock: what --json reports */
 } remote;
 
 static remote *R(backend *b)
@@ -587,6 +588,33 @@ static void reset_answer(rq *q)
 		q->b->len = 0;
 }
 
+/* Counts one attempt by kind, with its body bytes (a listing is a GET of "DIR/"). */
+static void count_attempt(remote *rb, const rq *q, CURL *h)
+{
+	int kind = strcmp(q->method, "PUT") == 0	? BACKEND_REQ_PUT
+		   : strcmp(q->method, "HEAD") == 0	? BACKEND_REQ_HEAD
+		   : strcmp(q->method, "DELETE") == 0 ? BACKEND_REQ_DELETE
+		   : q->name[0] && q->name[strlen(q->name) - 1] == '/' ? BACKEND_REQ_LIST
+								      : BACKEND_REQ_GET;
+	curl_off_t up = 0, down = 0;
+	curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up);
+	curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &down);
+	pthread_mutex_lock(&rb->lock);
+	rb->counts.n[kind]++;
+	rb->counts.bytes_sent += up > 0 ? (uint64_t)up : 0;
+	rb->counts.bytes_received += down > 0 ? (uint64_t)down : 0;
+	pthread_mutex_unlock(&rb->lock);
+}
+
+static int remote_requests(backend *b, backend_requests *out)
+{
+	remote *rb = R(b);
+	pthread_mutex_lock(&rb->lock);
+	*out = rb->counts;
+	pthread_mutex_unlock(&rb->lock);
+	return 1;
+}
+
 /* One attempt: the curl code, and q's answer. */
 static CURLcode attempt(remote *rb, handle *w, rq *q)
 {
@@ -633,6 +661,7 @@ static CURLcode attempt(remote *rb, handle *w, rq *q)
 	CURLcode cc = curl_easy_perform(h);
 	if (q->status == 0)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &q->status);
+	count_attempt(rb, q, h);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdr);
 	return cc;
@@ -1083,6 +1112,7 @@ static const struct backend_ops remote_ops = {
 	.stat = remote_stat,
 	.list = remote_list,
 	.remove = remote_remove,
+	.requests = remote_requests,
 	.mkdir = NULL, /* the server makes directories as files need them */
 	.free = remote_free,
 };

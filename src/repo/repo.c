@@ -321,6 +321,7 @@ int repo_open_with(repo **out, backend *be, const repo_open_opts *o)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->stored, NULL);
 	r->be = be;
 	r->keyless = o->pass == NULL;
 	int rc = load_config(r);
@@ -361,8 +362,10 @@ void repo_free(repo *r)
 	if (!r)
 		return;
 	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->stored);
 	for (size_t i = 0; i < ARRAY_SIZE(r->packs); i++)
 		pack_writer_release(&r->packs[i].w);
+	pack_writer_release(&r->spare);
 	index_set_free(r->index);
 	index_set_free(r->condemned);
 	relied_release(&r->relied);

@@ -41,12 +41,21 @@ struct repo {
 	lease *lease;
 	open_pack packs[2];        /* [0] data, [1] trees */
 	unsigned packs_unindexed;  /* stored packs no index file names yet */
+	/* Full packs are stored outside the lock (an upload to a server takes
+	 * far longer than sealing a blob): the number being stored, signalled
+	 * when one ends; the first failure, so that no index or snapshot
+	 * follows it; one finished writer whose buffers the next pack reuses. */
+	unsigned storing;
+	pthread_cond_t stored;
+	int store_rc;
+	pack_writer spare;
 	uint64_t bytes_added;
 	int dry_run; /* repo_set_dry_run: saves are counted, nothing is stored */
 	int whole_packs; /* repo_read_packs_whole */
 	/* the packs a new snapshot of this handle may use (relied.h) */
 	relied relied;
-	/* guards index, condemned, packs and relied: blobs are saved from several threads */
+	/* guards index, condemned, packs, the fields of storing and relied: blobs are
+	 * saved from several threads */
 	pthread_mutex_t lock;
 };
 

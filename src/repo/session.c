@@ -95,6 +95,14 @@ static int write_index(repo *r)
 	return rc;
 }
 
+/*
+ * Stores op's pack if it has one.  Called and returns with r->lock held,
+ * but drops it while the pack is written: the other threads go on
+ * filling the next pack (over the network a 16 MiB upload, the server's
+ * check of it and its fsync take much longer than a local write).  Its
+ * blobs stay pending in the index until the pack is stored, so nothing
+ * refers to them before that, and repo_flush() waits for every pack.
+ */
 static int store_pack(repo *r, open_pack *op, int type)
 {
 	uint8_t id[32];
@@ -104,14 +112,29 @@ static int store_pack(repo *r, open_pack *op, int type)
 	int rc = pack_writer_finish(&op->w, id);
 	if (rc < 0)
 		return rc;
-	pack_name(name, id);
-	rc = backend_put(r->be, name, hint_of(type), op->w.data.data, op->w.data.len);
-	if (rc < 0)
-		return rc;
-	index_set_pack_stored(r->index, op->slot, id);
-	relied_add(&r->relied, id);
-	pack_writer_reset(&op->w);
+	pack_writer w = op->w;
+	uint32_t slot = op->slot;
+	op->w = r->spare;
+	r->spare = (pack_writer){ BUF_INIT, NULL, 0, 0 };
 	op->open = 0;
+	r->storing++;
+	pthread_mutex_unlock(&r->lock);
+	pack_name(name, id);
+	rc = backend_put(r->be, name, hint_of(type), w.data.data, w.data.len);
+	pthread_mutex_lock(&r->lock);
+	r->storing--;
+	pthread_cond_broadcast(&r->stored);
+	pack_writer_reset(&w);
+	if (r->spare.data.data)
+		pack_writer_release(&w);
+	else
+		r->spare = w;
+	if (rc < 0) {
+		r->store_rc = r->store_rc ?: rc;
+		return rc;
+	}
+	index_set_pack_stored(r->index, slot, id);
+	relied_add(&r->relied, id);
 	/* Index as we go: a backup killed half-way leaves packs the next
 	 * one finds and reuses instead of writing them again. */
 	if (index_due(r))
@@ -328,6 +351,9 @@ int repo_flush(repo *r)
 	pthread_mutex_lock(&r->lock);
 	for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(r->packs); i++)
 		rc = store_pack(r, &r->packs[i], i == 1 ? BLOB_TREE : BLOB_DATA);
+	while (r->storing)
+		pthread_cond_wait(&r->stored, &r->lock);
+	rc = rc ?: r->store_rc;
 	rc = rc ?: write_index(r);
 	pthread_mutex_unlock(&r->lock);
 	return rc;
