@@ -631,11 +631,31 @@ static CURLcode attempt(remote *rb, handle *w, rq *q)
 		curl_easy_setopt(h, CURLOPT_RANGE, range);
 	}
 	CURLcode cc = curl_easy_perform(h);
+	/* some of libcurl's messages end in a space or a newline: it goes in the middle of ours */
+	for (size_t l = strlen(w->errbuf); l && (w->errbuf[l - 1] == ' ' || w->errbuf[l - 1] == '\n');)
+		w->errbuf[--l] = 0;
 	if (q->status == 0)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &q->status);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdr);
 	return cc;
+}
+
+/*
+ * Why an attempt timed out, in the user's terms: libcurl's "Operation too
+ * slow. Less than 1 bytes/sec transferred" says neither what stalled nor
+ * which setting bounds it.  An attempt that got as far as sending the
+ * request stalled in the middle; one that did not never connected.
+ */
+static void timeout_text(remote *rb, handle *w, char *out, size_t cap)
+{
+	curl_off_t pre = 0;
+	curl_easy_getinfo(w->h, CURLINFO_PRETRANSFER_TIME_T, &pre);
+	if (pre > 0)
+		snprintf(out, cap, "the server stopped answering: nothing moved for %ld s (a stalled server or network; DVALIN_STALL_SECONDS)",
+			 rb->stall_s);
+	else
+		snprintf(out, cap, "timed out connecting (%s)", w->errbuf[0] ? w->errbuf : "no answer");
 }
 
 /*
@@ -687,9 +707,17 @@ static int perform(remote *rb, rq *q, const char *doing, const char *what)
 			snprintf(reason, sizeof(reason), "%s (a self-signed server needs %sFINGERPRINT: 'dvalin server fingerprint' prints it)",
 				 w->errbuf[0] ? w->errbuf : curl_easy_strerror(cc), rb->cred);
 			rc = -EACCES;
+		} else if (cc == CURLE_OPERATION_TIMEDOUT) {
+			timeout_text(rb, w, reason, sizeof(reason));
+			rc = -ETIMEDOUT;
+			transient = 1;
 		} else {
-			snprintf(reason, sizeof(reason), "%s", w->errbuf[0] ? w->errbuf : curl_easy_strerror(cc));
-			rc = cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EAGAIN;
+			/* curl's text names the library call; the user needs to hear the connection broke */
+			int broke = cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING ||
+				    cc == CURLE_PARTIAL_FILE || cc == CURLE_SSL_CONNECT_ERROR;
+			snprintf(reason, sizeof(reason), "%s%s%s", broke ? "the connection to the server broke (" : "",
+				 w->errbuf[0] ? w->errbuf : curl_easy_strerror(cc), broke ? ")" : "");
+			rc = cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EAGAIN;
 			transient = transient_curl(cc);
 			if (!transient)
 				rc = -EIO;
@@ -704,7 +732,8 @@ static int perform(remote *rb, rq *q, const char *doing, const char *what)
 		double elapsed = now_s() - start;
 		if (elapsed + delay > budget) {
 			char more[96];
-			snprintf(more, sizeof(more), " (%d attempts in %.0f s)", attempts, elapsed);
+			snprintf(more, sizeof(more), " (%d attempt%s in %.0f s)", attempts, attempts == 1 ? "" : "s",
+				 elapsed);
 			size_t l = strlen(reason);
 			snprintf(reason + l, sizeof(reason) - l, "%s", more);
 			break;
