@@ -259,10 +259,11 @@ def test_server_killed_mid_backup_then_a_retried_backup_completes_and_checks_cle
         p = subprocess.Popen([dv, "backup", "-r", url, src], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
-        packs = lambda: [f for _, _, fs in os.walk(os.path.join(d, "data")) for f in fs
-                         if not f.startswith(".")]
-        while not packs() and time.monotonic() < deadline and p.poll() is None:
-            time.sleep(0.05)
+        # killed while a pack is being uploaded: its temporary file stays behind
+        uploading = lambda: [f for _, _, fs in os.walk(os.path.join(d, "data")) for f in fs
+                             if f.startswith(".tmp-")]
+        while not uploading() and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.01)
         assert p.poll() is None, "the backup ended before the kill: make the data larger"
         server.kill()
         out, err = p.communicate(timeout=120)
@@ -278,5 +279,8 @@ def test_server_killed_mid_backup_then_a_retried_backup_completes_and_checks_cle
         assert len(snapshots_of(url, env)) == 1
         r = run(["check", "-r", url], env=env)
         assert r.rc == 0, r
+        # the killed server's half-written uploads are gone once listed
+        left = [f for _, _, fs in os.walk(d) for f in fs if f.startswith(".tmp-")]
+        assert left == [], left
     finally:
         server.stop()

@@ -7,6 +7,7 @@ server, which the test cuts or stops forwarding.  After each fault the
 client has said what failed in one line (or, for a cut it could retry,
 finished), the repository checks clean, nothing half-written is left on
 the server, and the next backup succeeds and reuses what was stored."""
+import json
 import os
 import shutil
 import socket
@@ -330,3 +331,47 @@ def test_server_disk_full_is_one_clear_line_and_nothing_is_corrupted(small_serve
     assert again["bytes_added"] < again["total_bytes"] - first["total_bytes"] + (256 << 10), \
         (first, again)
     checks_clean_and_restores(url, env, src, world)
+
+
+CLIENTS = 32
+
+
+def test_32_clients_back_up_at_once_to_one_server(world):
+    """Each client its own host name, append token and small tree (and a
+    file all of them share); all at the same time into one repository of
+    one server of the test's own."""
+    server = services.DvalinServer(DVALIN).start()
+    try:
+        name, d, admin_env = new_repo(server, world)
+        url = server.url(name)
+        shared = os.urandom(300 << 10)
+        clients = []
+        for i in range(CLIENTS):
+            src = tree(world, f"c{i}", 4, 20 << 10)
+            with open(os.path.join(src, "shared"), "wb") as f:
+                f.write(shared)
+            env = dict(admin_env, DVALIN_TOKEN=server.add_token(f"{name}-c{i}", "append", repo=name),
+                       DVALIN_RETRY_SECONDS="60",
+                       XDG_CACHE_HOME=os.path.join(world, f"cache{i}"))
+            clients.append((src, env))
+        started = [(src, subprocess.Popen(
+            [DVALIN, "backup", "-r", url, "--host", f"h{i}", "--json", src], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            for i, (src, env) in enumerate(clients)]
+        ids = {}
+        for src, p in started:
+            out, err = p.communicate(timeout=600)
+            assert "Sanitizer" not in err, err
+            assert p.returncode == 0, err
+            ids[src] = json.loads(out)["snapshot_id"]
+        r = run(["check", "-r", url, "--read-data"], env=admin_env)
+        assert r.rc == 0, r
+        snaps = run(["snapshots", "-r", url, "--json"], env=admin_env).json()
+        assert sorted(s["host"] for s in snaps) == sorted(f"h{i}" for i in range(CLIENTS))
+        for src, sid in ids.items():
+            target = os.path.join(world, "t-" + os.path.basename(src))
+            r = run(["restore", "-r", url, sid, "--target", target], env=admin_env)
+            assert r.rc == 0, r
+            assert tree_digest(os.path.join(target, src.lstrip("/"))) == tree_digest(src), src
+    finally:
+        server.stop(check=False)
