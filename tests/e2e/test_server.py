@@ -239,7 +239,25 @@ def test_ssh_append_only_key_cannot_delete(sshd, world):
     assert r.rc == 0, r
     r = run(["prune", "-r", sshd.url(d)], env=env)
     assert r.rc != 0 and "'prune'" in r.err, r.err
+    # the client's one line, not also the far side's log of the refusal
+    assert len(r.err.strip().splitlines()) == 1 and "warning" not in r.err, r.err
     assert len(os.listdir(os.path.join(d, "snapshots"))) == 1
+
+
+def test_ssh_failures_are_one_line_saying_why(sshd, world):
+    """What ssh and the far side's dvalin write on stderr is not shown as
+    it is: the client's one line carries the reason."""
+    env = sshd.client_env(run.__globals__["base_env"]())
+    gone = os.path.join(world, "no-such-repo")
+    r = run(["snapshots", "-r", sshd.url(gone)], env=env)
+    assert r.rc != 0, r
+    assert len(r.err.strip().splitlines()) == 1, r.err
+    assert "the server refused" in r.err and gone in r.err and "No such file" in r.err, r.err
+    assert "attempt" not in r.err, "a refusal is not retried: " + r.err
+    sshd.add_client("stranger", authorized=False)
+    r = run(["snapshots", "-r", sshd.url(gone, host="stranger")], env=env)
+    assert r.rc != 0, r
+    assert len(r.err.strip().splitlines()) == 1 and "Permission denied" in r.err, r.err
 
 
 @pytest.mark.serial
