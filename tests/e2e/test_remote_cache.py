@@ -29,8 +29,10 @@ def cached_files(cache):
     out = {}
     for dp, _, fs in os.walk(base):
         for f in fs:
-            if not f.startswith("."):
-                p = os.path.join(dp, f)
+            p = os.path.join(dp, f)
+            # copies are below the layout's directories; the cache's own
+            # files (CACHEDIR.TAG, its lock) are beside them
+            if not f.startswith(".") and dp != base:
                 out[os.path.relpath(p, base)] = p
     return out
 
