@@ -61,11 +61,27 @@ static int make_parent(cache_backend *c, const char *name)
 static int copy_map(cache_backend *c, const char *name, bytes *out)
 {
 	int fd = openat(c->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int odd = fd < 0 && errno == ELOOP;
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) < 0) {
+		close(fd);
+		return -ENOENT;
+	}
+	odd = odd || (fd >= 0 && !S_ISREG(st.st_mode));
+	if (odd) {
+		/* a directory or symlink where a copy belongs: the copy fetched next
+		 * could never be renamed into place, so it goes, whatever it holds */
+		if (fd >= 0)
+			close(fd);
+		fsio_remove_tree(c->dirfd, name);
+		err_clear();
+		log_warn("the cached copy of '%s/%s' was not a file: removed and fetched again", c->base.location,
+			 name);
+		return -ENOENT;
+	}
 	if (fd < 0)
 		return -ENOENT;
-	struct stat st;
-	int r = fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ? -ENOENT
-							  : backend_map_fd(fd, (uint64_t)st.st_size, out);
+	int r = backend_map_fd(fd, (uint64_t)st.st_size, out);
 	close(fd);
 	if (r < 0)
 		return -ENOENT;

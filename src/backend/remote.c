@@ -54,10 +54,15 @@ typedef struct {
 	char errbuf[CURL_ERROR_SIZE];
 } handle;
 
+#define SAID_MAX 300 /* the end of what an ssh wrote on its stderr */
+
 typedef struct {
 	int fd;   /* libcurl's end */
 	pid_t pid; /* its ssh; 0 until ssh_prereq() starts it, -1 if that failed */
 	int lfd;  /* the listener it connects to, until accepted; else -1 */
+	int efd;  /* its stderr, read by us (non-blocking), or -1 */
+	char said[SAID_MAX];
+	size_t said_len;
 } ssh_child;
 
 /* A block of a file read through handles, shared by every handle of the backend. */
@@ -89,8 +94,10 @@ typedef struct {
 	size_t nidle, nhandles, max_handles;
 	ssh_child kids[POOL_HTTPS * 2];
 	size_t nkids;
-	pid_t zombies[64];
+	ssh_child zombies[64]; /* closed connections whose ssh has not been reaped */
 	size_t nzombies;
+	char ssh_said[SAID_MAX]; /* the last line of the last ssh that ended saying something */
+	int ssh_status;          /* its exit status; -1: none since the last request */
 	int answered;          /* the server has answered once */
 	long retry_s, stall_s;
 	char rights[16];
@@ -116,15 +123,87 @@ static long env_seconds(const char *name, long def)
 
 /* ---------- ssh connections ---------- */
 
-/* Reaps exited ssh processes (locked). */
+/*
+ * Reads what k's ssh wrote on its stderr so far, keeping the end.  What
+ * ssh and the far side's dvalin say is not the user's terminal's: the one
+ * line that matters (why a connection ended) goes into the client's own
+ * error; the rest is noise on a healthy connection (locked).
+ */
+static void drain_said(ssh_child *k)
+{
+	char b[4096];
+	ssize_t n;
+	while (k->efd >= 0 && (n = read(k->efd, b, sizeof(b))) > 0) {
+		size_t m = (size_t)n;
+		if (m >= SAID_MAX) {
+			memcpy(k->said, b + m - (SAID_MAX - 1), SAID_MAX - 1);
+			k->said_len = SAID_MAX - 1;
+		} else {
+			if (k->said_len + m >= SAID_MAX) {
+				size_t drop = k->said_len + m - (SAID_MAX - 1);
+				memmove(k->said, k->said + drop, k->said_len - drop);
+				k->said_len -= drop;
+			}
+			memcpy(k->said + k->said_len, b, m);
+			k->said_len += m;
+		}
+	}
+}
+
+/* The last non-empty line of what k's ssh said, into rb->ssh_said with its status (locked). */
+static void note_said(remote *rb, ssh_child *k, int status)
+{
+	drain_said(k);
+	size_t end = k->said_len;
+	while (end && (k->said[end - 1] == '\n' || k->said[end - 1] == '\r' || k->said[end - 1] == ' '))
+		end--;
+	size_t start = end;
+	while (start && k->said[start - 1] != '\n')
+		start--;
+	if (end > start) {
+		const char *line = k->said + start;
+		size_t n = end - start;
+		if (n > 8 && memcmp(line, "dvalin: ", 8) == 0) { /* the far side's own prefix */
+			line += 8;
+			n -= 8;
+		}
+		snprintf(rb->ssh_said, sizeof(rb->ssh_said), "%.*s", (int)n, line);
+		for (char *p = rb->ssh_said; *p; p++)
+			if ((unsigned char)*p < 0x20)
+				*p = ' ';
+		rb->ssh_status = status;
+	}
+}
+
+/* Reaps exited ssh processes, noting what they said (locked). */
 static void reap(remote *rb)
 {
 	for (size_t i = 0; i < rb->nzombies;) {
-		if (waitpid(rb->zombies[i], NULL, WNOHANG) != 0)
-			rb->zombies[i] = rb->zombies[--rb->nzombies];
-		else
+		ssh_child *z = &rb->zombies[i];
+		int st = 0;
+		pid_t w = waitpid(z->pid, &st, WNOHANG);
+		if (w == 0) {
+			drain_said(z); /* a full pipe must not hold it up */
 			i++;
+			continue;
+		}
+		if (w > 0)
+			note_said(rb, z, WIFEXITED(st) ? WEXITSTATUS(st) : 255);
+		if (z->efd >= 0)
+			close(z->efd);
+		*z = rb->zombies[--rb->nzombies];
 	}
+}
+
+/* A closed connection's ssh is reaped later; its stderr with it (locked). */
+static void bury(remote *rb, ssh_child *k)
+{
+	if (k->pid > 0 && rb->nzombies < ARRAY_SIZE(rb->zombies)) {
+		rb->zombies[rb->nzombies++] = *k;
+	} else if (k->efd >= 0) {
+		close(k->efd);
+	}
+	k->efd = -1;
 }
 
 /*
@@ -163,7 +242,7 @@ static curl_socket_t ssh_open(void *ud, curlsocktype purpose, struct curl_sockad
 	reap(rb);
 	int ok = rb->nkids < ARRAY_SIZE(rb->kids);
 	if (ok)
-		rb->kids[rb->nkids++] = (ssh_child){ c, 0, l };
+		rb->kids[rb->nkids++] = (ssh_child){ .fd = c, .pid = 0, .lfd = l, .efd = -1 };
 	pthread_mutex_unlock(&rb->lock);
 	if (!ok) {
 		close(l);
@@ -198,13 +277,21 @@ static int ssh_accept(const ssh_child *k)
 	}
 }
 
-/* Spawns the ssh for one accepted connection: its pid, or -1. */
-static pid_t ssh_spawn(remote *rb, int fd)
+/* Spawns the ssh for one accepted connection: its pid (its stderr in *efd, or -1), or -1. */
+static pid_t ssh_spawn(remote *rb, int fd, int *efd)
 {
+	int ep[2] = { -1, -1 };
+	*efd = -1;
+	if (pipe2(ep, O_CLOEXEC) == 0) {
+		fcntl(ep[0], F_SETFL, O_NONBLOCK);
+		fcntl(ep[0], F_SETPIPE_SZ, 1 << 20); /* room for a chatty far side between drains */
+	}
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, fd, STDIN_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO);
+	if (ep[1] >= 0)
+		posix_spawn_file_actions_adddup2(&fa, ep[1], STDERR_FILENO);
 	/* the child must not die of a SIGPIPE we ignore, nor keep our signals blocked */
 	posix_spawnattr_t at;
 	posix_spawnattr_init(&at);
@@ -219,6 +306,12 @@ static pid_t ssh_spawn(remote *rb, int fd)
 	int rc = posix_spawnp(&pid, rb->ssh_argv[0], &fa, &at, rb->ssh_argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
+	if (ep[1] >= 0)
+		close(ep[1]);
+	if (rc != 0 && ep[0] >= 0)
+		close(ep[0]);
+	else
+		*efd = ep[0];
 	return rc == 0 ? pid : -1;
 }
 
@@ -239,6 +332,7 @@ static int ssh_prereq(void *ud, char *ip, char *local_ip, int port, int local_po
 	pthread_mutex_lock(&rb->lock);
 	for (size_t i = 0; i < rb->nkids; i++) {
 		ssh_child *k = &rb->kids[i];
+		drain_said(k);
 		if (k->lfd < 0)
 			continue;
 		int a = ssh_accept(k);
@@ -246,7 +340,7 @@ static int ssh_prereq(void *ud, char *ip, char *local_ip, int port, int local_po
 			continue;
 		close(k->lfd);
 		k->lfd = -1;
-		k->pid = a < 0 ? -1 : ssh_spawn(rb, a);
+		k->pid = a < 0 ? -1 : ssh_spawn(rb, a, &k->efd);
 		if (a >= 0)
 			close(a);
 		if (k->pid < 0)
@@ -267,8 +361,7 @@ static int ssh_close(void *ud, curl_socket_t fd)
 			continue;
 		if (rb->kids[i].lfd >= 0)
 			close(rb->kids[i].lfd);
-		if (rb->kids[i].pid > 0 && rb->nzombies < ARRAY_SIZE(rb->zombies))
-			rb->zombies[rb->nzombies++] = rb->kids[i].pid;
+		bury(rb, &rb->kids[i]);
 		rb->kids[i] = rb->kids[--rb->nkids];
 		break;
 	}
@@ -659,12 +752,62 @@ static CURLcode attempt(remote *rb, handle *w, rq *q)
 		curl_easy_setopt(h, CURLOPT_RANGE, range);
 	}
 	CURLcode cc = curl_easy_perform(h);
+	/* some of libcurl's messages end in a space or a newline: it goes in the middle of ours */
+	for (size_t l = strlen(w->errbuf); l && (w->errbuf[l - 1] == ' ' || w->errbuf[l - 1] == '\n');)
+		w->errbuf[--l] = 0;
 	if (q->status == 0)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &q->status);
 	count_attempt(rb, q, h);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdr);
 	return cc;
+}
+
+/*
+ * After a connection over ssh failed: waits a little for the closed
+ * connections' ssh processes to end (one that ends because the far side
+ * refused has said why by then), and takes what the last one said: 1 and
+ * its line in out if it ended with a failure, with *refused set when the
+ * far side's command (not ssh itself, which exits 255) failed.
+ */
+static int ssh_said(remote *rb, char *out, size_t cap, int *refused)
+{
+	int got = 0;
+	pthread_mutex_lock(&rb->lock);
+	for (int tries = 0; tries < 100; tries++) { /* 1 s at most */
+		reap(rb);
+		if (!rb->nzombies)
+			break;
+		pthread_mutex_unlock(&rb->lock);
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&rb->lock);
+	}
+	if (rb->ssh_status > 0 && rb->ssh_said[0]) {
+		*refused = rb->ssh_status != 255;
+		snprintf(out, cap, "%s%s", *refused ? "the server refused: " : "", rb->ssh_said);
+		got = 1;
+	}
+	rb->ssh_status = -1; /* told once */
+	pthread_mutex_unlock(&rb->lock);
+	return got;
+}
+
+/*
+ * Why an attempt timed out, in the user's terms: libcurl's "Operation too
+ * slow. Less than 1 bytes/sec transferred" says neither what stalled nor
+ * which setting bounds it.  An attempt that got as far as sending the
+ * request stalled in the middle; one that did not never connected.
+ */
+static void timeout_text(remote *rb, handle *w, char *out, size_t cap)
+{
+	curl_off_t pre = 0;
+	curl_easy_getinfo(w->h, CURLINFO_PRETRANSFER_TIME_T, &pre);
+	if (pre > 0)
+		snprintf(out, cap, "the server stopped answering: nothing moved for %ld s (a stalled server or network; DVALIN_STALL_SECONDS)",
+			 rb->stall_s);
+	else
+		snprintf(out, cap, "timed out connecting (%s)", w->errbuf[0] ? w->errbuf : "no answer");
 }
 
 /*
@@ -716,12 +859,25 @@ static int perform(remote *rb, rq *q, const char *doing, const char *what)
 			snprintf(reason, sizeof(reason), "%s (a self-signed server needs %sFINGERPRINT: 'dvalin server fingerprint' prints it)",
 				 w->errbuf[0] ? w->errbuf : curl_easy_strerror(cc), rb->cred);
 			rc = -EACCES;
+		} else if (cc == CURLE_OPERATION_TIMEDOUT) {
+			timeout_text(rb, w, reason, sizeof(reason));
+			rc = -ETIMEDOUT;
+			transient = 1;
 		} else {
-			snprintf(reason, sizeof(reason), "%s", w->errbuf[0] ? w->errbuf : curl_easy_strerror(cc));
-			rc = cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EAGAIN;
+			/* curl's text names the library call; the user needs to hear the connection broke */
+			int broke = cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING ||
+				    cc == CURLE_PARTIAL_FILE || cc == CURLE_SSL_CONNECT_ERROR;
+			snprintf(reason, sizeof(reason), "%s%s%s", broke ? "the connection to the server broke (" : "",
+				 w->errbuf[0] ? w->errbuf : curl_easy_strerror(cc), broke ? ")" : "");
+			rc = cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EAGAIN;
 			transient = transient_curl(cc);
 			if (!transient)
 				rc = -EIO;
+			int refused = 0;
+			if (rb->ssh && broke && ssh_said(rb, reason, sizeof(reason), &refused) && refused) {
+				rc = -EIO; /* `dvalin serve` would not serve: asking again changes nothing */
+				transient = 0;
+			}
 		}
 		give_handle(rb, w);
 		if (rc == 0 || !transient)
@@ -733,7 +889,8 @@ static int perform(remote *rb, rq *q, const char *doing, const char *what)
 		double elapsed = now_s() - start;
 		if (elapsed + delay > budget) {
 			char more[96];
-			snprintf(more, sizeof(more), " (%d attempts in %.0f s)", attempts, elapsed);
+			snprintf(more, sizeof(more), " (%d attempt%s in %.0f s)", attempts, attempts == 1 ? "" : "s",
+				 elapsed);
 			size_t l = strlen(reason);
 			snprintf(reason + l, sizeof(reason) - l, "%s", more);
 			break;
@@ -1068,8 +1225,7 @@ static void remote_free(backend *b)
 		close(rb->kids[i].fd);
 		if (rb->kids[i].lfd >= 0)
 			close(rb->kids[i].lfd);
-		if (rb->kids[i].pid > 0 && rb->nzombies < ARRAY_SIZE(rb->zombies))
-			rb->zombies[rb->nzombies++] = rb->kids[i].pid;
+		bury(rb, &rb->kids[i]);
 	}
 	for (int tries = 0; rb->nzombies && tries < 200; tries++) {
 		reap(rb);
@@ -1079,8 +1235,10 @@ static void remote_free(backend *b)
 		}
 	}
 	for (size_t i = 0; i < rb->nzombies; i++) {
-		kill(rb->zombies[i], SIGTERM);
-		waitpid(rb->zombies[i], NULL, 0);
+		kill(rb->zombies[i].pid, SIGTERM);
+		waitpid(rb->zombies[i].pid, NULL, 0);
+		if (rb->zombies[i].efd >= 0)
+			close(rb->zombies[i].efd);
 	}
 	for (size_t i = 0; i < BLOCKS; i++)
 		free(rb->blocks[i].data);
@@ -1237,6 +1395,7 @@ static remote *remote_new(const char *location)
 	if (rb->stall_s < 1)
 		rb->stall_s = 1;
 	rb->max_handles = POOL_HTTPS;
+	rb->ssh_status = -1;
 	pthread_once(&curl_once, curl_init);
 	rb->share = curl_share_init();
 	if (rb->share) {

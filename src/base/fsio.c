@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -100,6 +101,18 @@ int fsio_tmp_open(int dirfd, const char *name, char tmp[FSIO_TMP_MAX])
 		return -ENAMETOOLONG;
 	int fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	return fd < 0 ? -errno : fd;
+}
+
+long fsio_tmp_pid(const char *base)
+{
+	if (strncmp(base, ".tmp-", 5) != 0 || base[5] < '1' || base[5] > '9')
+		return -1;
+	char *end;
+	errno = 0;
+	long pid = strtol(base + 5, &end, 10);
+	if (errno || *end != '-' || pid <= 0 || pid > INT_MAX)
+		return -1;
+	return pid;
 }
 
 /* fsyncs the directory that holds name (below dirfd) */

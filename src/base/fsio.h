@@ -42,6 +42,8 @@ int fsio_write_atomic(int dirfd, const char *name, const void *p, size_t n);
 #define FSIO_NOREPLACE (1u << 1)
 int fsio_tmp_open(int dirfd, const char *name, char tmp[FSIO_TMP_MAX]);
 int fsio_tmp_commit(int dirfd, int fd, const char *tmp, const char *name, unsigned flags);
+/* The process id in a last component fsio_tmp_open made, or -1 if base is not one. */
+long fsio_tmp_pid(const char *base);
 /* The whole write in one call: fsio_write_atomic is this with FSIO_DURABLE. */
 int fsio_write_replace(int dirfd, const char *name, const void *p, size_t n, unsigned flags);
 /*

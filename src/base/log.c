@@ -4,19 +4,33 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <syslog.h>
 
 static int quiet;
+static int to_syslog;
 static void (*hook_fn)(void);
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 void log_set_quiet(int q) { quiet = q; }
 void log_set_hook(void (*hook)(void)) { hook_fn = hook; }
 
+void log_also_syslog(const char *ident)
+{
+	openlog(ident, LOG_PID, LOG_USER);
+	to_syslog = 1;
+}
+
 /* (the attribute lets clang check callers' formats through the va_list) */
 __attribute__((format(printf, 2, 0)))
 static void emit(const char *prefix, const char *fmt, va_list ap)
 {
 	pthread_mutex_lock(&lock);
+	if (to_syslog) {
+		va_list aq;
+		va_copy(aq, ap);
+		vsyslog(*prefix ? LOG_WARNING : LOG_ERR, fmt, aq);
+		va_end(aq);
+	}
 	if (hook_fn)
 		hook_fn();
 	fputs("dvalin: ", stderr);
@@ -49,6 +63,12 @@ void log_info(const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	pthread_mutex_lock(&lock);
+	if (to_syslog) {
+		va_list aq;
+		va_copy(aq, ap);
+		vsyslog(LOG_INFO, fmt, aq);
+		va_end(aq);
+	}
 	if (hook_fn)
 		hook_fn();
 	vfprintf(stderr, fmt, ap);

@@ -117,7 +117,8 @@ int cli_new_password(const char *file, char **out);
 const char *cli_repo_path(const cli_ctx *ctx);
 /* Opens the repository named by the options with a read lease, asking for the password. */
 int cli_open_repo(const cli_ctx *ctx, repo **out);
-enum { CLI_KEYLESS = 1, CLI_EXCLUSIVE = 2, CLI_TOLERANT = 4, CLI_SOURCE = 8 };
+/* CLI_NO_CACHE: the repository itself, never local copies (check, repair judge what is stored) */
+enum { CLI_KEYLESS = 1, CLI_EXCLUSIVE = 2, CLI_TOLERANT = 4, CLI_SOURCE = 8, CLI_NO_CACHE = 16 };
 /* Opens it with a lease of the given kind (NULL: none) and CLI_* flags. */
 int cli_open_repo_as(const cli_ctx *ctx, const char *kind, int flags, repo **out);
 /*

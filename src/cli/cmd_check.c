@@ -156,7 +156,8 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 	(void)subset;
 	repo *r;
-	int rc = cli_open_repo_as(ctx, "read", CLI_TOLERANT | (keyless ? CLI_KEYLESS : 0), &r);
+	/* a good local copy must not hide a damaged file on the server (restic's check does the same) */
+	int rc = cli_open_repo_as(ctx, "read", CLI_TOLERANT | CLI_NO_CACHE | (keyless ? CLI_KEYLESS : 0), &r);
 	if (rc < 0)
 		return cli_fail(rc);
 	json j;

@@ -53,7 +53,7 @@ static void on_rewritten(void *ud, const snapshot *s, const uint8_t *new_id)
 static int repair_index_cmd(cli_ctx *ctx, int read_data)
 {
 	repo *r;
-	int rc = cli_open_repo_as(ctx, "repair", CLI_KEYLESS | CLI_EXCLUSIVE | CLI_TOLERANT, &r);
+	int rc = cli_open_repo_as(ctx, "repair", CLI_KEYLESS | CLI_EXCLUSIVE | CLI_TOLERANT | CLI_NO_CACHE, &r);
 	if (rc < 0)
 		return cli_fail(rc);
 	repair_index_result res;
@@ -80,7 +80,7 @@ static int repair_index_cmd(cli_ctx *ctx, int read_data)
 static int repair_snapshots_cmd(cli_ctx *ctx, int forget_damaged)
 {
 	repo *r;
-	int rc = cli_open_repo_as(ctx, "backup", 0, &r);
+	int rc = cli_open_repo_as(ctx, "backup", CLI_NO_CACHE, &r);
 	if (rc < 0)
 		return cli_fail(rc);
 	repair_snapshots_opts o = { forget_damaged, on_damaged, on_rewritten, ctx };

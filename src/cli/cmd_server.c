@@ -598,6 +598,7 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
 	/* dvalin init over ssh: the directory, as a local init makes it */
 	if (create && o.rights >= RIGHT_APPEND && mkdir(o.repo_path, 0700) < 0 && errno != EEXIST)
 		return cli_fail(err_sys(-errno, "cannot create repository directory '%s'", o.repo_path));
+	log_also_syslog("dvalin-serve"); /* the server's owner sees refusals there, not only the client */
 	int rc = server_serve_stdio(&o, STDIN_FILENO, STDOUT_FILENO);
 	return rc < 0 ? cli_fail(rc) : EXIT_OK;
 }

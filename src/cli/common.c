@@ -262,7 +262,8 @@ int cli_open_url(const cli_ctx *ctx, const char *url, const char *kind, int flag
 		 repo **out)
 {
 	repo_open_opts o = { (flags & CLI_KEYLESS) ? NULL : pass, ctx->compression, kind,
-			     !!(flags & CLI_EXCLUSIVE), !!(flags & CLI_TOLERANT), ctx->no_cache };
+			     !!(flags & CLI_EXCLUSIVE), !!(flags & CLI_TOLERANT),
+			     ctx->no_cache || (flags & CLI_NO_CACHE) };
 	backend *be;
 	int rc = backend_open(url, (flags & CLI_SOURCE) ? BACKEND_OPEN_SOURCE : 0, &be);
 	return rc ?: repo_open_with(out, be, &o); /* takes be over */

@@ -380,6 +380,18 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 		err_set(-EINTR, "interrupted");
 	}
 	rc = rc ?: repo_flush(r);
+	if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -ETIMEDOUT) {
+		/* a failure (say the server's disk filled up): index the packs
+		 * that were stored before it, so the next backup reuses them; if
+		 * even that fails, they are only stored again.  Not when the
+		 * repository could not be reached (a remote's -EAGAIN and
+		 * -ETIMEDOUT): that would only wait out the retries once more. */
+		err_saved why;
+		err_save(&why);
+		if (repo_index_stored(r) < 0)
+			log_warn("could not index the data stored before the failure: %s", err_msg(0));
+		err_restore(&why);
+	}
 	if (rc < 0)
 		goto out;
 	s->stats.bytes_read = ingest_bytes_read(g);

@@ -359,6 +359,16 @@ int repo_flush(repo *r)
 	return rc;
 }
 
+int repo_index_stored(repo *r)
+{
+	if (r->dry_run)
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	int rc = write_index(r);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
 /* ---------- loading ---------- */
 
 /* The session's open handle on a pack, opening it in the oldest slot. */

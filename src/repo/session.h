@@ -78,6 +78,12 @@ int repo_load_blob_verified(repo *r, int type, const uint8_t id[32], buf *out);
 /* Stores open packs and the index of everything saved (no saves may run). */
 int repo_flush(repo *r);
 /*
+ * Writes the index of the packs already stored, leaving open packs alone
+ * (no saves may run): after a failure (the server's disk full, the
+ * network gone), so the next backup reuses what did get stored.
+ */
+int repo_index_stored(repo *r);
+/*
  * From now on nothing is stored: a save is sealed (so its size is known)
  * and entered in the index as pending, so later saves of it deduplicate,
  * and counted in repo_bytes_added(); repo_flush() writes nothing.  What a

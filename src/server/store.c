@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,6 +409,20 @@ static void sweep_owner(DIR *d, const char *entry)
 		unlinkat(dirfd(d), entry, 0);
 }
 
+/*
+ * The temporary file of an upload whose server process is gone (killed in
+ * the middle of it: a finished or aborted upload removes its own).  Only
+ * this machine's processes write into the data directory, so a process id
+ * that is not running means the upload can never finish.  A live one (or
+ * one of another user: EPERM) keeps its file.
+ */
+static void sweep_upload(DIR *d, const char *entry)
+{
+	long pid = fsio_tmp_pid(entry);
+	if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		unlinkat(dirfd(d), entry, 0);
+}
+
 int store_walk_next(store_walk *w, const char **name, uint64_t *size)
 {
 	while (w->depth > 0) {
@@ -427,6 +442,7 @@ int store_walk_next(store_walk *w, const char **name, uint64_t *size)
 		if (e->d_name[0] == '.') {
 			if (w->locks && w->depth == 1)
 				sweep_owner(d, e->d_name);
+			sweep_upload(d, e->d_name);
 			continue;
 		}
 		if (!backend_name_is_valid(e->d_name) || len + 1 + nl > BACKEND_NAME_MAX)

@@ -97,10 +97,15 @@ REPO_KINDS = ["local", "https", "ssh"]
 def pytest_generate_tests(metafunc):
     """A module with REMOTE_REPOS = True runs each test that takes a
     repository (repo, new_repo) once per kind: local, over https to a
-    dvalin server, over ssh to `dvalin serve --stdio`."""
+    dvalin server, over ssh to `dvalin serve --stdio`.  A test marked
+    @pytest.mark.remote_repos does too, or @pytest.mark.remote_repos(KIND...)
+    locally and over those kinds only."""
     uses = {"repo", "new_repo"} & set(metafunc.fixturenames)
+    mark = metafunc.definition.get_closest_marker("remote_repos")
     if uses and getattr(metafunc.module, "REMOTE_REPOS", False):
         metafunc.parametrize("repo_kind", REPO_KINDS, indirect=True)
+    elif uses and mark:
+        metafunc.parametrize("repo_kind", ["local", *(mark.args or REPO_KINDS[1:])], indirect=True)
 
 
 @pytest.fixture

@@ -188,6 +188,8 @@ def artifacts(request):
 def pytest_configure(config):
     config.addinivalue_line("markers", "serial: must run alone (timing, kill -9, filling a file "
                                        "system); tests/run-all.sh runs these after the parallel part")
+    config.addinivalue_line("markers", "remote_repos(kind...): run also on https:// and ssh:// "
+                                       "repositories (conftest.py)")
 
 
 @pytest.hookimpl(hookwrapper=True)

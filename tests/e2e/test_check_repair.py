@@ -9,7 +9,11 @@ import pytest
 
 from conftest import base_env, run, snapshots
 
-NOKEY = {k: v for k, v in base_env().items() if k != "DVALIN_PASSWORD"}
+
+
+def nokey():
+    """The environment without the password (with the remote repository's token)."""
+    return {k: v for k, v in base_env().items() if k != "DVALIN_PASSWORD"}
 
 
 @pytest.fixture
@@ -30,13 +34,15 @@ def filled(world, repo):
 
 
 def pack_of(repo, min_size):
-    """A data pack at least min_size bytes large (holds the victim)."""
-    packs = [p for p in glob.glob(os.path.join(repo, "data", "*", "*"))
+    """A data pack at least min_size bytes large (holds the victim), in
+    the repository's directory (the server's for a remote one)."""
+    packs = [p for p in glob.glob(os.path.join(repo.dir, "data", "*", "*"))
              if os.path.getsize(p) >= min_size]
     assert len(packs) == 1, packs
     return packs[0]
 
 
+@pytest.mark.remote_repos("https")
 def test_clean_repository_passes_every_level(filled):
     repo, _, _ = filled
     r = run(["check", "-r", repo])
@@ -45,7 +51,7 @@ def test_clean_repository_passes_every_level(filled):
     doc = r.json()
     assert r.rc == 0 and doc["ok"] and doc["levels"] == ["structure", "storage", "content"]
     assert doc["packs_read"] == doc["packs"] and doc["blobs_read"] >= doc["blobs_referenced"]
-    r = run(["check", "-r", repo, "--read-data", "--no-key", "--json"], env=NOKEY)
+    r = run(["check", "-r", repo, "--read-data", "--no-key", "--json"], env=nokey())
     assert r.rc == 0 and r.json()["levels"] == ["structure", "storage"], r
 
 
@@ -74,6 +80,7 @@ def flip_byte(path, offset):
         f.write(bytes([b[0] ^ 0x40]))
 
 
+@pytest.mark.remote_repos
 def test_bit_rot_found_by_read_data_with_and_without_key(filled):
     repo, _, ids = filled
     flip_byte(pack_of(repo, 1 << 20), 1000)
@@ -83,10 +90,11 @@ def test_bit_rot_found_by_read_data_with_and_without_key(filled):
     # the report names snapshots and files, not only the pack
     assert r.out.count("/victim: file contents lost") == 2, r.out
     assert "2 snapshots and 2 files or directories affected" in r.out
-    r = run(["check", "-r", repo, "--read-data", "--no-key"], env=NOKEY)
+    r = run(["check", "-r", repo, "--read-data", "--no-key"], env=nokey())
     assert r.rc == 6 and "stored bytes do not match" in r.err, r
 
 
+@pytest.mark.remote_repos
 def test_missing_pack_then_repair_restores_everything_else(filled, world):
     repo, data, ids = filled
     os.unlink(pack_of(repo, 1 << 20))
@@ -96,7 +104,7 @@ def test_missing_pack_then_repair_restores_everything_else(filled, world):
     assert {(a["path"].endswith("/victim"), a["damage"]) for a in doc["affected"]} == \
         {(True, "file contents lost")}
     assert {a["snapshot_id"] for a in doc["affected"]} == set(ids)
-    r = run(["repair", "-r", repo, "index"], env=NOKEY)
+    r = run(["repair", "-r", repo, "index"], env=nokey())
     assert r.rc == 0, r
     r = run(["check", "-r", repo])
     assert r.rc == 6 and "is not in the index" in r.err, r
@@ -130,7 +138,7 @@ def test_repair_snapshots_forget_damaged(filled):
 def test_repair_index_read_data_drops_rotten_blobs(filled):
     repo, _, _ = filled
     flip_byte(pack_of(repo, 1 << 20), 1000)
-    r = run(["repair", "-r", repo, "index", "--read-data", "--json"], env=NOKEY)
+    r = run(["repair", "-r", repo, "index", "--read-data", "--json"], env=nokey())
     assert r.rc == 0 and r.json()["blobs_damaged"] == 1, r
     assert run(["repair", "-r", repo, "snapshots"]).rc == 0
     # the rotten blob is still in its pack, unindexed: check ignores it and
@@ -141,9 +149,10 @@ def test_repair_index_read_data_drops_rotten_blobs(filled):
     assert run(["check", "-r", repo, "--read-data"]).rc == 0
 
 
+@pytest.mark.remote_repos("https")
 def test_damaged_index_file_is_reported_and_rebuilt(filled):
     repo, _, _ = filled
-    idx = sorted(glob.glob(os.path.join(repo, "index", "*")))[0]
+    idx = sorted(glob.glob(os.path.join(repo.dir, "index", "*")))[0]
     os.chmod(idx, 0o644)
     with open(idx, "r+b") as f:
         f.truncate(100)
@@ -183,7 +192,7 @@ def test_repair_index_that_rebuilds_the_same_file_keeps_it(filled):
     repo, _, _ = filled
     for _ in range(3):
         assert run(["repair", "-r", repo, "index"]).rc == 0
-        assert len(os.listdir(os.path.join(repo, "index"))) == 1
+        assert len(os.listdir(os.path.join(repo.dir, "index"))) == 1
         assert run(["check", "-r", repo]).rc == 0
     for _ in range(2):
         assert run(["prune", "-r", repo]).rc == 0

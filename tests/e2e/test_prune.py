@@ -21,7 +21,7 @@ def write(path, data):
 
 def repo_bytes(repo):
     total = 0
-    for d, _, files in os.walk(os.path.join(repo, "data")):
+    for d, _, files in os.walk(os.path.join(repo.dir, "data")):
         total += sum(os.path.getsize(os.path.join(d, f)) for f in files)
     return total
 
@@ -47,6 +47,7 @@ def restore_matches(repo, world, snap_id, want, sub):
     subprocess.run(["rm", "-rf", target])
 
 
+@pytest.mark.remote_repos("https")  # the server's rules; ssh carries the same requests
 def test_prune_frees_unused_data_and_keeps_the_rest(world, repo):
     data = os.path.join(world, "data")
     rng = random.Random(1)
@@ -80,23 +81,24 @@ def test_dry_run_changes_nothing(world, repo):
     write(os.path.join(data, "a"), os.urandom(1 << 20))
     run(["backup", "-r", repo, data])
     assert run(["forget", "-r", repo, "--keep-last", "1"]).rc == 0
-    listing = sorted(os.listdir(os.path.join(repo, "index")))
+    listing = sorted(os.listdir(os.path.join(repo.dir, "index")))
     size = repo_bytes(repo)
     g = prune(repo, "--dry-run")
     assert g["dry_run"] and g["packs_condemned"] >= 1
-    assert sorted(os.listdir(os.path.join(repo, "index"))) == listing
-    assert repo_bytes(repo) == size and os.listdir(os.path.join(repo, "gc")) == []
+    assert sorted(os.listdir(os.path.join(repo.dir, "index"))) == listing
+    assert repo_bytes(repo) == size and os.listdir(os.path.join(repo.dir, "gc")) == []
 
 
 def fake_lease(repo, start_ns, kind="backup", pid=None):
     """A live lease as a backup that read the index at start_ns writes it."""
-    name = os.path.join(repo, "locks", "00" + os.urandom(7).hex())
+    name = os.path.join(repo.dir, "locks", "00" + os.urandom(7).hex())
     with open(name, "w") as f:
         f.write(f"dvalin-lease 1\nkind {kind}\nhost {socket.gethostname()}\n"
                 f"pid {pid or os.getpid()}\nstart {start_ns}\nrefresh {time.time_ns()}\n")
     return name
 
 
+@pytest.mark.remote_repos("https")
 def test_condemned_packs_wait_for_older_leases_and_come_back_when_used(world, repo):
     """The race a prune must survive, replayed step by step: a backup that read
     the index before the prune deduplicates against data the prune condemns,
@@ -105,7 +107,7 @@ def test_condemned_packs_wait_for_older_leases_and_come_back_when_used(world, re
     write(os.path.join(data, "precious"), os.urandom(2 << 20))
     first = run(["backup", "-r", repo, "--json", data]).json()["snapshot_id"]
     want = tree_digest(data)
-    snap_file = os.path.join(repo, "snapshots", first)
+    snap_file = os.path.join(repo.dir, "snapshots", first)
     saved = open(snap_file, "rb").read()
     lease = fake_lease(repo, time.time_ns())  # "the backup" starts, reads the index
     assert run(["forget", "-r", repo, first]).rc == 0
@@ -113,7 +115,7 @@ def test_condemned_packs_wait_for_older_leases_and_come_back_when_used(world, re
     g = prune(repo, env=env)
     assert g["packs_condemned"] >= 1 and g["packs_deleted"] == 0, g
     assert g["records_waiting"] == 1, g
-    assert os.listdir(os.path.join(repo, "gc"))
+    assert os.listdir(os.path.join(repo.dir, "gc"))
     # "the backup" commits a snapshot that uses the condemned blobs
     with open(snap_file, "wb") as f:
         f.write(saved)
@@ -125,7 +127,7 @@ def test_condemned_packs_wait_for_older_leases_and_come_back_when_used(world, re
     os.unlink(lease)  # "the backup" ends
     g = prune(repo, env=env)
     assert g["packs_returned"] >= 1 and g["packs_deleted"] == 0, g
-    assert os.listdir(os.path.join(repo, "gc")) == []
+    assert os.listdir(os.path.join(repo.dir, "gc")) == []
     check_ok(repo)
     restore_matches(repo, world, first, want, data)
 
@@ -140,7 +142,7 @@ def test_stale_lease_of_a_dead_process_does_not_block(world, repo):
     assert run(["forget", "-r", repo, sid]).rc == 0
     g = prune(repo)
     assert g["stale_leases_removed"] == 1 and g["packs_deleted"] >= 1, g
-    assert os.listdir(os.path.join(repo, "locks")) == []
+    assert os.listdir(os.path.join(repo.dir, "locks")) == []
 
 
 def test_second_prune_is_refused_while_one_runs(world, repo):
@@ -224,10 +226,11 @@ def stress(repo, world, seconds, env, gc_files):
     return prunes, len(results), totals
 
 
+@pytest.mark.remote_repos("https")
 @pytest.mark.serial
 def test_backups_and_prunes_run_concurrently(world, repo):
     """The stress test of docs/concurrency.md: two backup loops and a
     forget+prune loop share the repository for a while; afterwards every
     snapshot is complete and restores exactly."""
     stress(repo, world, float(os.environ.get("DVALIN_STRESS_SECONDS", "20")),
-           base_env(DVALIN_CLOCK_SKEW="0"), lambda: os.listdir(os.path.join(repo, "gc")))
+           base_env(DVALIN_CLOCK_SKEW="0"), lambda: os.listdir(os.path.join(repo.dir, "gc")))

@@ -239,7 +239,25 @@ def test_ssh_append_only_key_cannot_delete(sshd, world):
     assert r.rc == 0, r
     r = run(["prune", "-r", sshd.url(d)], env=env)
     assert r.rc != 0 and "'prune'" in r.err, r.err
+    # the client's one line, not also the far side's log of the refusal
+    assert len(r.err.strip().splitlines()) == 1 and "warning" not in r.err, r.err
     assert len(os.listdir(os.path.join(d, "snapshots"))) == 1
+
+
+def test_ssh_failures_are_one_line_saying_why(sshd, world):
+    """What ssh and the far side's dvalin write on stderr is not shown as
+    it is: the client's one line carries the reason."""
+    env = sshd.client_env(run.__globals__["base_env"]())
+    gone = os.path.join(world, "no-such-repo")
+    r = run(["snapshots", "-r", sshd.url(gone)], env=env)
+    assert r.rc != 0, r
+    assert len(r.err.strip().splitlines()) == 1, r.err
+    assert "the server refused" in r.err and gone in r.err and "No such file" in r.err, r.err
+    assert "attempt" not in r.err, "a refusal is not retried: " + r.err
+    sshd.add_client("stranger", authorized=False)
+    r = run(["snapshots", "-r", sshd.url(gone, host="stranger")], env=env)
+    assert r.rc != 0, r
+    assert len(r.err.strip().splitlines()) == 1 and "Permission denied" in r.err, r.err
 
 
 @pytest.mark.serial
@@ -259,10 +277,11 @@ def test_server_killed_mid_backup_then_a_retried_backup_completes_and_checks_cle
         p = subprocess.Popen([dv, "backup", "-r", url, src], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
-        packs = lambda: [f for _, _, fs in os.walk(os.path.join(d, "data")) for f in fs
-                         if not f.startswith(".")]
-        while not packs() and time.monotonic() < deadline and p.poll() is None:
-            time.sleep(0.05)
+        # killed while a pack is being uploaded: its temporary file stays behind
+        uploading = lambda: [f for _, _, fs in os.walk(os.path.join(d, "data")) for f in fs
+                             if f.startswith(".tmp-")]
+        while not uploading() and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.01)
         assert p.poll() is None, "the backup ended before the kill: make the data larger"
         server.kill()
         out, err = p.communicate(timeout=120)
@@ -278,5 +297,8 @@ def test_server_killed_mid_backup_then_a_retried_backup_completes_and_checks_cle
         assert len(snapshots_of(url, env)) == 1
         r = run(["check", "-r", url], env=env)
         assert r.rc == 0, r
+        # the killed server's half-written uploads are gone once listed
+        left = [f for _, _, fs in os.walk(d) for f in fs if f.startswith(".tmp-")]
+        assert left == [], left
     finally:
         server.stop()

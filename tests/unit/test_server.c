@@ -19,6 +19,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static server_right need(route_op op, layout_kind k, int exists, int own, int init)
@@ -293,5 +294,46 @@ TEST(scratch_store_takes_any_name_and_bytes)
 	CHECK(store_walk_next(w, &got, &size) == 1 && strcmp(got, "a/b/c/d") == 0 && size == 4);
 	CHECK(store_walk_next(w, &got, &size) == 0);
 	store_walk_free(w);
+	remove_store(s);
+}
+
+TEST(a_listing_sweeps_uploads_whose_server_died)
+{
+	store *s = temp_store();
+	REQUIRE(s);
+	pid_t dead = fork();
+	REQUIRE(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	REQUIRE(waitpid(dead, NULL, 0) == dead);
+	char dir[160], path[300];
+	snprintf(dir, sizeof(dir), "%s/data/ab", store_dir);
+	snprintf(path, sizeof(path), "%s/data", store_dir);
+	REQUIRE(mkdir(path, 0700) == 0 && mkdir(dir, 0700) == 0);
+	const char *names[3];
+	char gone[64], live[64];
+	snprintf(gone, sizeof(gone), ".tmp-%d-0-ab00", (int)dead);
+	snprintf(live, sizeof(live), ".tmp-%d-0-ab01", (int)getpid());
+	names[0] = gone;
+	names[1] = live;
+	names[2] = ".tmp-x-0-ab02"; /* not one of ours: left alone */
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		REQUIRE(fsio_write_atomic(AT_FDCWD, path, "half", 4) == 0);
+	}
+	CHECK(fsio_tmp_pid(gone) == dead && fsio_tmp_pid(".tmp-0-1-a") < 0 && fsio_tmp_pid("ab") < 0);
+	store_walk *w;
+	const char *got;
+	uint64_t size;
+	REQUIRE(store_walk_begin(&w, s, "data") == 0);
+	CHECK(store_walk_next(w, &got, &size) == 0); /* temporary files are never listed */
+	store_walk_free(w);
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		CHECK((access(path, F_OK) == 0) == (i != 0));
+	}
+	char cmd[200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/data'", store_dir);
+	CHECK(system(cmd) == 0);
 	remove_store(s);
 }
