@@ -184,7 +184,7 @@ static int feed(ingest *g, repo_session *rd, buf *rbuf, const ingest_source *src
 		while (fill - start >= ch->p.max || (eof && fill > start)) {
 			size_t cut = chunker_cut(ch, b + start, fill - start);
 			uint8_t id[32];
-			repo_blob_id(g->r, id, b + start, cut);
+			repo_session_blob_id(rd, id, b + start, cut);
 			rc = save_chunk(g, rd, async, id, b + start, cut);
 			rc = rc ?: seglist_push(out, cut, id);
 			if (rc < 0)

@@ -69,7 +69,13 @@ void repo_session_free(repo_session *s)
 
 void repo_blob_id(const repo *r, uint8_t out[32], const void *plain, size_t n)
 {
-	blob_id(out, r->session->blob, plain, n);
+	/* any thread: a one-shot HMAC, no shared context */
+	crypto_hmac(out, r->keys.mac, plain, n);
+}
+
+void repo_session_blob_id(repo_session *s, uint8_t out[32], const void *plain, size_t n)
+{
+	blob_id(out, s->blob, plain, n);
 }
 
 uint64_t repo_bytes_added(const repo *r)
