@@ -135,6 +135,14 @@ TEST(index_rebuilt_from_pack_tables_finds_every_blob)
 	backend_free(be);
 }
 
+static int count_one(void *ud, const uint8_t *id, const index_loc *loc)
+{
+	(void)id;
+	(void)loc;
+	++*(uint64_t *)ud;
+	return 0;
+}
+
 TEST(index_set_new_blobs_and_write)
 {
 	backend *be;
@@ -322,6 +330,79 @@ TEST(index_set_writes_each_blob_once_across_writes_and_growth)
 		crypto_sha256(id, &i, sizeof(i));
 		CHECK(index_set_lookup(t, id, &loc) == 0 && loc.offset == i);
 	}
+	index_set_free(t);
+	index_set_free(s);
+	backend_free(be);
+}
+
+/*
+ * Many index files are searched through merged runs: every lookup must
+ * give what a search of the files newest first gives (an id in several
+ * files: the newest file's entry), misses must miss, and the blobs a
+ * session writes leave its table for the mapped files and runs.
+ */
+static uint32_t newest_file(uint32_t i, uint32_t files, uint32_t half)
+{
+	uint32_t f = i / half;
+	return f < files ? f : files - 1;
+}
+
+/* exact: the newest file must win (a session's files are in the order
+ * written); else any file holding the id (a load lists files in no order) */
+static int lookups_match(index_set *s, uint32_t files, uint32_t per, int exact)
+{
+	int ok = 1;
+	uint8_t id[32];
+	for (uint32_t i = 0; i < (files + 1) * per / 2; i++) {
+		index_loc loc;
+		crypto_sha256(id, &i, sizeof(i));
+		uint32_t f = newest_file(i, files, per / 2);
+		int found = index_set_lookup(s, id, &loc) == 0 && loc.pack_id;
+		int holds = found && (loc.offset == f || (loc.offset + 1 == f && i < loc.offset * per / 2 + per));
+		ok &= found && (exact ? loc.offset == f : holds) && loc.pack_id[0] == loc.offset + 1 &&
+		      loc.stored_len == 10;
+	}
+	for (uint32_t i = 1u << 30; i < (1u << 30) + 20000; i++) {
+		index_loc loc;
+		crypto_sha256(id, &i, sizeof(i));
+		ok &= index_set_lookup(s, id, &loc) == -DV_ENOTFOUND;
+	}
+	return ok;
+}
+
+TEST(index_runs_answer_like_the_files_newest_first)
+{
+	backend *be;
+	index_set *s, *t;
+	REQUIRE(backend_open("mem:", 0, &be) == 0);
+	REQUIRE(index_set_new(&s) == 0);
+	enum { FILES = 23, PER = 3000 };
+	uint8_t id[32];
+	/* file f holds ids f*PER/2 .. f*PER/2 + PER: each overlaps the next */
+	for (uint32_t f = 0; f < FILES; f++) {
+		uint32_t slot;
+		uint8_t pid[32] = { 0 };
+		pid[0] = (uint8_t)(f + 1);
+		REQUIRE(index_set_pack_slot(s, &slot) == 0);
+		for (uint32_t i = f * PER / 2; i < f * PER / 2 + PER; i++) {
+			crypto_sha256(id, &i, sizeof(i));
+			REQUIRE(index_set_add(s, id, 1, slot, f, 10, 20) == 0);
+		}
+		index_set_pack_stored(s, slot, pid);
+		REQUIRE(index_set_write(s, be) == 0);
+		/* the session finds its blobs in the files it wrote and mapped */
+		if (f == 2 || f == FILES - 1)
+			CHECK(lookups_match(s, f + 1, PER, 1));
+	}
+	CHECK(index_set_file_count(s) == FILES);
+	/* a fresh load of the same files answers the same */
+	REQUIRE(index_set_new(&t) == 0);
+	REQUIRE(index_set_load(t, be) == 0);
+	CHECK(index_set_file_count(t) == FILES);
+	CHECK(lookups_match(t, FILES, PER, 0));
+	/* every entry of every file is still visited (duplicates too) */
+	uint64_t seen = 0;
+	CHECK(index_set_foreach(t, count_one, &seen) == 0 && seen == (uint64_t)FILES * PER);
 	index_set_free(t);
 	index_set_free(s);
 	backend_free(be);
