@@ -63,7 +63,7 @@ typedef struct {
  * about 120 pages at once (large folios), so dropping pages now and then
  * cannot bound it cheaply.  So a run larger than RUN_MAP_MAX is not
  * searched through its mapping: a sparse array in the heap (the first 8
- * id bytes of every block of RUN_BLOCK_RECS records, 0.5 bytes per
+ * id bytes of every block of RUN_BLOCK_RECS records, 1 byte per
  * blob) names the one block that can hold an id, and blocks are read
  * with pread into a cache of INDEX_CACHE_BYTES shared by the set's runs
  * (a miss costs a pread from the page cache, about 2 us here).  Files
@@ -71,8 +71,8 @@ typedef struct {
  * small: more than RUN_MAP_MAX of them are covered by a run too.
  */
 #define RUN_MAP_MAX ((size_t)8 << 20)
-#define RUN_BLOCK_RECS 16
-#define RUN_BLOCK (RUN_BLOCK_RECS * RUN_REC) /* 960 bytes */
+#define RUN_BLOCK_RECS 8
+#define RUN_BLOCK (RUN_BLOCK_RECS * RUN_REC) /* 480 bytes: 8 cache lines */
 #define INDEX_CACHE_BYTES ((size_t)16 << 20)
 #define CACHE_SLOTS (INDEX_CACHE_BYTES / RUN_BLOCK)
 
