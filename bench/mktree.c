@@ -7,7 +7,8 @@
  * over a small alphabet, which compresses, half random bytes, which does
  * not), so no two files dedup by accident.
  *
- *   mktree DIR N         create the tree (DIR must not exist)
+ *   mktree DIR N [MAX]   create the tree (DIR must not exist); file sizes
+ *                        0..MAX bytes (default 8192)
  *   mktree -t DIR N K    modify K files of it in place (seed K): a slightly
  *                        changed tree for the re-backup rows
  */
@@ -81,10 +82,13 @@ static int write_file(const char *path, uint64_t seed, uint64_t size)
 int main(int argc, char **argv)
 {
 	int touch = argc > 1 && strcmp(argv[1], "-t") == 0;
-	if (argc != (touch ? 5 : 3)) {
-		fprintf(stderr, "usage: mktree DIR N | mktree -t DIR N K\n");
+	if (touch ? argc != 5 : argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: mktree DIR N [MAX] | mktree -t DIR N K\n");
 		return 2;
 	}
+	uint64_t maxsize = !touch && argc == 4 ? strtoull(argv[3], NULL, 10) : 8192;
+	if (maxsize > 8192)
+		maxsize = 8192;
 	const char *top = argv[1 + touch];
 	uint64_t n = strtoull(argv[2 + touch], NULL, 10);
 	uint64_t ndirs = n / 333 + 1;
@@ -114,7 +118,7 @@ int main(int argc, char **argv)
 	for (uint64_t i = 0; i < n; i++) {
 		dir_path(dir, sizeof(dir), top, i % ndirs);
 		snprintf(path, sizeof(path), "%s/f%07llu", dir, (unsigned long long)i);
-		if (write_file(path, mix(i), mix(i) % 8193) < 0)
+		if (write_file(path, mix(i), mix(i) % (maxsize + 1)) < 0)
 			return 1;
 	}
 	return 0;
