@@ -24,9 +24,20 @@ the journal can run here.
 BENCH_QUICK=1 is the development mode: files100k, random and tar at
 1 GiB, one run, tools that are not installed are left out.
 
+BENCH_BASELINE=/path/to/dvalin adds another dvalin build (main's, say) as
+a tool of its own, named by BENCH_BASELINE_NAME (default "baseline"):
+measured in the same run, alternating with the others, so that what a
+branch changed is seen under the same load.
+
 Environment: BENCH_DIR (work directory; default a tmpfs under /dev/shm when
 it has room, else bench/work), BENCH_RUNS, BENCH_WORKLOADS, BENCH_BIG_GB,
-BENCH_QUICK.  Results go to stdout and bench/results.md.
+BENCH_QUICK, BENCH_BASELINE, BENCH_BASELINE_NAME, BENCH_OTHERS (the other
+tools to run, default "restic,borg"; empty for dvalin alone), BENCH_OPS
+(the small-file operations to run, comma-separated, default all four) and
+BENCH_RESULTS (the file name under bench/ for the results),
+BENCH_ONE_REPO=1 (one tool's repository at a time for every workload, not
+only for large files on a tmpfs: for a tmpfs without room for several).  Results go to stdout and
+bench/results.md (bench/results-quick.md in the quick mode).
 """
 import os
 import platform
@@ -49,6 +60,9 @@ WORKLOADS = os.environ.get(
     "BENCH_WORKLOADS",
     "files100k,random,tar" if QUICK else "files1m,files200k,files3m,linux,random,tar").split(",")
 BIG_GB = float(os.environ.get("BENCH_BIG_GB", "1" if QUICK else "8"))
+OTHERS = os.environ.get("BENCH_OTHERS", "restic,borg").split(",")
+BASELINE = os.environ.get("BENCH_BASELINE")
+BASELINE_NAME = os.environ.get("BENCH_BASELINE_NAME", "baseline")
 PASSWORD = "bench password"
 CORES = os.cpu_count() or 1
 
@@ -112,15 +126,22 @@ class Tool:
 
 class Dvalin(Tool):
     name = "dvalin"
+    bin = DVALIN
 
     def init_cmd(self):
-        return [DVALIN, "init", "-q", "-r", self.repo]
+        return [self.bin, "init", "-q", "-r", self.repo]
 
     def backup(self, src):
-        return measure([DVALIN, "backup", "-q", "-r", self.repo, src])
+        return measure([self.bin, "backup", "-q", "-r", self.repo, src])
 
     def restore(self, target):
-        return measure([DVALIN, "restore", "-q", "-r", self.repo, "latest", "--target", target])
+        return measure([self.bin, "restore", "-q", "-r", self.repo, "latest", "--target", target])
+
+
+class Baseline(Dvalin):
+    """Another dvalin build (BENCH_BASELINE), e.g. main's."""
+    name = BASELINE_NAME
+    bin = BASELINE
 
 
 class Restic(Tool):
@@ -153,9 +174,13 @@ class Borg(Tool):
 
 def tools_for(workload, base, dvalin_only=False):
     out = [Dvalin(workload, base)]
+    if BASELINE:
+        out.append(Baseline(workload, base))
     if dvalin_only:
         return out
     for cls, cmd in ((Restic, "restic"), (Borg, "borg")):
+        if cmd not in OTHERS:
+            continue
         if shutil.which(cmd):
             out.append(cls(workload, base))
         elif not QUICK:
@@ -257,11 +282,13 @@ def read_all_cmd(src):
     return f"tar cf - -C '{os.path.dirname(src)}' '{os.path.basename(src)}' | cat > /dev/null"
 
 
-def bounds(src, base):
-    rows = {"stat walk": [], "read all": [], "tar x": []}
+def bounds(src, base, tarx=True):
+    rows = {"stat walk": [], "read all": []} | ({"tar x": []} if tarx else {})
     for _ in range(RUNS):
         rows["stat walk"].append(measure(f"find '{src}' -printf '%s %T@ %i\\n' > /dev/null", shell=True))
         rows["read all"].append(measure(read_all_cmd(src), shell=True))
+        if not tarx:
+            continue
         t = os.path.join(base, "tarx")
         shutil.rmtree(t, ignore_errors=True)
         os.makedirs(t)
@@ -271,6 +298,9 @@ def bounds(src, base):
 
 
 OPS = ("first backup", "unchanged re-backup", "1% changed re-backup", "full restore")
+SMALL_OPS = tuple(o for o in OPS if not os.environ.get("BENCH_OPS")
+                  or o in os.environ["BENCH_OPS"].split(","))
+ONE_REPO = os.environ.get("BENCH_ONE_REPO") == "1"
 
 
 def run_workload(name, src, base, dvalin_only=False, one_repo_at_a_time=False, ops=OPS):
@@ -387,7 +417,8 @@ def machine():
     return (f"{CORES} cores ({cpu}), {mem:.0f} GiB, Linux {platform.release()}, "
             f"work directory on {fs}, load average {load:.1f} at the start; "
             f"{version([DVALIN, 'version'])}, {version(['restic', 'version'])}, "
-            f"{version(['borg', '--version'])}")
+            f"{version(['borg', '--version'])}"
+            + (f"; {BASELINE_NAME} is {BASELINE}" if BASELINE else ""))
 
 
 def fmt_ratio(a, b):
@@ -400,28 +431,30 @@ def cell(res, tool, op, i, fmt):
 
 
 def table(name, res, bnd, bound_of, extra=None):
-    names = ["dvalin", "restic", "borg"]
-    lines = [f"### {name}", "",
-             "| operation | dvalin s | restic s | borg s | dvalin/restic | dvalin/borg | bound s | dvalin/bound | dvalin cpu s | restic cpu s | borg cpu s | dvalin MB RSS | restic MB RSS | borg MB RSS |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    """One row per operation: each tool's wall time, dvalin against each
+    other tool, the bound, then each tool's CPU time and peak RSS."""
+    names = [t for t in ["dvalin", BASELINE_NAME if BASELINE else None, "restic", "borg"]
+             if t and t in res]
+    others = names[1:]
+    head = ([f"{t} s" for t in names] + [f"dvalin/{t}" for t in others] + ["bound s", "dvalin/bound"]
+            + [f"{t} cpu s" for t in names] + [f"{t} MB RSS" for t in names])
+    lines = [f"### {name}", "", "| operation | " + " | ".join(head) + " |",
+             "|---" * (len(head) + 1) + "|"]
     for op in OPS:
         if op not in res["dvalin"]:
             continue
         d = res["dvalin"][op]
-        r = res.get("restic", {}).get(op)
-        b = res.get("borg", {}).get(op)
         bd = bnd.get(bound_of.get(op, ""), (0, 0, 0))[0]
-        lines.append(f"| {op} | {d[0]:.2f} | {cell(res, 'restic', op, 0, '{:.2f}')} | "
-                     f"{cell(res, 'borg', op, 0, '{:.2f}')} | {fmt_ratio(d[0], r[0]) if r else '-'} | "
-                     f"{fmt_ratio(d[0], b[0]) if b else '-'} | {bd:.2f} | {fmt_ratio(d[0], bd)} | "
-                     f"{d[1]:.2f} | {cell(res, 'restic', op, 1, '{:.2f}')} | "
-                     f"{cell(res, 'borg', op, 1, '{:.2f}')} | {d[2]:.0f} | "
-                     f"{cell(res, 'restic', op, 2, '{:.0f}')} | {cell(res, 'borg', op, 2, '{:.0f}')} |")
-    sz = {t: res[t]["repository MB"] for t in res}
-    lines.append(f"| repository size MB | {sz['dvalin']:.0f} | "
-                 + " | ".join(f"{sz[t]:.0f}" if t in sz else "-" for t in names[1:])
-                 + f" | {fmt_ratio(sz['dvalin'], sz['restic']) if 'restic' in sz else '-'} | "
-                 f"{fmt_ratio(sz['dvalin'], sz['borg']) if 'borg' in sz else '-'} | | | | | | | | |")
+        row = ([cell(res, t, op, 0, "{:.2f}") for t in names]
+               + [fmt_ratio(d[0], res[t][op][0]) if op in res[t] else "-" for t in others]
+               + [f"{bd:.2f}", fmt_ratio(d[0], bd)]
+               + [cell(res, t, op, 1, "{:.2f}") for t in names]
+               + [cell(res, t, op, 2, "{:.0f}") for t in names])
+        lines.append(f"| {op} | " + " | ".join(row) + " |")
+    sz = {t: res[t]["repository MB"] for t in names}
+    row = ([f"{sz[t]:.0f}" for t in names] + [fmt_ratio(sz["dvalin"], sz[t]) for t in others]
+           + [""] * (2 + 2 * len(names)))
+    lines.append("| repository size MB | " + " | ".join(row) + " |")
     lines.append("")
     lines.append("Bounds (median): " + ", ".join(f"{k} {v[0]:.2f} s ({v[2]:.0f} MB RSS)"
                                                  for k, v in bnd.items()))
@@ -437,8 +470,9 @@ SMALL_BOUNDS = {"first backup": "read all", "unchanged re-backup": "stat walk",
 
 
 def small_files(out, label, name, src, base, dvalin_only=False):
-    bnd = bounds(src, base)
-    res = run_workload(name, src, base, dvalin_only=dvalin_only)
+    bnd = bounds(src, base, "full restore" in SMALL_OPS)
+    res = run_workload(name, src, base, dvalin_only=dvalin_only, one_repo_at_a_time=ONE_REPO,
+                       ops=SMALL_OPS)
     out += table(f"{label} ({len(files_of(src))} files, {du(src) / 1e9:.2f} GB)", res, bnd,
                  SMALL_BOUNDS)
     print("\n".join(out), flush=True)
@@ -449,7 +483,7 @@ def big_file(out, label, name, src, base, size, prims, compress):
     prim = primitive_bound(size, prims, compress)
     bnd["primitives"] = (prim, 0, 0)
     tmpfs = base.startswith("/dev/shm")
-    res = run_workload(name, src, base, one_repo_at_a_time=tmpfs,
+    res = run_workload(name, src, base, one_repo_at_a_time=tmpfs or ONE_REPO,
                        ops=("first backup", "unchanged re-backup", "full restore"))
     d = res["dvalin"]["first backup"]
     extra = [f"Primitives per core: HMAC-SHA-256 {prims['hmac'] / 1e9:.2f} GB/s, AES-256-GCM "
@@ -459,6 +493,10 @@ def big_file(out, label, name, src, base, size, prims, compress):
              + f"; the bound is their sum over every byte on {CORES} cores: {prim:.2f} s. "
              f"dvalin's first backup: {size / d[0] / 1e6:.0f} MB/s, {d[1] / (size / 2**30):.2f} s of "
              f"CPU per GiB, {fmt_ratio(d[0], prim)}x the primitives' bound."]
+    if BASELINE:
+        e = res[BASELINE_NAME]["first backup"]
+        extra.append(f"{BASELINE_NAME}'s first backup: {size / e[0] / 1e6:.0f} MB/s, "
+                     f"{e[1] / (size / 2**30):.2f} s of CPU per GiB, {fmt_ratio(e[0], prim)}x the bound.")
     bound_of = {"first backup": "primitives", "unchanged re-backup": "stat walk",
                 "full restore": "tar x"}
     out += table(f"{label} ({size / 2**30:.1f} GiB)", res, bnd, bound_of, extra)
@@ -474,7 +512,7 @@ def big_base(size):
 
 
 def main():
-    for tool in (MKTREE, CHUNK_BENCH, DVALIN):
+    for tool in (MKTREE, CHUNK_BENCH, DVALIN) + ((BASELINE,) if BASELINE else ()):
         if not os.path.exists(tool):
             sys.exit(f"bench: {tool} is missing (make bench builds it)")
     os.makedirs(WORK, exist_ok=True)
@@ -517,7 +555,8 @@ def main():
             sys.exit(f"bench: unknown workload '{w}'")
     text = "\n".join(out) + "\n"
     print(text)
-    with open(os.path.join(HERE, "results-quick.md" if QUICK else "results.md"), "w") as f:
+    res_name = os.environ.get("BENCH_RESULTS", "results-quick.md" if QUICK else "results.md")
+    with open(os.path.join(HERE, res_name), "w") as f:
         f.write(text)
     shutil.rmtree(os.path.join(WORK, "repos"), ignore_errors=True)
 
