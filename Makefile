@@ -237,7 +237,7 @@ test: test-deps
 
 # Benchmark against restic and borg (not part of `make test`: timings are noisy).
 # BENCH_QUICK=1: smaller workloads, one run each (bench/bench.py says more).
-DEB_BENCH := restic borgbackup linux-source-6.1 e2fsprogs zstd openssl
+DEB_BENCH := restic borgbackup linux-source-6.1 e2fsprogs zstd openssl time
 BENCH_TOOLS := $(B)/index_bench $(B)/mktree $(B)/chunk_bench
 bench: deps
 	$(call apt_install,$(DEB_BENCH))
