@@ -1008,13 +1008,8 @@ static int spill_written(index_set *s, backend *be, const char *name)
 			goto shrink; /* the same entries are loaded already */
 	bytes b = BYTES_INIT;
 	int r = backend_get_mapped(be, name, BACKEND_META, &b);
-	if (r == -ENOENT) {
-		/* a concurrent prune folded the file into one of its own and
-		 * removed it (docs/concurrency.md): the entries are stored
-		 * there, and the table keeps answering for them */
-		err_clear();
-		return 0;
-	}
+	if (r == -ENOENT)
+		return r; /* folded away: index_set_write keeps the entries */
 	/* it was just written from memory; check it like any other all the same */
 	if (r == 0 && index_validate(b.data, b.len) < 0)
 		r = err_set(-DV_ECORRUPT, "index file '%s' is damaged", name);
@@ -1087,7 +1082,25 @@ int index_set_write(index_set *s, backend *be)
 	for (size_t i = 0; i < s->tab_cap; i++)
 		if (writable(s, &s->tab[i]))
 			s->tab[i].written = 1;
-	return spill_written(s, be, name);
+	r = spill_written(s, be, name);
+	if (r == -ENOENT) {
+		/*
+		 * A concurrent prune read the file, folded it into one of its
+		 * own and removed it before we could map it back
+		 * (docs/concurrency.md, "Spilled index files").  The blobs are
+		 * indexed there, but this set has not loaded that file: had
+		 * the entries stayed written, the next spill's shrink would
+		 * drop them and later lookups would miss.  So they count as
+		 * unwritten again and go into the next file this session
+		 * writes too (a duplicate entry is harmless; the next prune
+		 * folds it).
+		 */
+		err_clear();
+		for (size_t i = 0; i < s->tab_cap; i++)
+			s->tab[i].written = 0;
+		return 0;
+	}
+	return r;
 }
 
 int index_builder_add(index_builder *b, const uint8_t id[32], const uint8_t pack[32],
