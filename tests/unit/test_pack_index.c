@@ -413,11 +413,17 @@ TEST(index_runs_answer_like_the_files_newest_first)
 	runs_case(23, 3000);
 }
 
+/* 4,800 ids: every run below the 1 MiB searched through its mapping */
+TEST(small_index_runs_searched_through_their_mappings_answer_the_same)
+{
+	runs_case(23, 400);
+}
+
 /*
- * 240,000 ids: the session's run of its first 16 files (170,000 records)
- * and the loaded set's one run are larger than the 8 MiB searched through
- * a mapping, so lookups go through the sparse array and the block cache
- * (pread), misses included.
+ * 240,000 ids in 23 files, merged 4 at a time and then pairwise: the
+ * runs are larger than the 1 MiB searched through a mapping, so lookups
+ * go through the sparse arrays and the block cache (pread), misses
+ * included, and a 4 MiB cache holds only part of them.
  */
 TEST(index_runs_read_by_block_answer_the_same)
 {
