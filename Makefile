@@ -236,12 +236,15 @@ test: test-deps
 	@sh tests/run-all.sh
 
 # Benchmark against restic and borg (not part of `make test`: timings are noisy).
-DEB_BENCH := restic borgbackup linux-source-6.1 e2fsprogs ceph-mon ceph-osd radosgw ceph-common \
-	openssh-server
+# BENCH_QUICK=1: smaller workloads, one run each (bench/bench.py says more).
+DEB_BENCH := restic borgbackup linux-source-6.1 e2fsprogs zstd openssl time \
+	ceph-mon ceph-osd radosgw ceph-common openssh-server
+BENCH_TOOLS := $(B)/index_bench $(B)/mktree $(B)/chunk_bench
 bench: deps
 	$(call apt_install,$(DEB_BENCH))
-	$(MAKE) dvalin $(B)/index_bench
-	$(B)/index_bench
+	$(MAKE) dvalin $(BENCH_TOOLS)
+	$(B)/index_bench 2000000 build/index-bench 1
+	$(B)/index_bench 2000000 build/index-bench 24
 	$(PYTHON) bench/bench.py
 	$(PYTHON) bench/sync.py
 	$(PYTHON) bench/s3.py --linux
@@ -255,6 +258,12 @@ bench-maintenance: deps
 
 $(B)/index_bench: bench/index_bench.c $(B)/libdvalin.a
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(B)/libdvalin.a $(LIBS)
+
+$(B)/chunk_bench: bench/chunk_bench.c $(B)/libdvalin.a
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(B)/libdvalin.a $(LIBS)
+
+$(B)/mktree: bench/mktree.c
+	$(CC) $(ALL_CFLAGS) -o $@ $<
 
 check-style:
 	@sh tests/check-layers.sh

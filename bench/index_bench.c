@@ -4,7 +4,11 @@
  * million) and the memory it takes.  The index is a real index file,
  * written and read through a backend, searched through mmap.
  *
- *   index_bench [N] [URL]
+ *   index_bench [N] [URL] [FILES]
+ *
+ * With FILES > 1 the N blobs are spread over that many index files, as
+ * the backups between two prunes leave them, to show what a lookup costs
+ * as index files accumulate.
  *
  * URL is a directory (the default, build/index-bench) or any backend
  * URL: mem:x shows that the index stays out of the heap on a backend
@@ -62,6 +66,9 @@ int main(int argc, char **argv)
 {
 	size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 10000000;
 	const char *dir = argc > 2 ? argv[2] : "build/index-bench";
+	size_t nfiles = argc > 3 ? strtoull(argv[3], NULL, 10) : 1;
+	if (nfiles < 1 || nfiles > 4096 || nfiles > n)
+		nfiles = 1;
 	backend *be;
 	int rc = backend_open(dir, BACKEND_OPEN_CREATE, &be);
 	if (rc < 0) {
@@ -82,13 +89,19 @@ int main(int argc, char **argv)
 	}
 	buf file = BUF_INIT;
 	double t0 = now();
-	if ((rc = index_encode(&file, e, n, (const uint8_t(*)[32])packs, 1)) < 0 ||
-	    (rc = backend_put(be, "index/bench", BACKEND_META, file.data, file.len)) < 0) {
-		fprintf(stderr, "index_bench: cannot write the index: %s\n", err_msg(rc));
-		return 1;
+	size_t file_len = 0;
+	for (size_t f = 0; f < nfiles; f++) {
+		size_t lo = n * f / nfiles, hi = n * (f + 1) / nfiles;
+		char name[64];
+		snprintf(name, sizeof(name), "index/bench%zu", f);
+		if ((rc = index_encode(&file, e + lo, hi - lo, (const uint8_t(*)[32])packs, 1)) < 0 ||
+		    (rc = backend_put(be, name, BACKEND_META, file.data, file.len)) < 0) {
+			fprintf(stderr, "index_bench: cannot write the index: %s\n", err_msg(rc));
+			return 1;
+		}
+		file_len += file.len;
 	}
 	double t_write = now() - t0;
-	size_t file_len = file.len;
 	buf_release(&file);
 	free(e);
 
@@ -123,8 +136,8 @@ int main(int argc, char **argv)
 	}
 	double t_miss = now() - t0;
 	long anon1 = status_kb("RssAnon:"), filekb = status_kb("RssFile:");
-	printf("index micro-benchmark: %zu blobs, index file %.0f MB (written in %.2f s, "
-	       "opened and validated in %.2f s)\n", n, (double)file_len / 1e6, t_write, t_load);
+	printf("index micro-benchmark: %zu blobs in %zu index file(s), %.0f MB (written in %.2f s, "
+	       "opened and validated in %.2f s)\n", n, nfiles, (double)file_len / 1e6, t_write, t_load);
 	printf("  lookups (hits, random order): %.2f million/s, %zu of %zu found\n",
 	       (double)lookups / t_hit / 1e6, hits, lookups);
 	printf("  lookups (misses): %.2f million/s, %zu of %zu missed\n",
@@ -133,7 +146,11 @@ int main(int argc, char **argv)
 	       "mapped page cache touched: %ld KiB (reclaimable)\n",
 	       (double)(anon1 - anon0) * 1024 / (double)n, anon1 - anon0, filekb);
 	index_set_free(s);
-	backend_remove(be, "index/bench");
+	for (size_t f = 0; f < nfiles; f++) {
+		char name[64];
+		snprintf(name, sizeof(name), "index/bench%zu", f);
+		backend_remove(be, name);
+	}
 	backend_free(be);
 	return hits == lookups && misses == lookups / 10 ? 0 : 1;
 }

@@ -22,18 +22,29 @@ int change_same_version(const struct stat *a, const struct stat *b)
 	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-int change_parent_segs(repo *r, const tree *pt, const tree_node *pn, seglist *out)
+int change_copy_segs(const tree *pt, const tree_node *pn, seglist *out)
 {
 	out->n = 0;
 	int rc = seglist_reserve(out, pn->nsegs);
+	for (size_t i = 0; rc == 0 && i < pn->nsegs; i++) {
+		const uint8_t *id = pn->segs[i].ref ? tree_child(pt, pn->segs[i].ref) : NULL;
+		rc = seglist_push(out, pn->segs[i].len, id);
+	}
+	return rc;
+}
+
+int change_segs_are_stored(repo *r, const seglist *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!s->v[i].hole && !repo_has_blob(r, s->v[i].id))
+			return 0;
+	return 1;
+}
+
+int change_parent_segs(repo *r, const tree *pt, const tree_node *pn, seglist *out)
+{
+	int rc = change_copy_segs(pt, pn, out);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < pn->nsegs; i++) {
-		const uint8_t *id = pn->segs[i].ref ? tree_child(pt, pn->segs[i].ref) : NULL;
-		if (id && !repo_has_blob(r, id))
-			return 1;
-		if ((rc = seglist_push(out, pn->segs[i].len, id)) < 0)
-			return rc;
-	}
-	return 0;
+	return change_segs_are_stored(r, out) ? 0 : 1;
 }

@@ -30,5 +30,9 @@ int change_same_version(const struct stat *a, const struct stat *b);
  * chunk is no longer stored (the file must be read), or a negative code.
  */
 int change_parent_segs(repo *r, const tree *pt, const tree_node *pn, seglist *out);
+/* The two halves of it: the copy (0 or a negative code), and the check
+ * (1 when every chunk of s is in the index, else 0; any thread). */
+int change_copy_segs(const tree *pt, const tree_node *pn, seglist *out);
+int change_segs_are_stored(repo *r, const seglist *s);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +25,75 @@ struct ingest {
 	char failed_msg[256];
 };
 
-/* A chunk on its way to the seal pool (a copy: the buffer moves on). */
+/*
+ * The wide pipeline (sources of INGEST_LARGE bytes or more, and streams):
+ * the calling thread reads windows of WIDE_WINDOW bytes into one of two
+ * buffers and finds the cuts; the seal pool scans each window for chunk
+ * boundary candidates (in parts, chunker_scan) and then identifies,
+ * compresses, seals and stores each chunk straight from the window (no
+ * copy per chunk).  While the pool works on one window the caller reads
+ * the next into the other buffer; a buffer is reused only once every job
+ * on it is done.  Boundaries are chunker_cut()'s (chunker.h).
+ */
+#define WIDE_WINDOW ((size_t)8 << 20)
+#define WIDE_SCAN_PART ((size_t)1 << 20)
+#define WIDE_MAX_PARTS 64
+#define WIDE_CAND_CAP 4096
+
+/* Jobs of one window, waited for together. */
 typedef struct {
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	size_t pending;
+} batch;
+
+enum { JOB_SCAN, JOB_CHUNK };
+
+typedef struct {
+	int kind;
 	ingest *g;
-	uint8_t id[32];
-	size_t n;
-	uint8_t data[];
-} seal_job;
+	batch *b;
+	const uint8_t *p;      /* the window */
+	size_t off, n;         /* JOB_CHUNK: the chunk */
+	uint8_t *id;           /* JOB_CHUNK: where its id goes */
+	chunker_cands *cands;  /* JOB_SCAN */
+} wide_job;
+
+static void batch_init(batch *b)
+{
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->done, NULL);
+	b->pending = 0;
+}
+
+static void batch_release(batch *b)
+{
+	pthread_mutex_destroy(&b->lock);
+	pthread_cond_destroy(&b->done);
+}
+
+static void batch_add(batch *b, size_t n)
+{
+	pthread_mutex_lock(&b->lock);
+	b->pending += n;
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void batch_one_done(batch *b)
+{
+	pthread_mutex_lock(&b->lock);
+	if (--b->pending == 0)
+		pthread_cond_broadcast(&b->done);
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void batch_wait(batch *b)
+{
+	pthread_mutex_lock(&b->lock);
+	while (b->pending)
+		pthread_cond_wait(&b->done, &b->lock);
+	pthread_mutex_unlock(&b->lock);
+}
 
 /* Keeps the first failure of any thread with its message. */
 static int note_failure(ingest *g, int rc)
@@ -54,13 +117,29 @@ static void seal_state_free(void *state)
 	repo_session_free(state);
 }
 
+/*
+ * Identifies and stores one chunk; counts it as new when the repository
+ * did not have it (a chunk in flight twice may count twice, as cut).
+ */
+static int save_data(ingest *g, repo_session *rd, uint8_t id[32], const uint8_t *p, size_t n)
+{
+	repo_session_blob_id(rd, id, p, n);
+	if (!repo_has_blob(g->r, id))
+		atomic_fetch_add(&g->bytes_new, (uint64_t)n);
+	return repo_session_save(rd, BLOB_DATA, id, p, n);
+}
+
 static void seal_job_run(void *state, void *arg)
 {
-	seal_job *j = arg;
-	int rc = repo_session_save(state, BLOB_DATA, j->id, j->data, j->n);
-	if (rc < 0)
-		note_failure(j->g, rc);
-	free(j);
+	wide_job *j = arg;
+	if (j->kind == JOB_SCAN) {
+		chunker_scan(repo_chunker(j->g->r), j->p, j->cands);
+	} else if (!atomic_load(&j->g->failed)) {
+		int rc = save_data(j->g, state, j->id, j->p + j->off, j->n);
+		if (rc < 0)
+			note_failure(j->g, rc);
+	}
+	batch_one_done(j->b);
 }
 
 int ingest_new(ingest **out, const ingest_params *p)
@@ -71,8 +150,8 @@ int ingest_new(ingest **out, const ingest_params *p)
 	g->r = p->r;
 	g->progress = p->progress;
 	if (p->seal_threads > 1) {
-		/* one queued job: the producer waits rather than copy ahead */
-		workq_params wp = { p->seal_threads, 1, seal_job_run, seal_state_new,
+		/* jobs only point into the callers' windows: queueing costs no memory */
+		workq_params wp = { p->seal_threads, 256, seal_job_run, seal_state_new,
 				    seal_state_free, p->r };
 		int rc = workq_new(&g->seal, &wp);
 		if (rc < 0) {
@@ -117,7 +196,7 @@ uint64_t ingest_bytes_new(ingest *g)
 	return atomic_load(&g->bytes_new);
 }
 
-/* Counts bytes read that are not handed to the chunker (zero blocks). */
+/* Counts bytes read (also those not handed to the chunker: zero blocks). */
 static void count_read(ingest *g, ingest_status *st, uint64_t n)
 {
 	st->bytes += n;
@@ -126,34 +205,37 @@ static void count_read(ingest *g, ingest_status *st, uint64_t n)
 		atomic_fetch_add(g->progress, n);
 }
 
-/* Saves a chunk now, or hands it to the seal pool. */
-static int save_chunk(ingest *g, repo_session *rd, int async, const uint8_t id[32],
-		      const uint8_t *p, size_t n)
+/*
+ * Reads from src into b[*fill, cap) until it is full or the source ends
+ * (*eof).  Returns 0, or 1 after a source failure (in st).
+ */
+static int fill_from(ingest *g, const ingest_source *src, uint8_t *b, size_t *fill, size_t cap,
+		     int *eof, ingest_status *st)
 {
-	int failed = atomic_load(&g->failed);
-	if (async && failed)
-		return failed;
-	if (repo_has_blob(g->r, id))
-		return 0; /* deduplicated: no copy, no job */
-	atomic_fetch_add(&g->bytes_new, (uint64_t)n);
-	if (!async)
-		return repo_session_save(rd, BLOB_DATA, id, p, n);
-	seal_job *j = malloc(sizeof(*j) + n);
-	if (!j)
-		return -ENOMEM;
-	j->g = g;
-	memcpy(j->id, id, 32);
-	j->n = n;
-	memcpy(j->data, p, n);
-	return workq_submit(g->seal, j);
+	while (!*eof && *fill < cap) {
+		size_t got = 0;
+		int rc = src->read(src->ud, &got, b + *fill, cap - *fill);
+		if (rc < 0) {
+			st->source_err = rc;
+			return 1;
+		}
+		if (got == 0) {
+			*eof = 1;
+			break;
+		}
+		*fill += got;
+		count_read(g, st, got);
+	}
+	return 0;
 }
 
 /*
- * The pipeline: fills the buffer from src, cuts every chunk that has the
- * maximum chunk size ahead of it (or the source's end), identifies and
- * saves it.  Returns 0 (source failures in st) or a repository error.
+ * The pipeline in the calling thread: fills the buffer from src, cuts
+ * every chunk that has the maximum chunk size ahead of it (or the
+ * source's end), identifies and saves it.  Returns 0 (source failures in
+ * st) or a repository error.
  */
-static int feed(ingest *g, repo_session *rd, buf *rbuf, const ingest_source *src, int async,
+static int feed(ingest *g, repo_session *rd, buf *rbuf, const ingest_source *src,
 		seglist *out, ingest_status *st)
 {
 	const chunker *ch = repo_chunker(g->r);
@@ -167,25 +249,12 @@ static int feed(ingest *g, repo_session *rd, buf *rbuf, const ingest_source *src
 		 * large file does not keep it going */
 		if (interrupt_pending())
 			return err_set(-EINTR, "interrupted");
-		while (!eof && fill < cap) {
-			size_t got = 0;
-			rc = src->read(src->ud, &got, b + fill, cap - fill);
-			if (rc < 0) {
-				st->source_err = rc;
-				return 0;
-			}
-			if (got == 0) {
-				eof = 1;
-				break;
-			}
-			fill += got;
-			count_read(g, st, got);
-		}
+		if (fill_from(g, src, b, &fill, cap, &eof, st))
+			return 0;
 		while (fill - start >= ch->p.max || (eof && fill > start)) {
 			size_t cut = chunker_cut(ch, b + start, fill - start);
 			uint8_t id[32];
-			repo_blob_id(g->r, id, b + start, cut);
-			rc = save_chunk(g, rd, async, id, b + start, cut);
+			rc = save_data(g, rd, id, b + start, cut);
 			rc = rc ?: seglist_push(out, cut, id);
 			if (rc < 0)
 				return rc;
@@ -200,10 +269,185 @@ static int feed(ingest *g, repo_session *rd, buf *rbuf, const ingest_source *src
 	return 0;
 }
 
+/* One of the two windows of the wide pipeline, with its chunk jobs. */
+typedef struct {
+	uint8_t *b;
+	batch jobs;
+	wide_job *j;
+	uint8_t (*ids)[32];
+	size_t nj, capj;
+} window;
+
+/* Waits for a window's jobs and appends its chunks, in order, to out. */
+static int window_finish(window *w, seglist *out)
+{
+	batch_wait(&w->jobs);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < w->nj; i++)
+		rc = seglist_push(out, w->j[i].n, w->ids[i]);
+	w->nj = 0;
+	return rc;
+}
+
+static int window_add(window *w, ingest *g, size_t off, size_t n)
+{
+	if (w->nj == w->capj) {
+		size_t cap = w->capj ? 2 * w->capj : 32;
+		wide_job *j = realloc(w->j, cap * sizeof(*j));
+		if (!j)
+			return -ENOMEM;
+		w->j = j;
+		uint8_t(*ids)[32] = realloc(w->ids, cap * 32);
+		if (!ids)
+			return -ENOMEM;
+		w->ids = ids;
+		w->capj = cap;
+	}
+	w->j[w->nj] = (wide_job){ JOB_CHUNK, g, &w->jobs, w->b, off, n, NULL, NULL };
+	w->nj++;
+	return 0;
+}
+
+/* Keeps the candidates at or after shift, moved down by it (the window's
+ * undecided tail moves to the front of the other buffer). */
+static size_t rebase_parts(chunker_cands *parts, size_t np, size_t shift)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < np; i++) {
+		chunker_cands *p = &parts[i];
+		if (p->to <= shift)
+			continue;
+		size_t m = 0;
+		for (size_t j = 0; !p->dense && j < p->n; j++)
+			if ((p->pos[j] & ~CHUNKER_CAND_STRICT) >= shift)
+				p->pos[m++] = p->pos[j] - (uint32_t)shift;
+		p->n = m;
+		p->from = p->from > shift ? p->from - shift : 0;
+		p->to -= shift;
+		/* keep the arrays: swap into place */
+		chunker_cands t = parts[k];
+		parts[k++] = *p;
+		*p = t;
+	}
+	return k;
+}
+
+/* Scans buf[from, to) in parts on the seal pool; returns the part count. */
+static int scan_parts(ingest *g, const uint8_t *data, chunker_cands *parts, size_t *np, size_t from,
+		      size_t to)
+{
+	wide_job jobs[WIDE_MAX_PARTS];
+	batch b;
+	size_t k = 0;
+	batch_init(&b);
+	for (size_t at = from; at < to && *np + k < WIDE_MAX_PARTS; k++) {
+		size_t end = to - at <= WIDE_SCAN_PART * 3 / 2 ? to : at + WIDE_SCAN_PART;
+		if (*np + k == WIDE_MAX_PARTS - 1)
+			end = to; /* the last part takes the rest */
+		chunker_cands *p = &parts[*np + k];
+		if (!p->pos && !(p->pos = malloc(WIDE_CAND_CAP * sizeof(*p->pos)))) {
+			batch_release(&b);
+			return -ENOMEM;
+		}
+		p->cap = WIDE_CAND_CAP;
+		p->from = at;
+		p->to = end;
+		jobs[k] = (wide_job){ JOB_SCAN, g, &b, data, 0, 0, NULL, p };
+		at = end;
+	}
+	batch_add(&b, k);
+	int rc = 0;
+	for (size_t i = 0; i < k; i++)
+		if ((rc = workq_submit(g->seal, &jobs[i])) < 0)
+			batch_add(&b, (size_t)0 - (k - i)); /* never submitted: nobody ends them */
+	batch_wait(&b);
+	batch_release(&b);
+	*np += k;
+	return rc;
+}
+
+static int submit_chunks(ingest *g, window *w)
+{
+	batch_add(&w->jobs, w->nj);
+	for (size_t i = 0; i < w->nj; i++) {
+		w->j[i].id = w->ids[i];
+		int rc = workq_submit(g->seal, &w->j[i]);
+		if (rc < 0) {
+			batch_add(&w->jobs, (size_t)0 - (w->nj - i));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The wide pipeline (see the top of this file).  Returns 0 (source
+ * failures in st) or a repository error; every job has ended on return.
+ */
+static int feed_wide(ingest *g, const ingest_source *src, seglist *out, ingest_status *st)
+{
+	const chunker *ch = repo_chunker(g->r);
+	size_t cap = WIDE_WINDOW + ch->p.max, start = 0, fill = 0, np = 0;
+	chunker_cands parts[WIDE_MAX_PARTS];
+	window w[2];
+	int rc = 0, eof = 0, cur = 0;
+	memset(parts, 0, sizeof(parts));
+	memset(w, 0, sizeof(w));
+	batch_init(&w[0].jobs);
+	batch_init(&w[1].jobs);
+	w[0].b = malloc(cap);
+	w[1].b = malloc(cap);
+	if (!w[0].b || !w[1].b)
+		rc = -ENOMEM;
+	while (rc == 0) {
+		window *c = &w[cur], *o = &w[1 - cur];
+		size_t scanned = fill;
+		/* Ctrl-C stops the whole backup, as in feed() */
+		if (interrupt_pending()) {
+			rc = err_set(-EINTR, "interrupted");
+			break;
+		}
+		if (fill_from(g, src, c->b, &fill, cap, &eof, st))
+			break; /* the source failed: keep what was cut before */
+		/* candidates for the new bytes, then every cut they decide */
+		if ((rc = scan_parts(g, c->b, parts, &np, scanned, fill)) < 0)
+			break;
+		while (rc == 0 && (fill - start >= ch->p.max || (eof && fill > start))) {
+			size_t cut = chunker_cut_cands(ch, c->b, start, fill - start, parts, np);
+			rc = window_add(c, g, start, cut);
+			start += cut;
+		}
+		rc = rc ?: submit_chunks(g, c);
+		if (rc < 0 || (eof && start == fill) || atomic_load(&g->failed))
+			break;
+		/* the older window's jobs must end before its buffer is reused */
+		if ((rc = window_finish(o, out)) < 0)
+			break;
+		memcpy(o->b, c->b + start, fill - start);
+		np = rebase_parts(parts, np, start);
+		fill -= start;
+		start = 0;
+		cur = 1 - cur;
+	}
+	/* the older window first: chunks go to out in order */
+	int r1 = window_finish(&w[1 - cur], out);
+	int r2 = window_finish(&w[cur], out);
+	rc = rc ?: r1 ?: r2;
+	for (int i = 0; i < 2; i++) {
+		batch_release(&w[i].jobs);
+		free(w[i].b);
+		free(w[i].j);
+		free(w[i].ids);
+	}
+	for (size_t i = 0; i < WIDE_MAX_PARTS; i++)
+		free(parts[i].pos);
+	return rc ?: atomic_load(&g->failed);
+}
+
 static int run(ingest *g, repo_session *rd, buf *rbuf, const ingest_source *src, int async,
 	       seglist *out, ingest_status *st)
 {
-	int rc = feed(g, rd, rbuf, src, async, out, st);
+	int rc = async ? feed_wide(g, src, out, st) : feed(g, rd, rbuf, src, out, st);
 	return rc < 0 ? note_failure(g, rc) : 0;
 }
 

@@ -2,7 +2,8 @@
 /*
  * spill: unlinked files on local disk for bytes that should cost page
  * cache, not heap: copies of remote files read in place (index files as
- * mappings, backend.c) or read many times (objcache.c).
+ * mappings, backend.c), read many times (objcache.c) or built locally
+ * (the index's merged lookup runs, repo/index.c).
  */
 #ifndef DV_BACKEND_SPILL_H
 #define DV_BACKEND_SPILL_H

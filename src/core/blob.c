@@ -12,6 +12,7 @@ struct blob_ctx {
 	int level;
 	ZSTD_CCtx *cctx;
 	ZSTD_DCtx *dctx;
+	crypto_ctx *cc; /* this thread's HMAC and AES-GCM contexts */
 	buf tmp;
 };
 
@@ -24,7 +25,7 @@ int blob_ctx_new(blob_ctx **out, const crypto_keys *keys, int level)
 	c->level = level;
 	c->cctx = ZSTD_createCCtx();
 	c->dctx = ZSTD_createDCtx();
-	if (!c->cctx || !c->dctx) {
+	if (!c->cctx || !c->dctx || crypto_ctx_new(&c->cc, keys) < 0) {
 		blob_ctx_free(c);
 		return -ENOMEM;
 	}
@@ -38,13 +39,14 @@ void blob_ctx_free(blob_ctx *c)
 		return;
 	ZSTD_freeCCtx(c->cctx);
 	ZSTD_freeDCtx(c->dctx);
+	crypto_ctx_free(c->cc);
 	buf_release(&c->tmp);
 	free(c);
 }
 
-void blob_id(uint8_t out[32], const blob_ctx *c, const void *plain, size_t n)
+void blob_id(uint8_t out[32], blob_ctx *c, const void *plain, size_t n)
 {
-	crypto_hmac(out, c->keys->mac, plain, n);
+	crypto_ctx_id(c->cc, out, plain, n);
 }
 
 /* Length of the child id region at the start of a tree plaintext/stored blob. */
@@ -114,7 +116,8 @@ int blob_seal(blob_ctx *c, buf *out, int type, const uint8_t id[32], const void 
 	/*
 	 * Built in place: the child region, then the inner plaintext
 	 * (compression byte, payload compressed if it pays) right where the
-	 * ciphertext goes, encrypted over itself.
+	 * ciphertext goes, encrypted over itself.  A payload stored as it is
+	 * is encrypted straight from the caller's buffer (no copy).
 	 */
 	uint8_t *dst = out->data + out->len;
 	uint8_t *inner = dst + region + CRYPTO_NONCE_LEN;
@@ -127,12 +130,13 @@ int blob_seal(blob_ctx *c, buf *out, int type, const uint8_t id[32], const void 
 			inner_len = 1 + z;
 		}
 	}
-	if (!inner_len) {
-		inner[0] = 0;
-		memcpy(inner + 1, body, body_len);
+	if (inner_len) {
+		r = crypto_ctx_seal(c->cc, dst + region, aad.data, aad.len, inner, inner_len, NULL, 0);
+	} else {
+		static const uint8_t raw = 0;
 		inner_len = 1 + body_len;
+		r = crypto_ctx_seal(c->cc, dst + region, aad.data, aad.len, &raw, 1, body, body_len);
 	}
-	r = crypto_seal(dst + region, c->keys->enc, aad.data, aad.len, inner, inner_len);
 	if (r < 0)
 		return r;
 	out->len += region + inner_len + CRYPTO_OVERHEAD;
@@ -158,7 +162,7 @@ int blob_open(blob_ctx *c, buf *out, int type, const uint8_t id[32], const void 
 	c->tmp.len = 0;
 	if ((r = buf_reserve(&c->tmp, inner)) < 0)
 		return r;
-	r = crypto_open(c->tmp.data, c->keys->enc, aad.data, aad.len, s + region, n - region);
+	r = crypto_ctx_open(c->cc, c->tmp.data, aad.data, aad.len, s + region, n - region);
 	if (r < 0)
 		return r;
 

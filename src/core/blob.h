@@ -32,12 +32,14 @@ enum blob_type {
 
 typedef struct blob_ctx blob_ctx;
 
-/* level: zstd level, 0 = do not compress. keys are borrowed. */
+/* level: zstd level, 0 = do not compress. keys are borrowed.  A context is
+ * used by one thread at a time. */
 int blob_ctx_new(blob_ctx **out, const crypto_keys *keys, int level);
 void blob_ctx_free(blob_ctx *c);
 
 /* The keyed id of a plaintext. */
-void blob_id(uint8_t out[32], const blob_ctx *c, const void *plain, size_t n);
+/* The keyed id of a plaintext (with c's reusable HMAC context: c's thread only). */
+void blob_id(uint8_t out[32], blob_ctx *c, const void *plain, size_t n);
 
 /* Appends the stored form of plaintext plain (with id) to out. */
 int blob_seal(blob_ctx *c, buf *out, int type, const uint8_t id[32], const void *plain, size_t n);

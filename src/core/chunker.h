@@ -38,4 +38,42 @@ void chunker_init(chunker *c, const chunker_params *p, const uint64_t gear[256])
  */
 size_t chunker_cut(const chunker *c, const uint8_t *buf, size_t len);
 
+/*
+ * The same cuts, found by several threads.  The hash after byte i
+ * depends only on bytes i-63..i once 64 bytes have entered it since the
+ * chunker's reset at a chunk's start + min, so:
+ *
+ *  - chunker_scan() records, for any range of a buffer and independently
+ *    of every other range, the candidate positions: each i whose hash
+ *    over buf[i-63..i] passes the loose mask, with bit 31 set when it
+ *    also passes the strict one (a strict pass implies a loose one);
+ *  - chunker_cut_cands() then finds each cut as chunker_cut() does,
+ *    computing the first 63 positions after start + min exactly and
+ *    taking the rest from the candidates.
+ *
+ * Candidates are sparse (one per 256 KiB on average at the default
+ * sizes); data that makes them dense (a repeated byte whose hash passes)
+ * fills out to cap, and the range is marked dense: chunker_cut_cands()
+ * then hashes that range itself.  Unit-tested against chunker_cut().
+ */
+#define CHUNKER_CAND_STRICT 0x80000000u
+
+typedef struct {
+	uint32_t *pos;  /* ascending buffer positions, | CHUNKER_CAND_STRICT */
+	size_t n, cap;
+	size_t from, to; /* the range scanned */
+	int dense;       /* more than cap candidates: none are recorded */
+} chunker_cands;
+
+/* Scans buf[from, to) (buf[from-63, from) must be valid bytes of the same
+ * data when from >= 63); positions must stay below 2^31. */
+void chunker_scan(const chunker *c, const uint8_t *buf, chunker_cands *out);
+/*
+ * The length of the chunk starting at buf[start], with len bytes after it
+ * available (as chunker_cut), given the candidate lists parts[0..nparts)
+ * that cover [start, start + len) in ascending order.
+ */
+size_t chunker_cut_cands(const chunker *c, const uint8_t *buf, size_t start, size_t len,
+			 const chunker_cands *parts, size_t nparts);
+
 #endif

@@ -60,4 +60,33 @@ void crypto_wipe(void *p, size_t n);
 /* 1 if the n bytes at a and b are equal, else 0, in time that depends on n alone. */
 int crypto_equal(const void *a, const void *b, size_t n);
 
+/*
+ * A thread's reusable contexts: HMAC-SHA-256 keyed once with the id key
+ * and once with the encryption key (whose per-message subkeys it derives),
+ * and one AES-256-GCM context.  The one-shot functions above set all of
+ * that up per call, which for a small blob costs more than the hashing
+ * and encryption themselves.  One thread at a time; keys are copied into
+ * OpenSSL's contexts, not borrowed.  Results are those of crypto_hmac(),
+ * crypto_seal() and crypto_open() byte for byte (a unit test checks).
+ */
+typedef struct crypto_ctx crypto_ctx;
+
+int crypto_ctx_new(crypto_ctx **out, const crypto_keys *keys);
+/* NULL-safe. */
+void crypto_ctx_free(crypto_ctx *c);
+/* HMAC-SHA-256 under the id key (keys->mac). */
+void crypto_ctx_id(crypto_ctx *c, uint8_t out[32], const void *p, size_t n);
+/*
+ * crypto_seal() under keys->enc of the plaintext head[0..hn) || body[0..bn)
+ * without joining them first: out gets nonce || ciphertext || tag
+ * (hn + bn + CRYPTO_OVERHEAD bytes).  head and body may lie where their
+ * ciphertext goes (out + CRYPTO_NONCE_LEN and right after it) or
+ * anywhere not overlapping out.
+ */
+int crypto_ctx_seal(crypto_ctx *c, uint8_t *out, const void *aad, size_t aad_len,
+		    const void *head, size_t hn, const void *body, size_t bn);
+/* crypto_open() under keys->enc. */
+int crypto_ctx_open(crypto_ctx *c, uint8_t *out, const void *aad, size_t aad_len,
+		    const void *sealed, size_t n);
+
 #endif

@@ -86,6 +86,20 @@ static void job_read(backup_file_pool *p, backup_file *j, repo_session *rd, buf 
 	}
 }
 
+static void job_check(backup_file_pool *p, backup_file *j)
+{
+	for (size_t i = 0; i < j->ncheck; i++)
+		j->check_ok[i] = (uint8_t)change_segs_are_stored(p->r, j->check[i]);
+}
+
+static void job_run(backup_file_pool *p, backup_file *j, repo_session *rd, buf *rbuf)
+{
+	if (j->check)
+		job_check(p, j);
+	else
+		job_read(p, j, rd, rbuf);
+}
+
 static void job_finish(backup_file_pool *p, backup_file *j)
 {
 	pthread_mutex_lock(&p->lock);
@@ -98,7 +112,7 @@ static void pool_job_run(void *state, void *arg)
 {
 	job_worker *w = state;
 	backup_file *j = arg;
-	job_read(j->pool, j, w->rd, &w->data);
+	job_run(j->pool, j, w->rd, &w->data);
 	job_finish(j->pool, j);
 }
 
@@ -160,6 +174,19 @@ int backup_file_new(backup_file **out, int dirfd, const char *name, const char *
 	return 0;
 }
 
+int backup_file_new_check(backup_file **out, const seglist **lists, uint8_t *ok, size_t n)
+{
+	backup_file *j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->dirfd = -1;
+	j->check = lists;
+	j->check_ok = ok;
+	j->ncheck = n;
+	*out = j;
+	return 0;
+}
+
 void backup_file_free(backup_file *j)
 {
 	if (!j)
@@ -173,7 +200,7 @@ int backup_file_start(backup_file_pool *p, backup_file *j, int run_inline)
 {
 	j->pool = p;
 	if (run_inline || !p->wq) {
-		job_read(p, j, p->inline_rd, &p->inline_rbuf);
+		job_run(p, j, p->inline_rd, &p->inline_rbuf);
 		atomic_store(&j->done, 1);
 		return 0;
 	}

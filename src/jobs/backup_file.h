@@ -14,6 +14,11 @@
  * frees it; a job's directory descriptor must stay open until it is done.
  * A file that cannot be read is a warning (counted, the job is `skipped`);
  * a repository failure is the job's `rc` (fatal).
+ *
+ * A check job (backup_file_new_check) reads no file: it confirms that
+ * every chunk of the reused chunk lists of a directory's unchanged files
+ * is still in the index, so those lookups (a pread each in a large
+ * repository) run beside the walk instead of inside it.
  */
 #ifndef DV_JOBS_BACKUP_FILE_H
 #define DV_JOBS_BACKUP_FILE_H
@@ -42,6 +47,10 @@ typedef struct {
 	int rc;            /* a fatal error (the repository failed) */
 	int skipped;       /* could not be read: warned, to be left out */
 	atomic_int done;   /* set (under the pool's lock) when finished */
+	/* a check job: lists to confirm, and for each 1 if all is stored */
+	const seglist **check;
+	uint8_t *check_ok;
+	size_t ncheck;
 } backup_file;
 
 typedef struct {
@@ -61,6 +70,9 @@ uint64_t backup_file_pool_changed(backup_file_pool *p);
 /* A job for dirfd/name, which the walk saw as st; qpath is copied. */
 int backup_file_new(backup_file **out, int dirfd, const char *name, const char *qpath,
 		    const struct stat *st);
+/* A check job for n chunk lists (borrowed until it is done; ok is the
+ * caller's array of n results). */
+int backup_file_new_check(backup_file **out, const seglist **lists, uint8_t *ok, size_t n);
 /* NULL-safe; the job must be done (or never started). */
 void backup_file_free(backup_file *j);
 /*

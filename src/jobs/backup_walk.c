@@ -72,6 +72,7 @@ typedef struct {
 	char *src_name;      /* a path read from an alias: its name in src_fd (owned) */
 	int src_fd;          /* (owned; valid while src_name is set) */
 	int follow;          /* read through a symlink (a path given with --read-devices) */
+	int unconfirmed;     /* PE_REUSE: its chunks are still to be found in the index */
 } pentry;
 
 /* What an entry of a virtual directory leads to. */
@@ -106,6 +107,11 @@ typedef struct qdir {
 	char *path;    /* for messages while assembling */
 	uint8_t *out;
 	int rc;
+	/* the check job confirming the reused chunk lists of pe[idx[k]] */
+	backup_file *check;
+	const seglist **lists;
+	uint8_t *ok;
+	size_t *idx;
 } qdir;
 
 typedef struct {
@@ -279,6 +285,18 @@ static void wait_jobs(walker *w, pentry *pe, size_t n)
 			backup_file_wait(w->p->files, pe[i].job);
 }
 
+/* Reads the file of pe in this thread, as a job of its own (pe->job). */
+static int read_now(walker *w, const qdir *d, pentry *pe)
+{
+	buf _cleanup_(buf_releasep) path = BUF_INIT;
+	buf _cleanup_(buf_releasep) q = BUF_INIT;
+	int rc = buf_append(&path, d->path, strlen(d->path));
+	path_push(&path, pe->name);
+	rc = rc ?: backup_file_new(&pe->job, pe->src_name ? pe->src_fd : d->fd, entry_name(pe),
+				   quote_path(&q, path.data, path.len), &pe->st);
+	return rc ?: backup_file_start(w->p->files, pe->job, 1);
+}
+
 /* The contents of a later name of a hard-linked inode: 0, 1 if unreadable. */
 static int link_segs(walker *w, const qdir *d, pentry *pe, const seglist **out)
 {
@@ -296,13 +314,7 @@ static int link_segs(walker *w, const qdir *d, pentry *pe, const seglist **out)
 		}
 	}
 	/* the first name could not be read: try this one, now */
-	buf _cleanup_(buf_releasep) path = BUF_INIT;
-	buf _cleanup_(buf_releasep) q = BUF_INIT;
-	int rc = buf_append(&path, d->path, strlen(d->path));
-	path_push(&path, pe->name);
-	rc = rc ?: backup_file_new(&pe->job, pe->src_name ? pe->src_fd : d->fd, entry_name(pe),
-				   quote_path(&q, path.data, path.len), &pe->st);
-	rc = rc ?: backup_file_start(w->p->files, pe->job, 1);
+	int rc = read_now(w, d, pe);
 	if (rc < 0)
 		return rc;
 	if (pe->job->rc)
@@ -389,16 +401,51 @@ static int finish_entry(walker *w, tree_writer *tw, const qdir *d, pentry *pe)
 	return tree_writer_add(tw, &n);
 }
 
+static void qdir_free_check(qdir *d)
+{
+	backup_file_free(d->check);
+	free(d->lists);
+	free(d->ok);
+	free(d->idx);
+}
+
+/*
+ * Waits for the check job of d; an unchanged file with a chunk no longer
+ * in the index (a damaged or repaired repository) is read now instead.
+ */
+static int confirm_reused(walker *w, qdir *d)
+{
+	if (!d->check)
+		return 0;
+	backup_file_wait(w->p->files, d->check);
+	for (size_t k = 0; k < d->check->ncheck; k++) {
+		pentry *pe = &d->pe[d->idx[k]];
+		pe->unconfirmed = 0;
+		if (d->ok[k])
+			continue;
+		seglist_release(&pe->segs);
+		pe->kind = PE_JOB;
+		int rc = read_now(w, d, pe);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Waits for a directory's file jobs and writes its tree. */
 static int assemble(walker *w, qdir *d)
 {
 	int rc = d->rc;
 	/* every job must end before its entry is freed, even after an error */
+	if (d->check)
+		backup_file_wait(w->p->files, d->check);
+	rc = rc ?: confirm_reused(w, d);
 	wait_jobs(w, d->pe, d->n);
 	tree_writer _cleanup_(tree_writer_release) tw = TREE_WRITER_INIT;
 	for (size_t i = 0; rc == 0 && i < d->n; i++)
 		rc = finish_entry(w, &tw, d, &d->pe[i]);
 	rc = rc ?: treeio_store(w->p->r, &tw, d->out);
+	qdir_free_check(d);
 	pentries_free(d->pe, d->n);
 	if (d->fd >= 0)
 		close(d->fd);
@@ -409,6 +456,8 @@ static int assemble(walker *w, qdir *d)
 
 static int dir_ready(const qdir *d)
 {
+	if (d->check && !backup_file_is_done(d->check))
+		return 0;
 	for (size_t i = 0; i < d->n; i++)
 		if (d->pe[i].job && !backup_file_is_done(d->pe[i].job))
 			return 0;
@@ -423,6 +472,38 @@ static int assemble_front(walker *w)
 		w->q_tail = NULL;
 	w->q_len--;
 	return assemble(w, d);
+}
+
+/* Starts the check job of the unconfirmed reused chunk lists of d. */
+static int start_check(walker *w, qdir *d)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < d->n; i++)
+		n += d->pe[i].kind == PE_REUSE && d->pe[i].unconfirmed;
+	if (n == 0)
+		return 0;
+	d->lists = calloc(n, sizeof(*d->lists));
+	d->ok = calloc(n, 1);
+	d->idx = calloc(n, sizeof(*d->idx));
+	if (!d->lists || !d->ok || !d->idx)
+		return -ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		if (d->pe[i].kind == PE_REUSE && d->pe[i].unconfirmed) {
+			d->lists[k] = &d->pe[i].segs;
+			d->idx[k++] = i;
+		}
+	}
+	int rc = backup_file_new_check(&d->check, d->lists, d->ok, n);
+	if (rc < 0)
+		return rc;
+	rc = backup_file_start(w->p->files, d->check, 0);
+	if (rc < 0) {
+		/* never started: nobody waits for it */
+		backup_file_free(d->check);
+		d->check = NULL;
+	}
+	return rc;
 }
 
 /*
@@ -447,7 +528,10 @@ static int queue_dir(walker *w, frame *f)
 		free(d);
 		return -ENOMEM;
 	}
-	*d = (qdir){ NULL, f->pe, f->n, f->fd, path, f->out, f->rc };
+	*d = (qdir){ NULL, f->pe, f->n, f->fd, path, f->out, f->rc, NULL, NULL, NULL, NULL };
+	int rc = start_check(w, d);
+	if (rc < 0 && !d->rc)
+		d->rc = rc; /* assembled as failed: nothing unconfirmed is stored */
 	if (w->q_tail)
 		w->q_tail->next = d;
 	else
@@ -581,7 +665,17 @@ static int prepare_file(walker *w, int dirfd, pentry *pe, const tree *pt)
 {
 	hardlink *h;
 	int rc;
+	if (!w->p->force && change_file_unchanged(pe->pn, &pe->st) && pe->st.st_nlink == 1) {
+		/* the index lookups of its chunks run on the pool (start_check) */
+		if ((rc = change_copy_segs(pt, pe->pn, &pe->segs)) < 0)
+			return rc;
+		pe->kind = PE_REUSE;
+		pe->unconfirmed = 1;
+		atomic_fetch_add(&w->p->prog->bytes, (uint64_t)pe->st.st_size);
+		return 0;
+	}
 	if (!w->p->force && change_file_unchanged(pe->pn, &pe->st)) {
+		/* a hard link: later names take this list, so it is confirmed now */
 		rc = change_parent_segs(w->p->r, pt, pe->pn, &pe->segs);
 		if (rc < 0)
 			return rc;

@@ -9,7 +9,13 @@
  * (local), else a local copy (backend_get_mapped), so the promise holds
  * on every backend.  Blobs added in this session live in a small
  * open-addressing table until index_set_write() stores them as a new
- * index file.  All index data is plaintext: no key is needed.
+ * index file, which then joins the set as a mapped file: the table holds
+ * only the blobs of the last few packs.  Many files are searched through
+ * merged runs (k-way merges of the files into one sorted table in an
+ * unlinked local file), so a lookup costs one search however many index
+ * files there are; runs too large to keep resident are read by block
+ * through a fixed cache, so resident memory stays flat in the number of
+ * blobs.  All index data is plaintext: no key is needed.
  */
 #ifndef DV_REPO_INDEX_H
 #define DV_REPO_INDEX_H

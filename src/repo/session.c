@@ -25,6 +25,17 @@
  * blobs from the same pack, and an open per blob costs more than the read. */
 #define SESSION_OPEN_PACKS 4
 
+/*
+ * Pack sizes: data packs PACK_TARGET_SIZE; tree packs a quarter of it.
+ * A pack is built in memory, so the two open packs are most of a
+ * backup's fixed memory; trees are small and read often (ls, prune's
+ * marking), so smaller tree packs cost little and keep 12 MB out of RAM.
+ */
+static size_t pack_target(int type)
+{
+	return type == BLOB_TREE ? PACK_TARGET_SIZE / 4 : PACK_TARGET_SIZE;
+}
+
 struct repo_session {
 	repo *r;
 	blob_ctx *blob;
@@ -77,7 +88,13 @@ void repo_session_free(repo_session *s)
 
 void repo_blob_id(const repo *r, uint8_t out[32], const void *plain, size_t n)
 {
-	blob_id(out, r->session->blob, plain, n);
+	/* any thread: a one-shot HMAC, no shared context */
+	crypto_hmac(out, r->keys.mac, plain, n);
+}
+
+void repo_session_blob_id(repo_session *s, uint8_t out[32], const void *plain, size_t n)
+{
+	blob_id(out, s->blob, plain, n);
 }
 
 uint64_t repo_bytes_added(const repo *r)
@@ -152,7 +169,7 @@ static int pack_for(repo *r, int type, open_pack **out_op, buf **out_buf)
 			return rc;
 		op->open = 1;
 		/* one allocation per pack instead of doubling past the target */
-		if ((rc = buf_reserve(&op->w.data, PACK_TARGET_SIZE + (5u << 20))) < 0)
+		if ((rc = buf_reserve(&op->w.data, pack_target(type) + (5u << 20))) < 0)
 			return rc;
 	}
 	*out_op = op;
@@ -171,7 +188,7 @@ static int commit_blob(repo *r, open_pack *op, int type, const uint8_t id[32], s
 	}
 	index_set_place(r->index, id, op->slot, (uint32_t)start, (uint32_t)(b->len - start));
 	r->bytes_added += b->len - start;
-	if (b->len >= PACK_TARGET_SIZE || op->w.n >= PACK_MAX_BLOBS)
+	if (b->len >= pack_target(type) || op->w.n >= PACK_MAX_BLOBS)
 		return store_pack(r, op, type);
 	return 0;
 }

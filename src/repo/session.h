@@ -68,8 +68,10 @@ int repo_add_stored_pack(repo *r, const uint8_t id[32], const void *file, size_t
  */
 int repo_adopt_unindexed_packs(repo *r, uint64_t *out_packs);
 
-/* The keyed id of a plaintext (any thread). */
+/* The keyed id of a plaintext (any thread; sets up HMAC per call). */
 void repo_blob_id(const repo *r, uint8_t out[32], const void *plain, size_t n);
+/* The same with the session's reusable context: the hot path of ingest. */
+void repo_session_blob_id(repo_session *s, uint8_t out[32], const void *plain, size_t n);
 
 /* The session calls above, through the opening thread's session. */
 int repo_save_blob(repo *r, int type, const uint8_t id[32], const void *plain, size_t n);

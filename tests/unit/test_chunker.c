@@ -112,3 +112,65 @@ TEST(params_validation)
 	CHECK(!chunker_params_is_valid(&bad));
 	CHECK(!chunker_params_is_valid(&npot));
 }
+
+/* Cuts with candidates from nparts scans of [0, n) (cap each). */
+static size_t cut_all_cands(const chunker *c, const uint8_t *p, size_t n, size_t *ends, size_t max,
+			    size_t nparts, size_t cap)
+{
+	chunker_cands parts[16];
+	for (size_t k = 0; k < nparts; k++) {
+		parts[k] = (chunker_cands){ malloc(cap * sizeof(uint32_t)), 0, cap, n * k / nparts,
+					    n * (k + 1) / nparts, 0 };
+		if (!parts[k].pos)
+			abort();
+		chunker_scan(c, p, &parts[k]);
+	}
+	size_t off = 0, k = 0;
+	while (off < n && k < max) {
+		off += chunker_cut_cands(c, p, off, n - off, parts, nparts);
+		ends[k++] = off;
+	}
+	for (size_t i = 0; i < nparts; i++)
+		free(parts[i].pos);
+	return k;
+}
+
+/* The parallel search gives chunker_cut()'s boundaries exactly, however
+ * the buffer is split, and where candidates are dense too. */
+TEST(candidate_scan_cuts_like_the_serial_chunker)
+{
+	chunker c;
+	make_chunker(&c, 3);
+	size_t n = 24 * MB;
+	uint8_t *p = malloc(n);
+	size_t *e1 = malloc(4096 * sizeof(size_t)), *e2 = malloc(4096 * sizeof(size_t));
+	REQUIRE(p && e1 && e2);
+	test_fill(p, n, 9);
+	/* runs of a repeated byte and short repeating patterns in between */
+	memset(p + 3 * MB, 0, MB);
+	for (size_t i = 9 * MB; i < 11 * MB; i++)
+		p[i] = (uint8_t)(i % 7);
+	for (int b = 0; b < 256; b++)
+		memset(p + 14 * MB + (size_t)b * 4096, b, 4096);
+	size_t k1 = cut_all(&c, p, n, e1, 4096);
+	static const size_t splits[] = { 1, 2, 3, 7, 16 };
+	for (size_t s = 0; s < sizeof(splits) / sizeof(*splits); s++) {
+		for (size_t cap = 4; cap <= 100000; cap *= 50) {
+			size_t k2 = cut_all_cands(&c, p, n, e2, 4096, splits[s], cap);
+			CHECK(k1 == k2 && memcmp(e1, e2, k1 * sizeof(size_t)) == 0);
+		}
+	}
+	/* every byte value as the repeated one: some pass the mask everywhere */
+	uint8_t *z = malloc(4 * MB);
+	REQUIRE(z);
+	for (int b = 0; b < 256; b += 5) {
+		memset(z, b, 4 * MB);
+		k1 = cut_all(&c, z, 4 * MB, e1, 4096);
+		size_t k2 = cut_all_cands(&c, z, 4 * MB, e2, 4096, 3, 1000);
+		CHECK(k1 == k2 && memcmp(e1, e2, k1 * sizeof(size_t)) == 0);
+	}
+	free(z);
+	free(p);
+	free(e1);
+	free(e2);
+}

@@ -151,3 +151,41 @@ TEST(mixed_payload_is_still_compressed)
 	free(p);
 	blob_ctx_free(c);
 }
+
+/* The reusable per-thread contexts give the one-shot functions' results. */
+TEST(reusable_contexts_match_one_shot)
+{
+	crypto_keys k;
+	keys_init(&k);
+	crypto_ctx *c;
+	REQUIRE(crypto_ctx_new(&c, &k) == 0);
+	uint8_t msg[3000], a[32], b[32];
+	test_fill(msg, sizeof(msg), 3);
+	for (size_t n = 0; n < sizeof(msg); n += 731) {
+		crypto_ctx_id(c, a, msg, n);
+		crypto_hmac(b, k.mac, msg, n);
+		CHECK(memcmp(a, b, 32) == 0);
+	}
+	uint8_t sealed[sizeof(msg) + 1 + CRYPTO_OVERHEAD], out[sizeof(msg) + 1];
+	const uint8_t head = 7;
+	for (int round = 0; round < 3; round++) {
+		REQUIRE(crypto_ctx_seal(c, sealed, "aad", 3, &head, 1, msg, sizeof(msg)) == 0);
+		/* opened by the one-shot function and by the context alike */
+		CHECK(crypto_open(out, k.enc, "aad", 3, sealed, sizeof(sealed)) == 0);
+		CHECK(out[0] == 7 && memcmp(out + 1, msg, sizeof(msg)) == 0);
+		memset(out, 0, sizeof(out));
+		CHECK(crypto_ctx_open(c, out, "aad", 3, sealed, sizeof(sealed)) == 0);
+		CHECK(out[0] == 7 && memcmp(out + 1, msg, sizeof(msg)) == 0);
+		sealed[40] ^= 1;
+		CHECK(crypto_ctx_open(c, out, "aad", 3, sealed, sizeof(sealed)) == -DV_EBADKEY);
+	}
+	/* in place, and a one-shot seal opened by the context */
+	memcpy(sealed + CRYPTO_NONCE_LEN, msg, 100);
+	REQUIRE(crypto_ctx_seal(c, sealed, NULL, 0, sealed + CRYPTO_NONCE_LEN, 100, NULL, 0) == 0);
+	CHECK(crypto_ctx_open(c, out, NULL, 0, sealed, 100 + CRYPTO_OVERHEAD) == 0);
+	CHECK(memcmp(out, msg, 100) == 0);
+	REQUIRE(crypto_seal(sealed, k.enc, "z", 1, msg, 50) == 0);
+	CHECK(crypto_ctx_open(c, out, "z", 1, sealed, 50 + CRYPTO_OVERHEAD) == 0);
+	CHECK(memcmp(out, msg, 50) == 0);
+	crypto_ctx_free(c);
+}

@@ -24,7 +24,8 @@
 /* Small chunks, so a few MiB make a few hundred of them. */
 static const chunker_params small = { 16u << 10, 64u << 10, 256u << 10 };
 
-#define DATA_LEN ((size_t)(6u << 20) + 12345)
+/* more than two windows of the wide pipeline (8 MiB each) */
+#define DATA_LEN ((size_t)(19u << 20) + 12345)
 
 static char dir[64];
 

@@ -20,6 +20,7 @@
 #include "repo/repo.h"
 #include "repo/session.h"
 #include "repo/snapshots.h"
+#include "jobs/gc.h"
 #include "jobs/snapsel.h"
 
 #include <pthread.h>
@@ -484,4 +485,182 @@ TEST(index_over_mem_stays_out_of_the_heap)
 	CHECK(rmdir(dir) == 0); /* the copy was unlinked: nothing is left */
 	CHECK(rmdir(cache) == 0);
 	unsetenv("XDG_CACHE_HOME");
+}
+
+/*
+ * A backend that passes everything to another and, once armed, runs a
+ * hook right after the next index file is stored: the moment between a
+ * session writing an index file and mapping it back, where a concurrent
+ * prune can fold the file into one of its own and delete it.
+ */
+typedef struct {
+	backend base;
+	backend *in;
+	void (*after_index_put)(void);
+} hook_backend;
+
+static backend *hook_in(backend *b) { return ((hook_backend *)b)->in; }
+
+static int hook_put(backend *b, const char *name, backend_hint hint, const void *p, size_t n)
+{
+	hook_backend *h = (hook_backend *)b;
+	int rc = backend_put(h->in, name, hint, p, n);
+	if (rc == 0 && strncmp(name, "index/", 6) == 0 && h->after_index_put) {
+		void (*fn)(void) = h->after_index_put;
+		h->after_index_put = NULL; /* once */
+		fn();
+	}
+	return rc;
+}
+static int hook_get(backend *b, const char *name, backend_hint hint, bytes *out)
+{
+	return backend_get(hook_in(b), name, hint, out);
+}
+static int hook_open_read(backend *b, const char *name, backend_hint hint, void **out,
+			  uint64_t *size)
+{
+	return backend_open_read(hook_in(b), name, hint, (backend_file **)out, size);
+}
+static backend *hook_file_owner; /* file handles belong to it (one hook backend at a time) */
+static int hook_file_read(void *f, uint64_t off, void *p, size_t n)
+{
+	return backend_file_read(hook_file_owner, f, off, p, n);
+}
+static void hook_file_close(void *f) { backend_file_close(hook_file_owner, f); }
+static int hook_stat(backend *b, const char *name, backend_stat_t *out)
+{
+	return backend_stat(hook_in(b), name, out);
+}
+static int hook_list(backend *b, const char *dir, backend_list_fn fn, void *ud)
+{
+	return backend_list(hook_in(b), dir, fn, ud);
+}
+static int hook_remove(backend *b, const char *name) { return backend_remove(hook_in(b), name); }
+static void hook_free(backend *b)
+{
+	backend_free(hook_in(b));
+	free(b->location);
+	free(b);
+}
+static const struct backend_ops hook_ops = {
+	.version = BACKEND_OPS_VERSION,
+	.put = hook_put,
+	.get = hook_get,
+	.open_read = hook_open_read,
+	.file_read = hook_file_read,
+	.file_close = hook_file_close,
+	.stat = hook_stat,
+	.list = hook_list,
+	.remove = hook_remove,
+	.free = hook_free,
+};
+
+static const char *fold_url;
+static gc_result fold_res;
+static int fold_rc = 1;
+
+/* What `dvalin prune` does, in another repository handle on the same store. */
+static void prune_now(void)
+{
+	repo_open_opts prune = { .level = 3, .lease = "prune", .exclusive = 1 };
+	gc_opts o = { .max_unused = 0.1 };
+	backend *be;
+	repo *p;
+	fold_rc = backend_open(fold_url, 0, &be);
+	fold_rc = fold_rc ?: repo_open_with(&p, be, &prune);
+	if (fold_rc == 0) {
+		fold_rc = gc_prune(p, &o, &fold_res);
+		repo_free(p);
+	}
+}
+
+static int count_one(void *ud, const backend_entry *e)
+{
+	(void)e;
+	++*(size_t *)ud;
+	return 0;
+}
+
+static size_t count_files(backend *be, const char *dir)
+{
+	size_t n = 0;
+	backend_list(be, dir, count_one, &n);
+	return n;
+}
+
+/*
+ * The race of a backup that spills its blobs into index files with a
+ * prune (docs/concurrency.md, "Spilled index files"), made to happen on
+ * demand: the backup stores x and writes an index file; before it maps
+ * the file back, a prune folds that file and the older one into a new
+ * file and deletes both.  The backup goes on: its flush succeeds, a later
+ * copy of x is deduplicated (also after the next index file, whose
+ * spill drops written entries from the table), and everything it stored
+ * is indexed and readable afterwards.
+ */
+TEST(a_prune_folding_a_spilled_index_file_loses_nothing)
+{
+	char cache[] = "/tmp/dvalin-unit-cache-XXXXXX";
+	REQUIRE(mkdtemp(cache));
+	setenv("XDG_CACHE_HOME", cache, 1);
+	/* the packs of this test, which no snapshot uses, stay young (the default skew) */
+	setenv("DVALIN_CLOCK_SKEW", "300", 1);
+	backend *keep, *in;
+	repo *r;
+	fold_url = "mem:repo-fold";
+	REQUIRE(fresh_repo(fold_url, &keep, &r) == 0);
+	uint8_t a[3000], x[4000], y[5000], ida[32], idx[32], idy[32];
+	test_fill(a, sizeof(a), 11);
+	test_fill(x, sizeof(x), 12);
+	test_fill(y, sizeof(y), 13);
+	repo_blob_id(r, ida, a, sizeof(a));
+	repo_blob_id(r, idx, x, sizeof(x));
+	repo_blob_id(r, idy, y, sizeof(y));
+	REQUIRE(repo_save_blob(r, BLOB_DATA, ida, a, sizeof(a)) == 0);
+	REQUIRE(repo_flush(r) == 0); /* an older index file */
+	repo_free(r);
+
+	hook_backend *h = calloc(1, sizeof(*h));
+	REQUIRE(h && backend_open(fold_url, 0, &in) == 0);
+	REQUIRE(backend_init(&h->base, &hook_ops, 0, fold_url) == 0);
+	h->in = in;
+	hook_file_owner = in;
+	repo_open_opts backup = { .pass = PASS, .level = 3, .lease = "backup" };
+	REQUIRE(repo_open_with(&r, &h->base, &backup) == 0);
+	REQUIRE(repo_save_blob(r, BLOB_DATA, idx, x, sizeof(x)) == 0);
+	h->after_index_put = prune_now;
+	CHECK(repo_flush(r) == 0);
+	REQUIRE(fold_rc == 0);
+	/* the prune replaced both files (nothing condemned: the packs are young) */
+	CHECK(fold_res.index_files_replaced == 2 && fold_res.packs_condemned == 0);
+	CHECK(count_files(keep, "index") == 1);
+
+	uint64_t added = repo_bytes_added(r);
+	REQUIRE(repo_save_blob(r, BLOB_DATA, idx, x, sizeof(x)) == 0);
+	CHECK(repo_bytes_added(r) == added); /* deduplicated, not stored again */
+	REQUIRE(repo_save_blob(r, BLOB_DATA, idy, y, sizeof(y)) == 0);
+	CHECK(repo_flush(r) == 0); /* this file is mapped back; the table drops its entries */
+	added = repo_bytes_added(r);
+	CHECK(repo_has_blob(r, idx) && repo_has_blob(r, idy) && repo_has_blob(r, ida));
+	REQUIRE(repo_save_blob(r, BLOB_DATA, idx, x, sizeof(x)) == 0);
+	CHECK(repo_bytes_added(r) == added);
+	CHECK(repo_flush(r) == 0);
+	repo_free(r);
+
+	/* a new session finds every blob in the index */
+	REQUIRE(open_repo(fold_url, PASS, &r) == 0);
+	buf out = BUF_INIT;
+	CHECK(repo_has_blob(r, idx) && repo_has_blob(r, idy) && repo_has_blob(r, ida));
+	CHECK(repo_load_blob_verified(r, BLOB_DATA, idx, &out) == 0 && out.len == sizeof(x) &&
+	      memcmp(out.data, x, sizeof(x)) == 0);
+	CHECK(repo_load_blob_verified(r, BLOB_DATA, idy, &out) == 0 && out.len == sizeof(y));
+	buf_release(&out);
+	repo_free(r);
+	backend_free(keep);
+	char dir[sizeof(cache) + 8];
+	snprintf(dir, sizeof(dir), "%s/dvalin", cache);
+	rmdir(dir);
+	CHECK(rmdir(cache) == 0);
+	unsetenv("XDG_CACHE_HOME");
+	unsetenv("DVALIN_CLOCK_SKEW");
 }
