@@ -145,10 +145,16 @@ static int prove(repo *r, const crypto_keys *k)
 	if (!p.opened)
 		return err_set(-DV_EBADKEY, "the paper key does not open the snapshots of this repository (%d tried)",
 			       p.tried);
+	/* a session of its own, made while r holds the keys: a session's
+	 * blob context keys its HMAC and AES-GCM contexts once, when made */
 	crypto_keys saved = r->keys;
-	r->keys = *k; /* the session's blob context reads them through r */
+	r->keys = *k;
+	repo_session *sess = NULL;
 	buf _cleanup_(buf_releasep) plain = BUF_INIT;
-	rc = repo_load_blob_verified(r, BLOB_TREE, p.tree, &plain);
+	rc = repo_session_new(&sess, r);
+	if (rc == 0)
+		rc = repo_session_load(sess, BLOB_TREE, p.tree, &plain, 1);
+	repo_session_free(sess);
 	r->keys = saved;
 	crypto_wipe(&saved, sizeof(saved));
 	if (rc == -DV_ECORRUPT || rc == -DV_EBADKEY)

@@ -661,6 +661,11 @@ SetEnv {setenv}
         if not alias.replace("-", "").replace("_", "").isalnum() or alias == self.alias:
             raise ValueError(f"bad ssh alias {alias!r}")
         key = os.path.join(self.dir, f"client_{alias}")
+        # a test before this one on the same sshd may have used the alias
+        # (reset() forgets clients, not their files): a new key each time
+        for old in (key, key + ".pub"):
+            if os.path.exists(old):
+                os.unlink(old)
         c = SshClient(alias, key, self._keygen(key, f"dvalin-test-{alias}"))
         self.clients[alias] = c
         self._write_client_config()
