@@ -108,11 +108,15 @@ static int check_config(const char *path)
 		       j->repo ? "  -> " : "", j->repo ? j->repo->location : "", j->to ? " -> " : "",
 		       j->to ? j->to->location : "");
 	}
+	const char *scheme = c->tls_cert ? "https://" : "http://";
 	size_t ll = c->listen ? strlen(c->listen) : 0;
-	int any_port = ll >= 2 && strcmp(c->listen + ll - 2, ":0") == 0;
-	printf("web UI: %s%.*s%s\n", c->listen ? (c->tls_cert ? "https://" : "http://") : "off",
-	       (int)(any_port ? ll - 2 : ll), c->listen ? c->listen : "",
-	       !c->listen ? "" : any_port ? ", on a free port chosen when the daemon starts" : "/");
+	if (!c->listen)
+		printf("web UI: off\n");
+	else if (ll >= 2 && strcmp(c->listen + ll - 2, ":0") == 0)
+		printf("web UI: %s%.*s, on a free port chosen when the daemon starts\n", scheme, (int)(ll - 2),
+		       c->listen);
+	else
+		printf("web UI: %s%s/\n", scheme, c->listen);
 	printf("notification channels: %zu\n", c->alerts.n);
 	printf("state: %s\n", c->state_dir);
 	config_free(c);

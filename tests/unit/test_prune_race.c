@@ -312,6 +312,22 @@ static int has_snapshot(const scene *sc)
 	return rc < 0 ? rc : (int)n;
 }
 
+/* After a race, whatever its outcome: the replica prunes, syncs and reads
+ * back whole. */
+static void check_recovers(scene *sc, long k)
+{
+	gc_result g;
+	int rc;
+	CHECK((rc = prune_at(sc, 0, &g)) == 0);
+	if (rc < 0)
+		fprintf(stderr, "  k=%ld: the next prune: %s\n", k, err_msg(rc));
+	CHECK((rc = sync_once(sc)) == 0);
+	if (rc < 0)
+		fprintf(stderr, "  k=%ld: the next sync: %s\n", k, err_msg(rc));
+	CHECK(has_snapshot(sc) == 1);
+	CHECK(replica_intact(sc) == 0);
+}
+
 static int prune_at(scene *sc, long k, gc_result *g)
 {
 	backend *be;
@@ -366,14 +382,7 @@ TEST(a_sync_recreating_condemned_packs_loses_nothing_at_any_point_of_a_prune)
 			deleted_under += g.packs_deleted > 0 && sc.sync_rc != 0;
 		}
 		/* afterwards the replica is consistent: prune, sync and read it all */
-		CHECK((rc = prune_at(&sc, 0, &g)) == 0);
-		if (rc < 0)
-			fprintf(stderr, "  k=%ld: the next prune: %s\n", k, err_msg(rc));
-		CHECK((rc = sync_once(&sc)) == 0);
-		if (rc < 0)
-			fprintf(stderr, "  k=%ld: the next sync: %s\n", k, err_msg(rc));
-		CHECK(has_snapshot(&sc) == 1);
-		CHECK(replica_intact(&sc) == 0);
+		check_recovers(&sc, k);
 		backend_free(keep_s);
 		backend_free(keep_d);
 		if (done) {
@@ -426,14 +435,7 @@ TEST(a_prune_at_any_point_of_a_sync_recreating_condemned_packs_loses_nothing)
 			CHECK(strstr(msg, "being deleted") || strstr(msg, "was deleted"));
 			CHECK(has_snapshot(&sc) == 0);
 		}
-		CHECK((rc = prune_at(&sc, 0, &g)) == 0);
-		if (rc < 0)
-			fprintf(stderr, "  k=%ld: the next prune: %s\n", k, err_msg(rc));
-		CHECK((rc = sync_once(&sc)) == 0);
-		if (rc < 0)
-			fprintf(stderr, "  k=%ld: the next sync: %s\n", k, err_msg(rc));
-		CHECK(has_snapshot(&sc) == 1);
-		CHECK(replica_intact(&sc) == 0);
+		check_recovers(&sc, k);
 		backend_free(keep_s);
 		backend_free(keep_d);
 		if (done) {
