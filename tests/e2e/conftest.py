@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Shared fixtures: the dvalin binary under test, repositories, users."""
 import atexit
+import contextlib
 import hashlib
 import json
 import os
@@ -175,6 +176,23 @@ def snapshots(repo_path):
 
 def is_root():
     return os.geteuid() == 0
+
+
+@contextlib.contextmanager
+def small_tmpfs(path, size, options=""):
+    """A tmpfs of size (e.g. "24m") mounted at path (made if missing) for a
+    full-file-system test; the test is skipped where none can be mounted."""
+    if not is_root():
+        pytest.skip("mounting a small file system needs root")
+    os.makedirs(path, exist_ok=True)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}{options}", "none", path],
+                       capture_output=True)
+    if p.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: " + p.stderr.decode(errors="replace").strip())
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", path], capture_output=True)
 
 
 def tree_digest(root):

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import DVALIN, base_env, is_root, run, snapshots, tree_digest as digest
+from conftest import DVALIN, base_env, run, small_tmpfs, snapshots, tree_digest as digest
 
 
 @pytest.fixture
@@ -154,16 +154,8 @@ def test_killed_backup_leaves_packs_the_next_one_reuses(fast):
 
 @pytest.fixture
 def small_fs(fast):
-    if not is_root():
-        pytest.skip("mounting a small file system needs root")
-    mnt = os.path.join(fast, "small")
-    os.mkdir(mnt)
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "none", mnt],
-                       capture_output=True)
-    if p.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    yield mnt
-    subprocess.run(["umount", "-l", mnt])
+    with small_tmpfs(os.path.join(fast, "small"), "24m") as mnt:
+        yield mnt
 
 
 @pytest.mark.serial

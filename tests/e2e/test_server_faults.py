@@ -19,7 +19,7 @@ import time
 import pytest
 
 import services
-from conftest import DVALIN, base_env, is_root, run, tree_digest
+from conftest import DVALIN, base_env, run, small_tmpfs, tree_digest
 
 # The client gives up quickly here: these tests wait for its verdict.
 FAST = {"DVALIN_RETRY_SECONDS": "3", "DVALIN_STALL_SECONDS": "3"}
@@ -292,23 +292,15 @@ def test_stalled_peer_times_out_in_one_line_and_the_server_serves_others(
 @pytest.fixture
 def small_server(world):
     """A server of its own whose data directory is on a 24 MiB tmpfs."""
-    if not is_root():
-        pytest.skip("mounting a small file system needs root")
-    mnt = os.path.join(world, "small")
-    os.mkdir(mnt)
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0755", "none", mnt],
-                       capture_output=True)
-    if p.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here: " + p.stderr.decode(errors="replace"))
-    s = None
-    try:
-        s = services.DvalinServer(DVALIN, state_base=mnt).start()
-        s.mnt = mnt
-        yield s
-    finally:
-        if s:
-            s.stop(check=False)
-        subprocess.run(["umount", "-l", mnt])
+    with small_tmpfs(os.path.join(world, "small"), "24m", ",mode=0755") as mnt:
+        s = None
+        try:
+            s = services.DvalinServer(DVALIN, state_base=mnt).start()
+            s.mnt = mnt
+            yield s
+        finally:
+            if s:
+                s.stop(check=False)
 
 
 def test_server_disk_full_is_one_clear_line_and_nothing_is_corrupted(small_server, world):

@@ -14,7 +14,7 @@ import tempfile
 
 import pytest
 
-from conftest import DVALIN, base_env, is_root, run, snapshots
+from conftest import DVALIN, base_env, is_root, run, small_tmpfs, snapshots
 import treeutil
 
 KEYLESS = {k: v for k, v in base_env().items() if k != "DVALIN_PASSWORD"}
@@ -322,15 +322,8 @@ def test_limit_rate_paces_the_reads(pair, world):
 
 @pytest.fixture
 def tmpfs(world):
-    if not is_root():
-        pytest.skip("mounting a small file system needs root")
-    mnt = os.path.join(world, "small")
-    os.mkdir(mnt)
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "none", mnt], capture_output=True)
-    if p.returncode != 0:
-        pytest.skip(f"cannot mount tmpfs: {p.stderr!r}")
-    yield mnt
-    subprocess.run(["umount", "-l", mnt], capture_output=True)
+    with small_tmpfs(os.path.join(world, "small"), "6m") as mnt:
+        yield mnt
 
 
 def test_a_full_destination_fails_in_one_line_and_resumes(world, repo, tmpfs):
