@@ -70,6 +70,8 @@ e2e() { # the caller sets DVALIN_BIN and sanitizer options; $@ = test paths
 		t0=$(date +%s)
 		out=$(DVALIN_TOOLS=$PWD/build/tools $PY -m pytest -q -p no:cacheprovider \
 		      -m "$sel" $par "$@" 2>&1); rc=$?
+		# a failure's assertion lines first: the tail below is its summary only
+		[ $rc -ne 0 ] && [ $rc -ne 5 ] && printf '%s\n' "$out" | grep -E '^(E  |_{3,} .* _{3,}$)' | head -n 80
 		printf '%s\n' "$out" | tail -n 25
 		echo "   ($part part: $(( $(date +%s) - t0 )) s)"
 		[ $rc -eq 5 ] && continue  # nothing selected
