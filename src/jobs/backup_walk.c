@@ -21,6 +21,7 @@
  */
 #include "backup_walk.h"
 #include "backup_filter.h"
+#include "dirlist.h"
 #include "fssnap.h"
 #include "quote.h"
 #include "treeio.h"
@@ -55,6 +56,8 @@
 #define STACK_OPEN_FDS 32
 #define STACK_ROOT_FDS 2
 #define WINDOW_MIN 4
+/* entries listed ahead at most (about 200 bytes each with their names) */
+#define AHEAD_ENTRIES 8192
 
 enum { PE_SKIP, PE_NODE, PE_REUSE, PE_JOB, PE_LINK };
 
@@ -73,6 +76,8 @@ typedef struct {
 	int src_fd;          /* (owned; valid while src_name is set) */
 	int follow;          /* read through a symlink (a path given with --read-devices) */
 	int unconfirmed;     /* PE_REUSE: its chunks are still to be found in the index */
+	int has_st, st_rc;   /* st (or the stat's error) came with the listing */
+	dirlist_req *ahead;  /* a directory: its listing, read ahead (until taken) */
 } pentry;
 
 /* What an entry of a virtual directory leads to. */
@@ -128,6 +133,7 @@ typedef struct {
 	qdir *q_head, *q_tail;
 	size_t q_len, q_window; /* at most QUEUE_WINDOW */
 	backup_filter filter; /* what is left out */
+	dirlist_ahead *ahead; /* lists the next subdirectories beside the walk, or NULL */
 } walker;
 
 static const char *qpath(walker *w)
@@ -156,11 +162,6 @@ static size_t path_push(buf *path, const char *name)
 	return old;
 }
 
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int is_dot_or_dotdot(const char *n)
 {
 	return n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]));
@@ -178,46 +179,6 @@ static int open_dir(DIR **out, int fd)
 		close(dfd);
 		return rc;
 	}
-	return 0;
-}
-
-/* The sorted entry names of a directory (without . and ..). */
-static int read_names(int fd, char ***out, size_t *out_n)
-{
-	DIR *d _cleanup_(closedirp) = NULL;
-	int rc = open_dir(&d, fd);
-	if (rc < 0)
-		return rc;
-	char **v = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
-	while ((errno = 0, e = readdir(d))) {
-		if (is_dot_or_dotdot(e->d_name))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 32;
-			char **nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				strlist_free(v, n);
-				return -ENOMEM;
-			}
-			v = nv;
-		}
-		if (!(v[n] = strdup(e->d_name))) {
-			strlist_free(v, n);
-			return -ENOMEM;
-		}
-		n++;
-	}
-	if (errno) {
-		rc = -errno;
-		strlist_free(v, n);
-		return rc;
-	}
-	if (n)
-		qsort(v, n, sizeof(*v), cmp_name);
-	*out = v;
-	*out_n = n;
 	return 0;
 }
 
@@ -273,6 +234,7 @@ static void pentries_free(pentry *pe, size_t n)
 		buf_release(&pe[i].target);
 		backup_file_free(pe[i].job);
 		seglist_release(&pe[i].segs);
+		dirlist_ahead_drop(pe[i].ahead);
 	}
 	free(pe);
 }
@@ -562,32 +524,64 @@ static int drain_dirs(walker *w)
 /* ---- preparing entries (walking thread) ---- */
 
 /*
+ * The entries of the directory fd with their stat: the read-ahead's
+ * listing (ahead, taken) if it has one, else read now.  A tagged directory
+ * (--exclude-caches, --exclude-if-present) keeps only its tag, so a restore
+ * shows where its contents were left out.
+ */
+static int list_dir(walker *w, int fd, unsigned depth, dirlist_req *ahead, dirlist *l)
+{
+	int listed = ahead && dirlist_ahead_take(ahead, l) == 1;
+	int rc = listed ? 0 : dirlist_names(fd, l);
+	const char *tag = rc == 0 && depth > 0 ? backup_filter_tagged(&w->filter, fd) : NULL;
+	if (tag) {
+		unsigned char *keep = calloc(l->n ? l->n : 1, 1);
+		if (!keep) {
+			dirlist_release(l);
+			return -ENOMEM;
+		}
+		size_t k = 0;
+		for (size_t i = 0; i < l->n; i++)
+			k += keep[i] = strcmp(l->e[i].name, tag) == 0;
+		w->filter.excluded += l->n - k;
+		dirlist_keep(l, keep);
+		free(keep);
+	}
+	if (rc == 0 && !listed)
+		dirlist_stat(fd, l);
+	return rc;
+}
+
+/* Asks the read-ahead for the subdirectories of f that the walk will enter. */
+static int read_ahead(walker *w, const frame *f)
+{
+	dirlist_batch *b = NULL;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < f->n; i++) {
+		pentry *pe = &f->pe[i];
+		if (pe->st_rc || !S_ISDIR(pe->st.st_mode) || f->depth + 2 >= TREE_MAX_DEPTH ||
+		    (w->p->one_file_system && pe->st.st_dev != w->root_dev))
+			continue;
+		if (!b && ((rc = dirlist_ahead_begin(w->ahead, f->fd, &b)) < 0 || !b))
+			break;
+		rc = dirlist_ahead_add(b, pe->name, &pe->st, &pe->ahead);
+	}
+	dirlist_ahead_end(b);
+	return rc;
+}
+
+/*
  * A frame for the directory fd (taken), whose path is w->path: 0, or 1
  * when it could not be listed (warned; its tree is stored empty).
  */
 static int open_frame(walker *w, int fd, tree *ptree, unsigned depth, uint8_t out_id[32],
-		      frame *out)
+		      dirlist_req *ahead, frame *out)
 {
-	char **names = NULL;
-	size_t n = 0;
-	int rc = read_names(fd, &names, &n);
-	/* a tagged directory (--exclude-caches, --exclude-if-present) keeps
-	 * only its tag, so a restore shows where its contents were left out */
-	const char *tag = rc == 0 && depth > 0 ? backup_filter_tagged(&w->filter, fd) : NULL;
-	if (tag) {
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (strcmp(names[i], tag) == 0)
-				names[k++] = names[i];
-			else
-				free(names[i]);
-		}
-		w->filter.excluded += n - k;
-		n = k;
-	}
-	pentry *pe = rc == 0 ? calloc(n ? n : 1, sizeof(*pe)) : NULL;
+	dirlist l = DIRLIST_INIT;
+	int rc = list_dir(w, fd, depth, ahead, &l);
+	pentry *pe = rc == 0 ? calloc(l.n ? l.n : 1, sizeof(*pe)) : NULL;
 	if (rc == 0 && !pe) {
-		strlist_free(names, n);
+		dirlist_release(&l);
 		rc = -ENOMEM;
 	}
 	if (rc < 0) {
@@ -598,12 +592,23 @@ static int open_frame(walker *w, int fd, tree *ptree, unsigned depth, uint8_t ou
 		warn_entry(w, "cannot list directory", rc);
 		return empty_tree(w, out_id) ?: 1;
 	}
-	for (size_t i = 0; i < n; i++)
-		pe[i].name = names[i]; /* the entries own the names now */
-	free(names);
-	*out = (frame){ .fd = fd, .pe = pe, .n = n, .ptree = *ptree, .out = out_id, .path_len = w->path.len, .depth = depth };
+	for (size_t i = 0; i < l.n; i++) {
+		/* the entries own the names now */
+		pe[i].name = l.e[i].name;
+		pe[i].st = l.e[i].st;
+		pe[i].st_rc = l.e[i].rc;
+		pe[i].has_st = 1;
+	}
+	free(l.e);
+	*out = (frame){ .fd = fd, .pe = pe, .n = l.n, .ptree = *ptree, .out = out_id, .path_len = w->path.len, .depth = depth };
 	*ptree = (tree)TREE_INIT;
-	return 0;
+	rc = w->ahead ? read_ahead(w, out) : 0;
+	if (rc < 0) {
+		pentries_free(out->pe, out->n);
+		tree_release(&out->ptree);
+		close(fd);
+	}
+	return rc;
 }
 
 /* A directory entry: descended into (*has_child) or stored empty. */
@@ -645,7 +650,9 @@ static int prepare_dir(walker *w, frame *f, pentry *pe, const tree *pt, frame *c
 	const uint8_t *pid = pn && pn->type == NODE_DIR && !w->p->force ? tree_child(pt, pn->subtree) : NULL;
 	if (pid && treeio_load(w->p->r, pid, &ptree) < 0)
 		tree_release(&ptree);
-	int rc = open_frame(w, sfd, &ptree, f->depth + 1, pe->sub, child);
+	dirlist_req *ahead = pe->ahead;
+	pe->ahead = NULL; /* taken by the listing */
+	int rc = open_frame(w, sfd, &ptree, f->depth + 1, pe->sub, ahead, child);
 	*has_child = rc == 0;
 	return rc < 0 ? rc : 0;
 }
@@ -721,8 +728,10 @@ static int prepare_entry(walker *w, frame *f, pentry *pe, int top, frame *child,
 	struct stat lst;
 	pe->kind = PE_SKIP;
 	pe->pn = NULL;
-	if (fstatat(dfd, sname, &pe->st, AT_SYMLINK_NOFOLLOW) < 0) {
-		warn_entry(w, errno == ENOENT ? "file vanished" : "cannot stat", -errno);
+	if (!pe->has_st && fstatat(dfd, sname, &pe->st, AT_SYMLINK_NOFOLLOW) < 0)
+		pe->st_rc = -errno;
+	if (pe->st_rc) {
+		warn_entry(w, pe->st_rc == -ENOENT ? "file vanished" : "cannot stat", pe->st_rc);
 		goto out;
 	}
 	/* after the stat: a pattern ending in '/' matches directories only */
@@ -786,6 +795,8 @@ static int prepare_entry(walker *w, frame *f, pentry *pe, int top, frame *child,
 	}
 out:
 	pe->pn = NULL; /* it points into f's parent tree, released with f */
+	dirlist_ahead_drop(pe->ahead); /* a directory not entered */
+	pe->ahead = NULL;
 	if (!*has_child)
 		w->path.len = old;
 	return rc;
@@ -1121,6 +1132,7 @@ static void walker_release(walker *w)
 	buf_release(&w->path);
 	buf_release(&w->qbuf);
 	backup_filter_release(&w->filter);
+	dirlist_ahead_free(w->ahead);
 }
 
 int backup_walk(const backup_walk_params *p, uint8_t out_root[32], snapshot_stats *st)
@@ -1129,6 +1141,10 @@ int backup_walk(const backup_walk_params *p, uint8_t out_root[32], snapshot_stat
 	memset(&w, 0, sizeof(w));
 	w.p = p;
 	size_windows(&w, p->threads);
+	/* with one thread asked for, none beside the walk; without the
+	 * read-ahead (it could not start) the walk lists everything itself */
+	if (p->threads > 1 && dirlist_ahead_new(&w.ahead, AHEAD_ENTRIES) < 0)
+		w.ahead = NULL;
 	int rc = meta_names_new(&w.names);
 	rc = rc ?: backup_filter_init(&w.filter, p->filter);
 	if (rc < 0) {
@@ -1148,7 +1164,7 @@ int backup_walk(const backup_walk_params *p, uint8_t out_root[32], snapshot_stat
 	if (strcmp(p->paths[0], "/") == 0) {
 		int fd = open(first, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		buf_put_u8(&w.path, '/');
-		rc = fd < 0 ? err_sys(-errno, "cannot open '%s'", first) : open_frame(&w, fd, &none, 0, out_root, &root);
+		rc = fd < 0 ? err_sys(-errno, "cannot open '%s'", first) : open_frame(&w, fd, &none, 0, out_root, NULL, &root);
 	} else {
 		rc = virtual_frame(&w, "", p->paths, p->npaths, &none, 0, out_root, &root);
 	}
