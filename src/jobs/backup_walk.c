@@ -58,6 +58,7 @@
 #define WINDOW_MIN 4
 /* entries listed ahead at most (about 200 bytes each with their names) */
 #define AHEAD_ENTRIES 8192
+#define AHEAD_FDS 16
 
 enum { PE_SKIP, PE_NODE, PE_REUSE, PE_JOB, PE_LINK };
 
@@ -132,6 +133,7 @@ typedef struct {
 	size_t stack_fds; /* at most STACK_OPEN_FDS */
 	qdir *q_head, *q_tail;
 	size_t q_len, q_window; /* at most QUEUE_WINDOW */
+	unsigned ahead_fds;     /* the read-ahead's, at most AHEAD_FDS */
 	backup_filter filter; /* what is left out */
 	dirlist_ahead *ahead; /* lists the next subdirectories beside the walk, or NULL */
 } walker;
@@ -1060,6 +1062,7 @@ static void size_windows(walker *w, int threads)
 	spare = limit > reserve ? limit - reserve : 0;
 	w->stack_fds = MAX((size_t)WINDOW_MIN, MIN((size_t)STACK_OPEN_FDS, spare / 3));
 	w->q_window = MAX((size_t)WINDOW_MIN, MIN((size_t)QUEUE_WINDOW, spare / 2));
+	w->ahead_fds = (unsigned)MIN((size_t)AHEAD_FDS, spare / 8);
 }
 
 /* Walks from the frame root (pushed) until the stack is empty. */
@@ -1142,8 +1145,9 @@ int backup_walk(const backup_walk_params *p, uint8_t out_root[32], snapshot_stat
 	w.p = p;
 	size_windows(&w, p->threads);
 	/* with one thread asked for, none beside the walk; without the
-	 * read-ahead (it could not start) the walk lists everything itself */
-	if (p->threads > 1 && dirlist_ahead_new(&w.ahead, AHEAD_ENTRIES) < 0)
+	 * read-ahead (it could not start, or too few descriptors for it) the
+	 * walk lists everything itself */
+	if (p->threads > 1 && dirlist_ahead_new(&w.ahead, AHEAD_ENTRIES, w.ahead_fds) < 0)
 		w.ahead = NULL;
 	int rc = meta_names_new(&w.names);
 	rc = rc ?: backup_filter_init(&w.filter, p->filter);

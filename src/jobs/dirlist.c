@@ -15,8 +15,6 @@
 
 /* getdents64's buffer: readdir's is 32 KiB; a larger one halves the calls */
 #define DENTS_BUF (128u << 10)
-/* descriptors held by queued batches at most (one per listed directory) */
-#define AHEAD_FDS 16
 
 static int cmp_entry(const void *a, const void *b)
 {
@@ -176,7 +174,7 @@ struct dirlist_ahead {
 	pthread_t thread;
 	dirlist_req *head, *tail;
 	size_t held, budget; /* entries listed and not yet taken */
-	unsigned fds;        /* batches' descriptors open */
+	unsigned fds, max_fds; /* batches' descriptors open, and at most (one is the thread's) */
 	int stop;
 };
 
@@ -255,12 +253,15 @@ static void *ahead_run(void *arg)
 	return NULL;
 }
 
-int dirlist_ahead_new(dirlist_ahead **out, size_t budget)
+int dirlist_ahead_new(dirlist_ahead **out, size_t budget, unsigned fds)
 {
+	if (fds < 2)
+		return -EMFILE;
 	dirlist_ahead *a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	a->budget = budget;
+	a->max_fds = fds - 1;
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->work, NULL);
 	pthread_cond_init(&a->done, NULL);
@@ -295,7 +296,7 @@ int dirlist_ahead_begin(dirlist_ahead *a, int dirfd, dirlist_batch **out)
 {
 	*out = NULL;
 	pthread_mutex_lock(&a->mu);
-	int full = a->fds >= AHEAD_FDS || a->held >= a->budget;
+	int full = a->fds >= a->max_fds || a->held >= a->budget;
 	if (!full)
 		a->fds++;
 	pthread_mutex_unlock(&a->mu);

@@ -45,8 +45,12 @@ void dirlist_release(dirlist *l);
 typedef struct dirlist_ahead dirlist_ahead;
 typedef struct dirlist_req dirlist_req;
 
-/* Starts the thread; budget: entries held listed ahead at most. */
-int dirlist_ahead_new(dirlist_ahead **out, size_t budget);
+/*
+ * Starts the thread; budget: entries held listed ahead at most; fds:
+ * descriptors it may hold (a duplicate per directory whose subdirectories
+ * are queued, and the one it lists).
+ */
+int dirlist_ahead_new(dirlist_ahead **out, size_t budget, unsigned fds);
 /* Stops the thread; every request must have been taken or dropped. */
 void dirlist_ahead_free(dirlist_ahead *a);
 

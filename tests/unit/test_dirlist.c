@@ -135,7 +135,7 @@ TEST(dirlist_ahead_lists_what_the_walk_would)
 		REQUIRE(fstatat(dfd, name, &st[d], AT_SYMLINK_NOFOLLOW) == 0);
 	}
 	dirlist_ahead *a = NULL;
-	REQUIRE(dirlist_ahead_new(&a, 1000) == 0);
+	REQUIRE(dirlist_ahead_new(&a, 1000, 16) == 0);
 	dirlist_batch *b = NULL;
 	REQUIRE(dirlist_ahead_begin(a, dfd, &b) == 0 && b);
 	dirlist_req *r[8];
@@ -176,10 +176,12 @@ TEST(dirlist_ahead_lists_what_the_walk_would)
 	rm_tmp();
 }
 
-TEST(dirlist_ahead_without_budget_queues_nothing)
+TEST(dirlist_ahead_without_budget_or_descriptors_queues_nothing)
 {
 	dirlist_ahead *a = NULL;
-	REQUIRE(dirlist_ahead_new(&a, 0) == 0);
+	/* too few descriptors to spare: no thread, the walk lists everything */
+	CHECK(dirlist_ahead_new(&a, 100, 1) == -EMFILE && a == NULL);
+	REQUIRE(dirlist_ahead_new(&a, 0, 16) == 0);
 	int dfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	REQUIRE(dfd >= 0);
 	dirlist_batch *b = (dirlist_batch *)&b;
