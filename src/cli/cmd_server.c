@@ -64,8 +64,9 @@ const char cmd_server_usage[] =
 	"                   " DEFAULT_DATA ")\n"
 	"      --user NAME  as root: run as NAME (init gives NAME the directory);\n"
 	"                   without it the owner of the data directory, never root\n\n"
-	"Rights: read (get, list), append (read, create new files, refresh and remove\n"
-	"its own leases), prune (append, remove snapshots, packs, index files, gc\n"
+	"Rights: read (get, list, and a read lease of its own, so that prunes wait\n"
+	"for a pull), append (read, create new files, refresh and remove its own\n"
+	"leases), prune (append, remove snapshots, packs, index files, gc\n"
 	"records: what forget and prune need), admin (everything).  Expiry: N followed\n"
 	"by s, m, h, d, w or y.  Clients: -r https://HOST:PORT/REPO with\n"
 	"DVALIN_TOKEN_FILE (or DVALIN_TOKEN) and DVALIN_FINGERPRINT (docs/http-api.md).\n";
