@@ -333,3 +333,34 @@ def test_a_read_token_stores_only_a_read_lease_of_its_own(dvalin_server, world):
         assert "kind backup" in f.read()
     assert raw(dvalin_server, "DELETE", f"/{name}/{mine}", tok)[0] == 200
     assert not os.path.exists(os.path.join(d, mine))
+
+
+def test_max_per_address_caps_the_connections_of_one_client_address(world):
+    """`server run --max-per-address 2`: a third connection from 127.0.0.1
+    is refused at accept while two are open, and served once one closes."""
+    import services
+    from conftest import DVALIN
+
+    def get_root():
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        try:
+            c.request("GET", "/")
+            return c.getresponse().status
+        except (ConnectionError, http.client.HTTPException, OSError):
+            return None
+        finally:
+            c.close()
+
+    assert run(["server", "run", "--max-per-address", "0", "--listen", "127.0.0.1:1"]).rc == 2
+    server = services.DvalinServer(DVALIN, args=["--max-per-address", "2"], no_tls=True).start()
+    try:
+        held = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(2)]
+        assert get_root() is None, "a third connection from the address was served"
+        held.pop().close()
+        deadline = time.monotonic() + 60  # the server notices the close on its own time
+        while get_root() != 200:
+            assert time.monotonic() < deadline, "no connection served after one closed"
+            time.sleep(0.1)
+        held.pop().close()
+    finally:
+        server.stop()
