@@ -43,7 +43,8 @@ const char cmd_server_usage[] =
 	"                               signed certificate (for localhost, this host and\n"
 	"                               each NAME); prints the fingerprint clients pin\n"
 	"  run --listen ADDR [--tls-cert F --tls-key F | --no-tls]\n"
-	"      [--max-connections N] [--timeout S] [--log-requests]\n"
+	"      [--max-connections N] [--max-per-address N] [--timeout S]\n"
+	"      [--log-requests]\n"
 	"                               serve until SIGTERM; --no-tls only on loopback\n"
 	"  repo add NAME [--scratch]    a new (empty) repository; clients 'dvalin init' it\n"
 	"                               (--scratch: any names, no checks, for testing a\n"
@@ -64,8 +65,9 @@ const char cmd_server_usage[] =
 	"                   " DEFAULT_DATA ")\n"
 	"      --user NAME  as root: run as NAME (init gives NAME the directory);\n"
 	"                   without it the owner of the data directory, never root\n\n"
-	"Rights: read (get, list), append (read, create new files, refresh and remove\n"
-	"its own leases), prune (append, remove snapshots, packs, index files, gc\n"
+	"Rights: read (get, list, and a read lease of its own, so that prunes wait\n"
+	"for a pull), append (read, create new files, refresh and remove its own\n"
+	"leases), prune (append, remove snapshots, packs, index files, gc\n"
 	"records: what forget and prune need), admin (everything).  Expiry: N followed\n"
 	"by s, m, h, d, w or y.  Clients: -r https://HOST:PORT/REPO with\n"
 	"DVALIN_TOKEN_FILE (or DVALIN_TOKEN) and DVALIN_FINGERPRINT (docs/http-api.md).\n";
@@ -260,6 +262,7 @@ static int server_run(cli_ctx *ctx, const char *dir, const char *user, int argc,
 		{ "tls-key", required_argument, NULL, 'k' },
 		{ "no-tls", no_argument, NULL, 'n' },
 		{ "max-connections", required_argument, NULL, 'm' },
+		{ "max-per-address", required_argument, NULL, 'a' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "log-requests", no_argument, NULL, 'r' },
 		{ 0 },
@@ -285,12 +288,16 @@ static int server_run(cli_ctx *ctx, const char *dir, const char *user, int argc,
 			o.no_tls = 1;
 			break;
 		case 'm':
+		case 'a':
 		case 't':
 			v = strtol(optarg, &end, 10);
 			if (*end || end == optarg || v < 1 || v > 100000)
-				return cli_usage_error(ctx, "invalid --%s '%s'", c == 'm' ? "max-connections" : "timeout", optarg);
+				return cli_usage_error(ctx, "invalid --%s '%s'",
+						       c == 'm' ? "max-connections" : c == 'a' ? "max-per-address" : "timeout", optarg);
 			if (c == 'm')
 				o.max_connections = (unsigned)v;
+			else if (c == 'a')
+				o.max_per_ip = (unsigned)v;
 			else
 				o.timeout_s = (unsigned)v;
 			break;

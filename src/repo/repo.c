@@ -251,6 +251,12 @@ static int take_lease(repo *r, const repo_open_opts *o)
 	 * a restore, or the forget that makes room. */
 	if ((rc == -EROFS || rc == -EACCES || rc == -EPERM || rc == -ENOSPC || rc == -EDQUOT) &&
 	    strcmp(o->lease, "read") == 0) {
+		/* A server that refuses a read token's read lease (one from
+		 * before they were allowed, docs/http-api.md) may prune
+		 * meanwhile: say so, and go on as before, without one. */
+		if (rc == -EACCES && (r->be->flags & BACKEND_REMOTE))
+			log_warn("no read lease on '%s' (%s): a prune there meanwhile may delete packs this reads; it then fails or skips, and writes nothing incomplete",
+				 r->be->location, err_msg(rc));
 		err_clear();
 		return 0;
 	}

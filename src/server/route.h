@@ -39,6 +39,12 @@ typedef struct {
 typedef struct {
 	server_right right; /* what the request needs */
 	const char *doing;  /* for messages: "removing a pack" */
+	/*
+	 * RIGHT_NONE, or the right from which any body will do: a client with
+	 * less (but at least `right`) may store only a body that
+	 * readlease_check() accepts, a read lease of its own.
+	 */
+	server_right any_body;
 } route_need;
 
 /* The right a request needs (never RIGHT_NONE). */

@@ -11,16 +11,19 @@
 #include "serve.h"
 #include "datadir.h"
 #include "ratelimit.h"
+#include "readlease.h"
 #include "store.h"
 #include "token.h"
 #include "../backend/backend.h"
 #include "../base/buf.h"
+#include "../base/checked.h"
 #include "../base/cleanup.h"
 #include "../base/err.h"
 #include "../base/fsio.h"
 #include "../base/log.h"
 #include "../http/http.h"
 #include "../repo/layout.h"
+#include "../repo/lease.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,12 +78,16 @@ typedef struct {
 	int discard;            /* PUT of a content-addressed file that exists */
 	unsigned commit_flags;
 	int record_owner;       /* a new lease: note who made it */
+	int lease_gate;         /* PUT: the body must pass readlease_check() */
+	int replaces;           /* PUT: the file exists */
+	buf body;               /* PUT with lease_gate: the body (a lease, <= 1 KiB) */
 } req;
 
 static void req_done(void *p)
 {
 	req *q = p;
 	store_upload_free(q->up);
+	buf_release(&q->body);
 	if (q->own_store)
 		store_free(q->st);
 	free(q);
@@ -424,8 +431,50 @@ static int on_body(void *p, const void *data, size_t n)
 		return 0;
 	}
 	int rc = store_upload_write(q->up, data, n);
+	if (rc == 0 && q->lease_gate)
+		rc = buf_append(&q->body, data, n);
 	if (rc < 0)
 		q->write_error = rc;
+	return 0;
+}
+
+/*
+ * A read-only client's lease: the body a read lease (readlease.h), and a
+ * refresh one of the lease it replaces.  0, or the answer sent.
+ */
+static int gate_lease(http_req *r, req *q, int *answered)
+{
+	buf old = BUF_INIT;
+	int rc = 0;
+	*answered = 0;
+	if (q->replaces) {
+		int fd;
+		struct stat st;
+		rc = store_open_file(q->st, q->name, &fd, &st);
+		if (rc == 0) {
+			/* a lease on disk passed layout_check: at most 1 KiB */
+			uint64_t size = (uint64_t)st.st_size;
+			rc = size > layout_max_size(LAYOUT_LEASE) ? -EFBIG : buf_reserve(&old, (size_t)size);
+			if (rc == 0 && (rc = fsio_pread_exact(fd, old.data, (size_t)size, 0)) == 0)
+				old.len = (size_t)size;
+			close(fd);
+		}
+	}
+	char why[200];
+	if (rc == 0)
+		rc = readlease_check((const char *)q->body.data, q->body.len, q->replaces ? (const char *)old.data : NULL,
+				     old.len, lease_now_ns(), sat_add_i64(lease_skew_ns(), LEASE_MTIME_SLACK_NS), why,
+				     sizeof(why));
+	buf_release(&old);
+	if (rc == -EACCES) {
+		*answered = 1;
+		return fail(r, q, 403, "forbidden", "%s has the right '%s'; it may store a read lease of its own only, and '%s' is not one: %s",
+			    q->who.name, route_right_name(q->who.right), q->name, why);
+	}
+	if (rc < 0) {
+		*answered = 1;
+		return fail_errno(r, q, rc, "read");
+	}
 	return 0;
 }
 
@@ -450,6 +499,7 @@ static int begin_put(http_req *r, req *q, const route_ask *ask)
 	q->commit_flags = q->kind == LAYOUT_KINDS || (ask->exists && !layout_is_immutable(q->kind))
 				  ? STORE_REPLACE : 0;
 	q->record_owner = q->kind == LAYOUT_LEASE && !ask->exists;
+	q->replaces = ask->exists;
 	rc = store_upload_begin(&q->up, q->st, q->name);
 	if (rc < 0)
 		return fail_errno(r, q, rc, "store");
@@ -464,6 +514,11 @@ static int finish_put(http_req *r, req *q)
 		return fail_errno(r, q, q->write_error, "store");
 	if (store_upload_size(q->up) != q->expect)
 		return fail(r, q, 400, "bad-request", "the body of '%s' ended early", q->name);
+	if (q->lease_gate) {
+		int answered, g = gate_lease(r, q, &answered);
+		if (answered)
+			return g;
+	}
 	int rc = store_upload_commit(q->up, q->commit_flags, q->record_owner ? q->who.id : NULL);
 	if (rc == -EEXIST && q->kind != LAYOUT_KINDS && layout_is_immutable(q->kind))
 		return send_json(r, "{\"stored\": false}\n"); /* another upload of the same bytes won */
@@ -580,6 +635,7 @@ static int route(server *s, http_req *r)
 			    q->who.name, route_right_name(q->who.right), need.doing, q->name[0] ? q->name : q->repo,
 			    route_right_name(need.right),
 			    need.right == RIGHT_PRUNE && s->dd ? " (or run 'dvalin server prune' on the server)" : "");
+	q->lease_gate = need.any_body != RIGHT_NONE && q->who.right < need.any_body;
 	if (s->o.log_requests)
 		log_info("%s %s %s", q->who.name, method, http_path(r));
 	switch (t) {

@@ -31,7 +31,7 @@ typedef struct {
 	const char *tls_cert, *tls_key; /* NULL: the data directory's own */
 	int no_tls;                     /* plain HTTP: refused beyond loopback */
 	unsigned max_connections;       /* 0: 128 */
-	unsigned max_per_ip;            /* 0: 32 */
+	unsigned max_per_ip;            /* 0: 32 (--max-per-address) */
 	unsigned timeout_s;             /* idle connections; 0: 60 */
 	int log_requests;               /* one line per request, not only refusals */
 	/* serve --stdio */

@@ -175,6 +175,11 @@ def test_disk_full_fails_cleanly_and_loses_nothing(fast, small_fs):
     assert r.err.strip().count("\n") == 0 and repo in r.err, r
     assert len(snapshots(repo)) == 1
     assert run(["check", "-r", repo, "--read-data"]).rc == 0
+    # the snapshot from before the disk filled restores exactly
+    target = os.path.join(fast, "t")
+    assert run(["restore", "-r", repo, first.json()["snapshot_id"], "--target", target]).rc == 0
+    assert digest(os.path.join(target, data.lstrip("/"))) == want
+    shutil.rmtree(target)
     # prune on a full disk: fails as clearly, or succeeds; never corrupts
     filler = os.path.join(small_fs, "filler")
     subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True)

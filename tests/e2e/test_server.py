@@ -302,3 +302,65 @@ def test_server_killed_mid_backup_then_a_retried_backup_completes_and_checks_cle
         assert left == [], left
     finally:
         server.stop()
+
+
+def test_a_read_token_stores_only_a_read_lease_of_its_own(dvalin_server, world):
+    url, d, env = remote_repo(dvalin_server, world, rights="read")
+    name, tok = os.path.basename(url), env["DVALIN_TOKEN"]
+    now = time.time_ns()
+
+    def lease(kind="read", start=now, refresh=now):
+        return f"dvalin-lease 1\nkind {kind}\nhost box\npid 7\nstart {start}\nrefresh {refresh}\n".encode()
+
+    mine, other = "locks/0123456789abcdef", "locks/fedcba9876543210"
+    assert raw(dvalin_server, "PUT", f"/{name}/{mine}", tok, body=lease())[0] == 201
+    assert raw(dvalin_server, "PUT", f"/{name}/{mine}", tok, body=lease(refresh=now + 1))[0] == 200
+    # not a read lease, an old start, a refresh that moves the start
+    for body in (lease("backup"), lease(start=now - 3600 * 10**9), b"garbage\n"):
+        st, b = raw(dvalin_server, "PUT", f"/{name}/locks/00000000000000aa", tok, body=body)
+        assert st in (403, 422), (st, b)
+    st, b = raw(dvalin_server, "PUT", f"/{name}/{mine}", tok, body=lease(start=now - 10**9))
+    assert st == 403 and "keep" in b["message"], (st, b)
+    # another client's lease, and any other file
+    admin = dvalin_server.add_token(f"{name}-adm2", "admin", repo=name)
+    assert raw(dvalin_server, "PUT", f"/{name}/{other}", admin, body=lease("backup"))[0] == 201
+    for method in ("PUT", "DELETE"):
+        st, b = raw(dvalin_server, method, f"/{name}/{other}", tok, body=lease() if method == "PUT" else None)
+        assert st == 403 and b["error"] == "forbidden", (method, st, b)
+    st, b = raw(dvalin_server, "PUT", f"/{name}/protected/{'0' * 64}", tok, body=b"")
+    assert st == 403, (st, b)
+    with open(os.path.join(d, other)) as f:
+        assert "kind backup" in f.read()
+    assert raw(dvalin_server, "DELETE", f"/{name}/{mine}", tok)[0] == 200
+    assert not os.path.exists(os.path.join(d, mine))
+
+
+def test_max_per_address_caps_the_connections_of_one_client_address(world):
+    """`server run --max-per-address 2`: a third connection from 127.0.0.1
+    is refused at accept while two are open, and served once one closes."""
+    import services
+    from conftest import DVALIN
+
+    def get_root():
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        try:
+            c.request("GET", "/")
+            return c.getresponse().status
+        except (ConnectionError, http.client.HTTPException, OSError):
+            return None
+        finally:
+            c.close()
+
+    assert run(["server", "run", "--max-per-address", "0", "--listen", "127.0.0.1:1"]).rc == 2
+    server = services.DvalinServer(DVALIN, args=["--max-per-address", "2"], no_tls=True).start()
+    try:
+        held = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(2)]
+        assert get_root() is None, "a third connection from the address was served"
+        held.pop().close()
+        deadline = time.monotonic() + 60  # the server notices the close on its own time
+        while get_root() != 200:
+            assert time.monotonic() < deadline, "no connection served after one closed"
+            time.sleep(0.1)
+        held.pop().close()
+    finally:
+        server.stop()

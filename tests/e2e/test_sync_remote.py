@@ -362,3 +362,60 @@ def test_chain_client_server_backup_box_over_ssh_cold_drive(dvalin_server, sshd,
     t = os.path.join(world, "live")
     assert run(["restore", "-r", cold, ids[-1], "--target", t]).rc == 0
     treeutil.compare(data, os.path.join(t, data.lstrip("/")))
+
+
+def read_leases(repo_dir):
+    d = os.path.join(repo_dir, "locks")
+    out = []
+    for f in os.listdir(d) if os.path.isdir(d) else []:
+        if not f.startswith("."):
+            with open(os.path.join(d, f)) as h:
+                if "\nkind read\n" in h.read():
+                    out.append(f)
+    return out
+
+
+def test_a_pull_with_a_read_token_holds_a_read_lease_that_keeps_a_server_prune_from_deleting(
+        dvalin_server, world):
+    """Issue #11: a pull holds a read lease on the source.  The pull is
+    frozen (SIGSTOP) once its lease is on the server; a snapshot is
+    forgotten there and the server prunes: its packs are condemned, not
+    deleted, while the lease lives (before read leases, they were deleted
+    at once); the pull then copies the other snapshot, and once it has
+    dropped its lease the next prune deletes them."""
+    s = dvalin_server
+    src, data, ids = local_source(world)
+    name, url, admin = server_replica(s, world, "lease", src)
+    assert sync(src, url, env_for(s, world, s.add_token(f"{name}-a", "append", repo=name)))["error"] is None
+    read = env_for(s, world, s.add_token(f"{name}-r", "read", repo=name))
+    box = os.path.join(world, "box")
+    assert run(["init", "--replica-of", url, box], env=read).rc == 0
+    before = data_files(s.repo_dir(name))
+    # at a capped rate, so that the lease is seen while the pull runs
+    p = subprocess.Popen([DVALIN, "sync", "--from", url, "--to", box, "--json", "--limit-rate", "300K",
+                          "--threads", "1"], env=read,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for("a read lease on the server", lambda: read_leases(s.repo_dir(name)), p)
+        p.send_signal(19)  # SIGSTOP
+        f = run(["forget", "-r", url, ids[-1]], env=dict(admin, DVALIN_PASSWORD=PASSWORD))
+        assert f.rc == 0, f
+        pr = s.cli("prune", name, check=False)
+        assert pr.returncode == 0, pr.stdout + pr.stderr
+        assert data_files(s.repo_dir(name)) == before, "the prune deleted packs under the pull's lease"
+        p.send_signal(18)  # SIGCONT
+        out, err = p.communicate(timeout=600)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert "Sanitizer" not in err and "no read lease" not in err, err
+    # the forgotten snapshot is not copied, and named as such (docs/sync.md); the other is
+    doc = json.loads(out)
+    assert p.returncode == 1 and doc["snapshots_copied"] == 1, (out, err)
+    assert "1 snapshot(s) not copied" in doc["error"] and "forgotten at the source" in doc["error"], doc
+    assert read_leases(s.repo_dir(name)) == []
+    assert run(["check", "-r", box, "--read-data"]).rc == 0
+    pr = s.cli("prune", name, check=False)
+    assert pr.returncode == 0, pr.stdout + pr.stderr
+    assert len(data_files(s.repo_dir(name))) < len(before), "the forgotten snapshot's packs stayed"

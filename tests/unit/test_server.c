@@ -13,6 +13,7 @@
 #include "base/sql.h"
 #include "repo/layout.h"
 #include "server/ratelimit.h"
+#include "server/readlease.h"
 #include "server/route.h"
 #include "server/store.h"
 #include "server/token.h"
@@ -45,11 +46,13 @@ TEST(route_table_gives_each_request_its_right)
 	CHECK(need(ROUTE_PUT, LAYOUT_CONFIG, 0, 0, 0) == RIGHT_APPEND);
 	CHECK(need(ROUTE_PUT, LAYOUT_KEY, 0, 0, 1) == RIGHT_ADMIN);
 	CHECK(need(ROUTE_PUT, LAYOUT_CONFIG, 1, 0, 1) == RIGHT_ADMIN);
-	/* leases: one's own with append, others' with prune */
-	CHECK(need(ROUTE_PUT, LAYOUT_LEASE, 0, 1, 1) == RIGHT_APPEND);
-	CHECK(need(ROUTE_PUT, LAYOUT_LEASE, 1, 1, 1) == RIGHT_APPEND);
+	/* leases: one's own with read (below append only a read lease), others' with prune */
+	route_ask la = { ROUTE_PUT, LAYOUT_LEASE, 0, 1, 1 };
+	CHECK(route_right(&la).right == RIGHT_READ && route_right(&la).any_body == RIGHT_APPEND);
+	la.exists = 1;
+	CHECK(route_right(&la).right == RIGHT_READ && route_right(&la).any_body == RIGHT_APPEND);
 	CHECK(need(ROUTE_PUT, LAYOUT_LEASE, 1, 0, 1) == RIGHT_PRUNE);
-	CHECK(need(ROUTE_DELETE, LAYOUT_LEASE, 1, 1, 1) == RIGHT_APPEND);
+	CHECK(need(ROUTE_DELETE, LAYOUT_LEASE, 1, 1, 1) == RIGHT_READ);
 	CHECK(need(ROUTE_DELETE, LAYOUT_LEASE, 1, 0, 1) == RIGHT_PRUNE);
 	/* what prune and forget remove, and gc records */
 	CHECK(need(ROUTE_DELETE, LAYOUT_PACK, 1, 0, 1) == RIGHT_PRUNE);
@@ -73,6 +76,44 @@ TEST(route_table_gives_each_request_its_right)
 	CHECK(route_right_parse("prune", &r) == 0 && r == RIGHT_PRUNE);
 	CHECK(route_right_parse("root", &r) == -EINVAL);
 	CHECK(strcmp(route_right_name(RIGHT_ADMIN), "admin") == 0);
+}
+
+static size_t read_lease_text(char *out, const char *kind, long pid, int64_t start, int64_t refresh)
+{
+	/* docs/format.md, "Leases" */
+	return (size_t)snprintf(out, 1024, "dvalin-lease 1\nkind %s\nhost box\npid %ld\nstart %lld\nrefresh %lld\n",
+				kind, pid, (long long)start, (long long)refresh);
+}
+
+TEST(a_read_token_stores_only_a_read_lease_of_now_kept_for_a_day_at_most)
+{
+	const int64_t s = 1000000000, now = (int64_t)1800000000 * s, skew = 300 * s;
+	char a[1024], b[1024], why[200];
+	size_t na = read_lease_text(a, "read", 7, now, now), nb;
+	CHECK(readlease_check(a, na, NULL, 0, now, skew, why, sizeof(why)) == 0);
+	/* not a lease, another kind */
+	CHECK(readlease_check("x\n", 2, NULL, 0, now, skew, why, sizeof(why)) == -EACCES);
+	nb = read_lease_text(b, "backup", 7, now, now);
+	CHECK(readlease_check(b, nb, NULL, 0, now, skew, why, sizeof(why)) == -EACCES && strstr(why, "'append'"));
+	/* a start from long ago would protect from then; times off the clock */
+	nb = read_lease_text(b, "read", 7, now - 3600 * s, now);
+	CHECK(readlease_check(b, nb, NULL, 0, now, skew, why, sizeof(why)) == -EACCES);
+	nb = read_lease_text(b, "read", 7, now, now + 2 * skew);
+	CHECK(readlease_check(b, nb, NULL, 0, now, skew, why, sizeof(why)) == -EACCES);
+	nb = read_lease_text(b, "read", 7, INT64_MIN, INT64_MAX);
+	CHECK(readlease_check(b, nb, NULL, 0, now, skew, why, sizeof(why)) == -EACCES);
+	/* a refresh keeps the start and pid */
+	int64_t later = now + 3600 * s;
+	nb = read_lease_text(b, "read", 7, now, later);
+	CHECK(readlease_check(b, nb, a, na, later, skew, why, sizeof(why)) == 0);
+	nb = read_lease_text(b, "read", 7, now - 60 * s, later);
+	CHECK(readlease_check(b, nb, a, na, later, skew, why, sizeof(why)) == -EACCES);
+	nb = read_lease_text(b, "read", 8, now, later);
+	CHECK(readlease_check(b, nb, a, na, later, skew, why, sizeof(why)) == -EACCES);
+	/* and it ends: no refresh beyond READLEASE_MAX_S (+ skew) */
+	later = now + (READLEASE_MAX_S + 600) * s;
+	nb = read_lease_text(b, "read", 7, now, later);
+	CHECK(readlease_check(b, nb, a, na, later, skew, why, sizeof(why)) == -EACCES && strstr(why, "at most"));
 }
 
 static sql_db *temp_db(char path[64])
