@@ -222,6 +222,11 @@ def prepare_linux(base):
     return src
 
 
+def prepare_tree():
+    """linux-source unpacked once in WORK: the tree the history workloads copy."""
+    return prepare_linux(WORK)
+
+
 def prepare_random(base, size):
     d = os.path.join(base, f"random-{size >> 20}m")
     f = os.path.join(d, "random.bin")

@@ -44,15 +44,24 @@ RESTIC = os.environ.get("BENCH_SYNC_RESTIC", "1") != "0"
 
 def measure_json(cmd):
     """Runs cmd (its stdout is JSON); returns (wall, cpu, rss MB, document)."""
+    # peak RSS from /usr/bin/time, as bench.measure does (a child's own
+    # ru_maxrss starts at this script's high-water mark)
+    rss_file = os.path.join(bench.WORK, ".maxrss-sync")
+    argv = [bench.TIME, "-f", "%M", "-o", rss_file] + cmd if bench.TIME else cmd
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, env=bench.ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(argv, env=bench.ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = p.stdout.read()
     err = p.stderr.read()
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"bench: {' '.join(cmd)} failed:\n{err.decode(errors='replace')}")
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, json.loads(out)
+    rss = ru.ru_maxrss / 1024
+    if bench.TIME:
+        with open(rss_file) as f:
+            rss = int(f.read().split()[-1]) / 1024
+        os.unlink(rss_file)
+    return wall, ru.ru_utime + ru.ru_stime, rss, json.loads(out)
 
 
 def fresh_replica(path, src, dvalin=bench.DVALIN):
@@ -86,7 +95,7 @@ def med(rows, i):
 def main():
     if RESTIC and not shutil.which("restic"):
         sys.exit("bench: restic is not installed (make bench installs it; BENCH_SYNC_RESTIC=0 leaves it out)")
-    dv, rs = bench.Dvalin("sync"), bench.Restic("sync")
+    dv, rs = bench.Dvalin("sync", bench.WORK), bench.Restic("sync", bench.WORK)
     src, files, rnd = bench.build_history("sync-tree", [dv, rs] if RESTIC else [dv], SNAPSHOTS)
     repo_mb = bench.du(dv.repo) / 1e6
     dst = os.path.join(bench.WORK, "repos", "sync-replica")

@@ -1272,5 +1272,16 @@ int index_set_merge(index_set *s)
 		*a = m;
 		s->nruns--;
 	}
+	/*
+	 * A pass that looks up every blob touches every block of the run:
+	 * searched through its mapping (60 bytes a blob of page cache,
+	 * clean, which the kernel may reclaim and read again), not block by
+	 * block through the cache, where a sync made a pread for almost
+	 * every lookup (577,000 for 115,000 blobs).
+	 */
+	if (s->nruns == 1 && s->runs[0].sparse) {
+		free(s->runs[0].sparse);
+		s->runs[0].sparse = NULL;
+	}
 	return 0;
 }

@@ -71,10 +71,10 @@ int index_set_foreach(const index_set *s, index_foreach_fn fn, void *ud);
  * is NULL while the blob is pending or its pack is still being written. */
 int index_set_lookup(const index_set *s, const uint8_t id[32], index_loc *out);
 /*
- * Builds one sorted table over every file's ids (12 bytes a blob, in
- * memory), so that a lookup is one search instead of one per file: for a
- * pass that looks up every blob of a repository of many index files
- * (sync).  Lookups answer as before (the newest file's entry of an id
+ * Builds one sorted table over every file's ids (a run: 60 bytes a blob
+ * in an unlinked file, searched through its mapping), so that a lookup
+ * is one search instead of one per file: for a pass that looks up every
+ * blob of a repository of many index files (sync).  Lookups answer as before (the newest file's entry of an id
  * in several).  Loading more files drops it; call again after.
  */
 int index_set_merge(index_set *s);
