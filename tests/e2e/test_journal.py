@@ -199,3 +199,42 @@ def test_journal_gaps_walk_everything(setup):
     finally:
         rec.stop()
     assert len(snapshots(repo)) >= 7
+
+
+def test_journal_queue_overflow_walks_everything(setup):
+    """More events than the kernel queues while the recorder does not read
+    (stopped by SIGSTOP): FAN_Q_OVERFLOW, a gap, a full walk."""
+    repo, data, journal = setup
+    with open("/proc/sys/fs/fanotify/max_queued_events") as f:
+        limit = int(f.read())
+    if limit > 100000:
+        pytest.skip(f"the kernel queues {limit} fanotify events: too many to overflow cheaply")
+    rng = random.Random(9)
+    populate(data, rng)
+    rec = Recorder(journal, data)
+    try:
+        backup(repo, data, journal)
+        os.kill(rec.p.pid, signal.SIGSTOP)
+        try:
+            many = os.path.join(data, "many")
+            os.mkdir(many)
+            for i in range(limit + 1000):  # distinct names: the kernel merges none of them
+                os.close(os.open(os.path.join(many, f"{i}"), os.O_CREAT | os.O_WRONLY, 0o644))
+        finally:
+            os.kill(rec.p.pid, signal.SIGCONT)
+        r = same_as_full_walk(repo, data, journal)
+        assert "journal not used: a gap in the journal since the parent snapshot: " \
+               "the kernel's event queue overflowed" in r.err, r
+        # a parent whose walk starts more than the journal's one second of
+        # slack after the gap (docs/journal.md) makes the journal serve again
+        with open(journal) as f:
+            stamp = max(float(l.split()[1]) for l in f if l.startswith("gap "))
+        deadline = time.monotonic() + 30
+        while time.time() <= stamp + 1.1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        backup(repo, data)
+        edit(data, rng)
+        r = same_as_full_walk(repo, data, journal)
+        assert "journal:" in r.out and "journal not used" not in r.err, r
+    finally:
+        rec.stop()
