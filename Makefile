@@ -249,6 +249,7 @@ bench: deps
 	$(PYTHON) bench/sync.py
 	$(PYTHON) bench/s3.py --linux
 	$(PYTHON) bench/server.py
+	$(PYTHON) bench/journal.py
 
 # prune and check on 20 snapshots, against restic and borg
 bench-maintenance: deps

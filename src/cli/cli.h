@@ -179,6 +179,7 @@ int cmd_generate(cli_ctx *ctx, int argc, char **argv);
 int cmd_tag(cli_ctx *ctx, int argc, char **argv);
 int cmd_key(cli_ctx *ctx, int argc, char **argv);
 int cmd_unlock(cli_ctx *ctx, int argc, char **argv);
+int cmd_journal(cli_ctx *ctx, int argc, char **argv);
 int cmd_dump(cli_ctx *ctx, int argc, char **argv);
 int cmd_drill(cli_ctx *ctx, int argc, char **argv);
 int cmd_diff(cli_ctx *ctx, int argc, char **argv);
@@ -196,7 +197,7 @@ extern const char cmd_init_usage[], cmd_backup_usage[], cmd_snapshots_usage[], c
 	cmd_prune_usage[], cmd_check_usage[], cmd_repair_usage[], cmd_stats_usage[],
 	cmd_protect_usage[], cmd_unprotect_usage[], cmd_disks_usage[], cmd_alert_usage[],
 	cmd_zpool_check_usage[], cmd_schedule_usage[], cmd_generate_usage[],
-	cmd_tag_usage[], cmd_key_usage[], cmd_unlock_usage[], cmd_dump_usage[],
+	cmd_tag_usage[], cmd_key_usage[], cmd_unlock_usage[], cmd_journal_usage[], cmd_dump_usage[],
 	cmd_drill_usage[], cmd_diff_usage[], cmd_find_usage[],
 	cmd_mount_usage[], cmd_daemon_usage[], cmd_jobs_usage[], cmd_server_usage[],
 	cmd_serve_usage[], cmd_sync_usage[], cmd_cache_usage[];

@@ -73,7 +73,10 @@ const char cmd_backup_usage[] =
 	"      --after CMD             run CMD when done (after --snapshot: once the\n"
 	"                              snapshot is made), also when the backup or\n"
 	"                              --before failed\n"
-	"      --hook-timeout SEC      stop a hook after SEC seconds (default 600, 0: never)\n\n"
+	"      --hook-timeout SEC      stop a hook after SEC seconds (default 600, 0: never)\n"
+	"      --journal FILE          walk only the directories the change journal FILE\n"
+	"                              (`dvalin journal`) names; without a gap-free\n"
+	"                              journal since the parent: everything, saying why\n\n"
 	"Exit status: 0 done, 1 failed (nothing recorded), 3 done but some files\n"
 	"could not be read (they are missing from the snapshot; see the warnings),\n"
 	"or the after hook or the removal of a snapshot failed.\n";
@@ -103,6 +106,9 @@ static void print_summary(const cli_ctx *ctx, const backup_result *res, const ba
 		char phex[65];
 		hex_encode(phex, s->parent, 32);
 		printf("parent:   %.8s (files unchanged since it were not read again)\n", phex);
+		if (res->journal_used)
+			printf("journal:  %zu directories walked, the rest reused from the parent\n",
+			       res->journal_dirs);
 	} else {
 		printf("parent:   none (%s: every file was read)\n",
 		       o->force ? "--force" : "no earlier snapshot of this host and these paths");
@@ -287,6 +293,7 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 		{ "before", required_argument, NULL, 7 },
 		{ "after", required_argument, NULL, 8 },
 		{ "hook-timeout", required_argument, NULL, 9 },
+		{ "journal", required_argument, NULL, 10 },
 		{ 0 },
 	};
 	backup_opts o;
@@ -358,6 +365,7 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 			break;
 		}
 		case 7: o.before = optarg; break;
+		case 10: o.journal = optarg; break;
 		case 8: o.after = optarg; break;
 		case 9:
 			if (parse_seconds(optarg, &o.hook_timeout) < 0) {

@@ -33,6 +33,7 @@ static const cli_command commands[] = {
 	{ "forget", cmd_forget, "remove snapshots by a retention policy", cmd_forget_usage },
 	{ "prune", cmd_prune, "remove data no snapshot uses", cmd_prune_usage },
 	{ "check", cmd_check, "verify the repository", cmd_check_usage },
+	{ "journal", cmd_journal, "record which directories change, for backup --journal", cmd_journal_usage },
 	{ "unlock", cmd_unlock, "remove the leases of processes that are gone", cmd_unlock_usage },
 	{ "cache", cmd_cache, "list or clean the local caches of remote repositories", cmd_cache_usage },
 	{ "sync", cmd_sync, "copy snapshots to a replica, without the key", cmd_sync_usage },

@@ -13,6 +13,7 @@
 #include "backup_scan.h"
 #include "backup_stream.h"
 #include "backup_walk.h"
+#include "journal.h"
 #include "snapsel.h"
 #include "fssnap.h"
 #include "hook.h"
@@ -21,6 +22,7 @@
 #include "../backend/local.h"
 #include "../archive/tree.h"
 #include "../base/cleanup.h"
+#include "../core/crypto.h"
 #include "../base/err.h"
 #include "../base/guard.h"
 #include "../base/log.h"
@@ -273,6 +275,69 @@ static void cleanup_finish(backup_cleanup *c)
 	c->g = NULL;
 }
 
+static void digest_list(buf *b, const char *label, char **v, size_t n)
+{
+	buf_appendf(b, "%s %zu", label, n);
+	for (size_t i = 0; i < n; i++) {
+		buf_put_le32(b, (uint32_t)strlen(v[i]));
+		buf_append(b, v[i], strlen(v[i]));
+	}
+}
+
+/* SHA-256 of what the walk leaves out or reads differently (snapshot field 9). */
+static int walk_digest(const backup_opts *o, uint8_t out[32])
+{
+	buf b _cleanup_(buf_releasep) = BUF_INIT;
+	buf_appendf(&b, "dvalin-walk-v1");
+	digest_list(&b, "exclude", o->excludes, o->nexcludes);
+	digest_list(&b, "iexclude", o->iexcludes, o->niexcludes);
+	digest_list(&b, "if-present", o->if_present, o->nif_present);
+	int rc = buf_appendf(&b, "caches %d larger %llu xdev %d devices %d snapshot %d", o->exclude_caches,
+			     (unsigned long long)o->larger_than, o->one_file_system, o->read_devices,
+			     o->snapshot);
+	if (rc < 0)
+		return rc;
+	crypto_sha256(out, b.data, b.len);
+	return 0;
+}
+
+/*
+ * With --journal: 1 and *dirty when the journal covers the time since
+ * the parent's walk started, else 0 and one line saying why.
+ */
+static int journal_answer(const backup_opts *o, const snapshot *s, const snapshot *parent,
+			  const tree *ptree, char **paths, size_t npaths, journal_set *dirty)
+{
+	char why[512] = "";
+	int rc = 0;
+	if (!parent)
+		snprintf(why, sizeof(why), "no parent snapshot");
+	else if (!parent->has_walk)
+		snprintf(why, sizeof(why), "the parent snapshot does not record when its walk started");
+	else if (memcmp(parent->walk_opts, s->walk_opts, 32) != 0)
+		snprintf(why, sizeof(why), "the parent snapshot was taken with other excludes or options");
+	else if (!ptree->plain.data)
+		snprintf(why, sizeof(why), "the parent snapshot's tree cannot be read");
+	for (size_t i = 0; !why[0] && i < npaths; i++) {
+		/* the recorder names directories by their real paths */
+		_cleanup_free_ char *real = realpath(paths[i], NULL);
+		if (!real || strcmp(real, paths[i]) != 0)
+			snprintf(why, sizeof(why), "'%s' is not a real path (a symbolic link on the way)", paths[i]);
+	}
+	if (!why[0]) {
+		journal_query q = {
+			.file = o->journal, .paths = paths, .npaths = npaths,
+			.one_file_system = o->one_file_system,
+			.parent_start = parent->walk_start * 1000000000 + parent->walk_start_nsec,
+			.start = s->walk_start * 1000000000 + s->walk_start_nsec, .wait_seconds = 30,
+		};
+		rc = journal_dirty(&q, dirty, why, sizeof(why));
+	}
+	if (rc == 0)
+		log_info("journal not used: %s; walking everything", why);
+	return rc;
+}
+
 int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result *out)
 {
 	struct timespec t0, t1;
@@ -288,7 +353,19 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 	backup_cleanup cl = { 0 };
 	atomic_uint_fast64_t errors = 0;
 	uint64_t added_before = repo_bytes_added(r);
+	journal_set dirty = { 0 };
+	int use_journal = 0;
 	int rc = s ? 0 : -ENOMEM;
+	if (rc == 0 && !o->stdin_name) {
+		/* before anything is read: changes from now on are the next one's */
+		int64_t now = journal_now();
+		s->has_walk = 1;
+		s->walk_start = now / 1000000000;
+		s->walk_start_nsec = (uint32_t)(now % 1000000000);
+		rc = walk_digest(o, s->walk_opts);
+	}
+	if (rc == 0 && o->journal && o->stdin_name)
+		rc = err_set(-DV_EUSAGE, "a stream backup takes no --journal");
 	if (rc == 0 && o->stdin_name && (o->npaths || o->snapshot))
 		rc = err_set(-DV_EUSAGE, "a stream backup takes no paths and no --snapshot");
 	rc = rc ?: fill_identity(s, o);
@@ -324,6 +401,15 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 		atomic_store(&prog->est_files, parent->stats.total_files);
 		if (!o->stdin_name && treeio_load(r, parent->tree, &ptree) < 0)
 			log_warn("cannot read the parent snapshot's tree: every file will be read");
+	}
+	if (o->journal && !o->force && !o->stdin_name) {
+		rc = journal_answer(o, s, parent, &ptree, paths, npaths, &dirty);
+		if (rc < 0)
+			goto out;
+		use_journal = rc;
+		out->journal_used = use_journal;
+		out->journal_dirs = dirty.n;
+		rc = 0;
 	}
 	if (o->snapshot) {
 		fssnap_params sp = { (fssnap_kind)o->snapshot, paths, npaths, o->read_devices, cl.g };
@@ -364,6 +450,7 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 			.filter = &fp_filter,
 			.one_file_system = o->one_file_system, .force = o->force, .threads = o->threads,
 			.read_devices = o->read_devices, .aliases = aliases, .naliases = naliases,
+			.dirty = use_journal ? &dirty : NULL, .parent_stats = parent ? &parent->stats : NULL,
 		};
 		rc = backup_walk(&wp, s->tree, &s->stats);
 	}
@@ -419,6 +506,7 @@ out:
 		if (rc < 0)
 			err_set(rc, "%s", msg);
 	}
+	journal_set_release(&dirty);
 	tree_release(&ptree);
 	snapshot_free(parent);
 	snapshot_free(s);

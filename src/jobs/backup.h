@@ -59,6 +59,7 @@ typedef struct {
 	const char *const *stdin_command; /* argv whose output is the stream; NULL: stdin */
 	const char *before, *after;       /* hooks: shell commands, or NULL */
 	double hook_timeout;              /* seconds, <= 0: none */
+	const char *journal;  /* a change journal (journal.h) to walk only what changed, or NULL */
 } backup_opts;
 
 typedef struct {
@@ -72,6 +73,8 @@ typedef struct {
 	int command_status; /* its command's exit status (-1: stdin) */
 	/* the after hook or removing a snapshot failed (logged): the backup is saved */
 	int cleanup_failed;
+	int journal_used;   /* walked only what the journal named */
+	size_t journal_dirs; /* the directories it named (and their ancestors) */
 } backup_result;
 
 /*

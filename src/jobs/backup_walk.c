@@ -79,6 +79,7 @@ typedef struct {
 	int unconfirmed;     /* PE_REUSE: its chunks are still to be found in the index */
 	int has_st, st_rc;   /* st (or the stat's error) came with the listing */
 	dirlist_req *ahead;  /* a directory: its listing, read ahead (until taken) */
+	int took_parent;     /* directory: its tree in the parent was reused or walked alongside */
 } pentry;
 
 /* What an entry of a virtual directory leads to. */
@@ -136,6 +137,7 @@ typedef struct {
 	unsigned ahead_fds;     /* the read-ahead's, at most AHEAD_FDS */
 	backup_filter filter; /* what is left out */
 	dirlist_ahead *ahead; /* lists the next subdirectories beside the walk, or NULL */
+	snapshot_stats old;   /* with a journal: what the walked directories held in the parent */
 } walker;
 
 static const char *qpath(walker *w)
@@ -555,6 +557,21 @@ static int list_dir(walker *w, int fd, unsigned depth, dirlist_req *ahead, dirli
 }
 
 /* Asks the read-ahead for the subdirectories of f that the walk will enter. */
+/*
+ * With a journal, a subdirectory of w->path that it does not name is most
+ * likely taken from the parent unopened (journal_unchanged): listing it
+ * ahead would be wasted work.
+ */
+static int journal_skips(walker *w, const pentry *pe)
+{
+	if (!w->p->dirty || w->p->force)
+		return 0;
+	size_t old = path_push(&w->path, pe->name);
+	int named = journal_set_has(w->p->dirty, (const char *)w->path.data, w->path.len);
+	w->path.len = old;
+	return !named;
+}
+
 static int read_ahead(walker *w, const frame *f)
 {
 	dirlist_batch *b = NULL;
@@ -562,7 +579,7 @@ static int read_ahead(walker *w, const frame *f)
 	for (size_t i = 0; rc == 0 && i < f->n; i++) {
 		pentry *pe = &f->pe[i];
 		if (pe->st_rc || !S_ISDIR(pe->st.st_mode) || f->depth + 2 >= TREE_MAX_DEPTH ||
-		    (w->p->one_file_system && pe->st.st_dev != w->root_dev))
+		    (w->p->one_file_system && pe->st.st_dev != w->root_dev) || journal_skips(w, pe))
 			continue;
 		if (!b && ((rc = dirlist_ahead_begin(w->ahead, f->fd, &b)) < 0 || !b))
 			break;
@@ -613,6 +630,84 @@ static int open_frame(walker *w, int fd, tree *ptree, unsigned depth, uint8_t ou
 	return rc;
 }
 
+/*
+ * With a journal: 1 when the directory of pe (w->path), a directory in
+ * the parent too, is not among those the journal names, so the parent's
+ * tree is its tree, unopened (pe->sub set).
+ */
+static int journal_unchanged(walker *w, const tree *pt, const tree_node *pn, pentry *pe)
+{
+	if (!w->p->dirty || w->p->force || !pn || pn->type != NODE_DIR ||
+	    journal_set_has(w->p->dirty, (const char *)w->path.data, w->path.len))
+		return 0;
+	const uint8_t *id = tree_child(pt, pn->subtree);
+	if (!id)
+		return 0;
+	memcpy(pe->sub, id, 32);
+	pe->took_parent = 1;
+	return 1;
+}
+
+/* Adds what the parent's tree id holds, all the way down, to *st. */
+static int count_tree(walker *w, const uint8_t id[32], snapshot_stats *st)
+{
+	tree t = TREE_INIT;
+	int rc = treeio_load(w->p->r, id, &t);
+	for (size_t i = 0; rc == 0 && i < t.n; i++) {
+		const tree_node *n = &t.nodes[i];
+		if (n->type == NODE_FILE) {
+			st->total_files++;
+			st->total_bytes += n->size;
+		} else if (n->type == NODE_DIR) {
+			st->dirs++;
+			const uint8_t *sub = tree_child(&t, n->subtree);
+			rc = sub ? count_tree(w, sub, st) : -DV_ECORRUPT;
+		}
+	}
+	tree_release(&t);
+	return rc;
+}
+
+static int cmp_pentry(const void *key, const void *e)
+{
+	return strcmp(key, ((const pentry *)e)->name);
+}
+
+/*
+ * With a journal, for a walked frame f: adds to w->old what its
+ * directory held in the parent (a virtual one: only its backed-up
+ * paths), with the whole subtree of each old directory that neither was
+ * reused nor walked alongside; the parent's totals minus these are what
+ * the reused trees hold.
+ */
+static int account_old(walker *w, const frame *f)
+{
+	const tree *pt = frame_parent(f);
+	if (!w->p->dirty || !pt)
+		return 0;
+	for (size_t i = 0; i < pt->n; i++) {
+		const tree_node *n = &pt->nodes[i];
+		_cleanup_free_ char *name = strndup((const char *)n->name, n->name_len);
+		if (!name)
+			return -ENOMEM;
+		const pentry *pe = f->n ? bsearch(name, f->pe, f->n, sizeof(*f->pe), cmp_pentry) : NULL;
+		if (f->ve && (!pe || !f->ve[pe - f->pe].is_root))
+			continue;
+		if (n->type == NODE_FILE) {
+			w->old.total_files++;
+			w->old.total_bytes += n->size;
+		} else if (n->type == NODE_DIR) {
+			w->old.dirs++;
+			const uint8_t *sub = tree_child(pt, n->subtree);
+			int rc = pe && pe->took_parent ? 0 : sub ? count_tree(w, sub, &w->old) : -DV_ECORRUPT;
+			if (rc < 0)
+				return err_set(rc, "cannot read the parent snapshot's tree of '%s' for the journal's counts",
+					       quote_path(&w->qbuf, w->path.data, f->path_len));
+		}
+	}
+	return 0;
+}
+
 /* A directory entry: descended into (*has_child) or stored empty. */
 static int prepare_dir(walker *w, frame *f, pentry *pe, const tree *pt, frame *child, int *has_child)
 {
@@ -630,6 +725,8 @@ static int prepare_dir(walker *w, frame *f, pentry *pe, const tree *pt, frame *c
 	}
 	if (w->p->one_file_system && pe->st.st_dev != w->root_dev)
 		return empty_tree(w, pe->sub);
+	if (journal_unchanged(w, pt, pn, pe))
+		return 0;
 	int sfd = openat(entry_fd(f, pe), entry_name(pe), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sfd < 0) {
 		warn_entry(w, "cannot open directory", -errno);
@@ -654,8 +751,10 @@ static int prepare_dir(walker *w, frame *f, pentry *pe, const tree *pt, frame *c
 		tree_release(&ptree);
 	dirlist_req *ahead = pe->ahead;
 	pe->ahead = NULL; /* taken by the listing */
+	int took = ptree.plain.data != NULL;
 	int rc = open_frame(w, sfd, &ptree, f->depth + 1, pe->sub, ahead, child);
 	*has_child = rc == 0;
+	pe->took_parent = took && rc == 0;
 	return rc < 0 ? rc : 0;
 }
 
@@ -1106,6 +1205,8 @@ static int walk(walker *w, const frame *root)
 		}
 		/* every entry of f is prepared: queue it, go back to its parent */
 		frame done = *f;
+		if ((rc = account_old(w, &done)) < 0 && !done.rc)
+			done.rc = rc;
 		w->depth--;
 		frame *parent = w->depth ? &w->stack[w->depth - 1] : NULL;
 		if (parent && parent->fd < 0)
@@ -1186,6 +1287,19 @@ int backup_walk(const backup_walk_params *p, uint8_t out_root[32], snapshot_stat
 	st->files_unchanged += w.st.files_unchanged;
 	st->total_files += w.st.total_files;
 	st->total_bytes += w.st.total_bytes;
+	if (p->dirty && rc == 0) {
+		/* the reused trees: the parent's totals less what was walked */
+		const snapshot_stats *ps = p->parent_stats;
+		if (w.old.total_files > ps->total_files || w.old.total_bytes > ps->total_bytes ||
+		    w.old.dirs > ps->dirs) {
+			rc = err_set(-DV_ECORRUPT, "the parent snapshot's statistics disagree with its trees");
+		} else {
+			st->total_files += ps->total_files - w.old.total_files;
+			st->total_bytes += ps->total_bytes - w.old.total_bytes;
+			st->files_unchanged += ps->total_files - w.old.total_files;
+			st->dirs += ps->dirs - w.old.dirs;
+		}
+	}
 	walker_release(&w);
 	return rc;
 }

@@ -39,6 +39,7 @@
 #include "../repo/snapshot.h"
 #include "backup_file.h"
 #include "backup_filter.h"
+#include "journal.h"
 #include "progress.h"
 
 /*
@@ -66,6 +67,13 @@ typedef struct {
 	int read_devices;             /* block devices by content (paths: also through symlinks) */
 	const backup_walk_alias *aliases; /* none inside another */
 	size_t naliases;
+	/*
+	 * A change journal's answer (journal.h), or NULL: a directory not in
+	 * it that was one in the parent gets the parent's tree unopened, and
+	 * the counts of those come from parent_stats (the parent snapshot's).
+	 */
+	const journal_set *dirty;
+	const snapshot_stats *parent_stats;
 } backup_walk_params;
 
 /*

@@ -21,6 +21,7 @@ enum {
 	F_PARENT = 6,
 	F_STATS = 7,
 	F_DAMAGED = 8,
+	F_WALK = 9,
 };
 
 #define MAX_STR 65536
@@ -73,6 +74,13 @@ static int encode_body(buf *b, const snapshot *s)
 	if (!r && s->has_parent) {
 		r = buf_put_varint(b, F_PARENT);
 		r = r ?: buf_put_str(b, s->parent, 32);
+	}
+	if (!r && s->has_walk) {
+		v.len = 0;
+		r = buf_put_svarint(&v, s->walk_start);
+		r = r ?: buf_put_varint(&v, s->walk_start_nsec);
+		r = r ?: buf_append(&v, s->walk_opts, 32);
+		r = r ?: put_field(b, F_WALK, &v);
 	}
 	v.len = 0;
 	const snapshot_stats *st = &s->stats;
@@ -199,7 +207,8 @@ static int decode_field(snapshot *s, uint64_t tag, const uint8_t *p, size_t n, u
 	char *str = NULL;
 	int rc;
 	reader_init(&r, p, n);
-	if (tag == F_TIME || tag == F_HOST || tag == F_USER || tag == F_PARENT || tag == F_STATS) {
+	if (tag == F_TIME || tag == F_HOST || tag == F_USER || tag == F_PARENT || tag == F_STATS ||
+	    tag == F_WALK) {
 		if (*seen & (1u << tag))
 			return -DV_ECORRUPT;
 		*seen |= 1u << tag;
@@ -246,6 +255,18 @@ static int decode_field(snapshot *s, uint64_t tag, const uint8_t *p, size_t n, u
 		memcpy(s->parent, p, 32);
 		s->has_parent = 1;
 		return 0;
+	case F_WALK: {
+		int64_t t = reader_svarint(&r);
+		uint64_t ns = reader_varint(&r);
+		const uint8_t *d = reader_bytes(&r, 32);
+		if (!reader_ok(&r) || !d || reader_left(&r) || ns >= 1000000000u)
+			return -DV_ECORRUPT;
+		s->walk_start = t;
+		s->walk_start_nsec = (uint32_t)ns;
+		memcpy(s->walk_opts, d, 32);
+		s->has_walk = 1;
+		return 0;
+	}
 	case F_STATS: {
 		uint64_t v[9] = { 0 };
 		size_t k = 0;

@@ -45,6 +45,13 @@ typedef struct {
 	/* set by repair: paths whose lost contents were replaced by holes */
 	char **damaged;
 	size_t ndamaged;
+	/* the walk (field 9): when it started on the real clock, whatever
+	 * time says (--time), and a digest of what it leaves out; a change
+	 * journal (docs/journal.md) is checked against them */
+	int has_walk;
+	int64_t walk_start;
+	uint32_t walk_start_nsec;
+	uint8_t walk_opts[32];
 } snapshot;
 
 /* The keyed group ids in a version 2 header (docs/format.md, "Snapshots"). */
