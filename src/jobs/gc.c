@@ -322,7 +322,7 @@ static int repacker_add(gc *g, repacker *p, const pack_entry *e, const uint8_t *
 	size_t start = b->len;
 	if ((rc = buf_append(b, stored, e->stored_len)) < 0)
 		return rc;
-	if ((rc = pack_writer_commit(&p->w, e->type, e->id, e->raw_len, start)) < 0)
+	if ((rc = pack_writer_commit(&p->w, e->type, e->id, e->raw_len, start, NULL)) < 0)
 		return rc;
 	if ((rc = array_reserve(&p->ent, &p->cap, p->n + 1, sizeof(*p->ent))) < 0)
 		return rc;

@@ -26,7 +26,7 @@ int pack_writer_buf(pack_writer *w, buf **out)
 }
 
 int pack_writer_commit(pack_writer *w, int type, const uint8_t id[32], uint32_t raw_len,
-		       size_t start)
+		       size_t start, const uint8_t *cksum)
 {
 	size_t stored = w->data.len - start;
 	if (stored > UINT32_MAX || start > UINT32_MAX)
@@ -45,7 +45,10 @@ int pack_writer_commit(pack_writer *w, int type, const uint8_t id[32], uint32_t 
 	e->offset = start;
 	e->stored_len = (uint32_t)stored;
 	e->raw_len = raw_len;
-	checksum128(e->cksum, w->data.data + start, stored);
+	if (cksum)
+		memcpy(e->cksum, cksum, CHECKSUM_LEN);
+	else
+		checksum128(e->cksum, w->data.data + start, stored);
 	return 0;
 }
 

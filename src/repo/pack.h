@@ -35,9 +35,11 @@ typedef struct {
 
 /* The buffer to append a stored blob to (starts a new pack if empty). */
 int pack_writer_buf(pack_writer *w, buf **out);
-/* Records the blob appended to the buffer since offset start. */
+/* Records the blob appended to the buffer since offset start; cksum is
+ * its checksum128 when the caller computed it (outside a lock, say),
+ * NULL to compute it here. */
 int pack_writer_commit(pack_writer *w, int type, const uint8_t id[32], uint32_t raw_len,
-		       size_t start);
+		       size_t start, const uint8_t *cksum);
 /* Appends table and trailer; out_id is the pack's name (SHA-256 of both). */
 int pack_writer_finish(pack_writer *w, uint8_t out_id[32]);
 /* Empties the writer for the next pack, keeping its allocations. */

@@ -15,6 +15,7 @@
 #include "../base/hex.h"
 #include "../base/log.h"
 #include "../core/blob.h"
+#include "../core/checksum.h"
 #include "gcrec.h"
 
 #include <errno.h>
@@ -178,10 +179,10 @@ static int pack_for(repo *r, int type, open_pack **out_op, buf **out_buf)
 
 /* Records the stored blob appended at start; stores the pack when full. */
 static int commit_blob(repo *r, open_pack *op, int type, const uint8_t id[32], size_t n,
-		       size_t start)
+		       size_t start, const uint8_t *cksum)
 {
 	buf *b = &op->w.data;
-	int rc = pack_writer_commit(&op->w, type, id, (uint32_t)n, start);
+	int rc = pack_writer_commit(&op->w, type, id, (uint32_t)n, start, cksum);
 	if (rc < 0) {
 		b->len = start;
 		return rc;
@@ -218,6 +219,11 @@ int repo_session_save(repo_session *s, int type, const uint8_t id[32], const voi
 	rc = blob_seal(s->blob, &s->tmp, type, id, plain, n);
 	if (rc < 0)
 		return rc;
+	/* the pack entry's checksum, computed here rather than under the
+	 * lock: with the copy below it was all the lock was held for, a
+	 * pass over every stored byte that the other workers waited on */
+	uint8_t cksum[CHECKSUM_LEN];
+	checksum128(cksum, s->tmp.data, s->tmp.len);
 	pthread_mutex_lock(&r->lock);
 	if (r->dry_run) {
 		/* counted as stored, left pending: nothing is written */
@@ -230,7 +236,7 @@ int repo_session_save(repo_session *s, int type, const uint8_t id[32], const voi
 	rc = pack_for(r, type, &op, &b);
 	size_t start = b ? b->len : 0;
 	rc = rc ?: buf_append(b, s->tmp.data, s->tmp.len);
-	rc = rc ?: commit_blob(r, op, type, id, n, start);
+	rc = rc ?: commit_blob(r, op, type, id, n, start, cksum);
 	pthread_mutex_unlock(&r->lock);
 	return rc;
 }
@@ -254,7 +260,7 @@ int repo_session_save_stored(repo_session *s, int type, const uint8_t id[32], co
 		rc = pack_for(r, type, &op, &b);
 		size_t start = b ? b->len : 0;
 		rc = rc ?: buf_append(b, stored, n);
-		rc = rc ?: commit_blob(r, op, type, id, raw_len, start);
+		rc = rc ?: commit_blob(r, op, type, id, raw_len, start, NULL);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return rc < 0 ? rc : 0;

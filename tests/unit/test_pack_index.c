@@ -21,7 +21,7 @@ static void build_pack(pack_writer *w, uint8_t ids[][32], uint8_t pack_id[32])
 		REQUIRE(pack_writer_buf(w, &b) == 0);
 		size_t start = b->len;
 		REQUIRE(buf_append(b, data, n) == 0);
-		REQUIRE(pack_writer_commit(w, 1 + (i % 2), ids[i], (uint32_t)n, start) == 0);
+		REQUIRE(pack_writer_commit(w, 1 + (i % 2), ids[i], (uint32_t)n, start, NULL) == 0);
 	}
 	REQUIRE(pack_writer_finish(w, pack_id) == 0);
 }
