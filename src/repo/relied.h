@@ -52,5 +52,13 @@ int relied_check(const relied *r, backend *be, const char *who, uint64_t packs_m
  */
 int relied_check_noting(const relied *r, backend *be, const char *who, uint64_t packs_max,
 			idmap *doomed);
+/*
+ * 1 when the deletion notice names a relied-on pack, 0 when it names none
+ * (or there is none), or a negative code.  The notice first names every
+ * pack of the prune's ripe records, most of which that prune then
+ * returns to the index and drops from it: a writer the notice stops can
+ * ask again until it says 0, then check again.
+ */
+int relied_notice_names(const relied *r, backend *be);
 
 #endif

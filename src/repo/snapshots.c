@@ -12,12 +12,40 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static void snapshot_file_name(char out[80], const char *dir, const uint8_t id[32])
 {
 	char hex[65];
 	hex_encode(hex, id, 32);
 	snprintf(out, 80, "%s/%s", dir, hex);
+}
+
+/* How long a commit waits for a prune to narrow its deletion notice,
+ * in polls of NOTICE_POLL_MS. */
+#define NOTICE_POLL_MS 100
+#define NOTICE_WAIT_POLLS (120 * 1000 / NOTICE_POLL_MS)
+
+/*
+ * 1 after waiting a moment when the deletion notice still names a pack
+ * this snapshot relies on and the wait is not used up: a prune's notice
+ * names every pack of its ripe records until it has marked, and it
+ * returns to the index any pack a committed snapshot uses (a backup that
+ * read that returned index relies on it).  Called and returning with
+ * r->lock held; the lease's refresher keeps the lease live meanwhile.
+ */
+static int notice_wait(repo *r, int *waited)
+{
+	if (*waited >= NOTICE_WAIT_POLLS || relied_notice_names(&r->relied, r->be) != 1)
+		return 0;
+	pthread_mutex_unlock(&r->lock);
+	struct timespec ts = { 0, NOTICE_POLL_MS * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&r->lock);
+	++*waited;
+	err_clear();
+	return 1;
 }
 
 /*
@@ -38,11 +66,19 @@ static int commit_file(repo *r, const uint8_t id[32], const uint8_t *p, size_t n
 	idmap doomed = IDMAP_INIT;
 	pthread_mutex_lock(&r->lock);
 	int written = 0;
+	int waited = 0;
 	for (int pass = 0; rc == 0 && pass < 2; pass++) {
 		if (r->lease)
 			rc = lease_confirm(r->lease);
 		rc = rc ?: relied_check_noting(&r->relied, r->be, who, index_set_pack_count_max(r->index),
 					       &doomed);
+		if (rc == -ESTALE && notice_wait(r, &waited)) {
+			/* the same check again, later: as safe as the first */
+			idmap_release(&doomed);
+			rc = 0;
+			pass--;
+			continue;
+		}
 		if (rc == 0 && pass == 0)
 			written = (rc = backend_put(r->be, name, BACKEND_META, p, n)) == 0;
 	}
