@@ -71,6 +71,11 @@ int64_t lease_skew_ns(void)
 	return env_seconds("DVALIN_CLOCK_SKEW", LEASE_SKEW_DEFAULT_S);
 }
 
+int64_t lease_notice_wait_ns(void)
+{
+	return env_seconds("DVALIN_NOTICE_WAIT", LEASE_NOTICE_WAIT_DEFAULT_S);
+}
+
 static void host_name(char out[256])
 {
 	if (gethostname(out, 255) < 0)

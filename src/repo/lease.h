@@ -23,6 +23,7 @@
 
 #define LEASE_EXPIRY_DEFAULT_S 1800
 #define LEASE_SKEW_DEFAULT_S 300
+#define LEASE_NOTICE_WAIT_DEFAULT_S 120
 /* What a storage time may be off ours beyond the skew: its granularity and the write's duration. */
 #define LEASE_MTIME_SLACK_NS 2000000000
 
@@ -42,6 +43,9 @@ int64_t lease_now_ns(void);
 /* The expiry and skew allowance (DVALIN_LEASE_EXPIRY, DVALIN_CLOCK_SKEW). */
 int64_t lease_expiry_ns(void);
 int64_t lease_skew_ns(void);
+/* How long a commit waits for a prune's deletion notice to stop naming
+ * its packs (DVALIN_NOTICE_WAIT, seconds; docs/concurrency.md "Deleting"). */
+int64_t lease_notice_wait_ns(void);
 
 /*
  * Writes a new lease and starts a thread that refreshes it.  Fails with

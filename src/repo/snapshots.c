@@ -21,10 +21,8 @@ static void snapshot_file_name(char out[80], const char *dir, const uint8_t id[3
 	snprintf(out, 80, "%s/%s", dir, hex);
 }
 
-/* How long a commit waits for a prune to narrow its deletion notice,
- * in polls of NOTICE_POLL_MS. */
+/* How often a commit stopped by a deletion notice reads it again. */
 #define NOTICE_POLL_MS 100
-#define NOTICE_WAIT_POLLS (120 * 1000 / NOTICE_POLL_MS)
 
 /*
  * 1 after waiting a moment when the deletion notice still names a pack
@@ -36,7 +34,8 @@ static void snapshot_file_name(char out[80], const char *dir, const uint8_t id[3
  */
 static int notice_wait(repo *r, int *waited)
 {
-	if (*waited >= NOTICE_WAIT_POLLS || relied_notice_names(&r->relied, r->be) != 1)
+	if (*waited >= lease_notice_wait_ns() / (NOTICE_POLL_MS * 1000000LL) ||
+	    relied_notice_names(&r->relied, r->be) != 1)
 		return 0;
 	pthread_mutex_unlock(&r->lock);
 	struct timespec ts = { 0, NOTICE_POLL_MS * 1000000L };
