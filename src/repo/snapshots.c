@@ -32,11 +32,15 @@ static void snapshot_file_name(char out[80], const char *dir, const uint8_t id[3
  * read that returned index relies on it).  Called and returning with
  * r->lock held; the lease's refresher keeps the lease live meanwhile.
  */
-static int notice_wait(repo *r, int *waited)
+static int notice_wait(repo *r, int *waited, int failed)
 {
+	char msg[900];
+	snprintf(msg, sizeof(msg), "%s", err_msg(failed));
 	if (*waited >= lease_notice_wait_ns() / (NOTICE_POLL_MS * 1000000LL) ||
-	    relied_notice_names(&r->relied, r->be) != 1)
+	    relied_notice_names(&r->relied, r->be) != 1) {
+		err_set(failed, "%s", msg); /* reading the notice cleared it */
 		return 0;
+	}
 	pthread_mutex_unlock(&r->lock);
 	struct timespec ts = { 0, NOTICE_POLL_MS * 1000000L };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -71,7 +75,7 @@ static int commit_file(repo *r, const uint8_t id[32], const uint8_t *p, size_t n
 			rc = lease_confirm(r->lease);
 		rc = rc ?: relied_check_noting(&r->relied, r->be, who, index_set_pack_count_max(r->index),
 					       &doomed);
-		if (rc == -ESTALE && notice_wait(r, &waited)) {
+		if (rc == -ESTALE && notice_wait(r, &waited, rc)) {
 			/* the same check again, later: as safe as the first */
 			idmap_release(&doomed);
 			rc = 0;
