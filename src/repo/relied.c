@@ -86,13 +86,8 @@ static int check_notice(const relied *r, backend *be, const char *who, idmap *do
 
 int relied_notice_names(const relied *r, backend *be)
 {
-	idmap deleting = IDMAP_INIT;
-	int rc = gc_notice_load(be, &deleting);
-	for (size_t i = 0; rc == 0 && deleting.n && i < r->packs.cap; i++)
-		if (r->packs.slots[i].used && idmap_get(&deleting, r->packs.slots[i].id))
-			rc = 1;
-	idmap_release(&deleting);
-	return rc;
+	int rc = check_notice(r, be, "writer", NULL);
+	return rc == -ESTALE ? 1 : rc;
 }
 
 int relied_check(const relied *r, backend *be, const char *who, uint64_t packs_max)

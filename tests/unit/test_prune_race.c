@@ -350,8 +350,8 @@ static int prune_at(scene *sc, long k, gc_result *g)
 TEST(a_sync_recreating_condemned_packs_loses_nothing_at_any_point_of_a_prune)
 {
 	setenv("DVALIN_CLOCK_SKEW", "0", 1);
-	/* the prune runs inside the writer's step: a notice never narrows
-	 * while the writer waits for it */
+	/* prune and writer run one inside the other's step: a notice never
+	 * narrows while the writer waits for it */
 	setenv("DVALIN_NOTICE_WAIT", "0", 1);
 	int lost = 0, failed_syncs = 0, deleted_under = 0;
 	long k = 1;
@@ -407,8 +407,8 @@ TEST(a_sync_recreating_condemned_packs_loses_nothing_at_any_point_of_a_prune)
 TEST(a_prune_at_any_point_of_a_sync_recreating_condemned_packs_loses_nothing)
 {
 	setenv("DVALIN_CLOCK_SKEW", "0", 1);
-	/* the prune runs inside the writer's step: a notice never narrows
-	 * while the writer waits for it */
+	/* prune and writer run one inside the other's step: a notice never
+	 * narrows while the writer waits for it */
 	setenv("DVALIN_NOTICE_WAIT", "0", 1);
 	int failed_syncs = 0;
 	long k = 1;
