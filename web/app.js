@@ -249,6 +249,8 @@ async function runView(id) {
       sum && r.kind !== "drill" && r.kind !== "sync" ? [h("dt", {}, "files"), h("dd", {}, String(sum.files)),
         h("dt", {}, "read"), h("dd", {}, bytes(sum.bytes_read)),
         h("dt", {}, "added"), h("dd", {}, bytes(sum.bytes_added))] : null,
+      sum && sum.journal ? [h("dt", {}, "journal"), h("dd", { id: "run-journal" }, sum.journal.used
+        ? `used: ${sum.journal.directories} directories walked` : "not used: " + sum.journal.reason)] : null,
       sum && r.kind !== "sync" ? [h("dt", {}, "snapshot"), h("dd", {}, sum.snapshot_id ? sum.snapshot_id.slice(0, 8) : "–")] : null),
       h("p", {}, h("a", { href: "#/jobs/" + encodeURIComponent(r.job) }, "all runs of " + r.job))),
     card("Log", h("pre", { class: "log", id: "run-log", text: r.log || "(nothing written)" })),

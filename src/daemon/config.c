@@ -521,7 +521,7 @@ static const struct {
 	{ "keep-tag", K_B }, { "max-unused", K_P }, { "read-data", K_C }, { "read-data-subset", K_C },
 	{ "state", K_D | K_Z }, { "snapshot", K_R }, { "sample", K_R }, { "full", K_R }, { "target", K_R },
 	{ "live", K_R }, { "threads", K_R | K_S }, { "from", K_S }, { "to", K_S }, { "latest", K_S },
-	{ "remove-vanished", K_S }, { "verify", K_S }, { "limit-rate", K_S },
+	{ "remove-vanished", K_S }, { "verify", K_S }, { "limit-rate", K_S }, { "journal", K_B },
 };
 
 static void list_keys(int kind, char *out, size_t cap)
@@ -543,7 +543,7 @@ static int *bool_key(dconf_job *j, const char *key)
 	struct { const char *key; int *flag; } t[] = {
 		{ "one-file-system", &j->one_file_system }, { "persistent", &j->persistent },
 		{ "read-data", &j->read_data }, { "full", &j->full }, { "live", &j->live },
-		{ "remove-vanished", &j->remove_vanished }, { "verify", &j->verify },
+		{ "remove-vanished", &j->remove_vanished }, { "verify", &j->verify }, { "journal", &j->journal },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (strcmp(key, t[i].key) == 0)

@@ -53,6 +53,7 @@ typedef struct {
 	size_t npaths, nexcludes, ntags, nkeep_tags;
 	char *host;               /* backup: recorded host (NULL: this machine's); drill: selects */
 	int one_file_system;
+	int journal;              /* backup: the daemon keeps a change-journal recorder for it (default no) */
 	char *schedule_text;      /* as written; NULL: runs only when asked */
 	calendar *schedule;
 	int64_t random_delay_s;   /* each run is delayed by a random 0..this */

@@ -29,6 +29,8 @@
 #define TICK_MS 1000
 #define KILL_GRACE_US (30 * CLOCK_USEC)
 #define MAX_POLL 512
+/* a backup waits this long for its job's recorder to start recording (its walk then starts inside the journal) */
+#define RECORDER_GRACE_US (30 * CLOCK_USEC)
 
 /* What a step of a run is for. */
 enum { ROLE_BEFORE = 1, ROLE_MAIN, ROLE_FORGET, ROLE_AFTER };
@@ -53,6 +55,7 @@ struct daemon_run {
 	int64_t start_us, start_mono, deadline_mono, kill_mono;
 	int timed_out, interrupted, failed, main_status, fail_status;
 	char fail_what[32];
+	char journal_note[RUN_REASON_MAX]; /* the job's recorder was not recording when the run started: why */
 	buf log;
 	char *result;
 	char reason[RUN_REASON_MAX];
@@ -155,6 +158,94 @@ static step *hook_step(daemon_run *r, const char *cmd, int role, const char *job
 	return rc ? NULL : s;
 }
 
+/* ---------- change-journal recorders ---------- */
+
+/* A job's change journal: STATE-DIR/journal/NAME.journal (job names are safe file names, config.c). */
+static void journal_path(const daemon_state *d, const char *job, char out[600])
+{
+	snprintf(out, 600, "%s/journal/%s.journal", d->cfg->state_dir, job);
+}
+
+/* The job's recorder that is not being stopped, or NULL. */
+static recorder *find_recorder(const daemon_state *d, const char *job)
+{
+	for (size_t i = 0; i < d->nrecs; i++)
+		if (!recorder_stopped(d->recs[i]) && strcmp(recorder_job(d->recs[i]), job) == 0)
+			return d->recs[i];
+	return NULL;
+}
+
+/*
+ * Makes the recorders match the configuration: one for every backup job
+ * with journal = yes, recording its paths; others are stopped (and freed
+ * once they have ended, in reap_recorders).
+ */
+static void sync_recorders(daemon_state *d)
+{
+	char f[600];
+	for (size_t i = 0; i < d->nrecs; i++) {
+		recorder *rec = d->recs[i];
+		if (recorder_stopped(rec))
+			continue;
+		const dconf_job *c = config_find_job(d->cfg, recorder_job(rec));
+		int keep = c && c->kind == JOB_BACKUP && c->journal;
+		journal_path(d, recorder_job(rec), f);
+		if (keep && recorder_same(rec, f, c->paths, c->npaths))
+			continue;
+		log_info("backup %s: change journal: stopping its recorder (%s)", recorder_job(rec),
+			 keep ? "its paths changed" : "the job has no journal = yes any more");
+		recorder_stop(rec);
+	}
+	for (size_t i = 0; i < d->cfg->njobs; i++) {
+		const dconf_job *c = &d->cfg->jobs[i];
+		if (c->kind != JOB_BACKUP || !c->journal || find_recorder(d, c->name))
+			continue;
+		char dir[600];
+		snprintf(dir, sizeof(dir), "%s/journal", d->cfg->state_dir);
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			log_warn("cannot create '%s': %s", dir, strerror(errno)); /* the recorder will say it too */
+		journal_path(d, c->name, f);
+		recorder *rec;
+		int rc = array_reserve(&d->recs, &d->cap_recs, d->nrecs + 1, sizeof(*d->recs));
+		rc = rc ?: recorder_new(&rec, c->name, f, c->paths, c->npaths);
+		if (rc < 0) {
+			log_error("backup %s: change journal: %s", c->name, err_msg(rc));
+			continue;
+		}
+		d->recs[d->nrecs++] = rec;
+	}
+}
+
+/* Starts the recorders that are due; one whose file a stopping one still holds waits for it. */
+static void tick_recorders(daemon_state *d)
+{
+	int64_t now = clock_mono();
+	for (size_t i = 0; i < d->nrecs; i++) {
+		recorder *rec = d->recs[i];
+		int busy = 0;
+		for (size_t k = 0; k < d->nrecs && !busy; k++)
+			busy = k != i && recorder_running(d->recs[k]) &&
+			       strcmp(recorder_file(d->recs[k]), recorder_file(rec)) == 0;
+		if (!busy)
+			recorder_tick(rec, now);
+	}
+}
+
+static void reap_recorders(daemon_state *d)
+{
+	int64_t now = clock_mono();
+	for (size_t i = 0; i < d->nrecs;) {
+		recorder *rec = d->recs[i];
+		recorder_reap(rec, now);
+		if (recorder_stopped(rec) && !recorder_running(rec)) {
+			recorder_free(rec);
+			d->recs[i] = d->recs[--d->nrecs];
+			continue;
+		}
+		i++;
+	}
+}
+
 static void host_name(const dconf_job *j, char out[256])
 {
 	if (j->host) {
@@ -183,6 +274,19 @@ static int build_backup(daemon_state *d, daemon_run *r, const dconf_job *j)
 		rc = step_add(s, "--one-file-system");
 	if (rc == 0 && j->host)
 		rc = step_addf(s, "--host=%s", j->host);
+	if (rc == 0 && j->journal) {
+		/* the backup judges the journal (and walks everything without one that covers its parent) */
+		char f[600];
+		journal_path(d, j->name, f);
+		rc = step_addf(s, "--journal=%s", f);
+		const recorder *rec = find_recorder(d, j->name);
+		const char *state = rec ? recorder_state(rec) : "down";
+		const char *why = rec ? recorder_reason(rec) : NULL;
+		if (strcmp(state, "recording") != 0)
+			snprintf(r->journal_note, sizeof(r->journal_note), "the daemon's recorder is %s%s%s",
+				 strcmp(state, "starting") == 0 ? "still starting" : "not running", why ? ": " : "",
+				 why ? why : "");
+	}
 	rc = rc ?: step_add(s, "--");
 	for (size_t i = 0; rc == 0 && i < j->npaths; i++)
 		rc = step_add(s, j->paths[i]);
@@ -394,31 +498,6 @@ static int status_success(const char *status)
 	       strcmp(status, "failing") == 0;
 }
 
-/* The last line of a child's stderr, without dvalin's prefix: the reason of a failure. */
-static void last_line(const buf *b, char *out, size_t cap)
-{
-	out[0] = 0;
-	size_t end = b->len;
-	while (end && (b->data[end - 1] == '\n' || b->data[end - 1] == '\r' || b->data[end - 1] == ' '))
-		end--;
-	size_t start = end;
-	while (start && b->data[start - 1] != '\n')
-		start--;
-	const char *p = (const char *)b->data + start;
-	size_t n = end - start;
-	if (n > 8 && memcmp(p, "dvalin: ", 8) == 0)
-		p += 8, n -= 8;
-	snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
-}
-
-static void describe_exit(char *out, size_t cap, int st, int signaled)
-{
-	if (signaled)
-		snprintf(out, cap, "killed by signal %d", signaled);
-	else
-		snprintf(out, cap, "exit status %d", st);
-}
-
 /* A step ended with st: record what it means and pick the next step. */
 static void step_done(daemon_state *d, daemon_run *r, int st)
 {
@@ -434,9 +513,9 @@ static void step_done(daemon_state *d, daemon_run *r, int st)
 			log_append(r, "\n");
 	}
 	char how[48], line[400];
-	describe_exit(how, sizeof(how), st, runner_signaled(r->child));
+	runner_describe_exit(how, sizeof(how), st, runner_signaled(r->child));
 	log_append(r, "[%s: %s]\n", step_name(r, s), how);
-	last_line(err, line, sizeof(line));
+	runner_last_line(err, line, sizeof(line));
 	if (s->role == ROLE_MAIN) {
 		r->main_status = st;
 		if (out->len && !runner_truncated(r->child) && result_valid((const char *)out->data, out->len)) {
@@ -536,6 +615,12 @@ static void finish_run(daemon_state *d, daemon_run *r)
 		ri.bytes_read = sum.bytes_read;
 		ri.bytes_added = sum.bytes_added;
 		memcpy(ri.snapshot_id, sum.snapshot_id, sizeof(ri.snapshot_id));
+		ri.journal = !sum.journal_asked ? RUN_JOURNAL_NONE
+			     : sum.journal_used ? RUN_JOURNAL_USED : RUN_JOURNAL_NOT_USED;
+		ri.journal_dirs = sum.journal_dirs;
+		if (ri.journal == RUN_JOURNAL_NOT_USED)
+			snprintf(ri.journal_reason, sizeof(ri.journal_reason), "%.250s%s%.250s", r->journal_note,
+				 r->journal_note[0] ? "; " : "", sum.journal_reason);
 	}
 	result_sync sy;
 	if (r->kind == JOB_SYNC && result_sync_summary(r->result, &sy)) {
@@ -749,6 +834,9 @@ static void start_due(daemon_state *d)
 		daemon_job *j = &d->jobs[i];
 		if (!j->pending || j->run || !j->cfg || d->nruns >= (size_t)d->cfg->concurrency || blocked(d, j))
 			continue;
+		const recorder *rec = j->cfg->journal ? find_recorder(d, j->name) : NULL;
+		if (rec && recorder_starting(rec, clock_mono(), RECORDER_GRACE_US))
+			continue; /* a walk that starts before the marks are placed serves no next backup */
 		start_run(d, j, j->pending_trigger, NULL);
 	}
 }
@@ -871,7 +959,7 @@ static void sample_done(daemon_state *d, daemon_repo *p, int st)
 		p->logical = s.logical;
 	} else if (!d->stopping) {
 		char line[400];
-		last_line(runner_stderr(p->child), line, sizeof(line));
+		runner_last_line(runner_stderr(p->child), line, sizeof(line));
 		log_warn("repository %s: cannot measure it: %s", p->name, line[0] ? line : "stats failed");
 	}
 	free(text);
@@ -1063,6 +1151,7 @@ static void reload(daemon_state *d)
 	n->state_dir = old->state_dir;
 	old->state_dir = NULL;
 	config_free(old);
+	sync_recorders(d);
 	log_info("configuration reloaded: %zu jobs", d->njobs);
 	char st[128];
 	snprintf(st, sizeof(st), "READY=1\nSTATUS=%zu jobs, %zu running", d->njobs, d->nruns);
@@ -1215,7 +1304,15 @@ void daemon_job_info(daemon_state *d, const daemon_job *j, job_info *out)
 	out->running_id = j->run ? j->run->id : 0;
 	out->queued = j->pending;
 	out->last = j->has_last ? &j->last : NULL;
-	(void)d;
+	const recorder *rec = j->cfg && j->cfg->journal ? find_recorder(d, j->name) : NULL;
+	if (rec) {
+		out->journal = 1;
+		out->journal_state = recorder_state(rec);
+		out->journal_pid = recorder_pid(rec);
+		out->journal_restarts = recorder_restarts(rec);
+		out->journal_reason = recorder_reason(rec);
+		out->journal_file = recorder_file(rec);
+	}
 }
 
 typedef struct {
@@ -1311,6 +1408,12 @@ void daemon_metrics(daemon_state *d, FILE *f)
 		m->running = j->run != NULL;
 		m->overdue = j->overdue;
 		m->next_us = j->next_us;
+		const recorder *rec = j->cfg && j->cfg->journal ? find_recorder(d, j->name) : NULL;
+		m->journal = rec != NULL;
+		m->journal_up = rec && strcmp(recorder_state(rec), "recording") == 0;
+		m->journal_restarts = rec ? recorder_restarts(rec) : 0;
+		m->journal_used = j->has_last && j->last.journal != RUN_JOURNAL_NONE
+					  ? j->last.journal == RUN_JOURNAL_USED : -1;
 		queued += j->pending;
 	}
 	for (size_t i = 0; i < d->nrepos; i++)
@@ -1353,6 +1456,8 @@ static void stop_runs(daemon_state *d)
 	for (size_t i = 0; i < d->nrepos; i++)
 		if (d->repos[i].child)
 			runner_signal(d->repos[i].child, SIGINT);
+	for (size_t i = 0; i < d->nrecs; i++)
+		recorder_stop(d->recs[i]);
 }
 
 static void check_deadlines(daemon_state *d)
@@ -1375,10 +1480,13 @@ static void check_deadlines(daemon_state *d)
 			r->kill_mono = INT64_MAX;
 		}
 	}
-	if (d->stopping && d->stop_deadline_mono && now >= d->stop_deadline_mono)
+	if (d->stopping && d->stop_deadline_mono && now >= d->stop_deadline_mono) {
 		for (size_t i = 0; i < d->nrepos; i++)
 			if (d->repos[i].child)
 				runner_signal(d->repos[i].child, SIGKILL);
+		for (size_t i = 0; i < d->nrecs; i++)
+			recorder_kill(d->recs[i]);
+	}
 }
 
 static void reap(daemon_state *d)
@@ -1400,6 +1508,7 @@ static void reap(daemon_state *d)
 		if (d->repos[i].child && runner_reap(d->repos[i].child, &st) == 1)
 			sample_done(d, &d->repos[i], st);
 	}
+	reap_recorders(d);
 }
 
 /* Until the next thing due: a job's next run, or the moment a job becomes overdue. */
@@ -1465,6 +1574,8 @@ static void loop(daemon_state *d)
 			int busy = 0;
 			for (size_t i = 0; i < d->nrepos; i++)
 				busy |= d->repos[i].child != NULL;
+			for (size_t i = 0; i < d->nrecs; i++)
+				busy |= recorder_running(d->recs[i]);
 			if (!busy) {
 				pthread_mutex_unlock(&d->lock);
 				return;
@@ -1485,6 +1596,13 @@ static void loop(daemon_state *d)
 			int fds[2] = { -1, -1 };
 			if (d->repos[i].child)
 				runner_fds(d->repos[i].child, fds);
+			for (int k = 0; k < 2 && n < MAX_POLL; k++)
+				if (fds[k] >= 0)
+					p[n++] = (struct pollfd){ fds[k], POLLIN, 0 };
+		}
+		for (size_t i = 0; i < d->nrecs; i++) {
+			int fds[2];
+			recorder_fds(d->recs[i], fds);
 			for (int k = 0; k < 2 && n < MAX_POLL; k++)
 				if (fds[k] >= 0)
 					p[n++] = (struct pollfd){ fds[k], POLLIN, 0 };
@@ -1515,6 +1633,8 @@ static void loop(daemon_state *d)
 				for (size_t r = 0; r < d->nrepos; r++)
 					if (d->repos[r].child)
 						runner_pump(d->repos[r].child, p[i].fd);
+				for (size_t r = 0; r < d->nrecs; r++)
+					recorder_pump(d->recs[r], p[i].fd);
 			}
 		}
 		if (d->reload_asked && !d->stopping) {
@@ -1529,6 +1649,7 @@ static void loop(daemon_state *d)
 				d->pending_restore = NULL;
 				start_run(d, &d->restore_job, "manual", r);
 			}
+			tick_recorders(d);
 			start_due(d);
 			start_samples(d);
 			check_overdue(d);
@@ -1562,6 +1683,9 @@ static void daemon_release(daemon_state *d)
 	for (size_t i = 0; i < d->nrepos; i++)
 		runner_free(d->repos[i].child);
 	free(d->repos);
+	for (size_t i = 0; i < d->nrecs; i++)
+		recorder_free(d->recs[i]);
+	free(d->recs);
 	notice_close(d->notices);
 	history_close(d->hist);
 	auth_free(d->auth);
@@ -1620,6 +1744,8 @@ int daemon_main(const char *config_path, const char *version)
 	snprintf(d->restore_job.name, sizeof(d->restore_job.name), "restore");
 	d->restore_job.kind = JOB_RESTORE;
 	rc = rc ?: apply_config(d, 1);
+	if (rc == 0)
+		sync_recorders(d);
 	if (rc == 0) {
 		d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 		d->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -27,9 +27,16 @@
  * reloads the configuration; a configuration with errors is refused and
  * the running one kept.
  *
- * A seam for more sources of work (a change journal, fanotify): the loop's
- * poll set and daemon_request_run() are the only ways jobs get started,
- * so another event source adds its descriptor there and asks for a run.
+ * Change journals: for a backup job with `journal = yes` the daemon keeps
+ * one recorder running (recorder.c; STATE-DIR/journal/JOB.journal) from
+ * its start to its stop, restarts it when it ends, stops it when a reload
+ * drops the job or changes its paths, and gives the job's backups
+ * `--journal FILE`; the backup decides whether the journal covers the
+ * time since its parent and says so in its --json, which the run keeps.
+ *
+ * A seam for more sources of work: the loop's poll set and
+ * daemon_request_run() are the only ways jobs get started, so another
+ * event source adds its descriptor there and asks for a run.
  */
 #ifndef DV_DAEMON_DAEMON_H
 #define DV_DAEMON_DAEMON_H
@@ -42,6 +49,7 @@
 #include "config.h"
 #include "history.h"
 #include "notice.h"
+#include "recorder.h"
 #include "runner.h"
 #include "../base/buf.h"
 #include "../report/job.h"
@@ -90,6 +98,9 @@ typedef struct daemon_state {
 	size_t nrepos, cap_repos;
 	daemon_run **runs;         /* running */
 	size_t nruns, cap_runs;
+	recorder **recs;           /* change-journal recorders: one per journal = yes job, and stopped
+				    * ones until they have ended */
+	size_t nrecs, cap_recs;
 	int sigfd, evfd;
 	int stopping, reload_asked, exit_status;
 	int64_t start_us, stop_deadline_mono, watchdog_us, last_watchdog;

@@ -16,8 +16,10 @@ struct history {
 /*
  * Version 1 of the schema (meta 'daemon_schema'), created as it always was,
  * then brought to version 2: a drill's summary (mismatches, throughput, a
- * full restore's estimate) in three more columns of runs.  A version 1 file
- * is upgraded in place (its rows read 0 there); a later version is refused.
+ * full restore's estimate) in three more columns of runs, then to version
+ * 3: a backup's change journal (journal: NULL none asked, 0 not used, 1
+ * used; journal_dirs; journal_reason).  An older file is upgraded in place
+ * (its rows read 0 or NULL there); a later version is refused.
  */
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -34,7 +36,7 @@ static const char schema[] =
 	" snapshots INTEGER, size INTEGER, logical INTEGER);"
 	"CREATE INDEX IF NOT EXISTS samples_by_repo ON repo_samples(repository, time);";
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static const char to_v2[] =
 	"BEGIN IMMEDIATE;"
@@ -42,6 +44,14 @@ static const char to_v2[] =
 	"ALTER TABLE runs ADD COLUMN rate REAL NOT NULL DEFAULT 0;"
 	"ALTER TABLE runs ADD COLUMN estimate REAL NOT NULL DEFAULT 0;"
 	"UPDATE meta SET value = '2' WHERE key = 'daemon_schema';"
+	"COMMIT;";
+
+static const char to_v3[] =
+	"BEGIN IMMEDIATE;"
+	"ALTER TABLE runs ADD COLUMN journal INTEGER;"
+	"ALTER TABLE runs ADD COLUMN journal_dirs INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN journal_reason TEXT;"
+	"UPDATE meta SET value = '3' WHERE key = 'daemon_schema';"
 	"COMMIT;";
 
 int history_open(history **out, const char *path)
@@ -55,8 +65,10 @@ int history_open(history **out, const char *path)
 	const char *q = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'daemon_schema'";
 	if (rc == 0 && sql_get_int(h->db, &v, q, NULL, 0) == 0 && v == 1)
 		rc = sql_exec(h->db, to_v2, "cannot upgrade the daemon state to schema version 2");
+	if (rc == 0 && sql_get_int(h->db, &v, q, NULL, 0) == 0 && v == 2)
+		rc = sql_exec(h->db, to_v3, "cannot upgrade the daemon state to schema version 3");
 	if (rc == 0 && sql_get_int(h->db, &v, q, NULL, 0) == 0 && v != SCHEMA_VERSION)
-		rc = err_set(-DV_EFORMAT, "daemon state '%s' has schema version %lld; this dvalin knows 1 and %d", path,
+		rc = err_set(-DV_EFORMAT, "daemon state '%s' has schema version %lld; this dvalin knows 1 to %d", path,
 			     (long long)v, SCHEMA_VERSION);
 	if (rc < 0) {
 		history_close(h);
@@ -103,12 +115,16 @@ int history_finish(history *h, const run_info *r)
 		       "UPDATE runs SET end = ?2, status = ?3, exit_code = ?4, duration = CAST(?5 AS REAL),"
 		       " reason = ?6, has_summary = ?7, files = ?8, bytes_read = ?9, bytes_added = ?10,"
 		       " snapshot_id = ?11, result = ?12, log = ?13, mismatches = ?14, rate = CAST(?15 AS REAL),"
-		       " estimate = CAST(?16 AS REAL) WHERE id = ?1",
+		       " estimate = CAST(?16 AS REAL), journal = ?17, journal_dirs = ?18, journal_reason = ?19"
+		       " WHERE id = ?1",
 		       SQL_ARGS(SQL_INT(r->id), SQL_INT(r->end_us), SQL_TEXT(r->status), SQL_INT(r->exit_code),
 				SQL_TEXT(dur), SQL_TEXT(r->reason[0] ? r->reason : NULL), SQL_INT(r->has_summary),
 				SQL_INT(r->files), SQL_INT(r->bytes_read), SQL_INT(r->bytes_added),
 				SQL_TEXT(r->snapshot_id[0] ? r->snapshot_id : NULL), SQL_TEXT(r->result),
-				SQL_TEXT(r->log), SQL_INT(r->mismatches), SQL_TEXT(rate), SQL_TEXT(est)));
+				SQL_TEXT(r->log), SQL_INT(r->mismatches), SQL_TEXT(rate), SQL_TEXT(est),
+				r->journal == RUN_JOURNAL_NONE ? SQL_TEXT(NULL) : SQL_INT(r->journal == RUN_JOURNAL_USED),
+				SQL_INT(r->journal_dirs),
+				SQL_TEXT(r->journal == RUN_JOURNAL_NOT_USED ? r->journal_reason : NULL)));
 }
 
 int history_trim(history *h, const char *job, int keep)
@@ -119,7 +135,8 @@ int history_trim(history *h, const char *job, int keep)
 }
 
 #define RUN_COLUMNS "id, job, kind, trigger, start, end, status, exit_code, duration, reason," \
-		    " has_summary, files, bytes_read, bytes_added, snapshot_id, mismatches, rate, estimate"
+		    " has_summary, files, bytes_read, bytes_added, snapshot_id, mismatches, rate, estimate," \
+		    " journal, journal_dirs, journal_reason"
 
 static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
 {
@@ -148,6 +165,10 @@ static void read_run(sqlite3_stmt *st, run_info *r)
 	r->mismatches = (uint64_t)sqlite3_column_int64(st, 15);
 	r->bytes_per_second = sqlite3_column_double(st, 16);
 	r->estimate_s = sqlite3_column_double(st, 17);
+	if (sqlite3_column_type(st, 18) != SQLITE_NULL)
+		r->journal = sqlite3_column_int(st, 18) ? RUN_JOURNAL_USED : RUN_JOURNAL_NOT_USED;
+	r->journal_dirs = (uint64_t)sqlite3_column_int64(st, 19);
+	copy_text(r->journal_reason, sizeof(r->journal_reason), st, 20);
 }
 
 static int dup_col(sqlite3_stmt *st, int col, char **out)
@@ -170,8 +191,8 @@ static int get_one(history *h, run_info *out, int with_log, const char *where, c
 	rc = sql_step(h->db, st);
 	if (rc == 1) {
 		read_run(st, out);
-		int e = dup_col(st, 18, &out->result);
-		e = e ?: dup_col(st, 19, &out->log);
+		int e = dup_col(st, 21, &out->result);
+		e = e ?: dup_col(st, 22, &out->log);
 		if (e < 0) {
 			run_info_release(out);
 			rc = e;

@@ -128,6 +128,24 @@ static int v_next(const metrics_job *j, char v[64])
 	return j->next_us && fmt_seconds(v, j->next_us);
 }
 
+static int v_journal_up(const metrics_job *j, char v[64])
+{
+	snprintf(v, 64, "%d", j->journal_up);
+	return j->journal;
+}
+
+static int v_journal_restarts(const metrics_job *j, char v[64])
+{
+	snprintf(v, 64, "%" PRIu64, j->journal_restarts);
+	return j->journal;
+}
+
+static int v_journal_used(const metrics_job *j, char v[64])
+{
+	snprintf(v, 64, "%d", j->journal_used);
+	return j->journal_used >= 0;
+}
+
 /* One family of a repository value (a uint64_t at off in metrics_repo), measured ones only. */
 static void repo_family(FILE *f, const metrics_state *s, const char *name, const char *help, size_t off)
 {
@@ -214,6 +232,14 @@ void metrics_write(FILE *f, const metrics_state *s)
 		   "1 when the job has not succeeded within its max-age (the dead man's switch).", v_overdue);
 	job_family(f, s, "dvalin_job_next_run_timestamp_seconds", "gauge",
 		   "When the job's schedule next fires (Unix time).", v_next);
+	job_family(f, s, "dvalin_job_journal_recorder_up", "gauge",
+		   "1 while the change-journal recorder of a backup job with journal = yes records.", v_journal_up);
+	job_family(f, s, "dvalin_job_journal_recorder_restarts_total", "counter",
+		   "Times the job's change-journal recorder ended (or could not start) and was started again.",
+		   v_journal_restarts);
+	job_family(f, s, "dvalin_job_journal_used", "gauge",
+		   "1 when the job's last backup walked only what the change journal named, 0 when it walked everything.",
+		   v_journal_used);
 
 	repo_family(f, s, "dvalin_repository_size_bytes", "Bytes the repository's packs take on its storage.",
 		    offsetof(metrics_repo, size));

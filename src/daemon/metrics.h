@@ -32,6 +32,10 @@ typedef struct {
 	double drill_bytes_per_second, drill_estimate_s;
 	int running, overdue;
 	int64_t next_us;                       /* 0: none */
+	int journal;                           /* a backup with journal = yes: */
+	int journal_up;                        /* its recorder is recording */
+	uint64_t journal_restarts;
+	int journal_used;                      /* its last backup used the journal: 1, 0; -1 not known */
 } metrics_job;
 
 typedef struct {

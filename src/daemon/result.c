@@ -38,6 +38,16 @@ int result_backup_summary(const char *text, result_backup *out)
 	     u64(o, "bytes_added", &out->bytes_added);
 	if (ok)
 		snprintf(out->snapshot_id, sizeof(out->snapshot_id), "%s", json_string_value(id));
+	json_t *jn = ok ? json_object_get(o, "journal") : NULL;
+	if (json_is_object(jn) && json_is_boolean(json_object_get(jn, "used"))) {
+		out->journal_asked = 1;
+		out->journal_used = json_is_true(json_object_get(jn, "used"));
+		if (!u64(jn, "directories", &out->journal_dirs))
+			out->journal_dirs = 0;
+		json_t *why = json_object_get(jn, "reason");
+		if (!out->journal_used && json_is_string(why))
+			snprintf(out->journal_reason, sizeof(out->journal_reason), "%s", json_string_value(why));
+	}
 	json_decref(o);
 	return ok;
 }

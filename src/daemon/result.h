@@ -18,6 +18,10 @@ int result_valid(const char *text, size_t n);
 typedef struct {
 	uint64_t files, bytes_read, bytes_added;
 	char snapshot_id[65];
+	int journal_asked;           /* it has "journal" (it ran with --journal): */
+	int journal_used;
+	uint64_t journal_dirs;       /* used: the directories walked */
+	char journal_reason[512];    /* not used: why */
 } result_backup;
 /* 1 and *out from `backup --json`, 0 if the document is not one. */
 int result_backup_summary(const char *text, result_backup *out);

@@ -316,6 +316,31 @@ int runner_truncated(const runner_child *c)
 	return c->truncated;
 }
 
+/* The last line of a child's stderr, without dvalin's prefix: the reason of a failure. */
+void runner_last_line(const buf *b, char *out, size_t cap)
+{
+	out[0] = 0;
+	size_t end = b->len;
+	while (end && (b->data[end - 1] == '\n' || b->data[end - 1] == '\r' || b->data[end - 1] == ' '))
+		end--;
+	size_t start = end;
+	while (start && b->data[start - 1] != '\n')
+		start--;
+	const char *p = (const char *)b->data + start;
+	size_t n = end - start;
+	if (n > 8 && memcmp(p, "dvalin: ", 8) == 0)
+		p += 8, n -= 8;
+	snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
+}
+
+void runner_describe_exit(char *out, size_t cap, int st, int signaled)
+{
+	if (signaled)
+		snprintf(out, cap, "killed by signal %d", signaled);
+	else
+		snprintf(out, cap, "exit status %d", st);
+}
+
 static void nap_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };

@@ -68,6 +68,10 @@ const buf *runner_stdout(const runner_child *c);
 const buf *runner_stderr(const runner_child *c);
 /* Stdout was longer than out_cap. */
 int runner_truncated(const runner_child *c);
+/* The last line of a stderr capture, without dvalin's "dvalin: " prefix: the reason of a failure. */
+void runner_last_line(const buf *err, char *out, size_t cap);
+/* "exit status N" or "killed by signal N". */
+void runner_describe_exit(char *out, size_t cap, int st, int signaled);
 
 /*
  * Runs one child to its end within timeout_ms (then SIGINT, and SIGKILL

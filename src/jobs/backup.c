@@ -303,26 +303,25 @@ static int walk_digest(const backup_opts *o, uint8_t out[32])
 
 /*
  * With --journal: 1 and *dirty when the journal covers the time since
- * the parent's walk started, else 0 and one line saying why.
+ * the parent's walk started, else 0 and one line in why saying why.
  */
 static int journal_answer(const backup_opts *o, const snapshot *s, const snapshot *parent,
-			  const tree *ptree, char **paths, size_t npaths, journal_set *dirty)
+			  const tree *ptree, char **paths, size_t npaths, journal_set *dirty, char why[512])
 {
-	char why[512] = "";
 	int rc = 0;
 	if (!parent)
-		snprintf(why, sizeof(why), "no parent snapshot");
+		snprintf(why, 512, "no parent snapshot");
 	else if (!parent->has_walk)
-		snprintf(why, sizeof(why), "the parent snapshot does not record when its walk started");
+		snprintf(why, 512, "the parent snapshot does not record when its walk started");
 	else if (memcmp(parent->walk_opts, s->walk_opts, 32) != 0)
-		snprintf(why, sizeof(why), "the parent snapshot was taken with other excludes or options");
+		snprintf(why, 512, "the parent snapshot was taken with other excludes or options");
 	else if (!ptree->plain.data)
-		snprintf(why, sizeof(why), "the parent snapshot's tree cannot be read");
+		snprintf(why, 512, "the parent snapshot's tree cannot be read");
 	for (size_t i = 0; !why[0] && i < npaths; i++) {
 		/* the recorder names directories by their real paths */
 		_cleanup_free_ char *real = realpath(paths[i], NULL);
 		if (!real || strcmp(real, paths[i]) != 0)
-			snprintf(why, sizeof(why), "'%s' is not a real path (a symbolic link on the way)", paths[i]);
+			snprintf(why, 512, "'%s' is not a real path (a symbolic link on the way)", paths[i]);
 	}
 	if (!why[0]) {
 		journal_query q = {
@@ -331,10 +330,12 @@ static int journal_answer(const backup_opts *o, const snapshot *s, const snapsho
 			.parent_start = parent->walk_start * 1000000000 + parent->walk_start_nsec,
 			.start = s->walk_start * 1000000000 + s->walk_start_nsec, .wait_seconds = 30,
 		};
-		rc = journal_dirty(&q, dirty, why, sizeof(why));
+		rc = journal_dirty(&q, dirty, why, 512);
 	}
 	if (rc == 0)
 		log_info("journal not used: %s; walking everything", why);
+	else
+		why[0] = 0;
 	return rc;
 }
 
@@ -403,7 +404,9 @@ int backup_run(repo *r, const backup_opts *o, job_progress *prog, backup_result 
 			log_warn("cannot read the parent snapshot's tree: every file will be read");
 	}
 	if (o->journal && !o->force && !o->stdin_name) {
-		rc = journal_answer(o, s, parent, &ptree, paths, npaths, &dirty);
+		out->journal_asked = 1;
+		out->journal_reason[0] = 0;
+		rc = journal_answer(o, s, parent, &ptree, paths, npaths, &dirty, out->journal_reason);
 		if (rc < 0)
 			goto out;
 		use_journal = rc;

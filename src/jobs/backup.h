@@ -73,8 +73,10 @@ typedef struct {
 	int command_status; /* its command's exit status (-1: stdin) */
 	/* the after hook or removing a snapshot failed (logged): the backup is saved */
 	int cleanup_failed;
+	int journal_asked;  /* --journal was given (and not overridden by --force) */
 	int journal_used;   /* walked only what the journal named */
 	size_t journal_dirs; /* the directories it named (and their ancestors) */
+	char journal_reason[512]; /* asked but not used: why ("journal not used: ...") */
 } backup_result;
 
 /*

@@ -26,6 +26,19 @@ void report_backup(json *j, const backup_result *res, const backend_requests *re
 			json_null(j);
 		json_obj_end(j);
 	}
+	if (res->journal_asked) {
+		/* only with --journal: a backup without one has nothing to say */
+		json_key(j, "journal");
+		json_obj_begin(j);
+		json_key(j, "used"); json_bool(j, res->journal_used);
+		json_key(j, "directories"); json_uint(j, res->journal_used ? res->journal_dirs : 0);
+		json_key(j, "reason");
+		if (res->journal_used)
+			json_null(j);
+		else
+			json_str(j, res->journal_reason);
+		json_obj_end(j);
+	}
 	json_key(j, "duration_seconds"); json_double(j, res->seconds);
 	report_requests(j, req);
 	json_obj_end(j);

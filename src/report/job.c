@@ -97,6 +97,22 @@ void report_run(json *j, const run_info *r, int with_log)
 		} else {
 			json_key(j, "bytes_added");
 			json_uint(j, r->bytes_added);
+			json_key(j, "journal");
+			if (r->journal == RUN_JOURNAL_NONE) {
+				json_null(j);
+			} else {
+				json_obj_begin(j);
+				json_key(j, "used");
+				json_bool(j, r->journal == RUN_JOURNAL_USED);
+				json_key(j, "directories");
+				json_uint(j, r->journal_dirs);
+				json_key(j, "reason");
+				if (r->journal == RUN_JOURNAL_USED)
+					json_null(j);
+				else
+					json_str(j, r->journal_reason);
+				json_obj_end(j);
+			}
 		}
 		json_key(j, "snapshot_id");
 		if (r->snapshot_id[0])
@@ -151,5 +167,22 @@ void report_job(json *j, const job_info *jb)
 		report_run(j, jb->last, 0);
 	else
 		json_null(j);
+	json_key(j, "journal");
+	if (jb->journal) {
+		json_obj_begin(j);
+		report_str(j, "recorder", jb->journal_state);
+		int_or_null(j, "pid", jb->journal_pid, jb->journal_pid != 0);
+		json_key(j, "restarts");
+		json_uint(j, jb->journal_restarts);
+		json_key(j, "reason");
+		if (jb->journal_reason)
+			json_str(j, jb->journal_reason);
+		else
+			json_null(j);
+		report_str(j, "file", jb->journal_file);
+		json_obj_end(j);
+	} else {
+		json_null(j);
+	}
 	json_obj_end(j);
 }

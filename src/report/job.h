@@ -18,6 +18,9 @@
 #define RUN_WORD_MAX 16
 #define RUN_REASON_MAX 512
 
+/* A backup run and its change journal: none asked, asked but not used, used. */
+enum { RUN_JOURNAL_NONE, RUN_JOURNAL_NOT_USED, RUN_JOURNAL_USED };
+
 /* One run of a job, as the history keeps it. */
 typedef struct {
 	int64_t id;
@@ -38,6 +41,9 @@ typedef struct {
 	double bytes_per_second;     /* drill: the restore's throughput; sync: read from the source */
 	double estimate_s;           /* drill: a full restore's estimated time */
 	char snapshot_id[65];        /* "" if none */
+	int journal;                 /* backup: RUN_JOURNAL_* */
+	uint64_t journal_dirs;       /* used: the directories walked */
+	char journal_reason[RUN_REASON_MAX]; /* not used: why */
 	char *result;                /* the job's whole --json document, or NULL (owned) */
 	char *log;                   /* what it wrote to stderr, or NULL (owned) */
 } run_info;
@@ -57,6 +63,13 @@ typedef struct {
 	int64_t running_id;          /* the run in progress, or 0 */
 	int queued;                  /* due and waiting for a slot */
 	const run_info *last;      /* the latest finished run, or NULL */
+	/* a backup with journal = yes: its recorder (docs/daemon.md, "Change journal") */
+	int journal;                 /* the job has one */
+	const char *journal_state;   /* "recording", "starting", "down" */
+	int64_t journal_pid;         /* while it runs, else 0 */
+	uint64_t journal_restarts;   /* times it ended and was started again */
+	const char *journal_reason;  /* why it is down, or why it last ended; NULL: never */
+	const char *journal_file;
 } job_info;
 
 /* A time on the daemon's clock, in the local offset. */

@@ -51,8 +51,9 @@ class Response:
 class Daemon:
     """A dvalin daemon on conf (text), state under world/state."""
 
-    def __init__(self, world, conf, env=None, name="daemon"):
+    def __init__(self, world, conf, env=None, name="daemon", prefix=()):
         self.world = world
+        self.prefix = list(prefix)  # a command the daemon runs under (setpriv ...)
         self.state = os.path.join(world, "state")
         self.conf_path = os.path.join(world, name + ".conf")
         self.log_path = os.path.join(world, name + ".log")
@@ -71,7 +72,7 @@ class Daemon:
 
     def start(self, wait_web=True, timeout=30):
         self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([DVALIN, "daemon", "--config", self.conf_path], env=self.env,
+        self.proc = subprocess.Popen(self.prefix + [DVALIN, "daemon", "--config", self.conf_path], env=self.env,
                                      stdout=self.logf, stderr=self.logf, start_new_session=True)
         deadline = time.time() + timeout
         while time.time() < deadline:

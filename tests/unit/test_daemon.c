@@ -160,9 +160,11 @@ TEST(config_sync_job)
 TEST(metrics_exposition)
 {
 	metrics_job j[3] = {
-		{ "home", "backup", 1700000000123456, 1700000000123456, 1.5, 0, 1, 4096, 0, 0, 0, 0, 0, 0, 0, 0 },
-		{ "we\"ird\\name", "check", 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0 },
-		{ "weekly", "drill", 1700000000000000, 1700000000000000, 9, 6, 0, 0, 1, 200, 3, 5e7, 3600.5, 0, 0, 0 },
+		{ "home", "backup", 1700000000123456, 1700000000123456, 1.5, 0, 1, 4096, 0, 0, 0, 0, 0, 0, 0, 0,
+		  1, 1, 2, 1 },
+		{ "we\"ird\\name", "check", 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, -1 },
+		{ "weekly", "drill", 1700000000000000, 1700000000000000, 9, 6, 0, 0, 1, 200, 3, 5e7, 3600.5, 0, 0, 0,
+		  0, 0, 0, -1 },
 	};
 	metrics_repo r = { "nas", 1700000000000000, 1000, 3, 5000 };
 	metrics_disk dk = { "/dev/sda", "M", "S", 1, 1, 41, 1, 100, 5, -1, -1, 2, -1 };
@@ -195,13 +197,19 @@ TEST(metrics_exposition)
 	CHECK(!strstr(p, "dvalin_drill_last_files{job_name=\"home\""));
 	CHECK(!strstr(p, "dvalin_job_last_added_bytes{job_name=\"weekly\""));
 	CHECK(strstr(p, "dvalin_daemon_uptime_seconds 100.000000\n"));
+	/* a backup with journal = yes: its recorder and whether its last backup used the journal */
+	CHECK(strstr(p, "dvalin_job_journal_recorder_up{job_name=\"home\",kind=\"backup\"} 1\n"));
+	CHECK(strstr(p, "dvalin_job_journal_recorder_restarts_total{job_name=\"home\",kind=\"backup\"} 2\n"));
+	CHECK(strstr(p, "dvalin_job_journal_used{job_name=\"home\",kind=\"backup\"} 1\n"));
+	CHECK(!strstr(p, "dvalin_job_journal_recorder_up{job_name=\"weekly\""));
+	CHECK(!strstr(p, "dvalin_job_journal_used{job_name=\"weekly\""));
 	CHECK(strstr(p, "# TYPE dvalin_notifications_sent_total counter\ndvalin_notifications_sent_total 2\n"));
 	/* every family's HELP and TYPE once */
 	const char *q = p;
 	int types = 0;
 	while ((q = strstr(q, "# TYPE ")))
 		types++, q++;
-	CHECK(types == 31);
+	CHECK(types == 34);
 	free(p);
 }
 
@@ -292,8 +300,27 @@ TEST(history_keeps_runs_states_and_samples)
 	REQUIRE(history_get(h, id[3], 1, &got) == 1);
 	CHECK(strcmp(got.status, "ok") == 0 && got.files == 3 && got.bytes_added == 99 && got.duration_s == 1.25);
 	CHECK(got.mismatches == 0 && got.bytes_per_second == 0 && got.estimate_s == 0);
+	CHECK(got.journal == RUN_JOURNAL_NONE);
 	CHECK(got.result && strcmp(got.result, "{\"x\":1}") == 0 && got.log && strcmp(got.log, "line\n") == 0);
 	run_info_release(&got);
+	/* a backup's change journal: used (with its count), or not used and why */
+	r.id = id[1];
+	r.journal = RUN_JOURNAL_USED;
+	r.journal_dirs = 12;
+	REQUIRE(history_finish(h, &r) == 0);
+	REQUIRE(history_get(h, id[1], 0, &got) == 1);
+	CHECK(got.journal == RUN_JOURNAL_USED && got.journal_dirs == 12 && got.journal_reason[0] == 0);
+	run_info_release(&got);
+	r.id = id[2];
+	r.journal = RUN_JOURNAL_NOT_USED;
+	r.journal_dirs = 0;
+	snprintf(r.journal_reason, sizeof(r.journal_reason), "no parent snapshot");
+	REQUIRE(history_finish(h, &r) == 0);
+	REQUIRE(history_get(h, id[2], 0, &got) == 1);
+	CHECK(got.journal == RUN_JOURNAL_NOT_USED && strcmp(got.journal_reason, "no parent snapshot") == 0);
+	run_info_release(&got);
+	memset(r.journal_reason, 0, sizeof(r.journal_reason));
+	r.journal = RUN_JOURNAL_NONE;
 	CHECK(history_last(h, "home", 1, &got) == 1 && got.id == id[3] && got.log == NULL);
 	run_info_release(&got);
 	/* a daemon that died left runs "running": they become "aborted" */
@@ -331,10 +358,10 @@ TEST(history_keeps_runs_states_and_samples)
 	/* a state file of a later schema is refused, not misread */
 	sqlite3 *db;
 	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
-	REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = '3' WHERE key = 'daemon_schema'", NULL, NULL, NULL) ==
+	REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = '4' WHERE key = 'daemon_schema'", NULL, NULL, NULL) ==
 		SQLITE_OK);
 	sqlite3_close(db);
-	CHECK(history_open(&h, path) == -DV_EFORMAT && strstr(err_msg(-DV_EFORMAT), "schema version 3"));
+	CHECK(history_open(&h, path) == -DV_EFORMAT && strstr(err_msg(-DV_EFORMAT), "schema version 4"));
 	remove_db(path);
 }
 
@@ -363,6 +390,7 @@ TEST(history_of_schema_1_is_upgraded_and_keeps_a_drills_summary)
 	run_info got;
 	REQUIRE(history_last(h, "home", 1, &got) == 1);
 	CHECK(got.files == 42 && got.mismatches == 0 && got.estimate_s == 0 && strcmp(got.kind, "backup") == 0);
+	CHECK(got.journal == RUN_JOURNAL_NONE);
 	run_info_release(&got);
 	int64_t id;
 	REQUIRE(history_begin(h, "weekly", "drill", "schedule", 10, &id) == 0);
@@ -379,7 +407,7 @@ TEST(history_of_schema_1_is_upgraded_and_keeps_a_drills_summary)
 	r.estimate_s = 3600.25;
 	REQUIRE(history_finish(h, &r) == 0);
 	history_close(h);
-	REQUIRE(history_open(&h, path) == 0); /* opened again: version 2 as it is */
+	REQUIRE(history_open(&h, path) == 0); /* opened again: version 3 as it is */
 	REQUIRE(history_get(h, id, 0, &got) == 1);
 	CHECK(got.files == 200 && got.mismatches == 3 && got.bytes_per_second == 52428800 && got.estimate_s == 3600.25);
 	run_info_release(&got);
@@ -440,6 +468,21 @@ TEST(children_json_is_read_with_care)
 	CHECK(result_backup_summary("{\"snapshot_id\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
 				    "\"total_files\":-5,\"bytes_read\":10,\"bytes_added\":7}", &b) == 0);
 	CHECK(result_backup_summary(NULL, &b) == 0);
+	/* a backup's change journal: absent without --journal; used; not used and why */
+	CHECK(result_backup_summary(doc, &b) == 1 && !b.journal_asked);
+	const char *used = "{\"snapshot_id\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+			   "\"total_files\":5,\"bytes_read\":10,\"bytes_added\":7,"
+			   "\"journal\":{\"used\":true,\"directories\":3,\"reason\":null}}";
+	CHECK(result_backup_summary(used, &b) == 1 && b.journal_asked && b.journal_used && b.journal_dirs == 3);
+	const char *not = "{\"snapshot_id\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+			  "\"total_files\":5,\"bytes_read\":10,\"bytes_added\":7,"
+			  "\"journal\":{\"used\":false,\"directories\":0,\"reason\":\"no parent snapshot\"}}";
+	CHECK(result_backup_summary(not, &b) == 1 && b.journal_asked && !b.journal_used &&
+	      strcmp(b.journal_reason, "no parent snapshot") == 0);
+	/* a "used" that is not a boolean is no answer */
+	const char *bad = "{\"snapshot_id\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+			  "\"total_files\":5,\"bytes_read\":10,\"bytes_added\":7,\"journal\":{\"used\":1}}";
+	CHECK(result_backup_summary(bad, &b) == 1 && !b.journal_asked);
 	result_stats st;
 	CHECK(result_stats_sample("{\"snapshots\":2,\"pack_bytes\":100,\"logical_bytes\":50}", &st) == 1 && st.size == 100);
 	CHECK(result_stats_sample("{\"snapshots\":\"2\"}", &st) == 0);
