@@ -164,6 +164,41 @@ static int add_raw(body_state *b, char *path)
 	return 0;
 }
 
+/*
+ * A changed directory (absolute, taken): when it is below a backed-up path,
+ * it and each ancestor (the walk goes down through them).  0, 1 to stop
+ * (too many), <0.
+ */
+static int add_dir(body_state *b, char *path)
+{
+	size_t len = strlen(path);
+	int in = 0;
+	for (size_t i = 0; i < b->q->npaths && !in; i++)
+		in = below(path, len, b->q->paths[i]);
+	if (!in) {
+		free(path);
+		return 0;
+	}
+	for (;;) {
+		char *dup = strdup(path);
+		int rc = dup ? add_raw(b, dup) : -ENOMEM;
+		if (rc) {
+			free(path);
+			return rc;
+		}
+		char *slash = strrchr(path, '/');
+		if (slash == path) {
+			if (!path[1])
+				break;
+			path[1] = 0;
+		} else {
+			*slash = 0;
+		}
+	}
+	free(path);
+	return 0;
+}
+
 /* One body line [p, end): 0, 1 to stop (too many), <0 (memory), -EINVAL malformed. */
 static int body_line(body_state *b, const char *p, const char *end)
 {
@@ -198,33 +233,7 @@ static int body_line(body_state *b, const char *p, const char *end)
 		char *path = unescape(p, (size_t)(end - p));
 		if (!path || path[0] != '/')
 			return free(path), -EINVAL;
-		size_t len = strlen(path);
-		int in = 0;
-		for (size_t i = 0; i < b->q->npaths && !in; i++)
-			in = below(path, len, b->q->paths[i]);
-		if (!in) {
-			free(path);
-			return 0;
-		}
-		/* the path and each ancestor: the walk goes down through them */
-		for (;;) {
-			char *dup = strdup(path);
-			int rc = dup ? add_raw(b, dup) : -ENOMEM;
-			if (rc) {
-				free(path);
-				return rc;
-			}
-			char *slash = strrchr(path, '/');
-			if (slash == path) {
-				if (!path[1])
-					break;
-				path[1] = 0;
-			} else {
-				*slash = 0;
-			}
-		}
-		free(path);
-		return 0;
+		return add_dir(b, path);
 	}
 	return -EINVAL;
 }
@@ -406,6 +415,25 @@ int journal_dirty(const journal_query *q, journal_set *out, char *why, size_t wl
 		say(why, wl, "a gap in the journal since the parent snapshot: %s", bs.reason);
 		goto out;
 	}
+	/*
+	 * The recorder does not record its own writes (each would be a change
+	 * to write, for ever): the directory of the journal, when it is backed
+	 * up (the daemon's state directory below a path), is always walked.
+	 */
+	char *own = realpath(q->file, NULL);
+	char *slash = own ? strrchr(own, '/') : NULL;
+	if (slash == own && own)
+		own[1] = 0;
+	else if (slash)
+		*slash = 0;
+	rc = own ? add_dir(&bs, own) : 0;
+	if (rc == 1) {
+		say(why, wl, "more than %d directories changed", JOURNAL_DIRTY_MAX);
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
 	if (bs.nraw)
 		qsort(bs.raw, bs.nraw, sizeof(*bs.raw), cmp_str);
 	size_t k = 0;

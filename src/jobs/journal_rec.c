@@ -270,6 +270,10 @@ static int on_event(recorder *r, const struct fanotify_event_metadata *ev)
 		set_gap(r, "the kernel's event queue overflowed");
 		return 0;
 	}
+	/* its own writes (the journal, the FIFO): each would be a change to write, for ever;
+	 * the backup walks the journal's directory always (journal.c) */
+	if (ev->pid == getpid())
+		return 0;
 	const struct fanotify_event_info_fid *dfid = NULL, *ofid = NULL;
 	const char *name = NULL;
 	const char *p = (const char *)(ev + 1), *end = (const char *)ev + ev->event_len;

@@ -2,6 +2,7 @@
 """The change journal (docs/journal.md): a backup that walks only what the
 recorder named gives the same tree as a full walk of the same state, after
 random edits of every kind; any gap makes it walk everything, saying so."""
+import json
 import os
 import random
 import select
@@ -236,5 +237,40 @@ def test_journal_queue_overflow_walks_everything(setup):
         edit(data, rng)
         r = same_as_full_walk(repo, data, journal)
         assert "journal:" in r.out and "journal not used" not in r.err, r
+    finally:
+        rec.stop()
+
+
+def journal_size(repo, snap, journal):
+    ls = run(["ls", "-r", repo, snap, os.path.dirname(journal), "--json"])
+    assert ls.rc == 0, ls
+    nodes = [json.loads(l) for l in ls.out.splitlines() if l.strip()]
+    sizes = [n["size"] for n in nodes if n.get("path") == journal]
+    assert sizes, nodes
+    return sizes[0]
+
+
+def test_journal_inside_the_backed_up_tree_is_walked_each_time(setup):
+    """The journal in a backed-up directory (the daemon's state directory
+    below a path): the recorder does not record its own writes (each would
+    be a change to write, a line a second for ever), so the backup walks the
+    journal's directory every time instead, and its copy is current."""
+    repo, data, _ = setup
+    rng = random.Random(23)
+    populate(data, rng)
+    state = os.path.join(data, "state")
+    os.mkdir(state)
+    journal = os.path.join(state, "j")
+    rec = Recorder(journal, data)
+    try:
+        backup(repo, data, journal)
+        edit(data, rng)
+        r = backup(repo, data, journal)
+        assert "journal:" in r.out, r
+        second, _ = latest(repo)
+        r = backup(repo, data, journal)
+        assert "journal:" in r.out and "journal not used" not in r.err, r
+        # the journal's directory was walked: each backup's copy holds its own sync line
+        assert journal_size(repo, second, journal) < journal_size(repo, latest(repo)[0], journal)
     finally:
         rec.stop()
