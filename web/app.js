@@ -217,7 +217,9 @@ async function jobView(name) {
       h("dt", {}, "schedule"), h("dd", {}, j.schedule || "only when asked"),
       h("dt", {}, "next run"), h("dd", {}, when(j.next_run)),
       h("dt", {}, "last success"), h("dd", {}, ago(j.last_success)),
-      h("dt", {}, "max age"), h("dd", {}, j.max_age_seconds ? Math.round(j.max_age_seconds / 3600) + " h" : "–")),
+      h("dt", {}, "max age"), h("dd", {}, j.max_age_seconds ? Math.round(j.max_age_seconds / 3600) + " h" : "–"),
+      j.journal ? [h("dt", {}, "change journal"), h("dd", { id: "journal-" + j.name },
+        j.journal.recorder + (j.journal.recorder !== "recording" && j.journal.reason ? ": " + j.journal.reason : ""))] : null),
       h("p", {}, btn)),
     card("Runs", table(runHead, runs.runs.map(runRow), "runs")));
   refreshIn(j.running || j.queued ? 1500 : 8000, route);

@@ -177,6 +177,14 @@ static int print_jobs(json_t *o)
 			snprintf(ls + strlen(ls), sizeof(ls) - strlen(ls), "!");
 		printf("%-16s %-7s %-22s %-12s %-16s %s\n", sget(j, "name"), sget(j, "kind"), result, ag, ls, nx);
 	}
+	/* a change-journal recorder that does not record: its backups walk everything */
+	json_array_foreach(jobs, i, j) {
+		json_t *jn = json_object_get(j, "journal");
+		const char *state = json_is_object(jn) ? sget(jn, "recorder") : NULL;
+		if (state && strcmp(state, "recording") != 0)
+			printf("%s: change-journal recorder %s%s%s\n", sget(j, "name"), state, sget(jn, "reason") ? ": " : "",
+			       sget(jn, "reason") ? sget(jn, "reason") : "");
+	}
 	return 0;
 }
 
@@ -185,10 +193,12 @@ static void print_run_line(json_t *r)
 	char st[20];
 	short_time(sget(r, "start"), st);
 	json_t *sum = json_object_get(r, "summary");
-	char extra[128] = "";
+	char extra[256] = "";
+	json_t *jn = json_is_object(sum) ? json_object_get(sum, "journal") : NULL;
 	if (json_is_object(sum))
-		snprintf(extra, sizeof(extra), "  %lld files, %lld bytes added", iget(sum, "files", 0),
-			 iget(sum, "bytes_added", 0));
+		snprintf(extra, sizeof(extra), "  %lld files, %lld bytes added%s", iget(sum, "files", 0),
+			 iget(sum, "bytes_added", 0), !json_is_object(jn) ? ""
+			 : json_is_true(json_object_get(jn, "used")) ? ", journal used" : ", journal not used");
 	const char *reason = sget(r, "reason");
 	printf("%-6lld %-16s %-7s %-16s %-11s %7.1fs%s%s%s\n", iget(r, "id", 0), sget(r, "job"), sget(r, "kind"), st,
 	       sget(r, "status"), json_number_value(json_object_get(r, "duration_seconds")), extra,

@@ -108,6 +108,8 @@ def test_daemon_keeps_a_recorder_and_its_backups_use_the_journal(world, repo, da
         fourth = backup_now(d, 4)
         assert fourth["summary"]["journal"]["used"] is True, fourth
         assert "the recorder ended (killed by signal 9)" in d.log(), d.log()
+        r = run(["jobs", "history", "home", "--config", d.conf_path])
+        assert r.rc == 0 and r.out.count("journal used") == 2 and r.out.count("journal not used") == 2, r
     finally:
         assert d.stop() == 0
     # the daemon's stop stopped its recorder
@@ -154,6 +156,8 @@ def test_a_recorder_that_cannot_start_is_a_full_walk_with_its_reason(world, repo
         js = r["summary"]["journal"]
         assert js["used"] is False and "the daemon's recorder is" in js["reason"], js
         assert "fanotify" in js["reason"] and "not permitted" in js["reason"], js
+        r = run(["jobs", "--config", d.conf_path])
+        assert r.rc == 0 and "home: change-journal recorder " in r.out and "not permitted" in r.out, r
         # logged once, however often it is tried
         assert d.log().count("change journal: the recorder could not start") == 1, d.log()
     finally:
