@@ -112,8 +112,9 @@ def test_daemon_keeps_a_recorder_and_its_backups_use_the_journal(world, repo, da
         assert r.rc == 0 and r.out.count("journal used") == 2 and r.out.count("journal not used") == 2, r
     finally:
         assert d.stop() == 0
-    # the daemon's stop stopped its recorder
+    # the daemon's stop stopped its recorder, which ended cleanly
     assert pid and not alive(pid)
+    assert "asked to stop, ended" not in d.log(), d.log()
 
 
 def test_reload_stops_and_starts_recorders(world, repo, data):
@@ -138,6 +139,7 @@ def test_reload_stops_and_starts_recorders(world, repo, data):
         assert r["summary"]["journal"] is None and "--journal" not in r["log"], r
     finally:
         assert d.stop() == 0
+    assert "asked to stop, ended" not in d.log(), d.log()
 
 
 def test_a_recorder_that_cannot_start_is_a_full_walk_with_its_reason(world, repo, data):
