@@ -715,6 +715,11 @@ static int start_run(daemon_state *d, daemon_job *j, const char *trigger, daemon
 			rc = -ENOMEM;
 		r->read_data = c->read_data || c->read_data_subset;
 		rc = rc ?: build_steps(d, r, c);
+		const recorder *rec = c->journal ? find_recorder(d, j->name) : NULL;
+		if (rec && !r->journal_note[0] && j->has_last && recorder_ended(rec) > j->last.start_us)
+			/* its journal is newer than the last backup: this one walks everything, and why is this */
+			snprintf(r->journal_note, sizeof(r->journal_note),
+				 "the daemon restarted its recorder since the last backup (%s)", recorder_reason(rec));
 		r->start_us = clock_now();
 		rc = rc ?: history_begin(d->hist, j->name, config_kind_name(j->kind), trigger, r->start_us, &r->id);
 		if (rc == 0 && c->timeout_s)

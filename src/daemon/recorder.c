@@ -29,6 +29,7 @@ struct recorder {
 	int64_t retry_mono;    /* not started before this */
 	int64_t backoff_us;
 	uint64_t restarts;
+	int64_t ended_us;      /* real time of its last end the daemon did not ask for; 0: none */
 	int has_reason;
 	char reason[REASON_MAX];
 	char logged[REASON_MAX]; /* the last reason logged */
@@ -163,6 +164,7 @@ int recorder_reap(recorder *r, int64_t now)
 		r->retry_mono = now + r->backoff_us;
 		r->backoff_us = r->backoff_us * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : r->backoff_us * 2;
 		r->restarts++;
+		r->ended_us = clock_now();
 	} else if (st != 0 && st != 128 + SIGTERM) {
 		/* asked to stop, and it did not end cleanly: say so (a sanitizer's report ends like this) */
 		char how[48], line[400];
@@ -228,6 +230,11 @@ pid_t recorder_pid(const recorder *r)
 uint64_t recorder_restarts(const recorder *r)
 {
 	return r->restarts;
+}
+
+int64_t recorder_ended(const recorder *r)
+{
+	return r->ended_us;
 }
 
 const char *recorder_reason(const recorder *r)

@@ -63,6 +63,8 @@ int recorder_starting(const recorder *r, int64_t now, int64_t grace_us);
 pid_t recorder_pid(const recorder *r);
 /* Times it ended without being asked to and was (or will be) started again. */
 uint64_t recorder_restarts(const recorder *r);
+/* When (real time, µs) it last ended without being asked to; 0: never. */
+int64_t recorder_ended(const recorder *r);
 /* Why it last ended or could not start, or NULL if it never did. */
 const char *recorder_reason(const recorder *r);
 

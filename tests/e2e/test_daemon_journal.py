@@ -103,6 +103,8 @@ def test_daemon_keeps_a_recorder_and_its_backups_use_the_journal(world, repo, da
         third = backup_now(d, 3)
         js = third["summary"]["journal"]
         assert js["used"] is False and "the journal started after the parent snapshot's walk" in js["reason"], js
+        assert js["reason"].startswith("the daemon restarted its recorder since the last backup (the recorder "
+                                       "ended (killed by signal 9)"), js
         assert metric(d, "dvalin_job_journal_used") == "0"
         edit(data, rng)
         fourth = backup_now(d, 4)
