@@ -14,6 +14,7 @@ import signal
 
 import pytest
 
+import services
 from conftest import run, small_tmpfs
 from daemonutil import Daemon
 from test_daemon import config
@@ -86,6 +87,10 @@ def test_daemon_keeps_a_recorder_and_its_backups_use_the_journal(world, repo, da
         assert "--journal=" in second["log"], second["log"]
         assert metric(d, "dvalin_job_journal_used") == "1"
         assert metric(d, "dvalin_job_journal_recorder_up") == "1"
+        if os.path.exists("/usr/bin/promtool"):
+            text = d.api("/metrics").text
+            rc, out = services.promtool_check_metrics(text)
+            assert rc == 0, out + text
         # the same state walked fully: the same tree
         r = run(["backup", "-r", repo, data])
         assert r.rc == 0, r
