@@ -14,7 +14,7 @@ PKGS := libcrypto libzstd libxxhash jansson libcurl sqlite3 libmicrohttpd libcry
 DEB_BUILD := gcc make pkg-config libssl-dev libzstd-dev libxxhash-dev libjansson-dev \
 	libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev libcrypt-dev libarchive-dev libfuse3-dev \
 	libexpat1-dev
-DEB_TEST := python3-pytest python3-pytest-xdist acl attr util-linux smartmontools openssl curl \
+DEB_TEST := python3-pytest python3-pytest-xdist acl attr util-linux smartmontools openssl curl strace \
 	btrfs-progs fdisk lvm2 \
 	openssh-server ceph-mon ceph-osd radosgw ceph-common prometheus \
 	chromium chromium-driver python3-selenium python3-aiosmtpd clang fuse3 rsync tar faketime

@@ -38,7 +38,8 @@ int backend_init(backend *b, const struct backend_ops *ops, unsigned flags, cons
 {
 	if (ops->version != BACKEND_OPS_VERSION || !ops->put || !ops->get || !ops->open_read ||
 	    !ops->file_read || !ops->file_close || !ops->stat || !ops->list || !ops->remove ||
-	    !ops->free)
+	    !ops->free || !ops->put_staged != !ops->commit_staged ||
+	    !ops->put_staged != !ops->discard_staged)
 		return err_set(-EINVAL, "backend for '%s' does not implement this version of the contract",
 			       location);
 	if (!(b->location = strdup(location)))
@@ -241,6 +242,28 @@ int backend_evict(backend *b, const char *name)
 	if (r < 0 || !b->ops->evict)
 		return r;
 	return b->ops->evict(b, name);
+}
+
+int backend_put_staged(backend *b, const char *name, backend_hint hint, const void *p, size_t n,
+		       backend_staged **out)
+{
+	*out = NULL;
+	int r = check_name(b, name);
+	if (r == 0 && b->ops->put_staged)
+		return b->ops->put_staged(b, name, hint, p, n, out);
+	return r ?: b->ops->put(b, name, hint, p, n);
+}
+
+int backend_commit_staged(backend *b, backend_staged **v, size_t n)
+{
+	/* without staging every entry is NULL: each file was put already */
+	return b->ops->commit_staged && n ? b->ops->commit_staged(b, v, n) : 0;
+}
+
+void backend_discard_staged(backend *b, backend_staged *f)
+{
+	if (f)
+		b->ops->discard_staged(b, f);
 }
 
 /* ---------- files as mappings ---------- */

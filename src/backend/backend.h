@@ -100,6 +100,8 @@ typedef struct {
 typedef struct backend backend;
 /* A handle for reads of one file (backend_open_read), used by one thread at a time. */
 typedef struct backend_file backend_file;
+/* A file written but not yet committed under its name (backend_put_staged), the backend's own. */
+typedef struct backend_staged backend_staged;
 
 /* fn returning non-zero stops a listing; list returns that value. */
 typedef int (*backend_list_fn)(void *ud, const backend_entry *e);
@@ -274,6 +276,28 @@ struct backend_ops {
 	 */
 	int (*copy_to_fd)(backend *b, const char *name, backend_hint hint, int fd,
 			  uint64_t *out_size);
+
+	/*
+	 * Staged puts, for a writer that stores a batch of files before
+	 * anything names them (packs before the index file that lists
+	 * them): one wait for the storage per batch instead of one per file.
+	 * put_staged writes name's bytes where no read and no listing finds
+	 * them (a local temporary named as fsio_tmp_open names them, so a
+	 * cleanup of leftover temporaries recognises it) and starts their
+	 * write to the storage without waiting for it; *out is the staged
+	 * file.  commit_staged makes the n staged files of v durable, then
+	 * gives each its name atomically (as put: no file or the whole new
+	 * one), and returns 0 when the names are durable too; a NULL entry
+	 * is skipped.  Every entry is consumed and set to NULL, on failure
+	 * too: those not committed are removed.  discard_staged removes one
+	 * staged file.  All three or none; NULL where put is as cheap as it
+	 * gets (a remote's server flushes each file it stores): then
+	 * backend_put_staged() puts the file at once and gives *out NULL.
+	 */
+	int (*put_staged)(backend *b, const char *name, backend_hint hint, const void *p, size_t n,
+			  backend_staged **out);
+	int (*commit_staged)(backend *b, backend_staged **v, size_t n);
+	void (*discard_staged)(backend *b, backend_staged *f);
 };
 
 struct backend {
@@ -332,6 +356,17 @@ int backend_mkdir(backend *b, const char *dir);
 int backend_request_counts(backend *b, backend_requests *out);
 /* 0 where the backend keeps no copies. */
 int backend_evict(backend *b, const char *name);
+/*
+ * Staged puts, as documented in struct backend_ops: *out NULL means the
+ * backend has no staging and the file was put (durable, under its name)
+ * already.  The caller keeps the staged files until it commits them in
+ * one backend_commit_staged() or discards them (NULL-safe); no file may
+ * be staged twice at once, and until the commit nothing may read it.
+ */
+int backend_put_staged(backend *b, const char *name, backend_hint hint, const void *p, size_t n,
+		       backend_staged **out);
+int backend_commit_staged(backend *b, backend_staged **v, size_t n);
+void backend_discard_staged(backend *b, backend_staged *f);
 
 /*
  * The whole file as a read-only file mapping (out->file_mapped set

@@ -8,7 +8,8 @@
  * Files are written through fsio_write_atomic (temporary name starting
  * with '.', fsync, rename, fsync of the directory); a new directory is
  * fsync'd into its parent, so a crash cannot lose a directory of packs
- * an index already names.  get() maps the file read-only, so index
+ * an index already names.  Staged puts (a batch of packs) are the same
+ * steps, each taken for the whole batch at once.  get() maps the file read-only, so index
  * files are read through mmap as the format intends and cost no heap.
  * Every operation is a few system calls on descriptors: any number of
  * threads may call them at once.
@@ -262,6 +263,188 @@ static int local_evict(backend *b, const char *name)
 	return r ? err_sys(-r, "cannot drop cached pages of '%s/%s'", b->location, name) : 0;
 }
 
+/*
+ * Staged files: the temporary fsio_tmp_open names (so the cleanup of
+ * leftover temporaries recognises it, and listings pass over it), kept
+ * open until the commit; its write-back starts at once, so that by the
+ * commit the storage has had the whole batch to work on.
+ */
+struct backend_staged {
+	int fd;
+	/* its directory is missing: the temporary is in the one above, and
+	 * the commit makes the directory (durable before anything is named
+	 * in it, as put's fsio_mkdirs) */
+	int make_dir;
+	char tmp[FSIO_TMP_MAX];
+	char name[BACKEND_NAME_MAX + 1];
+};
+
+static void staged_free(local_backend *lb, backend_staged *f, int remove)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	if (remove)
+		unlinkat(lb->dirfd, f->tmp, 0);
+	free(f);
+}
+
+/* The length of the directory part of the first n bytes of name (0: the location). */
+static size_t dir_len(const char *name, size_t n)
+{
+	while (n > 0 && name[n - 1] != '/')
+		n--;
+	return n ? n - 1 : 0;
+}
+
+static int local_put_staged(backend *b, const char *name, backend_hint hint, const void *p,
+			    size_t n, backend_staged **out)
+{
+	(void)hint;
+	backend_staged *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	size_t len = strlen(name), dl = dir_len(name, len), up = dir_len(name, dl);
+	char dir[BACKEND_NAME_MAX + 1];
+	snprintf(dir, sizeof(dir), "%.*s", (int)dl, name);
+	struct stat st;
+	int r = 0;
+	if (dl && fstatat(L(b)->dirfd, dir, &st, 0) < 0 && errno == ENOENT) {
+		/* staged as "<above>/.tmp-…-<base>" (a name of the same form) */
+		char above[BACKEND_NAME_MAX + 1];
+		snprintf(above, sizeof(above), "%.*s%s%s", (int)up, name, up ? "/" : "",
+			 name + dl + 1);
+		f->make_dir = 1;
+		r = fsio_tmp_open(L(b)->dirfd, above, f->tmp);
+		if (r == -ENOENT) /* deeper than one missing level: made now, as put does */
+			f->make_dir = 0;
+	}
+	if (!f->make_dir) {
+		r = dl ? fsio_mkdirs(L(b)->dirfd, dir, 1) : 0;
+		r = r ?: fsio_tmp_open(L(b)->dirfd, name, f->tmp);
+	}
+	if (r < 0) {
+		free(f);
+		return err_sys(r, "cannot write '%s/%s'", b->location, name);
+	}
+	f->fd = r;
+	r = fsio_write_all(f->fd, p, n);
+	if (r < 0) {
+		staged_free(L(b), f, 1);
+		return err_sys(r, "cannot write '%s/%s'", b->location, name);
+	}
+	/* a start, not a wait: the commit's flush finds most of it written;
+	 * a failure here only loses the head start (the flush reports errors) */
+	(void)sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	*out = f;
+	return 0;
+}
+
+/* fsyncs the first n bytes of name as a directory (the location itself for 0). */
+static int sync_dir(local_backend *lb, const char *name, size_t n)
+{
+	if (n == 0)
+		return fsync(lb->dirfd) < 0 ? -errno : 0;
+	char dir[BACKEND_NAME_MAX + 1];
+	memcpy(dir, name, n);
+	dir[n] = 0;
+	_cleanup_close_ int fd = openat(lb->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 || fsync(fd) < 0 ? -errno : 0;
+}
+
+/* The directory of v[i] (up: the one above it), unless an earlier entry of v[0, i) had it. */
+static int first_of_dir(backend_staged **v, size_t i, int up)
+{
+	const char *name = v[i]->name;
+	size_t dl = dir_len(name, strlen(name));
+	if (up)
+		dl = dir_len(name, dl);
+	for (size_t j = 0; j < i; j++) {
+		if (!v[j] || (up && !v[j]->make_dir))
+			continue;
+		size_t l = dir_len(v[j]->name, strlen(v[j]->name));
+		if (up)
+			l = dir_len(v[j]->name, l);
+		if (l == dl && memcmp(v[j]->name, name, dl) == 0)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The order that makes a batch as safe as one put per file: every file's
+ * data durable (one pass: the write-back of all was started when they
+ * were staged), the directories the batch needs made and flushed into
+ * theirs, then the renames, then each directory a file went into flushed
+ * once.  A crash before the renames leaves temporaries only; one between
+ * a rename and its directory's flush the old state or the whole new
+ * file, never a named file with part of its bytes.  The dirfd-relative
+ * directory of a name is opened again for each flush: a few per batch.
+ */
+static int local_commit_staged(backend *b, backend_staged **v, size_t n)
+{
+	local_backend *lb = L(b);
+	int rc = 0;
+	size_t failed = 0, renamed = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (v[i] && fdatasync(v[i]->fd) < 0) {
+			rc = -errno;
+			failed = i;
+		}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (!v[i] || !v[i]->make_dir)
+			continue;
+		char dir[BACKEND_NAME_MAX + 1];
+		size_t dl = dir_len(v[i]->name, strlen(v[i]->name));
+		snprintf(dir, sizeof(dir), "%.*s", (int)dl, v[i]->name);
+		rc = fsio_mkdir(lb->dirfd, dir, 0700);
+		failed = i;
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) /* their entries, each parent once */
+		if (v[i] && v[i]->make_dir && first_of_dir(v, i, 1)) {
+			const char *name = v[i]->name;
+			rc = sync_dir(lb, name, dir_len(name, dir_len(name, strlen(name))));
+			failed = i;
+		}
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i])
+			continue;
+		close(v[i]->fd);
+		v[i]->fd = -1;
+		if (rc == 0 && renameat(lb->dirfd, v[i]->tmp, lb->dirfd, v[i]->name) < 0) {
+			rc = -errno;
+			failed = i;
+		}
+		if (rc < 0) { /* this one and every later one stay unnamed */
+			unlinkat(lb->dirfd, v[i]->tmp, 0);
+			continue;
+		}
+		renamed = i + 1;
+	}
+	for (size_t i = 0; i < renamed; i++) {
+		if (!v[i] || !first_of_dir(v, i, 0))
+			continue;
+		int r = sync_dir(lb, v[i]->name, dir_len(v[i]->name, strlen(v[i]->name)));
+		if (r < 0 && rc == 0) {
+			rc = r;
+			failed = i;
+		}
+	}
+	if (rc < 0)
+		rc = err_sys(rc, "cannot write '%s/%s'", b->location, v[failed]->name);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i])
+			staged_free(lb, v[i], 0);
+		v[i] = NULL;
+	}
+	return rc;
+}
+
+static void local_discard_staged(backend *b, backend_staged *f)
+{
+	staged_free(L(b), f, 1);
+}
+
 static const struct backend_ops local_ops = {
 	.version = BACKEND_OPS_VERSION,
 	.put = local_put,
@@ -276,6 +459,9 @@ static const struct backend_ops local_ops = {
 	.mkdir = local_mkdir,
 	.free = local_free,
 	.evict = local_evict,
+	.put_staged = local_put_staged,
+	.commit_staged = local_commit_staged,
+	.discard_staged = local_discard_staged,
 };
 
 /* mkdir -p: the missing parents of path (0755, as mkdir -p makes them), then path (0700). */

@@ -828,6 +828,9 @@ static int setup_destination(syncer *s)
 	/* a destination that lost blobs is walked in full, which restores them */
 	s->dm_trusted = rc == 0 && !s->dm.missing && !s->dm.unreadable;
 	rc = rc ?: repo_adopt_unindexed_packs(s->dst, &s->res->packs_adopted);
+	/* sync reads back no blob it stores (read_tree falls back to the
+	 * source for a pending one): its packs are flushed a batch at a time */
+	repo_batch_packs(s->dst);
 	return rc ?: repo_session_new(&s->ds, s->dst);
 }
 

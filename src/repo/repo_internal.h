@@ -23,6 +23,13 @@ typedef struct {
 	int open;
 } open_pack;
 
+/* A pack staged (repo_batch_packs): committed with its batch, then marked stored. */
+typedef struct {
+	backend_staged *f;
+	uint32_t slot;
+	uint8_t id[32];
+} staged_pack;
+
 struct repo {
 	backend *be; /* owned */
 	repo_config cfg;
@@ -52,6 +59,12 @@ struct repo {
 	uint64_t bytes_added;
 	int dry_run; /* repo_set_dry_run: saves are counted, nothing is stored */
 	int whole_packs; /* repo_read_packs_whole */
+	/* repo_batch_packs: packs are staged and committed together when the
+	 * index is due, before the index file that names them is written;
+	 * until then their blobs look pending (no pack id) */
+	int batch;
+	staged_pack *staged;
+	size_t nstaged, capstaged;
 	/* the packs a new snapshot of this handle may use (relied.h) */
 	relied relied;
 	/* guards index, condemned, packs, the fields of storing and relied: blobs are

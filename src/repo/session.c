@@ -52,7 +52,8 @@ struct repo_session {
 static int index_due(repo *r)
 {
 	unsigned every = r->be->flags & BACKEND_REMOTE ? REPO_INDEX_EVERY_PACKS_REMOTE
-						       : REPO_INDEX_EVERY_PACKS;
+			 : r->batch			? REPO_INDEX_EVERY_PACKS_BATCHED
+							: REPO_INDEX_EVERY_PACKS;
 	return ++r->packs_unindexed >= every;
 }
 
@@ -113,6 +114,93 @@ static int write_index(repo *r)
 	return rc;
 }
 
+/* A pack is in the storage under its name: its blobs are found there, and a snapshot may rely on it. */
+static void pack_stored(repo *r, uint32_t slot, const uint8_t id[32])
+{
+	index_set_pack_stored(r->index, slot, id);
+	relied_add(&r->relied, id);
+}
+
+/* Writes a pack file (outside the lock): staged when the handle batches, else put. */
+static int put_pack(repo *r, const char *name, backend_hint hint, const void *p, size_t n,
+		    backend_staged **out)
+{
+	*out = NULL;
+	return r->batch ? backend_put_staged(r->be, name, hint, p, n, out)
+			: backend_put(r->be, name, hint, p, n);
+}
+
+/* Under the lock, after put_pack: a put pack is stored now, a staged one joins the batch. */
+static int pack_written(repo *r, backend_staged *f, uint32_t slot, const uint8_t id[32])
+{
+	if (!f) {
+		pack_stored(r, slot, id);
+		return 0;
+	}
+	int rc = array_reserve(&r->staged, &r->capstaged, r->nstaged + 1, sizeof(*r->staged));
+	if (rc < 0) {
+		backend_discard_staged(r->be, f);
+		return rc;
+	}
+	staged_pack *sp = &r->staged[r->nstaged++];
+	sp->f = f;
+	sp->slot = slot;
+	memcpy(sp->id, id, 32);
+	return 0;
+}
+
+/*
+ * Commits the staged packs (backend_commit_staged: one flush pass, the
+ * renames, each directory flushed once), then marks them stored, so the
+ * index file written next names them and no earlier one does.  Called
+ * and returns with r->lock held, dropped during the commit: the flush is
+ * the wait, and the other threads go on filling packs of the next batch
+ * meanwhile.  r->storing counts the commit, so repo_flush() waits for it.
+ */
+static int commit_batch(repo *r)
+{
+	staged_pack *v = r->staged;
+	size_t n = r->nstaged;
+	if (!n)
+		return 0;
+	r->staged = NULL;
+	r->nstaged = r->capstaged = 0;
+	backend_staged **fs = malloc(n * sizeof(*fs));
+	for (size_t i = 0; fs && i < n; i++)
+		fs[i] = v[i].f;
+	r->storing++;
+	pthread_mutex_unlock(&r->lock);
+	int rc = fs ? backend_commit_staged(r->be, fs, n) : -ENOMEM;
+	for (size_t i = 0; !fs && i < n; i++)
+		backend_discard_staged(r->be, v[i].f);
+	pthread_mutex_lock(&r->lock);
+	r->storing--;
+	pthread_cond_broadcast(&r->stored);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		pack_stored(r, v[i].slot, v[i].id);
+	if (rc < 0)
+		r->store_rc = r->store_rc ?: rc;
+	free(fs);
+	free(v);
+	return rc;
+}
+
+/*
+ * After a pack was written: every few packs the batch is committed and
+ * an index file written (so a run killed half-way leaves packs the next
+ * one finds and reuses instead of writing them again).  The count starts
+ * again before the commit drops the lock, so packs stored meanwhile make
+ * the next batch, not batches of one.
+ */
+static int index_if_due(repo *r)
+{
+	if (!index_due(r))
+		return 0;
+	r->packs_unindexed = 0;
+	int rc = commit_batch(r);
+	return rc ?: write_index(r);
+}
+
 /*
  * Stores op's pack if it has one.  Called and returns with r->lock held,
  * but drops it while the pack is written: the other threads go on
@@ -138,7 +226,8 @@ static int store_pack(repo *r, open_pack *op, int type)
 	r->storing++;
 	pthread_mutex_unlock(&r->lock);
 	pack_name(name, id);
-	rc = backend_put(r->be, name, hint_of(type), w.data.data, w.data.len);
+	backend_staged *f;
+	rc = put_pack(r, name, hint_of(type), w.data.data, w.data.len, &f);
 	pthread_mutex_lock(&r->lock);
 	r->storing--;
 	pthread_cond_broadcast(&r->stored);
@@ -151,13 +240,12 @@ static int store_pack(repo *r, open_pack *op, int type)
 		r->store_rc = r->store_rc ?: rc;
 		return rc;
 	}
-	index_set_pack_stored(r->index, slot, id);
-	relied_add(&r->relied, id);
-	/* Index as we go: a backup killed half-way leaves packs the next
-	 * one finds and reuses instead of writing them again. */
-	if (index_due(r))
-		return write_index(r);
-	return 0;
+	rc = pack_written(r, f, slot, id);
+	if (rc < 0) {
+		r->store_rc = r->store_rc ?: rc;
+		return rc;
+	}
+	return index_if_due(r);
 }
 
 /* The pack buffer for a blob of type; starts a pack when none is open. */
@@ -272,14 +360,17 @@ int repo_add_stored_pack(repo *r, const uint8_t id[32], const void *file, size_t
 	char name[80];
 	pack_name(name, id);
 	/* stored first, outside the lock (it is the slow part); indexed after */
-	int rc = backend_put(r->be, name, BACKEND_DATA, file, n);
+	backend_staged *f;
+	int rc = put_pack(r, name, BACKEND_DATA, file, n, &f);
 	if (rc < 0)
 		return rc;
 	uint32_t slot;
 	pthread_mutex_lock(&r->lock);
 	rc = index_set_pack_slot(r->index, &slot);
 	if (rc == 0)
-		index_set_pack_stored(r->index, slot, id);
+		rc = pack_written(r, f, slot, id);
+	else
+		backend_discard_staged(r->be, f);
 	for (size_t i = 0; rc == 0 && i < ne; i++) {
 		index_loc loc;
 		if (index_set_lookup(r->index, e[i].id, &loc) == 0)
@@ -288,10 +379,8 @@ int repo_add_stored_pack(repo *r, const uint8_t id[32], const void *file, size_t
 				   e[i].stored_len, e[i].raw_len);
 	}
 	if (rc == 0) {
-		relied_add(&r->relied, id);
 		r->bytes_added += n;
-		if (index_due(r))
-			rc = write_index(r);
+		rc = index_if_due(r);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return rc;
@@ -377,6 +466,7 @@ int repo_flush(repo *r)
 	while (r->storing)
 		pthread_cond_wait(&r->stored, &r->lock);
 	rc = rc ?: r->store_rc;
+	rc = rc ?: commit_batch(r);
 	rc = rc ?: write_index(r);
 	pthread_mutex_unlock(&r->lock);
 	return rc;
@@ -387,9 +477,18 @@ int repo_index_stored(repo *r)
 	if (r->dry_run)
 		return 0;
 	pthread_mutex_lock(&r->lock);
-	int rc = write_index(r);
+	while (r->storing)
+		pthread_cond_wait(&r->stored, &r->lock);
+	/* what was staged is whole: committed, it is reused like any stored pack */
+	int rc = commit_batch(r);
+	int w = write_index(r);
 	pthread_mutex_unlock(&r->lock);
-	return rc;
+	return rc ?: w;
+}
+
+void repo_batch_packs(repo *r)
+{
+	r->batch = 1;
 }
 
 /* ---------- loading ---------- */

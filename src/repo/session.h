@@ -99,6 +99,18 @@ void repo_set_dry_run(repo *r);
  * before the sessions read.
  */
 void repo_read_packs_whole(repo *r);
+/*
+ * From now on packs are written as a batch (backend_put_staged): each
+ * is staged as it fills, and when the index is due (every few packs, and
+ * at repo_flush) the batch is committed, one flush for all of them, and
+ * then the index file that names them is written.  So the order stays
+ * pack, index, snapshot; a run killed before a commit leaves temporaries
+ * only (no pack, nothing to adopt), one killed after it packs the next
+ * run adopts.  Blobs of a staged pack look pending until the commit:
+ * found for deduplication, not readable.  For a writer that does not
+ * read back what it stores (sync).  Set it before the sessions save.
+ */
+void repo_batch_packs(repo *r);
 /* Stored bytes added by this repository handle so far (after dedup and compression). */
 uint64_t repo_bytes_added(const repo *r);
 

@@ -556,6 +556,117 @@ def test_kill_9_at_random_points_of_a_sync(fast):
         shutil.rmtree(target)
 
 
+STRACE_CALLS = "fdatasync,fsync,rename,renameat,renameat2,sync_file_range"
+
+
+def traced_sync(src, dst, log, *inject):
+    """A sync under strace (every thread, paths of descriptors shown), with
+    the given --inject options; returns (returncode, stderr)."""
+    argv = ["strace", "-f", "-qq", "-y", "-o", log, "-e", f"trace={STRACE_CALLS}", *inject,
+            DVALIN, "sync", "--from", src, "--to", dst, "--json"]
+    p = subprocess.run(argv, env=KEYLESS, capture_output=True, text=True, timeout=600)
+    return p.returncode, p.stderr
+
+
+def trace_lines(log):
+    """(pid, call, text) of each finished call in an strace -f log, in order."""
+    import re
+    out = []
+    for line in open(log):
+        m = re.match(r"(\d+) +(\w+)\((.*)", line)
+        if m and "<unfinished" not in line:
+            out.append((int(m.group(1)), m.group(2), m.group(3)))
+        m = re.match(r"(\d+) +<\.\.\. (\w+) resumed>(.*)", line)
+        if m:
+            out.append((int(m.group(1)), m.group(2), m.group(3)))
+    return out
+
+
+@pytest.mark.skipif(shutil.which("strace") is None and not os.environ.get("E2E_REQUIRE_SERVICES"),
+                    reason="needs strace")
+def test_a_sync_killed_in_its_batch_flush_or_before_its_index_resumes(world):
+    """Packs are flushed as a batch: every pack's data durable (one
+    fdatasync pass, after write-back of all was started), then the renames,
+    then their directories, then the index file.  A kill in the flush pass
+    leaves only temporaries (named so that a cleanup of dead processes'
+    temporaries finds them); a kill at the index's rename leaves named
+    packs no index names.  Either way the destination checks clean and
+    the next sync completes, adopting the packs instead of copying them."""
+    import re
+    src, data = os.path.join(world, "src"), os.path.join(world, "data")
+    assert run(["init", "-r", src, "--kdf-log-n", "10"]).rc == 0
+    write_files(data, random.Random(12), 3, 10 << 20)  # two data packs, one tree pack
+    sid = backup(src, data)
+
+    def replica(name):
+        d = os.path.join(world, name)
+        assert run(["init", "--replica-of", src, d], env=KEYLESS).rc == 0
+        return d
+
+    # the order, from a whole run's trace
+    probe, log = replica("probe"), os.path.join(world, "probe.trace")
+    rc, err = traced_sync(src, probe, log)
+    assert rc == 0, err
+    calls = trace_lines(log)
+    main = calls[0][0]
+
+    def fd_path(text):  # the path strace -y shows for a call's first descriptor
+        m = re.match(r"\d+<([^>]*)>", text)
+        return m.group(1) if m else ""
+
+    def renamed_to(text):  # a rename's new name, relative to the probe
+        m = re.match(r'\d+<[^>]*>, "[^"]*", \d+<([^>]*)>, "([^"]*)"\) = 0', text)
+        return os.path.relpath(os.path.join(m.group(1), m.group(2)), probe) if m else ""
+
+    renames = [(i, c) for i, c in enumerate(calls) if c[1].startswith("rename")]
+    named = [(i, renamed_to(c[2])) for i, c in renames]
+    pack_renames = [(i, n) for i, n in named if re.fullmatch(r"data/[0-9a-f]{2}/[0-9a-f]{64}", n)]
+    index_at = next(i for i, n in named if re.fullmatch(r"index/[0-9a-f]{64}", n))
+    npacks = len(packs(probe))
+    assert npacks == 3 and len(pack_renames) == npacks, named
+    assert all(i < index_at for i, _ in pack_renames), "a pack was named after the index"
+    flushes = [i for i, c in enumerate(calls) if c[1] == "fdatasync" and "/data/" in fd_path(c[2])]
+    assert len(flushes) == npacks, calls
+    assert max(flushes) < min(i for i, _ in pack_renames), "renamed before the batch was durable"
+    # a fresh replica has no data/XX directories: made, and flushed into data/, before the renames
+    assert any(calls[k][1] == "fsync" and fd_path(calls[k][2]) == os.path.join(probe, "data")
+               for k in range(max(flushes) + 1, min(i for i, _ in pack_renames))), calls
+    started = [c for c in calls if c[1] == "sync_file_range" and "/data/" in fd_path(c[2])]
+    assert len(started) == npacks, calls
+    for i, name in pack_renames:  # each pack's directory flushed after its rename, before the index
+        d = os.path.join(probe, os.path.dirname(name))
+        assert any(calls[k][1] == "fsync" and fd_path(calls[k][2]) == d
+                   for k in range(i + 1, index_at)), (d, calls)
+    assert calls[index_at][0] == main  # the last batch is committed by the main thread
+    nth_rename = sum(1 for i, c in renames if c[0] == main and i <= index_at)
+
+    for point, inject in (("flush", "fdatasync:signal=KILL:when=1"),
+                          ("index", f"rename,renameat,renameat2:signal=KILL:when={nth_rename}")):
+        dst = replica("dst-" + point)
+        rc, err = traced_sync(src, dst, os.devnull, "-e", f"inject={inject}")
+        assert rc == -9 or "killed by SIGKILL" in err or rc == 137, (point, rc, err)
+        assert snapshots(dst) == []
+        left = [f for _, _, fs in os.walk(os.path.join(dst, "data")) for f in fs]
+        temps = [f for f in left if f.startswith(".tmp-")]
+        named_packs = [f for f in left if not f.startswith(".")]
+        if point == "flush":  # only temporaries, of the dead process, as fsio_tmp_open names them
+            assert named_packs == [] and len(temps) == npacks, left
+            assert all(re.fullmatch(r"\.tmp-[1-9]\d*-\d+-[0-9a-f]{64}", f) for f in temps), temps
+        else:  # every pack durable under its name, no index naming them
+            assert temps == [] and len(named_packs) == npacks, left
+            assert os.listdir(os.path.join(dst, "index")) == [] or all(
+                f.startswith(".") for f in os.listdir(os.path.join(dst, "index")))
+        r = run(["check", "-r", dst])
+        assert r.rc == 0, (point, r)
+        doc = sync(src, dst)
+        assert doc["snapshots_copied"] == 1 and doc["snapshots_skipped"] == 0, doc
+        if point == "index":
+            assert doc["packs_adopted"] == npacks and doc["packs_reused"] == 0, doc
+        r = run(["check", "-r", dst, "--read-data"])
+        assert r.rc == 0, (point, r)
+        assert [s["id"] for s in snapshots(dst)] == [sid]
+
+
 @pytest.mark.serial
 def test_syncs_with_prunes_running_on_both_sides(fast):
     """Backups, forgets and prunes on the source, keyless forgets and

@@ -11,7 +11,8 @@
  * listings of thousands of names and of nested names, handles, removal (and in batches),
  * every allowed name character (and the refusal of the others), several
  * threads using one backend at once, a second backend opened on the
- * same URL, list-and-fetch and files as mappings.  A remote backend
+ * same URL, list-and-fetch, files as mappings and staged puts (seen
+ * only once committed, nothing left of a discarded one).  A remote backend
  * (https:, ssh:, s3:) runs it unchanged, given a URL of a scratch
  * location.  `make test` runs it on a temporary directory and on mem:.
  */
@@ -19,9 +20,12 @@
 #include "harness.h"
 
 #include "backend/backend.h"
+#include "backend/local.h"
 #include "base/cleanup.h"
 #include "base/err.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <unistd.h>
@@ -201,6 +205,84 @@ TEST(replace_gives_the_new_contents)
 	listing l;
 	CHECK(list_all(b, nm(dir, "replace"), &l) == 0 && l.n == 1);
 	listing_free(&l);
+	clean(b, dir);
+	backend_free(b);
+}
+
+/* ---------- staged puts ---------- */
+
+/* Names starting with '.' in the local directory dir (-1 for other backends): temporaries. */
+static int hidden_in(backend *b, const char *dir)
+{
+	int dfd = local_backend_dirfd(b);
+	if (dfd < 0)
+		return -1;
+	int fd = openat(dfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] == '.' && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+TEST(staged_puts_appear_only_when_committed)
+{
+	backend *b = open_be();
+	REQUIRE(b);
+	char name[4][256], gone[256], dir[256], sub[2][256];
+	uint8_t p[4][3000], old[100];
+	for (int i = 0; i < 4; i++)
+		test_fill(p[i], sizeof(p[i]), 40 + i);
+	test_fill(old, sizeof(old), 49);
+	nm(name[0], "staged/a/x");
+	nm(name[1], "staged/a/y");
+	nm(name[2], "staged/new/z"); /* its directory does not exist yet */
+	nm(name[3], "staged/a/old"); /* replaces a file */
+	nm(sub[0], "staged/a");
+	nm(sub[1], "staged/new");
+	CHECK(backend_put(b, name[3], BACKEND_DATA, old, sizeof(old)) == 0);
+	backend_staged *v[5] = { NULL };
+	for (int i = 0; i < 4; i++)
+		CHECK(backend_put_staged(b, name[i], BACKEND_DATA, p[i], sizeof(p[i]), &v[i]) == 0);
+	int staging = v[0] != NULL;
+	for (int i = 1; i < 4; i++) /* one way for every file of a backend */
+		CHECK((v[i] != NULL) == staging);
+	listing l;
+	CHECK(list_all(b, nm(dir, "staged"), &l) == 0);
+	if (staging) { /* nothing seen before the commit: the old file as it was */
+		CHECK(l.n == 1 && holds(b, name[3], old, sizeof(old)));
+		CHECK(backend_stat(b, name[0], &(backend_stat_t){ 0 }) == -ENOENT);
+		err_clear();
+	} else { /* put at once */
+		CHECK(l.n == 4 && holds(b, name[0], p[0], sizeof(p[0])));
+	}
+	listing_free(&l);
+	CHECK(backend_commit_staged(b, v, 5) == 0); /* a NULL entry is skipped */
+	for (int i = 0; i < 5; i++)
+		CHECK(v[i] == NULL);
+	for (int i = 0; i < 4; i++)
+		CHECK(holds(b, name[i], p[i], sizeof(p[i])));
+	/* discarded: nothing of it, not even its temporary */
+	backend_staged *d = NULL;
+	CHECK(backend_put_staged(b, nm(gone, "staged/a/gone"), BACKEND_DATA, old, 10, &d) == 0);
+	backend_discard_staged(b, d);
+	backend_discard_staged(b, NULL);
+	if (staging)
+		CHECK(backend_stat(b, gone, &(backend_stat_t){ 0 }) == -ENOENT);
+	else
+		CHECK(backend_remove(b, gone) == 0);
+	err_clear();
+	CHECK(list_all(b, dir, &l) == 0 && l.n == 4);
+	listing_free(&l);
+	for (int i = 0; i < 2; i++)
+		CHECK(hidden_in(b, sub[i]) <= 0);
+	CHECK(hidden_in(b, dir) <= 0);
 	clean(b, dir);
 	backend_free(b);
 }
