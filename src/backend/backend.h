@@ -290,8 +290,8 @@ struct backend_ops {
 	 * one), and returns 0 when the names are durable too; a NULL entry
 	 * is skipped.  Every entry is consumed and set to NULL, on failure
 	 * too: those not committed are removed.  discard_staged removes one
-	 * staged file.  All three or none; NULL where put is as cheap as it
-	 * gets (a remote's server flushes each file it stores): then
+	 * staged file.  All three or none; NULL where a batch would save
+	 * nothing (a remote's server flushes each file it stores): then
 	 * backend_put_staged() puts the file at once and gives *out NULL.
 	 */
 	int (*put_staged)(backend *b, const char *name, backend_hint hint, const void *p, size_t n,

@@ -21,7 +21,8 @@
  *    read) and repacked as stored bytes.  Every blob is checked against
  *    the checksum in its source pack's table, and a whole pack against
  *    its name, before it is written;
- * 5. stores the open packs and the index, then the snapshot files, each
+ * 5. stores the open packs (on local storage the packs are flushed a
+ *    batch at a time, repo_batch_packs) and the index, then the snapshot files, each
  *    with the commit check, then the protection marks (pack, index,
  *    snapshot: a run killed anywhere leaves only unreferenced packs,
  *    which the next run adopts instead of copying them again).
