@@ -51,6 +51,7 @@
 #include <openssl/evp.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include "../base/fsio.h"
 #include <stdlib.h>
@@ -78,6 +79,11 @@ typedef struct {
 	char token_hdr[4200]; /* "x-amz-security-token: ..." or "" */
 	char server[300];     /* scheme://host[:port], for messages */
 	objcache *cache;
+	/* 1 once an answer showed that the bucket exists and these keys may
+	 * use it (docs/s3.md, "Objects and requests": no HEAD of the bucket
+	 * at opening; the first failure that could mean a missing bucket or
+	 * wrong keys looks at the bucket then) */
+	atomic_int bucket_seen;
 } s3_backend;
 
 static s3_backend *S(backend *b)
@@ -153,32 +159,41 @@ static int s3_do(s3_backend *s, const s3_call *c, httpc_resp *resp)
 	hdrs[nh] = NULL;
 	httpc_req req = { c->method, c->kind, url, hdrs, c->body, c->body_len, c->ranged, c->off, c->len,
 			  c->dst, c->dst_len, c->sink, c->sink_ud, c->body_cap, c->what };
-	return httpc_do(s->http, &req, resp, s3_transient, s);
+	int rc = httpc_do(s->http, &req, resp, s3_transient, s);
+	if (rc == 0 && resp->status >= 200 && resp->status < 300)
+		atomic_store(&s->bucket_seen, 1);
+	return rc;
 }
 
-/*
- * The error a non-success response means, with its message.  op and
- * name say what failed ("read", "config"); name may be NULL (the bucket).
- */
-static int s3_fail(s3_backend *s, const httpc_resp *r, const char *op, const char *name)
+static int check_bucket(s3_backend *s, int create);
+
+/* The message of a missing bucket, the same whichever request found it. */
+static int no_bucket(s3_backend *s)
 {
-	s3xml_error e;
-	memset(&e, 0, sizeof(e));
-	if (r->body.len && s3xml_parse_error(&e, r->body.data, r->body.len) != 1)
-		memset(&e, 0, sizeof(e));
-	const char *loc = s->base.location, *code = e.code;
+	return err_set(-DV_ENOTFOUND, "bucket '%s' does not exist on %s (init creates it)", s->loc.bucket,
+		       s->server);
+}
+
+/* The error an answer means, with its message (s3_fail, which see). */
+static int fail_msg(s3_backend *s, const httpc_resp *r, const s3xml_error *e, const char *op,
+		    const char *name)
+{
+	const char *loc = s->base.location, *code = e->code;
 	char subject[1400];
 	if (name)
 		snprintf(subject, sizeof(subject), "'%s/%s'", loc, name);
 	else
 		snprintf(subject, sizeof(subject), "'%s'", loc);
 	char detail[340] = "";
-	if (e.message[0])
-		snprintf(detail, sizeof(detail), ": %s", e.message);
+	if (e->message[0])
+		snprintf(detail, sizeof(detail), ": %s", e->message);
 	long st = r->status;
+	/* not -ENOENT: that would say the file is missing, not the bucket */
 	if (strcmp(code, "NoSuchBucket") == 0)
-		return err_set(-ENOENT, "cannot %s %s: bucket '%s' does not exist on %s", op, subject,
-			       s->loc.bucket, s->server);
+		return no_bucket(s);
+	if ((st == 301 || st == 400) && r->region[0] && strcmp(r->region, s->loc.region) != 0)
+		return err_set(-EINVAL, "bucket '%s' is in region '%s', not '%s': set AWS_REGION=%s or add ?region=%s to the URL",
+			       s->loc.bucket, r->region, s->loc.region, r->region, r->region);
 	if (st == 404)
 		return err_set(-ENOENT, "cannot %s %s: no such file", op, subject);
 	if (strcmp(code, "InvalidAccessKeyId") == 0)
@@ -209,6 +224,31 @@ static int s3_fail(s3_backend *s, const httpc_resp *r, const char *op, const cha
 		return err_set(-EIO, "cannot %s %s: no HTTP response", op, subject);
 	return err_set(-EIO, "cannot %s %s: HTTP %ld%s%s%s", op, subject, st, code[0] ? " " : "", code,
 		       detail);
+}
+
+/*
+ * The error a non-success response means, with its message.  op and
+ * name say what failed ("read", "config"); name may be NULL (the bucket).
+ * An answer without an S3 error code (a HEAD has no body) that could mean
+ * a missing bucket, wrong keys or another region, before any answer
+ * showed the bucket usable, is explained by looking at the bucket: the
+ * opening costs no request of its own, and a mistake is still said
+ * plainly.
+ */
+static int s3_fail(s3_backend *s, const httpc_resp *r, const char *op, const char *name)
+{
+	s3xml_error e;
+	memset(&e, 0, sizeof(e));
+	if (r->body.len && s3xml_parse_error(&e, r->body.data, r->body.len) != 1)
+		memset(&e, 0, sizeof(e));
+	long st = r->status;
+	if (!e.code[0] && (st == 301 || st == 400 || st == 403 || st == 404) &&
+	    !atomic_load(&s->bucket_seen) && !r->region[0]) {
+		int rc = check_bucket(s, 0);
+		if (rc < 0)
+			return rc;
+	}
+	return fail_msg(s, r, &e, op, name);
 }
 
 /* A time as stat gives it: the end of its second (see the top of this file). */
@@ -977,12 +1017,23 @@ static const struct backend_ops s3_ops = {
 	.copy_to_fd = s3_copy_to_fd,
 };
 
+/* fail_msg of an answer about the bucket itself (no lazy look: this is it). */
+static int fail_answer(s3_backend *s, const httpc_resp *r, const char *op)
+{
+	s3xml_error e;
+	memset(&e, 0, sizeof(e));
+	if (r->body.len && s3xml_parse_error(&e, r->body.data, r->body.len) != 1)
+		memset(&e, 0, sizeof(e));
+	return fail_msg(s, r, &e, op, NULL);
+}
+
 /*
  * The bucket exists and these credentials may use it, or the reason why
  * not, in one line; with create, a missing bucket is created.  One HEAD
- * when all is well: what every opening costs, so that a wrong key, a
- * missing bucket or the wrong region is said at once and plainly, not as
- * the first file that could not be read.
+ * when all is well.  init asks for it at opening (it creates the bucket);
+ * every other opening asks only when a failure may mean the bucket
+ * (s3_fail), so that a wrong key, a missing bucket or the wrong region
+ * is said plainly without a request of its own when all is well.
  */
 static int check_bucket(s3_backend *s, int create)
 {
@@ -990,8 +1041,7 @@ static int check_bucket(s3_backend *s, int create)
 	s3_call c = { .method = "HEAD", .kind = BACKEND_REQ_HEAD, .what = "look up the bucket" };
 	int rc = s3_do(s, &c, &r);
 	if (rc == 0 && r.status == 404 && !create) {
-		rc = err_set(-ENOENT, "bucket '%s' does not exist on %s (init creates it)", s->loc.bucket,
-			     s->server);
+		rc = no_bucket(s);
 	} else if (rc == 0 && (r.status == 301 || r.status == 400) && r.region[0]) {
 		rc = err_set(-EINVAL, "bucket '%s' is in region '%s', not '%s': set AWS_REGION=%s or add ?region=%s to the URL",
 			     s->loc.bucket, r.region, s->loc.region, r.region, r.region);
@@ -1013,7 +1063,7 @@ static int check_bucket(s3_backend *s, int create)
 			    strcmp(e.code, "BucketAlreadyOwnedByYou") == 0)
 				r.status = 200; /* created meanwhile */
 			else
-				rc = s3_fail(s, &r, "create the bucket of", NULL);
+				rc = fail_answer(s, &r, "create the bucket of");
 		}
 	} else if (rc == 0 && !ok_status(r.status)) {
 		/* a HEAD has no body: ask again with a GET to learn why */
@@ -1024,7 +1074,7 @@ static int check_bucket(s3_backend *s, int create)
 			       .body_cap = LIST_PAGE_MAX, .what = "look up the bucket" };
 		rc = s3_do(s, &lc, &r);
 		if (rc == 0)
-			rc = s3_fail(s, &r, "open", NULL);
+			rc = fail_answer(s, &r, "open");
 	}
 	httpc_resp_release(&r);
 	return rc;
@@ -1061,7 +1111,8 @@ int s3_backend_open(backend **out, const char *url, unsigned flags)
 	rc = rc ?: objcache_new(&s->cache, CACHE_BUDGET);
 	explicit_bzero(userpwd, sizeof(userpwd));
 	rc = rc ?: backend_init(&s->base, &s3_ops, BACKEND_REMOTE | BACKEND_ATOMIC_REPLACE, loc);
-	rc = rc ?: check_bucket(s, !!(flags & BACKEND_OPEN_CREATE));
+	if (flags & BACKEND_OPEN_CREATE)
+		rc = rc ?: check_bucket(s, 1);
 	if (rc < 0) {
 		if (s->base.ops)
 			s3_free(&s->base);
