@@ -24,7 +24,8 @@
 
 typedef struct {
 	backend base;
-	backend *inner; /* owned */
+	backend *inner; /* owned, unless borrowed */
+	int borrowed;
 	int dirfd;
 	int lockfd; /* the directory's tag, share-locked while the cache is open (cachedir.h) */
 	cache_policy pol;
@@ -402,7 +403,8 @@ static int cache_list(backend *b, const char *dir, backend_list_fn fn, void *ud)
 static void cache_free(backend *b)
 {
 	cache_backend *c = C(b);
-	backend_free(c->inner);
+	if (!c->borrowed)
+		backend_free(c->inner);
 	cachedir_close(c->dirfd, c->lockfd);
 	free(b->location);
 	free(c);
@@ -447,4 +449,12 @@ int cache_backend_new(backend **out, backend *inner, const char *dir, const cach
 	c->pol = *p;
 	*out = &c->base;
 	return 0;
+}
+
+int cache_backend_borrow(backend **out, backend *inner, const char *dir, const cache_policy *p)
+{
+	int r = cache_backend_new(out, inner, dir, p);
+	if (r == 0)
+		C(*out)->borrowed = 1;
+	return r;
 }

@@ -61,6 +61,11 @@ typedef struct {
  * without a cache.  The cache has inner's location and flags.
  */
 int cache_backend_new(backend **out, backend *inner, const char *dir, const cache_policy *p);
+/*
+ * cache_backend_new for a caller that only borrows inner (repo_create,
+ * keeping the key file it writes): freeing the cache leaves inner open.
+ */
+int cache_backend_borrow(backend **out, backend *inner, const char *dir, const cache_policy *p);
 
 /*
  * Removes the local copies below dir (a name) for which wanted(ud, name)

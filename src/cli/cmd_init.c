@@ -146,6 +146,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 	int rc = backend_open(path, BACKEND_OPEN_CREATE, &be);
 	rc = rc ?: refuse_foreign(be, path);
 	rc = rc ?: cli_password(ctx, 1, &pass);
+	p.no_cache = ctx->no_cache;
 	rc = rc ?: repo_create(be, pass, &p);
 	backend_free(be);
 	if (pass) {

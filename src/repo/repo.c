@@ -27,6 +27,33 @@ static int stop_at_first(void *ud, const backend_entry *e)
 	return 1;
 }
 
+/*
+ * Wraps a remote backend in the metadata cache, kept per repository id
+ * (so two repositories never share copies, and a copy needs no other
+ * key than its name); borrow: freeing the cache leaves *be open.
+ * Without a usable cache directory the repository is simply read from
+ * the backend, with a warning, and *be is left as it was.
+ */
+static void cache_wrap(backend **be, const uint8_t id[32], int borrow)
+{
+	char hex[65], dir[PATH_MAX];
+	hex_encode(hex, id, 32);
+	backend *c;
+	int rc = backend_cache_dir(dir, sizeof(dir), hex);
+	if (rc == -ENOENT)
+		rc = err_set(rc, "neither $XDG_CACHE_HOME nor $HOME is set");
+	else if (rc < 0)
+		rc = err_sys(rc, "cannot create the cache directory for repository '%s'",
+			     (*be)->location);
+	rc = rc ?: (borrow ? cache_backend_borrow : cache_backend_new)(&c, *be, dir, &layout_cache_policy);
+	if (rc < 0) {
+		log_warn("working without a local cache: %s", err_msg(rc));
+		err_clear();
+		return;
+	}
+	*be = c;
+}
+
 /* A new repository goes where there is none, and gets its directories. */
 static int prepare_new(backend *be)
 {
@@ -58,10 +85,17 @@ int repo_create(backend *be, const char *pass, const repo_init_params *p)
 	r = r ?: crypto_random(c.id, sizeof(c.id));
 	r = r ?: key_encode(&kf, &k, pass, &p->kdf);
 	crypto_wipe(&k, sizeof(k));
+	/* the key file through the metadata cache, as an opening would
+	 * keep it: the first backup from here need not fetch it */
+	backend *via = be;
+	if (r == 0 && (be->flags & BACKEND_REMOTE) && !p->no_cache)
+		cache_wrap(&via, c.id, 1);
 	if (r == 0) {
 		key_file_name(kname, kf.data, kf.len);
-		r = backend_put(be, kname, BACKEND_META, kf.data, kf.len);
+		r = backend_put(via, kname, BACKEND_META, kf.data, kf.len);
 	}
+	if (via != be)
+		backend_free(via);
 	if (r == 0) {
 		config_encode(cfg, &c);
 		/* config last: a repository without it is not yet a repository */
@@ -263,32 +297,10 @@ static int take_lease(repo *r, const repo_open_opts *o)
 	return rc;
 }
 
-/*
- * Wraps a remote backend in the metadata cache, kept per repository id
- * (so two repositories never share copies, and a copy needs no other
- * key than its name).  Without a usable cache directory the repository
- * is simply read from the backend, with a warning.
- */
 static void use_cache(repo *r, const repo_open_opts *o)
 {
-	if (!(r->be->flags & BACKEND_REMOTE) || o->no_cache)
-		return;
-	char hex[65], dir[PATH_MAX];
-	hex_encode(hex, r->cfg.id, sizeof(r->cfg.id));
-	backend *c;
-	int rc = backend_cache_dir(dir, sizeof(dir), hex);
-	if (rc == -ENOENT)
-		rc = err_set(rc, "neither $XDG_CACHE_HOME nor $HOME is set");
-	else if (rc < 0)
-		rc = err_sys(rc, "cannot create the cache directory for repository '%s'",
-			     repo_location(r));
-	rc = rc ?: cache_backend_new(&c, r->be, dir, &layout_cache_policy);
-	if (rc < 0) {
-		log_warn("working without a local cache: %s", err_msg(rc));
-		err_clear();
-		return;
-	}
-	r->be = c;
+	if ((r->be->flags & BACKEND_REMOTE) && !o->no_cache)
+		cache_wrap(&r->be, r->cfg.id, 0);
 }
 
 /*

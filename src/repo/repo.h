@@ -39,9 +39,10 @@ typedef struct repo repo;
 typedef struct {
 	chunker_params chunker;
 	key_params kdf;
+	int no_cache; /* a remote repository's key file not kept in the metadata cache */
 } repo_init_params;
 
-#define REPO_INIT_PARAMS_INIT { CHUNKER_PARAMS_INIT, KEY_PARAMS_INIT }
+#define REPO_INIT_PARAMS_INIT { CHUNKER_PARAMS_INIT, KEY_PARAMS_INIT, 0 }
 
 /*
  * Creates a new repository in be (an empty location, or one holding no
