@@ -11,10 +11,11 @@
 #include "backend.h"
 
 /*
- * Opens the repository location url (what follows "s3:"), checking with
- * one request that the bucket exists and the credentials may use it;
- * BACKEND_OPEN_CREATE creates a missing bucket.  Credentials and region:
- * awscred.h.
+ * Opens the repository location url (what follows "s3:") without a
+ * request: the first failure that may mean a missing bucket, wrong
+ * credentials or another region says which.  BACKEND_OPEN_CREATE checks
+ * the bucket at once (one HEAD) and creates it if missing.  Credentials
+ * and region: awscred.h.
  */
 int s3_backend_open(backend **out, const char *url, unsigned flags);
 
