@@ -186,7 +186,7 @@ fuzz-merge: fuzz-deps
 replay: $(REPLAY_BIN)
 	@sh tests/fuzz/replay.sh $(REPLAY_BIN)
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' -type f 2>/dev/null)
 
 # Install what is missing (Debian 12).  Uses sudo when not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
