@@ -440,6 +440,7 @@ int check_run(repo *r, const check_opts *o, check_result *res)
 {
 	ck c;
 	memset(&c, 0, sizeof(c));
+	c.all.in_ram = 1; /* check_index reads the entries, grouped by pack */
 	memset(res, 0, sizeof(*res));
 	c.r = r;
 	c.be = repo_backend(r);

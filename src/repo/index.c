@@ -718,54 +718,86 @@ static int cmp_entry(const void *a, const void *b)
 	return memcmp(((const index_entry *)a)->id, ((const index_entry *)b)->id, 32);
 }
 
-int index_encode(buf *out, index_entry *e, size_t n, const uint8_t (*packs)[32], size_t npacks)
+/* The header, fan-out and pack ids of an index file (head_len(npacks) bytes at p). */
+static size_t head_len(size_t npacks)
 {
-	if (n > UINT32_MAX / 2 || npacks > UINT32_MAX / 2)
-		return -EFBIG;
-	qsort(e, n, sizeof(*e), cmp_entry);
-	size_t total = INDEX_HEADER_LEN + INDEX_FANOUT_LEN + npacks * 32 + n * INDEX_ENTRY_LEN +
-		       INDEX_TRAILER_LEN;
-	out->len = 0;
-	int r = buf_reserve(out, total);
-	if (r < 0)
-		return r;
-	uint8_t *p = out->data;
-	memset(p, 0, total);
+	return INDEX_HEADER_LEN + INDEX_FANOUT_LEN + npacks * 32;
+}
+
+static void put_head(uint8_t *p, const uint32_t counts[256], uint32_t n,
+		     const uint8_t (*packs)[32], uint32_t npacks)
+{
+	memset(p, 0, INDEX_HEADER_LEN);
 	memcpy(p, INDEX_MAGIC, MAGIC_LEN);
 	le32_put(p + 8, FORMAT_VERSION);
-	le32_put(p + 12, (uint32_t)npacks);
-	le32_put(p + 16, (uint32_t)n);
+	le32_put(p + 12, npacks);
+	le32_put(p + 16, n);
 	uint8_t *fan = p + INDEX_HEADER_LEN;
-	uint32_t counts[256] = { 0 };
-	for (size_t i = 0; i < n; i++)
-		counts[e[i].id[0]]++;
 	uint32_t acc = 0;
 	for (int i = 0; i < 256; i++) {
 		acc += counts[i];
 		le32_put(fan + 4 * i, acc);
 	}
-	memcpy(fan + INDEX_FANOUT_LEN, packs, npacks * 32);
-	uint8_t *ent = fan + INDEX_FANOUT_LEN + npacks * 32;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t *q = ent + i * INDEX_ENTRY_LEN;
-		memcpy(q, e[i].id, 32);
-		le32_put(q + 32, e[i].pack);
-		le32_put(q + 36, e[i].offset);
-		le32_put(q + 40, e[i].stored_len);
-		le32_put(q + 44, e[i].raw_len);
-		q[48] = e[i].type;
-	}
-	uint8_t *tr = p + total - INDEX_TRAILER_LEN;
-	checksum128(tr, p, total - INDEX_TRAILER_LEN);
+	memcpy(fan + INDEX_FANOUT_LEN, packs, (size_t)npacks * 32);
+}
+
+static void put_entry(uint8_t *q, const index_entry *e)
+{
+	memcpy(q, e->id, 32);
+	le32_put(q + 32, e->pack);
+	le32_put(q + 36, e->offset);
+	le32_put(q + 40, e->stored_len);
+	le32_put(q + 44, e->raw_len);
+	q[48] = e->type;
+	q[49] = q[50] = q[51] = 0;
+}
+
+/* The trailer of an index file whose other len bytes are at p. */
+static void put_trailer(uint8_t tr[INDEX_TRAILER_LEN], const uint8_t *p, size_t len)
+{
+	checksum128(tr, p, len);
 	memcpy(tr + 16, INDEX_END_MAGIC, MAGIC_LEN);
+}
+
+int index_encode(buf *out, index_entry *e, size_t n, const uint8_t (*packs)[32], size_t npacks)
+{
+	if (n > UINT32_MAX / 2 || npacks > UINT32_MAX / 2)
+		return -EFBIG;
+	qsort(e, n, sizeof(*e), cmp_entry);
+	size_t total = head_len(npacks) + n * INDEX_ENTRY_LEN + INDEX_TRAILER_LEN;
+	out->len = 0;
+	int r = buf_reserve(out, total);
+	if (r < 0)
+		return r;
+	uint8_t *p = out->data;
+	uint32_t counts[256] = { 0 };
+	for (size_t i = 0; i < n; i++)
+		counts[e[i].id[0]]++;
+	put_head(p, counts, (uint32_t)n, packs, (uint32_t)npacks);
+	uint8_t *ent = p + head_len(npacks);
+	for (size_t i = 0; i < n; i++)
+		put_entry(ent + i * INDEX_ENTRY_LEN, &e[i]);
+	put_trailer(p + total - INDEX_TRAILER_LEN, p, total - INDEX_TRAILER_LEN);
 	out->len = total;
 	return 0;
+}
+
+/* Stores an encoded index file under its name, the SHA-256 of its bytes. */
+static int put_named(backend *be, const uint8_t *p, size_t n, char out_name[80])
+{
+	uint8_t h[32];
+	char hex[65], name[80];
+	crypto_sha256(h, p, n);
+	hex_encode(hex, h, 32);
+	snprintf(name, sizeof(name), "index/%s", hex);
+	if (out_name)
+		memcpy(out_name, name, sizeof(name));
+	return backend_put(be, name, BACKEND_META, p, n);
 }
 
 int index_write_entries(backend *be, index_entry *e, size_t n, const uint8_t (*packs)[32],
 			size_t npacks, char out_name[80])
 {
-	char name[80];
 	if (out_name)
 		out_name[0] = 0;
 	if (n == 0)
@@ -777,16 +809,7 @@ int index_write_entries(backend *be, index_entry *e, size_t n, const uint8_t (*p
 			e[k++] = e[i];
 	buf _cleanup_(buf_releasep) out = BUF_INIT;
 	int r = index_encode(&out, e, k, packs, npacks);
-	if (r < 0)
-		return r;
-	uint8_t h[32];
-	char hex[65];
-	crypto_sha256(h, out.data, out.len);
-	hex_encode(hex, h, 32);
-	snprintf(name, sizeof(name), "index/%s", hex);
-	if (out_name)
-		memcpy(out_name, name, sizeof(name));
-	return backend_put(be, name, BACKEND_META, out.data, out.len);
+	return r < 0 ? r : put_named(be, out.data, out.len, out_name);
 }
 
 /* ---------- merged lookup runs ---------- */
@@ -1183,6 +1206,98 @@ int index_set_withdraw(index_set *s, backend *be, const idmap *packs)
 	return 0;
 }
 
+/* ---------- building one index file in bounded memory ---------- */
+
+/*
+ * index_builder: entries arrive in no order (a prune adds the entries of
+ * every index file it keeps, then those of the packs it wrote), and an
+ * index file must be one sorted table.  Held in RAM that was ~56 bytes a
+ * blob plus the encoded file (0.6 GB at 10 million blobs).  So at most
+ * budget entries are held: then they are sorted (stably: of equal ids the
+ * one added first stays first) and appended as a run of raw index_entry
+ * records to an unlinked spill file.  The write adds the rest as the last
+ * run, k-way merges the runs through the file's mapping (pages dropped
+ * behind the merge, as for the lookup runs) and streams the encoded
+ * entries into a second spill file behind the room for the header, which
+ * depends on the merge (counts and fan-out after dropping duplicates) and
+ * is written last.  An id in several runs is kept from the oldest run, and
+ * within a run from the first added: the entry added first, as a stable
+ * sort of all of them in RAM keeps.
+ */
+#define BUILDER_BUDGET_DEFAULT ((uint64_t)16 << 20)
+/* RAM an entry held costs: itself and its pointer in the sort */
+#define BUILDER_ENTRY_COST (sizeof(index_entry) + sizeof(index_entry *))
+#define BUILDER_OUTBUF ((size_t)1 << 20)
+
+size_t index_builder_budget(void)
+{
+	uint64_t want = BUILDER_BUDGET_DEFAULT;
+	const char *v = getenv("DVALIN_INDEX_MEMORY");
+	if (v && *v >= '0' && *v <= '9') {
+		char *end;
+		errno = 0;
+		unsigned long long x = strtoull(v, &end, 10);
+		unsigned shift = 0;
+		if (*end == 'K' || *end == 'k')
+			shift = 10;
+		else if (*end == 'M' || *end == 'm')
+			shift = 20;
+		else if (*end == 'G' || *end == 'g')
+			shift = 30;
+		end += shift != 0;
+		/* anything else (or too large) leaves the default, like the
+		 * other DVALIN_ numbers */
+		if (errno == 0 && *end == 0 && x <= (UINT64_MAX >> shift))
+			want = (uint64_t)x << shift;
+	}
+	uint64_t n = want / BUILDER_ENTRY_COST;
+	/* a run's records are counted in a uint32 index file all the same */
+	if (n > UINT32_MAX)
+		n = UINT32_MAX;
+	return n ? (size_t)n : 1;
+}
+
+/* Of equal ids the one added first (lower in the array): a stable order. */
+static int cmp_entry_ptr(const void *a, const void *b)
+{
+	const index_entry *x = *(const index_entry *const *)a, *y = *(const index_entry *const *)b;
+	int c = memcmp(x->id, y->id, 32);
+	return c ? c : (x > y) - (x < y);
+}
+
+/* Appends the entries held in RAM to the spill file as one sorted run. */
+static int builder_spill(index_builder *b)
+{
+	_cleanup_free_ index_entry **v = malloc((b->n ? b->n : 1) * sizeof(*v));
+	_cleanup_free_ index_entry *ob = malloc(BUILDER_OUTBUF);
+	int r = array_reserve(&b->run_end, &b->capruns, b->nruns + 1, sizeof(*b->run_end));
+	if (r < 0)
+		return r;
+	if (!v || !ob)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->n; i++)
+		v[i] = &b->e[i];
+	qsort(v, b->n, sizeof(*v), cmp_entry_ptr);
+	if (b->nruns == 0 && (b->fd = spill_file_open()) < 0)
+		return b->fd;
+	uint64_t at = b->nruns ? b->run_end[b->nruns - 1] : 0;
+	const size_t per = BUILDER_OUTBUF / sizeof(*ob);
+	for (size_t i = 0; r == 0 && i < b->n; i += per) {
+		size_t k = b->n - i < per ? b->n - i : per;
+		for (size_t j = 0; j < k; j++)
+			ob[j] = *v[i + j];
+		r = fsio_pwrite_all(b->fd, ob, k * sizeof(*ob), (off_t)((at + i) * sizeof(*ob)));
+	}
+	if (r < 0) {
+		if (b->nruns == 0)
+			close(b->fd);
+		return r;
+	}
+	b->run_end[b->nruns++] = at + b->n;
+	b->n = 0;
+	return 0;
+}
+
 int index_builder_add(index_builder *b, const uint8_t id[32], const uint8_t pack[32],
 		      uint32_t offset, uint32_t stored_len, uint32_t raw_len, int type)
 {
@@ -1194,6 +1309,22 @@ int index_builder_add(index_builder *b, const uint8_t id[32], const uint8_t pack
 		if (r == 0) {
 			memcpy(b->packs[b->npacks], pack, 32);
 			s->val = b->npacks++;
+		}
+	}
+	if (r == 0 && !b->in_ram) {
+		if (!b->budget)
+			b->budget = index_builder_budget();
+		if (b->n >= b->budget)
+			r = builder_spill(b);
+		/* grow up to the budget, not past it by a doubling */
+		if (r == 0 && b->n == b->cap) {
+			size_t cap = b->cap ? b->cap * 2 : 1024;
+			cap = cap < b->budget ? cap : b->budget;
+			index_entry *e = realloc(b->e, cap * sizeof(*e));
+			if (!e)
+				return -ENOMEM;
+			b->e = e;
+			b->cap = cap;
 		}
 	}
 	r = r ?: array_reserve(&b->e, &b->cap, b->n + 1, sizeof(*b->e));
@@ -1209,10 +1340,132 @@ int index_builder_add(index_builder *b, const uint8_t id[32], const uint8_t pack
 	return 0;
 }
 
+/* The runs as merge sources, older runs first among equal ids. */
+static void builder_sources(const index_builder *b, const uint8_t *map, msrc *src)
+{
+	for (size_t k = 0; k < b->nruns; k++) {
+		uint64_t from = k ? b->run_end[k - 1] : 0;
+		const uint8_t *p = map + from * sizeof(index_entry);
+		size_t len = (size_t)(b->run_end[k] - from) * sizeof(index_entry);
+		/* src_before puts the higher file first among equal ids */
+		src[k] = (msrc){ .p = p, .map = p, .stride = sizeof(index_entry), .map_len = len,
+				 .n = b->run_end[k] - from, .file = (uint32_t)(b->nruns - 1 - k),
+				 .droppable = 1 };
+	}
+}
+
+/*
+ * Merges the runs (mapped at map) into fd as the entries of an index
+ * file, from offset at, dropping duplicate ids: *n entries, counts[] of
+ * each first byte.  Memory: the heap and a 1 MiB output buffer.
+ */
+static int builder_merge(const index_builder *b, const uint8_t *map, int fd, off_t at,
+			 uint32_t counts[256], uint32_t *n)
+{
+	_cleanup_free_ msrc *src = calloc(b->nruns, sizeof(*src));
+	_cleanup_free_ msrc **h = malloc(b->nruns * sizeof(*h));
+	_cleanup_free_ uint8_t *ob = malloc(BUILDER_OUTBUF);
+	if (!src || !h || !ob)
+		return -ENOMEM;
+	builder_sources(b, map, src);
+	size_t nh = 0, ol = 0;
+	for (size_t i = 0; i < b->nruns; i++)
+		if (src[i].n)
+			h[nh++] = &src[i];
+	for (size_t i = nh / 2; i-- > 0;)
+		heap_down(h, nh, i);
+	uint64_t total = 0;
+	const index_entry *last = NULL;
+	int r = 0;
+	while (nh) {
+		msrc *m = h[0];
+		const index_entry *e = (const index_entry *)(const void *)(m->p + m->i * m->stride);
+		if (!last || memcmp(last->id, e->id, 32) != 0) {
+			if (total >= UINT32_MAX / 2)
+				return -EFBIG; /* index_encode's limit */
+			if (ol + INDEX_ENTRY_LEN > BUILDER_OUTBUF) {
+				if ((r = fsio_pwrite_all(fd, ob, ol, at)) < 0)
+					return r;
+				at += (off_t)ol;
+				ol = 0;
+				for (size_t i = 0; i < b->nruns; i++)
+					src_drop_read(&src[i]);
+			}
+			put_entry(ob + ol, e);
+			ol += INDEX_ENTRY_LEN;
+			counts[e->id[0]]++;
+			total++;
+		}
+		last = e; /* still mapped: pages behind the merge are only dropped */
+		if (++m->i == m->n)
+			h[0] = h[--nh];
+		heap_down(h, nh, 0);
+	}
+	if (ol && (r = fsio_pwrite_all(fd, ob, ol, at)) < 0)
+		return r;
+	*n = (uint32_t)total;
+	return 0;
+}
+
+/*
+ * The index file of the builder's runs: merged into a spill file, the
+ * header written in front of the entries, the trailer's checksum and the
+ * name computed over its mapping, and stored from that mapping.  A put
+ * takes the whole object (there is no streamed put for any backend), so
+ * the encoded file is read through the mapping: clean page cache that
+ * counts in the resident set while it is stored, not heap.
+ */
+static int builder_store(const index_builder *b, backend *be, char out_name[80])
+{
+	if (b->npacks > UINT32_MAX / 2)
+		return -EFBIG;
+	uint64_t nrec = b->run_end[b->nruns - 1];
+	if (nrec > SIZE_MAX / sizeof(index_entry))
+		return -EFBIG;
+	size_t rlen = (size_t)nrec * sizeof(index_entry);
+	void *runs = mmap(NULL, rlen, PROT_READ, MAP_SHARED, b->fd, 0);
+	if (runs == MAP_FAILED)
+		return err_sys(-errno, "cannot map the new index's sorted runs");
+	_cleanup_close_ int fd = spill_file_open();
+	size_t hl = head_len(b->npacks);
+	uint32_t counts[256] = { 0 }, n = 0;
+	int r = fd < 0 ? fd : builder_merge(b, runs, fd, (off_t)hl, counts, &n);
+	munmap(runs, rlen);
+	if (r < 0)
+		return r;
+	size_t total = hl + (size_t)n * INDEX_ENTRY_LEN + INDEX_TRAILER_LEN;
+	_cleanup_free_ uint8_t *head = malloc(hl);
+	if (!head)
+		return -ENOMEM;
+	put_head(head, counts, n, (const uint8_t(*)[32])b->packs, (uint32_t)b->npacks);
+	uint8_t tr[INDEX_TRAILER_LEN] = { 0 };
+	if ((r = fsio_pwrite_all(fd, head, hl, 0)) < 0 ||
+	    (r = fsio_pwrite_all(fd, tr, sizeof(tr), (off_t)(total - sizeof(tr)))) < 0)
+		return r;
+	uint8_t *p = mmap(NULL, total, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return err_sys(-errno, "cannot map the new index file");
+	/* the mapping shows what is written to the file: shared page cache */
+	put_trailer(tr, p, total - sizeof(tr));
+	r = fsio_pwrite_all(fd, tr, sizeof(tr), (off_t)(total - sizeof(tr)));
+	r = r ?: put_named(be, p, total, out_name);
+	munmap(p, total);
+	return r;
+}
+
 int index_builder_write(index_builder *b, backend *be, char out_name[80])
 {
-	int r = index_write_entries(be, b->e, b->n, (const uint8_t(*)[32])b->packs, b->npacks,
-				    out_name);
+	if (out_name)
+		out_name[0] = 0;
+	int r = 0;
+	if (b->n || b->nruns) {
+		/* what RAM holds is the newest run */
+		r = b->n ? builder_spill(b) : 0;
+		r = r ?: builder_store(b, be, out_name);
+	}
+	if (b->nruns)
+		close(b->fd);
+	b->nruns = 0;
 	b->n = 0;
 	b->npacks = 0;
 	idmap_release(&b->pos);
@@ -1221,8 +1474,11 @@ int index_builder_write(index_builder *b, backend *be, char out_name[80])
 
 void index_builder_release(index_builder *b)
 {
+	if (b->nruns)
+		close(b->fd);
 	free(b->e);
 	free(b->packs);
+	free(b->run_end);
 	idmap_release(&b->pos);
 	memset(b, 0, sizeof(*b));
 }

@@ -119,23 +119,43 @@ int index_write_entries(backend *be, index_entry *e, size_t n, const uint8_t (*p
 
 /*
  * Collects entries (with their packs by id) for one new index file: what
- * prune, repair and the return of condemned packs write.
+ * prune, repair and the return of condemned packs write.  RAM is bounded:
+ * beyond a budget of entries (DVALIN_INDEX_MEMORY, default 16 MiB at 60
+ * bytes an entry) the buffered entries are sorted and written as a run to
+ * an unlinked spill file; index_builder_write k-way merges the runs and
+ * the rest in id order into the encoded file (in a spill file too) and
+ * stores it from its mapping.  The bytes are those index_write_entries
+ * gives for the same entries: of equal ids the one added first is kept.
+ * Zeroed (or INDEX_BUILDER_INIT) is an empty builder.
  */
 typedef struct {
-	index_entry *e;
+	index_entry *e; /* the entries held in RAM: every one when in_ram */
 	size_t n, cap;
 	uint8_t (*packs)[32];
 	size_t npacks, cappacks;
 	idmap pos; /* pack id -> position in packs */
+	/* set before the first add by a caller that reads e itself (check):
+	 * nothing is spilled, whatever the budget */
+	int in_ram;
+	size_t budget;   /* entries held before a run is spilled (0: not read yet) */
+	int fd;          /* the runs' spill file, open while nruns > 0 */
+	uint64_t *run_end; /* records in the file up to the end of each run */
+	size_t nruns, capruns;
 } index_builder;
 
-#define INDEX_BUILDER_INIT { NULL, 0, 0, NULL, 0, 0, IDMAP_INIT }
+#define INDEX_BUILDER_INIT { .pos = IDMAP_INIT }
 
 int index_builder_add(index_builder *b, const uint8_t id[32], const uint8_t pack[32],
 		      uint32_t offset, uint32_t stored_len, uint32_t raw_len, int type);
 /* index_write_entries of everything added; the builder is emptied. */
 int index_builder_write(index_builder *b, backend *be, char out_name[80]);
 void index_builder_release(index_builder *b);
+/*
+ * The entries a builder holds in RAM before it spills a run:
+ * DVALIN_INDEX_MEMORY (bytes, or with a K, M or G suffix; default 16M)
+ * over 60 bytes an entry, at least 1.
+ */
+size_t index_builder_budget(void);
 
 /* Pure codec, for the writer, tests and fuzzing. entries are sorted in place. */
 int index_encode(buf *out, index_entry *entries, size_t n, const uint8_t (*packs)[32],
