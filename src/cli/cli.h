@@ -214,7 +214,7 @@ const char *cli_config_path(const char *opt);
 /* "5%" or "5" -> 0.05; -1 if invalid. */
 int cli_parse_percent(const char *s, double *out);
 /* Runs prune (its own keyless, exclusive open) and prints the report. */
-int cli_run_prune(cli_ctx *ctx, double max_unused, int dry);
+int cli_run_prune(cli_ctx *ctx, double max_unused, int dry, int threads);
 
 #define DVALIN_VERSION "0.1.0"
 

@@ -15,7 +15,8 @@
 #include <time.h>
 
 const char cmd_check_usage[] =
-	"usage: dvalin check -r REPO [--read-data | --read-data-subset S] [--no-key] [--json]\n\n"
+	"usage: dvalin check -r REPO [--read-data | --read-data-subset S] [--no-key]\n"
+	"                    [--threads N] [--json]\n\n"
 	"Verify the repository.  Levels, each named in the output:\n"
 	"  structure  index files are valid and agree with the pack tables, every\n"
 	"             pack the index names exists, snapshots parse, every blob a\n"
@@ -32,6 +33,8 @@ const char cmd_check_usage[] =
 	"                            reads P% chosen by the date, so that consecutive\n"
 	"                            days cover everything in 100/P days\n"
 	"      --no-key              run without the password (structure and storage)\n"
+	"      --threads N           read and verify packs on N threads (default: one\n"
+	"                            per processor; the report is the same for any N)\n"
 	"      --json                print the result as JSON (docs/json.md)\n\n"
 	"Exit status: 0 no problems, 6 damaged or missing data found, 1 the check\n"
 	"could not run.\n";
@@ -132,6 +135,7 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
 		{ "read-data", no_argument, NULL, 'd' },
 		{ "read-data-subset", required_argument, NULL, 's' },
 		{ "no-key", no_argument, NULL, 'k' },
+		{ "threads", required_argument, NULL, 'j' },
 		{ 0 },
 	};
 	check_opts o;
@@ -148,6 +152,9 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
 			subset = 1;
 		} else if (c == 'k') {
 			keyless = 1;
+		} else if (c == 'j') {
+			if (cli_parse_threads(optarg, &o.threads) < 0)
+				return cli_usage_error(ctx, "invalid --threads '%s' (1..64)", optarg);
 		} else {
 			return cli_option_error(ctx);
 		}

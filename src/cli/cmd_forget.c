@@ -316,7 +316,7 @@ int cmd_forget(cli_ctx *ctx, int argc, char **argv)
 			ctx->quiet = 1;
 		int saved = ctx->json;
 		ctx->json = 0;
-		int p = cli_run_prune(ctx, a.max_unused, 0);
+		int p = cli_run_prune(ctx, a.max_unused, 0, 0);
 		ctx->json = saved;
 		return p;
 	}

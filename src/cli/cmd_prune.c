@@ -16,7 +16,7 @@
 #include <time.h>
 
 const char cmd_prune_usage[] =
-	"usage: dvalin prune -r REPO [--max-unused P%] [--dry-run] [--json]\n\n"
+	"usage: dvalin prune -r REPO [--max-unused P%] [--dry-run] [--threads N] [--json]\n\n"
 	"Remove data no snapshot uses.  Needs no password: prune reads only the\n"
 	"plaintext structure of the repository.  Backups may run meanwhile.\n\n"
 	"Packs no snapshot uses are condemned: the index stops naming them and a\n"
@@ -29,6 +29,8 @@ const char cmd_prune_usage[] =
 	"Options:\n"
 	"      --max-unused P%   rewrite packs more than P% unused (default 5%)\n"
 	"  -n, --dry-run         report what would be done, change nothing\n"
+	"      --threads N       rewrite packs on N threads (default: one per\n"
+	"                        processor; the new packs are the same for any N)\n"
 	"      --json            print the report as JSON\n";
 
 int cli_parse_percent(const char *s, double *out)
@@ -111,7 +113,7 @@ int cli_check_may_remove(repo *r, const char *what, const char *instead)
 	return 0;
 }
 
-int cli_run_prune(cli_ctx *ctx, double max_unused, int dry)
+int cli_run_prune(cli_ctx *ctx, double max_unused, int dry, int threads)
 {
 	repo *r;
 	int rc = cli_open_repo_as(ctx, "prune", CLI_KEYLESS | CLI_EXCLUSIVE, &r);
@@ -121,7 +123,7 @@ int cli_run_prune(cli_ctx *ctx, double max_unused, int dry)
 		repo_free(r);
 		return cli_fail(rc);
 	}
-	gc_opts o = { max_unused, dry };
+	gc_opts o = { max_unused, dry, threads };
 	gc_result g;
 	rc = gc_prune(r, &o, &g);
 	backend_requests req_n;
@@ -138,10 +140,11 @@ int cmd_prune(cli_ctx *ctx, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "max-unused", required_argument, NULL, 'm' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "threads", required_argument, NULL, 'j' },
 		{ 0 },
 	};
 	double max_unused = 0.05;
-	int dry = 0, c;
+	int dry = 0, c, threads = 0;
 	optind = 1;
 	while ((c = cli_getopt(ctx, argc, argv, "n", opts, NULL)) != -1) {
 		if (c == 'm') {
@@ -149,11 +152,14 @@ int cmd_prune(cli_ctx *ctx, int argc, char **argv)
 				return cli_usage_error(ctx, "invalid --max-unused '%s' (expected a percentage such as 5%%)", optarg);
 		} else if (c == 'n') {
 			dry = 1;
+		} else if (c == 'j') {
+			if (cli_parse_threads(optarg, &threads) < 0)
+				return cli_usage_error(ctx, "invalid --threads '%s' (1..64)", optarg);
 		} else {
 			return cli_option_error(ctx);
 		}
 	}
 	if (optind < argc)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
-	return cli_run_prune(ctx, max_unused, dry);
+	return cli_run_prune(ctx, max_unused, dry, threads);
 }

@@ -9,6 +9,8 @@
 #include "../base/hex.h"
 #include "../base/idmap.h"
 #include "../base/interrupt.h"
+#include "../base/ordq.h"
+#include "../base/workq.h"
 #include "../core/blob.h"
 #include "../core/checksum.h"
 #include "../repo/gcrec.h"
@@ -17,6 +19,7 @@
 #include "../repo/snapshots.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,7 @@ typedef struct {
 	idmap lost;        /* blob ids that cannot be read back */
 	idmap clean;       /* trees known to reach nothing lost */
 	index_builder all; /* every index entry, then grouped by pack */
+	pthread_mutex_t idx_lock; /* lookups in idx from the read_data workers */
 } ck;
 
 static void problem(ck *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -231,16 +235,84 @@ static int check_reachable(ck *c)
 
 /* ---------- storage and content ---------- */
 
-static int read_pack(ck *c, repo_session *rd, const uint8_t pid[32], buf *plain)
+/*
+ * Packs are read and verified on every thread (ordq): the work is
+ * reading, checksumming, decrypting and re-hashing, on a session of the
+ * worker's own; what a pack holds that is damaged comes back with its
+ * job and is reported on the calling thread in the order of the packs,
+ * so the report is the same on any number of threads.  At most window
+ * jobs are in flight, and a job holds its pack's bytes only while a
+ * worker reads it: memory is one pack per thread.
+ */
+enum { DMG_CHECKSUM, DMG_CONTENT };
+
+typedef struct {
+	uint8_t id[32];
+	int why;
+} ck_damage;
+
+typedef struct {
+	const uint8_t *pid;
+	int read; /* 0: missing or its table damaged (the structure check reports it) */
+	uint64_t bytes, blobs;
+	ck_damage *dmg;
+	size_t ndmg, capdmg;
+} ck_job;
+
+typedef struct {
+	ck *c;
+	repo_session *rd; /* NULL without the key */
+	buf plain;
+} ck_worker;
+
+static int ck_worker_new(void **out, void *arg)
 {
-	char name[80], hex[65];
+	ck *c = arg;
+	ck_worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->c = c;
+	int rc = repo_is_keyless(c->r) ? 0 : repo_session_new(&w->rd, c->r);
+	if (rc < 0) {
+		free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+static void ck_worker_free(void *state)
+{
+	ck_worker *w = state;
+	repo_session_free(w->rd);
+	buf_release(&w->plain);
+	free(w);
+}
+
+/* Whether the index names blob e of pack pid there (lookups share the set's block cache). */
+static int indexed_here(ck *c, const pack_entry *e, const uint8_t pid[32])
+{
+	index_loc loc;
+	pthread_mutex_lock(&c->idx_lock);
+	int here = index_set_lookup(c->idx, e->id, &loc) == 0 && loc.pack_id &&
+		   memcmp(loc.pack_id, pid, 32) == 0 && loc.offset == e->offset;
+	pthread_mutex_unlock(&c->idx_lock);
+	return here;
+}
+
+static int read_pack(void *state, void *job)
+{
+	ck_worker *w = state;
+	ck_job *j = job;
+	ck *c = w->c;
+	char name[80];
 	bytes b = BYTES_INIT;
 	pack_entry *t = NULL;
 	size_t nt = 0;
-	pack_name(name, pid);
-	hex_encode(hex, pid, 32);
+	pack_name(name, j->pid);
 	/* read what the storage holds, not what a cache kept of it */
-	int rc = c->o->evict ? backend_evict(c->be, name) : 0;
+	int rc = interrupt_check();
+	rc = rc ?: c->o->evict ? backend_evict(c->be, name) : 0;
 	rc = rc ?: backend_get(c->be, name, BACKEND_DATA, &b);
 	if (rc == -ENOENT)
 		return 0; /* reported by the structure check */
@@ -250,53 +322,87 @@ static int read_pack(ck *c, repo_session *rd, const uint8_t pid[32], buf *plain)
 		bytes_release(&b);
 		return 0; /* reported by the structure check */
 	}
-	c->res->packs_read++;
-	c->res->bytes_read += b.len;
+	j->read = 1;
+	j->bytes = b.len;
 	for (size_t i = 0; rc == 0 && i < nt; i++) {
-		index_loc loc;
 		/* only what the index names matters: a blob a repair left out
 		 * is garbage waiting for prune */
-		if (index_set_lookup(c->idx, t[i].id, &loc) < 0 || !loc.pack_id ||
-		    memcmp(loc.pack_id, pid, 32) != 0 || loc.offset != t[i].offset)
+		if (!indexed_here(c, &t[i], j->pid))
 			continue;
 		const uint8_t *stored = b.data + t[i].offset;
 		uint8_t ck16[16];
-		char bhex[65];
-		c->res->blobs_read++;
+		j->blobs++;
 		checksum128(ck16, stored, t[i].stored_len);
-		int bad = memcmp(ck16, t[i].cksum, 16) != 0;
-		if (!bad && rd) {
-			int o = repo_session_open_stored(rd, t[i].type, t[i].id, stored, t[i].stored_len,
-							t[i].raw_len, plain);
+		int why = memcmp(ck16, t[i].cksum, 16) != 0 ? DMG_CHECKSUM : -1;
+		if (why < 0 && w->rd) {
+			int o = repo_session_open_stored(w->rd, t[i].type, t[i].id, stored,
+							t[i].stored_len, t[i].raw_len, &w->plain);
 			if (o == -ENOMEM)
 				rc = o;
-			bad = o < 0;
+			why = o < 0 ? DMG_CONTENT : -1;
 		}
-		if (bad) {
-			hex_encode(bhex, t[i].id, 32);
-			c->res->blobs_damaged++;
-			problem(c, "blob %s in pack %s is damaged (%s)", bhex, hex,
-				memcmp(ck16, t[i].cksum, 16) != 0 ? "stored bytes do not match their checksum"
-								 : "does not decrypt or re-hash to its id");
-			rc = rc ?: add_lost(c, t[i].id);
+		if (why >= 0 && rc == 0 &&
+		    (rc = array_reserve(&j->dmg, &j->capdmg, j->ndmg + 1, sizeof(*j->dmg))) == 0) {
+			memcpy(j->dmg[j->ndmg].id, t[i].id, 32);
+			j->dmg[j->ndmg++].why = why;
 		}
+		rc = rc ?: interrupt_check();
 	}
 	free(t);
 	bytes_release(&b);
 	return rc;
 }
 
+/* A pack's findings, on the calling thread, in the order of the packs. */
+static int report_pack(void *ud, void *job, int rc)
+{
+	ck *c = ud;
+	ck_job *j = job;
+	if (rc == 0 && j->read) {
+		char hex[65], bhex[65];
+		hex_encode(hex, j->pid, 32);
+		c->res->packs_read++;
+		c->res->bytes_read += j->bytes;
+		c->res->blobs_read += j->blobs;
+		for (size_t i = 0; rc == 0 && i < j->ndmg; i++) {
+			hex_encode(bhex, j->dmg[i].id, 32);
+			c->res->blobs_damaged++;
+			problem(c, "blob %s in pack %s is damaged (%s)", bhex, hex,
+				j->dmg[i].why == DMG_CHECKSUM ? "stored bytes do not match their checksum"
+							      : "does not decrypt or re-hash to its id");
+			rc = add_lost(c, j->dmg[i].id);
+		}
+	}
+	free(j->dmg);
+	free(j);
+	return rc;
+}
+
 static int check_data(ck *c)
 {
-	repo_session *rd = NULL;
-	buf _cleanup_(buf_releasep) plain = BUF_INIT;
-	int rc = repo_is_keyless(c->r) ? 0 : repo_session_new(&rd, c->r);
-	for (size_t i = 0; rc == 0 && i < c->all.npacks; i++)
-		if (check_pack_is_selected(c->o, c->all.packs[i]))
-			rc = read_pack(c, rd, c->all.packs[i], &plain);
+	int threads = c->o->threads > 0 ? c->o->threads : workq_default_threads();
+	ordq_params p = { .threads = threads, .window = 2 * (size_t)threads, .work = read_pack,
+			  .done = report_pack, .state_new = ck_worker_new,
+			  .state_free = ck_worker_free, .arg = c, .ud = c };
+	ordq *q = NULL;
+	int rc = ordq_new(&q, &p);
+	for (size_t i = 0; rc == 0 && i < c->all.npacks; i++) {
+		if (!check_pack_is_selected(c->o, c->all.packs[i]))
+			continue;
+		ck_job *j = calloc(1, sizeof(*j));
+		rc = j ? interrupt_check() : -ENOMEM;
+		if (rc < 0) {
+			free(j);
+			break;
+		}
+		j->pid = c->all.packs[i];
+		rc = ordq_submit(q, j);
+	}
+	int fin = q ? ordq_finish(q) : 0;
+	rc = rc ?: fin;
+	ordq_free(q);
 	c->res->storage_checked = 1;
-	c->res->content_checked = rd != NULL;
-	repo_session_free(rd);
+	c->res->content_checked = !repo_is_keyless(c->r);
 	return rc;
 }
 
@@ -447,6 +553,7 @@ int check_run(repo *r, const check_opts *o, check_result *res)
 	c.o = o;
 	c.res = res;
 	c.idx = repo_index(r);
+	pthread_mutex_init(&c.idx_lock, NULL);
 	char **dmg;
 	size_t ndmg;
 	index_set_damaged(c.idx, &dmg, &ndmg);
@@ -479,5 +586,6 @@ int check_run(repo *r, const check_opts *o, check_result *res)
 	idmap_release(&c.clean);
 	index_set_free(c.cond);
 	index_builder_release(&c.all);
+	pthread_mutex_destroy(&c.idx_lock);
 	return rc;
 }

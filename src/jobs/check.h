@@ -29,6 +29,7 @@ typedef struct {
 	int64_t day;            /* for the rotation: days since the epoch */
 	const idmap *packs;     /* or only these packs (sync --verify: the new ones) */
 	int evict;              /* drop cached copies before reading (backend_evict) */
+	int threads;            /* packs read at once (0: one per processor) */
 	/* each problem, as one line */
 	void (*problem)(void *ud, const char *msg);
 	/* each file or directory a lost blob affects */

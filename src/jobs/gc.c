@@ -6,6 +6,9 @@
 #include "../base/err.h"
 #include "../base/hex.h"
 #include "../base/idmap.h"
+#include "../base/interrupt.h"
+#include "../base/ordq.h"
+#include "../base/workq.h"
 #include "../base/log.h"
 #include "../core/blob.h"
 #include "../core/checksum.h"
@@ -16,6 +19,7 @@
 #include "../repo/pack.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,34 +290,128 @@ static int keep_entry(void *ud, const uint8_t *id, const index_loc *loc)
 
 /* ---------- repacking ---------- */
 
+/*
+ * Repacking runs on every thread (ordq): a worker reads a pack to repack
+ * and checks the blobs to keep; the calling thread appends them, in the
+ * order of the packs, to the new packs being built (so the new packs are
+ * the same on any number of threads); a full new pack is sealed and
+ * stored by a worker again.  Jobs of both kinds share the queue's
+ * window, so memory is at most window packs plus the two being built.
+ */
 typedef struct {
 	pack_writer w;
 	index_entry *ent; /* entries of the pack being built (pack field unused) */
 	size_t n, cap;
+	uint8_t id[32];   /* once sealed */
 } repacker;
 
-static int repacker_store(gc *g, repacker *p)
+enum { RP_READ, RP_STORE };
+
+typedef struct {
+	int kind;
+	/* RP_READ: the pack, and its blobs to keep (e[0..n), checked) */
+	const uint8_t *pid;
+	bytes b;
+	pack_entry *e;
+	size_t n;
+	/* RP_STORE: a full new pack */
+	repacker out;
+} rp_job;
+
+typedef struct {
+	gc *g;
+	repacker out[2]; /* data and tree blobs, being built */
+	rp_job **ready;  /* full new packs to store */
+	size_t nready, capready;
+	pthread_mutex_t idx_lock; /* lookups from the workers share the set's block cache */
+} rp_ctx;
+
+static void rp_job_free(rp_job *j)
+{
+	bytes_release(&j->b);
+	free(j->e);
+	pack_writer_release(&j->out.w);
+	free(j->out.ent);
+	free(j);
+}
+
+/* Reads pack pid, keeps the marked blobs the index names there, checks each against its table. */
+static int rp_read(rp_ctx *x, rp_job *j)
+{
+	gc *g = x->g;
+	char name[80];
+	pack_name(name, j->pid);
+	int rc = interrupt_check();
+	rc = rc ?: backend_get(g->be, name, BACKEND_DATA, &j->b);
+	if (rc < 0)
+		return rc;
+	size_t n = 0, k = 0;
+	if (pack_parse(&j->e, &n, j->b.data, j->b.len) < 0)
+		return err_set(-DV_ECORRUPT, "pack '%s' has a damaged table; run 'dvalin check --read-data'", name + 8);
+	pthread_mutex_lock(&x->idx_lock);
+	for (size_t i = 0; i < n; i++) {
+		index_loc loc;
+		if (index_set_lookup(g->m.main, j->e[i].id, &loc) == 0 && loc.pack_id &&
+		    memcmp(loc.pack_id, j->pid, 32) == 0 && loc.offset == j->e[i].offset &&
+		    mark_test(g->m.bits_main, loc.pos))
+			j->e[k++] = j->e[i];
+	}
+	pthread_mutex_unlock(&x->idx_lock);
+	j->n = k;
+	for (size_t i = 0; i < k; i++) {
+		if (!pack_entry_is_intact(&j->e[i], j->b.data + j->e[i].offset)) {
+			char hex[65];
+			hex_encode(hex, j->e[i].id, 32);
+			return err_set(-DV_ECORRUPT, "blob '%s' in pack '%s' is damaged; prune stops before copying it (run 'dvalin check --read-data')",
+				       hex, name + 8);
+		}
+	}
+	return 0;
+}
+
+static int rp_store(rp_ctx *x, repacker *p)
+{
+	char name[80];
+	int rc = pack_writer_finish(&p->w, p->id);
+	if (rc < 0)
+		return rc;
+	pack_name(name, p->id);
+	backend_hint hint = p->ent[0].type == BLOB_TREE ? BACKEND_META : BACKEND_DATA;
+	return backend_put(x->g->be, name, hint, p->w.data.data, p->w.data.len);
+}
+
+/* The workers' state is the repack's context (no state of their own). */
+static int rp_state(void **out, void *arg)
+{
+	*out = arg;
+	return 0;
+}
+
+static int rp_work(void *state, void *job)
+{
+	rp_job *j = job;
+	return j->kind == RP_READ ? rp_read(state, j) : rp_store(state, &j->out);
+}
+
+/* Hands the pack p was building to a store job (none if it is empty). */
+static int rp_seal(rp_ctx *x, repacker *p)
 {
 	if (p->w.n == 0)
 		return 0;
-	uint8_t id[32];
-	char name[80];
-	int rc = pack_writer_finish(&p->w, id);
-	if (rc < 0)
+	rp_job *j = calloc(1, sizeof(*j));
+	int rc = j ? array_reserve(&x->ready, &x->capready, x->nready + 1, sizeof(*x->ready)) : -ENOMEM;
+	if (rc < 0) {
+		free(j);
 		return rc;
-	pack_name(name, id);
-	backend_hint hint = p->ent[0].type == BLOB_TREE ? BACKEND_META : BACKEND_DATA;
-	if ((rc = backend_put(g->be, name, hint, p->w.data.data, p->w.data.len)) < 0)
-		return rc;
-	for (size_t i = 0; rc == 0 && i < p->n; i++)
-		rc = index_builder_add(&g->ib, p->ent[i].id, id, p->ent[i].offset,
-				       p->ent[i].stored_len, p->ent[i].raw_len, p->ent[i].type);
-	pack_writer_reset(&p->w);
-	p->n = 0;
-	return rc;
+	}
+	j->kind = RP_STORE;
+	j->out = *p; /* the job takes the buffers; p starts anew */
+	memset(p, 0, sizeof(*p));
+	x->ready[x->nready++] = j;
+	return 0;
 }
 
-static int repacker_add(gc *g, repacker *p, const pack_entry *e, const uint8_t *stored)
+static int repacker_add(rp_ctx *x, repacker *p, const pack_entry *e, const uint8_t *stored)
 {
 	buf *b;
 	int rc = pack_writer_buf(&p->w, &b);
@@ -326,66 +424,93 @@ static int repacker_add(gc *g, repacker *p, const pack_entry *e, const uint8_t *
 		return rc;
 	if ((rc = array_reserve(&p->ent, &p->cap, p->n + 1, sizeof(*p->ent))) < 0)
 		return rc;
-	index_entry *x = &p->ent[p->n++];
-	memcpy(x->id, e->id, 32);
-	x->offset = (uint32_t)start;
-	x->stored_len = e->stored_len;
-	x->raw_len = e->raw_len;
-	x->type = e->type;
+	index_entry *i = &p->ent[p->n++];
+	memcpy(i->id, e->id, 32);
+	i->offset = (uint32_t)start;
+	i->stored_len = e->stored_len;
+	i->raw_len = e->raw_len;
+	i->type = e->type;
 	if (b->len >= PACK_TARGET_SIZE)
-		return repacker_store(g, p);
+		return rp_seal(x, p);
 	return 0;
 }
 
-/* Copies the marked blobs of one pack, checking each against its table. */
-static int repack_one(gc *g, repacker out[2], const uint8_t pid[32])
+/* On the calling thread, in order: a read pack's blobs go into the new
+ * packs; a stored pack's blobs into the new index. */
+static int rp_done(void *ud, void *job, int rc)
 {
-	char name[80];
-	bytes b = BYTES_INIT;
-	pack_entry *e = NULL;
-	size_t n = 0;
-	pack_name(name, pid);
-	int rc = backend_get(g->be, name, BACKEND_DATA, &b);
-	if (rc < 0)
-		return rc;
-	rc = pack_parse(&e, &n, b.data, b.len);
-	if (rc < 0)
-		rc = err_set(-DV_ECORRUPT, "pack '%s' has a damaged table; run 'dvalin check --read-data'", name + 8);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		index_loc loc;
-		if (index_set_lookup(g->m.main, e[i].id, &loc) < 0 || !loc.pack_id ||
-		    memcmp(loc.pack_id, pid, 32) != 0 || loc.offset != e[i].offset ||
-		    !mark_test(g->m.bits_main, loc.pos))
-			continue;
-		const uint8_t *stored = b.data + e[i].offset;
-		if (!pack_entry_is_intact(&e[i], stored)) {
-			char hex[65];
-			hex_encode(hex, e[i].id, 32);
-			rc = err_set(-DV_ECORRUPT, "blob '%s' in pack '%s' is damaged; prune stops before copying it (run 'dvalin check --read-data')",
-				     hex, name + 8);
-			break;
-		}
-		rc = repacker_add(g, &out[e[i].type == BLOB_TREE], &e[i], stored);
+	rp_ctx *x = ud;
+	rp_job *j = job;
+	for (size_t i = 0; rc == 0 && j->kind == RP_READ && i < j->n; i++)
+		rc = repacker_add(x, &x->out[j->e[i].type == BLOB_TREE], &j->e[i],
+				  j->b.data + j->e[i].offset);
+	for (size_t i = 0; rc == 0 && j->kind == RP_STORE && i < j->out.n; i++) {
+		const index_entry *e = &j->out.ent[i];
+		rc = index_builder_add(&x->g->ib, e->id, j->out.id, e->offset, e->stored_len,
+				       e->raw_len, e->type);
 	}
-	free(e);
-	bytes_release(&b);
+	rp_job_free(j);
+	return rc;
+}
+
+/* Submits the new packs that filled up: they are stored while reading goes on. */
+static int rp_submit_ready(rp_ctx *x, ordq *q)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < x->nready; i++) {
+		rp_job *j = x->ready[i];
+		x->ready[i] = NULL;
+		rc = ordq_submit(q, j); /* may hand back reads that fill more */
+	}
+	for (size_t i = 0; i < x->nready; i++)
+		if (x->ready[i])
+			rp_job_free(x->ready[i]);
+	x->nready = 0;
 	return rc;
 }
 
 static int repack(gc *g)
 {
-	repacker out[2];
-	memset(out, 0, sizeof(out));
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < g->nacct; i++)
-		if (g->acct[i].action == REPACK)
-			rc = repack_one(g, out, g->acct[i].id);
-	for (size_t i = 0; rc == 0 && i < 2; i++)
-		rc = repacker_store(g, &out[i]);
-	for (size_t i = 0; i < 2; i++) {
-		pack_writer_release(&out[i].w);
-		free(out[i].ent);
+	rp_ctx x;
+	memset(&x, 0, sizeof(x));
+	x.g = g;
+	pthread_mutex_init(&x.idx_lock, NULL);
+	int threads = g->o->threads > 0 ? g->o->threads : workq_default_threads();
+	ordq_params p = { .threads = threads, .window = (size_t)threads + 1, .work = rp_work,
+			  .done = rp_done, .state_new = rp_state, .arg = &x, .ud = &x };
+	ordq *q = NULL;
+	int rc = ordq_new(&q, &p);
+	for (size_t i = 0; rc == 0 && i < g->nacct; i++) {
+		if (g->acct[i].action != REPACK)
+			continue;
+		rp_job *j = calloc(1, sizeof(*j));
+		if (!j) {
+			rc = -ENOMEM;
+			break;
+		}
+		j->kind = RP_READ;
+		j->pid = g->acct[i].id;
+		rc = ordq_submit(q, j);
+		rc = rc ?: rp_submit_ready(&x, q);
 	}
+	/* every read handed back (the new packs they fill stored), then the
+	 * two packs left part full */
+	while (rc == 0 && (rc = ordq_finish(q)) == 0 && x.nready)
+		rc = rp_submit_ready(&x, q);
+	for (size_t i = 0; rc == 0 && i < 2; i++)
+		rc = rp_seal(&x, &x.out[i]);
+	rc = rc ?: rp_submit_ready(&x, q);
+	int fin = q ? ordq_finish(q) : 0;
+	rc = rc ?: fin;
+	ordq_free(q);
+	for (size_t i = 0; i < x.nready; i++)
+		rp_job_free(x.ready[i]);
+	free(x.ready);
+	for (size_t i = 0; i < 2; i++) {
+		pack_writer_release(&x.out[i].w);
+		free(x.out[i].ent);
+	}
+	pthread_mutex_destroy(&x.idx_lock);
 	return rc;
 }
 

@@ -25,6 +25,7 @@
 typedef struct {
 	double max_unused; /* fraction of a pack, 0..1 */
 	int dry_run;
+	int threads; /* packs repacked at once (0: one per processor) */
 } gc_opts;
 
 typedef struct {

@@ -332,7 +332,7 @@ static int prune_at(scene *sc, long k, gc_result *g)
 {
 	backend *be;
 	repo *r;
-	gc_opts o = { 0.0, 0 };
+	gc_opts o = { .max_unused = 0.0 };
 	repo_open_opts oo = { NULL, 3, "prune", 1, 0, 1 };
 	char msg[512];
 	int rc = hooked_open(sc->dst, k, sync_hook, sc, &be);
