@@ -209,3 +209,13 @@ def tree_digest(root):
 # Real services (sshd, Ceph RGW, Prometheus, SMTP, HTTP receiver, Chromium):
 # fixtures and hooks, see docs/testing.md.
 from service_fixtures import *  # noqa: E402,F401,F403
+
+
+def flip_byte(path, offset):
+    """Flips one bit of the byte at offset (bit rot)."""
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ 0x40]))

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import base_env, run, snapshots
+from conftest import base_env, flip_byte, run, snapshots
 
 
 
@@ -69,15 +69,6 @@ def test_subsets_cover_everything(filled):
     for bad in ("0/3", "4/3", "x", "0%", "150%"):
         r = run(["check", "-r", repo, "--read-data-subset", bad])
         assert r.rc == 2 and "invalid --read-data-subset" in r.err, (bad, r)
-
-
-def flip_byte(path, offset):
-    os.chmod(path, 0o644)
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        b = f.read(1)
-        f.seek(offset)
-        f.write(bytes([b[0] ^ 0x40]))
 
 
 @pytest.mark.remote_repos

@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""check --read-data and prune's repack on a thread pool: the report, the
+exit code and the repacked repository do not depend on --threads
+(base/ordq hands results back in submission order)."""
+import glob
+import os
+import random
+import shutil
+
+from conftest import flip_byte, run, tree_digest
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def packs(repo_dir):
+    return sorted(glob.glob(os.path.join(repo_dir, "data", "*", "*")))
+
+
+def several_packs(world, repo):
+    """Four snapshots, each with a pack of two files; a fifth that keeps
+    one file of each, so that forgetting the four leaves every pack half
+    used (repacked)."""
+    data = os.path.join(world, "data")
+    rng = random.Random(7)
+    first = []
+    for i in range(4):
+        write(os.path.join(data, f"keep{i}"), rng.randbytes(300_000))
+        write(os.path.join(data, f"drop{i}"), rng.randbytes(300_000))
+        first.append(run(["backup", "-r", repo, "--json", data]).json()["snapshot_id"])
+    for i in range(4):
+        os.unlink(os.path.join(data, f"drop{i}"))
+    last = run(["backup", "-r", repo, "--json", data]).json()["snapshot_id"]
+    return data, first, last
+
+
+def test_check_read_data_same_report_on_any_thread_count(world, repo):
+    several_packs(world, repo)
+    big = [p for p in packs(repo.dir) if os.path.getsize(p) > 400_000]
+    assert len(big) >= 4, packs(repo.dir)
+    flip_byte(big[len(big) // 2], 1000)
+    got = []
+    for t in ("1", "2"):
+        r = run(["check", "-r", repo, "--read-data", "--threads", t])
+        got.append((r.rc, r.out, r.err))
+    assert got[0][0] != 0 and "damaged" in got[0][1], got[0]
+    assert got[0] == got[1], got
+    j = [run(["check", "-r", repo, "--read-data", "--threads", t, "--json"]).json() for t in ("1", "2")]
+    assert j[0] == j[1] and j[0]["blobs_damaged"] >= 1, j
+
+
+def test_repack_on_two_threads_restores_and_matches_one_thread(world, repo):
+    data, first, last = several_packs(world, repo)
+    want = tree_digest(data)
+    assert run(["forget", "-r", repo, *first]).rc == 0
+    copy = os.path.join(world, "copy")
+    shutil.copytree(repo.dir, copy, symlinks=True)
+    g2 = run(["prune", "-r", repo, "--threads", "2", "--json"])
+    assert g2.rc == 0, g2
+    assert g2.json()["packs_repacked"] >= 4, g2.json()
+    g1 = run(["prune", "-r", copy, "--threads", "1", "--json"])
+    assert g1.rc == 0, g1
+    assert g1.json() == g2.json()
+    r = run(["check", "-r", repo, "--read-data", "--threads", "2"])
+    assert r.rc == 0, r
+    target = os.path.join(world, "restore")
+    r = run(["restore", "-r", repo, last, "--target", target])
+    assert r.rc == 0, r
+    assert tree_digest(os.path.join(target, data.lstrip("/"))) == want
+    # the same blobs in the same order: the same new packs
+    name = lambda ps, root: sorted(os.path.relpath(p, root) for p in ps)
+    assert name(packs(repo.dir), repo.dir) == name(packs(copy), copy)
