@@ -48,7 +48,7 @@ const char cmd_sync_usage[] =
 	"  -n, --dry-run          say what would be copied, write nothing\n"
 	"      --limit-rate R     read at most R bytes per second from the source\n"
 	"                         (e.g. 20M; K, M, G are 1024, 1024^2, 1024^3)\n"
-	"      --threads N        copy with N threads (default: one per core)\n"
+	"      --threads N        copy and verify with N threads (default: one per core)\n"
 	"      --verify           afterwards read back every pack this sync wrote from\n"
 	"                         the destination's storage (past the page cache) and\n"
 	"                         check it: check --read-data of the new packs\n"
@@ -223,6 +223,7 @@ static int verify(const cli_ctx *ctx, const sync_args *a, const char *pass, cons
 	memset(&o, 0, sizeof(o));
 	o.problem = on_problem;
 	o.ud = pb;
+	o.threads = a->o.threads; /* --threads bounds the verify as it does the copy */
 	int rc = cli_open_url(ctx, a->to, "read", CLI_TOLERANT | (pass ? 0 : CLI_KEYLESS), pass, &d);
 	rc = rc ?: sync_verify(d, res, &o, cr);
 	*out_req = d ? cli_requests(d, req) : NULL;

@@ -296,7 +296,14 @@ static int keep_entry(void *ud, const uint8_t *id, const index_loc *loc)
  * order of the packs, to the new packs being built (so the new packs are
  * the same on any number of threads); a full new pack is sealed and
  * stored by a worker again.  Jobs of both kinds share the queue's
- * window, so memory is at most window packs plus the two being built.
+ * window (threads + 1), each holding one pack's bytes; beside them are
+ * the two packs being built and the full ones waiting for a slot, whose
+ * bytes came from reads already handed back (freed).  So memory is
+ * about 2 x (threads + 2) packs of PACK_TARGET_SIZE, whatever the
+ * repository's size.  Workers share only the backend (any thread), the
+ * index set (its lookups change the block cache: idx_lock) and the
+ * marker's bits (read only while repacking); the pack writers, the new
+ * index and x->ready belong to the calling thread.
  */
 typedef struct {
 	pack_writer w;
@@ -420,7 +427,9 @@ static int repacker_add(rp_ctx *x, repacker *p, const pack_entry *e, const uint8
 	size_t start = b->len;
 	if ((rc = buf_append(b, stored, e->stored_len)) < 0)
 		return rc;
-	if ((rc = pack_writer_commit(&p->w, e->type, e->id, e->raw_len, start, NULL)) < 0)
+	/* the reader checked the stored bytes against e->cksum: not hashed again here, on
+	 * the one thread that appends */
+	if ((rc = pack_writer_commit(&p->w, e->type, e->id, e->raw_len, start, e->cksum)) < 0)
 		return rc;
 	if ((rc = array_reserve(&p->ent, &p->cap, p->n + 1, sizeof(*p->ent))) < 0)
 		return rc;

@@ -7,6 +7,8 @@ import os
 import random
 import shutil
 
+import pytest
+
 from conftest import flip_byte, run, tree_digest
 
 
@@ -73,3 +75,45 @@ def test_repack_on_two_threads_restores_and_matches_one_thread(world, repo):
     # the same blobs in the same order: the same new packs
     name = lambda ps, root: sorted(os.path.relpath(p, root) for p in ps)
     assert name(packs(repo.dir), repo.dir) == name(packs(copy), copy)
+
+
+def listing(repo_dir, sub):
+    root = os.path.join(repo_dir, sub)
+    return {os.path.relpath(os.path.join(d, f), root): os.path.getsize(os.path.join(d, f))
+            for d, _, fs in os.walk(root) for f in fs}
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_repack_stops_on_a_damaged_blob_and_deletes_nothing(world, repo, threads):
+    """A worker that finds a damaged blob to copy fails the prune before
+    the index changes or anything is deleted, on any thread count; the
+    other workers' packs are handed back and freed (ASan build)."""
+    data, first, last = several_packs(world, repo)
+    want = tree_digest(data)
+    assert run(["forget", "-r", repo, *first]).rc == 0
+    big = [p for p in packs(repo.dir) if os.path.getsize(p) > 400_000]
+    assert len(big) >= 4, packs(repo.dir)
+    # both blobs of one pack (about 300 kB each): the one kept is damaged
+    victim = big[len(big) // 2]
+    for off in (1000, 350_000):
+        flip_byte(victim, off)
+    before_data, before_index = listing(repo.dir, "data"), listing(repo.dir, "index")
+    r = run(["prune", "-r", repo, "--threads", threads])
+    assert r.rc != 0, r
+    assert "is damaged; prune stops before copying it" in r.err, r
+    assert os.path.relpath(victim, os.path.join(repo.dir, "data")).split("/")[-1] in r.err, r
+    after = listing(repo.dir, "data")
+    # nothing deleted (a new pack already stored is an unindexed orphan at worst)
+    assert all(after.get(k) == v for k, v in before_data.items()), (before_data, after)
+    assert listing(repo.dir, "index") == before_index
+    assert listing(repo.dir, "gc") == {}  # no record: nothing condemned
+    # the bytes mended, the same prune succeeds and loses nothing
+    for off in (1000, 350_000):
+        flip_byte(victim, off)
+    g = run(["prune", "-r", repo, "--threads", threads, "--json"])
+    assert g.rc == 0, g
+    assert g.json()["packs_repacked"] >= 4, g.json()
+    target = os.path.join(world, "restore")
+    assert run(["restore", "-r", repo, last, "--target", target]).rc == 0
+    assert tree_digest(os.path.join(target, data.lstrip("/"))) == want
+    assert run(["check", "-r", repo, "--read-data", "--threads", threads]).rc == 0
