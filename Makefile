@@ -232,7 +232,7 @@ e2e-asan: $(S)/dvalin $(TOOL_BIN)
 	  $(PYTHON) -m pytest -q tests/e2e
 
 test: test-deps
-	$(MAKE) dvalin $(S)/dvalin $(T)/dvalin $(UNIT_BIN) $(CUNIT_BIN) $(CONFORMANCE_BIN) $(TOOL_BIN) $(REPLAY_BIN)
+	$(MAKE) dvalin $(S)/dvalin $(T)/dvalin $(T)/tests/test_ordq $(UNIT_BIN) $(CUNIT_BIN) $(CONFORMANCE_BIN) $(TOOL_BIN) $(REPLAY_BIN)
 	@sh tests/run-all.sh
 
 # Benchmark against restic and borg (not part of `make test`: timings are noisy).

@@ -33,6 +33,13 @@ out=$(sh tests/run-unit.sh build/clang/tests/test_* 2>&1); rc=$?
 printf '%s\n' "$out" | tail -n 20
 count "$out"; [ $rc -eq 0 ] || status=1
 
+# base/ordq's own test once more under ThreadSanitizer: its workers and
+# the caller share the slots (prune's repack and check --read-data use it)
+section="unit tests (ThreadSanitizer)"; echo "== unit tests (ThreadSanitizer)"
+out=$(TSAN_OPTIONS="halt_on_error=1 exitcode=66" sh tests/run-unit.sh build/tsan/tests/test_ordq 2>&1); rc=$?
+printf '%s\n' "$out" | tail -n 20
+count "$out"; [ $rc -eq 0 ] || status=1
+
 section="fuzz corpus replay (ASan/UBSan)"; echo "== fuzz corpus replay (ASan/UBSan)"
 out=$(sh tests/fuzz/replay.sh build/replay/* 2>&1); rc=$?
 printf '%s\n' "$out" | tail -n 20
