@@ -520,7 +520,7 @@ static const struct {
 	{ "keep-weekly", K_B }, { "keep-monthly", K_B }, { "keep-yearly", K_B }, { "keep-within", K_B },
 	{ "keep-tag", K_B }, { "max-unused", K_P }, { "read-data", K_C }, { "read-data-subset", K_C },
 	{ "state", K_D | K_Z }, { "snapshot", K_R }, { "sample", K_R }, { "full", K_R }, { "target", K_R },
-	{ "live", K_R }, { "threads", K_R | K_S }, { "from", K_S }, { "to", K_S }, { "latest", K_S },
+	{ "live", K_R }, { "threads", K_P | K_C | K_R | K_S }, { "from", K_S }, { "to", K_S }, { "latest", K_S },
 	{ "remove-vanished", K_S }, { "verify", K_S }, { "limit-rate", K_S }, { "journal", K_B },
 };
 

@@ -72,7 +72,7 @@ typedef struct {
 	char *target;             /* drill: the scratch directory's parent; NULL: drill's default */
 	int full;                 /* drill: --full */
 	int live;                 /* drill: compare with the live files (default yes) */
-	int threads;              /* drill, sync: --threads; 0: the command's default */
+	int threads;              /* prune, check, drill, sync: --threads; 0: the command's default */
 	int latest;               /* sync: --latest N; 0: all */
 	int remove_vanished;      /* sync: --remove-vanished */
 	int verify;               /* sync: --verify */

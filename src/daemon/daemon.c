@@ -388,6 +388,8 @@ static int build_steps(daemon_state *d, daemon_run *r, const dconf_job *j)
 		rc = step_add(s, "prune");
 		if (rc == 0 && j->max_unused)
 			rc = step_addf(s, "--max-unused=%s", j->max_unused);
+		if (rc == 0 && j->threads)
+			rc = step_addf(s, "--threads=%d", j->threads);
 		return rc;
 	case JOB_CHECK:
 		if (!(s = dvalin_step(d, r, j->repo, ROLE_MAIN)))
@@ -397,6 +399,8 @@ static int build_steps(daemon_state *d, daemon_run *r, const dconf_job *j)
 			rc = step_add(s, "--read-data");
 		if (rc == 0 && j->read_data_subset)
 			rc = step_addf(s, "--read-data-subset=%s", j->read_data_subset);
+		if (rc == 0 && j->threads)
+			rc = step_addf(s, "--threads=%d", j->threads);
 		return rc;
 	case JOB_DRILL:
 		return build_drill(d, r, j);

@@ -130,11 +130,13 @@ keep-last = 2
 [prune main]
 repository = main
 schedule = *:*:1/5
+threads = 1
 
 [check verify]
 repository = main
 schedule = *:*:3/6
 read-data-subset = 50%
+threads = 2
 
 [disks]
 schedule = *:*:0/3
@@ -172,8 +174,10 @@ schedule = *:*:0/4
     assert len({s["id"] for s in snaps} - {r["summary"]["snapshot_id"] for r in by["home"]}) <= unlisted, snaps
     prune = [r for r in runs if r["kind"] == "prune"][0]
     assert prune["status"] == "ok" and prune["result"]["dry_run"] is False, prune
+    assert "prune --threads=1\n" in prune["log"], prune["log"]
     check = [r for r in runs if r["kind"] == "check"][0]
     assert check["status"] == "ok" and check["result"]["ok"] is True, check
+    assert "check --read-data-subset=50% --threads=2\n" in check["log"], check["log"]
     disk = by["disks"][0]
     assert disk["status"] == "ok" and disk["result"]["disks"][0]["device"] == "/dev/sda", disk
     pool = by["zpool"][0]
