@@ -250,6 +250,7 @@ bench: deps
 	$(PYTHON) bench/s3.py --linux
 	$(PYTHON) bench/server.py
 	$(PYTHON) bench/journal.py
+	$(PYTHON) bench/maintenance.py --threads
 
 # prune and check on 20 snapshots, against restic and borg
 bench-maintenance: deps
