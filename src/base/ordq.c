@@ -12,7 +12,8 @@ typedef struct {
 	ordq *q;
 	void *job;
 	int rc, finished;
-	err_saved msg; /* the worker's message when rc < 0 */
+	int ran;       /* work was called (else rc is the queue's -ECANCELED) */
+	err_saved msg; /* the worker's message when work failed */
 } ordq_slot;
 
 struct ordq {
@@ -35,10 +36,11 @@ static void run(void *state, void *arg)
 	pthread_mutex_unlock(&q->lock);
 	err_clear(); /* a message left by an earlier job is not this one's */
 	int rc = stop ? -ECANCELED : q->p.work(state, s->job);
-	if (rc < 0)
+	if (rc < 0 && !stop)
 		err_save(&s->msg);
 	pthread_mutex_lock(&q->lock);
 	s->rc = rc;
+	s->ran = !stop;
 	s->finished = 1;
 	pthread_cond_broadcast(&q->finished);
 	pthread_mutex_unlock(&q->lock);
@@ -76,7 +78,9 @@ static void hand_back(ordq *q)
 {
 	ordq_slot *s = &q->ring[q->head];
 	int rc = q->err ? -ECANCELED : s->rc;
-	if (rc < 0 && rc != -ECANCELED)
+	/* by the flag, not the code: a work function may fail with
+	 * -ECANCELED of its own, and its message is the one to report */
+	if (rc < 0 && !q->err && s->ran)
 		err_restore(&s->msg);
 	int d = q->p.done(q->p.ud, s->job, rc);
 	q->head = (q->head + 1) % q->p.window;
@@ -120,6 +124,7 @@ int ordq_submit(ordq *q, void *job)
 	s->job = job;
 	s->rc = 0;
 	s->finished = 0;
+	s->ran = 0;
 	q->count++;
 	/* workq's queue holds window jobs: this never blocks for long */
 	workq_submit(q->pool, s);

@@ -18,7 +18,7 @@
 typedef struct {
 	size_t seq;
 	unsigned delay_us;
-	int fail; /* work returns -EIO with a message */
+	int fail; /* work returns -EIO (or fail's code when negative) with a message */
 	int worked;
 } job;
 
@@ -60,7 +60,7 @@ static int work(void *state, void *arg)
 	j->worked = 1;
 	atomic_fetch_sub(&c->in_flight, 1);
 	if (j->fail)
-		return err_set(-EIO, "job %zu failed on purpose", j->seq);
+		return err_set(j->fail < 0 ? j->fail : -EIO, "job %zu failed on purpose", j->seq);
 	return 0;
 }
 
@@ -191,6 +191,31 @@ TEST(work_error_stops_later_work_and_keeps_its_message)
 		CHECK(ordq_submit(q, new_job(n, NULL, 0)) == -EIO);
 		CHECK(ordq_finish(q) == -EIO);
 		CHECK(c.handed == n + 1 && c.cancelled == n - 50);
+		ordq_free(q);
+	}
+}
+
+/* A worker's own -ECANCELED is a failure like any other: its message is
+ * carried back (not taken for the queue's cancellation of a later job). */
+TEST(work_failing_with_ecanceled_keeps_its_message)
+{
+	for (int threads = 1; threads <= 3; threads++) {
+		ctx c;
+		ordq *q = make(&c, threads, 2 * (size_t)threads);
+		REQUIRE(q);
+		err_set(-EINVAL, "a message of the caller's own");
+		int rc = 0;
+		size_t n = 0;
+		while (rc == 0 && n < 20) {
+			job *j = new_job(n, NULL, 0);
+			if (j && n == 5)
+				j->fail = -ECANCELED;
+			n++;
+			rc = ordq_submit(q, j);
+		}
+		CHECK(ordq_finish(q) == -ECANCELED);
+		CHECK(c.handed == n && c.out_of_order == 0);
+		CHECK(strcmp(err_msg(-ECANCELED), "job 5 failed on purpose") == 0);
 		ordq_free(q);
 	}
 }
