@@ -19,7 +19,8 @@
  * ordq_submit and ordq_finish return the error.  A work function's
  * error message (base/err.h, thread-local) is carried back with its job
  * and restored on the caller's thread before done sees it, so the
- * caller reports the message of the job that failed.
+ * caller reports the message of the job that failed (whatever its code:
+ * a work function's own -ECANCELED carries its message too).
  *
  * threads 1: no thread is started; ordq_submit runs work and done on the
  * caller's thread at once (the one-thread baseline runs the same code).
