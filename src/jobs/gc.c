@@ -297,10 +297,11 @@ static int keep_entry(void *ud, const uint8_t *id, const index_loc *loc)
  * the same on any number of threads); a full new pack is sealed and
  * stored by a worker again.  Jobs of both kinds share the queue's
  * window (threads + 1), each holding one pack's bytes; beside them are
- * the two packs being built and the full ones waiting for a slot, whose
- * bytes came from reads already handed back (freed).  So memory is
- * about 2 x (threads + 2) packs of PACK_TARGET_SIZE, whatever the
- * repository's size.  Workers share only the backend (any thread), the
+ * the two packs being built, the full ones waiting for a slot, whose
+ * bytes came from reads already handed back (freed), and at most two
+ * stored packs' buffers kept for reuse.  So memory is about
+ * 2 x (threads + 3) packs of PACK_TARGET_SIZE, whatever the repository's
+ * size.  Workers share only the backend (any thread), the
  * index set (its lookups change the block cache: idx_lock) and the
  * marker's bits (read only while repacking); the pack writers, the new
  * index and x->ready belong to the calling thread.
@@ -330,6 +331,8 @@ typedef struct {
 	repacker out[2]; /* data and tree blobs, being built */
 	rp_job **ready;  /* full new packs to store */
 	size_t nready, capready;
+	repacker spare[2]; /* buffers of stored packs, emptied, for the next ones */
+	size_t nspare;
 	pthread_mutex_t idx_lock; /* lookups from the workers share the set's block cache */
 } rp_ctx;
 
@@ -412,8 +415,10 @@ static int rp_seal(rp_ctx *x, repacker *p)
 		return rc;
 	}
 	j->kind = RP_STORE;
-	j->out = *p; /* the job takes the buffers; p starts anew */
+	j->out = *p; /* the job takes the buffers; p starts anew, on a stored pack's if there is one */
 	memset(p, 0, sizeof(*p));
+	if (x->nspare)
+		*p = x->spare[--x->nspare];
 	x->ready[x->nready++] = j;
 	return 0;
 }
@@ -457,6 +462,14 @@ static int rp_done(void *ud, void *job, int rc)
 		const index_entry *e = &j->out.ent[i];
 		rc = index_builder_add(&x->g->ib, e->id, j->out.id, e->offset, e->stored_len,
 				       e->raw_len, e->type);
+	}
+	if (j->kind == RP_STORE && x->nspare < 2) {
+		/* kept for a new pack: not allocated and faulted in again for each */
+		repacker *sp = &x->spare[x->nspare++];
+		*sp = j->out;
+		pack_writer_reset(&sp->w);
+		sp->n = 0;
+		memset(&j->out, 0, sizeof(j->out));
 	}
 	rp_job_free(j);
 	return rc;
@@ -518,6 +531,10 @@ static int repack(gc *g)
 	for (size_t i = 0; i < 2; i++) {
 		pack_writer_release(&x.out[i].w);
 		free(x.out[i].ent);
+	}
+	for (size_t i = 0; i < x.nspare; i++) {
+		pack_writer_release(&x.spare[i].w);
+		free(x.spare[i].ent);
 	}
 	pthread_mutex_destroy(&x.idx_lock);
 	return rc;
