@@ -117,3 +117,33 @@ def test_repack_stops_on_a_damaged_blob_and_deletes_nothing(world, repo, threads
     assert run(["restore", "-r", repo, last, "--target", target]).rc == 0
     assert tree_digest(os.path.join(target, data.lstrip("/"))) == want
     assert run(["check", "-r", repo, "--read-data", "--threads", threads]).rc == 0
+
+
+def test_repack_filling_several_new_packs_is_the_same_on_one_and_two_threads(world, repo):
+    """36 MB to keep from six half-used packs: new 16 MiB packs fill and
+    are stored by workers while reading goes on, their buffers reused for
+    the next ones; the result is the same as on one thread and restores."""
+    data = os.path.join(world, "data")
+    rng = random.Random(11)
+    first = []
+    for i in range(6):
+        write(os.path.join(data, f"keep{i}"), rng.randbytes(6 << 20))
+        write(os.path.join(data, f"drop{i}"), rng.randbytes(6 << 20))
+        first.append(run(["backup", "-r", repo, "--json", data]).json()["snapshot_id"])
+        os.unlink(os.path.join(data, f"drop{i}"))
+    last = run(["backup", "-r", repo, "--json", data]).json()["snapshot_id"]
+    want = tree_digest(data)
+    assert run(["forget", "-r", repo, *first]).rc == 0
+    copy = os.path.join(world, "copy")
+    shutil.copytree(repo.dir, copy, symlinks=True)
+    g2 = run(["prune", "-r", repo, "--threads", "2", "--json"])
+    assert g2.rc == 0, g2
+    assert g2.json()["bytes_copied"] > 34 << 20, g2.json()  # three new data packs at least
+    g1 = run(["prune", "-r", copy, "--threads", "1", "--json"])
+    assert g1.rc == 0 and g1.json() == g2.json(), (g1, g2)
+    name = lambda root: sorted(os.path.relpath(p, root) for p in packs(root))
+    assert name(repo.dir) == name(copy)
+    assert run(["check", "-r", repo, "--read-data", "--threads", "2"]).rc == 0
+    target = os.path.join(world, "restore")
+    assert run(["restore", "-r", repo, last, "--target", target]).rc == 0
+    assert tree_digest(os.path.join(target, data.lstrip("/"))) == want
