@@ -266,6 +266,11 @@ void backend_discard_staged(backend *b, backend_staged *f)
 		b->ops->discard_staged(b, f);
 }
 
+int backend_leftovers(backend *b, int remove, backend_list_fn fn, void *ud)
+{
+	return b->ops->leftovers ? b->ops->leftovers(b, remove, fn, ud) : 0;
+}
+
 /* ---------- files as mappings ---------- */
 
 /* mkdir that accepts an existing directory. */

@@ -298,6 +298,19 @@ struct backend_ops {
 			  backend_staged **out);
 	int (*commit_staged)(backend *b, backend_staged **v, size_t n);
 	void (*discard_staged)(backend *b, backend_staged *f);
+
+	/*
+	 * The backend's own temporary files that can never become files
+	 * (left by a writer killed in the middle of a put), anywhere below
+	 * the location: fn(ud, entry) for each, entry->name its path below
+	 * the location (not a valid name: its last component starts with
+	 * '.'); with remove set, each is removed after fn returned 0.  The
+	 * backend decides when a temporary cannot be a live writer's, and
+	 * says how.  Called by prune (remove) and check (report) only.  May
+	 * be NULL: the backend leaves none, or removes its own (a dvalin
+	 * server sweeps its data directory itself).
+	 */
+	int (*leftovers)(backend *b, int remove, backend_list_fn fn, void *ud);
 };
 
 struct backend {
@@ -367,6 +380,8 @@ int backend_put_staged(backend *b, const char *name, backend_hint hint, const vo
 		       backend_staged **out);
 int backend_commit_staged(backend *b, backend_staged **v, size_t n);
 void backend_discard_staged(backend *b, backend_staged *f);
+/* As the leftovers op; 0 (none) where the backend has none. */
+int backend_leftovers(backend *b, int remove, backend_list_fn fn, void *ud);
 
 /*
  * The whole file as a read-only file mapping (out->file_mapped set

@@ -261,6 +261,12 @@ static int cache_remove_batch(backend *b, const char *const *names, size_t n)
 }
 
 /* The local copy is what evict is for; the backend below may keep one too. */
+/* The backend below keeps the temporaries; the cache's own are private copies. */
+static int cache_leftovers(backend *b, int remove, backend_list_fn fn, void *ud)
+{
+	return backend_leftovers(C(b)->inner, remove, fn, ud);
+}
+
 static int cache_evict(backend *b, const char *name)
 {
 	cache_backend *c = C(b);
@@ -427,6 +433,7 @@ static const struct backend_ops cache_ops = {
 	.free = cache_free,
 	.requests = cache_requests,
 	.evict = cache_evict,
+	.leftovers = cache_leftovers,
 	.put_stat = cache_put_stat,
 };
 

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct {
@@ -168,8 +169,44 @@ struct walk {
 	backend_list_fn fn;
 	void *ud;
 	int stopped; /* fn returned non-zero: its code and message stand */
-	char name[BACKEND_NAME_MAX + 1]; /* the directory being read, then the entry */
+	int leftovers; /* 0: list files; 1: temporaries that are leftovers; 2: and remove them */
+	int64_t now_s;
+	char name[BACKEND_NAME_MAX + 1 + FSIO_TMP_MAX]; /* the directory being read, then the entry */
 };
+
+/*
+ * When a temporary of ours is a leftover.  Its process is not running on
+ * this host, and it was not written for a day.  The first alone would do
+ * on one host, but the directory may be shared (NFS) by hosts whose
+ * processes the name's pid cannot tell apart, so the age is what makes it
+ * safe there: every put writes its temporary in one go and renames it at
+ * once, so a live writer's temporary is seconds old, and one stalled for
+ * a day (suspended with a put half-done) would find its rename failing
+ * and fail the put, losing nothing (its lease expired long before, so it
+ * could not have committed a snapshot anyway, docs/concurrency.md).  A
+ * day dwarfs any clock skew the lease rule tolerates between hosts.
+ */
+#define LEFTOVER_AGE_S (24 * 3600)
+
+/* One entry starting with '.' in the leftovers walk: reported (and removed) if one. */
+static int leftover(struct walk *w, int dfd, const char *base, size_t off)
+{
+	struct stat st;
+	size_t bl = strlen(base);
+	if (off + bl >= sizeof(w->name) ||
+	    fsio_tmp_leftover(dfd, base, LEFTOVER_AGE_S, w->now_s, &st) != 1)
+		return 0;
+	memcpy(w->name + off, base, bl + 1);
+	backend_entry ent = { w->name, (uint64_t)st.st_size,
+			      (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec };
+	int r = w->fn(w->ud, &ent);
+	w->stopped = r != 0;
+	if (r == 0 && w->leftovers == 2 && unlinkat(dfd, base, 0) < 0 && errno != ENOENT) {
+		r = err_sys(-errno, "cannot remove '%s/%s'", w->lb->base.location, w->name);
+		w->stopped = 1; /* the message stands */
+	}
+	return r;
+}
 
 /*
  * Reports every regular file below the open directory fd (consumed),
@@ -188,12 +225,22 @@ static int walk_dir(struct walk *w, int fd, size_t len)
 	}
 	struct dirent *e;
 	int r = 0;
+	/* the location's top (len 0) has no '/' before its entries' names */
+	size_t off = len ? len + 1 : 0;
 	while (r == 0 && (errno = 0, e = readdir(d))) {
 		size_t nl = strlen(e->d_name);
-		if (!backend_name_is_valid(e->d_name) || len + 1 + nl > BACKEND_NAME_MAX)
+		if (w->leftovers && e->d_name[0] == '.') {
+			if (len)
+				w->name[len] = '/';
+			r = leftover(w, dirfd(d), e->d_name, off);
+			w->name[len] = 0;
 			continue;
-		w->name[len] = '/';
-		memcpy(w->name + len + 1, e->d_name, nl + 1);
+		}
+		if (!backend_name_is_valid(e->d_name) || off + nl > BACKEND_NAME_MAX)
+			continue;
+		if (len)
+			w->name[len] = '/';
+		memcpy(w->name + off, e->d_name, nl + 1);
 		struct stat st;
 		if (fstatat(dirfd(d), e->d_name, &st, 0) < 0) {
 			r = errno == ENOENT ? 0 : -errno; /* removed since readdir */
@@ -202,8 +249,8 @@ static int walk_dir(struct walk *w, int fd, size_t len)
 			if (sub < 0)
 				r = errno == ENOENT ? 0 : -errno;
 			else
-				r = walk_dir(w, sub, len + 1 + nl);
-		} else if (S_ISREG(st.st_mode)) {
+				r = walk_dir(w, sub, off + nl);
+		} else if (S_ISREG(st.st_mode) && !w->leftovers) {
 			backend_entry ent = { w->name, (uint64_t)st.st_size,
 					      (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec };
 			r = w->fn(w->ud, &ent);
@@ -218,7 +265,7 @@ static int walk_dir(struct walk *w, int fd, size_t len)
 
 static int local_list(backend *b, const char *dir, backend_list_fn fn, void *ud)
 {
-	struct walk w = { L(b), fn, ud, 0, "" };
+	struct walk w = { L(b), fn, ud, 0, 0, 0, "" };
 	size_t len = strlen(dir);
 	memcpy(w.name, dir, len + 1);
 	int fd = openat(L(b)->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -229,6 +276,19 @@ static int local_list(backend *b, const char *dir, backend_list_fn fn, void *ud)
 	int r = walk_dir(&w, fd, len);
 	if (r < 0 && !w.stopped)
 		return err_sys(r, "cannot list '%s/%s'", b->location, dir);
+	return r;
+}
+
+/* The same walk from the top, for the temporaries LEFTOVER_AGE_S describes. */
+static int local_leftovers(backend *b, int remove, backend_list_fn fn, void *ud)
+{
+	struct walk w = { L(b), fn, ud, 0, remove ? 2 : 1, (int64_t)time(NULL), "" };
+	int fd = openat(L(b)->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(-errno, "cannot open '%s'", b->location);
+	int r = walk_dir(&w, fd, 0);
+	if (r < 0 && !w.stopped)
+		return err_sys(r, "cannot look for temporary files in '%s'", b->location);
 	return r;
 }
 
@@ -462,6 +522,7 @@ static const struct backend_ops local_ops = {
 	.put_staged = local_put_staged,
 	.commit_staged = local_commit_staged,
 	.discard_staged = local_discard_staged,
+	.leftovers = local_leftovers,
 };
 
 /* mkdir -p: the missing parents of path (0755, as mkdir -p makes them), then path (0700). */

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -113,6 +114,18 @@ long fsio_tmp_pid(const char *base)
 	if (errno || *end != '-' || pid <= 0 || pid > INT_MAX)
 		return -1;
 	return pid;
+}
+
+int fsio_tmp_leftover(int dirfd, const char *base, int64_t min_age_s, int64_t now_s,
+		      struct stat *st)
+{
+	long pid = fsio_tmp_pid(base);
+	if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		return 0;
+	if (fstatat(dirfd, base, st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st->st_mode))
+		return 0;
+	/* a file modified in the future (another host's clock) is young */
+	return min_age_s <= 0 || (st->st_mtim.tv_sec <= now_s && now_s - st->st_mtim.tv_sec >= min_age_s);
 }
 
 /* fsyncs the directory that holds name (below dirfd) */

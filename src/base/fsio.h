@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "buf.h"
@@ -44,6 +45,17 @@ int fsio_tmp_open(int dirfd, const char *name, char tmp[FSIO_TMP_MAX]);
 int fsio_tmp_commit(int dirfd, int fd, const char *tmp, const char *name, unsigned flags);
 /* The process id in a last component fsio_tmp_open made, or -1 if base is not one. */
 long fsio_tmp_pid(const char *base);
+/*
+ * 1 if base, an entry of dirfd, is a temporary file fsio_tmp_open made
+ * whose write can never finish: its process is not running on this host
+ * (kill gives ESRCH; a live process, or another user's, keeps it) and its
+ * file was last modified at least min_age_s seconds before now_s (0: at
+ * any age).  Its stat in *st.  0 for anything else: another name, a file
+ * gone meanwhile, not a regular file.  The one rule the server's store
+ * and the local backend apply (each says why its age is enough).
+ */
+int fsio_tmp_leftover(int dirfd, const char *base, int64_t min_age_s, int64_t now_s,
+		      struct stat *st);
 /* The whole write in one call: fsio_write_atomic is this with FSIO_DURABLE. */
 int fsio_write_replace(int dirfd, const char *name, const void *p, size_t n, unsigned flags);
 /*

@@ -103,6 +103,9 @@ static void print_text(const check_result *r, const check_opts *o, int keyless)
 	if (r->packs_condemned)
 		printf("note:      %llu condemned packs wait for deletion by prune\n",
 		       (unsigned long long)r->packs_condemned);
+	if (r->temporaries)
+		printf("note:      %llu temporary files left by killed writers (prune removes them)\n",
+		       (unsigned long long)r->temporaries);
 	if (r->storage_checked) {
 		char b[32];
 		cli_human_bytes(b, r->bytes_read);

@@ -84,6 +84,11 @@ static void report(const cli_ctx *ctx, const gc_result *g, int dry, const backen
 		printf("               then the %llu packs condemned or repacked above, at once if no\n"
 		       "               other dvalin process has the repository open\n",
 		       (unsigned long long)(g->packs_condemned + g->packs_repacked));
+	if (g->temporaries) {
+		cli_human_bytes(a, g->bytes_temporaries);
+		printf("%s %llu temporary files left by killed writers (%s)\n",
+		       dry ? "would remove: " : "removed:    ", (unsigned long long)g->temporaries, a);
+	}
 	if (g->records_waiting) {
 		printf("waiting:     %llu condemnation(s) wait for dvalin processes started before them\n"
 		       "             to finish; the next prune deletes them\n",

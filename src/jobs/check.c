@@ -542,6 +542,13 @@ static int report_affected(ck *c)
 	return rc;
 }
 
+static int count_temporary(void *ud, const backend_entry *e)
+{
+	(void)e;
+	((check_result *)ud)->temporaries++;
+	return 0;
+}
+
 int check_run(repo *r, const check_opts *o, check_result *res)
 {
 	ck c;
@@ -564,6 +571,7 @@ int check_run(repo *r, const check_opts *o, check_result *res)
 	int rc = load_condemned(&c);
 	rc = rc ?: check_index(&c);
 	rc = rc ?: backend_list(c.be, "data", count_unindexed, &c);
+	rc = rc ?: backend_leftovers(c.be, 0, count_temporary, res);
 	if (rc == 0 && !repo_is_keyless(r)) {
 		snapshot **v;
 		size_t n, damaged;

@@ -41,6 +41,7 @@ typedef struct {
 	uint64_t snapshots, snapshots_damaged, index_files, index_files_damaged;
 	uint64_t packs, packs_missing, packs_bad_table, packs_unindexed, packs_condemned;
 	uint64_t index_mismatches;
+	uint64_t temporaries; /* left by killed writers: prune removes them */
 	uint64_t trees, blobs_referenced, blobs_missing;
 	uint64_t packs_read, blobs_read, bytes_read, blobs_damaged;
 	uint64_t snapshots_affected, files_affected;

@@ -912,6 +912,14 @@ static int finish(gc *g)
 	return rc;
 }
 
+static int count_temporary(void *ud, const backend_entry *e)
+{
+	gc_result *res = ud;
+	res->temporaries++;
+	res->bytes_temporaries += e->size;
+	return 0;
+}
+
 int gc_prune(repo *r, const gc_opts *o, gc_result *res)
 {
 	gc g;
@@ -924,6 +932,10 @@ int gc_prune(repo *r, const gc_opts *o, gc_result *res)
 	int rc = condemn(&g);
 	mark_release(&g.m);
 	rc = rc ?: finish(&g);
+	/* temporaries of writers that died in a put (the backend says which
+	 * can be no live writer's): garbage like unindexed packs, collected
+	 * by the one process that holds the gc role */
+	rc = rc ?: backend_leftovers(g.be, !o->dry_run, count_temporary, res);
 	idmap_release(&g.packs);
 	idmap_release(&g.listed);
 	free(g.lv);

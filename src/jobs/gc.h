@@ -38,6 +38,7 @@ typedef struct {
 	uint64_t packs_deleted, bytes_deleted;      /* ripe records finished */
 	uint64_t packs_returned, records_waiting;
 	int64_t waiting_since_ns;                   /* oldest waiting record */
+	uint64_t temporaries, bytes_temporaries;    /* left by killed writers, removed */
 } gc_result;
 
 int gc_prune(repo *r, const gc_opts *o, gc_result *res);

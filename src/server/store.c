@@ -413,13 +413,15 @@ static void sweep_owner(DIR *d, const char *entry)
  * The temporary file of an upload whose server process is gone (killed in
  * the middle of it: a finished or aborted upload removes its own).  Only
  * this machine's processes write into the data directory, so a process id
- * that is not running means the upload can never finish.  A live one (or
+ * that is not running means the upload can never finish, whatever the
+ * file's age (fsio_tmp_leftover without one; a local repository, which
+ * other hosts may share, waits a day: backend/local.c).  A live one (or
  * one of another user: EPERM) keeps its file.
  */
 static void sweep_upload(DIR *d, const char *entry)
 {
-	long pid = fsio_tmp_pid(entry);
-	if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+	struct stat st;
+	if (fsio_tmp_leftover(dirfd(d), entry, 0, 0, &st) == 1)
 		unlinkat(dirfd(d), entry, 0);
 }
 
