@@ -100,6 +100,28 @@ static int live_leases(repo *r, int remove_stale, int report, gcrule_horizon *ou
 	return 0;
 }
 
+/*
+ * Right before a deletion: this prune's lease is still live and still
+ * the one exclusive lease (docs/concurrency.md, "A prune that stalls").
+ * A prune stalled past its lease (stopped, a laptop suspended) may have
+ * been taken for dead by another prune, repair or unlock meanwhile; it
+ * stops there, deleting nothing, and leaves what it wrote for the next
+ * prune (as a crash would: its notice included, which may now be that
+ * other prune's).  A repository opened without a lease (none to lose)
+ * has nothing to confirm.
+ */
+static int still_ours(gc *g, const char *what)
+{
+	lease *l = repo_lease(g->r);
+	int rc = l ? lease_confirm_exclusive(l) : 0;
+	if (rc < 0) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", err_msg(rc));
+		return err_set(rc, "prune stopped before deleting %s: %s", what, msg);
+	}
+	return 0;
+}
+
 /* ---------- accounting ---------- */
 
 static int acct_for(gc *g, const uint8_t id[32], pack_acct **out)
@@ -675,6 +697,7 @@ static int condemn(gc *g)
 	for (size_t i = 0; rc == 0 && i < nfiles; i++)
 		if (strcmp(index_set_file_name(idx, i), written) != 0) /* else the same contents under the same name */
 			old[nold++] = index_set_file_name(idx, i);
+	rc = rc ?: nold ? still_ours(g, "the index files it replaced") : 0;
 	rc = rc ?: backend_remove_batch(g->be, old, nold);
 	res->index_files_replaced += rc == 0 ? nold : 0;
 	if (rc == 0 && rec.npacks) {
@@ -845,6 +868,7 @@ static int finish_ripe(gc *g, gc_record *recs, size_t nrecs, const int *ripe)
 	 * returned pack need not give up */
 	if (rc == 0 && ndel < total)
 		rc = gc_notice_put(g->be, (const uint8_t(*)[32])ids, ndel, latest);
+	rc = rc ?: ndel ? still_ours(g, "condemned packs") : 0;
 	rc = rc ?: backend_remove_batch(g->be, del, ndel);
 	for (size_t i = 0; rc == 0 && i < nrecs; i++) {
 		if (!ripe[i])

@@ -30,7 +30,14 @@ struct lease {
 	pthread_cond_t cv;
 	int stop;
 	int written; /* the file was stored once: lease_drop removes it */
-	int64_t last_ok_mono; /* monotonic time of the last successful refresh */
+	int64_t last_ok_mono; /* mono_ns() of the last successful refresh */
+	/* the lease may have been taken for dead: its file was gone at a
+	 * refresh (removed by another process), or a refresh came more than
+	 * half the expiry after the last good one (the process was stopped or
+	 * suspended); lost_gap_ns is that gap, 0 for a removed file.  Sticky:
+	 * rewriting the file would bring back a lease others have written off. */
+	int lost;
+	int64_t lost_gap_ns;
 };
 
 int64_t lease_now_ns(void)
@@ -40,10 +47,12 @@ int64_t lease_now_ns(void)
 	return sat_add_i64(sat_mul_i64((int64_t)ts.tv_sec, 1000000000), ts.tv_nsec);
 }
 
+/* CLOCK_BOOTTIME: unlike CLOCK_MONOTONIC it counts a system suspend, the
+ * stall a laptop's lease must notice as much as a SIGSTOP */
 static int64_t mono_ns(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -180,10 +189,19 @@ static void *refresher(void *arg)
 		int r = pthread_cond_timedwait(&l->cv, &l->mu, &ts);
 		if (l->stop)
 			break;
-		if (r == ETIMEDOUT) {
+		if (r == ETIMEDOUT && !l->lost) {
 			int64_t before = mono_ns();
-			int w = write_lease(l, NULL);
-			if (w == 0)
+			uint64_t size;
+			if (before - l->last_ok_mono > lease_expiry_ns() / 2) {
+				l->lost = 1;
+				l->lost_gap_ns = before - l->last_ok_mono;
+			} else if (l->written && backend_size(l->be, l->info.name, &size) == -ENOENT) {
+				l->lost = 1; /* removed: not ours to bring back */
+			}
+			int w = l->lost ? 0 : write_lease(l, NULL);
+			if (l->lost)
+				err_clear();
+			else if (w == 0)
 				l->last_ok_mono = before;
 			else
 				log_warn("cannot refresh lease: %s", err_msg(w));
@@ -403,8 +421,11 @@ int lease_confirm(lease *l)
 	int64_t before = mono_ns();
 	int64_t gap = before - l->last_ok_mono;
 	uint64_t size;
-	int r = backend_size(l->be, l->info.name, &size);
-	if (r == -ENOENT)
+	int r = l->lost ? 0 : backend_size(l->be, l->info.name, &size);
+	if (l->lost && l->lost_gap_ns)
+		r = err_set(-ESTALE, "lease '%s' was not refreshed for %.0f s (process stalled?)",
+			    l->info.name, (double)l->lost_gap_ns / 1e9);
+	else if (l->lost || r == -ENOENT)
 		r = err_set(-ESTALE, "lease '%s' was removed: another process took this one for dead", l->info.name);
 	else if (r == 0 && gap > lease_expiry_ns() / 2)
 		r = err_set(-ESTALE, "lease '%s' was not refreshed for %.0f s (process stalled?)",
@@ -415,6 +436,12 @@ int lease_confirm(lease *l)
 	 * (docs/concurrency.md).  One HEAD, not a HEAD and a PUT. */
 	pthread_mutex_unlock(&l->mu);
 	return r;
+}
+
+int lease_confirm_exclusive(lease *l)
+{
+	int r = lease_confirm(l);
+	return r < 0 ? r : check_exclusive(l);
 }
 
 void lease_drop(lease *l)

@@ -66,6 +66,13 @@ const char *lease_kind(const lease *l); /* as given to lease_take */
  * commit anything that depends on blobs it found in the index.
  */
 int lease_confirm(lease *l);
+/*
+ * lease_confirm, and no older live prune or repair lease than this one
+ * (as lease_take checks with exclusive): what a prune checks right
+ * before it deletes anything (docs/concurrency.md, "A prune that
+ * stalls").  -ESTALE or -EBUSY with the reason.
+ */
+int lease_confirm_exclusive(lease *l);
 
 /* Every lease file; damaged ones are listed with damaged set. */
 int lease_list(backend *be, lease_info **out, size_t *out_n);

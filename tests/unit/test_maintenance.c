@@ -7,6 +7,8 @@
 #include "../../src/repo/gcrec.h"
 #include "../../src/repo/lease.h"
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -155,6 +157,56 @@ TEST(lease_staleness)
 	i.damaged = 1;
 	i.refresh_ns = 0;
 	CHECK(!lease_is_stale(&i, now)); /* unreadable: assume live */
+}
+
+/*
+ * A process stopped (SIGSTOP, a suspended laptop) for longer than half
+ * its lease expiry has lost its lease for good, even once its refresher
+ * has woken up: that thread must not rewrite the file and so make the
+ * lease look confirmed (docs/concurrency.md, "A prune that stalls").  The
+ * child takes a prune's lease (expiry 3 s), is stopped for 2 s, and
+ * confirms right after it resumes and again once the refresher has had
+ * its turn; both fail, and the file keeps its refresh time from before.
+ */
+TEST(a_lease_stopped_past_half_its_expiry_stays_lost)
+{
+	int ready[2], go[2];
+	REQUIRE(pipe(ready) == 0 && pipe(go) == 0);
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		setenv("DVALIN_LEASE_EXPIRY", "3", 1);
+		backend *be;
+		lease *l;
+		char c;
+		if (backend_open("mem:", 0, &be) < 0 || lease_take(&l, be, "prune", 1) < 0)
+			_exit(10);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(11);
+		int64_t resumed = lease_now_ns();
+		int first = lease_confirm_exclusive(l);
+		struct timespec ts = { 1, 0 }; /* the refresher's turn (every 0.5 s) */
+		nanosleep(&ts, NULL);
+		int second = lease_confirm(l);
+		lease_info *v;
+		size_t n;
+		int rewritten = lease_list(be, &v, &n) < 0 || n != 1 ||
+				v[0].refresh_ns > resumed - 1000000000;
+		_exit(first != -ESTALE ? 1 : second != -ESTALE ? 2 : rewritten ? 3 : 0);
+	}
+	char c;
+	REQUIRE(read(ready[0], &c, 1) == 1);
+	REQUIRE(kill(pid, SIGSTOP) == 0);
+	struct timespec stall = { 2, 0 }; /* the stall under test, more than expiry/2 */
+	nanosleep(&stall, NULL);
+	REQUIRE(kill(pid, SIGCONT) == 0);
+	REQUIRE(write(go[1], "g", 1) == 1);
+	int st;
+	REQUIRE(waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		fprintf(stderr, "  child: status %d\n", st);
+	close(ready[0]), close(ready[1]), close(go[0]), close(go[1]);
 }
 
 TEST(lease_take_excludes_a_second_prune_but_not_backups)

@@ -38,6 +38,7 @@ typedef struct {
 	backend base;
 	backend *inner;
 	long ops, at; /* operations made; the hook runs before operation number at */
+	long data_removed_at; /* the operation that first removed a pack, 0 if none */
 	void (*hook)(void *ud);
 	void *ud;
 } hooked;
@@ -114,14 +115,25 @@ static int h_list(backend *b, const char *dir, backend_list_fn fn, void *ud)
 	return backend_list(step(b), dir, fn, ud);
 }
 
+static void note_removal(hooked *h, const char *name)
+{
+	if (!h->data_removed_at && strncmp(name, "data/", 5) == 0)
+		h->data_removed_at = h->ops;
+}
+
 static int h_remove(backend *b, const char *name)
 {
-	return backend_remove(step(b), name);
+	backend *in = step(b);
+	note_removal(H(b), name);
+	return backend_remove(in, name);
 }
 
 static int h_remove_batch(backend *b, const char *const *names, size_t n)
 {
-	return backend_remove_batch(step(b), names, n);
+	backend *in = step(b);
+	for (size_t i = 0; i < n; i++)
+		note_removal(H(b), names[i]);
+	return backend_remove_batch(in, names, n);
 }
 
 static void h_free(backend *b)
@@ -451,4 +463,115 @@ TEST(a_prune_at_any_point_of_a_sync_recreating_condemned_packs_loses_nothing)
 	}
 	printf("  %ld points tried; syncs that failed (a pack they stored was deleted): %d\n", k,
 	       failed_syncs);
+}
+
+/* ---------- a prune that loses its lease ---------- */
+
+static int count_entry(void *ud, const backend_entry *e)
+{
+	(void)e;
+	(*(uint64_t *)ud)++;
+	return 0;
+}
+
+struct lease_thief {
+	const char *url;
+	long removed_at; /* the operation before which the lease went, 0 if there was none */
+	long k;
+};
+
+static int steal(void *ud, const backend_entry *e)
+{
+	backend *be = ud;
+	return backend_remove(be, e->name);
+}
+
+/* What `dvalin unlock --remove-all`, or a prune or repair that took the
+ * stalled prune for dead, does: its lease file goes. */
+static void steal_lease(void *ud)
+{
+	struct lease_thief *t = ud;
+	backend *be;
+	uint64_t before = 0;
+	if (backend_open(t->url, 0, &be) < 0)
+		return;
+	backend_list(be, "locks", count_entry, &before);
+	backend_list(be, "locks", steal, be);
+	if (before)
+		t->removed_at = t->k;
+	backend_free(be);
+}
+
+static uint64_t count_packs(const char *url)
+{
+	backend *be;
+	uint64_t n = 0;
+	if (backend_open(url, 0, &be) == 0)
+		backend_list(be, "data", count_entry, &n);
+	backend_free(be);
+	return n;
+}
+
+/*
+ * docs/concurrency.md, "A prune that stalls": the replica's prune, which
+ * condemns both packs and deletes them at once, loses its lease before
+ * its k-th storage operation, for every k.  Whenever the lease was gone
+ * before the prune's last confirmation (the three operations before a
+ * deletion: stat of the lease, list and read of the leases), the prune
+ * deleted no pack and said why; and the replica recovers.
+ */
+TEST(a_prune_that_lost_its_lease_deletes_nothing_at_any_point)
+{
+	setenv("DVALIN_CLOCK_SKEW", "0", 1);
+	int stopped = 0;
+	long k = 1;
+	for (; k < 400; k++) {
+		scene sc;
+		backend *keep_s, *keep_d, *be;
+		char src[64], dst[64];
+		repo *r;
+		gc_result g;
+		gc_opts o = { 0.0, 0 };
+		repo_open_opts oo = { NULL, 3, "prune", 1, 0, 1 };
+		snprintf(src, sizeof(src), "mem:race-src-%ld", 2000 + k);
+		snprintf(dst, sizeof(dst), "mem:race-dst-%ld", 2000 + k);
+		REQUIRE(backend_open(src, BACKEND_OPEN_CREATE, &keep_s) == 0);
+		REQUIRE(backend_open(dst, BACKEND_OPEN_CREATE, &keep_d) == 0);
+		REQUIRE(make_scene(&sc, 2000 + k) == 0);
+		uint64_t packs = count_packs(dst);
+		struct lease_thief t = { dst, 0, k };
+		REQUIRE(hooked_open(dst, k, steal_lease, &t, &be) == 0);
+		hooked *h = H(be);
+		int rc = repo_open_with(&r, be, &oo);
+		if (rc < 0) { /* the lease went while it was being taken */
+			CHECK(rc == -ESTALE || rc == -ENOENT);
+			backend_free(keep_s);
+			backend_free(keep_d);
+			continue;
+		}
+		rc = gc_prune(r, &o, &g);
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", rc < 0 ? err_msg(rc) : "");
+		long ops = h->ops, removed = h->data_removed_at;
+		repo_free(r);
+		if (t.removed_at && (!removed || t.removed_at < removed - 2)) {
+			/* gone before the last confirmation: nothing deleted, and why */
+			CHECK(rc == -ESTALE);
+			CHECK(strstr(msg, "prune stopped before deleting") && strstr(msg, "was removed"));
+			CHECK(!removed && count_packs(dst) == packs);
+			stopped += rc == -ESTALE;
+			if (rc != -ESTALE || removed)
+				fprintf(stderr, "  k=%ld: rc %d, pack removed at %ld: %s\n", k, rc, removed, msg);
+		} else {
+			CHECK(rc == 0);
+		}
+		check_recovers(&sc, k);
+		backend_free(keep_s);
+		backend_free(keep_d);
+		if (k > ops) {
+			CHECK(k > 20 && stopped > 10);
+			break;
+		}
+	}
+	printf("  %ld points tried, %d prunes stopped before deleting\n", k, stopped);
 }
