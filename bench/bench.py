@@ -36,8 +36,13 @@ tools to run, default "restic,borg"; empty for dvalin alone), BENCH_OPS
 (the small-file operations to run, comma-separated, default all four) and
 BENCH_RESULTS (the file name under bench/ for the results),
 BENCH_ONE_REPO=1 (one tool's repository at a time for every workload, not
-only for large files on a tmpfs: for a tmpfs without room for several).  Results go to stdout and
-bench/results.md (bench/results-quick.md in the quick mode).
+only for large files on a tmpfs: for a tmpfs without room for several),
+BENCH_LOOP (the small-file workloads whose tree and repositories go on an
+ext4 file system of their own, a sparse image under build/ loop-mounted as
+bench/journal.py does, needs root; default "files1m,files3m": their ~4 GB
+trees and repositories of several GB do not belong on a tmpfs, which is
+RAM; empty for none).  Results go to stdout and bench/results.md
+(bench/results-quick.md in the quick mode).
 """
 import os
 import platform
@@ -48,6 +53,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from loopfs import loop_fs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -63,6 +70,7 @@ BIG_GB = float(os.environ.get("BENCH_BIG_GB", "1" if QUICK else "8"))
 OTHERS = os.environ.get("BENCH_OTHERS", "restic,borg").split(",")
 BASELINE = os.environ.get("BENCH_BASELINE")
 BASELINE_NAME = os.environ.get("BENCH_BASELINE_NAME", "baseline")
+LOOP = [w for w in os.environ.get("BENCH_LOOP", "files1m,files3m").split(",") if w]
 PASSWORD = "bench password"
 CORES = os.cpu_count() or 1
 
@@ -336,15 +344,22 @@ def run_workload(name, src, base, dvalin_only=False, one_repo_at_a_time=False, o
     measure(read_all_cmd(src), shell=True)  # warm the page cache
     rnd = random.Random(42)
     groups = [[t] for t in tools] if one_repo_at_a_time else [tools]
+    first = "first backup" in ops
     for group in groups:
         rows = {t.name: {op: [] for op in ops} for t in group}
-        for i in range(RUNS):
+        # the re-backups and the restore need a repository with a first
+        # backup in it, measured or not (BENCH_OPS may leave it out)
+        for i in range(RUNS if first else 1):
             for t in group:
                 t.fresh()
-                rows[t.name]["first backup"].append(t.backup(src))
+                m = t.backup(src)
+                if first:
+                    rows[t.name]["first backup"].append(m)
         for t in group:
             res[t.name]["repository MB"] = du(t.repo) / 1e6
-        for op in ops[1:]:
+        for op in ops:
+            if op == "first backup":
+                continue
             for i in range(RUNS):
                 if op.startswith("1%"):
                     change_or_touch_one_percent(src, files, rnd)
@@ -526,6 +541,32 @@ def big_file(out, label, name, src, base, size, prims, compress):
     print("\n".join(out), flush=True)
 
 
+def many_files(out, w):
+    """A small-file workload, in WORK or, for those in BENCH_LOOP, on an
+    ext4 image of its own sized for the tree and every tool's repository."""
+    n = 3000000 if w == "files3m" else int(w[5:].replace("k", "000").replace("m", "000000"))
+    maxsize = 1024 if w == "files3m" else 8192
+    if w == "files3m":
+        label, dvalin_only = "3,000,000 small files (0-1 KiB): dvalin's memory at scale", True
+    else:
+        label, dvalin_only = f"{n} small files (0-{maxsize // 1024} KiB, bench/mktree.c)", False
+
+    def run_in(base):
+        src = prepare_files(base, n, maxsize)
+        small_files(out, label, w, src, base, dvalin_only=dvalin_only)
+        shutil.rmtree(src, ignore_errors=True)
+
+    if w not in LOOP:
+        return run_in(WORK)
+    # a 4 KiB block per file at least; the tree again per repository, for tar x
+    # and the restore; and room
+    ntools = 1 + bool(BASELINE) + (0 if dvalin_only else len([o for o in OTHERS if o]))
+    label += ", on a loop-mounted ext4 image"
+    blocks = n * (4096 + maxsize // 2)
+    with loop_fs(f"bench-{w}-", blocks * (2 + ntools) + (4 << 30), n * 5 // 4 + 100000) as (mnt, _):
+        run_in(mnt)
+
+
 def big_base(size):
     """tmpfs when it holds the source and one repository, else disk."""
     if WORK.startswith("/dev/shm") and free_bytes("/dev/shm") > 2.3 * size + (2 << 30):
@@ -546,16 +587,8 @@ def main():
            "(ru_maxrss: heap and mapped pages alike).", ""]
     size = int(BIG_GB * 2**30)
     for w in WORKLOADS:
-        if w.startswith("files") and w != "files3m":
-            n = int(w[5:].replace("k", "000").replace("m", "000000"))
-            src = prepare_files(WORK, n)
-            small_files(out, f"{n} small files (0-8 KiB, bench/mktree.c)", w, src, WORK)
-            shutil.rmtree(src, ignore_errors=True)
-        elif w == "files3m":
-            src = prepare_files(WORK, 3000000, 1024)
-            small_files(out, "3,000,000 small files (0-1 KiB): dvalin's memory at scale", w, src,
-                        WORK, dvalin_only=True)
-            shutil.rmtree(src, ignore_errors=True)
+        if w.startswith("files"):
+            many_files(out, w)
         elif w == "linux":
             src = prepare_linux(WORK)
             small_files(out, "linux-source-6.1", w, src, WORK)

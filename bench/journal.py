@@ -14,13 +14,13 @@ mount).  Everything it creates is removed at the end.  Results go to
 stdout and bench/results-journal.md."""
 import os
 import select
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
+
+from loopfs import loop_fs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -49,15 +49,13 @@ def main():
     for tool in (DVALIN, MKTREE):
         if not os.path.exists(tool):
             sys.exit(f"bench: {tool} is missing (make dvalin build/mktree)")
-    os.makedirs(os.path.join(ROOT, "build"), exist_ok=True)
-    base = tempfile.mkdtemp(prefix="journal-bench-", dir=os.path.join(ROOT, "build"))
-    mnt, image = os.path.join(base, "fs"), os.path.join(base, "fs.img")
-    os.makedirs(mnt)
-    with open(image, "wb") as f:
-        f.truncate((N * 6 // 1000 + 256) << 20)  # sparse: inodes, directories, 100 changed files
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "inline_data", "-N", str(N + N // 4 + 10000), image],
-                   check=True)
-    subprocess.run(["mount", "-o", "loop", image, mnt], check=True)
+    # sized for inodes, directories and 100 changed files
+    with loop_fs("journal-bench-", (N * 6 // 1000 + 256) << 20, N + N // 4 + 10000,
+                 inline_data=True) as (mnt, base):
+        run(mnt, base)
+
+
+def run(mnt, base):
     rec = None
     try:
         src, repo, journal = os.path.join(mnt, "files"), os.path.join(base, "repo"), os.path.join(base, "journal")
@@ -100,8 +98,6 @@ def main():
         if rec:
             rec.send_signal(signal.SIGTERM)
             rec.wait()
-        subprocess.run(["umount", mnt])
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":
