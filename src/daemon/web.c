@@ -915,7 +915,7 @@ int web_start(daemon_state *d, int at_start)
 	if (at_start) {
 		web_local = (web_ctx){ d, 1 };
 		snprintf(d->local_path, sizeof(d->local_path), "unix:%s/control.sock", d->cfg->state_dir);
-		http_config lc = { .listen = d->local_path, .max_connections = 16, .timeout_s = 300,
+		http_config lc = { .listen = d->local_path, .max_connections = 16, .max_per_ip = 16, .timeout_s = 300,
 				    .handler = handle, .ud = &web_local, .what = "local API" };
 		rc = http_server_start(&d->local, &lc);
 		if (rc < 0)

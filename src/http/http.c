@@ -22,9 +22,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define DEFAULT_CONNECTIONS 64
-#define DEFAULT_PER_IP 16
-#define DEFAULT_TIMEOUT 60
 #define DEFAULT_BODY ((size_t)64 << 10)
 #define MAX_PEM ((size_t)1 << 20)
 #define STREAM_BLOCK ((size_t)64 << 10)
@@ -324,11 +321,11 @@ int http_server_start(http_server **out, const http_config *c)
 	s->c = *c;
 	s->fd = -1;
 	if (!s->c.max_connections)
-		s->c.max_connections = DEFAULT_CONNECTIONS;
+		s->c.max_connections = HTTP_DEFAULT_CONNECTIONS;
 	if (!s->c.max_per_ip)
-		s->c.max_per_ip = DEFAULT_PER_IP;
+		s->c.max_per_ip = HTTP_DEFAULT_PER_IP;
 	if (!s->c.timeout_s)
-		s->c.timeout_s = DEFAULT_TIMEOUT;
+		s->c.timeout_s = HTTP_DEFAULT_TIMEOUT_S;
 	if (!s->c.max_body)
 		s->c.max_body = DEFAULT_BODY;
 	snprintf(s->what, sizeof(s->what), "%s", c->what ? c->what : "HTTP server");

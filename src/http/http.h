@@ -33,6 +33,16 @@
 
 #define HTTP_MAX_HEADERS 12
 
+/*
+ * The caps when a config leaves them 0: the repository server's defaults
+ * (`server run`, docs/http-api.md), where a backup's threads and a
+ * backup box behind NAT open many connections from one address.  The
+ * daemon's web UI and control socket set their own.
+ */
+#define HTTP_DEFAULT_CONNECTIONS 128
+#define HTTP_DEFAULT_PER_IP 32
+#define HTTP_DEFAULT_TIMEOUT_S 60
+
 typedef struct http_server http_server;
 typedef struct http_req http_req;
 
@@ -45,9 +55,9 @@ typedef struct {
 	 */
 	const char *listen;
 	const char *tls_cert, *tls_key; /* PEM files: both (HTTPS) or neither */
-	unsigned max_connections;       /* 0: 64 */
-	unsigned max_per_ip;            /* 0: 16 */
-	unsigned timeout_s;             /* idle connections; 0: 60 */
+	unsigned max_connections;       /* 0: HTTP_DEFAULT_CONNECTIONS */
+	unsigned max_per_ip;            /* 0: HTTP_DEFAULT_PER_IP */
+	unsigned timeout_s;             /* idle connections; 0: HTTP_DEFAULT_TIMEOUT_S */
 	size_t max_body;                /* 0: 64 KiB */
 	/* Answers one request; 0, or <0 (logged, and a 500 if nothing was sent). */
 	int (*handler)(void *ud, http_req *r);

@@ -233,8 +233,7 @@ static int plan(gc *g)
 		pack_acct *a = &g->acct[i];
 		backend_stat_t st;
 		int rc = stat_pack(g, a->id, &st);
-		if (rc < 0)
-			if (rc == -ENOENT) {
+		if (rc == -ENOENT) {
 			char hex[65];
 			hex_encode(hex, a->id, 32);
 			return err_set(-DV_ECORRUPT, "pack '%s' named by the index is missing; run 'dvalin check'", hex);

@@ -671,9 +671,10 @@ static http_config http_setup(server *s)
 {
 	http_config c;
 	memset(&c, 0, sizeof(c));
-	c.max_connections = s->o.max_connections ? s->o.max_connections : 128;
-	c.max_per_ip = s->o.max_per_ip ? s->o.max_per_ip : 32;
-	c.timeout_s = s->o.timeout_s ? s->o.timeout_s : 60;
+	/* 0: http.h's defaults, which are the server's */
+	c.max_connections = s->o.max_connections;
+	c.max_per_ip = s->o.max_per_ip;
+	c.timeout_s = s->o.timeout_s;
 	c.max_body = 64; /* only a PUT has a body, and it goes to http_take_body */
 	c.handler = on_complete;
 	c.on_headers = on_headers;

@@ -30,9 +30,9 @@ typedef struct {
 	const char *listen;             /* "0.0.0.0:8443", "127.0.0.1:0", ... */
 	const char *tls_cert, *tls_key; /* NULL: the data directory's own */
 	int no_tls;                     /* plain HTTP: refused beyond loopback */
-	unsigned max_connections;       /* 0: 128 */
-	unsigned max_per_ip;            /* 0: 32 (--max-per-address) */
-	unsigned timeout_s;             /* idle connections; 0: 60 */
+	unsigned max_connections;       /* 0: HTTP_DEFAULT_CONNECTIONS (128) */
+	unsigned max_per_ip;            /* 0: HTTP_DEFAULT_PER_IP (32, --max-per-address) */
+	unsigned timeout_s;             /* idle connections; 0: HTTP_DEFAULT_TIMEOUT_S (60) */
 	int log_requests;               /* one line per request, not only refusals */
 	/* serve --stdio */
 	const char *repo_path;          /* the one repository ("-" in requests) */
