@@ -46,6 +46,12 @@
  * the sync benchmark (48 packs): batches of 8 cost 35% more time than one
  * batch of all; a kill costs at most a batch's copying again */
 #define REPO_INDEX_EVERY_PACKS_BATCHED 64
+/* ... or once this many blobs wait in the session's table, whichever
+ * comes first (checked as each pack is stored): 8 packs of 0-1 KiB files
+ * are ~230,000 blobs, a 27 MB table (two while it grows) and a 17 MB index
+ * file encoded in memory; this keeps both to this many blobs and one
+ * pack's more (docs/performance.md, "3M small files") */
+#define REPO_INDEX_EVERY_BLOBS 65536
 
 /* index: header | fanout | pack ids | entries | trailer */
 #define INDEX_HEADER_LEN 24 /* magic | le32 version | le32 npacks | le32 nblobs | le32 0 */

@@ -649,6 +649,11 @@ int index_set_session_packs(const index_set *s, idmap *out)
 	return 0;
 }
 
+size_t index_set_session_entries(const index_set *s)
+{
+	return s->tab_n;
+}
+
 void index_set_pack_stored(index_set *s, uint32_t slot, const uint8_t id[32])
 {
 	memcpy(slot_id(s, slot), id, 32);

@@ -87,6 +87,9 @@ int index_set_pack_slot(index_set *s, uint32_t *out_slot);
 /* Adds to out the id of every pack stored through a slot of s (this session's). */
 int index_set_session_packs(const index_set *s, idmap *out);
 void index_set_pack_stored(index_set *s, uint32_t slot, const uint8_t id[32]);
+/* The entries in the in-memory table: this session's blobs not yet in a
+ * mapped index file (what the next index_set_write writes and drops). */
+size_t index_set_session_entries(const index_set *s);
 int index_set_add(index_set *s, const uint8_t id[32], int type, uint32_t slot, uint32_t offset,
 		  uint32_t stored_len, uint32_t raw_len);
 /*

@@ -51,11 +51,11 @@ struct repo {
 	/* Full packs are stored outside the lock (an upload to a server takes
 	 * far longer than sealing a blob): the number being stored, signalled
 	 * when one ends; the first failure, so that no index or snapshot
-	 * follows it; one finished writer whose buffers the next pack reuses. */
+	 * follows it.  A stored pack's buffer is freed, not kept for the next
+	 * pack: kept, its 16 MiB stayed resident beside the open pack's. */
 	unsigned storing;
 	pthread_cond_t stored;
 	int store_rc;
-	pack_writer spare;
 	uint64_t bytes_added;
 	int dry_run; /* repo_set_dry_run: saves are counted, nothing is stored */
 	int whole_packs; /* repo_read_packs_whole */

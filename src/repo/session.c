@@ -54,7 +54,10 @@ static int index_due(repo *r)
 	unsigned every = r->be->flags & BACKEND_REMOTE ? REPO_INDEX_EVERY_PACKS_REMOTE
 			 : r->batch			? REPO_INDEX_EVERY_PACKS_BATCHED
 							: REPO_INDEX_EVERY_PACKS;
-	return ++r->packs_unindexed >= every;
+	/* the blob bound not while batching: each index file there ends a
+	 * batch (index_if_due), whose size is what batching is for */
+	return ++r->packs_unindexed >= every ||
+	       (!r->batch && index_set_session_entries(r->index) >= REPO_INDEX_EVERY_BLOBS);
 }
 
 static backend_hint hint_of(int type)
@@ -220,8 +223,7 @@ static int store_pack(repo *r, open_pack *op, int type)
 		return rc;
 	pack_writer w = op->w;
 	uint32_t slot = op->slot;
-	op->w = r->spare;
-	r->spare = (pack_writer){ BUF_INIT, NULL, 0, 0 };
+	op->w = (pack_writer){ BUF_INIT, NULL, 0, 0 };
 	op->open = 0;
 	r->storing++;
 	pthread_mutex_unlock(&r->lock);
@@ -231,11 +233,7 @@ static int store_pack(repo *r, open_pack *op, int type)
 	pthread_mutex_lock(&r->lock);
 	r->storing--;
 	pthread_cond_broadcast(&r->stored);
-	pack_writer_reset(&w);
-	if (r->spare.data.data)
-		pack_writer_release(&w);
-	else
-		r->spare = w;
+	pack_writer_release(&w);
 	if (rc < 0) {
 		r->store_rc = r->store_rc ?: rc;
 		return rc;
