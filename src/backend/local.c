@@ -180,7 +180,8 @@ struct walk {
  * on one host, but the directory may be shared (NFS) by hosts whose
  * processes the name's pid cannot tell apart, so the age is what makes it
  * safe there: every put writes its temporary in one go and renames it at
- * once, so a live writer's temporary is seconds old, and one stalled for
+ * once (a staged put at its batch's commit), so a live writer's temporary
+ * is seconds or minutes old, and one stalled for
  * a day (suspended with a put half-done) would find its rename failing
  * and fail the put, losing nothing (its lease expired long before, so it
  * could not have committed a snapshot anyway, docs/concurrency.md).  A
