@@ -531,7 +531,7 @@ TEST(a_prune_that_lost_its_lease_deletes_nothing_at_any_point)
 		char src[64], dst[64];
 		repo *r;
 		gc_result g;
-		gc_opts o = { 0.0, 0 };
+		gc_opts o = { .max_unused = 0.0 };
 		repo_open_opts oo = { NULL, 3, "prune", 1, 0, 1 };
 		snprintf(src, sizeof(src), "mem:race-src-%ld", 2000 + k);
 		snprintf(dst, sizeof(dst), "mem:race-dst-%ld", 2000 + k);
