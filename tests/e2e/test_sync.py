@@ -572,16 +572,21 @@ def traced_sync(src, dst, log, *inject):
 
 
 def trace_lines(log):
-    """(pid, call, text) of each finished call in an strace -f log, in order."""
+    """(pid, call, text) of each finished call in an strace -f log, in order.
+    A call another thread's call interrupted is split over an unfinished and
+    a resumed line: its text is both halves (the first holds the descriptor)."""
     import re
-    out = []
+    out, pending = [], {}
     for line in open(log):
         m = re.match(r"(\d+) +(\w+)\((.*)", line)
-        if m and "<unfinished" not in line:
+        if m and "<unfinished" in line:
+            pending[int(m.group(1))] = m.group(3).split("<unfinished")[0]
+        elif m:
             out.append((int(m.group(1)), m.group(2), m.group(3)))
         m = re.match(r"(\d+) +<\.\.\. (\w+) resumed>(.*)", line)
         if m:
-            out.append((int(m.group(1)), m.group(2), m.group(3)))
+            pid = int(m.group(1))
+            out.append((pid, m.group(2), pending.pop(pid, "") + m.group(3)))
     return out
 
 
