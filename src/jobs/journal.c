@@ -90,6 +90,13 @@ static void say(char *why, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The one reason for a journal that names too many directories: not usable (0). */
+static int too_many(char *why, size_t len)
+{
+	say(why, len, "more than %d directories changed", JOURNAL_DIRTY_MAX);
+	return 0;
+}
+
 /* "SEC.NSEC" at *p (advanced past it) into ns; 0, or -1 if malformed. */
 static int parse_time(const char **p, const char *end, int64_t *out)
 {
@@ -391,8 +398,7 @@ int journal_dirty(const journal_query *q, journal_set *out, char *why, size_t wl
 				goto out;
 			}
 			if (rc == 1) {
-				say(why, wl, "more than %d directories changed", JOURNAL_DIRTY_MAX);
-				rc = 0;
+				rc = too_many(why, wl);
 				goto out;
 			}
 			if (rc < 0)
@@ -428,8 +434,7 @@ int journal_dirty(const journal_query *q, journal_set *out, char *why, size_t wl
 		*slash = 0;
 	rc = own ? add_dir(&bs, own) : 0;
 	if (rc == 1) {
-		say(why, wl, "more than %d directories changed", JOURNAL_DIRTY_MAX);
-		rc = 0;
+		rc = too_many(why, wl);
 		goto out;
 	}
 	if (rc < 0)
@@ -445,7 +450,7 @@ int journal_dirty(const journal_query *q, journal_set *out, char *why, size_t wl
 	}
 	bs.nraw = k;
 	if (k > JOURNAL_DIRTY_MAX) {
-		say(why, wl, "more than %d directories changed", JOURNAL_DIRTY_MAX);
+		rc = too_many(why, wl);
 		goto out;
 	}
 	out->v = bs.raw;
