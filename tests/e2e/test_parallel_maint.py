@@ -22,6 +22,29 @@ def packs(repo_dir):
     return sorted(glob.glob(os.path.join(repo_dir, "data", "*", "*")))
 
 
+def pack_names(repo_dir):
+    return [os.path.relpath(p, repo_dir) for p in packs(repo_dir)]
+
+
+def prune_on_two_and_one(world, repo):
+    """Prunes repo on 2 threads and a copy of it on 1: both succeed with
+    the same summary.  Gives the summary and the copy's directory."""
+    copy = os.path.join(world, "copy")
+    shutil.copytree(repo.dir, copy, symlinks=True)
+    g2 = run(["prune", "-r", repo, "--threads", "2", "--json"])
+    assert g2.rc == 0, g2
+    g1 = run(["prune", "-r", copy, "--threads", "1", "--json"])
+    assert g1.rc == 0 and g1.json() == g2.json(), (g1, g2)
+    return g2.json(), copy
+
+
+def restores_exactly(world, repo, snap, data, want):
+    target = os.path.join(world, "restore")
+    r = run(["restore", "-r", repo, snap, "--target", target])
+    assert r.rc == 0, r
+    assert tree_digest(os.path.join(target, data.lstrip("/"))) == want
+
+
 def several_packs(world, repo):
     """Four snapshots, each with a pack of two files; a fifth that keeps
     one file of each, so that forgetting the four leaves every pack half
@@ -58,23 +81,13 @@ def test_repack_on_two_threads_restores_and_matches_one_thread(world, repo):
     data, first, last = several_packs(world, repo)
     want = tree_digest(data)
     assert run(["forget", "-r", repo, *first]).rc == 0
-    copy = os.path.join(world, "copy")
-    shutil.copytree(repo.dir, copy, symlinks=True)
-    g2 = run(["prune", "-r", repo, "--threads", "2", "--json"])
-    assert g2.rc == 0, g2
-    assert g2.json()["packs_repacked"] >= 4, g2.json()
-    g1 = run(["prune", "-r", copy, "--threads", "1", "--json"])
-    assert g1.rc == 0, g1
-    assert g1.json() == g2.json()
+    g, copy = prune_on_two_and_one(world, repo)
+    assert g["packs_repacked"] >= 4, g
     r = run(["check", "-r", repo, "--read-data", "--threads", "2"])
     assert r.rc == 0, r
-    target = os.path.join(world, "restore")
-    r = run(["restore", "-r", repo, last, "--target", target])
-    assert r.rc == 0, r
-    assert tree_digest(os.path.join(target, data.lstrip("/"))) == want
+    restores_exactly(world, repo, last, data, want)
     # the same blobs in the same order: the same new packs
-    name = lambda ps, root: sorted(os.path.relpath(p, root) for p in ps)
-    assert name(packs(repo.dir), repo.dir) == name(packs(copy), copy)
+    assert pack_names(repo.dir) == pack_names(copy)
 
 
 def listing(repo_dir, sub):
@@ -113,9 +126,7 @@ def test_repack_stops_on_a_damaged_blob_and_deletes_nothing(world, repo, threads
     g = run(["prune", "-r", repo, "--threads", threads, "--json"])
     assert g.rc == 0, g
     assert g.json()["packs_repacked"] >= 4, g.json()
-    target = os.path.join(world, "restore")
-    assert run(["restore", "-r", repo, last, "--target", target]).rc == 0
-    assert tree_digest(os.path.join(target, data.lstrip("/"))) == want
+    restores_exactly(world, repo, last, data, want)
     assert run(["check", "-r", repo, "--read-data", "--threads", threads]).rc == 0
 
 
@@ -134,16 +145,8 @@ def test_repack_filling_several_new_packs_is_the_same_on_one_and_two_threads(wor
     last = run(["backup", "-r", repo, "--json", data]).json()["snapshot_id"]
     want = tree_digest(data)
     assert run(["forget", "-r", repo, *first]).rc == 0
-    copy = os.path.join(world, "copy")
-    shutil.copytree(repo.dir, copy, symlinks=True)
-    g2 = run(["prune", "-r", repo, "--threads", "2", "--json"])
-    assert g2.rc == 0, g2
-    assert g2.json()["bytes_copied"] > 34 << 20, g2.json()  # three new data packs at least
-    g1 = run(["prune", "-r", copy, "--threads", "1", "--json"])
-    assert g1.rc == 0 and g1.json() == g2.json(), (g1, g2)
-    name = lambda root: sorted(os.path.relpath(p, root) for p in packs(root))
-    assert name(repo.dir) == name(copy)
+    g, copy = prune_on_two_and_one(world, repo)
+    assert g["bytes_copied"] > 34 << 20, g  # three new data packs at least
+    assert pack_names(repo.dir) == pack_names(copy)
     assert run(["check", "-r", repo, "--read-data", "--threads", "2"]).rc == 0
-    target = os.path.join(world, "restore")
-    assert run(["restore", "-r", repo, last, "--target", target]).rc == 0
-    assert tree_digest(os.path.join(target, data.lstrip("/"))) == want
+    restores_exactly(world, repo, last, data, want)
