@@ -51,6 +51,14 @@ struct minode {
 	minode *prev, *next; /* the live K_NODE inodes, for freeing at the end */
 };
 
+/* An open file. The kernel may still owe the release of some at unmount
+ * (it sends RELEASE after close(2) returns), so the mount keeps them listed
+ * and frees what is left at the end. */
+typedef struct mfile {
+	snapfs_file *f;
+	struct mfile *prev, *next;
+} mfile;
+
 typedef struct {
 	repo *r;
 	snapfs *fs;
@@ -58,6 +66,7 @@ typedef struct {
 	size_t nsnaps;
 	minode *root, *permanent;
 	minode *live;       /* K_NODE inodes the kernel holds, under the lock */
+	mfile *open_files;  /* under the lock */
 	uint64_t next_number; /* of the permanent inodes */
 	pthread_key_t key;  /* the thread's snapfs_session */
 	pthread_mutex_t lock;
@@ -612,6 +621,25 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(out);
 }
 
+static snapfs_file *file_of(const struct fuse_file_info *fi)
+{
+	return ((const mfile *)(uintptr_t)fi->fh)->f;
+}
+
+static void file_release(mctx *m, mfile *h)
+{
+	pthread_mutex_lock(&m->lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		m->open_files = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&m->lock);
+	snapfs_file_close(h->f);
+	free(h);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	mctx *m = fuse_req_userdata(req);
@@ -635,10 +663,23 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, rc == -EISDIR ? EISDIR : kerr(rc));
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)f;
+	mfile *h = calloc(1, sizeof(*h));
+	if (!h) {
+		snapfs_file_close(f);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	h->f = f;
+	pthread_mutex_lock(&m->lock);
+	h->next = m->open_files;
+	if (h->next)
+		h->next->prev = h;
+	m->open_files = h;
+	pthread_mutex_unlock(&m->lock);
+	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->keep_cache = 1; /* contents never change: the page cache stays valid */
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		snapfs_file_close(f);
+		file_release(m, h);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -646,7 +687,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	(void)ino;
 	mctx *m = fuse_req_userdata(req);
-	snapfs_file *f = (snapfs_file *)(uintptr_t)fi->fh;
+	snapfs_file *f = file_of(fi);
 	snapfs_session *s = session(m);
 	if (size > (8 << 20))
 		size = 8 << 20;
@@ -667,7 +708,7 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
 	(void)ino;
-	const snapfs_file *f = (const snapfs_file *)(uintptr_t)fi->fh;
+	const snapfs_file *f = file_of(fi);
 	uint64_t at;
 	if ((whence != SEEK_DATA && whence != SEEK_HOLE) || off < 0) {
 		fuse_reply_err(req, EINVAL);
@@ -683,7 +724,7 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	snapfs_file_close((snapfs_file *)(uintptr_t)fi->fh);
+	file_release(fuse_req_userdata(req), (mfile *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -1014,6 +1055,9 @@ int mount_run(repo *r, const mount_opts *o, snapfs_stats *out)
 		next = i->next;
 		free(i);
 	}
+	/* files whose release the kernel had not sent yet */
+	while (m.open_files)
+		file_release(&m, m.open_files);
 	free(m.hl);
 	free_permanent(&m);
 	snapfs_free(m.fs);
