@@ -232,22 +232,26 @@ def test_sigterm_unmounts_and_reports(world, repo):
 
 
 @needs_fuse
-def test_sigterm_with_a_file_open_frees_it(world, repo):
-    """The kernel never sends the release of a file still open at unmount:
-    the mount frees it itself (the sanitizer builds find a leak otherwise)."""
+def test_sigterm_with_a_file_and_a_directory_open_frees_them(world, repo):
+    """The kernel never sends the release of a file or directory still open
+    at unmount: the mount frees them itself (the sanitizer builds find a leak
+    otherwise)."""
     src = backup_one_file(world, repo, "open at the end")
     mp = os.path.join(world, "mnt")
     with mounted(repo, mp) as p:
         f = open(only_snapshot(mp) + src + "/f")
+        d = os.open(only_snapshot(mp) + src, os.O_RDONLY | os.O_DIRECTORY)
         try:
             assert f.read() == "open at the end"
+            assert os.listdir(d) == ["f"]
             p.send_signal(signal.SIGTERM)
             assert p.wait(timeout=60) == 0
         finally:
-            try:
-                f.close()
-            except OSError:
-                pass  # the connection is gone: "Transport endpoint is not connected"
+            for close in (f.close, lambda: os.close(d)):
+                try:
+                    close()
+                except OSError:
+                    pass  # the connection is gone: "Transport endpoint is not connected"
     assert "unmounted" in p.err
 
 
