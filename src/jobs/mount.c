@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -48,7 +49,7 @@ struct minode {
 	uint64_t hl_dev, hl_ino; /* K_NODE files with several names */
 	minode *hl_next;
 	minode *all_next;   /* the permanent inodes, for freeing */
-	minode *prev, *next; /* the live K_NODE inodes, for freeing at the end */
+	LIST_ENTRY(minode) live_link; /* the live K_NODE inodes, for freeing at the end */
 };
 
 /* An open file. The kernel may still owe the release of some at unmount
@@ -56,7 +57,7 @@ struct minode {
  * and frees what is left at the end. */
 typedef struct mfile {
 	snapfs_file *f;
-	struct mfile *prev, *next;
+	LIST_ENTRY(mfile) link;
 } mfile;
 
 typedef struct {
@@ -65,8 +66,8 @@ typedef struct {
 	snapshot **snaps;
 	size_t nsnaps;
 	minode *root, *permanent;
-	minode *live;       /* K_NODE inodes the kernel holds, under the lock */
-	mfile *open_files;  /* under the lock */
+	LIST_HEAD(, minode) live;      /* K_NODE inodes the kernel holds, under the lock */
+	LIST_HEAD(, mfile) open_files; /* under the lock */
 	uint64_t next_number; /* of the permanent inodes */
 	pthread_key_t key;  /* the thread's snapfs_session */
 	pthread_mutex_t lock;
@@ -200,21 +201,12 @@ static uint64_t number_of(const minode *dir, uint32_t snap, const tree_node *n, 
 /* Under the lock: an inode the kernel now holds, or no longer. */
 static void live_add(mctx *m, minode *i)
 {
-	i->prev = NULL;
-	i->next = m->live;
-	if (m->live)
-		m->live->prev = i;
-	m->live = i;
+	LIST_INSERT_HEAD(&m->live, i, live_link);
 }
 
 static void live_remove(mctx *m, minode *i)
 {
-	if (i->prev)
-		i->prev->next = i->next;
-	else
-		m->live = i->next;
-	if (i->next)
-		i->next->prev = i->prev;
+	LIST_REMOVE(i, live_link);
 	if (i->hl_ino)
 		hl_remove(m, i);
 }
@@ -629,12 +621,7 @@ static snapfs_file *file_of(const struct fuse_file_info *fi)
 static void file_release(mctx *m, mfile *h)
 {
 	pthread_mutex_lock(&m->lock);
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		m->open_files = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
+	LIST_REMOVE(h, link);
 	pthread_mutex_unlock(&m->lock);
 	snapfs_file_close(h->f);
 	free(h);
@@ -671,10 +658,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	h->f = f;
 	pthread_mutex_lock(&m->lock);
-	h->next = m->open_files;
-	if (h->next)
-		h->next->prev = h;
-	m->open_files = h;
+	LIST_INSERT_HEAD(&m->open_files, h, link);
 	pthread_mutex_unlock(&m->lock);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->keep_cache = 1; /* contents never change: the page cache stays valid */
@@ -986,6 +970,8 @@ int mount_run(repo *r, const mount_opts *o, snapfs_stats *out)
 {
 	mctx m;
 	memset(&m, 0, sizeof(m));
+	LIST_INIT(&m.live);
+	LIST_INIT(&m.open_files);
 	m.r = r;
 	m.mount_time = (int64_t)time(NULL);
 	memset(out, 0, sizeof(*out));
@@ -1051,13 +1037,14 @@ int mount_run(repo *r, const mount_opts *o, snapfs_stats *out)
 	pthread_key_delete(m.key);
 	snapfs_get_stats(m.fs, out);
 	/* inodes the kernel never forgot (it does not, on unmount) */
-	for (minode *i = m.live, *next; i; i = next) {
-		next = i->next;
+	while (!LIST_EMPTY(&m.live)) {
+		minode *i = LIST_FIRST(&m.live);
+		LIST_REMOVE(i, live_link);
 		free(i);
 	}
 	/* files whose release the kernel had not sent yet */
-	while (m.open_files)
-		file_release(&m, m.open_files);
+	while (!LIST_EMPTY(&m.open_files))
+		file_release(&m, LIST_FIRST(&m.open_files));
 	free(m.hl);
 	free_permanent(&m);
 	snapfs_free(m.fs);
