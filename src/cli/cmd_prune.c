@@ -78,6 +78,9 @@ static void report(const cli_ctx *ctx, const gc_result *g, int dry, const backen
 		printf(", %llu %s to the index (used by a newer snapshot)",
 		       (unsigned long long)g->packs_returned, dry ? "would return" : "returned");
 	printf("\n");
+	if (g->index_files_mended)
+		printf("mended:      %llu index files written meanwhile that named deleted packs\n",
+		       (unsigned long long)g->index_files_mended);
 	/* a dry run cannot count the second step: whether it happens at once
 	 * depends on the processes running when prune really runs */
 	if (dry && g->packs_condemned + g->packs_repacked)

@@ -777,21 +777,68 @@ static int notice_ripe(gc *g, const gc_record *recs, size_t nrecs, const int *ri
 	return rc;
 }
 
+struct exists_ctx {
+	gc *g;
+	const idmap *ret;
+};
+
+/* Whether a pack is there after the deletions (index_exists_fn). */
+static int pack_exists(void *ud, const uint8_t pack[32])
+{
+	struct exists_ctx *c = ud;
+	/* a pack returned or left alone was not deleted, and only a prune
+	 * deletes: one the listing before the deletions had is there */
+	if (idmap_get(c->ret, pack) && idmap_get(&c->g->listed, pack))
+		return 1;
+	char name[80];
+	backend_stat_t st;
+	pack_name(name, pack);
+	int rc = backend_stat(c->g->be, name, &st);
+	return rc == 0 ? 1 : rc == -ENOENT ? 0 : rc;
+}
+
+/*
+ * No index file goes on naming a condemned pack that is gone: files
+ * written after this phase 2 read the index (by a writer that stored or
+ * indexed a pack again and gave up when the notice named it), and files
+ * it read that name a pack left alone which a prune killed half-way had
+ * deleted (docs/concurrency.md, "The writer's index files").
+ */
+static int drop_dangling(gc *g, index_set *main, const idmap *condemned, const idmap *ret)
+{
+	index_set *later = NULL;
+	struct exists_ctx c = { g, ret };
+	size_t n1 = 0, n2 = 0;
+	int rc = index_set_new(&later);
+	rc = rc ?: index_set_load_new(later, g->be, main);
+	rc = rc ?: index_set_drop_missing(main, g->be, condemned, pack_exists, &c, &n1);
+	rc = rc ?: index_set_drop_missing(later, g->be, condemned, pack_exists, &c, &n2);
+	index_set_free(later);
+	if (rc == 0)
+		g->res->index_files_mended += n1 + n2;
+	return rc;
+}
+
 static int finish_ripe(gc *g, gc_record *recs, size_t nrecs, const int *ripe)
 {
 	index_set *main = NULL, *cond = NULL;
 	marker m;
-	idmap used = IDMAP_INIT, ret = IDMAP_INIT;
+	idmap used = IDMAP_INIT, ret = IDMAP_INIT, condemned = IDMAP_INIT;
 	memset(&m, 0, sizeof(m));
 	size_t total = 0;
 	int64_t latest = 0;
-	for (size_t i = 0; i < nrecs; i++) {
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < nrecs; i++) {
 		if (!ripe[i])
 			continue;
 		total += recs[i].npacks;
 		latest = recs[i].time_ns > latest ? recs[i].time_ns : latest;
+		for (size_t k = 0; rc == 0 && k < recs[i].npacks; k++) {
+			idmap_slot *s;
+			rc = idmap_put(&condemned, recs[i].packs[k], &s, NULL);
+		}
 	}
-	int rc = notice_ripe(g, recs, nrecs, ripe, total, latest);
+	rc = rc ?: notice_ripe(g, recs, nrecs, ripe, total, latest);
 	rc = rc ?: index_set_new(&main);
 	rc = rc ?: index_set_new(&cond);
 	rc = rc ?: index_set_load(main, g->be);
@@ -869,6 +916,7 @@ static int finish_ripe(gc *g, gc_record *recs, size_t nrecs, const int *ripe)
 		rc = gc_notice_put(g->be, (const uint8_t(*)[32])ids, ndel, latest);
 	rc = rc ?: ndel ? still_ours(g, "condemned packs") : 0;
 	rc = rc ?: backend_remove_batch(g->be, del, ndel);
+	rc = rc ?: drop_dangling(g, main, &condemned, &ret);
 	for (size_t i = 0; rc == 0 && i < nrecs; i++) {
 		if (!ripe[i])
 			continue;
@@ -884,6 +932,7 @@ static int finish_ripe(gc *g, gc_record *recs, size_t nrecs, const int *ripe)
 	mark_release(&m);
 	idmap_release(&used);
 	idmap_release(&ret);
+	idmap_release(&condemned);
 	index_set_free(main);
 	index_set_free(cond);
 	return rc;

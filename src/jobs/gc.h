@@ -37,6 +37,7 @@ typedef struct {
 	uint64_t index_files_replaced, stale_leases;
 	uint64_t packs_deleted, bytes_deleted;      /* ripe records finished */
 	uint64_t packs_returned, records_waiting;
+	uint64_t index_files_mended;                /* rewritten without deleted packs */
 	int64_t waiting_since_ns;                   /* oldest waiting record */
 	uint64_t temporaries, bytes_temporaries;    /* left by killed writers, removed */
 } gc_result;

@@ -1162,6 +1162,40 @@ static int is_own(const index_set *s, const char *name)
 }
 
 /*
+ * Writes one index file of the entries of the chosen files of s, less
+ * those of packs, and gives its name ("" when nothing is left).
+ */
+static int write_without(const index_set *s, backend *be, const uint8_t *chosen, const idmap *packs,
+			 char name[80])
+{
+	index_builder b = INDEX_BUILDER_INIT;
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < s->nfiles; i++) {
+		const index_file *f = &s->files[i];
+		for (uint32_t k = 0; r == 0 && chosen[i] && k < f->nblobs; k++) {
+			index_loc loc;
+			entry_loc(f, k, &loc);
+			if (!idmap_get(packs, loc.pack_id))
+				r = index_builder_add(&b, f->entries + (size_t)k * INDEX_ENTRY_LEN, loc.pack_id,
+						      loc.offset, loc.stored_len, loc.raw_len, loc.type);
+		}
+	}
+	name[0] = 0;
+	r = r ?: index_builder_write(&b, be, name);
+	index_builder_release(&b);
+	return r;
+}
+
+/* Removes name unless it is keep (the same contents); gone already is fine. */
+static int remove_replaced(backend *be, const char *name, const char *keep)
+{
+	if (strcmp(name, keep) == 0)
+		return 0;
+	int r = backend_remove(be, name);
+	return r == -ENOENT ? 0 : r; /* consolidated by a prune meanwhile */
+}
+
+/*
  * The files this session wrote are mapped back into the set (spilled), so
  * their entries are read from there; a file a prune folded away before it
  * was mapped back is not in the set, and its entries are still in the
@@ -1177,38 +1211,74 @@ int index_set_withdraw(index_set *s, backend *be, const idmap *packs)
 		    idmap_get(packs, slot_id(s, m->slot)))
 			m->written = 1;
 	}
-	index_builder b = INDEX_BUILDER_INIT;
-	int r = 0;
-	for (size_t i = 0; r == 0 && i < s->nfiles; i++) {
-		const index_file *f = &s->files[i];
-		if (!is_own(s, f->name))
-			continue;
-		for (uint32_t k = 0; r == 0 && k < f->nblobs; k++) {
-			index_loc loc;
-			entry_loc(f, k, &loc);
-			if (!idmap_get(packs, loc.pack_id))
-				r = index_builder_add(&b, f->entries + (size_t)k * INDEX_ENTRY_LEN, loc.pack_id,
-						      loc.offset, loc.stored_len, loc.raw_len, loc.type);
-		}
-	}
-	char name[80] = "";
-	r = r ?: index_builder_write(&b, be, name);
-	index_builder_release(&b);
+	_cleanup_free_ uint8_t *own = calloc(s->nfiles + 1, 1);
+	if (!own)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nfiles; i++)
+		own[i] = (uint8_t)is_own(s, s->files[i].name);
+	char name[80];
+	int r = write_without(s, be, own, packs, name);
 	/* the new file stands before the old ones go: what they name
 	 * otherwise is indexed throughout */
-	for (size_t i = 0; r == 0 && i < s->nown; i++) {
-		if (strcmp(s->own[i], name) == 0)
-			continue;
-		r = backend_remove(be, s->own[i]);
-		if (r == -ENOENT) /* consolidated by a prune meanwhile */
-			r = 0;
-	}
+	for (size_t i = 0; r == 0 && i < s->nown; i++)
+		r = remove_replaced(be, s->own[i], name);
 	if (r < 0)
 		return r;
 	s->nown = 0;
 	if (name[0])
 		memcpy(s->own[s->nown++], name, sizeof(name));
 	return 0;
+}
+
+/*
+ * Notes in gone, and marks file i chosen, each pack of file i that fails
+ * exists; with among, only packs of among are asked about.
+ */
+static int note_missing(const index_set *s, size_t i, const idmap *among, index_exists_fn exists, void *ud,
+			idmap *gone, uint8_t *chosen)
+{
+	const index_file *f = &s->files[i];
+	for (uint32_t k = 0; k < f->npacks; k++) {
+		const uint8_t *id = f->packs + (size_t)k * 32;
+		idmap_slot *slot;
+		if (among && !idmap_get(among, id))
+			continue;
+		int e = idmap_get(gone, id) ? 0 : exists(ud, id);
+		if (e < 0)
+			return e;
+		if (e == 0) {
+			chosen[i] = 1;
+			if ((e = idmap_put(gone, id, &slot, NULL)) < 0)
+				return e;
+		}
+	}
+	return 0;
+}
+
+int index_set_drop_missing(const index_set *s, backend *be, const idmap *among, index_exists_fn exists,
+			   void *ud, size_t *rewritten)
+{
+	_cleanup_free_ uint8_t *chosen = calloc(s->nfiles + 1, 1);
+	_cleanup_free_ uint8_t *seen = calloc(s->nfiles + 1, 1);
+	idmap gone = IDMAP_INIT;
+	int r = chosen && seen ? 0 : -ENOMEM;
+	for (size_t i = 0; r == 0 && i < s->nfiles; i++)
+		r = note_missing(s, i, among, exists, ud, &gone, chosen);
+	/* the files rewritten lose every missing pack's entries, not only
+	 * among's: one of them may be a file whose owner has replaced it
+	 * meanwhile by one without a pack that went earlier */
+	for (size_t i = 0; r == 0 && i < s->nfiles; i++)
+		r = chosen[i] ? note_missing(s, i, NULL, exists, ud, &gone, seen) : 0;
+	size_t n = 0;
+	for (size_t i = 0; r == 0 && i < s->nfiles; i++)
+		n += chosen[i];
+	char name[80];
+	r = r ?: n ? write_without(s, be, chosen, &gone, name) : 0;
+	for (size_t i = 0; r == 0 && n && i < s->nfiles; i++)
+		r = chosen[i] ? remove_replaced(be, s->files[i].name, name) : 0;
+	idmap_release(&gone);
+	*rewritten = r == 0 ? n : 0;
+	return r;
 }
 
 /* ---------- building one index file in bounded memory ---------- */

@@ -108,6 +108,20 @@ int index_set_write(index_set *s, backend *be);
  * index file it leaves names a deleted pack.
  */
 int index_set_withdraw(index_set *s, backend *be, const idmap *packs);
+/*
+ * Replaces the files of s that name a pack of among that is gone by one
+ * file (written first) without the entries of any gone pack they name,
+ * and says how many it replaced.  exists(ud, pack) answers 1, 0 (gone)
+ * or a negative code.  For a prune: the packs it deleted may be named by
+ * index files written after it read the index, by writers that stored
+ * them again and gave up (docs/concurrency.md, "The writer's index
+ * files").  Only for packs that are gone: dropping the only entry of a
+ * pack that exists would hide it from a prune that has yet to read the
+ * index, which may then delete it under whoever relies on it.
+ */
+typedef int (*index_exists_fn)(void *ud, const uint8_t pack[32]);
+int index_set_drop_missing(const index_set *s, backend *be, const idmap *among, index_exists_fn exists,
+			   void *ud, size_t *rewritten);
 size_t index_set_file_count(const index_set *s);
 /* The packs the set names, at most (a pack named by two files counts twice). */
 uint64_t index_set_pack_count_max(const index_set *s);

@@ -53,7 +53,7 @@ static int note_listed(void *ud, const backend_entry *e)
  * "Deleting").  Read before the packs are looked at: a notice removed
  * since was removed after its deletions, which the look then finds.
  */
-static int check_notice(const relied *r, backend *be, const char *who, idmap *doomed)
+static int check_notice(const relied *r, backend *be, const char *who)
 {
 	idmap deleting = IDMAP_INIT;
 	int rc = gc_notice_load(be, &deleting);
@@ -66,19 +66,11 @@ static int check_notice(const relied *r, backend *be, const char *who, idmap *do
 		const idmap_slot *s = &r->packs.slots[i];
 		if (!s->used || !idmap_get(&deleting, s->id))
 			continue;
-		if (rc == 0) {
-			char name[80];
-			pack_name(name, s->id);
-			rc = err_set(-ESTALE, "pack '%s' that this %s uses is being deleted by a prune that condemned it (it was stored or indexed again after that prune read the index)",
-				     name + 8, who);
-		}
-		idmap_slot *d;
-		if (!doomed)
-			break;
-		if (idmap_put(doomed, s->id, &d, NULL) < 0) {
-			rc = err_set(-ENOMEM, "out of memory noting the packs being deleted");
-			break;
-		}
+		char name[80];
+		pack_name(name, s->id);
+		rc = err_set(-ESTALE, "pack '%s' that this %s uses is being deleted by a prune that condemned it (it was stored or indexed again after that prune read the index)",
+			     name + 8, who);
+		break;
 	}
 	idmap_release(&deleting);
 	return rc;
@@ -86,7 +78,7 @@ static int check_notice(const relied *r, backend *be, const char *who, idmap *do
 
 int relied_notice_names(const relied *r, backend *be)
 {
-	int rc = check_notice(r, be, "writer", NULL);
+	int rc = check_notice(r, be, "writer");
 	return rc == -ESTALE ? 1 : rc;
 }
 
@@ -96,12 +88,12 @@ int relied_check(const relied *r, backend *be, const char *who, uint64_t packs_m
 }
 
 int relied_check_noting(const relied *r, backend *be, const char *who, uint64_t packs_max,
-			idmap *doomed)
+			idmap *gone)
 {
 	if (r->incomplete)
 		return err_set(-ENOMEM, "out of memory noting the packs this %s uses: cannot check that they still exist", who);
-	int notice = check_notice(r, be, who, doomed);
-	if (notice < 0 && (notice != -ESTALE || !doomed))
+	int notice = check_notice(r, be, who);
+	if (notice < 0 && (notice != -ESTALE || !gone))
 		return notice;
 	struct listed l = { &r->packs, IDMAP_INIT };
 	int listing = (be->flags & BACKEND_REMOTE) && packs_max / LIST_PAGE + 1 < r->packs.n;
@@ -127,7 +119,7 @@ int relied_check_noting(const relied *r, backend *be, const char *who, uint64_t 
 		if (rc == -ENOENT) {
 			/* every deleted pack is noted; the message names the first */
 			idmap_slot *d;
-			if (doomed && idmap_put(doomed, s->id, &d, NULL) < 0) {
+			if (gone && idmap_put(gone, s->id, &d, NULL) < 0) {
 				first = err_set(-ENOMEM, "out of memory noting the deleted packs");
 				snprintf(msg, sizeof(msg), "%s", err_msg(first));
 				break;
@@ -137,7 +129,7 @@ int relied_check_noting(const relied *r, backend *be, const char *who, uint64_t 
 						name + 8, who, who);
 				snprintf(msg, sizeof(msg), "%s", err_msg(first));
 			}
-			if (!doomed)
+			if (!gone)
 				break;
 			continue;
 		}

@@ -47,11 +47,15 @@ void relied_release(relied *r);
  */
 int relied_check(const relied *r, backend *be, const char *who, uint64_t packs_max);
 /*
- * relied_check, which also adds every relied-on pack that is deleted, or
- * that the deletion notice names, to doomed (may be NULL: relied_check).
+ * relied_check, which also adds every relied-on pack that is deleted to
+ * gone (may be NULL: relied_check).  Not those the deletion notice names
+ * and that still exist: an index entry of such a pack is what keeps a
+ * prune that has not read the index yet from deleting it under another
+ * writer that relies on it (docs/concurrency.md, "The writer's index
+ * files").
  */
 int relied_check_noting(const relied *r, backend *be, const char *who, uint64_t packs_max,
-			idmap *doomed);
+			idmap *gone);
 /*
  * 1 when the deletion notice names a relied-on pack, 0 when it names none
  * (or there is none), or a negative code.  The notice first names every

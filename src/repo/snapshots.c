@@ -66,7 +66,7 @@ static int commit_file(repo *r, const uint8_t id[32], const uint8_t *p, size_t n
 	const char *hex = name + 10; /* after "snapshots/" */
 	const char *who = r->lease ? lease_kind(r->lease) : "process";
 	int rc = 0;
-	idmap doomed = IDMAP_INIT;
+	idmap gone = IDMAP_INIT;
 	pthread_mutex_lock(&r->lock);
 	int written = 0;
 	int waited = 0;
@@ -74,10 +74,10 @@ static int commit_file(repo *r, const uint8_t id[32], const uint8_t *p, size_t n
 		if (r->lease)
 			rc = lease_confirm(r->lease);
 		rc = rc ?: relied_check_noting(&r->relied, r->be, who, index_set_pack_count_max(r->index),
-					       &doomed);
+					       &gone);
 		if (rc == -ESTALE && notice_wait(r, &waited, rc)) {
 			/* the same check again, later: as safe as the first */
-			idmap_release(&doomed);
+			idmap_release(&gone);
 			rc = 0;
 			pass--;
 			continue;
@@ -91,7 +91,7 @@ static int commit_file(repo *r, const uint8_t id[32], const uint8_t *p, size_t n
 		int d = written ? backend_remove(r->be, name) : 0;
 		/* no index file of ours may go on naming a pack that is
 		 * gone: the next run would rely on it and fail the same way */
-		int w = doomed.n ? index_set_withdraw(r->index, r->be, &doomed) : 0;
+		int w = gone.n ? index_set_withdraw(r->index, r->be, &gone) : 0;
 		if (w < 0)
 			log_warn("%s; the index files this %s wrote may name deleted packs: run 'dvalin repair index'",
 				 err_msg(w), who);
@@ -100,7 +100,7 @@ static int commit_file(repo *r, const uint8_t id[32], const uint8_t *p, size_t n
 			     : err_set(rc, "%s; the snapshot was not saved", msg);
 	}
 	pthread_mutex_unlock(&r->lock);
-	idmap_release(&doomed);
+	idmap_release(&gone);
 	return rc;
 }
 

@@ -18,6 +18,7 @@ void report_prune(json *j, const gc_result *g, bool dry_run, const backend_reque
 		{ "stale_leases_removed", g->stale_leases }, { "packs_deleted", g->packs_deleted },
 		{ "bytes_deleted", g->bytes_deleted }, { "packs_returned", g->packs_returned },
 		{ "records_waiting", g->records_waiting },
+		{ "index_files_mended", g->index_files_mended },
 		{ "temporaries_removed", g->temporaries },
 		{ "bytes_temporaries_removed", g->bytes_temporaries },
 	};
