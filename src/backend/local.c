@@ -6,7 +6,9 @@
  * walks every subdirectory.
  *
  * Files are written through fsio_write_atomic (temporary name starting
- * with '.', fsync, rename, fsync of the directory); a new directory is
+ * with '.', fsync, rename, fsync of the directory), packs (BACKEND_DATA)
+ * past the page cache where the file system allows (fsio_write_bulk: a
+ * pack is written once and read much later); a new directory is
  * fsync'd into its parent, so a crash cannot lose a directory of packs
  * an index already names.  Staged puts (a batch of packs) are the same
  * steps, each taken for the whole batch at once.  get() maps the file read-only, so index
@@ -72,10 +74,10 @@ static int local_put(backend *b, const char *name, backend_hint hint, const void
 {
 	_cleanup_close_ int dfd = -1;
 	const char *base;
-	(void)hint;
 	int r = open_parent(L(b), name, 1, &dfd, &base);
+	/* packs are written once and read much later: past the page cache */
 	if (r == 0)
-		r = fsio_write_atomic(dfd, base, p, n);
+		r = fsio_write_replace(dfd, base, p, n, FSIO_DURABLE | (hint == BACKEND_DATA ? FSIO_BULK : 0));
 	if (r < 0)
 		return err_sys(r, "cannot write '%s/%s'", b->location, name);
 	return 0;
@@ -360,7 +362,6 @@ static size_t dir_len(const char *name, size_t n)
 static int local_put_staged(backend *b, const char *name, backend_hint hint, const void *p,
 			    size_t n, backend_staged **out)
 {
-	(void)hint;
 	backend_staged *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
@@ -389,7 +390,7 @@ static int local_put_staged(backend *b, const char *name, backend_hint hint, con
 		return err_sys(r, "cannot write '%s/%s'", b->location, name);
 	}
 	f->fd = r;
-	r = fsio_write_all(f->fd, p, n);
+	r = hint == BACKEND_DATA ? fsio_write_bulk(f->fd, p, n) : fsio_write_all(f->fd, p, n);
 	if (r < 0) {
 		staged_free(L(b), f, 1);
 		return err_sys(r, "cannot write '%s/%s'", b->location, name);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int buf_reserve(buf *b, size_t extra)
+static int reserve(buf *b, size_t extra, size_t align)
 {
 	if (extra > BUF_CAP || b->len > BUF_CAP - extra)
 		return -EFBIG;
@@ -17,12 +17,30 @@ int buf_reserve(buf *b, size_t extra)
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap = cap > BUF_CAP / 2 ? BUF_CAP : cap * 2;
+	if (align && !b->data) {
+		void *a;
+		if (posix_memalign(&a, align, cap) != 0)
+			return -ENOMEM;
+		b->data = a;
+		b->cap = cap;
+		return 0;
+	}
 	uint8_t *p = realloc(b->data, cap);
 	if (!p)
 		return -ENOMEM;
 	b->data = p;
 	b->cap = cap;
 	return 0;
+}
+
+int buf_reserve(buf *b, size_t extra)
+{
+	return reserve(b, extra, 0);
+}
+
+int buf_reserve_aligned(buf *b, size_t extra, size_t align)
+{
+	return reserve(b, extra, align);
 }
 
 int buf_appendf(buf *b, const char *fmt, ...)

@@ -24,6 +24,13 @@ typedef struct {
 
 int buf_reserve(buf *b, size_t extra);
 /*
+ * buf_reserve, and when b holds no memory yet, the new memory starts at a
+ * multiple of align (a power of two, at least sizeof(void *)): for data
+ * written with O_DIRECT (fsio_write_bulk), which then needs no bounce
+ * copy.  A later growth keeps the contents, not the alignment.
+ */
+int buf_reserve_aligned(buf *b, size_t extra, size_t align);
+/*
  * Makes room for need elements of size elem in the array *p of capacity
  * *cap (in elements), doubling; -ENOMEM on failure (*p unchanged).
  */

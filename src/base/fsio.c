@@ -162,13 +162,68 @@ int fsio_tmp_commit(int dirfd, int fd, const char *tmp, const char *name, unsign
 	return flags & FSIO_DURABLE ? sync_parent(dirfd, name) : 0;
 }
 
+/*
+ * O_DIRECT asks offsets, lengths and memory to be aligned to the device's
+ * logical block: 4096 covers 512-byte and 4 KiB ones.  Below DIRECT_MIN a
+ * file goes through the page cache as usual (a bounce copy and a device
+ * round trip cost more than they save).
+ */
+#define DIRECT_ALIGN ((size_t)4096)
+#define DIRECT_MIN ((size_t)1 << 20)
+#define DIRECT_BOUNCE ((size_t)4 << 20)
+
+/* Writes all of q[0, n) at off with O_DIRECT set, through bounce when given. */
+static int write_direct(int fd, const uint8_t *q, size_t n, void *bounce, size_t *done)
+{
+	while (*done < n) {
+		size_t len = n - *done;
+		const void *src = q + *done;
+		if (bounce) {
+			len = len < DIRECT_BOUNCE ? len : DIRECT_BOUNCE;
+			memcpy(bounce, src, len);
+			src = bounce;
+		}
+		ssize_t w = pwrite(fd, src, len, (off_t)*done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		*done += (size_t)w;
+	}
+	return 0;
+}
+
+int fsio_write_bulk(int fd, const void *p, size_t n)
+{
+	const uint8_t *q = p;
+	size_t bulk = n & ~(DIRECT_ALIGN - 1), done = 0;
+	int fl = fcntl(fd, F_GETFL);
+	/* a file system without O_DIRECT refuses the flag (tmpfs before
+	 * Linux 6.6, some FUSE ones): the page cache then, as for any write */
+	if (bulk < DIRECT_MIN || fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) < 0)
+		return fsio_write_all(fd, p, n);
+	void *bounce = NULL;
+	int r = 0;
+	if (((uintptr_t)q & (DIRECT_ALIGN - 1)) && posix_memalign(&bounce, DIRECT_ALIGN, DIRECT_BOUNCE) != 0)
+		r = -ENOMEM;
+	r = r ?: write_direct(fd, q, bulk, bounce, &done);
+	free(bounce);
+	if (fcntl(fd, F_SETFL, fl) < 0)
+		return -errno;
+	/* refused half-way (alignment the device wants larger, a short
+	 * write): the rest through the page cache, like the tail */
+	if (r == -EINVAL || r == -ENOMEM)
+		r = 0;
+	return r ?: fsio_pwrite_all(fd, q + done, n - done, (off_t)done);
+}
+
 int fsio_write_replace(int dirfd, const char *name, const void *p, size_t n, unsigned flags)
 {
 	char tmp[FSIO_TMP_MAX];
 	int fd = fsio_tmp_open(dirfd, name, tmp);
 	if (fd < 0)
 		return fd;
-	int r = fsio_write_all(fd, p, n);
+	int r = flags & FSIO_BULK ? fsio_write_bulk(fd, p, n) : fsio_write_all(fd, p, n);
 	if (r < 0) {
 		close(fd);
 		unlinkat(dirfd, tmp, 0);

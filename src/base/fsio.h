@@ -15,6 +15,16 @@
 #include "buf.h"
 
 int fsio_write_all(int fd, const void *p, size_t n);
+/*
+ * Writes p[0, n) into fd, an empty file opened for writing, from its
+ * start: a large write goes past the page cache (O_DIRECT, through an
+ * aligned bounce buffer when p is not aligned, the unaligned tail
+ * buffered), where the file system allows, else like fsio_write_all.
+ * For data written once and read much later (packs): on some machines the
+ * kernel's copy into the page cache and its write-back cost more CPU than
+ * sealing the data did.  Durability still needs the fsync.
+ */
+int fsio_write_bulk(int fd, const void *p, size_t n);
 int fsio_pwrite_all(int fd, const void *p, size_t n, off_t off);
 /* Reads exactly n bytes at off; -ENODATA if the file is shorter. */
 int fsio_pread_exact(int fd, void *p, size_t n, off_t off);
@@ -41,6 +51,7 @@ int fsio_write_atomic(int dirfd, const char *name, const void *p, size_t n);
 #define FSIO_TMP_MAX 512
 #define FSIO_DURABLE (1u << 0)
 #define FSIO_NOREPLACE (1u << 1)
+#define FSIO_BULK (1u << 2) /* fsio_write_bulk instead of fsio_write_all */
 int fsio_tmp_open(int dirfd, const char *name, char tmp[FSIO_TMP_MAX]);
 int fsio_tmp_commit(int dirfd, int fd, const char *tmp, const char *name, unsigned flags);
 /* The process id in a last component fsio_tmp_open made, or -1 if base is not one. */

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-void relied_add(relied *r, const uint8_t pack[32])
+/* A relied-on pack's value: sealed by this process (relied_add_sealed). */
+#define SEALED 1
+
+static void note(relied *r, const uint8_t pack[32], int sealed)
 {
 	static const uint8_t unset[32];
 	idmap_slot *s;
@@ -19,6 +22,27 @@ void relied_add(relied *r, const uint8_t pack[32])
 		return;
 	if (idmap_put(&r->packs, pack, &s, NULL) < 0)
 		r->incomplete = 1;
+	else if (sealed)
+		s->val = SEALED; /* a later deduplication against it changes nothing */
+}
+
+void relied_add(relied *r, const uint8_t pack[32])
+{
+	note(r, pack, 0);
+}
+
+void relied_add_sealed(relied *r, const uint8_t pack[32])
+{
+	note(r, pack, 1);
+}
+
+/* 1 when every relied-on pack was sealed by this process. */
+static int all_sealed(const relied *r)
+{
+	for (size_t i = 0; i < r->packs.cap; i++)
+		if (r->packs.slots[i].used && r->packs.slots[i].val != SEALED)
+			return 0;
+	return 1;
 }
 
 void relied_release(relied *r)
@@ -55,6 +79,8 @@ static int note_listed(void *ud, const backend_entry *e)
  */
 static int check_notice(const relied *r, backend *be, const char *who)
 {
+	if (all_sealed(r))
+		return 0; /* relied_add_sealed says why: on S3 a GET each check */
 	idmap deleting = IDMAP_INIT;
 	int rc = gc_notice_load(be, &deleting);
 	if (rc < 0) {

@@ -33,6 +33,15 @@ typedef struct {
 /* Notes a pack (all zeros, the index's id of a pack not yet stored, is
  * ignored: its writer notes it when stored). */
 void relied_add(relied *r, const uint8_t pack[32]);
+/*
+ * Notes a pack this process sealed itself: every blob in it freshly
+ * encrypted (a new nonce each), so its name is new, and no correct prune
+ * condemns it while the lease that is older than it lives.  The deletion
+ * notice can name such a pack only by way of a prune that ignores the
+ * lease, which the existence look is for: a check whose packs are all of
+ * this kind does not read the notice (docs/concurrency.md, "Deleting").
+ */
+void relied_add_sealed(relied *r, const uint8_t pack[32]);
 void relied_release(relied *r);
 
 /*

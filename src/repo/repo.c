@@ -379,6 +379,11 @@ void repo_free(repo *r)
 {
 	if (!r)
 		return;
+	/* a failed run may not have flushed: its packs' threads end first */
+	pthread_mutex_lock(&r->lock);
+	while (r->storing)
+		pthread_cond_wait(&r->stored, &r->lock);
+	pthread_mutex_unlock(&r->lock);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->stored);
 	for (size_t i = 0; i < ARRAY_SIZE(r->packs); i++)

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 
+#include "../base/err.h"
 #include "../core/crypto.h"
 #include "pack.h"
 #include "relied.h"
@@ -21,12 +22,14 @@ typedef struct {
 	pack_writer w;
 	uint32_t slot;
 	int open;
+	int copied; /* holds stored bytes of another repository (sync): its name may be an old one */
 } open_pack;
 
 /* A pack staged (repo_batch_packs): committed with its batch, then marked stored. */
 typedef struct {
 	backend_staged *f;
 	uint32_t slot;
+	int sealed; /* every blob sealed by this process (relied_add_sealed) */
 	uint8_t id[32];
 } staged_pack;
 
@@ -48,14 +51,16 @@ struct repo {
 	lease *lease;
 	open_pack packs[2];        /* [0] data, [1] trees */
 	unsigned packs_unindexed;  /* stored packs no index file names yet */
-	/* Full packs are stored outside the lock (an upload to a server takes
-	 * far longer than sealing a blob): the number being stored, signalled
-	 * when one ends; the first failure, so that no index or snapshot
-	 * follows it.  A stored pack's buffer is freed, not kept for the next
-	 * pack: kept, its 16 MiB stayed resident beside the open pack's. */
+	/* Full packs are stored by threads of their own (session.c; an upload
+	 * to a server takes far longer than sealing a blob): the number being
+	 * stored, signalled when one ends; the first failure and its message,
+	 * so that no index or snapshot follows it.  A stored pack's buffer is
+	 * freed, not kept for the next pack: kept, its 16 MiB stayed resident
+	 * beside the open pack's. */
 	unsigned storing;
 	pthread_cond_t stored;
 	int store_rc;
+	err_saved store_err;
 	uint64_t bytes_added;
 	int dry_run; /* repo_set_dry_run: saves are counted, nothing is stored */
 	int whole_packs; /* repo_read_packs_whole */

@@ -260,15 +260,24 @@ TEST(commit_check_finds_deleted_packs)
 	backend_free(be);
 }
 
-TEST(commit_check_refuses_packs_the_deletion_notice_names)
+/* A mem: store holding n packs with ids of bytes first, first + 1, ... */
+static backend *store_with_packs(uint8_t (*p)[32], int n, int first)
 {
 	backend *be;
-	REQUIRE(backend_open("mem:", 0, &be) == 0);
-	uint8_t p[3][32];
-	for (int i = 0; i < 3; i++) {
-		memset(p[i], 0xc0 + i, 32);
+	if (backend_open("mem:", 0, &be) < 0)
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		memset(p[i], first + i, 32);
 		put_pack(be, p[i]);
 	}
+	return be;
+}
+
+TEST(commit_check_refuses_packs_the_deletion_notice_names)
+{
+	uint8_t p[3][32];
+	backend *be = store_with_packs(p, 3, 0xc0);
+	REQUIRE(be != NULL);
 	relied r = RELIED_INIT;
 	relied_add(&r, p[0]);
 	relied_add(&r, p[1]);
@@ -304,6 +313,34 @@ TEST(commit_check_refuses_packs_the_deletion_notice_names)
 	put_pack(be, p[0]);
 	CHECK(relied_check(&r, be, "sync", 0) == 0);
 	idmap_release(&gone);
+	relied_release(&r);
+	backend_free(be);
+}
+
+TEST(packs_a_writer_sealed_itself_need_no_notice)
+{
+	uint8_t p[2][32];
+	backend *be = store_with_packs(p, 2, 0xd0);
+	REQUIRE(be != NULL);
+	/* a notice naming them (only a prune that ignored the lease writes
+	 * one) is not read: not even a damaged one stops the check */
+	relied r = RELIED_INIT;
+	relied_add_sealed(&r, p[0]);
+	relied_add(&r, p[0]); /* deduplicated against its own pack later */
+	REQUIRE(backend_put(be, GC_NOTICE_NAME, BACKEND_META, "junk", 4) == 0);
+	CHECK(relied_check(&r, be, "backup", 0) == 0);
+	/* the existence look still runs */
+	char name[80];
+	pack_name(name, p[0]);
+	REQUIRE(backend_remove(be, name) == 0);
+	CHECK(relied_check(&r, be, "backup", 0) == -ESTALE);
+	put_pack(be, p[0]);
+	/* one pack found through the index: the notice is read again */
+	relied_add(&r, p[1]);
+	CHECK(relied_check(&r, be, "backup", 0) == -DV_ECORRUPT);
+	REQUIRE(gc_notice_put(be, (const uint8_t(*)[32])p + 1, 1, 5) == 0);
+	CHECK(relied_check(&r, be, "backup", 0) == -ESTALE);
+	CHECK(strstr(err_msg(-ESTALE), "being deleted") != NULL);
 	relied_release(&r);
 	backend_free(be);
 }
