@@ -267,10 +267,28 @@ static int apply_meta(rctx *c, int fd, int dirfd, const char *name, const tree_n
 }
 
 /*
- * The contents of one file, written by a worker (or inline): a copy of
- * the node with its own segment ids and xattrs, and the open file.
+ * Files larger than this are written in parts of about this size, each by
+ * whichever worker takes it: a VM image restored by one worker used one
+ * core (1.9x restic's time for an 8 GiB file, docs/performance.md).
  */
+#define PART_BYTES ((uint64_t)32 << 20)
+
+struct fjob;
+
+/* Segments [from, to) of a file, the first at offset off. */
 typedef struct {
+	struct fjob *j;
+	size_t from, to;
+	uint64_t off;
+} fpart;
+
+/*
+ * The contents of one file, written by workers (or inline) a part at a
+ * time: a copy of the node with its own segment ids and xattrs, and the
+ * open file.  The part that ends last sets the size and the metadata and
+ * reports the first failure, if any.
+ */
+typedef struct fjob {
 	rctx *c;
 	int fd;
 	tree_node n;
@@ -279,6 +297,11 @@ typedef struct {
 	buf xattrs;
 	char *qpath; /* in the snapshot */
 	char *tpath; /* in the target */
+	fpart *parts;
+	size_t nparts;
+	atomic_size_t parts_left;
+	int rc; /* the first part's failure (under c->lock), its message in err */
+	err_saved err;
 } fjob;
 
 static void fjob_free(fjob *j)
@@ -289,6 +312,7 @@ static void fjob_free(fjob *j)
 		close(j->fd);
 	free(j->segs);
 	free(j->ids);
+	free(j->parts);
 	buf_release(&j->xattrs);
 	free(j->qpath);
 	free(j->tpath);
@@ -328,12 +352,45 @@ static int fjob_new(fjob **out, rctx *c, int fd, const tree *t, const tree_node 
 	return 0;
 }
 
-static int write_file(fjob *j, repo_session *rd, buf *data)
+/* Cuts the file into parts of about PART_BYTES (one for most files). */
+static int fjob_split(fjob *j)
 {
-	rctx *c = j->c;
-	uint64_t off = 0;
-	int rc;
+	size_t n = 1;
+	uint64_t run = 0;
 	for (size_t i = 0; i < j->n.nsegs; i++) {
+		run += j->segs[i].len;
+		if (run >= PART_BYTES && i + 1 < j->n.nsegs) {
+			n++;
+			run = 0;
+		}
+	}
+	if (!(j->parts = calloc(n, sizeof(*j->parts))))
+		return -ENOMEM;
+	size_t k = 0;
+	uint64_t off = 0;
+	run = 0;
+	j->parts[0] = (fpart){ j, 0, j->n.nsegs, 0 };
+	for (size_t i = 0; i < j->n.nsegs; i++) {
+		off += j->segs[i].len;
+		run += j->segs[i].len;
+		if (run >= PART_BYTES && i + 1 < j->n.nsegs) {
+			j->parts[k].to = i + 1;
+			j->parts[++k] = (fpart){ j, i + 1, j->n.nsegs, off };
+			run = 0;
+		}
+	}
+	j->nparts = n;
+	atomic_init(&j->parts_left, n);
+	return 0;
+}
+
+static int write_part(const fpart *p, repo_session *rd, buf *data)
+{
+	fjob *j = p->j;
+	rctx *c = j->c;
+	uint64_t off = p->off;
+	int rc;
+	for (size_t i = p->from; i < p->to; i++) {
 		const tree_seg *sg = &j->segs[i];
 		if (sg->ref) {
 			rc = repo_session_load(rd, BLOB_DATA, j->ids[sg->ref - 1], data, c->o->verify);
@@ -350,15 +407,18 @@ static int write_file(fjob *j, repo_session *rd, buf *data)
 		}
 		off += sg->len;
 	}
-	if (ftruncate(j->fd, (off_t)j->n.size) < 0)
-		return err_sys(-errno, "cannot set size");
 	return 0;
 }
 
-static void fjob_run(fjob *j, repo_session *rd, buf *data)
+/* After the last part: the size, the metadata, or the first failure. */
+static void fjob_finish(fjob *j)
 {
 	rctx *c = j->c;
-	int rc = write_file(j, rd, data);
+	int rc = j->rc;
+	if (rc < 0)
+		err_restore(&j->err);
+	else if (ftruncate(j->fd, (off_t)j->n.size) < 0)
+		rc = err_sys(-errno, "cannot set size");
 	if (rc < 0) {
 		char what[PATH_MAX + 64];
 		snprintf(what, sizeof(what), "cannot restore '%s' to", j->qpath);
@@ -369,10 +429,27 @@ static void fjob_run(fjob *j, repo_session *rd, buf *data)
 	fjob_free(j);
 }
 
+static void fpart_run(fpart *p, repo_session *rd, buf *data)
+{
+	fjob *j = p->j;
+	int rc = j->rc ? 0 : write_part(p, rd, data); /* a failed file: the rest is not written */
+	if (rc < 0) {
+		pthread_mutex_lock(&j->c->lock);
+		if (!j->rc) {
+			j->rc = rc;
+			err_save(&j->err);
+		}
+		pthread_mutex_unlock(&j->c->lock);
+		err_clear();
+	}
+	if (atomic_fetch_sub(&j->parts_left, 1) == 1)
+		fjob_finish(j);
+}
+
 static void fjob_worker(void *state, void *arg)
 {
 	job_worker *w = state;
-	fjob_run(arg, w->rd, &w->data);
+	fpart_run(arg, w->rd, &w->data);
 }
 
 
@@ -601,14 +678,21 @@ static int restore_file(rctx *c, int pfd, const char *name, const tree *t, const
 		close(fd);
 		return rc;
 	}
+	if ((rc = fjob_split(j)) < 0) {
+		fjob_free(j);
+		return rc;
+	}
 	pthread_mutex_lock(&c->lock);
 	c->st.files++;
 	pthread_mutex_unlock(&c->lock);
 	atomic_fetch_add(&c->prog->files, 1);
-	if (c->wq)
-		workq_submit(c->wq, j);
-	else
-		fjob_run(j, c->inline_rd, &c->data);
+	/* nparts read first: the last part run frees j */
+	for (size_t i = 0, np = j->nparts; i < np; i++) {
+		if (c->wq)
+			workq_submit(c->wq, &j->parts[i]);
+		else
+			fpart_run(&j->parts[i], c->inline_rd, &c->data);
+	}
 	if (n->nlink > 1)
 		return link_record(c, n);
 	return 0;
