@@ -388,6 +388,7 @@ void repo_free(repo *r)
 	pthread_cond_destroy(&r->stored);
 	for (size_t i = 0; i < ARRAY_SIZE(r->packs); i++)
 		pack_writer_release(&r->packs[i].w);
+	buf_release(&r->spare);
 	/* staged and never committed (a failed run): their temporaries go */
 	for (size_t i = 0; i < r->nstaged; i++)
 		backend_discard_staged(r->be, r->staged[i].f);

@@ -23,6 +23,7 @@ typedef struct {
 	uint32_t slot;
 	int open;
 	int copied; /* holds stored bytes of another repository (sync): its name may be an old one */
+	int64_t opened_ns; /* CLOCK_MONOTONIC: how fast it filled decides whether its buffer is kept */
 } open_pack;
 
 /* A pack staged (repo_batch_packs): committed with its batch, then marked stored. */
@@ -54,13 +55,14 @@ struct repo {
 	/* Full packs are stored by threads of their own (session.c; an upload
 	 * to a server takes far longer than sealing a blob): the number being
 	 * stored, signalled when one ends; the first failure and its message,
-	 * so that no index or snapshot follows it.  A stored pack's buffer is
-	 * freed, not kept for the next pack: kept, its 16 MiB stayed resident
-	 * beside the open pack's. */
+	 * so that no index or snapshot follows it. */
 	unsigned storing;
 	pthread_cond_t stored;
 	int store_rc;
 	err_saved store_err;
+	/* a stored data pack's buffer kept for the next one, only while packs
+	 * fill fast (session.c, "spare") */
+	buf spare;
 	uint64_t bytes_added;
 	int dry_run; /* repo_set_dry_run: saves are counted, nothing is stored */
 	int whole_packs; /* repo_read_packs_whole */

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 /* Packs read recently by a session stay open: restores read runs of
  * blobs from the same pack, and an open per blob costs more than the read. */
@@ -244,14 +245,45 @@ typedef struct {
 	uint32_t slot;
 	int type;
 	int sealed; /* no blob of stored bytes copied in */
+	int fast;   /* filled within SPARE_FILL_NS */
 	uint8_t id[32];
 } store_job;
 
 /*
+ * The spare: a stored data pack's buffer, kept for the next pack when
+ * the pack filled within SPARE_FILL_NS (faster than 160 MB/s: a large
+ * file).  A fresh buffer costs its pages zeroed by the kernel (16% of a
+ * large file's backup in huge pages); kept always, it would stay resident
+ * beside the open pack for a small-file backup, whose packs fill for
+ * seconds (the 3M-file memory bound of docs/performance.md).  A slow
+ * pack frees it.
+ */
+#define SPARE_FILL_NS ((int64_t)100 * 1000000)
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Under the lock: a stored pack's buffer becomes the spare or is freed. */
+static void keep_or_free(repo *r, store_job *j)
+{
+	if (j->fast && j->type == BLOB_DATA && !r->spare.data) {
+		r->spare = j->w.data;
+		r->spare.len = 0;
+		j->w.data = (buf)BUF_INIT;
+	} else if (!j->fast && j->type == BLOB_DATA) {
+		buf_release(&r->spare);
+	}
+	pack_writer_release(&j->w);
+}
+
+/*
  * Writes a detached pack (without the lock), then under the lock records
  * it and writes the index when due.  Returns with r->lock held and the
- * pack's buffer freed: kept for the next pack, its 16 MiB stayed resident
- * beside the open pack's.
+ * pack's buffer freed or kept as the spare.
  */
 static int put_detached(store_job *j)
 {
@@ -260,8 +292,8 @@ static int put_detached(store_job *j)
 	backend_staged *f;
 	pack_name(name, j->id);
 	int rc = put_pack(r, name, hint_of(j->type), j->w.data.data, j->w.data.len, &f);
-	pack_writer_release(&j->w);
 	pthread_mutex_lock(&r->lock);
+	keep_or_free(r, j);
 	rc = rc ?: pack_written(r, f, j->slot, j->id, j->sealed);
 	rc = rc ?: index_if_due(r);
 	if (rc < 0)
@@ -319,6 +351,7 @@ static int store_pack(repo *r, open_pack *op, int type)
 	j->slot = op->slot;
 	j->type = type;
 	j->sealed = !op->copied;
+	j->fast = mono_ns() - op->opened_ns < SPARE_FILL_NS;
 	op->w = (pack_writer){ BUF_INIT, NULL, 0, 0 };
 	op->open = op->copied = 0;
 	while (r->storing >= STORES_IN_FLIGHT)
@@ -341,6 +374,11 @@ static int pack_for(repo *r, int type, open_pack **out_op, buf **out_buf)
 		if ((rc = index_set_pack_slot(r->index, &op->slot)) < 0)
 			return rc;
 		op->open = 1;
+		op->opened_ns = mono_ns();
+		if (type == BLOB_DATA && r->spare.data) {
+			op->w.data = r->spare; /* its cap is what the reserve below asks */
+			r->spare = (buf)BUF_INIT;
+		}
 		/* one allocation per pack instead of doubling past the target,
 		 * aligned: a local pack is written past the page cache
 		 * (fsio_write_bulk) straight from it, and in huge pages where
