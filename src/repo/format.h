@@ -52,6 +52,10 @@
  * file encoded in memory; this keeps both to this many blobs and one
  * pack's more (docs/performance.md, "3M small files") */
 #define REPO_INDEX_EVERY_BLOBS 65536
+/* ... twice that on remote storage, for the PUT each file costs there:
+ * linux-6.1's 78,000 blobs make one index file, not two (up to ~20 MB
+ * more of a small-file backup's memory there, none of a local one's) */
+#define REPO_INDEX_EVERY_BLOBS_REMOTE 131072
 
 /* index: header | fanout | pack ids | entries | trailer */
 #define INDEX_HEADER_LEN 24 /* magic | le32 version | le32 npacks | le32 nblobs | le32 0 */

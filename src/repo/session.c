@@ -56,13 +56,15 @@ struct repo_session {
 /* Whether this handle has stored enough packs to write an index file now. */
 static int index_due(repo *r)
 {
-	unsigned every = r->be->flags & BACKEND_REMOTE ? REPO_INDEX_EVERY_PACKS_REMOTE
-			 : r->batch			? REPO_INDEX_EVERY_PACKS_BATCHED
-							: REPO_INDEX_EVERY_PACKS;
+	int remote = (r->be->flags & BACKEND_REMOTE) != 0;
+	unsigned every = remote	    ? REPO_INDEX_EVERY_PACKS_REMOTE
+			 : r->batch ? REPO_INDEX_EVERY_PACKS_BATCHED
+				    : REPO_INDEX_EVERY_PACKS;
+	size_t blobs = remote ? REPO_INDEX_EVERY_BLOBS_REMOTE : REPO_INDEX_EVERY_BLOBS;
 	/* the blob bound not while batching: each index file there ends a
 	 * batch (index_if_due), whose size is what batching is for */
 	return ++r->packs_unindexed >= every ||
-	       (!r->batch && index_set_session_entries(r->index) >= REPO_INDEX_EVERY_BLOBS);
+	       (!r->batch && index_set_session_entries(r->index) >= blobs);
 }
 
 static backend_hint hint_of(int type)
