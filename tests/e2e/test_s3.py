@@ -172,7 +172,8 @@ def test_awkward_tree_restores_identical_from_s3(rgw, s3_bucket, world):
 def test_sync_to_an_s3_replica_without_the_key(rgw, s3_bucket, world):
     """init --replica-of and sync --to s3:... with no password anywhere:
     the replica restores exactly with the source's password, and a second
-    sync after a new backup copies only that snapshot."""
+    sync after a new backup copies only that snapshot; then local -> S3 ->
+    local: a replica of the S3 one restores exactly too."""
     env = env_for(rgw)
     keyless = {k: v for k, v in env.items() if k != "DVALIN_PASSWORD"}
     src_repo = os.path.join(world, "local")
@@ -199,6 +200,16 @@ def test_sync_to_an_s3_replica_without_the_key(rgw, s3_bucket, world):
     assert compare(data, target + data) > 20
     r = run(["check", "-r", url, "--read-data"], env=env)
     assert r.rc == 0, r
+    # and back: a local replica of the S3 one, keyless too, restores the same
+    back = os.path.join(world, "back")
+    assert run(["init", "--replica-of", url, back], env=keyless).rc == 0
+    r = run(["sync", "--from", url, "--to", back, "--json"], env=keyless)
+    assert r.rc == 0, r
+    assert r.json()["snapshots_copied"] == 2, r.out
+    target2 = os.path.join(world, "target2")
+    r = run(["restore", "-r", back, "latest", "--target", target2], env=env)
+    assert r.rc == 0, r
+    assert compare(data, target2 + data) > 20
 
 
 def small_files(world, seed, n, dirs, most, big):
