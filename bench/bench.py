@@ -12,8 +12,9 @@ Workloads (BENCH_WORKLOADS, comma-separated):
   tar        the first BENCH_BIG_GB GiB of a tar of /usr (compressible)
 For each workload and tool: first backup, unchanged re-backup, re-backup
 after changing 1% of the files, full restore; each the median of
-BENCH_RUNS runs (default 3), tools alternating, page cache warm, with
-wall time, CPU time (user+system), peak RSS and the repository size.
+BENCH_RUNS runs (default 3), tools alternating, page cache warm, nothing
+left dirty (a `sync` before each), with wall time, CPU time (user+system),
+peak RSS and the repository size.
 Bounds are measured in the same run on the same machine: a stat walk
 (`find -printf '%s %T@ %i\\n'`), reading every byte, `tar x`, and for the
 large files what the primitives allow on all cores: `openssl speed`
@@ -96,7 +97,7 @@ TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
 
 
 def measure(cmd, cwd=None, shell=False):
-    """Runs cmd; returns (wall seconds, cpu seconds, peak RSS in MB).
+    """Runs cmd, after a sync; returns (wall seconds, cpu seconds, peak RSS in MB).
 
     The peak RSS comes from /usr/bin/time, not from our own wait4: a child
     started by this process inherits our high-water mark at exec (Linux
@@ -107,6 +108,10 @@ def measure(cmd, cwd=None, shell=False):
     argv = ["sh", "-c", cmd] if shell else list(cmd)
     if TIME:
         argv = [TIME, "-f", "%M", "-o", rss_file] + argv
+    # what the previous run left dirty is not this one's to write back: a
+    # tool that writes through the page cache otherwise slows the next
+    # one down (tools alternate), by seconds per GiB on some disks
+    subprocess.run(["sync"])
     t0 = time.monotonic()
     p = subprocess.Popen(argv, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)

@@ -94,7 +94,8 @@ DVALIN_BIN=$PWD/build/asan/dvalin ASAN_OPTIONS=detect_leaks=1 e2e tests/e2e
 section="threaded end-to-end tests (ThreadSanitizer build)"; echo "== threaded end-to-end tests (ThreadSanitizer build)"
 DVALIN_BIN=$PWD/build/tsan/dvalin TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
 	e2e tests/e2e/test_fidelity.py tests/e2e/test_incremental.py tests/e2e/test_mount.py \
-	tests/e2e/test_drill.py tests/e2e/test_daemon_web.py tests/e2e/test_parallel_maint.py
+	tests/e2e/test_drill.py tests/e2e/test_daemon_web.py tests/e2e/test_parallel_maint.py \
+	tests/e2e/test_restore_large.py
 
 section="layering and style"; echo "== layering and style"
 if sh tests/check-layers.sh; then total_p=$((total_p + 1)); else nameless_failure "check-layers.sh"; status=1; fi

@@ -301,6 +301,7 @@ typedef struct fjob {
 	size_t nparts;
 	atomic_size_t parts_left;
 	int rc; /* the first part's failure (under c->lock), its message in err */
+	atomic_int failed; /* rc is set: the parts not begun yet are not written */
 	err_saved err;
 } fjob;
 
@@ -381,6 +382,7 @@ static int fjob_split(fjob *j)
 	}
 	j->nparts = n;
 	atomic_init(&j->parts_left, n);
+	atomic_init(&j->failed, 0);
 	return 0;
 }
 
@@ -432,12 +434,13 @@ static void fjob_finish(fjob *j)
 static void fpart_run(fpart *p, repo_session *rd, buf *data)
 {
 	fjob *j = p->j;
-	int rc = j->rc ? 0 : write_part(p, rd, data); /* a failed file: the rest is not written */
+	int rc = atomic_load(&j->failed) ? 0 : write_part(p, rd, data);
 	if (rc < 0) {
 		pthread_mutex_lock(&j->c->lock);
 		if (!j->rc) {
 			j->rc = rc;
 			err_save(&j->err);
+			atomic_store(&j->failed, 1);
 		}
 		pthread_mutex_unlock(&j->c->lock);
 		err_clear();

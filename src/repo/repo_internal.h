@@ -61,8 +61,9 @@ struct repo {
 	int store_rc;
 	err_saved store_err;
 	/* a stored data pack's buffer kept for the next one, only while packs
-	 * fill fast (session.c, "spare") */
+	 * fill fast (session.c, "spare"); whether the last data pack did */
 	buf spare;
+	int packs_fast;
 	uint64_t bytes_added;
 	int dry_run; /* repo_set_dry_run: saves are counted, nothing is stored */
 	int whole_packs; /* repo_read_packs_whole */

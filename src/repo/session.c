@@ -234,10 +234,13 @@ static int index_if_due(repo *r)
 
 /*
  * Full packs are stored by threads of their own, at most STORES_IN_FLIGHT
- * at once (a saver that fills one more waits for a slot): the disk or
- * the network takes a pack while both cores seal the next.  Stored by the
- * saver itself, as before, a 2 GiB backup sealed on one core whenever the
- * other waited for a write (docs/performance.md).
+ * at once while packs fill fast and one otherwise (a saver that fills one
+ * more waits for a slot): the disk or the network takes a pack while both
+ * cores seal the next.  Stored by the saver itself, as before, a 2 GiB
+ * backup sealed on one core whenever the other waited for a write
+ * (docs/performance.md).  A small-file backup, whose packs fill slowly,
+ * so holds at most the open pack and one being stored, as before: two in
+ * flight beside the open one cost 20 MB at 1M files.
  */
 #define STORES_IN_FLIGHT 2
 
@@ -354,9 +357,11 @@ static int store_pack(repo *r, open_pack *op, int type)
 	j->type = type;
 	j->sealed = !op->copied;
 	j->fast = mono_ns() - op->opened_ns < SPARE_FILL_NS;
+	if (type == BLOB_DATA)
+		r->packs_fast = j->fast;
 	op->w = (pack_writer){ BUF_INIT, NULL, 0, 0 };
 	op->open = op->copied = 0;
-	while (r->storing >= STORES_IN_FLIGHT)
+	while (r->storing >= (r->packs_fast ? STORES_IN_FLIGHT : 1))
 		pthread_cond_wait(&r->stored, &r->lock);
 	r->storing++;
 	if (start_store(j) == 0)
@@ -383,12 +388,15 @@ static int pack_for(repo *r, int type, open_pack **out_op, buf **out_buf)
 		}
 		/* one allocation per pack instead of doubling past the target,
 		 * aligned: a local pack is written past the page cache
-		 * (fsio_write_bulk) straight from it, and in huge pages where
-		 * the kernel has them: 4 KiB pages cost a fault each, 4,096 a
-		 * pack, 10-15% of a large file's backup (docs/performance.md) */
+		 * (fsio_write_bulk) straight from it, and, while packs fill
+		 * fast, in huge pages where the kernel has them: 4 KiB pages
+		 * cost a fault each, 4,096 a pack, 10-15% of a large file's
+		 * backup (docs/performance.md); a huge page can cost a
+		 * compaction, which a slowly filling pack does not need */
 		if ((rc = buf_reserve_aligned(&op->w.data, pack_target(type) + (5u << 20), PACK_BUF_ALIGN)) < 0)
 			return rc;
-		(void)madvise(op->w.data.data, op->w.data.cap, MADV_HUGEPAGE); /* a hint: errors change nothing */
+		if (type == BLOB_DATA && r->packs_fast)
+			(void)madvise(op->w.data.data, op->w.data.cap, MADV_HUGEPAGE); /* a hint: errors change nothing */
 	}
 	*out_op = op;
 	return pack_writer_buf(&op->w, out_buf);
