@@ -23,7 +23,7 @@ typedef struct {
 	uint32_t slot;
 	int open;
 	int copied; /* holds stored bytes of another repository (sync): its name may be an old one */
-	int64_t opened_ns; /* CLOCK_MONOTONIC: how fast it filled decides whether its buffer is kept */
+	int64_t opened_ns; /* retry_now_ns (CLOCK_MONOTONIC): how fast it filled decides whether its buffer is kept */
 } open_pack;
 
 /* A pack staged (repo_batch_packs): committed with its batch, then marked stored. */

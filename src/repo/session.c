@@ -17,12 +17,12 @@
 #include "../core/blob.h"
 #include "../core/checksum.h"
 #include "gcrec.h"
+#include "../backend/retry.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 /* Packs read recently by a session stay open: restores read runs of
  * blobs from the same pack, and an open per blob costs more than the read. */
@@ -265,13 +265,6 @@ typedef struct {
  */
 #define SPARE_FILL_NS ((int64_t)100 * 1000000)
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Under the lock: a stored pack's buffer becomes the spare or is freed. */
 static void keep_or_free(repo *r, store_job *j)
 {
@@ -356,7 +349,7 @@ static int store_pack(repo *r, open_pack *op, int type)
 	j->slot = op->slot;
 	j->type = type;
 	j->sealed = !op->copied;
-	j->fast = mono_ns() - op->opened_ns < SPARE_FILL_NS;
+	j->fast = retry_now_ns() - op->opened_ns < SPARE_FILL_NS;
 	if (type == BLOB_DATA)
 		r->packs_fast = j->fast;
 	op->w = (pack_writer){ BUF_INIT, NULL, 0, 0 };
@@ -381,7 +374,7 @@ static int pack_for(repo *r, int type, open_pack **out_op, buf **out_buf)
 		if ((rc = index_set_pack_slot(r->index, &op->slot)) < 0)
 			return rc;
 		op->open = 1;
-		op->opened_ns = mono_ns();
+		op->opened_ns = retry_now_ns();
 		if (type == BLOB_DATA && r->spare.data) {
 			op->w.data = r->spare; /* its cap is what the reserve below asks */
 			r->spare = (buf)BUF_INIT;
